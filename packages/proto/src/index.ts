@@ -1,0 +1,25 @@
+// Public surface of @weir/proto: the generated contract, the API version and its rules.
+
+export { IsAuthorizedRequestSchema, IsAuthorizedResponseSchema, IsAuthorizedFailureSchema, Authorizer } from "./gen/weir/gateway/v1/authorizer_pb.js";
+export type { IsAuthorizedRequest, IsAuthorizedResponse, IsAuthorizedFailure } from "./gen/weir/gateway/v1/authorizer_pb.js";
+export { GetMCPServerConfigsRequestSchema, GetMCPServerConfigsResponseSchema, MCPServerConfigSchema, GetMCPServerAccessTokensBatchRequestSchema, GetMCPServerAccessTokensBatchResponseSchema, MCPConfigurator } from "./gen/weir/gateway/v1/mcp_configurator_pb.js";
+export type { GetMCPServerConfigsRequest, GetMCPServerConfigsResponse, MCPServerConfig, GetMCPServerAccessTokensBatchRequest, GetMCPServerAccessTokensBatchResponse } from "./gen/weir/gateway/v1/mcp_configurator_pb.js";
+export { RecordInterceptionRequestSchema, RecordInterceptionResponseSchema, RecordInterceptionEndedRequestSchema, RecordInterceptionEndedResponseSchema, RecordTokenUsageRequestSchema, RecordTokenUsageResponseSchema, RecordPromptUsageRequestSchema, RecordPromptUsageResponseSchema, RecordToolUsageRequestSchema, RecordToolUsageResponseSchema, RecordModelThoughtRequestSchema, RecordModelThoughtResponseSchema, Recorder } from "./gen/weir/gateway/v1/recorder_pb.js";
+export type { RecordInterceptionRequest, RecordInterceptionResponse, RecordInterceptionEndedRequest, RecordInterceptionEndedResponse, RecordTokenUsageRequest, RecordTokenUsageResponse, RecordPromptUsageRequest, RecordPromptUsageResponse, RecordToolUsageRequest, RecordToolUsageResponse, RecordModelThoughtRequest, RecordModelThoughtResponse } from "./gen/weir/gateway/v1/recorder_pb.js";
+export {
+  API_MAJOR,
+  API_MINOR,
+  API_VERSION,
+  API_VERSION_HISTORY,
+  SUPPORTED_OLDER_MAJORS,
+} from "./version.js";
+export type { ApiVersionHistoryEntry } from "./version.js";
+export {
+  ApiVersionParseError,
+  checkApiVersion,
+  compareApiVersions,
+  formatApiVersion,
+  parseApiVersion,
+} from "./api-version.js";
+export type { ApiVersion, ApiVersionCheck, ApiVersionServer } from "./api-version.js";
+export { API_VERSION_HEADER, GATEWAY_KEY_HEADER } from "./headers.js";

@@ -1,0 +1,129 @@
+// The contract guard rails fail when they must. Every case runs proto:check on a temporary copy
+// of the tree (never the real one) after making one bad (or one good) change to it.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
+const copies: string[] = [];
+
+async function copyTree(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "weir-guard-"));
+  copies.push(dir);
+  for (const path of ["buf.yaml", "buf.gen.yaml", "proto", "scripts", join("packages", "proto", "src")]) {
+    await cp(join(repo, path), join(dir, path), { recursive: true });
+  }
+  await symlink(join(repo, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
+
+async function edit(root: string, path: string, change: (text: string) => string): Promise<void> {
+  const file = join(root, path);
+  const before = await readFile(file, "utf8");
+  const afterText = change(before);
+  assert.notEqual(afterText, before, `edit of ${path} changed nothing`);
+  await writeFile(file, afterText);
+}
+
+async function protoCheck(root: string): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout } = await run(process.execPath, ["--import", "tsx", join(repo, "scripts", "proto-check.ts"), "--root", root], { cwd: repo });
+    return { code: 0, out: stdout };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: e.stdout + e.stderr };
+  }
+}
+
+async function generate(root: string): Promise<void> {
+  await run(join(repo, "node_modules", ".bin", "buf"), ["generate"], { cwd: root });
+}
+
+const AUTHORIZER = "proto/weir/gateway/v1/authorizer.proto";
+const VERSION_TS = "packages/proto/src/version.ts";
+const addField = (t: string) => t.replace("string username = 3;", "string username = 3;\n  // The owner's email.\n  string email = 4;");
+
+after(async () => {
+  await Promise.all(copies.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe("proto:check", () => {
+  it("passes on an unchanged tree", async () => {
+    const got = await protoCheck(await copyTree());
+    assert.equal(got.code, 0, got.out);
+    assert.match(got.out, /^ok {3}lint$/m);
+    assert.match(got.out, /^ok {3}breaking$/m);
+    assert.match(got.out, /^ok {3}generated code is fresh$/m);
+    assert.match(got.out, /^ok {3}version rule$/m);
+  });
+
+  // Deleting a field breaks deployed gateways: buf breaking must refuse it.
+  it("fails breaking when a field is deleted", async () => {
+    const root = await copyTree();
+    await edit(root, AUTHORIZER, (t) => t.replace(/\s*\/\/ The owner's username\.\n\s*string username = 3;/, ""));
+    await generate(root);
+    const got = await protoCheck(root);
+    assert.equal(got.code, 1, got.out);
+    assert.match(got.out, /^FAIL breaking: .*/m);
+    assert.match(got.out, /username/);
+  });
+
+  // An additive change is fine for compatibility but must come with a version bump.
+  it("fails the version rule when a field is added without a bump", async () => {
+    const root = await copyTree();
+    await edit(root, AUTHORIZER, addField);
+    await generate(root);
+    const got = await protoCheck(root);
+    assert.equal(got.code, 1, got.out);
+    assert.match(got.out, /^ok {3}breaking$/m);
+    assert.match(got.out, /^ok {3}generated code is fresh$/m);
+    assert.match(got.out, /^FAIL version rule: the contract changed since the released 1\.0 but API_VERSION is still 1\.0/m);
+  });
+
+  it("fails the version rule when the bump has no history entry", async () => {
+    const root = await copyTree();
+    await edit(root, AUTHORIZER, addField);
+    await generate(root);
+    await edit(root, VERSION_TS, (t) => t.replace("API_MINOR = 0", "API_MINOR = 1"));
+    const got = await protoCheck(root);
+    assert.equal(got.code, 1, got.out);
+    assert.match(got.out, /^FAIL version rule: API_VERSION 1\.1 has no entry in API_VERSION_HISTORY$/m);
+  });
+
+  it("passes an additive change with a minor bump and a history entry", async () => {
+    const root = await copyTree();
+    await edit(root, AUTHORIZER, addField);
+    await generate(root);
+    await edit(root, VERSION_TS, (t) =>
+      t
+        .replace("API_MINOR = 0", "API_MINOR = 1")
+        .replace(/\n\];\s*$/, '\n  { version: "1.1", changes: "Adds IsAuthorizedResponse.email." },\n];\n'),
+    );
+    const got = await protoCheck(root);
+    assert.equal(got.code, 0, got.out);
+  });
+
+  // Generated code is committed; a hand edit (or a forgotten regeneration) must be caught.
+  it("fails freshness when a generated file is edited", async () => {
+    const root = await copyTree();
+    await edit(root, "packages/proto/src/gen/weir/gateway/v1/authorizer_pb.ts", (t) => t + "\n// hand edit\n");
+    const got = await protoCheck(root);
+    assert.equal(got.code, 1, got.out);
+    assert.match(got.out, /^FAIL generated code is fresh: .*stale weir\/gateway\/v1\/authorizer_pb\.ts/m);
+    assert.match(got.out, /^ok {3}version rule$/m);
+  });
+
+  it("fails freshness when the proto changed but the code was not regenerated", async () => {
+    const root = await copyTree();
+    await edit(root, AUTHORIZER, addField);
+    const got = await protoCheck(root);
+    assert.equal(got.code, 1, got.out);
+    assert.match(got.out, /^FAIL generated code is fresh: .*stale weir\/gateway\/v1\/authorizer_pb\.ts/m);
+  });
+});
