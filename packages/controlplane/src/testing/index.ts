@@ -1,0 +1,12 @@
+// Test helpers shared by the control plane's tests and the end-to-end suite.
+export {
+  TEST_SERVER_URL_ENV,
+  TEST_TEMPLATE_ENV,
+  createDatabase,
+  createTemplateDatabase,
+  createTestDatabase,
+  databaseUrl,
+  dropDatabase,
+  startTestServer,
+} from "./test-database.js";
+export type { TestDatabase, TestServer } from "./test-database.js";
