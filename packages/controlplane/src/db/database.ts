@@ -32,8 +32,11 @@ export interface OpenDatabase {
 export const DEFAULT_EMBEDDED_DATA_DIR = ".weir/postgres";
 
 /** Builds a kysely instance over a pg pool for `url`. */
-export function createKysely(url: string, poolSize = 20): Kysely<Database> {
+export function createKysely(url: string, poolSize = 20, logger?: Logger): Kysely<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 30_000 });
+  // An idle client whose connection dies (server restart, failover) emits 'error' on the pool;
+  // unhandled, that would crash the daemon. The pool discards the client and reconnects.
+  pool.on("error", (err) => logger?.warn({ err: err.message }, "idle database connection lost"));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
@@ -46,7 +49,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     embedded = await startEmbeddedPostgres({ dataDir: options.embeddedDataDir ?? DEFAULT_EMBEDDED_DATA_DIR, logger });
     url = embedded.url;
   }
-  const db = createKysely(url, options.poolSize);
+  const db = createKysely(url, options.poolSize, logger);
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
