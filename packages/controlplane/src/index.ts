@@ -1,9 +1,53 @@
 // Public surface of @weir/controlplane.
 export { DEFAULT_EMBEDDED_DATA_DIR, createKysely, openDatabase } from "./db/database.js";
 export type { DatabaseOptions, OpenDatabase } from "./db/database.js";
-export { EmbeddedPostgresRootError, startEmbeddedPostgres } from "./db/embedded-postgres.js";
+export { EmbeddedPostgresRootError, freeLoopbackPort, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 export type { EmbeddedPostgres, EmbeddedPostgresOptions } from "./db/embedded-postgres.js";
 export { migrateDown, migrateToLatest } from "./db/migrate.js";
 export { MIGRATIONS } from "./db/migrations/index.js";
 export { SYSTEM_USER_ID } from "./db/migrations/2026_11_22_000000_initial.js";
 export type { Database } from "./db/schema.js";
+// --- RPC services, RPC server and the control-plane daemon ---
+export { systemClock } from "./clock.js";
+export type { Clock } from "./clock.js";
+export { CONTROL_PLANE_DEFAULTS, ControlPlane, createControlPlane } from "./control-plane.js";
+export type { ControlPlaneOptions, ListenAddress, ResolvedControlPlaneOptions, TlsFiles } from "./control-plane.js";
+export { CONTROL_PLANE_ENV, ConfigError, controlPlaneOptionsFromEnv, oneLineError, parseListenAddress } from "./control-plane-env.js";
+export {
+  AlreadyExistsError,
+  AmbiguousCredentialError,
+  DelegationNotAllowedError,
+  GATEWAY_KEY_MESSAGES,
+  GatewayKeyLookupError,
+  GatewayKeyRefusedError,
+  IncompatibleApiVersionError,
+  InvalidArgumentError,
+  NotFoundError,
+} from "./errors.js";
+export { ControlPlaneMetrics, METRICS_PREFIX } from "./metrics.js";
+export type { ControlPlaneMetricsOptions, RecordType } from "./metrics.js";
+export { AUTHORIZATION_FAILURE_CODES, INTERNAL_ERROR_MESSAGE, mapServiceErrors, toConnectError } from "./rpc/connect-errors.js";
+export type { AuthorizationFailureReason } from "./rpc/connect-errors.js";
+export { createGatewayAuthInterceptor } from "./rpc/gateway-auth-interceptor.js";
+export type { GatewayAuthInterceptorOptions } from "./rpc/gateway-auth-interceptor.js";
+export { DEFAULT_GATEWAY_KEY_USAGE_INTERVAL_MS, GatewayKeyUsageTracker } from "./rpc/gateway-key-usage.js";
+export type { GatewayKeyUsageOptions } from "./rpc/gateway-key-usage.js";
+export { createInProcessTransport } from "./rpc/in-process-transport.js";
+export { GATEWAY_KEY_CONTEXT, IN_PROCESS_CONTEXT } from "./rpc/rpc-context.js";
+export type { AuthenticatedGatewayKey } from "./rpc/rpc-context.js";
+export { createRpcMetricsInterceptor } from "./rpc/rpc-metrics-interceptor.js";
+export { AuthorizerService } from "./services/authorizer.js";
+export { MCP_TOKEN_ERRORS, MCPConfiguratorService } from "./services/mcp-configurator.js";
+export { RecorderService, USER_AGENT_METADATA_KEY } from "./services/recorder.js";
+export { registerServices } from "./services/register-services.js";
+export type { ServiceDeps } from "./services/service-deps.js";
+// --- end RPC services block ---
+// --- admin HTTP API ---
+export { ADMIN_API_PATH_PREFIX, createAdminApi } from "./admin/admin-api.js";
+export type { AdminApi, AdminApiDeps } from "./admin/admin-api.js";
+export { ADMIN_REQUESTS_METRIC } from "./admin/metrics.js";
+export { OwnerAlreadyExistsError, bootstrapOwner, isOwnerAlreadyExistsError } from "./admin/bootstrap.js";
+export type { BootstrapOwnerOptions, BootstrappedOwner } from "./admin/bootstrap.js";
+export { InvalidRequestError, UNAUTHENTICATED_MESSAGE, isInvalidRequestError } from "./admin/errors.js";
+export type { FieldValidation } from "./admin/errors.js";
+// --- end admin HTTP API block ---

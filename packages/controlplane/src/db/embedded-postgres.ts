@@ -72,7 +72,8 @@ function runAs(): { uid: number; gid: number } | undefined {
   }
 }
 
-async function freeLoopbackPort(): Promise<number> {
+/** A port free on 127.0.0.1 right now (the caller binds it soon after). */
+export async function freeLoopbackPort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once("error", reject);

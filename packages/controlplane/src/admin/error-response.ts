@@ -1,0 +1,37 @@
+// The ONE place where admin-API errors become HTTP responses. Anything that is not a domain error
+// (a database failure, a bug) becomes a 500 whose message is the route's fixed failure message
+// (e.g. "Failed to list keys.") with no detail; the caller logs the cause.
+import {
+  isBodyTooLargeError,
+  isForbiddenError,
+  isInvalidRequestError,
+  isMethodNotAllowedError,
+  isRequestAbortedError,
+  isResourceNotFoundError,
+  isRouteNotFoundError,
+  isUnauthenticatedError,
+} from "./errors.js";
+import type { ErrorBody, Reply } from "./reply.js";
+
+/** The 500 message when a route names none of its own. */
+export const INTERNAL_ERROR_MESSAGE = "An internal error occurred.";
+
+export function errorReply(err: unknown, failureMessage: string): Reply {
+  if (isInvalidRequestError(err)) {
+    const body: ErrorBody = {
+      message: err.message,
+      ...(err.detail !== undefined ? { detail: err.detail } : {}),
+      ...(err.validations !== undefined ? { validations: err.validations } : {}),
+    };
+    return { status: 400, body };
+  }
+  if (isRequestAbortedError(err)) return { status: 400, body: { message: err.message } satisfies ErrorBody };
+  if (isUnauthenticatedError(err)) return { status: 401, body: { message: err.message } satisfies ErrorBody };
+  if (isForbiddenError(err)) return { status: 403, body: { message: err.message } satisfies ErrorBody };
+  if (isResourceNotFoundError(err) || isRouteNotFoundError(err)) return { status: 404, body: { message: err.message } satisfies ErrorBody };
+  if (isMethodNotAllowedError(err)) {
+    return { status: 405, body: { message: err.message } satisfies ErrorBody, headers: { allow: err.allow.join(", ") } };
+  }
+  if (isBodyTooLargeError(err)) return { status: 413, body: { message: err.message } satisfies ErrorBody };
+  return { status: 500, body: { message: failureMessage } satisfies ErrorBody };
+}

@@ -1,0 +1,154 @@
+// Read API for recorded interceptions (owner only): a filtered, keyset-paginated list, newest
+// first by (started_at DESC, id DESC), and one interception by id. In-flight interceptions
+// (ended_at null) are included; their children are whatever has been recorded so far.
+// Each page and its children are read in one REPEATABLE READ snapshot, so children recorded
+// while the page is being read cannot appear for some interceptions and not others.
+import type { Kysely } from "kysely";
+import {
+  findInterceptionById,
+  listInterceptionChildren,
+  listInterceptions,
+  type InterceptionFilter,
+  type InterceptionPageRow,
+} from "../db/repositories/interceptions-repository.js";
+import type { Database } from "../db/schema.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
+import { InvalidRequestError, ResourceNotFoundError, type FieldValidation } from "./errors.js";
+import { json } from "./reply.js";
+import { toInterceptionResponse, type InterceptionChildRows, type InterceptionResponse } from "./responses.js";
+import { uuidParam, type AdminRoute, type RouteDeps } from "./route-context.js";
+import { parseRfc3339 } from "./rfc3339.js";
+import { isUuid } from "./uuid.js";
+
+export const DEFAULT_PAGE_SIZE = 25;
+export const MAX_PAGE_SIZE = 100;
+const MAX_FILTER_LENGTH = 256;
+
+const QUERY_PARAMETERS = ["initiator", "provider", "model", "client", "started_after", "started_before", "limit", "after"] as const;
+
+/**
+ * The list's query: every parameter at most once, unknown ones refused (a misspelt filter would
+ * otherwise silently widen the result). All problems are reported together.
+ */
+export function parseInterceptionQuery(query: URLSearchParams): InterceptionFilter {
+  const problems: FieldValidation[] = [];
+  const seen = new Set<string>();
+  for (const name of query.keys()) {
+    if (seen.has(name)) continue;
+    seen.add(name);
+    if (!(QUERY_PARAMETERS as readonly string[]).includes(name)) problems.push({ field: name, detail: "Unknown query parameter." });
+    else if (query.getAll(name).length > 1) problems.push({ field: name, detail: "Must be given at most once." });
+  }
+  const get = (name: (typeof QUERY_PARAMETERS)[number]) => query.get(name) ?? undefined;
+  const text = (name: "provider" | "model" | "client") => {
+    const value = get(name);
+    if (value === undefined) return undefined;
+    if (value === "" || value.length > MAX_FILTER_LENGTH) {
+      problems.push({ field: name, detail: `Must be 1 to ${MAX_FILTER_LENGTH} characters.` });
+      return undefined;
+    }
+    return value;
+  };
+  const timestamp = (name: "started_after" | "started_before") => {
+    const value = get(name);
+    if (value === undefined) return undefined;
+    const parsed = parseRfc3339(value);
+    if (parsed === undefined) problems.push({ field: name, detail: "Must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z." });
+    return parsed?.text;
+  };
+
+  const initiatorId = get("initiator");
+  if (initiatorId !== undefined && !isUuid(initiatorId)) problems.push({ field: "initiator", detail: "Must be a UUID." });
+  const provider = text("provider");
+  const model = text("model");
+  const client = text("client");
+  const startedAfter = timestamp("started_after");
+  const startedBefore = timestamp("started_before");
+  let limit = DEFAULT_PAGE_SIZE;
+  const limitText = get("limit");
+  if (limitText !== undefined) {
+    limit = /^[0-9]{1,3}$/.test(limitText) ? Number(limitText) : NaN;
+    if (!(limit >= 1 && limit <= MAX_PAGE_SIZE)) problems.push({ field: "limit", detail: `Must be an integer from 1 to ${MAX_PAGE_SIZE}.` });
+  }
+  const afterText = get("after");
+  const after = afterText === undefined ? undefined : decodeCursor(afterText);
+  if (afterText !== undefined && after === undefined) problems.push({ field: "after", detail: "Must be a next_cursor returned by this endpoint." });
+
+  if (problems.length > 0) throw new InvalidRequestError("Invalid query parameters.", { validations: problems });
+  return {
+    initiatorId: initiatorId?.toLowerCase(),
+    provider,
+    model,
+    client,
+    startedAfter,
+    startedBefore,
+    after,
+    limit,
+  };
+}
+
+type ChildLists = { -readonly [K in keyof InterceptionChildRows]: InterceptionChildRows[K][number][] };
+
+/** Maps rows and their children (grouped by interception) to responses, keeping row order. */
+async function withChildren(db: Kysely<Database>, rows: readonly InterceptionPageRow[]): Promise<InterceptionResponse[]> {
+  const children = await listInterceptionChildren(
+    db,
+    rows.map((r) => r.id),
+  );
+  const grouped = new Map<string, ChildLists>();
+  const group = (id: string) => {
+    let g = grouped.get(id);
+    if (g === undefined) grouped.set(id, (g = { prompts: [], tokenUsages: [], toolUsages: [], modelThoughts: [] }));
+    return g;
+  };
+  for (const r of children.prompts) group(r.interception_id).prompts.push(r);
+  for (const r of children.tokenUsages) group(r.interception_id).tokenUsages.push(r);
+  for (const r of children.toolUsages) group(r.interception_id).toolUsages.push(r);
+  for (const r of children.modelThoughts) group(r.interception_id).modelThoughts.push(r);
+  return rows.map((row) => toInterceptionResponse(row, group(row.id)));
+}
+
+export function interceptionRoutes(deps: RouteDeps): AdminRoute[] {
+  const { db } = deps;
+  const snapshot = () => db.transaction().setIsolationLevel("repeatable read").setAccessMode("read only");
+  return [
+    {
+      method: "GET",
+      pattern: "/api/v2/ai-gateway/interceptions",
+      handler: {
+        failureMessage: "Failed to list interceptions.",
+        async run(ctx) {
+          const filter = parseInterceptionQuery(ctx.query);
+          const page = await snapshot().execute(async (trx) => {
+            // One row more than asked tells whether another page exists.
+            const rows = await listInterceptions(trx, { ...filter, limit: filter.limit + 1 });
+            const pageRows = rows.slice(0, filter.limit);
+            const last = pageRows.at(-1);
+            const nextCursor = rows.length > filter.limit && last ? encodeCursor({ startedAt: last.started_at_exact, id: last.id }) : undefined;
+            return { interceptions: await withChildren(trx, pageRows), nextCursor };
+          });
+          return json(200, {
+            interceptions: page.interceptions,
+            ...(page.nextCursor !== undefined ? { next_cursor: page.nextCursor } : {}),
+          });
+        },
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/api/v2/ai-gateway/interceptions/{id}",
+      handler: {
+        failureMessage: "Failed to get interception.",
+        async run(ctx) {
+          const id = uuidParam(ctx, "id", "Invalid interception ID.");
+          const interception = await snapshot().execute(async (trx) => {
+            const row = await findInterceptionById(trx, id);
+            return row === undefined ? undefined : (await withChildren(trx, [row]))[0];
+          });
+          if (interception === undefined) throw new ResourceNotFoundError("Interception not found.");
+          return json(200, interception);
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,246 @@
+// The daemon: one port for HTTP/1.1 (probes, metrics, admin API, 404s) and HTTP/2 (Connect RPC,
+// h2c or TLS); 4 MiB message limit; /readyz follows the database; shutdown is idempotent and
+// closes idle HTTP/2 sessions and keep-alive connections so processes exit on their own.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import http from "node:http";
+import http2 from "node:http2";
+import https from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { Authorizer, MCPConfigurator, Recorder } from "@weir/proto";
+import pino from "pino";
+import { CONTROL_PLANE_DEFAULTS, createControlPlane, type ControlPlane } from "./index.js";
+import { createDatabase, createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from "./testing/index.js";
+import { createTestH2Transport, gatewayHeaders, insertApiKey, insertGatewayKey, insertUser, type GatewayKeyFixture, type TestH2Transport } from "./testing/rpc-fixtures.js";
+
+const logger = pino({ level: "silent" });
+const listen = { host: "127.0.0.1", port: 0 };
+
+let t: TestDatabase;
+before(async () => {
+  t = await createTestDatabase();
+});
+after(async () => {
+  await t?.drop();
+});
+
+async function get(url: string, init?: RequestInit): Promise<{ status: number; type: string; body: string }> {
+  const res = await fetch(url, init);
+  return { status: res.status, type: res.headers.get("content-type") ?? "", body: await res.text() };
+}
+
+describe("options", () => {
+  // Property: defaults live in one frozen constant; resolved options are frozen too.
+  it("defaults to 127.0.0.1:7080 and freezes its options", () => {
+    assert.deepEqual(CONTROL_PLANE_DEFAULTS.listen, { host: "127.0.0.1", port: 7080 });
+    assert.equal(CONTROL_PLANE_DEFAULTS.readMaxBytes, 4 * 1024 * 1024);
+    const cp = createControlPlane({ logger });
+    assert.ok(Object.isFrozen(cp.options) && Object.isFrozen(cp.options.listen));
+    assert.deepEqual(cp.options.listen, { host: "127.0.0.1", port: 7080 });
+    assert.throws(() => cp.url, /not running/);
+  });
+});
+
+describe("a running control plane (h2c + HTTP/1.1 on one port)", () => {
+  let cp: ControlPlane;
+  let h2: TestH2Transport;
+  let gw: GatewayKeyFixture;
+  before(async () => {
+    cp = createControlPlane({ listen, databaseUrl: t.url, logger });
+    await cp.start();
+    h2 = createTestH2Transport(cp.url);
+    gw = await insertGatewayKey(t.db);
+  });
+  after(async () => {
+    h2?.close();
+    await cp?.shutdown();
+  });
+
+  it("listens on an ephemeral port", () => {
+    assert.match(cp.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.notEqual(new URL(cp.url).port, "7080");
+  });
+
+  const http1Cases = [
+    { name: "GET /healthz", path: "/healthz", want: { status: 200, body: { status: "ok" } } },
+    { name: "GET /readyz", path: "/readyz", want: { status: 200, body: { status: "ready" } } },
+    { name: "unknown route", path: "/nope", want: { status: 404, body: { message: "Route not found." } } },
+    { name: "unknown RPC path", path: "/weir.gateway.v1.Nope/Call", method: "POST", want: { status: 404, body: { message: "Route not found." } } },
+    { name: "POST /healthz", path: "/healthz", method: "POST", want: { status: 405, body: { message: "Method not allowed." } } },
+  ];
+  for (const c of http1Cases) {
+    it(`HTTP/1.1 ${c.name}`, async () => {
+      const got = await get(cp.url + c.path, { method: c.method ?? "GET" });
+      assert.equal(got.type, "application/json; charset=utf-8");
+      assert.deepEqual({ status: got.status, body: JSON.parse(got.body) }, c.want);
+    });
+  }
+
+  it("serves an RPC over h2c", async () => {
+    const res = await h2.client(MCPConfigurator).getMCPServerConfigs({}, { headers: gatewayHeaders(gw.key) });
+    assert.deepEqual(res.externalAuthMcpConfigs, []);
+  });
+
+  // Property: the same port also takes Connect over HTTP/1.1 (curl-friendly).
+  it("serves an RPC over HTTP/1.1", async () => {
+    const client = createClient(MCPConfigurator, createConnectTransport({ httpVersion: "1.1", baseUrl: cp.url }));
+    const res = await client.getMCPServerConfigs({}, { headers: gatewayHeaders(gw.key) });
+    assert.deepEqual(res.externalAuthMcpConfigs, []);
+  });
+
+  // Property: messages over 4 MiB are refused before any handler runs.
+  it("rejects an RPC message over 4 MiB", async () => {
+    const prompt = "x".repeat(4 * 1024 * 1024 + 1);
+    await assert.rejects(
+      h2.client(Recorder).recordPromptUsage({ interceptionId: "00000000-0000-0000-0000-000000000000", prompt }, { headers: gatewayHeaders(gw.key) }),
+      (err: unknown) => ConnectError.from(err).code === Code.ResourceExhausted,
+    );
+  });
+
+  it("exposes Prometheus metrics with the weir_controlplane_ prefix", async () => {
+    await h2.client(MCPConfigurator).getMCPServerConfigs({}, { headers: gatewayHeaders(gw.key) });
+    await h2.client(MCPConfigurator).getMCPServerConfigs({}, { headers: gatewayHeaders("wrong") }).catch(() => {});
+    const got = await get(`${cp.url}/metrics`);
+    assert.equal(got.status, 200);
+    assert.match(got.type, /^text\/plain/);
+    for (const want of [
+      /^weir_controlplane_rpc_requests_total\{service="weir\.gateway\.v1\.MCPConfigurator",method="GetMCPServerConfigs",code="ok"\} \d+$/m,
+      /^weir_controlplane_rpc_requests_total\{service="weir\.gateway\.v1\.MCPConfigurator",method="GetMCPServerConfigs",code="unauthenticated"\} \d+$/m,
+      /^weir_controlplane_rpc_duration_seconds_bucket\{/m,
+      /^# TYPE weir_controlplane_records_written_total counter$/m,
+      /^weir_controlplane_process_cpu_seconds_total /m,
+    ]) {
+      assert.match(got.body, want);
+    }
+    for (const line of got.body.split("\n")) if (line && !line.startsWith("#")) assert.match(line, /^weir_controlplane_/);
+  });
+
+  // Property: the admin API is mounted under /api/v2/ on the same port, counted in /metrics,
+  // and a gateway key it creates and deletes is honoured and refused by the RPC server.
+  it("mounts the admin API", async () => {
+    assert.equal((await get(`${cp.url}/api/v2/users`)).status, 401);
+    const owner = await insertUser(t.db, { role: "owner" });
+    const { key } = await insertApiKey(t.db, owner.id);
+    const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+    const created = await fetch(`${cp.url}/api/v2/ai-gateway/keys`, { method: "POST", headers: auth, body: JSON.stringify({ name: `admin-${randomBytes(3).toString("hex")}` }) });
+    assert.equal(created.status, 201);
+    const body = (await created.json()) as { id: string; key: string };
+    const call = () => h2.client(Authorizer).isAuthorized({ key }, { headers: gatewayHeaders(body.key) });
+    assert.equal((await call()).ownerId, owner.id);
+    assert.equal((await fetch(`${cp.url}/api/v2/ai-gateway/keys/${body.id}`, { method: "DELETE", headers: auth })).status, 204);
+    await assert.rejects(call(), (err: unknown) => ConnectError.from(err).code === Code.Unauthenticated);
+    assert.match((await get(`${cp.url}/metrics`)).body, /^weir_controlplane_admin_requests_total\{/m);
+  });
+
+  it("hands out an in-process transport that needs no gateway key", async () => {
+    const client = createClient(MCPConfigurator, cp.createInProcessTransport());
+    assert.deepEqual((await client.getMCPServerConfigs({})).externalAuthMcpConfigs, []);
+  });
+});
+
+describe("/readyz", () => {
+  // Property: readiness follows the database; liveness does not.
+  it("turns 503 when the database goes away", async () => {
+    const name = `weir_ready_${randomBytes(4).toString("hex")}`;
+    await createDatabase(t.serverUrl, name);
+    const cp = createControlPlane({ listen, databaseUrl: databaseUrl(t.serverUrl, name), logger });
+    await cp.start();
+    try {
+      assert.equal((await get(`${cp.url}/readyz`)).status, 200);
+      await dropDatabase(t.serverUrl, name);
+      const got = await get(`${cp.url}/readyz`);
+      assert.deepEqual([got.status, JSON.parse(got.body)], [503, { status: "not ready", message: "database unavailable" }]);
+      assert.equal((await get(`${cp.url}/healthz`)).status, 200);
+    } finally {
+      await cp.shutdown();
+      await dropDatabase(t.serverUrl, name);
+    }
+  });
+});
+
+describe("shutdown", () => {
+  // Property: idle HTTP/2 sessions and HTTP/1.1 keep-alive sockets are closed, well before the
+  // drain deadline, and shutdown may be called any number of times.
+  it("closes idle connections and is idempotent", async () => {
+    const cp = createControlPlane({ listen, databaseUrl: t.url, logger, drainTimeoutMs: 30_000 });
+    await cp.start();
+    const url = cp.url;
+    const session = http2.connect(url);
+    const sessionClosed = new Promise<void>((resolve) => session.once("close", () => resolve()));
+    session.on("error", () => {});
+    await new Promise<void>((resolve, reject) => {
+      const req = session.request({ ":path": "/healthz" });
+      req.on("error", reject);
+      req.on("data", () => {});
+      req.on("end", () => resolve());
+      req.end();
+    });
+    const agent = new http.Agent({ keepAlive: true });
+    await new Promise<void>((resolve, reject) => {
+      http.get(`${url}/healthz`, { agent }, (res) => {
+        res.resume();
+        res.on("end", () => resolve());
+      }).on("error", reject);
+    });
+    const started = Date.now();
+    await Promise.all([cp.shutdown(), cp.shutdown()]);
+    await cp.shutdown();
+    await sessionClosed;
+    assert.ok(Date.now() - started < 10_000, "drained without waiting for the deadline");
+    agent.destroy();
+    await assert.rejects(fetch(`${url}/healthz`));
+    await assert.rejects(cp.start(), /shut down/);
+  });
+
+  it("is a no-op before start", async () => {
+    const cp = createControlPlane({ listen, databaseUrl: t.url, logger });
+    await cp.shutdown();
+    await cp.shutdown();
+  });
+});
+
+describe("TLS", () => {
+  let dir: string;
+  let cp: ControlPlane;
+  let ca: Buffer;
+  let h2: TestH2Transport;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "weir-tls-"));
+    const [certFile, keyFile] = [join(dir, "cert.pem"), join(dir, "key.pem")];
+    await promisify(execFile)("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+      "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile,
+    ]);
+    ca = await readFile(certFile);
+    cp = createControlPlane({ listen, databaseUrl: t.url, logger, tls: { certFile, keyFile } });
+    await cp.start();
+    h2 = createTestH2Transport(cp.url, { ca });
+  });
+  after(async () => {
+    h2?.close();
+    await cp?.shutdown();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  // Property: with TLS one port still serves h2 (ALPN) RPCs and HTTP/1.1 probes.
+  it("serves RPC over h2 and probes over HTTP/1.1", async () => {
+    assert.match(cp.url, /^https:\/\//);
+    const gw = await insertGatewayKey(t.db);
+    const res = await h2.client(MCPConfigurator).getMCPServerConfigs({}, { headers: gatewayHeaders(gw.key) });
+    assert.deepEqual(res.externalAuthMcpConfigs, []);
+    const status = await new Promise<number>((resolve, reject) => {
+      https.get(`${cp.url}/healthz`, { ca, agent: false }, (r) => {
+        r.resume();
+        resolve(r.statusCode ?? 0);
+      }).on("error", reject);
+    });
+    assert.equal(status, 200);
+  });
+});

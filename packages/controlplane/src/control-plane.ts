@@ -1,0 +1,263 @@
+// The control-plane daemon (DESIGN §4, §7): one address serving Connect RPC to gateways
+// (HTTP/2, h2c in cleartext), the admin API, /healthz, /readyz and /metrics (HTTP/1.1 too, for
+// curl and probes). start() opens (and migrates) the database; shutdown() is idempotent: stop
+// accepting, drain connections within a deadline, flush key-usage writes, close the database.
+import { readFile } from "node:fs/promises";
+import http from "node:http";
+import http2 from "node:http2";
+import type { AddressInfo, Server } from "node:net";
+import type { Transport } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { sql, type Kysely } from "kysely";
+import type { Logger } from "pino";
+import { createAdminApi } from "./admin/admin-api.js";
+import { systemClock, type Clock } from "./clock.js";
+import { DEFAULT_EMBEDDED_DATA_DIR, openDatabase, type OpenDatabase } from "./db/database.js";
+import type { Database } from "./db/schema.js";
+import { ControlPlaneMetrics } from "./metrics.js";
+import { createGatewayAuthInterceptor } from "./rpc/gateway-auth-interceptor.js";
+import { DEFAULT_GATEWAY_KEY_USAGE_INTERVAL_MS, GatewayKeyUsageTracker } from "./rpc/gateway-key-usage.js";
+import { createInProcessTransport } from "./rpc/in-process-transport.js";
+import { createRpcMetricsInterceptor } from "./rpc/rpc-metrics-interceptor.js";
+import { createCleartextListener } from "./server/cleartext-listener.js";
+import { ConnectionTracker, type HttpRequest, type HttpResponse } from "./server/connection-tracker.js";
+import { createRequestHandler, notFound, type AdminApi } from "./server/request-handler.js";
+import { registerServices } from "./services/register-services.js";
+import type { ServiceDeps } from "./services/service-deps.js";
+
+/** host:port to listen on; port 0 picks a free port (read it back from `url`). */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** PEM files for TLS; the server then offers h2 and http/1.1 through ALPN. */
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+export interface ControlPlaneOptions {
+  readonly listen?: ListenAddress;
+  /** postgres:// URL; without it an embedded Postgres runs in embeddedDataDir. */
+  readonly databaseUrl?: string | undefined;
+  readonly embeddedDataDir?: string | undefined;
+  readonly tls?: TlsFiles | undefined;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Largest RPC message accepted, in bytes (larger ones get ResourceExhausted). */
+  readonly readMaxBytes?: number;
+  /** How long shutdown waits for in-flight requests before closing connections. */
+  readonly drainTimeoutMs?: number;
+  /** Minimum time between two last_used_at writes for one gateway key. */
+  readonly gatewayKeyUsageIntervalMs?: number;
+}
+
+/** Every default of ControlPlaneOptions, in one place. */
+export const CONTROL_PLANE_DEFAULTS = Object.freeze({
+  listen: Object.freeze({ host: "127.0.0.1", port: 7080 }),
+  embeddedDataDir: DEFAULT_EMBEDDED_DATA_DIR,
+  clock: systemClock,
+  readMaxBytes: 4 * 1024 * 1024, // the reference's 4 << 20
+  drainTimeoutMs: 5_000,
+  gatewayKeyUsageIntervalMs: DEFAULT_GATEWAY_KEY_USAGE_INTERVAL_MS,
+});
+
+/** Options with every default applied; frozen. */
+export interface ResolvedControlPlaneOptions {
+  readonly listen: ListenAddress;
+  readonly databaseUrl: string | undefined;
+  readonly embeddedDataDir: string;
+  readonly tls: TlsFiles | undefined;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly readMaxBytes: number;
+  readonly drainTimeoutMs: number;
+  readonly gatewayKeyUsageIntervalMs: number;
+}
+
+const READY_TIMEOUT_MS = 2_000;
+// HTTP/1.1 sockets idle this long are closed (the HTTP/1.1 server never listens itself, so its
+// own request/headers timeout checks do not run; this bounds slow or stuck clients instead).
+const HTTP1_IDLE_TIMEOUT_MS = 60_000;
+
+function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptions {
+  const d = CONTROL_PLANE_DEFAULTS;
+  return Object.freeze({
+    listen: Object.freeze({ ...(options.listen ?? d.listen) }),
+    databaseUrl: options.databaseUrl || undefined,
+    embeddedDataDir: options.embeddedDataDir || d.embeddedDataDir,
+    tls: options.tls && Object.freeze({ ...options.tls }),
+    logger: options.logger,
+    clock: options.clock ?? d.clock,
+    readMaxBytes: options.readMaxBytes ?? d.readMaxBytes,
+    drainTimeoutMs: options.drainTimeoutMs ?? d.drainTimeoutMs,
+    gatewayKeyUsageIntervalMs: options.gatewayKeyUsageIntervalMs ?? d.gatewayKeyUsageIntervalMs,
+  });
+}
+
+function formatUrl(tls: boolean, address: AddressInfo): string {
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return `${tls ? "https" : "http"}://${host}:${address.port}`;
+}
+
+interface Running {
+  readonly database: OpenDatabase;
+  /** The listening server: TLS (h2 + http/1.1 by ALPN) or the cleartext sniffing listener. */
+  readonly server: Server;
+  readonly tracker: ConnectionTracker;
+  readonly usage: GatewayKeyUsageTracker;
+  readonly url: string;
+}
+
+export class ControlPlane {
+  readonly options: ResolvedControlPlaneOptions;
+  readonly metrics = new ControlPlaneMetrics();
+  private readonly logger: Logger;
+  private running: Running | undefined;
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: ControlPlaneOptions) {
+    this.options = resolveOptions(options);
+    this.logger = this.options.logger.child({ component: "control_plane" });
+  }
+
+  /** The base URL clients use, e.g. http://127.0.0.1:7080. Only after start(). */
+  get url(): string {
+    return this.mustBeRunning().url;
+  }
+
+  /** The database (for embedding code such as `weir start`). Only after start(). */
+  get db(): Kysely<Database> {
+    return this.mustBeRunning().database.db;
+  }
+
+  /** Opens the database (migrating it) and starts serving. */
+  start(): Promise<void> {
+    if (this.stopping) return Promise.reject(new Error("control plane was shut down"));
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  /**
+   * A transport to this control plane's services that never leaves the process (for an
+   * embedded gateway). Only after start().
+   */
+  createInProcessTransport(): Transport {
+    return createInProcessTransport(this.serviceDeps(this.mustBeRunning().database.db));
+  }
+
+  /** Stops accepting, drains connections (bounded), flushes key-usage writes, closes the DB. Idempotent. */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.doShutdown();
+    return this.stopping;
+  }
+
+  private mustBeRunning(): Running {
+    if (!this.running) throw new Error("control plane is not running: call start() first");
+    return this.running;
+  }
+
+  private serviceDeps(db: Kysely<Database>): ServiceDeps {
+    return { db, logger: this.options.logger, clock: this.options.clock, metrics: this.metrics };
+  }
+
+  private async doStart(): Promise<void> {
+    const { options, logger } = this;
+    const tls = options.tls && {
+      cert: await readFile(options.tls.certFile),
+      key: await readFile(options.tls.keyFile),
+    };
+    const database = await openDatabase({ url: options.databaseUrl, embeddedDataDir: options.embeddedDataDir, logger: options.logger });
+    try {
+      const { db } = database;
+      const usage = new GatewayKeyUsageTracker({ db, logger: options.logger, clock: options.clock, intervalMs: options.gatewayKeyUsageIntervalMs });
+      const rpc = connectNodeAdapter({
+        routes: (router) => registerServices(router, this.serviceDeps(db)),
+        readMaxBytes: options.readMaxBytes,
+        interceptors: [createRpcMetricsInterceptor(this.metrics), createGatewayAuthInterceptor({ db, logger: options.logger, usage })],
+        fallback: (req, res) => notFound(req, res as unknown as HttpResponse),
+      });
+      // Every /api/v2/ path goes to the admin API (src/admin/admin-api.ts); it counts its own requests.
+      const admin: AdminApi = createAdminApi({ db, logger: options.logger, clock: () => options.clock.now(), registry: this.metrics.registry });
+      const tracker = new ConnectionTracker();
+      const handler = createRequestHandler({
+        rpc: rpc as (req: HttpRequest, res: HttpResponse) => void,
+        admin,
+        metrics: this.metrics,
+        tracker,
+        ready: () => this.databaseAnswers(db),
+        logger: options.logger,
+      });
+      let server: Server;
+      if (tls) {
+        const secure = http2.createSecureServer({ ...tls, allowHTTP1: true }, handler);
+        tracker.trackSessions(secure);
+        server = secure;
+      } else {
+        const h2 = http2.createServer({}, handler);
+        const h1 = http.createServer(handler);
+        h1.timeout = HTTP1_IDLE_TIMEOUT_MS;
+        tracker.trackSessions(h2);
+        server = createCleartextListener(h2, h1);
+      }
+      tracker.trackSockets(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(options.listen.port, options.listen.host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      server.on("error", (err) => logger.error({ err }, "http server error"));
+      const url = formatUrl(tls !== undefined, server.address() as AddressInfo);
+      this.running = { database, server, tracker, usage, url };
+      logger.info({ url, tls: tls !== undefined, embedded_database: database.embedded }, "control plane listening");
+    } catch (err) {
+      await database.close();
+      throw err;
+    }
+  }
+
+  private async databaseAnswers(db: Kysely<Database>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([sql`SELECT 1`.execute(db).then(() => true), timeout]);
+    } catch (err) {
+      this.logger.warn({ err }, "database not answering");
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async doShutdown(): Promise<void> {
+    if (this.starting) await this.starting.catch(() => {}); // a failed start cleaned up after itself
+    const running = this.running;
+    if (!running) return;
+    const { server, tracker, usage, database } = running;
+    this.logger.info({ open_connections: tracker.openConnections }, "control plane shutting down");
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    tracker.drain();
+    const deadline = setTimeout(() => {
+      this.logger.warn({ open_connections: tracker.openConnections }, "drain deadline passed; closing connections");
+      tracker.destroyAll();
+    }, this.options.drainTimeoutMs);
+    deadline.unref();
+    await closed;
+    clearTimeout(deadline);
+    await usage.close();
+    await database.close();
+    this.running = undefined;
+    this.logger.info("control plane stopped");
+  }
+}
+
+export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
+  return new ControlPlane(options);
+}

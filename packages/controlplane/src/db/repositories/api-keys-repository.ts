@@ -1,0 +1,57 @@
+// User API keys. Only the id and sha256(secret) are stored; reads here never select the hash.
+import type { Kysely } from "kysely";
+import type { Database } from "../schema.js";
+
+/** An API key without its hash. */
+export interface ApiKeyRecord {
+  readonly id: string;
+  readonly user_id: string;
+  readonly name: string;
+  readonly created_at: Date;
+  readonly expires_at: Date | null;
+}
+
+export interface NewApiKey {
+  readonly id: string;
+  /** SECURITY: sha256 of the secret; never logged or returned. */
+  readonly hashedSecret: Buffer;
+  readonly userId: string;
+  readonly name: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date | null;
+}
+
+const PUBLIC_COLUMNS = ["id", "user_id", "name", "created_at", "expires_at"] as const;
+
+/** Inserts a key; undefined when its id is taken (ON CONFLICT DO NOTHING keeps a transaction usable). */
+export async function insertApiKey(db: Kysely<Database>, key: NewApiKey): Promise<ApiKeyRecord | undefined> {
+  return db
+    .insertInto("api_keys")
+    .values({
+      id: key.id,
+      hashed_secret: key.hashedSecret,
+      user_id: key.userId,
+      name: key.name,
+      created_at: key.createdAt,
+      expires_at: key.expiresAt,
+    })
+    .onConflict((oc) => oc.column("id").doNothing())
+    .returning(PUBLIC_COLUMNS)
+    .executeTakeFirst();
+}
+
+/** A user's keys, oldest first. */
+export async function listApiKeysByUser(db: Kysely<Database>, userId: string): Promise<ApiKeyRecord[]> {
+  return db
+    .selectFrom("api_keys")
+    .select(PUBLIC_COLUMNS)
+    .where("user_id", "=", userId)
+    .orderBy("created_at", "asc")
+    .orderBy("id", "asc")
+    .execute();
+}
+
+/** Deletes one of a user's keys; undefined when that user has no such key. */
+export async function deleteApiKey(db: Kysely<Database>, userId: string, id: string): Promise<ApiKeyRecord | undefined> {
+  return db.deleteFrom("api_keys").where("id", "=", id).where("user_id", "=", userId).returning(PUBLIC_COLUMNS).executeTakeFirst();
+}

@@ -1,0 +1,235 @@
+// Writes of the Recorder service. Every function is a single statement (atomic on its own), so
+// no error leaves a record half-written. A child record for an unknown interception is refused
+// by the foreign key in the same round trip (no extra lookup) and surfaces as NotFoundError.
+import { sql, type Kysely } from "kysely";
+import { AlreadyExistsError, NotFoundError } from "../../errors.js";
+import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, postgresErrorCode } from "../postgres-error.js";
+import type { Database } from "../schema.js";
+
+export type CredentialKind = "centralized" | "byok";
+export type InterceptionErrorType = "upstream_error" | "upstream_disconnected" | "client_disconnected" | "timeout" | "internal";
+
+export interface NewInterception {
+  readonly id: string;
+  readonly initiatorId: string;
+  readonly apiKeyId: string;
+  readonly provider: string;
+  readonly providerName: string;
+  readonly model: string;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly startedAt: Date;
+  readonly client: string;
+  readonly clientSessionId: string | null;
+  /** When set, thread lineage is derived from the latest tool usage with this provider call id. */
+  readonly correlatingToolCallId: string | null;
+  readonly credentialKind: CredentialKind;
+  readonly credentialHint: string;
+  readonly agentFirewallSessionId: string | null;
+  readonly agentFirewallSequenceNumber: number | null;
+}
+
+export interface InterceptionEnd {
+  readonly id: string;
+  readonly endedAt: Date;
+  /** Replaces the stored hint of a centralized interception when non-empty. */
+  readonly credentialHint: string;
+  readonly errorType: InterceptionErrorType | null;
+  readonly errorMessage: string | null;
+}
+
+export interface NewTokenUsage {
+  readonly interceptionId: string;
+  readonly providerResponseId: string;
+  /** Decimal strings (int8). */
+  readonly inputTokens: string;
+  readonly outputTokens: string;
+  readonly cacheReadInputTokens: string;
+  readonly cacheWriteInputTokens: string;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly createdAt: Date;
+}
+
+export interface NewUserPrompt {
+  readonly interceptionId: string;
+  readonly providerResponseId: string;
+  readonly prompt: string;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly createdAt: Date;
+}
+
+export interface NewToolUsage {
+  readonly interceptionId: string;
+  readonly providerResponseId: string;
+  readonly providerToolCallId: string;
+  readonly providerItemId: string;
+  readonly serverUrl: string | null;
+  readonly tool: string;
+  readonly input: string;
+  readonly injected: boolean;
+  readonly invocationError: string | null;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly createdAt: Date;
+}
+
+export interface NewModelThought {
+  readonly interceptionId: string;
+  readonly content: string;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly createdAt: Date;
+}
+
+/** How RecordInterceptionEnded went. */
+export type EndInterceptionOutcome = "ended" | "already_ended" | "not_found";
+
+function interceptionNotFound(interceptionId: string): NotFoundError {
+  return new NotFoundError(`interception ${interceptionId} not found`);
+}
+
+/** Runs a child-record insert, turning the interception FK violation into NotFoundError. */
+async function insertChild(interceptionId: string, action: string, insert: () => Promise<unknown>): Promise<void> {
+  try {
+    await insert();
+  } catch (cause) {
+    if (postgresErrorCode(cause) === FOREIGN_KEY_VIOLATION) throw interceptionNotFound(interceptionId);
+    throw new Error(action, { cause });
+  }
+}
+
+/**
+ * Inserts an interception. Its thread parent is the interception of the latest tool usage whose
+ * provider_tool_call_id equals the correlating id; its root is the parent's root, or the parent.
+ * Lineage lookup and insert are one statement.
+ */
+export async function insertInterception(db: Kysely<Database>, i: NewInterception): Promise<void> {
+  const callId = i.correlatingToolCallId;
+  const parent = (eb: typeof db) =>
+    eb
+      .selectFrom("aibridge_tool_usages as t")
+      .innerJoin("aibridge_interceptions as p", "p.id", "t.interception_id")
+      .where("t.provider_tool_call_id", "<>", "") // lets the planner use the partial index
+      .where("t.provider_tool_call_id", "=", callId ?? "")
+      .orderBy("t.created_at", "desc")
+      .orderBy("t.id", "desc")
+      .limit(1);
+  try {
+    await db
+      .insertInto("aibridge_interceptions")
+      .values({
+        id: i.id,
+        initiator_id: i.initiatorId,
+        api_key_id: i.apiKeyId,
+        provider: i.provider,
+        provider_name: i.providerName,
+        model: i.model,
+        metadata: JSON.stringify(i.metadata),
+        started_at: i.startedAt,
+        client: i.client,
+        client_session_id: i.clientSessionId,
+        correlating_tool_call_id: callId,
+        thread_parent_id: callId ? parent(db).select("t.interception_id") : null,
+        thread_root_id: callId ? parent(db).select(sql<string>`coalesce(p.thread_root_id, p.id)`.as("root_id")) : null,
+        credential_kind: i.credentialKind,
+        credential_hint: i.credentialHint,
+        agent_firewall_session_id: i.agentFirewallSessionId,
+        agent_firewall_sequence_number: i.agentFirewallSequenceNumber,
+      })
+      .execute();
+  } catch (cause) {
+    if (postgresErrorCode(cause) === UNIQUE_VIOLATION) throw new AlreadyExistsError(`interception ${i.id} already exists`);
+    throw new Error("insert interception", { cause });
+  }
+}
+
+/**
+ * Ends an interception once (`WHERE ended_at IS NULL`). The hint is overwritten only for
+ * centralized interceptions and only with a non-empty value. The follow-up existence check is a
+ * read, run only when nothing was updated.
+ */
+export async function endInterception(db: Kysely<Database>, end: InterceptionEnd): Promise<EndInterceptionOutcome> {
+  try {
+    const result = await db
+      .updateTable("aibridge_interceptions")
+      .set({
+        ended_at: end.endedAt,
+        error_type: end.errorType,
+        error_message: end.errorMessage,
+        credential_hint: sql<string>`CASE WHEN credential_kind = 'centralized' AND ${end.credentialHint} <> '' THEN ${end.credentialHint} ELSE credential_hint END`,
+      })
+      .where("id", "=", end.id)
+      .where("ended_at", "is", null)
+      .executeTakeFirst();
+    if (result.numUpdatedRows > 0n) return "ended";
+    const existing = await db.selectFrom("aibridge_interceptions").select("id").where("id", "=", end.id).executeTakeFirst();
+    return existing ? "already_ended" : "not_found";
+  } catch (cause) {
+    throw new Error("end interception", { cause });
+  }
+}
+
+export async function insertTokenUsage(db: Kysely<Database>, u: NewTokenUsage): Promise<void> {
+  await insertChild(u.interceptionId, "insert token usage", () =>
+    db
+      .insertInto("aibridge_token_usages")
+      .values({
+        interception_id: u.interceptionId,
+        provider_response_id: u.providerResponseId,
+        input_tokens: u.inputTokens,
+        output_tokens: u.outputTokens,
+        cache_read_input_tokens: u.cacheReadInputTokens,
+        cache_write_input_tokens: u.cacheWriteInputTokens,
+        metadata: JSON.stringify(u.metadata),
+        created_at: u.createdAt,
+      })
+      .execute(),
+  );
+}
+
+export async function insertUserPrompt(db: Kysely<Database>, p: NewUserPrompt): Promise<void> {
+  await insertChild(p.interceptionId, "insert user prompt", () =>
+    db
+      .insertInto("aibridge_user_prompts")
+      .values({
+        interception_id: p.interceptionId,
+        provider_response_id: p.providerResponseId,
+        prompt: p.prompt,
+        metadata: JSON.stringify(p.metadata),
+        created_at: p.createdAt,
+      })
+      .execute(),
+  );
+}
+
+export async function insertToolUsage(db: Kysely<Database>, t: NewToolUsage): Promise<void> {
+  await insertChild(t.interceptionId, "insert tool usage", () =>
+    db
+      .insertInto("aibridge_tool_usages")
+      .values({
+        interception_id: t.interceptionId,
+        provider_response_id: t.providerResponseId,
+        provider_tool_call_id: t.providerToolCallId,
+        provider_item_id: t.providerItemId,
+        server_url: t.serverUrl,
+        tool: t.tool,
+        input: t.input,
+        injected: t.injected,
+        invocation_error: t.invocationError,
+        metadata: JSON.stringify(t.metadata),
+        created_at: t.createdAt,
+      })
+      .execute(),
+  );
+}
+
+export async function insertModelThought(db: Kysely<Database>, m: NewModelThought): Promise<void> {
+  await insertChild(m.interceptionId, "insert model thought", () =>
+    db
+      .insertInto("aibridge_model_thoughts")
+      .values({
+        interception_id: m.interceptionId,
+        content: m.content,
+        metadata: JSON.stringify(m.metadata),
+        created_at: m.createdAt,
+      })
+      .execute(),
+  );
+}

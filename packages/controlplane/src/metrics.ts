@@ -1,0 +1,54 @@
+// Prometheus metrics of one control plane, in a registry of its own (several control planes
+// can live in one process, e.g. in tests) under the prefix weir_controlplane_. The admin API
+// registers its own weir_controlplane_admin_requests_total{route,method,status} in this registry
+// (src/admin/metrics.ts).
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export const METRICS_PREFIX = "weir_controlplane_";
+
+/** The kinds of rows the Recorder writes (label `type` of records_written_total). */
+export type RecordType = "interception_start" | "interception_end" | "token_usage" | "prompt_usage" | "tool_usage" | "model_thought";
+
+export interface ControlPlaneMetricsOptions {
+  /** Also export the process and Node.js runtime metrics (default true). */
+  readonly collectDefaultMetrics?: boolean;
+}
+
+export class ControlPlaneMetrics {
+  readonly registry = new Registry();
+  /** RPCs served, by service, method and Connect code ("ok" on success). */
+  readonly rpcRequests: Counter<"service" | "method" | "code">;
+  /** RPC latency in seconds, by service and method. */
+  readonly rpcDuration: Histogram<"service" | "method">;
+  /** Rows written by the Recorder, by record type. */
+  readonly recordsWritten: Counter<"type">;
+
+  constructor(options: ControlPlaneMetricsOptions = {}) {
+    const registers = [this.registry];
+    this.rpcRequests = new Counter({
+      name: `${METRICS_PREFIX}rpc_requests_total`,
+      help: "RPCs served, by service, method and Connect code.",
+      labelNames: ["service", "method", "code"],
+      registers,
+    });
+    this.rpcDuration = new Histogram({
+      name: `${METRICS_PREFIX}rpc_duration_seconds`,
+      help: "RPC handling time in seconds.",
+      labelNames: ["service", "method"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.recordsWritten = new Counter({
+      name: `${METRICS_PREFIX}records_written_total`,
+      help: "Records written by the Recorder service, by type.",
+      labelNames: ["type"],
+      registers,
+    });
+    if (options.collectDefaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });
+  }
+
+  /** The exposition text and its content type. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,115 @@
+// Routing of the control plane's single address: /healthz, /readyz, /metrics, the admin API
+// under /api/v2/, and Connect RPC for everything else (whose fallback is the JSON 404).
+import type { ControlPlaneMetrics } from "../metrics.js";
+import type { Logger } from "pino";
+import type { ConnectionTracker, HttpRequest, HttpResponse } from "./connection-tracker.js";
+
+/** The admin HTTP API as the control plane mounts it (src/admin/admin-api.ts; it counts its own requests). */
+export interface AdminApi {
+  /** Serves any request whose path starts with /api/v2/. */
+  handle(req: HttpRequest, res: HttpResponse): Promise<void>;
+}
+
+export type NodeRequestHandler = (req: HttpRequest, res: HttpResponse) => void;
+
+export interface RequestHandlerOptions {
+  /** The Connect adapter; it answers unknown paths through its fallback (notFound). */
+  readonly rpc: NodeRequestHandler;
+  readonly admin: AdminApi | undefined;
+  readonly metrics: ControlPlaneMetrics;
+  readonly tracker: ConnectionTracker;
+  /** Whether the database answers. */
+  readonly ready: () => Promise<boolean>;
+  readonly logger: Logger;
+}
+
+export const NOT_FOUND_BODY = Object.freeze({ message: "Route not found." });
+const ADMIN_PREFIX = "/api/v2/";
+
+// The http and http2-compat response types share these members; their overloads do not unify.
+interface MinimalResponse {
+  readonly headersSent: boolean;
+  writeHead(status: number, headers: Record<string, string | number>): unknown;
+  end(body?: string): unknown;
+  destroy(err?: Error): unknown;
+}
+
+/** Writes a complete response. */
+export function sendText(res: HttpResponse, status: number, contentType: string, body: string, headOnly = false): void {
+  const r = res as unknown as MinimalResponse;
+  r.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body), "cache-control": "no-store" });
+  r.end(headOnly ? undefined : body);
+}
+
+export function sendJson(res: HttpResponse, status: number, body: unknown, headOnly = false): void {
+  sendText(res, status, "application/json; charset=utf-8", JSON.stringify(body), headOnly);
+}
+
+/** The 404 for any path nobody serves. */
+export function notFound(_req: HttpRequest, res: HttpResponse): void {
+  sendJson(res, 404, NOT_FOUND_BODY);
+}
+
+function pathOf(req: HttpRequest): string {
+  try {
+    return new URL(req.url ?? "/", "http://control-plane").pathname;
+  } catch {
+    return "/";
+  }
+}
+
+export function createRequestHandler(options: RequestHandlerOptions): NodeRequestHandler {
+  const { rpc, admin, metrics, tracker, ready } = options;
+  const logger = options.logger.child({ component: "http" });
+
+  const probe = (req: HttpRequest, res: HttpResponse, serve: (headOnly: boolean) => Promise<void> | void): void => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      sendJson(res, 405, { message: "Method not allowed." });
+      return;
+    }
+    Promise.resolve(serve(req.method === "HEAD")).catch((err: unknown) => {
+      logger.error({ err, path: pathOf(req) }, "probe failed");
+      if (!res.headersSent) sendJson(res, 500, { message: "Internal error." });
+      else (res as unknown as MinimalResponse).destroy();
+    });
+  };
+
+  const serveAdmin = (req: HttpRequest, res: HttpResponse): void => {
+    if (!admin) {
+      notFound(req, res);
+      return;
+    }
+    admin.handle(req, res).catch((err: unknown) => {
+      logger.error({ err, method: req.method, path: pathOf(req) }, "admin request failed");
+      if (!res.headersSent) sendJson(res, 500, { message: "Internal error." });
+      else (res as unknown as MinimalResponse).destroy();
+    });
+  };
+
+  return (req, res) => {
+    tracker.trackRequest(req, res);
+    const path = pathOf(req);
+    switch (path) {
+      case "/healthz":
+        probe(req, res, (headOnly) => sendJson(res, 200, { status: "ok" }, headOnly));
+        return;
+      case "/readyz":
+        probe(req, res, async (headOnly) => {
+          const ok = await ready();
+          sendJson(res, ok ? 200 : 503, ok ? { status: "ready" } : { status: "not ready", message: "database unavailable" }, headOnly);
+        });
+        return;
+      case "/metrics":
+        probe(req, res, async (headOnly) => {
+          const { contentType, body } = await metrics.render();
+          sendText(res, 200, contentType, body, headOnly);
+        });
+        return;
+    }
+    if (path.startsWith(ADMIN_PREFIX) || path === "/api/v2") {
+      serveAdmin(req, res);
+      return;
+    }
+    rpc(req, res);
+  };
+}

@@ -1,0 +1,192 @@
+// Authorizer.IsAuthorized: every reference case (TestAuthorization and the delegated table),
+// each asserting the Connect code AND the IsAuthorizedFailure reason; who may delegate
+// (in-process yes, network only with allow_delegation); database failure is Internal.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import { Authorizer, IsAuthorizedFailureSchema } from "@weir/proto";
+import pino from "pino";
+import { SYSTEM_USER_ID, createControlPlane, createInProcessTransport, registerServices, type ControlPlane } from "../index.js";
+import { generateApiKey } from "../keys/api-key.js";
+import { sha256 } from "../keys/secret-hash.js";
+import { createTestDatabase, type TestDatabase } from "../testing/index.js";
+import { FakeClock, unreachableDatabase, createTestH2Transport, gatewayHeaders, insertApiKey, insertGatewayKey, insertOrphanApiKey, insertUser, type TestH2Transport } from "../testing/rpc-fixtures.js";
+
+const logger = pino({ level: "silent" });
+const clock = new FakeClock();
+const HOUR = 3_600_000;
+
+let t: TestDatabase;
+let inProcess: Client<typeof Authorizer>;
+before(async () => {
+  t = await createTestDatabase();
+  inProcess = createClient(Authorizer, createInProcessTransport({ db: t.db, logger, clock }));
+});
+after(async () => {
+  await t?.drop();
+});
+
+type Want = { ok: true } | { code: Code; reason: string };
+
+/** Calls IsAuthorized and reduces the outcome to what the case asserts. */
+async function outcome(call: () => Promise<{ ownerId: string; apiKeyId: string; username: string }>): Promise<{ ok: true; ownerId: string; apiKeyId: string; username: string } | { code: Code; reason: string | undefined; message: string }> {
+  try {
+    return { ok: true, ...(await call()) };
+  } catch (err) {
+    const e = ConnectError.from(err);
+    return { code: e.code, reason: e.findDetails(IsAuthorizedFailureSchema)[0]?.reason, message: e.rawMessage };
+  }
+}
+
+function assertOutcome(got: Awaited<ReturnType<typeof outcome>>, want: Want, owner?: { id: string; username: string; keyId: string }): void {
+  if ("ok" in want) {
+    assert.ok("ok" in got, `want success, got ${JSON.stringify(got)}`);
+    if (owner) assert.deepEqual({ ownerId: got.ownerId, apiKeyId: got.apiKeyId, username: got.username }, { ownerId: owner.id, apiKeyId: owner.keyId, username: owner.username });
+    return;
+  }
+  assert.ok(!("ok" in got), `want ${Code[want.code]}/${want.reason}, got success`);
+  assert.deepEqual({ code: Code[got.code], reason: got.reason }, { code: Code[want.code], reason: want.reason });
+}
+
+interface Fixture {
+  key: string;
+  keyId: string;
+  owner?: { id: string; username: string; keyId: string };
+}
+
+async function validKey(over: { expiresAt?: Date | null; hashedSecret?: Buffer } = {}, user: Parameters<typeof insertUser>[1] = {}): Promise<Fixture> {
+  const u = await insertUser(t.db, user);
+  const k = await insertApiKey(t.db, u.id, over);
+  return { key: k.key, keyId: k.id, owner: { id: u.id, username: u.username, keyId: k.id } };
+}
+
+describe("IsAuthorized with a full key (reference TestAuthorization)", () => {
+  const cases: { name: string; setup: () => Promise<Fixture>; want: Want }[] = [
+    { name: "invalid key format", setup: async () => ({ key: "foo", keyId: "" }), want: { code: Code.Unauthenticated, reason: "invalid_key" } },
+    { name: "no key at all", setup: async () => ({ key: "", keyId: "" }), want: { code: Code.Unauthenticated, reason: "invalid_key" } },
+    { name: "unknown key", setup: async () => ({ key: generateApiKey().key, keyId: "" }), want: { code: Code.Unauthenticated, reason: "unknown_key" } },
+    { name: "expired", setup: () => validKey({ expiresAt: new Date(clock.now().getTime() - HOUR) }), want: { code: Code.Unauthenticated, reason: "expired" } },
+    {
+      name: "invalid key secret",
+      setup: async () => {
+        const f = await validKey();
+        return { ...f, key: `${f.keyId}-${generateApiKey().secret}` };
+      },
+      want: { code: Code.Unauthenticated, reason: "invalid_key" },
+    },
+    { name: "unknown user", setup: async () => ({ ...(await insertOrphanApiKey(t.db)), keyId: "" }), want: { code: Code.PermissionDenied, reason: "unknown_user" } },
+    { name: "deleted user", setup: () => validKey({}, { deleted: true }), want: { code: Code.PermissionDenied, reason: "deleted_user" } },
+    { name: "suspended user", setup: () => validKey({}, { status: "suspended" }), want: { code: Code.PermissionDenied, reason: "inactive_user" } },
+    {
+      name: "system user",
+      setup: async () => {
+        const k = await insertApiKey(t.db, SYSTEM_USER_ID);
+        return { key: k.key, keyId: k.id };
+      },
+      want: { code: Code.PermissionDenied, reason: "system_user" },
+    },
+    { name: "valid", setup: () => validKey(), want: { ok: true } },
+    { name: "valid, expiring later", setup: () => validKey({ expiresAt: new Date(clock.now().getTime() + HOUR) }), want: { ok: true } },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const f = await c.setup();
+      assertOutcome(await outcome(() => inProcess.isAuthorized({ key: f.key })), c.want, f.owner);
+    });
+  }
+});
+
+describe("IsAuthorized delegated by key_id (reference delegated table), in-process", () => {
+  const cases: { name: string; setup: () => Promise<Fixture>; request: (f: Fixture) => { key?: string; keyId?: string }; want: Want }[] = [
+    { name: "valid key_id", setup: () => validKey(), request: (f) => ({ keyId: f.keyId }), want: { ok: true } },
+    { name: "unknown key", setup: async () => ({ key: "", keyId: generateApiKey().id }), request: (f) => ({ keyId: f.keyId }), want: { code: Code.Unauthenticated, reason: "unknown_key" } },
+    { name: "malformed key_id", setup: async () => ({ key: "", keyId: "short" }), request: (f) => ({ keyId: f.keyId }), want: { code: Code.Unauthenticated, reason: "invalid_key" } },
+    {
+      name: "expired key",
+      setup: () => validKey({ expiresAt: new Date(clock.now().getTime() - 1) }),
+      request: (f) => ({ keyId: f.keyId }),
+      want: { code: Code.Unauthenticated, reason: "expired" },
+    },
+    { name: "both fields set", setup: () => validKey(), request: (f) => ({ key: f.key, keyId: f.keyId }), want: { code: Code.InvalidArgument, reason: "ambiguous" } },
+    {
+      name: "secret hash mismatch is ignored",
+      setup: () => validKey({ hashedSecret: sha256("matches no secret") }),
+      request: (f) => ({ keyId: f.keyId }),
+      want: { ok: true },
+    },
+    { name: "deleted user", setup: () => validKey({}, { deleted: true }), request: (f) => ({ keyId: f.keyId }), want: { code: Code.PermissionDenied, reason: "deleted_user" } },
+    { name: "suspended user", setup: () => validKey({}, { status: "suspended" }), request: (f) => ({ keyId: f.keyId }), want: { code: Code.PermissionDenied, reason: "inactive_user" } },
+    { name: "unknown user", setup: async () => ({ key: "", keyId: (await insertOrphanApiKey(t.db)).id }), request: (f) => ({ keyId: f.keyId }), want: { code: Code.PermissionDenied, reason: "unknown_user" } },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const f = await c.setup();
+      assertOutcome(await outcome(() => inProcess.isAuthorized(c.request(f))), c.want, f.owner);
+    });
+  }
+
+  // Property: the ambiguity message is the reference's.
+  it("names the ambiguity in the message", async () => {
+    const f = await validKey();
+    const got = await outcome(() => inProcess.isAuthorized({ key: f.key, keyId: f.keyId }));
+    assert.ok(!("ok" in got));
+    assert.equal(got.message, "both key and key_id set; exactly one required");
+  });
+});
+
+describe("IsAuthorized delegation over the network", () => {
+  let cp: ControlPlane;
+  let h2: TestH2Transport;
+  let client: Client<typeof Authorizer>;
+  before(async () => {
+    cp = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: t.url, logger });
+    await cp.start();
+    h2 = createTestH2Transport(cp.url);
+    client = h2.client(Authorizer);
+  });
+  after(async () => {
+    h2?.close();
+    await cp?.shutdown();
+  });
+
+  const cases: { name: string; allowDelegation: boolean; delegated: boolean; want: Want }[] = [
+    { name: "key_id from a gateway key without allow_delegation is refused", allowDelegation: false, delegated: true, want: { code: Code.PermissionDenied, reason: "delegation_not_allowed" } },
+    { name: "key_id from a gateway key with allow_delegation is honoured", allowDelegation: true, delegated: true, want: { ok: true } },
+    { name: "a full key needs no delegation right", allowDelegation: false, delegated: false, want: { ok: true } },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const gw = await insertGatewayKey(t.db, { allowDelegation: c.allowDelegation });
+      const f = await validKey();
+      const request = c.delegated ? { keyId: f.keyId } : { key: f.key };
+      assertOutcome(await outcome(() => client.isAuthorized(request, { headers: gatewayHeaders(gw.key) })), c.want, f.owner);
+    });
+  }
+
+  // Property: delegation is checked before the key is looked up (no oracle for key ids).
+  it("refuses delegation even for an unknown key id", async () => {
+    const gw = await insertGatewayKey(t.db);
+    const got = await outcome(() => client.isAuthorized({ keyId: generateApiKey().id }, { headers: gatewayHeaders(gw.key) }));
+    assertOutcome(got, { code: Code.PermissionDenied, reason: "delegation_not_allowed" });
+  });
+});
+
+describe("IsAuthorized outside both transports", () => {
+  // Property: registerServices alone grants nothing; only the in-process transport marks calls.
+  it("refuses key_id on a bare router transport", async () => {
+    const client = createClient(Authorizer, createRouterTransport((router) => registerServices(router, { db: t.db, logger, clock })));
+    const f = await validKey();
+    assertOutcome(await outcome(() => client.isAuthorized({ keyId: f.keyId })), { code: Code.PermissionDenied, reason: "delegation_not_allowed" });
+  });
+
+  // Property: a database failure is Internal with a generic message and no refusal reason.
+  it("maps a database failure to Internal", async () => {
+    const broken = unreachableDatabase();
+    after(() => broken.destroy());
+    const client = createClient(Authorizer, createInProcessTransport({ db: broken, logger, clock }));
+    const f = await validKey();
+    const got = await outcome(() => client.isAuthorized({ key: f.key }));
+    assert.ok(!("ok" in got));
+    assert.deepEqual({ code: Code[got.code], reason: got.reason, message: got.message }, { code: "Internal", reason: undefined, message: "internal error" });
+  });
+});

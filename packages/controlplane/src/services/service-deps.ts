@@ -1,0 +1,16 @@
+// What every RPC service implementation is built from. The same object serves the network
+// server, the in-process transport and the tests (through registerServices).
+import type { Kysely } from "kysely";
+import type { Logger } from "pino";
+import type { Clock } from "../clock.js";
+import type { Database } from "../db/schema.js";
+import type { ControlPlaneMetrics } from "../metrics.js";
+
+export interface ServiceDeps {
+  readonly db: Kysely<Database>;
+  readonly logger: Logger;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+  /** When given, the Recorder counts the rows it writes. */
+  readonly metrics?: ControlPlaneMetrics;
+}
