@@ -1,0 +1,95 @@
+// Guessing which client application sent a request, and its session id (reference §8 table).
+
+import type { IncomingHttpHeaders } from "node:http";
+import { asObject, asString, tryParseJson } from "./json.js";
+import type { JsonObject } from "./json.js";
+
+/** Client names recorded on interceptions. */
+export const CLIENTS = Object.freeze({
+  claudeCode: "Claude Code",
+  codex: "Codex",
+  zed: "Zed",
+  copilotVsCode: "GitHub Copilot (VS Code)",
+  copilotCli: "GitHub Copilot (CLI)",
+  kilo: "Kilo Code",
+  roo: "Roo Code",
+  mux: "Mux",
+  coderAgents: "Coder Agents",
+  crush: "Charm Crush",
+  cursor: "Cursor",
+  openCode: "OpenCode",
+  unknown: "Unknown",
+});
+
+// User-Agent prefixes, lowercase, checked in order.
+const USER_AGENT_PREFIXES: readonly (readonly [string, string])[] = [
+  ["claude", CLIENTS.claudeCode],
+  ["codex", CLIENTS.codex],
+  ["zed/", CLIENTS.zed],
+  ["githubcopilotchat/", CLIENTS.copilotVsCode],
+  ["copilot/", CLIENTS.copilotCli],
+  ["kilo-code/", CLIENTS.kilo],
+  ["roo-code/", CLIENTS.roo],
+  ["mux/", CLIENTS.mux],
+  ["coder-agents/", CLIENTS.coderAgents],
+  ["charm crush/", CLIENTS.crush],
+  ["opencode/", CLIENTS.openCode],
+];
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  const trimmed = first?.trim();
+  return trimmed === undefined || trimmed === "" ? undefined : trimmed;
+}
+
+/** The client application, from the User-Agent, then Cursor's and Codex's own headers. */
+export function detectClient(headers: IncomingHttpHeaders): string {
+  const ua = header(headers, "user-agent")?.toLowerCase() ?? "";
+  for (const [prefix, client] of USER_AGENT_PREFIXES) {
+    if (ua.startsWith(prefix)) return client;
+  }
+  if (header(headers, "x-cursor-client-version") !== undefined) return CLIENTS.cursor;
+  const originator = header(headers, "originator")?.toLowerCase();
+  if (originator !== undefined) return originator.startsWith("codex") ? CLIENTS.codex : originator;
+  return CLIENTS.unknown;
+}
+
+const LEGACY_CLAUDE_SESSION = /_session_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/** Claude Code's session id inside `metadata.user_id`: a JSON `session_id`, or the legacy `…_session_<uuid>`. */
+export function claudeSessionFromMetadata(body: JsonObject | undefined): string | undefined {
+  const userId = asString(asObject(body?.metadata)?.user_id);
+  if (userId === undefined || userId === "") return undefined;
+  if (userId.trimStart().startsWith("{")) {
+    const session = asString(asObject(tryParseJson(userId))?.session_id);
+    return session === undefined || session === "" ? undefined : session;
+  }
+  return LEGACY_CLAUDE_SESSION.exec(userId)?.[1];
+}
+
+/** The client's session id, from the headers (or body) that client is known to use. */
+export function detectClientSessionId(
+  client: string,
+  headers: IncomingHttpHeaders,
+  body: JsonObject | undefined,
+): string | undefined {
+  switch (client) {
+    case CLIENTS.claudeCode:
+      return header(headers, "x-claude-code-session-id") ?? claudeSessionFromMetadata(body);
+    case CLIENTS.codex:
+      return header(headers, "session-id") ?? header(headers, "session_id");
+    case CLIENTS.copilotVsCode:
+      return header(headers, "x-interaction-id");
+    case CLIENTS.copilotCli:
+      return header(headers, "x-client-session-id");
+    case CLIENTS.kilo:
+      return header(headers, "x-kilocode-taskid");
+    case CLIENTS.coderAgents:
+      return header(headers, "x-coder-chat-id");
+    case CLIENTS.openCode:
+      return header(headers, "x-opencode-session") ?? header(headers, "x-session-affinity");
+    default:
+      return undefined;
+  }
+}

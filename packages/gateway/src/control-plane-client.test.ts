@@ -1,0 +1,203 @@
+// Pins start-up against the control plane (DESIGN §3): fatal answers reject start() with a
+// one-line reason, transient failures are retried while /readyz reports 503, readiness
+// recovers when the control plane comes back, and IsAuthorized errors map to domain errors.
+
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { Code } from "@connectrpc/connect";
+import { pino } from "pino";
+import {
+  ControlPlaneClient,
+  ControlPlaneError,
+  ControlPlaneUnavailableError,
+  FatalStartupError,
+  Gateway,
+  UnauthorizedError,
+} from "./index.js";
+import { FakeControlPlane } from "./testing/index.js";
+import { GATEWAY_KEY, captureLogger, eventually, freePort, makeUser, send } from "./test-harness.js";
+import { createLlmEmulator } from "@weir/llm-emulator";
+
+const silent = pino({ level: "silent" });
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+async function fake(options: { apiVersion?: string; port?: number } = {}): Promise<FakeControlPlane> {
+  const cp = new FakeControlPlane({ gatewayKey: GATEWAY_KEY, ...options });
+  await cp.start();
+  cleanups.push(() => cp.shutdown());
+  return cp;
+}
+
+function gateway(controlPlaneUrl: string, extra: Partial<ConstructorParameters<typeof Gateway>[0]> = {}): Gateway {
+  const gw = new Gateway({
+    controlPlaneUrl,
+    gatewayKey: GATEWAY_KEY,
+    listen: { host: "127.0.0.1", port: 0 },
+    openai: { baseUrl: "http://127.0.0.1:9/openai/v1", apiKey: "sk-x" },
+    anthropic: { baseUrl: "http://127.0.0.1:9/anthropic", apiKey: "sk-y" },
+    logger: silent,
+    ...extra,
+  });
+  cleanups.push(() => gw.shutdown());
+  return gw;
+}
+
+describe("start-up: fatal answers", () => {
+  it("rejects an invalid gateway key with a one-line reason that never shows the key", async () => {
+    const cp = await fake();
+    const { logger, lines } = captureLogger();
+    const wrongKey = "WRONGprefixSECRETsecretSECRETsecret98765432";
+    const gw = gateway(cp.url, { gatewayKey: wrongKey, logger });
+    await assert.rejects(gw.start(), (err: unknown) => {
+      assert.ok(err instanceof FatalStartupError);
+      assert.equal(err.kind, "gateway_key");
+      assert.equal(err.message, "control plane rejected gateway key WRONGprefix...: AI Gateway key invalid.");
+      assert.ok(!err.message.includes("\n"));
+      return true;
+    });
+    assert.equal(gw.state, "stopped");
+    assert.equal(cp.callsOf("GetMCPServerConfigs"), 1);
+    assert.ok(lines.every((line) => !line.includes(wrongKey)), "the key must never be logged");
+    assert.ok(lines.some((line) => line.includes('"gateway_key_prefix":"WRONGprefix"')));
+  });
+
+  const versionCases = [
+    { name: "newer minor", client: "1.9", server: "1.0", want: 'control plane rejected API version 1.9: incompatible API version: client "1.9", server 1.0: client minor 9 is newer than the server\'s 0' },
+    { name: "newer major", client: "2.0", server: "1.0", want: 'control plane rejected API version 2.0: incompatible API version: client "2.0", server 1.0: server is at 1.0, behind the requested major 2' },
+    { name: "older major", client: "1.0", server: "2.0", want: 'control plane rejected API version 1.0: incompatible API version: client "1.0", server 2.0: major 1 is no longer supported' },
+  ];
+  for (const c of versionCases) {
+    it(`rejects an incompatible API version (${c.name}) naming both versions`, async () => {
+      const cp = await fake({ apiVersion: c.server });
+      const gw = gateway(cp.url, { apiVersion: c.client });
+      await assert.rejects(gw.start(), (err: unknown) => {
+        assert.ok(err instanceof FatalStartupError);
+        assert.equal(err.kind, "api_version");
+        assert.equal(err.message, c.want);
+        return true;
+      });
+    });
+  }
+
+  it("accepts an older minor against a newer server", async () => {
+    const cp = await fake({ apiVersion: "1.3" });
+    const gw = gateway(cp.url, { apiVersion: "1.0" });
+    await gw.start();
+    assert.equal(gw.ready, true);
+  });
+});
+
+describe("start-up: transient failures", () => {
+  it("serves not-ready while the control plane answers 503, then becomes ready", async () => {
+    const cp = await fake();
+    cp.failHttp(3, 503);
+    const gw = gateway(cp.url);
+    await gw.start();
+    assert.equal(gw.ready, false);
+    assert.equal((await send(`${gw.url}/readyz`)).status, 503);
+    assert.equal((await send(`${gw.url}/healthz`)).status, 200);
+    await eventually(async () => (await send(`${gw.url}/readyz`)).status === 200, 5_000, "ready");
+    assert.equal(cp.callsOf("GetMCPServerConfigs"), 4);
+  });
+
+  // Together with the teardown order of this file (fake first, gateway second) this also pins
+  // that a GOAWAY reaching a session connect-node has let go of does not crash the process
+  // (see guarded-session-manager.ts): without the guard this file fails with an uncaught error.
+  it("retries until a late control plane starts, answering 503 to LLM requests meanwhile", async () => {
+    const emulator = createLlmEmulator();
+    await emulator.start();
+    cleanups.push(() => emulator.shutdown());
+    const port = await freePort();
+    const gw = gateway(`http://127.0.0.1:${port}`, {
+      openai: { baseUrl: emulator.openaiBaseUrl, apiKey: "sk-central" },
+    });
+    await gw.start();
+    assert.equal((await send(`${gw.url}/readyz`)).status, 503);
+    const user = makeUser();
+    const before = await send(`${gw.url}/openai/v1/chat/completions`, {
+      headers: { authorization: `Bearer ${user.key}` },
+      body: { model: "gpt-4o", messages: [{ role: "user", content: "hi" }] },
+    });
+    assert.equal(before.status, 503);
+    assert.deepEqual(before.json, { message: "could not connect to the control plane" });
+    assert.equal(before.headers.get("content-type"), "application/json");
+
+    const cp = await fake({ port });
+    cp.addUser(user);
+    await eventually(async () => (await send(`${gw.url}/readyz`)).status === 200, 15_000, "ready");
+    const afterStart = await send(`${gw.url}/openai/v1/chat/completions`, {
+      headers: { authorization: `Bearer ${user.key}` },
+      body: { model: "gpt-4o", messages: [{ role: "user", content: "hi" }] },
+    });
+    assert.equal(afterStart.status, 200);
+    assert.equal(emulator.requests.length, 1);
+  });
+
+  it("turns not-ready when the control plane goes away, and recovers when it returns", async () => {
+    const first = new FakeControlPlane({ gatewayKey: GATEWAY_KEY });
+    await first.start();
+    const port = first.port;
+    const user = makeUser();
+    first.addUser(user);
+    const gw = gateway(first.url);
+    await gw.start();
+    assert.equal((await send(`${gw.url}/readyz`)).status, 200);
+    await first.shutdown();
+
+    const during = await send(`${gw.url}/openai/v1/models`, { headers: { authorization: `Bearer ${user.key}` } });
+    assert.equal(during.status, 503);
+    assert.equal((await send(`${gw.url}/readyz`)).status, 503);
+
+    const second = await fake({ port });
+    second.addUser(user);
+    await eventually(async () => (await send(`${gw.url}/readyz`)).status === 200, 15_000, "ready again");
+  });
+
+  it("reports a fatal answer that arrives after start() resolved", async () => {
+    const cp = await fake();
+    cp.failHttp(1, 503);
+    const fatal: FatalStartupError[] = [];
+    const gw = gateway(cp.url, { onFatalError: (err) => fatal.push(err) });
+    await gw.start();
+    cp.setGatewayKey("another-key");
+    await eventually(() => fatal.length === 1, 5_000, "fatal error callback");
+    assert.equal(fatal[0]?.message, `control plane rejected gateway key ${GATEWAY_KEY.slice(0, 11)}...: AI Gateway key invalid.`);
+    assert.equal(gw.ready, false);
+  });
+});
+
+describe("ControlPlaneClient.authorize", () => {
+  const cases: { name: string; script?: { code: Code; reason?: string }; unknown?: boolean; want: (err: unknown) => boolean }[] = [
+    { name: "unknown key", unknown: true, want: (e) => e instanceof UnauthorizedError && e.reason === "unknown_key" },
+    { name: "expired", script: { code: Code.Unauthenticated, reason: "expired" }, want: (e) => e instanceof UnauthorizedError && e.reason === "expired" },
+    { name: "deleted user", script: { code: Code.PermissionDenied, reason: "deleted_user" }, want: (e) => e instanceof UnauthorizedError && e.reason === "deleted_user" },
+    { name: "permission denied without detail", script: { code: Code.PermissionDenied }, want: (e) => e instanceof UnauthorizedError && e.reason === "PermissionDenied" },
+    { name: "internal without detail", script: { code: Code.Internal }, want: (e) => e instanceof ControlPlaneError },
+    { name: "unavailable", script: { code: Code.Unavailable }, want: (e) => e instanceof ControlPlaneUnavailableError },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const cp = await fake();
+      const user = makeUser();
+      if (!c.unknown) cp.addUser(user);
+      if (c.script !== undefined) cp.failAuthorization(user.key, c.script);
+      const client = new ControlPlaneClient({ baseUrl: cp.url, gatewayKey: GATEWAY_KEY, apiVersion: "1.0", rpcTimeoutMs: 2_000, logger: silent });
+      cleanups.push(async () => client.close());
+      await client.start();
+      await assert.rejects(client.authorize(user.key), (err: unknown) => c.want(err));
+    });
+  }
+
+  it("returns the user on success", async () => {
+    const cp = await fake();
+    const user = makeUser();
+    cp.addUser(user);
+    const client = new ControlPlaneClient({ baseUrl: cp.url, gatewayKey: GATEWAY_KEY, apiVersion: "1.0", rpcTimeoutMs: 2_000, logger: silent });
+    cleanups.push(async () => client.close());
+    assert.deepEqual(await client.authorize(user.key), { ownerId: user.ownerId, apiKeyId: user.apiKeyId, username: user.username });
+    assert.equal(cp.callsOf("IsAuthorized"), 1);
+  });
+});

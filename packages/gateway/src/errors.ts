@@ -1,0 +1,216 @@
+// Domain errors of the gateway and the ONE place that maps them to HTTP statuses
+// (CONVENTIONS "Errors"). Anything not listed here becomes a 500 with a generic message; the
+// cause is logged by the caller, never sent to the client.
+
+/** No usable credential in X-AI-Governance-Token, Authorization: Bearer or X-Api-Key. */
+export class NoCredentialError extends Error {
+  override readonly name = "NoCredentialError";
+  constructor() {
+    super("no authentication key provided");
+  }
+}
+
+/** The request is BYOK (X-AI-Governance-Token set) but the gateway does not allow BYOK. */
+export class ByokNotAllowedError extends Error {
+  override readonly name = "ByokNotAllowedError";
+  constructor() {
+    super("Bring Your Own Key (BYOK) mode is not enabled.");
+  }
+}
+
+/** The path is neither a bridged nor a passthrough route. */
+export class RouteNotSupportedError extends Error {
+  override readonly name = "RouteNotSupportedError";
+  constructor(
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(`route not supported: ${method} ${path}`);
+  }
+}
+
+/** The control plane could not be reached (refused, Unavailable, timeout) or refused the gateway itself. */
+export class ControlPlaneUnavailableError extends Error {
+  override readonly name = "ControlPlaneUnavailableError";
+  constructor(options?: { cause?: unknown }) {
+    super("could not connect to the control plane", options);
+  }
+}
+
+/** The control plane answered with an unexpected failure (e.g. Internal) that is not a refusal. */
+export class ControlPlaneError extends Error {
+  override readonly name = "ControlPlaneError";
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super(operation, options);
+  }
+}
+
+/** IsAuthorized refused the user's key; `reason` is the IsAuthorizedFailure reason (or a code name). */
+export class UnauthorizedError extends Error {
+  override readonly name = "UnauthorizedError";
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`unauthorized: ${reason}`, options);
+  }
+}
+
+/** IsAuthorized answered with an owner id that is not a UUID. */
+export class InvalidOwnerIdError extends Error {
+  override readonly name = "InvalidOwnerIdError";
+  constructor() {
+    super("authorized owner id is not a UUID");
+  }
+}
+
+/** The per-user request handler could not be built or taken from the pool. */
+export class HandlerAcquireError extends Error {
+  override readonly name = "HandlerAcquireError";
+  constructor(options?: { cause?: unknown }) {
+    super("failed to acquire request handler", options);
+  }
+}
+
+/** The pool was shut down; no handlers are handed out any more. */
+export class PoolShuttingDownError extends Error {
+  override readonly name = "PoolShuttingDownError";
+  constructor() {
+    super("pool shutting down");
+  }
+}
+
+/** The gateway is draining and refuses new requests. */
+export class GatewayShuttingDownError extends Error {
+  override readonly name = "GatewayShuttingDownError";
+  constructor() {
+    super("gateway is shutting down");
+  }
+}
+
+/** A bridged route's body is not a JSON object. */
+export class InvalidRequestBodyError extends Error {
+  override readonly name = "InvalidRequestBodyError";
+  constructor(readonly detail: string) {
+    super(`invalid request body: ${detail}`);
+  }
+}
+
+/** The request body exceeds the configured limit. */
+export class RequestBodyTooLargeError extends Error {
+  override readonly name = "RequestBodyTooLargeError";
+  constructor(readonly limitBytes: number) {
+    super(`request body larger than ${limitBytes} bytes`);
+  }
+}
+
+/** The synchronous RecordInterception call failed; the request must not be proxied. */
+export class RecordInterceptionError extends Error {
+  override readonly name = "RecordInterceptionError";
+  constructor(options?: { cause?: unknown }) {
+    super("failed to record interception", options);
+  }
+}
+
+/**
+ * The control plane rejected the gateway at start-up (bad gateway key or incompatible API
+ * version). `message` is one line naming the reason; the process should exit non-zero.
+ */
+export class FatalStartupError extends Error {
+  override readonly name = "FatalStartupError";
+  constructor(
+    message: string,
+    readonly kind: "gateway_key" | "api_version",
+    options?: { cause?: unknown },
+  ) {
+    super(message.replace(/\s*[\r\n]+\s*/g, " "), options);
+  }
+}
+
+export const isNoCredentialError = (err: unknown): err is NoCredentialError => err instanceof NoCredentialError;
+export const isByokNotAllowedError = (err: unknown): err is ByokNotAllowedError => err instanceof ByokNotAllowedError;
+export const isRouteNotSupportedError = (err: unknown): err is RouteNotSupportedError =>
+  err instanceof RouteNotSupportedError;
+export const isControlPlaneUnavailableError = (err: unknown): err is ControlPlaneUnavailableError =>
+  err instanceof ControlPlaneUnavailableError;
+export const isControlPlaneError = (err: unknown): err is ControlPlaneError => err instanceof ControlPlaneError;
+export const isUnauthorizedError = (err: unknown): err is UnauthorizedError => err instanceof UnauthorizedError;
+export const isInvalidOwnerIdError = (err: unknown): err is InvalidOwnerIdError => err instanceof InvalidOwnerIdError;
+export const isHandlerAcquireError = (err: unknown): err is HandlerAcquireError => err instanceof HandlerAcquireError;
+export const isPoolShuttingDownError = (err: unknown): err is PoolShuttingDownError =>
+  err instanceof PoolShuttingDownError;
+export const isGatewayShuttingDownError = (err: unknown): err is GatewayShuttingDownError =>
+  err instanceof GatewayShuttingDownError;
+export const isInvalidRequestBodyError = (err: unknown): err is InvalidRequestBodyError =>
+  err instanceof InvalidRequestBodyError;
+export const isRequestBodyTooLargeError = (err: unknown): err is RequestBodyTooLargeError =>
+  err instanceof RequestBodyTooLargeError;
+export const isRecordInterceptionError = (err: unknown): err is RecordInterceptionError =>
+  err instanceof RecordInterceptionError;
+export const isFatalStartupError = (err: unknown): err is FatalStartupError => err instanceof FatalStartupError;
+
+/** What a gateway-originated error looks like on the wire: JSON `{message, detail?}`. */
+export interface HttpErrorResponse {
+  readonly status: number;
+  readonly message: string;
+  readonly detail?: string;
+}
+
+const INTERNAL: HttpErrorResponse = Object.freeze({ status: 500, message: "internal server error" });
+
+/** Maps any error to the status and body the client sees. The single mapping point. */
+export function toHttpError(err: unknown): HttpErrorResponse {
+  if (isNoCredentialError(err)) return { status: 400, message: err.message };
+  if (isInvalidRequestBodyError(err)) return { status: 400, message: "invalid request body", detail: err.detail };
+  if (isByokNotAllowedError(err)) {
+    return {
+      status: 403,
+      message: err.message,
+      detail: "Contact your administrator to enable it with --allow-byok.",
+    };
+  }
+  // SECURITY: the reason (which key check failed) is logged, never sent: the client only learns "unauthorized".
+  if (isUnauthorizedError(err) || isInvalidOwnerIdError(err)) return { status: 403, message: "unauthorized" };
+  if (isRouteNotSupportedError(err)) return { status: 404, message: err.message };
+  if (isRequestBodyTooLargeError(err)) {
+    return { status: 413, message: "request body too large", detail: `The limit is ${err.limitBytes} bytes.` };
+  }
+  if (isRecordInterceptionError(err)) return { status: 500, message: err.message };
+  if (isHandlerAcquireError(err)) return { status: 500, message: err.message };
+  if (isControlPlaneUnavailableError(err)) return { status: 503, message: err.message };
+  if (isGatewayShuttingDownError(err) || isPoolShuttingDownError(err)) {
+    return { status: 503, message: "gateway is shutting down" };
+  }
+  return INTERNAL;
+}
+
+// Abort reasons. They travel as AbortSignal reasons, never to a client, so they are not mapped.
+
+/** The client closed its connection before the response was complete. */
+export class ClientDisconnectedError extends Error {
+  override readonly name = "ClientDisconnectedError";
+  constructor() {
+    super("client disconnected");
+  }
+}
+
+/** The shutdown deadline passed while the request was still running. */
+export class ShutdownAbortError extends Error {
+  override readonly name = "ShutdownAbortError";
+  constructor() {
+    super("gateway shut down before the response completed");
+  }
+}
+
+/** The upstream request outlived upstreamTimeoutMs. */
+export class UpstreamTimeoutError extends Error {
+  override readonly name = "UpstreamTimeoutError";
+  constructor(readonly timeoutMs: number) {
+    super(`upstream request timed out after ${timeoutMs} ms`);
+  }
+}
+
+export const isClientDisconnectedError = (err: unknown): err is ClientDisconnectedError =>
+  err instanceof ClientDisconnectedError;
+export const isShutdownAbortError = (err: unknown): err is ShutdownAbortError => err instanceof ShutdownAbortError;
+export const isUpstreamTimeoutError = (err: unknown): err is UpstreamTimeoutError => err instanceof UpstreamTimeoutError;

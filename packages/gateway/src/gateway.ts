@@ -1,0 +1,236 @@
+// The gateway daemon (DESIGN §6-§7): wires the control-plane client, the record queue, the
+// per-user handler pool, the upstream client and the HTTP front, and owns start-up and
+// graceful shutdown.
+//
+// start(): verifies gateway key and API version with the control plane first. A fatal answer
+// rejects with FatalStartupError and nothing is served. Otherwise the listener opens — also
+// when the control plane is still unreachable: the gateway then serves /healthz, answers LLM
+// requests with 503 "could not connect to the control plane", reports /readyz 503 and keeps
+// retrying in the background (50 ms → 10 s), like the reference's standalone gateway.
+//
+// shutdown(): stops accepting, lets in-flight requests finish within shutdownTimeoutMs (then
+// aborts them: streams end with the provider's error event), flushes queued records within
+// recordFlushTimeoutMs, then closes the pool, the HTTP/2 session to the control plane, the
+// upstream connection pools and every client connection.
+
+import { createServer } from "node:http";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { ControlPlaneClient } from "./control-plane-client.js";
+import { gatewayKeyPrefix } from "./credentials.js";
+import { ShutdownAbortError } from "./errors.js";
+import { HandlerPool } from "./handler-pool.js";
+import { HttpFront } from "./http-front.js";
+import type { ExchangeDeps } from "./interception.js";
+import { createGatewayMetrics } from "./metrics.js";
+import type { GatewayMetrics } from "./metrics.js";
+import { resolveGatewayOptions } from "./options.js";
+import type { GatewayOptions, GatewayOptionsInput } from "./options.js";
+import { RecordQueue } from "./record-queue.js";
+import type { FollowUpRecord } from "./records.js";
+import { createRequestHandler } from "./request-handler.js";
+import type { RequestHandler } from "./request-handler.js";
+import { Upstream } from "./upstream.js";
+
+/** Lifecycle states. */
+export type GatewayState = "new" | "starting" | "running" | "stopping" | "stopped";
+
+/** How long aborted requests get to wind down after the shutdown deadline. */
+const ABORT_GRACE_MS = 5_000;
+
+export class Gateway {
+  readonly options: GatewayOptions;
+  readonly metrics: GatewayMetrics;
+  private readonly logger: Logger;
+  private readonly controlPlane: ControlPlaneClient;
+  private readonly records: RecordQueue<FollowUpRecord>;
+  private readonly pool: HandlerPool<RequestHandler>;
+  private readonly upstream: Upstream;
+  private readonly front: HttpFront;
+  private server: Server | undefined;
+  private address: string | undefined;
+  private lifecycle: GatewayState = "new";
+  private stopping: Promise<void> | undefined;
+  private released: Promise<void> | undefined;
+
+  constructor(input: GatewayOptionsInput) {
+    const options = resolveGatewayOptions(input);
+    this.options = options;
+    this.metrics = createGatewayMetrics();
+    // SECURITY: the gateway key is never logged, only its public 11-character prefix.
+    this.logger = options.logger.child({ component: "gateway" });
+    this.metrics.controlPlaneReady.set(0);
+    this.controlPlane = new ControlPlaneClient({
+      baseUrl: options.controlPlaneUrl,
+      gatewayKey: options.gatewayKey,
+      apiVersion: options.apiVersion,
+      rpcTimeoutMs: options.rpcTimeoutMs,
+      logger: options.logger,
+      clock: options.clock,
+      onReadyChange: (ready) => this.metrics.controlPlaneReady.set(ready ? 1 : 0),
+      onFatalError: options.onFatalError,
+    });
+    this.records = new RecordQueue<FollowUpRecord>({
+      send: (record, signal) => this.controlPlane.sendRecord(record, signal),
+      classify: (err) => this.controlPlane.classifyRecordError(err),
+      logger: options.logger.child({ component: "record_queue" }),
+      maxSize: options.recordQueueSize,
+      concurrency: options.recordConcurrency,
+      clock: options.clock,
+      metrics: this.metrics,
+    });
+    this.pool = new HandlerPool<RequestHandler>({
+      maxItems: options.pool.maxItems,
+      ttlMs: options.pool.ttlMs,
+      clock: options.clock,
+      onEvent: (event) => this.metrics.poolEventsTotal.inc({ event }),
+    });
+    this.upstream = new Upstream({ timeoutMs: options.upstreamTimeoutMs });
+    const deps: ExchangeDeps = {
+      options,
+      controlPlane: this.controlPlane,
+      records: this.records,
+      upstream: this.upstream,
+      metrics: this.metrics,
+    };
+    this.front = new HttpFront({
+      options,
+      controlPlane: this.controlPlane,
+      pool: this.pool,
+      buildHandler: (user) => createRequestHandler(user, { deps, onCreate: options.onHandlerCreate }),
+      metrics: this.metrics,
+      logger: options.logger.child({ component: "http" }),
+    });
+  }
+
+  /** "http://host:port" of the listener; only after start(). */
+  get url(): string {
+    if (this.address === undefined) throw new Error("gateway not started");
+    return this.address;
+  }
+
+  get state(): GatewayState {
+    return this.lifecycle;
+  }
+
+  /** What /readyz reports. */
+  get ready(): boolean {
+    return this.front.ready;
+  }
+
+  /** Follow-up records not yet delivered. */
+  get pendingRecords(): number {
+    return this.records.size;
+  }
+
+  async start(): Promise<void> {
+    if (this.lifecycle !== "new") throw new Error(`gateway cannot start: it is ${this.lifecycle}`);
+    this.lifecycle = "starting";
+    this.logger.info(
+      {
+        control_plane_url: this.options.controlPlaneUrl,
+        gateway_key_prefix: gatewayKeyPrefix(this.options.gatewayKey),
+        api_version: this.options.apiVersion,
+        allow_byok: this.options.allowByok,
+        openai_base_url: this.options.openai.baseUrl,
+        anthropic_base_url: this.options.anthropic.baseUrl,
+        openai_key_configured: this.options.openai.apiKey !== undefined,
+        anthropic_key_configured: this.options.anthropic.apiKey !== undefined,
+      },
+      "gateway starting",
+    );
+    try {
+      await this.controlPlane.start();
+      if (this.stopping !== undefined) throw new Error("gateway shut down during start-up");
+      const server = createServer({ headersTimeout: 60_000 }, this.front.handle);
+      this.server = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(this.options.listen.port, this.options.listen.host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      const address = server.address() as AddressInfo;
+      const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+      this.address = `http://${host}:${address.port}`;
+    } catch (err) {
+      this.lifecycle = "stopped";
+      this.logger.error({ err }, "gateway failed to start");
+      await this.release();
+      throw err;
+    }
+    this.front.setRunning(true);
+    this.lifecycle = "running";
+    this.logger.info({ url: this.address, ready: this.front.ready }, "gateway listening");
+  }
+
+  /** Graceful, bounded, idempotent. */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.stop();
+    return this.stopping;
+  }
+
+  private async stop(): Promise<void> {
+    if (this.lifecycle === "new" || this.lifecycle === "stopped") {
+      this.lifecycle = "stopped";
+      await this.release();
+      return;
+    }
+    this.lifecycle = "stopping";
+    this.logger.info({ in_flight: this.front.activeRequests }, "gateway shutting down");
+    this.front.beginDrain();
+    const server = this.server;
+    const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    server?.closeIdleConnections();
+
+    if (!(await this.within(this.front.waitIdle(), this.options.shutdownTimeoutMs))) {
+      this.logger.warn({ in_flight: this.front.activeRequests }, "shutdown deadline passed; aborting in-flight requests");
+      this.front.abortAll(new ShutdownAbortError());
+      await this.within(this.front.waitIdle(), ABORT_GRACE_MS);
+    }
+    const pending = this.records.size;
+    const flushed = await this.records.flush(this.options.recordFlushTimeoutMs);
+    if (pending > 0) this.logger.info({ pending, flushed }, "flushed follow-up records");
+    await this.release();
+    server?.closeAllConnections();
+    await closed;
+    this.front.setRunning(false);
+    this.lifecycle = "stopped";
+    this.logger.info("gateway stopped");
+  }
+
+  /** Closes queue, pool, control-plane session and upstream pools; once. */
+  private release(): Promise<void> {
+    this.released ??= (async () => {
+      this.records.close();
+      this.pool.shutdown();
+      this.controlPlane.close();
+      await this.upstream.close();
+    })();
+    return this.released;
+  }
+
+  /** Resolves true when `promise` settles within `ms` on the gateway's clock. */
+  private within(promise: Promise<void>, ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = this.options.clock.setTimeout(() => resolve(false), ms);
+      promise.then(
+        () => {
+          this.options.clock.clearTimeout(timer);
+          resolve(true);
+        },
+        () => {
+          this.options.clock.clearTimeout(timer);
+          resolve(true);
+        },
+      );
+    });
+  }
+}
+
+/** Creates a gateway; call start() to serve. */
+export function createGateway(options: GatewayOptionsInput): Gateway {
+  return new Gateway(options);
+}

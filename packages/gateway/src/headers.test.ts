@@ -1,0 +1,79 @@
+// Pins which headers reach the provider in centralized and BYOK mode, and which come back.
+
+import assert from "node:assert/strict";
+import type { IncomingHttpHeaders } from "node:http";
+import { describe, it } from "node:test";
+import { clientResponseHeaders, upstreamRequestHeaders } from "./index.js";
+
+const incoming: IncomingHttpHeaders = {
+  host: "gateway.local",
+  connection: "keep-alive, x-drop-me",
+  "keep-alive": "timeout=5",
+  "proxy-authorization": "Basic x",
+  te: "trailers",
+  trailer: "x",
+  "transfer-encoding": "chunked",
+  upgrade: "h2c",
+  "content-length": "12",
+  "accept-encoding": "gzip",
+  "x-drop-me": "1",
+  authorization: "Bearer user-key",
+  "x-api-key": "user-api-key",
+  "x-ai-governance-token": "weir-key",
+  "x-ai-governance-request-id": "req-1",
+  "x-ai-governance-anything": "internal",
+  "weir-session-token": "session",
+  "content-type": "application/json",
+  "anthropic-beta": "tools-2024",
+  "user-agent": "claude-cli/1.0",
+};
+
+describe("upstreamRequestHeaders", () => {
+  const cases = [
+    {
+      name: "centralized openai",
+      options: { provider: "openai", kind: "centralized", providerKey: "sk-central" } as const,
+      want: { authorization: "Bearer sk-central", "content-type": "application/json", "anthropic-beta": "tools-2024", "user-agent": "claude-cli/1.0" },
+    },
+    {
+      name: "centralized anthropic",
+      options: { provider: "anthropic", kind: "centralized", providerKey: "sk-ant" } as const,
+      want: { "x-api-key": "sk-ant", "content-type": "application/json", "anthropic-beta": "tools-2024", "user-agent": "claude-cli/1.0" },
+    },
+    {
+      name: "centralized without a configured key sends no credential",
+      options: { provider: "openai", kind: "centralized", providerKey: undefined } as const,
+      want: { "content-type": "application/json", "anthropic-beta": "tools-2024", "user-agent": "claude-cli/1.0" },
+    },
+    {
+      name: "byok keeps the user's own provider credentials",
+      options: { provider: "openai", kind: "byok", providerKey: "sk-central" } as const,
+      want: {
+        authorization: "Bearer user-key",
+        "x-api-key": "user-api-key",
+        "content-type": "application/json",
+        "anthropic-beta": "tools-2024",
+        "user-agent": "claude-cli/1.0",
+      },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => assert.deepEqual(upstreamRequestHeaders(incoming, c.options), c.want));
+  }
+});
+
+describe("clientResponseHeaders", () => {
+  it("drops hop-by-hop headers and content-length", () => {
+    assert.deepEqual(
+      clientResponseHeaders({
+        "content-type": "application/json",
+        "content-length": "3",
+        connection: "close",
+        "transfer-encoding": "chunked",
+        "x-request-id": "r",
+        "set-cookie": ["a=1", "b=2"],
+      }),
+      { "content-type": "application/json", "x-request-id": "r", "set-cookie": ["a=1", "b=2"] },
+    );
+  });
+});

@@ -1,0 +1,88 @@
+// Which headers cross the gateway in each direction (reference §7 "Outgoing headers", DESIGN §6).
+
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { GOVERNANCE_HEADER_PREFIX, SESSION_TOKEN_HEADER } from "./credentials.js";
+import type { ProviderName } from "./routes.js";
+
+/** RFC 9110 hop-by-hop headers: meaningful for one connection only. */
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+// Re-computed by undici for the outgoing request; Accept-Encoding is dropped so the upstream
+// answers uncompressed and the gateway can parse the stream it forwards.
+const REQUEST_ONLY_DROPPED: ReadonlySet<string> = new Set(["host", "content-length", "accept-encoding", "expect"]);
+
+/** How the upstream credential is chosen. */
+export type CredentialKind = "centralized" | "byok";
+
+/** Inputs for building the headers sent upstream. */
+export interface UpstreamHeaderOptions {
+  readonly provider: ProviderName;
+  readonly kind: CredentialKind;
+  /** The configured provider key, injected in centralized mode. SECURITY: secret. */
+  readonly providerKey: string | undefined;
+}
+
+function connectionTokens(headers: IncomingHttpHeaders | Record<string, unknown>): Set<string> {
+  const raw = headers.connection;
+  const tokens = new Set<string>();
+  const values = Array.isArray(raw) ? raw : typeof raw === "string" ? [raw] : [];
+  for (const value of values) {
+    for (const token of String(value).split(",")) {
+      const name = token.trim().toLowerCase();
+      if (name !== "") tokens.add(name);
+    }
+  }
+  return tokens;
+}
+
+/**
+ * The client's headers minus hop-by-hop headers (and any named in Connection), Host,
+ * Content-Length, Accept-Encoding, every X-AI-Governance-* header and Weir-Session-Token.
+ * Centralized: the client's Authorization and X-Api-Key are removed and the provider key is
+ * injected (OpenAI `Authorization: Bearer`, Anthropic `x-api-key`). BYOK: the client's own
+ * Authorization / X-Api-Key go upstream untouched.
+ */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: UpstreamHeaderOptions): Record<string, string> {
+  const named = connectionTokens(incoming);
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(lower) || REQUEST_ONLY_DROPPED.has(lower) || named.has(lower)) continue;
+    // SECURITY: Weir credentials and internal headers never reach a provider.
+    if (lower.startsWith(GOVERNANCE_HEADER_PREFIX) || lower === SESSION_TOKEN_HEADER) continue;
+    if (options.kind === "centralized" && (lower === "authorization" || lower === "x-api-key")) continue;
+    out[lower] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  if (options.kind === "centralized" && options.providerKey !== undefined && options.providerKey !== "") {
+    // SECURITY: the provider key is only ever written into the upstream request.
+    if (options.provider === "openai") out.authorization = `Bearer ${options.providerKey}`;
+    else out["x-api-key"] = options.providerKey;
+  }
+  return out;
+}
+
+/**
+ * The upstream's response headers to copy to the client: everything but hop-by-hop headers
+ * and Content-Length (the gateway's own framing applies).
+ */
+export function clientResponseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const named = connectionTokens(upstream);
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(lower) || named.has(lower) || lower === "content-length") continue;
+    out[lower] = value;
+  }
+  return out;
+}

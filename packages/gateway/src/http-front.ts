@@ -1,0 +1,242 @@
+// The gateway's HTTP listener logic (DESIGN §6, reference §6 "ServeHTTP steps"): health and
+// metrics endpoints, routing, credential extraction, BYOK guard, IsAuthorized, handler pool,
+// and the ONE place errors become HTTP responses. Also tracks in-flight requests for
+// graceful shutdown.
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
+import { GOVERNANCE_REQUEST_ID_HEADER, extractAuthToken, isByokRequest } from "./credentials.js";
+import {
+  ByokNotAllowedError,
+  ClientDisconnectedError,
+  GatewayShuttingDownError,
+  HandlerAcquireError,
+  InvalidOwnerIdError,
+  NoCredentialError,
+  RouteNotSupportedError,
+  isByokNotAllowedError,
+  isClientDisconnectedError,
+  isControlPlaneUnavailableError,
+  isInvalidOwnerIdError,
+  isInvalidRequestBodyError,
+  isNoCredentialError,
+  isPoolShuttingDownError,
+  isRequestBodyTooLargeError,
+  isRouteNotSupportedError,
+  isUnauthorizedError,
+  toHttpError,
+} from "./errors.js";
+import type { HandlerPool } from "./handler-pool.js";
+import { poolKey } from "./handler-pool.js";
+import type { GatewayMetrics } from "./metrics.js";
+import type { GatewayOptions } from "./options.js";
+import type { RequestHandler } from "./request-handler.js";
+import { sendGatewayError } from "./response-writer.js";
+import { resolveRoute, splitTarget } from "./routes.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const HEALTH_PATH = "/healthz";
+export const READY_PATH = "/readyz";
+export const METRICS_PATH = "/metrics";
+
+export interface HttpFrontOptions {
+  readonly options: GatewayOptions;
+  readonly controlPlane: Pick<ControlPlaneClient, "authorize" | "ready">;
+  readonly pool: HandlerPool<RequestHandler>;
+  /** Builds a user's handler on a pool miss. */
+  readonly buildHandler: (user: AuthorizedUser) => Promise<RequestHandler>;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+}
+
+interface ActiveRequest {
+  readonly controller: AbortController;
+}
+
+export class HttpFront {
+  private readonly active = new Set<ActiveRequest>();
+  private idleWaiters: (() => void)[] = [];
+  private draining = false;
+  private running = false;
+
+  constructor(private readonly o: HttpFrontOptions) {}
+
+  /** The http.Server request listener. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    // Errors on a response whose client went away are expected; the request's own logic reports them.
+    res.on("error", () => undefined);
+    const method = req.method ?? "GET";
+    const target = req.url ?? "/";
+    const { path } = splitTarget(target);
+    if (path === HEALTH_PATH) {
+      this.text(res, 200, "ok\n");
+      return;
+    }
+    if (path === READY_PATH) {
+      const ready = this.ready;
+      this.text(res, ready ? 200 : 503, ready ? "ready\n" : "not ready: control plane not connected\n");
+      return;
+    }
+    if (path === METRICS_PATH && method === "GET") {
+      this.o.metrics.registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { "content-type": this.o.metrics.registry.contentType });
+          res.end(body);
+        },
+        (err: unknown) => {
+          this.o.logger.error({ err }, "render metrics");
+          sendGatewayError(res, toHttpError(err));
+        },
+      );
+      return;
+    }
+    if (this.draining) {
+      sendGatewayError(res, toHttpError(new GatewayShuttingDownError()), { connection: "close" });
+      return;
+    }
+
+    const entry: ActiveRequest = { controller: new AbortController() };
+    this.active.add(entry);
+    res.on("close", () => {
+      if (!res.writableFinished) entry.controller.abort(new ClientDisconnectedError());
+    });
+    const requestId = req.headers[GOVERNANCE_REQUEST_ID_HEADER];
+    const bindings: Record<string, string> = { method, path };
+    if (typeof requestId === "string" && requestId !== "") bindings.request_id = requestId;
+    delete req.headers[GOVERNANCE_REQUEST_ID_HEADER];
+    const log = this.o.logger.child(bindings);
+    const startedAt = this.o.options.clock.now();
+
+    this.serve(req, res, method, target, path, entry.controller.signal, log)
+      .catch((err: unknown) => this.fail(req, res, method, err, log))
+      .finally(() => {
+        log.debug({ status: res.statusCode, duration_ms: this.o.options.clock.now() - startedAt }, "request finished");
+        this.active.delete(entry);
+        if (this.active.size === 0) this.notifyIdle();
+      });
+  };
+
+  /** Ready to serve LLM traffic: running, not draining, and the control plane answers. */
+  get ready(): boolean {
+    return this.running && !this.draining && this.o.controlPlane.ready;
+  }
+
+  get activeRequests(): number {
+    return this.active.size;
+  }
+
+  setRunning(running: boolean): void {
+    this.running = running;
+  }
+
+  /** Refuses new LLM requests with 503 from now on. */
+  beginDrain(): void {
+    this.draining = true;
+  }
+
+  /** Resolves once no request is in flight. */
+  waitIdle(): Promise<void> {
+    if (this.active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Aborts every in-flight request with `reason`. */
+  abortAll(reason: Error): void {
+    for (const entry of this.active) entry.controller.abort(reason);
+  }
+
+  private async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    target: string,
+    path: string,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<void> {
+    // Unknown routes are refused before any credential check: no RPC, no upstream call.
+    const route = resolveRoute(method, target);
+    if (route === undefined) throw new RouteNotSupportedError(method, path);
+
+    const byok = isByokRequest(req.headers);
+    if (byok && !this.o.options.allowByok) throw new ByokNotAllowedError();
+    const credential = extractAuthToken(req.headers);
+    if (credential === undefined) throw new NoCredentialError();
+
+    let user: AuthorizedUser;
+    try {
+      // SECURITY: the token goes to the control plane only; logs carry its source.
+      user = await this.o.controlPlane.authorize(credential.token, signal);
+    } catch (err) {
+      this.o.metrics.authorizationsTotal.inc({
+        outcome: isUnauthorizedError(err) ? "denied" : isControlPlaneUnavailableError(err) ? "unavailable" : "error",
+      });
+      throw err;
+    }
+    if (!UUID.test(user.ownerId)) {
+      this.o.metrics.authorizationsTotal.inc({ outcome: "denied" });
+      throw new InvalidOwnerIdError();
+    }
+    this.o.metrics.authorizationsTotal.inc({ outcome: "allowed" });
+
+    let handler: RequestHandler;
+    try {
+      handler = await this.o.pool.acquire(poolKey(user.ownerId, user.apiKeyId), () => this.o.buildHandler(user));
+    } catch (err) {
+      if (isPoolShuttingDownError(err)) throw err;
+      throw new HandlerAcquireError({ cause: err });
+    }
+    await handler.serve(route, {
+      req,
+      res,
+      user,
+      byok,
+      signal,
+      logger: log.child({ route: route.route, auth_mode: byok ? "byok" : "centralized", credential_source: credential.source }),
+    });
+  }
+
+  private fail(req: IncomingMessage, res: ServerResponse, method: string, err: unknown, log: Logger): void {
+    const http = toHttpError(err);
+    if (isNoCredentialError(err)) {
+      // HEAD without credentials is a client's connectivity probe (Claude Code), not a problem.
+      if (method === "HEAD") log.info(http.message);
+      else log.warn(http.message);
+    } else if (isRouteNotSupportedError(err)) {
+      if (method === "HEAD") log.info(http.message);
+      else log.warn(http.message);
+    } else if (isUnauthorizedError(err)) {
+      // SECURITY: the reason is logged, the key never.
+      log.warn({ reason: err.reason }, "unauthorized");
+    } else if (isInvalidOwnerIdError(err)) {
+      log.warn({ reason: "invalid_owner_id" }, "unauthorized");
+    } else if (isByokNotAllowedError(err) || isInvalidRequestBodyError(err) || isRequestBodyTooLargeError(err)) {
+      log.info({ err }, http.message);
+    } else if (isPoolShuttingDownError(err)) {
+      log.info(http.message);
+    } else if (isClientDisconnectedError((err as { cause?: unknown } | undefined)?.cause) || (res.destroyed && !res.headersSent)) {
+      log.info({ err }, "client went away before the request was served");
+    } else {
+      log.error({ err }, http.message);
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    req.resume();
+    sendGatewayError(res, http);
+  }
+
+  private text(res: ServerResponse, status: number, body: string): void {
+    res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": String(Buffer.byteLength(body)) });
+    res.end(body);
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}

@@ -1,0 +1,75 @@
+// Public surface of @weir/gateway. Test helpers live in the separate "@weir/gateway/testing" entry.
+
+export { Gateway, createGateway } from "./gateway.js";
+export type { GatewayState } from "./gateway.js";
+export { DEFAULT_GATEWAY_OPTIONS, InvalidGatewayOptionsError, resolveGatewayOptions } from "./options.js";
+export type { GatewayOptions, GatewayOptionsInput, ProviderOptions } from "./options.js";
+export { systemClock, sleep } from "./clock.js";
+export type { Clock, TimerHandle } from "./clock.js";
+export { Backoff, DEFAULT_BACKOFF, createBackoff } from "./backoff.js";
+export type { BackoffOptions } from "./backoff.js";
+export {
+  ByokNotAllowedError,
+  ClientDisconnectedError,
+  ControlPlaneError,
+  ControlPlaneUnavailableError,
+  FatalStartupError,
+  GatewayShuttingDownError,
+  HandlerAcquireError,
+  InvalidOwnerIdError,
+  InvalidRequestBodyError,
+  NoCredentialError,
+  PoolShuttingDownError,
+  RecordInterceptionError,
+  RequestBodyTooLargeError,
+  RouteNotSupportedError,
+  ShutdownAbortError,
+  UnauthorizedError,
+  UpstreamTimeoutError,
+  isFatalStartupError,
+  toHttpError,
+} from "./errors.js";
+export type { HttpErrorResponse } from "./errors.js";
+export { ControlPlaneClient, createControlPlaneClient } from "./control-plane-client.js";
+export type { AuthorizedUser, ControlPlaneClientOptions } from "./control-plane-client.js";
+export {
+  GOVERNANCE_HEADER_PREFIX,
+  GOVERNANCE_REQUEST_ID_HEADER,
+  GOVERNANCE_TOKEN_HEADER,
+  SESSION_TOKEN_HEADER,
+  bearerToken,
+  extractAuthToken,
+  gatewayKeyPrefix,
+  isByokRequest,
+  maskCredential,
+} from "./credentials.js";
+export type { CredentialSource, ExtractedCredential } from "./credentials.js";
+export { HOP_BY_HOP_HEADERS, clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
+export type { CredentialKind, UpstreamHeaderOptions } from "./headers.js";
+export { ALIAS_PREFIX, PROVIDER_PREFIXES, resolveRoute, upstreamTarget } from "./routes.js";
+export type { BridgedApi, BridgedRoute, PassthroughRoute, ProviderName, RouteMatch, UpstreamTarget } from "./routes.js";
+export { SseParser } from "./sse-parser.js";
+export type { SseEvent } from "./sse-parser.js";
+export { CLIENTS, detectClient, detectClientSessionId } from "./client-detection.js";
+export { DEFAULT_POOL_OPTIONS, HandlerPool, createHandlerPool, poolKey } from "./handler-pool.js";
+export type { HandlerPoolOptions, PoolEvent, PoolStats } from "./handler-pool.js";
+export { DEFAULT_RECORD_QUEUE_OPTIONS, RecordQueue, createRecordQueue } from "./record-queue.js";
+export type { DropReason, FailureClass, QueuedRecord, RecordKind, RecordQueueOptions } from "./record-queue.js";
+export type { FollowUpRecord, InterceptionErrorType } from "./records.js";
+export { METRICS_PREFIX, createGatewayMetrics } from "./metrics.js";
+export type { GatewayMetrics } from "./metrics.js";
+export { HEALTH_PATH, METRICS_PATH, READY_PATH } from "./http-front.js";
+export { INTERCEPTION_ID_HEADER } from "./interception.js";
+export { RequestHandler } from "./request-handler.js";
+export { toMetadata, fromMetadata } from "./metadata.js";
+export {
+  PROVIDER_APIS,
+  anthropicMessagesApi,
+  anthropicTokenUsage,
+  chatTokenUsage,
+  mergeAnthropicUsage,
+  openaiChatApi,
+  openaiResponsesApi,
+  responsesTokenUsage,
+} from "./providers/index.js";
+export type { Observation, ParsedRequest, ProviderApi, StreamObserver, Thought, TokenUsage, ToolCall } from "./providers/index.js";

@@ -1,0 +1,397 @@
+// One bridged LLM request, start to end (DESIGN §6, reference §6-§8): read the body, record
+// the interception synchronously, proxy to the provider (streaming event by event, or
+// blocking), watch the response for usage / tool calls / thoughts, and queue the follow-up
+// records — always ending with RecordInterceptionEnded, whatever happened.
+
+import { randomUUID } from "node:crypto";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { detectClient, detectClientSessionId } from "./client-detection.js";
+import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
+import { bearerToken, maskCredential } from "./credentials.js";
+import { InvalidRequestBodyError } from "./errors.js";
+import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
+import type { CredentialKind } from "./headers.js";
+import { asObject, tryParseJson } from "./json.js";
+import { labelValue } from "./metrics.js";
+import type { GatewayMetrics } from "./metrics.js";
+import type { GatewayOptions } from "./options.js";
+import type { Observation, ParsedRequest, ProviderApi } from "./providers/provider-api.js";
+import { emptyObservation } from "./providers/provider-api.js";
+import type { RecordQueue } from "./record-queue.js";
+import { readRequestBody } from "./request-body.js";
+import {
+  endedRecord,
+  interceptionMessage,
+  promptRecord,
+  thoughtRecord,
+  tokenUsageRecord,
+  toolUsageRecord,
+} from "./records.js";
+import type { FollowUpRecord, InterceptionErrorType } from "./records.js";
+import { sendJson, writeChunk } from "./response-writer.js";
+import { upstreamTarget } from "./routes.js";
+import type { BridgedRoute, ProviderName } from "./routes.js";
+import { SseParser } from "./sse-parser.js";
+import type { Upstream, UpstreamResponse } from "./upstream.js";
+import { UpstreamDeadline, errorMessage, upstreamFailure } from "./upstream-deadline.js";
+import type { UpstreamFailure } from "./upstream-deadline.js";
+
+/** Upstream error bodies are recorded up to this many characters. */
+const MAX_RECORDED_ERROR_CHARS = 64 * 1024;
+
+/** Header naming the interception on bridged responses, for support and debugging. */
+export const INTERCEPTION_ID_HEADER = "x-weir-interception-id";
+
+/** Shared services a bridged request uses. */
+export interface ExchangeDeps {
+  readonly options: GatewayOptions;
+  readonly controlPlane: Pick<ControlPlaneClient, "recordInterception">;
+  readonly records: Pick<RecordQueue<FollowUpRecord>, "enqueue">;
+  readonly upstream: Upstream;
+  readonly metrics: GatewayMetrics;
+}
+
+/** One authorized request. */
+export interface ExchangeContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly user: AuthorizedUser;
+  readonly byok: boolean;
+  readonly logger: Logger;
+  /** Aborts when the client disconnects (ClientDisconnectedError) or at the shutdown deadline (ShutdownAbortError). */
+  readonly signal: AbortSignal;
+}
+
+type Failure = UpstreamFailure;
+
+interface ProxyResult {
+  readonly observation: Observation;
+  readonly failure: Failure | undefined;
+  readonly status: number;
+}
+
+/** The provider credential a BYOK request carries for upstream (for its masked hint). */
+export function byokProviderCredential(headers: IncomingHttpHeaders, provider: ProviderName): string | undefined {
+  const auth = headers.authorization;
+  const bearer = bearerToken(Array.isArray(auth) ? auth[0] : auth);
+  if (provider === "openai") return bearer;
+  const apiKey = headers["x-api-key"];
+  const key = (Array.isArray(apiKey) ? apiKey[0] : apiKey)?.trim();
+  return key !== undefined && key !== "" ? key : bearer;
+}
+
+/** Serves one bridged route. Errors thrown before the interception is recorded go to the HTTP error mapping. */
+export async function serveInterception(ctx: ExchangeContext, route: BridgedRoute, api: ProviderApi, deps: ExchangeDeps): Promise<void> {
+  const { req, res, user, byok } = ctx;
+  const { options, metrics } = deps;
+  const clock = options.clock;
+  const startedAtMs = clock.now();
+
+  const raw = await readRequestBody(req, options.maxRequestBodyBytes);
+  const body = asObject(tryParseJson(raw.toString("utf8")));
+  if (body === undefined) throw new InvalidRequestBodyError("the body must be a JSON object");
+  const parsed = api.parseRequest(body);
+
+  const provider = options[route.provider];
+  const kind: CredentialKind = byok ? "byok" : "centralized";
+  // SECURITY: only the masked hint of the provider credential is recorded or logged.
+  const credentialHint = maskCredential(byok ? byokProviderCredential(req.headers, route.provider) : provider.apiKey);
+  const client = detectClient(req.headers);
+  const userAgent = req.headers["user-agent"] ?? "";
+  const id = randomUUID();
+  const log = ctx.logger.child({
+    interception_id: id,
+    provider: route.provider,
+    model: parsed.model,
+    streaming: parsed.stream,
+    client,
+    credential_kind: kind,
+    credential_hint: credentialHint,
+  });
+
+  // Synchronous: when the interception cannot be recorded the request fails before any
+  // upstream call. Not tied to the client's signal: once sent it must complete, so an
+  // interception that was recorded is always ended below.
+  await deps.controlPlane.recordInterception(
+    interceptionMessage({
+      id,
+      initiatorId: user.ownerId,
+      apiKeyId: user.apiKeyId,
+      username: user.username,
+      provider: route.provider,
+      model: parsed.model,
+      client,
+      clientSessionId: detectClientSessionId(client, req.headers, body),
+      userAgent,
+      credentialKind: kind,
+      credentialHint,
+      correlatingToolCallId: parsed.correlatingToolCallId,
+      startedAtMs,
+    }),
+  );
+  log.debug("interception started");
+
+  const inflight = { provider: route.provider, route: route.route };
+  metrics.interceptionsInflight.inc(inflight);
+  let result: ProxyResult = { observation: emptyObservation(), failure: undefined, status: 0 };
+  try {
+    result = await proxy(ctx, route, api, deps, parsed, raw, id);
+  } catch (err) {
+    // A bug, not an upstream problem: still end the interception.
+    log.error({ err }, "interception failed unexpectedly");
+    result = { observation: result.observation, failure: upstreamFailure("internal", errorMessage(err), "internal gateway error"), status: 500 };
+    if (!res.headersSent) sendJson(res, 500, api.errorBody(500, "internal gateway error"));
+    else res.destroy();
+  } finally {
+    metrics.interceptionsInflight.dec(inflight);
+    finish(deps, route, parsed, id, credentialHint, startedAtMs, result, log);
+  }
+}
+
+async function proxy(
+  ctx: ExchangeContext,
+  route: BridgedRoute,
+  api: ProviderApi,
+  deps: ExchangeDeps,
+  parsed: ParsedRequest,
+  raw: Buffer,
+  id: string,
+): Promise<ProxyResult> {
+  const { req, res } = ctx;
+  const { options } = deps;
+  const provider = options[route.provider];
+  const deadline = new UpstreamDeadline(ctx.signal, options.clock, options.upstreamTimeoutMs);
+  try {
+    let response: UpstreamResponse;
+    try {
+      response = await deps.upstream.request(upstreamTarget(provider.baseUrl, route.upstreamPath), {
+        method: "POST",
+        headers: upstreamRequestHeaders(req.headers, {
+          provider: route.provider,
+          kind: ctx.byok ? "byok" : "centralized",
+          providerKey: provider.apiKey,
+        }),
+        body: parsed.rewrittenBody ?? raw,
+        signal: deadline.signal,
+      });
+    } catch (err) {
+      const failure = deadline.failure(err);
+      const status = failure.type === "timeout" ? 504 : 502;
+      if (failure.type !== "client_disconnected") sendJson(res, status, api.errorBody(status, failure.clientMessage));
+      return { observation: emptyObservation(), failure, status };
+    }
+
+    const headers = { ...clientResponseHeaders(response.headers), [INTERCEPTION_ID_HEADER]: id };
+    if (response.statusCode >= 400) return await relayUpstreamError(ctx, api, response, headers, deadline);
+    const contentType = String(response.headers["content-type"] ?? "");
+    if (contentType.includes("text/event-stream")) return await relayStream(ctx, api, response, headers, deadline);
+    return await relayBlocking(ctx, api, response, headers, deadline);
+  } finally {
+    deadline.dispose();
+  }
+}
+
+/** Collects a whole upstream body. */
+async function collect(body: UpstreamResponse["body"]): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Upstream HTTP errors go back with their status and body unchanged. */
+async function relayUpstreamError(
+  ctx: ExchangeContext,
+  api: ProviderApi,
+  response: UpstreamResponse,
+  headers: Record<string, unknown>,
+  deadline: UpstreamDeadline,
+): Promise<ProxyResult> {
+  let body: Buffer;
+  try {
+    body = await collect(response.body);
+  } catch (err) {
+    const failure = deadline.failure(err);
+    if (failure.type !== "client_disconnected") sendJson(ctx.res, 502, api.errorBody(502, failure.clientMessage));
+    return { observation: emptyObservation(), failure, status: 502 };
+  }
+  const res = ctx.res;
+  if (!res.destroyed) {
+    res.writeHead(response.statusCode, { ...headers, "content-length": String(body.length) });
+    res.end(body);
+  }
+  const text = body.toString("utf8");
+  return {
+    observation: emptyObservation(),
+    failure: upstreamFailure("upstream_error", text.length > MAX_RECORDED_ERROR_CHARS ? text.slice(0, MAX_RECORDED_ERROR_CHARS) : text),
+    status: response.statusCode,
+  };
+}
+
+/**
+ * A JSON answer is collected whole before anything is sent: the client waits for all of it
+ * anyway, and a body that breaks half-way can still become a clean 502.
+ */
+async function relayBlocking(
+  ctx: ExchangeContext,
+  api: ProviderApi,
+  response: UpstreamResponse,
+  headers: Record<string, unknown>,
+  deadline: UpstreamDeadline,
+): Promise<ProxyResult> {
+  let body: Buffer;
+  try {
+    body = await collect(response.body);
+  } catch (err) {
+    const failure = deadline.failure(err);
+    if (failure.type !== "client_disconnected") sendJson(ctx.res, 502, api.errorBody(502, failure.clientMessage));
+    return { observation: emptyObservation(), failure, status: 502 };
+  }
+  const observation = api.observeResponse(tryParseJson(body.toString("utf8")));
+  const res = ctx.res;
+  if (res.destroyed) {
+    return { observation, failure: upstreamFailure("client_disconnected", "client disconnected"), status: response.statusCode };
+  }
+  res.writeHead(response.statusCode, { ...headers, "content-length": String(body.length) });
+  res.end(body);
+  return { observation, failure: undefined, status: response.statusCode };
+}
+
+/**
+ * SSE: each event is forwarded the moment it is complete (never buffered beyond that) and
+ * inspected on the way. Headers go out with the first event, so an upstream that fails before
+ * sending anything still gets a provider-shaped JSON error. A stream that breaks after that
+ * ends with the API's own error event — never a fake clean end.
+ */
+async function relayStream(
+  ctx: ExchangeContext,
+  api: ProviderApi,
+  response: UpstreamResponse,
+  headers: Record<string, unknown>,
+  deadline: UpstreamDeadline,
+): Promise<ProxyResult> {
+  const { res } = ctx;
+  const parser = new SseParser();
+  const observer = api.createStreamObserver();
+  const status = response.statusCode;
+  let started = false;
+  const start = (): void => {
+    if (started || res.headersSent) return;
+    started = true;
+    res.writeHead(status, {
+      ...headers,
+      "content-type": String(response.headers["content-type"] ?? "text/event-stream"),
+      "cache-control": "no-cache",
+      "x-accel-buffering": "no",
+    });
+  };
+  const forward = async (events: readonly { raw: string }[]): Promise<boolean> => {
+    if (events.length === 0) return true;
+    start();
+    const text = events.length === 1 ? (events[0]?.raw ?? "") : events.map((e) => e.raw).join("");
+    return writeChunk(res, text, deadline.signal);
+  };
+
+  let failure: Failure | undefined;
+  try {
+    for await (const chunk of response.body) {
+      const events = parser.push(chunk as Buffer);
+      for (const event of events) observer.onEvent(event);
+      if (!(await forward(events))) {
+        failure = upstreamFailure("client_disconnected", "client disconnected");
+        break;
+      }
+    }
+    if (failure === undefined) {
+      const { events, leftover } = parser.end();
+      for (const event of events) observer.onEvent(event);
+      await forward(events);
+      const observed = observer.result();
+      if (observed.upstreamError !== undefined) {
+        failure = upstreamFailure("upstream_error", observed.upstreamError);
+      } else if (!observed.complete) {
+        failure = upstreamFailure(
+          "upstream_disconnected",
+          leftover === "" ? "upstream stream ended before the response completed" : "upstream stream ended in the middle of an event",
+        );
+      }
+    }
+  } catch (err) {
+    failure = deadline.failure(err);
+  }
+
+  if (failure?.type === "client_disconnected") {
+    response.body.destroy();
+    return { observation: observer.result(), failure, status };
+  }
+  if (failure !== undefined && failure.type !== "upstream_error") {
+    if (!started) {
+      const errorStatus = failure.type === "timeout" ? 504 : 502;
+      sendJson(res, errorStatus, api.errorBody(errorStatus, failure.clientMessage));
+      return { observation: observer.result(), failure, status: errorStatus };
+    }
+    // Headers and some events went out: end with the API's own terminal error event.
+    if (!res.destroyed) res.end(observer.errorEvent(failure.clientMessage));
+    return { observation: observer.result(), failure, status };
+  }
+  start();
+  if (!res.destroyed) res.end();
+  return { observation: observer.result(), failure, status };
+}
+
+function finish(
+  deps: ExchangeDeps,
+  route: BridgedRoute,
+  parsed: ParsedRequest,
+  id: string,
+  credentialHint: string,
+  startedAtMs: number,
+  result: ProxyResult,
+  log: Logger,
+): void {
+  const { metrics, records } = deps;
+  const at = deps.options.clock.now();
+  const { observation, failure } = result;
+  const model = labelValue(parsed.model);
+  const provider = route.provider;
+  if (parsed.prompt !== undefined) {
+    records.enqueue(promptRecord(id, observation.responseId, parsed.prompt, at));
+    metrics.promptsTotal.inc({ provider, model });
+  }
+  const usage = observation.usage;
+  if (usage !== undefined) {
+    records.enqueue(tokenUsageRecord(id, observation.responseId, usage, at));
+    metrics.tokensTotal.inc({ provider, model, type: "input" }, usage.input);
+    metrics.tokensTotal.inc({ provider, model, type: "output" }, usage.output);
+    metrics.tokensTotal.inc({ provider, model, type: "cache_read" }, usage.cacheRead);
+    metrics.tokensTotal.inc({ provider, model, type: "cache_write" }, usage.cacheWrite);
+  }
+  for (const call of observation.toolCalls) {
+    records.enqueue(toolUsageRecord(id, observation.responseId, call, at));
+    metrics.toolCallsTotal.inc({ provider, model, name: labelValue(call.name) });
+  }
+  for (const thought of observation.thoughts) records.enqueue(thoughtRecord(id, thought, at));
+  // Last, so the queue delivers it after this interception's other records.
+  records.enqueue(endedRecord(id, credentialHint, at, failure));
+
+  metrics.interceptionsTotal.inc({ provider, model, status: failure === undefined ? "completed" : "failed", route: route.route });
+  metrics.interceptionDuration.observe({ provider, model }, Math.max(0, at - startedAtMs) / 1000);
+  const fields = {
+    status: result.status,
+    duration_ms: at - startedAtMs,
+    response_id: observation.responseId,
+    input_tokens: usage?.input,
+    output_tokens: usage?.output,
+    cache_read_tokens: usage?.cacheRead,
+    cache_write_tokens: usage?.cacheWrite,
+    tool_calls: observation.toolCalls.length,
+  };
+  if (failure === undefined) {
+    log.info(fields, "interception ended");
+    return;
+  }
+  metrics.interceptionErrorsTotal.inc({ provider, error_type: failure.type });
+  const errFields = { ...fields, error_type: failure.type, error_message: failure.message.slice(0, 1000) };
+  if (failure.type === "upstream_error" || failure.type === "client_disconnected") log.info(errFields, "interception ended with an error");
+  else log.warn(errFields, "interception ended with an error");
+}

@@ -1,0 +1,135 @@
+// Prometheus metrics of one gateway, on its own registry (reference §10, prefix weir_gateway_).
+
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export const METRICS_PREFIX = "weir_gateway_";
+
+/** Every metric the gateway exports. */
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** Finished interceptions; status is "completed" or "failed". */
+  readonly interceptionsTotal: Counter<"provider" | "model" | "status" | "route">;
+  readonly interceptionsInflight: Gauge<"provider" | "route">;
+  readonly interceptionDuration: Histogram<"provider" | "model">;
+  readonly passthroughTotal: Counter<"provider" | "route" | "method">;
+  /** type: input, output, cache_read, cache_write. */
+  readonly tokensTotal: Counter<"provider" | "model" | "type">;
+  readonly promptsTotal: Counter<"provider" | "model">;
+  readonly toolCallsTotal: Counter<"provider" | "model" | "name">;
+  /** outcome: allowed, denied, unavailable, error. */
+  readonly authorizationsTotal: Counter<"outcome">;
+  readonly recordsSentTotal: Counter<"type">;
+  /** reason: overflow, permanent, shutdown. */
+  readonly recordsDroppedTotal: Counter<"type" | "reason">;
+  readonly recordsRetriedTotal: Counter<"type">;
+  readonly recordQueueDepth: Gauge;
+  /** 1 while the control plane answers, 0 otherwise. */
+  readonly controlPlaneReady: Gauge;
+  readonly poolEventsTotal: Counter<"event">;
+  /** error_type: upstream_error, upstream_disconnected, client_disconnected, timeout, internal. */
+  readonly interceptionErrorsTotal: Counter<"provider" | "error_type">;
+}
+
+/** Creates the metrics on a fresh registry. */
+export function createGatewayMetrics(): GatewayMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const p = METRICS_PREFIX;
+  return {
+    registry,
+    interceptionsTotal: new Counter({
+      name: `${p}interceptions_total`,
+      help: "Bridged LLM requests that finished, by outcome.",
+      labelNames: ["provider", "model", "status", "route"] as const,
+      registers,
+    }),
+    interceptionsInflight: new Gauge({
+      name: `${p}interceptions_inflight`,
+      help: "Bridged LLM requests in progress.",
+      labelNames: ["provider", "route"] as const,
+      registers,
+    }),
+    interceptionDuration: new Histogram({
+      name: `${p}interceptions_duration_seconds`,
+      help: "Duration of bridged LLM requests.",
+      labelNames: ["provider", "model"] as const,
+      buckets: [0.5, 2, 5, 15, 30, 60, 120],
+      registers,
+    }),
+    passthroughTotal: new Counter({
+      name: `${p}passthrough_total`,
+      help: "Proxied requests on passthrough routes.",
+      labelNames: ["provider", "route", "method"] as const,
+      registers,
+    }),
+    tokensTotal: new Counter({
+      name: `${p}tokens_total`,
+      help: "Tokens reported by upstream providers.",
+      labelNames: ["provider", "model", "type"] as const,
+      registers,
+    }),
+    promptsTotal: new Counter({
+      name: `${p}prompts_total`,
+      help: "User prompts recorded.",
+      labelNames: ["provider", "model"] as const,
+      registers,
+    }),
+    toolCallsTotal: new Counter({
+      name: `${p}non_injected_tool_selections_total`,
+      help: "Tool calls the model made to client-defined tools.",
+      labelNames: ["provider", "model", "name"] as const,
+      registers,
+    }),
+    authorizationsTotal: new Counter({
+      name: `${p}authorizations_total`,
+      help: "IsAuthorized outcomes.",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    recordsSentTotal: new Counter({
+      name: `${p}records_sent_total`,
+      help: "Follow-up records delivered to the control plane.",
+      labelNames: ["type"] as const,
+      registers,
+    }),
+    recordsDroppedTotal: new Counter({
+      name: `${p}records_dropped_total`,
+      help: "Follow-up records given up on (queue overflow, permanent error, shutdown deadline).",
+      labelNames: ["type", "reason"] as const,
+      registers,
+    }),
+    recordsRetriedTotal: new Counter({
+      name: `${p}records_retried_total`,
+      help: "Follow-up record deliveries retried after a transient error.",
+      labelNames: ["type"] as const,
+      registers,
+    }),
+    recordQueueDepth: new Gauge({
+      name: `${p}record_queue_depth`,
+      help: "Follow-up records waiting to be delivered.",
+      registers,
+    }),
+    controlPlaneReady: new Gauge({
+      name: `${p}control_plane_ready`,
+      help: "1 while the control plane answers, 0 otherwise.",
+      registers,
+    }),
+    poolEventsTotal: new Counter({
+      name: `${p}handler_pool_events_total`,
+      help: "Per-user handler pool hits, misses and evictions.",
+      labelNames: ["event"] as const,
+      registers,
+    }),
+    interceptionErrorsTotal: new Counter({
+      name: `${p}interception_errors_total`,
+      help: "Interceptions that ended with an error, by error type.",
+      labelNames: ["provider", "error_type"] as const,
+      registers,
+    }),
+  };
+}
+
+/** Caps a user-controlled label value (model names come from request bodies). */
+export function labelValue(value: string): string {
+  return value.length > 100 ? value.slice(0, 100) : value;
+}

@@ -1,0 +1,60 @@
+// Passthrough routes (models, count_tokens): authorized and header-filtered like bridged
+// routes, proxied for any method, but not recorded as interceptions.
+
+import { anthropicErrorBody } from "./providers/anthropic-messages.js";
+import { openaiErrorBody } from "./providers/openai-chat.js";
+import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
+import type { ExchangeContext, ExchangeDeps } from "./interception.js";
+import { readRequestBody } from "./request-body.js";
+import { sendJson, writeChunk } from "./response-writer.js";
+import { upstreamTarget } from "./routes.js";
+import type { PassthroughRoute } from "./routes.js";
+import type { UpstreamResponse } from "./upstream.js";
+import { UpstreamDeadline } from "./upstream-deadline.js";
+
+const BODYLESS_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD"]);
+
+export async function servePassthrough(ctx: ExchangeContext, route: PassthroughRoute, deps: Pick<ExchangeDeps, "options" | "upstream" | "metrics">): Promise<void> {
+  const { req, res } = ctx;
+  const { options } = deps;
+  const method = req.method ?? "GET";
+  const body = BODYLESS_METHODS.has(method) ? undefined : await readRequestBody(req, options.maxRequestBodyBytes);
+  const provider = options[route.provider];
+  const errorBody = route.provider === "openai" ? openaiErrorBody : anthropicErrorBody;
+  deps.metrics.passthroughTotal.inc({ provider: route.provider, route: route.route, method });
+
+  const deadline = new UpstreamDeadline(ctx.signal, options.clock, options.upstreamTimeoutMs);
+  try {
+    let response: UpstreamResponse;
+    try {
+      response = await deps.upstream.request(upstreamTarget(provider.baseUrl, route.upstreamPath), {
+        method,
+        headers: upstreamRequestHeaders(req.headers, {
+          provider: route.provider,
+          kind: ctx.byok ? "byok" : "centralized",
+          providerKey: provider.apiKey,
+        }),
+        body,
+        signal: deadline.signal,
+      });
+    } catch (err) {
+      const failure = deadline.failure(err);
+      ctx.logger.warn({ err, error_type: failure.type }, "passthrough upstream request failed");
+      const status = failure.type === "timeout" ? 504 : 502;
+      if (failure.type !== "client_disconnected") sendJson(res, status, errorBody(status, failure.clientMessage));
+      return;
+    }
+    res.writeHead(response.statusCode, clientResponseHeaders(response.headers));
+    try {
+      for await (const chunk of response.body) {
+        if (!(await writeChunk(res, chunk as Buffer, deadline.signal))) break;
+      }
+      if (!res.destroyed) res.end();
+    } catch (err) {
+      ctx.logger.warn({ err, error_type: deadline.failure(err).type }, "passthrough response broke off");
+      res.destroy();
+    }
+  } finally {
+    deadline.dispose();
+  }
+}

@@ -1,0 +1,173 @@
+// OpenAI Chat Completions (POST /openai/v1/chat/completions): request reading, usage
+// accounting (input = prompt_tokens − cached_tokens), tool calls, and the stream's error chunk.
+
+import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js";
+import type { JsonObject } from "../json.js";
+import type { SseEvent } from "../sse-parser.js";
+import { contentText, lastOf } from "./content-text.js";
+import type { Observation, ParsedRequest, ProviderApi, StreamObserver, TokenUsage, ToolCall } from "./provider-api.js";
+
+const TEXT_PARTS: ReadonlySet<string> = new Set(["text"]);
+
+/** Token usage of a chat `usage` object, per the reference accounting table. */
+export function chatTokenUsage(usage: unknown): TokenUsage | undefined {
+  const u = asObject(usage);
+  if (u === undefined) return undefined;
+  const prompt = asNumber(u.prompt_tokens) ?? 0;
+  const completion = asNumber(u.completion_tokens) ?? 0;
+  const promptDetails = asObject(u.prompt_tokens_details);
+  const completionDetails = asObject(u.completion_tokens_details);
+  const cached = asNumber(promptDetails?.cached_tokens) ?? 0;
+  const extras: Record<string, number> = {};
+  const extra = (key: string, value: unknown): void => {
+    const n = asNumber(value);
+    if (n !== undefined) extras[key] = n;
+  };
+  extra("prompt_audio", promptDetails?.audio_tokens);
+  extra("prompt_cached", promptDetails?.cached_tokens);
+  extra("completion_accepted_prediction", completionDetails?.accepted_prediction_tokens);
+  extra("completion_rejected_prediction", completionDetails?.rejected_prediction_tokens);
+  extra("completion_audio", completionDetails?.audio_tokens);
+  extra("completion_reasoning", completionDetails?.reasoning_tokens);
+  return { input: Math.max(0, prompt - cached), output: completion, cacheRead: cached, cacheWrite: 0, extras };
+}
+
+function parseRequest(body: JsonObject): ParsedRequest {
+  const messages = asArray(body.messages);
+  const last = asObject(lastOf(messages));
+  const role = asString(last?.role);
+  const stream = body.stream === true;
+  let rewrittenBody: string | undefined;
+  // Usage only appears in a chat stream when asked for: force it so every stream is accounted.
+  if (stream && asObject(body.stream_options)?.include_usage !== true) {
+    rewrittenBody = JSON.stringify({ ...body, stream_options: { ...asObject(body.stream_options), include_usage: true } });
+  }
+  return {
+    model: asString(body.model) ?? "",
+    stream,
+    prompt: role === "user" ? contentText(last?.content, TEXT_PARTS) : undefined,
+    correlatingToolCallId: role === "tool" ? asString(last?.tool_call_id) : undefined,
+    rewrittenBody,
+  };
+}
+
+function toolCallsOfMessage(message: JsonObject | undefined): ToolCall[] {
+  const calls: ToolCall[] = [];
+  for (const raw of asArray(message?.tool_calls) ?? []) {
+    const call = asObject(raw);
+    const fn = asObject(call?.function);
+    const custom = asObject(call?.custom);
+    const name = asString(fn?.name) ?? asString(custom?.name);
+    if (name === undefined) continue;
+    calls.push({
+      id: asString(call?.id) ?? "",
+      name,
+      input: asString(fn?.arguments) ?? asString(custom?.input) ?? "",
+      itemId: "",
+    });
+  }
+  return calls;
+}
+
+function observeResponse(body: unknown): Observation {
+  const obj = asObject(body);
+  const toolCalls: ToolCall[] = [];
+  for (const choice of asArray(obj?.choices) ?? []) {
+    toolCalls.push(...toolCallsOfMessage(asObject(asObject(choice)?.message)));
+  }
+  return {
+    responseId: asString(obj?.id) ?? "",
+    usage: chatTokenUsage(obj?.usage),
+    toolCalls,
+    thoughts: [],
+    complete: true,
+    upstreamError: undefined,
+  };
+}
+
+interface PartialCall {
+  id: string;
+  name: string;
+  args: string;
+}
+
+class ChatStreamObserver implements StreamObserver {
+  private responseId = "";
+  private usage: TokenUsage | undefined;
+  private readonly calls = new Map<string, PartialCall>();
+  private complete = false;
+  private upstreamError: string | undefined;
+
+  onEvent(event: SseEvent): void {
+    const data = event.data;
+    if (data === undefined) return;
+    if (data.trim() === "[DONE]") {
+      this.complete = true;
+      return;
+    }
+    const chunk = asObject(tryParseJson(data));
+    if (chunk === undefined) return;
+    if (chunk.error !== undefined && chunk.error !== null) {
+      this.upstreamError = JSON.stringify(chunk.error);
+      this.complete = true;
+      return;
+    }
+    if (this.responseId === "") this.responseId = asString(chunk.id) ?? "";
+    const usage = chatTokenUsage(chunk.usage);
+    if (usage !== undefined) this.usage = usage;
+    for (const rawChoice of asArray(chunk.choices) ?? []) {
+      const choice = asObject(rawChoice);
+      const choiceIndex = asNumber(choice?.index) ?? 0;
+      for (const rawCall of asArray(asObject(choice?.delta)?.tool_calls) ?? []) {
+        const call = asObject(rawCall);
+        const key = `${choiceIndex}:${asNumber(call?.index) ?? 0}`;
+        let partial = this.calls.get(key);
+        if (partial === undefined) {
+          partial = { id: "", name: "", args: "" };
+          this.calls.set(key, partial);
+        }
+        const fn = asObject(call?.function);
+        const id = asString(call?.id);
+        if (id !== undefined && id !== "") partial.id = id;
+        const name = asString(fn?.name);
+        if (name !== undefined && name !== "") partial.name = name;
+        partial.args += asString(fn?.arguments) ?? "";
+      }
+    }
+  }
+
+  result(): Observation {
+    const toolCalls: ToolCall[] = [];
+    for (const call of this.calls.values()) {
+      if (call.name !== "") toolCalls.push({ id: call.id, name: call.name, input: call.args, itemId: "" });
+    }
+    return {
+      responseId: this.responseId,
+      usage: this.usage,
+      toolCalls,
+      thoughts: [],
+      complete: this.complete,
+      upstreamError: this.upstreamError,
+    };
+  }
+
+  errorEvent(message: string): string {
+    // A final error chunk and no [DONE]: clients must see that the stream broke.
+    return `data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code: null } })}\n\n`;
+  }
+}
+
+/** OpenAI's error body shape. */
+export function openaiErrorBody(status: number, message: string): string {
+  const type = status >= 500 ? "server_error" : "invalid_request_error";
+  return JSON.stringify({ error: { message, type, param: null, code: null } });
+}
+
+export const openaiChatApi: ProviderApi = Object.freeze({
+  api: "openai-chat",
+  provider: "openai",
+  parseRequest,
+  createStreamObserver: (): StreamObserver => new ChatStreamObserver(),
+  observeResponse,
+  errorBody: openaiErrorBody,
+});

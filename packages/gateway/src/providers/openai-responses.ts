@@ -1,0 +1,170 @@
+// OpenAI Responses (POST /openai/v1/responses): request reading, usage accounting
+// (input = input_tokens − cached_tokens), function calls with their item ids, reasoning
+// summaries as thoughts, and `response.failed` as the terminal event of a broken stream.
+
+import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js";
+import type { JsonObject } from "../json.js";
+import type { SseEvent } from "../sse-parser.js";
+import { contentText, lastOf } from "./content-text.js";
+import { openaiErrorBody } from "./openai-chat.js";
+import type { Observation, ParsedRequest, ProviderApi, StreamObserver, Thought, TokenUsage, ToolCall } from "./provider-api.js";
+
+const TEXT_PARTS: ReadonlySet<string> = new Set(["input_text", "text"]);
+const TOOL_OUTPUT_TYPES: ReadonlySet<string> = new Set(["function_call_output", "custom_tool_call_output"]);
+const TERMINAL_EVENTS: ReadonlySet<string> = new Set(["response.completed", "response.incomplete", "response.failed"]);
+
+/** Token usage of a Responses `usage` object. */
+export function responsesTokenUsage(usage: unknown): TokenUsage | undefined {
+  const u = asObject(usage);
+  if (u === undefined) return undefined;
+  const input = asNumber(u.input_tokens) ?? 0;
+  const cached = asNumber(asObject(u.input_tokens_details)?.cached_tokens) ?? 0;
+  const extras: Record<string, number> = {};
+  const reasoning = asNumber(asObject(u.output_tokens_details)?.reasoning_tokens);
+  extras.input_cached = cached;
+  if (reasoning !== undefined) extras.output_reasoning = reasoning;
+  return { input: Math.max(0, input - cached), output: asNumber(u.output_tokens) ?? 0, cacheRead: cached, cacheWrite: 0, extras };
+}
+
+function parseRequest(body: JsonObject): ParsedRequest {
+  const input = body.input;
+  let prompt: string | undefined;
+  let correlatingToolCallId: string | undefined;
+  const direct = asString(input);
+  if (direct !== undefined) {
+    prompt = direct === "" ? undefined : direct;
+  } else {
+    const last = asObject(lastOf(asArray(input)));
+    const type = asString(last?.type);
+    if (asString(last?.role) === "user" && (type === undefined || type === "message")) {
+      prompt = contentText(last?.content, TEXT_PARTS);
+    } else if (type !== undefined && TOOL_OUTPUT_TYPES.has(type)) {
+      correlatingToolCallId = asString(last?.call_id);
+    }
+  }
+  return {
+    model: asString(body.model) ?? "",
+    stream: body.stream === true,
+    prompt,
+    correlatingToolCallId,
+    rewrittenBody: undefined,
+  };
+}
+
+/** Collects function calls and reasoning summaries from output items. */
+function collectItem(item: JsonObject | undefined, calls: ToolCall[], thoughts: Thought[]): void {
+  switch (asString(item?.type)) {
+    case "function_call":
+    case "custom_tool_call": {
+      const name = asString(item?.name);
+      if (name === undefined) return;
+      calls.push({
+        id: asString(item?.call_id) ?? "",
+        name,
+        input: asString(item?.arguments) ?? asString(item?.input) ?? "",
+        itemId: asString(item?.id) ?? "",
+      });
+      return;
+    }
+    case "reasoning":
+      for (const part of asArray(item?.summary) ?? []) {
+        const text = asString(asObject(part)?.text);
+        if (text !== undefined && text !== "") thoughts.push({ content: text, source: "reasoning_summary" });
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+function observeResponse(body: unknown): Observation {
+  const obj = asObject(body);
+  const toolCalls: ToolCall[] = [];
+  const thoughts: Thought[] = [];
+  for (const item of asArray(obj?.output) ?? []) collectItem(asObject(item), toolCalls, thoughts);
+  return {
+    responseId: asString(obj?.id) ?? "",
+    usage: responsesTokenUsage(obj?.usage),
+    toolCalls,
+    thoughts,
+    complete: true,
+    upstreamError: undefined,
+  };
+}
+
+class ResponsesStreamObserver implements StreamObserver {
+  private responseId = "";
+  private response: JsonObject | undefined;
+  private usage: TokenUsage | undefined;
+  private readonly toolCalls: ToolCall[] = [];
+  private readonly thoughts: Thought[] = [];
+  private sawItems = false;
+  private complete = false;
+  private upstreamError: string | undefined;
+  private lastSequence = -1;
+
+  onEvent(event: SseEvent): void {
+    if (event.data === undefined) return;
+    const data = asObject(tryParseJson(event.data));
+    if (data === undefined) return;
+    const seq = asNumber(data.sequence_number);
+    if (seq !== undefined) this.lastSequence = seq;
+    const type = asString(data.type) ?? event.event ?? "";
+    const response = asObject(data.response);
+    if (response !== undefined) {
+      this.response = response;
+      if (this.responseId === "") this.responseId = asString(response.id) ?? "";
+    }
+    if (type === "response.output_item.done") {
+      this.sawItems = true;
+      collectItem(asObject(data.item), this.toolCalls, this.thoughts);
+      return;
+    }
+    if (TERMINAL_EVENTS.has(type)) {
+      this.complete = true;
+      this.usage = responsesTokenUsage(response?.usage) ?? this.usage;
+      // Some upstreams only report output in the final response: use it when no item events came.
+      if (!this.sawItems) {
+        for (const item of asArray(response?.output) ?? []) collectItem(asObject(item), this.toolCalls, this.thoughts);
+      }
+      if (type === "response.failed") this.upstreamError = JSON.stringify(response?.error ?? null);
+      return;
+    }
+    if (type === "error") {
+      this.complete = true;
+      this.upstreamError = event.data;
+    }
+  }
+
+  result(): Observation {
+    return {
+      responseId: this.responseId,
+      usage: this.usage,
+      toolCalls: [...this.toolCalls],
+      thoughts: [...this.thoughts],
+      complete: this.complete,
+      upstreamError: this.upstreamError,
+    };
+  }
+
+  errorEvent(message: string): string {
+    const base: JsonObject = this.response ?? {
+      id: this.responseId,
+      object: "response",
+      created_at: Math.floor(Date.now() / 1000),
+      output: [],
+    };
+    const response = { ...base, status: "failed", error: { code: "server_error", message }, usage: base.usage ?? null };
+    const data = { type: "response.failed", sequence_number: this.lastSequence + 1, response };
+    return `event: response.failed\ndata: ${JSON.stringify(data)}\n\n`;
+  }
+}
+
+export const openaiResponsesApi: ProviderApi = Object.freeze({
+  api: "openai-responses",
+  provider: "openai",
+  parseRequest,
+  createStreamObserver: (): StreamObserver => new ResponsesStreamObserver(),
+  observeResponse,
+  errorBody: openaiErrorBody,
+});

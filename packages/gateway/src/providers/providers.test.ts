@@ -1,0 +1,261 @@
+// Pins request reading, token accounting (reference table) and stream observation per API,
+// including the Anthropic cumulative message_delta trap (cache tokens counted once).
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { SseParser, anthropicMessagesApi, chatTokenUsage, openaiChatApi, openaiResponsesApi, responsesTokenUsage } from "../index.js";
+import type { Observation, ProviderApi } from "../index.js";
+
+function sse(events: readonly (readonly [string | undefined, unknown])[]): string {
+  return events
+    .map(([event, data]) => `${event === undefined ? "" : `event: ${event}\n`}data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`)
+    .join("");
+}
+
+/** Feeds a stream to an observer in small chunks, as it would arrive. */
+function observe(api: ProviderApi, text: string, chunk = 5): Observation {
+  const parser = new SseParser();
+  const observer = api.createStreamObserver();
+  for (let i = 0; i < text.length; i += chunk) for (const e of parser.push(text.slice(i, i + chunk))) observer.onEvent(e);
+  for (const e of parser.end().events) observer.onEvent(e);
+  return observer.result();
+}
+
+describe("token accounting", () => {
+  it("OpenAI chat: input excludes cached tokens; extras in metadata", () => {
+    assert.deepEqual(
+      chatTokenUsage({
+        prompt_tokens: 200,
+        completion_tokens: 35,
+        prompt_tokens_details: { cached_tokens: 80, audio_tokens: 0 },
+        completion_tokens_details: { reasoning_tokens: 5, audio_tokens: 0, accepted_prediction_tokens: 1, rejected_prediction_tokens: 2 },
+      }),
+      {
+        input: 120,
+        output: 35,
+        cacheRead: 80,
+        cacheWrite: 0,
+        extras: {
+          prompt_audio: 0,
+          prompt_cached: 80,
+          completion_accepted_prediction: 1,
+          completion_rejected_prediction: 2,
+          completion_audio: 0,
+          completion_reasoning: 5,
+        },
+      },
+    );
+  });
+
+  it("OpenAI responses: input excludes cached tokens", () => {
+    assert.deepEqual(
+      responsesTokenUsage({ input_tokens: 200, input_tokens_details: { cached_tokens: 80 }, output_tokens: 35, output_tokens_details: { reasoning_tokens: 10 } }),
+      { input: 120, output: 35, cacheRead: 80, cacheWrite: 0, extras: { input_cached: 80, output_reasoning: 10 } },
+    );
+  });
+
+  const anthropicCases = [
+    {
+      name: "message_delta repeats cumulative input and cache counts",
+      start: { input_tokens: 120, cache_creation_input_tokens: 40, cache_read_input_tokens: 80, output_tokens: 1 },
+      delta: { output_tokens: 35, input_tokens: 120, cache_creation_input_tokens: 40, cache_read_input_tokens: 80 },
+      want: { input: 120, output: 35, cacheRead: 80, cacheWrite: 40 },
+    },
+    {
+      name: "message_delta carries only output tokens",
+      start: { input_tokens: 120, cache_creation_input_tokens: 40, cache_read_input_tokens: 80, output_tokens: 1 },
+      delta: { output_tokens: 35 },
+      want: { input: 120, output: 35, cacheRead: 80, cacheWrite: 40 },
+    },
+    {
+      name: "usage only arrives in message_delta",
+      start: { input_tokens: 0, output_tokens: 0 },
+      delta: { output_tokens: 35, input_tokens: 120, cache_creation_input_tokens: 40, cache_read_input_tokens: 80 },
+      want: { input: 120, output: 35, cacheRead: 80, cacheWrite: 40 },
+    },
+  ];
+  for (const c of anthropicCases) {
+    it(`Anthropic stream: ${c.name}`, () => {
+      const got = observe(
+        anthropicMessagesApi,
+        sse([
+          ["message_start", { type: "message_start", message: { id: "msg_1", usage: c.start } }],
+          ["message_delta", { type: "message_delta", delta: { stop_reason: "end_turn" }, usage: c.delta }],
+          ["message_stop", { type: "message_stop" }],
+        ]),
+      );
+      const { extras: _extras, ...counts } = got.usage ?? { extras: {} };
+      assert.deepEqual(counts, c.want);
+      assert.equal(got.complete, true);
+      assert.equal(got.responseId, "msg_1");
+    });
+  }
+});
+
+describe("parseRequest", () => {
+  const cases: { name: string; api: ProviderApi; body: Record<string, unknown>; prompt: string | undefined; correlating: string | undefined; stream: boolean }[] = [
+    { name: "chat string prompt", api: openaiChatApi, body: { model: "m", messages: [{ role: "system", content: "s" }, { role: "user", content: "hello" }] }, prompt: "hello", correlating: undefined, stream: false },
+    {
+      name: "chat content parts are joined",
+      api: openaiChatApi,
+      body: { model: "m", messages: [{ role: "user", content: [{ type: "text", text: "a" }, { type: "image_url", image_url: {} }, { type: "text", text: "b" }] }] },
+      prompt: "a\nb",
+      correlating: undefined,
+      stream: false,
+    },
+    {
+      name: "chat tool result",
+      api: openaiChatApi,
+      body: { model: "m", stream: true, messages: [{ role: "user", content: "q" }, { role: "assistant", tool_calls: [] }, { role: "tool", tool_call_id: "call_9", content: "r" }] },
+      prompt: undefined,
+      correlating: "call_9",
+      stream: true,
+    },
+    { name: "responses string input", api: openaiResponsesApi, body: { model: "m", input: "hi there" }, prompt: "hi there", correlating: undefined, stream: false },
+    {
+      name: "responses message input",
+      api: openaiResponsesApi,
+      body: { model: "m", input: [{ role: "user", content: [{ type: "input_text", text: "x" }, { type: "input_text", text: "y" }] }] },
+      prompt: "x\ny",
+      correlating: undefined,
+      stream: false,
+    },
+    {
+      name: "responses function output",
+      api: openaiResponsesApi,
+      body: { model: "m", stream: true, input: [{ role: "user", content: "q" }, { type: "function_call_output", call_id: "call_3", output: "r" }] },
+      prompt: undefined,
+      correlating: "call_3",
+      stream: true,
+    },
+    { name: "anthropic string", api: anthropicMessagesApi, body: { model: "m", messages: [{ role: "user", content: "hey" }] }, prompt: "hey", correlating: undefined, stream: false },
+    {
+      name: "anthropic tool result",
+      api: anthropicMessagesApi,
+      body: { model: "m", messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: "r" }] }] },
+      prompt: undefined,
+      correlating: "toolu_1",
+      stream: false,
+    },
+    {
+      name: "anthropic last message from the assistant",
+      api: anthropicMessagesApi,
+      body: { model: "m", messages: [{ role: "user", content: "q" }, { role: "assistant", content: "prefill" }] },
+      prompt: undefined,
+      correlating: undefined,
+      stream: false,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const got = c.api.parseRequest(c.body);
+      assert.equal(got.prompt, c.prompt);
+      assert.equal(got.correlatingToolCallId, c.correlating);
+      assert.equal(got.stream, c.stream);
+      assert.equal(got.model, "m");
+    });
+  }
+
+  it("chat streams force stream_options.include_usage and keep other options", () => {
+    const got = openaiChatApi.parseRequest({ model: "m", stream: true, stream_options: { include_obfuscation: false }, messages: [] });
+    assert.deepEqual(JSON.parse(got.rewrittenBody ?? "null"), {
+      model: "m",
+      stream: true,
+      stream_options: { include_obfuscation: false, include_usage: true },
+      messages: [],
+    });
+  });
+
+  it("chat streams that already ask for usage are forwarded untouched", () => {
+    assert.equal(openaiChatApi.parseRequest({ model: "m", stream: true, stream_options: { include_usage: true } }).rewrittenBody, undefined);
+    assert.equal(openaiChatApi.parseRequest({ model: "m" }).rewrittenBody, undefined);
+  });
+});
+
+describe("stream observers", () => {
+  it("chat: tool call arguments assembled from deltas; [DONE] completes", () => {
+    const got = observe(
+      openaiChatApi,
+      sse([
+        [undefined, { id: "c1", choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: "call_1", function: { name: "get_weather", arguments: "" } }] } }] }],
+        [undefined, { id: "c1", choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"loc' } }] } }] }],
+        [undefined, { id: "c1", choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: 'ation":"Paris"}' } }] } }] }],
+        [undefined, { id: "c1", choices: [], usage: { prompt_tokens: 10, completion_tokens: 2 } }],
+        [undefined, "[DONE]"],
+      ]),
+    );
+    assert.deepEqual(got.toolCalls, [{ id: "call_1", name: "get_weather", input: '{"location":"Paris"}', itemId: "" }]);
+    assert.equal(got.complete, true);
+    assert.equal(got.usage?.input, 10);
+  });
+
+  it("chat: a stream without [DONE] is incomplete", () => {
+    assert.equal(observe(openaiChatApi, sse([[undefined, { id: "c1", choices: [] }]])).complete, false);
+  });
+
+  it("chat: an upstream error chunk is reported", () => {
+    const got = observe(openaiChatApi, sse([[undefined, { error: { message: "overloaded" } }]]));
+    assert.equal(got.upstreamError, '{"message":"overloaded"}');
+  });
+
+  it("responses: function calls with item ids, reasoning summaries, usage from completed", () => {
+    const got = observe(
+      openaiResponsesApi,
+      sse([
+        ["response.created", { type: "response.created", sequence_number: 0, response: { id: "resp_1", status: "in_progress" } }],
+        ["response.output_item.done", { type: "response.output_item.done", sequence_number: 1, item: { id: "rs_1", type: "reasoning", summary: [{ type: "summary_text", text: "thinking..." }] } }],
+        ["response.output_item.done", { type: "response.output_item.done", sequence_number: 2, item: { id: "fc_1", type: "function_call", call_id: "call_1", name: "f", arguments: "{}" } }],
+        ["response.completed", { type: "response.completed", sequence_number: 3, response: { id: "resp_1", usage: { input_tokens: 5, input_tokens_details: { cached_tokens: 2 }, output_tokens: 3 } } }],
+      ]),
+    );
+    assert.equal(got.responseId, "resp_1");
+    assert.deepEqual(got.toolCalls, [{ id: "call_1", name: "f", input: "{}", itemId: "fc_1" }]);
+    assert.deepEqual(got.thoughts, [{ content: "thinking...", source: "reasoning_summary" }]);
+    assert.deepEqual({ ...got.usage, extras: undefined }, { input: 3, output: 3, cacheRead: 2, cacheWrite: 0, extras: undefined });
+    assert.equal(got.complete, true);
+  });
+
+  it("responses: the error event of a broken stream is a response.failed continuing the sequence", () => {
+    const parser = new SseParser();
+    const observer = openaiResponsesApi.createStreamObserver();
+    for (const e of parser.push(sse([["response.created", { type: "response.created", sequence_number: 4, response: { id: "resp_9", object: "response", status: "in_progress" } }]]))) observer.onEvent(e);
+    const text = observer.errorEvent("connection lost");
+    const [event] = new SseParser().push(text);
+    assert.equal(event?.event, "response.failed");
+    assert.deepEqual(JSON.parse(event?.data ?? "null"), {
+      type: "response.failed",
+      sequence_number: 5,
+      response: { id: "resp_9", object: "response", status: "failed", error: { code: "server_error", message: "connection lost" }, usage: null },
+    });
+  });
+
+  it("anthropic: tool_use input and thinking assembled; error event is api_error", () => {
+    const got = observe(
+      anthropicMessagesApi,
+      sse([
+        ["message_start", { type: "message_start", message: { id: "msg_1", usage: { input_tokens: 1 } } }],
+        ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "thinking", thinking: "" } }],
+        ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "hmm " } }],
+        ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "ok" } }],
+        ["content_block_stop", { type: "content_block_stop", index: 0 }],
+        ["content_block_start", { type: "content_block_start", index: 1, content_block: { type: "tool_use", id: "toolu_1", name: "get_weather", input: {} } }],
+        ["content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '{"location":' } }],
+        ["content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '"Paris"}' } }],
+        ["content_block_stop", { type: "content_block_stop", index: 1 }],
+      ]),
+    );
+    assert.deepEqual(got.thoughts, [{ content: "hmm ok", source: "thinking" }]);
+    assert.deepEqual(got.toolCalls, [{ id: "toolu_1", name: "get_weather", input: '{"location":"Paris"}', itemId: "" }]);
+    assert.equal(got.complete, false);
+    assert.equal(
+      anthropicMessagesApi.createStreamObserver().errorEvent("gone"),
+      'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"gone"}}\n\n',
+    );
+  });
+
+  it("anthropic: an upstream error event completes the stream with an upstream error", () => {
+    const got = observe(anthropicMessagesApi, sse([["error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }]]));
+    assert.equal(got.complete, true);
+    assert.equal(got.upstreamError, '{"type":"overloaded_error","message":"Overloaded"}');
+  });
+});

@@ -1,0 +1,54 @@
+// Reading an incoming request body with a size limit.
+
+import type { IncomingMessage } from "node:http";
+import { RequestBodyTooLargeError } from "./errors.js";
+
+/** Collects the whole body; rejects with RequestBodyTooLargeError beyond `limitBytes`. */
+export function readRequestBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limitBytes) {
+      req.resume();
+      reject(new RequestBodyTooLargeError(limitBytes));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const cleanup = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+    };
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        req.resume();
+        fail(new RequestBodyTooLargeError(limitBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => fail(new Error("read request body", { cause: err }));
+    const onClose = (): void => {
+      if (!req.complete) fail(new Error("client closed the connection while sending the body"));
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
+}

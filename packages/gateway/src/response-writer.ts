@@ -1,0 +1,46 @@
+// Writing to the client: gateway-originated JSON errors, and writes that respect backpressure.
+
+import type { ServerResponse } from "node:http";
+import { once } from "node:events";
+import type { HttpErrorResponse } from "./errors.js";
+
+/** Sends a gateway-originated error: JSON `{message, detail?}`. No-op when the client is gone. */
+export function sendGatewayError(res: ServerResponse, error: HttpErrorResponse, headers: Record<string, string> = {}): void {
+  const body: { message: string; detail?: string } = { message: error.message };
+  if (error.detail !== undefined) body.detail = error.detail;
+  sendJson(res, error.status, JSON.stringify(body), headers);
+}
+
+/** Sends a complete JSON body. No-op when the client is gone or headers were already sent. */
+export function sendJson(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed || res.writableEnded) return;
+  const payload = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+  res.writeHead(status, {
+    ...headers,
+    "content-type": "application/json",
+    "content-length": String(payload.length),
+  });
+  res.end(payload);
+}
+
+/**
+ * Writes a chunk; when the socket buffer is full, waits for 'drain' (or for the response to
+ * close, or for `signal` to abort). Returns false when the client is gone.
+ */
+export async function writeChunk(res: ServerResponse, chunk: string | Uint8Array, signal: AbortSignal): Promise<boolean> {
+  if (res.destroyed || res.writableEnded) return false;
+  if (res.write(chunk)) return true;
+  if (signal.aborted) return false;
+  const ac = new AbortController();
+  const onAbort = (): void => ac.abort();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    await Promise.race([once(res, "drain", { signal: ac.signal }), once(res, "close", { signal: ac.signal })]);
+  } catch {
+    // aborted
+  } finally {
+    ac.abort();
+    signal.removeEventListener("abort", onAbort);
+  }
+  return !res.destroyed;
+}

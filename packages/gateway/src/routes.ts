@@ -1,0 +1,125 @@
+// The gateway's route table (DESIGN §6, reference §7): three bridged routes that are recorded
+// as interceptions, a few passthrough routes that are only proxied, and nothing else.
+
+/** Provider type; also the value recorded as `provider` and `provider_name`. */
+export type ProviderName = "openai" | "anthropic";
+
+/** The LLM APIs the gateway understands. */
+export type BridgedApi = "openai-chat" | "openai-responses" | "anthropic-messages";
+
+/** Routes are also served under this prefix (stripped before matching). */
+export const ALIAS_PREFIX = "/api/v2/ai-gateway";
+
+/** Each provider's mount point; the rest of the path is appended to the provider's base URL. */
+export const PROVIDER_PREFIXES: Readonly<Record<ProviderName, string>> = Object.freeze({
+  openai: "/openai/v1",
+  anthropic: "/anthropic",
+});
+
+interface RouteBase {
+  readonly provider: ProviderName;
+  /** Low-cardinality route label for metrics and logs, e.g. "/openai/v1/models/{id}". */
+  readonly route: string;
+  /** Path (plus query) to append to the provider's base URL, e.g. "/chat/completions?x=1". */
+  readonly upstreamPath: string;
+}
+
+/** A recorded LLM call. */
+export interface BridgedRoute extends RouteBase {
+  readonly kind: "bridged";
+  readonly api: BridgedApi;
+}
+
+/** A proxied call with no interception record. */
+export interface PassthroughRoute extends RouteBase {
+  readonly kind: "passthrough";
+}
+
+export type RouteMatch = BridgedRoute | PassthroughRoute;
+
+const BRIDGED: ReadonlyMap<string, { provider: ProviderName; api: BridgedApi }> = new Map([
+  ["/openai/v1/chat/completions", { provider: "openai", api: "openai-chat" }],
+  ["/openai/v1/responses", { provider: "openai", api: "openai-responses" }],
+  ["/anthropic/v1/messages", { provider: "anthropic", api: "anthropic-messages" }],
+]);
+
+interface PassthroughRule {
+  readonly provider: ProviderName;
+  readonly exact: string;
+  /** Also match `${exact}/<more>`, labelled with this route. */
+  readonly subtree?: string;
+}
+
+const PASSTHROUGH: readonly PassthroughRule[] = [
+  { provider: "openai", exact: "/openai/v1/models", subtree: "/openai/v1/models/{id}" },
+  { provider: "anthropic", exact: "/anthropic/v1/models", subtree: "/anthropic/v1/models/{id}" },
+  { provider: "anthropic", exact: "/anthropic/v1/messages/count_tokens" },
+];
+
+/** Splits a request target into path and query ("?..." or ""). */
+export function splitTarget(target: string): { path: string; query: string } {
+  const q = target.indexOf("?");
+  return q < 0 ? { path: target, query: "" } : { path: target.slice(0, q), query: target.slice(q) };
+}
+
+// Rejects dot segments and encoded separators so a passthrough prefix can never be escaped
+// ("/openai/v1/models/../../admin").
+function hasUnsafeSegment(path: string): boolean {
+  for (const segment of path.split("/")) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return true;
+    }
+    if (decoded === "." || decoded === ".." || decoded.includes("/") || decoded.includes("\\")) return true;
+  }
+  return false;
+}
+
+/** Matches a request; undefined means 404 "route not supported". */
+export function resolveRoute(method: string, target: string): RouteMatch | undefined {
+  const { path: rawPath, query } = splitTarget(target);
+  if (hasUnsafeSegment(rawPath)) return undefined;
+  let path = rawPath;
+  if (path === ALIAS_PREFIX || path.startsWith(`${ALIAS_PREFIX}/`)) path = path.slice(ALIAS_PREFIX.length);
+
+  const bridged = BRIDGED.get(path);
+  if (bridged !== undefined) {
+    // Bridged routes create things; only POST is an LLM call.
+    if (method !== "POST") return undefined;
+    return {
+      kind: "bridged",
+      provider: bridged.provider,
+      api: bridged.api,
+      route: path,
+      upstreamPath: path.slice(PROVIDER_PREFIXES[bridged.provider].length) + query,
+    };
+  }
+
+  for (const rule of PASSTHROUGH) {
+    const isExact = path === rule.exact;
+    const inSubtree = rule.subtree !== undefined && path.startsWith(`${rule.exact}/`) && path.length > rule.exact.length + 1;
+    if (!isExact && !inSubtree) continue;
+    return {
+      kind: "passthrough",
+      provider: rule.provider,
+      route: isExact ? rule.exact : (rule.subtree ?? rule.exact),
+      upstreamPath: path.slice(PROVIDER_PREFIXES[rule.provider].length) + query,
+    };
+  }
+  return undefined;
+}
+
+/** Where an upstream request goes: the origin and the path (with query) on it. */
+export interface UpstreamTarget {
+  readonly origin: string;
+  readonly path: string;
+}
+
+/** Joins a provider base URL ("https://api.openai.com/v1") and a route's upstream path ("/chat/completions"). */
+export function upstreamTarget(baseUrl: string, upstreamPath: string): UpstreamTarget {
+  const base = new URL(baseUrl);
+  const basePath = base.pathname.replace(/\/+$/, "");
+  return { origin: base.origin, path: `${basePath}${upstreamPath}` };
+}
