@@ -1,0 +1,59 @@
+// A small client for the control plane's admin HTTP API, authenticated with an owner's API key.
+import { CliError } from "./cli-error.js";
+
+export interface AdminClientOptions {
+  /** Control-plane base URL, e.g. http://127.0.0.1:7080. */
+  readonly url: string;
+  /** An owner's API key. SECURITY: sent as a bearer token, never printed. */
+  readonly token: string;
+}
+
+export class AdminClient {
+  constructor(private readonly options: AdminClientOptions) {}
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.options.url), {
+        method,
+        headers: {
+          authorization: `Bearer ${this.options.token}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new CliError(`cannot reach the control plane at ${this.options.url}: ${cause}`);
+    }
+    const text = await res.text();
+    if (!res.ok) throw new CliError(`${method} ${path}: ${res.status} ${describeError(text)}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>("GET", path);
+  }
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("POST", path, body);
+  }
+  patch<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("PATCH", path, body);
+  }
+  delete(path: string): Promise<void> {
+    return this.request<void>("DELETE", path);
+  }
+}
+
+// The admin API answers {message, detail?, validations?}; show all of it on one line.
+function describeError(text: string): string {
+  try {
+    const body = JSON.parse(text) as { message?: string; detail?: string; validations?: { field: string; detail: string }[] };
+    const parts = [body.message ?? ""];
+    if (body.detail) parts.push(body.detail);
+    for (const v of body.validations ?? []) parts.push(`${v.field}: ${v.detail}`);
+    return parts.filter(Boolean).join(" — ");
+  } catch {
+    return text.trim().slice(0, 200);
+  }
+}

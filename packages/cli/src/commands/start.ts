@@ -1,0 +1,201 @@
+// weir start — the split pair on one machine with nothing installed: a control plane on
+// embedded PostgreSQL (data in .weir/), an owner, a demo user with an API key, a gateway key,
+// the LLM emulator when no provider key is configured, and a gateway started as a SEPARATE
+// process with that key. Ctrl-C stops everything cleanly.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, Option } from "commander";
+import { bootstrapOwner, createControlPlane, freeLoopbackPort, openDatabase } from "@weir/controlplane";
+import { createLlmEmulator, type LlmEmulator } from "@weir/llm-emulator";
+import { AdminClient } from "../admin-client.js";
+import { CliError } from "../cli-error.js";
+import { parseListen } from "../listen-address.js";
+import { createLogger, logLevelOption } from "../logger.js";
+import { readState, writeEnvFile, writeState, type StartState } from "../state-file.js";
+import type { User } from "../users-lookup.js";
+
+interface StartFlags {
+  dir: string;
+  controlPlaneListen: string;
+  gatewayListen: string;
+  openaiApiKey?: string;
+  anthropicApiKey?: string;
+  logLevel: string;
+}
+
+const MAIN = fileURLToPath(new URL("./main.js", new URL("..", import.meta.url)));
+
+export function startCommand(): Command {
+  return new Command("start")
+    .description("run a control plane (embedded PostgreSQL) and a gateway process on this machine, ready to use")
+    .addOption(new Option("--dir <dir>", "state directory (database, keys, logs)").env("WEIR_DIR").default(".weir"))
+    .addOption(new Option("--control-plane-listen <host:port>", "control-plane address").env("WEIR_CONTROL_PLANE_LISTEN").default("127.0.0.1:7080"))
+    .addOption(new Option("--gateway-listen <host:port>", "gateway address").env("WEIR_GATEWAY_LISTEN").default("127.0.0.1:7081"))
+    .addOption(new Option("--openai-api-key <key>", "use the real OpenAI API with this key").env("OPENAI_API_KEY"))
+    .addOption(new Option("--anthropic-api-key <key>", "use the real Anthropic API with this key").env("ANTHROPIC_API_KEY"))
+    .addOption(logLevelOption())
+    .action(async (flags: StartFlags) => {
+      // An empty variable (OPENAI_API_KEY=) means "not set", here and in the gateway's options.
+      await runStart({ ...flags, openaiApiKey: flags.openaiApiKey || undefined, anthropicApiKey: flags.anthropicApiKey || undefined });
+    });
+}
+
+async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new CliError(`the gateway process exited with code ${child.exitCode} (see its log)`);
+    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new CliError(`the gateway at ${url} did not become ready within ${timeoutMs / 1000} s`);
+}
+
+async function ensureIdentities(admin: AdminClient, state: StartState): Promise<Required<StartState>> {
+  const users = await admin.get<User[]>("/api/v2/users");
+  let demo = users.find((u) => u.username === "demo");
+  demo ??= await admin.post<User>("/api/v2/users", { username: "demo", role: "member" });
+  let demoApiKey = state.demoApiKey;
+  const keys = await admin.get<{ id: string }[]>(`/api/v2/users/${demo.id}/keys`);
+  if (!demoApiKey || !keys.some((k) => demoApiKey!.startsWith(`${k.id}-`))) {
+    demoApiKey = (await admin.post<{ key: string }>(`/api/v2/users/${demo.id}/keys`, { name: "weir-start" })).key;
+  }
+  const gatewayKeys = await admin.get<{ id: string; name: string }[]>("/api/v2/ai-gateway/keys");
+  let { gatewayKey, gatewayKeyId } = state;
+  if (!gatewayKey || !gatewayKeyId || !gatewayKeys.some((k) => k.id === gatewayKeyId)) {
+    // The key text is only ever shown once; a stale row of ours without it is replaced.
+    const stale = gatewayKeys.find((k) => k.name === "weir-start");
+    if (stale) await admin.delete(`/api/v2/ai-gateway/keys/${stale.id}`);
+    const created = await admin.post<{ id: string; key: string }>("/api/v2/ai-gateway/keys", { name: "weir-start" });
+    gatewayKey = created.key;
+    gatewayKeyId = created.id;
+  }
+  return { ownerToken: state.ownerToken!, demoUserId: demo.id, demoApiKey, gatewayKey, gatewayKeyId };
+}
+
+async function runStart(flags: StartFlags): Promise<void> {
+  const dir = resolve(flags.dir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const logFile = join(dir, "weir.log");
+  const logger = createLogger(flags.logLevel, "weir-start", logFile);
+  const statePath = join(dir, "state.json");
+  const state = readState(statePath);
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = async () => {
+    for (const step of cleanups.reverse()) await step().catch((err: Error) => logger.error({ err: err.message }, "shutdown step failed"));
+  };
+
+  try {
+    // The embedded server is started once, here; the control plane connects to it by URL.
+    const database = await openDatabase({ embeddedDataDir: join(dir, "postgres"), logger });
+    cleanups.push(() => database.close());
+    if (!state.ownerToken) {
+      try {
+        state.ownerToken = (await bootstrapOwner(database.db, { username: "admin" })).key;
+      } catch (err) {
+        throw new CliError(`cannot create the owner (${(err as Error).message}); ${dir}/state.json is missing — remove ${dir} to start fresh`);
+      }
+      writeState(statePath, state);
+    }
+
+    const controlPlane = createControlPlane({ listen: parseListen(flags.controlPlaneListen), databaseUrl: database.url, logger: logger.child({ daemon: "control-plane" }) });
+    await controlPlane.start();
+    cleanups.push(() => controlPlane.shutdown());
+    const ids = await ensureIdentities(new AdminClient({ url: controlPlane.url, token: state.ownerToken }), state);
+    writeState(statePath, ids);
+
+    let emulator: LlmEmulator | undefined;
+    if (!flags.openaiApiKey || !flags.anthropicApiKey) {
+      emulator = createLlmEmulator({ maxRecorded: 100 });
+      await emulator.start();
+      cleanups.push(() => emulator!.shutdown());
+    }
+    const keyFile = join(dir, "gateway.key");
+    // SECURITY: the gateway reads its key from a 0600 file, not from argv or the environment.
+    writeFileSync(keyFile, `${ids.gatewayKey}\n`, { mode: 0o600 });
+
+    const gatewayAddress = parseListen(flags.gatewayListen);
+    // The gateway is another process: with port 0 we choose the port so we can print its URL.
+    if (gatewayAddress.port === 0) gatewayAddress.port = await freeLoopbackPort();
+    const gatewayUrl = `http://${gatewayAddress.host}:${gatewayAddress.port}`;
+    const childEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      WEIR_CONTROL_PLANE_URL: controlPlane.url,
+      WEIR_GATEWAY_KEY_FILE: keyFile,
+      WEIR_GATEWAY_LISTEN: `${gatewayAddress.host}:${gatewayAddress.port}`,
+      WEIR_OPENAI_BASE_URL: flags.openaiApiKey ? "https://api.openai.com/v1" : emulator!.openaiBaseUrl,
+      WEIR_ANTHROPIC_BASE_URL: flags.anthropicApiKey ? "https://api.anthropic.com" : emulator!.anthropicBaseUrl,
+      WEIR_OPENAI_API_KEY: flags.openaiApiKey ?? "sk-emulator",
+      WEIR_ANTHROPIC_API_KEY: flags.anthropicApiKey ?? "sk-ant-emulator",
+      WEIR_LOG_LEVEL: flags.logLevel,
+    };
+    delete childEnv.WEIR_GATEWAY_KEY; // the file is the only source
+    const gatewayLog = openSync(join(dir, "gateway.log"), "a", 0o600);
+    const gateway = spawn(process.execPath, [MAIN, "gateway"], { env: childEnv, stdio: ["ignore", gatewayLog, gatewayLog] });
+    const gatewayExited = new Promise<void>((r) => gateway.once("exit", () => r()));
+    cleanups.push(async () => {
+      if (gateway.exitCode === null) gateway.kill("SIGTERM");
+      await gatewayExited;
+    });
+    await waitReady(gatewayUrl, gateway, 30_000);
+
+    const quickstart = {
+      WEIR_GATEWAY_URL: gatewayUrl,
+      WEIR_CONTROL_PLANE_URL: controlPlane.url,
+      WEIR_API_KEY: ids.demoApiKey,
+      WEIR_ADMIN_TOKEN: ids.ownerToken,
+    };
+    const quickstartFile = join(dir, "quickstart.env");
+    writeEnvFile(quickstartFile, quickstart);
+    process.stdout.write(banner(quickstart, quickstartFile, emulator !== undefined, logFile));
+
+    await new Promise<void>((resolveSignal) => {
+      const stop = () => resolveSignal();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      gateway.once("exit", (code) => {
+        logger.error({ code }, "gateway process exited");
+        resolveSignal();
+      });
+    });
+    process.stdout.write("\nstopping...\n");
+    const gatewayFailed = gateway.exitCode !== null && gateway.exitCode !== 0;
+    await cleanup();
+    if (gatewayFailed) throw new CliError(`the gateway process exited with code ${gateway.exitCode}; see ${join(dir, "gateway.log")}`);
+    process.stdout.write("stopped\n");
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+function banner(q: Record<string, string>, quickstartFile: string, emulated: boolean, logFile: string): string {
+  const g = q.WEIR_GATEWAY_URL!;
+  const k = q.WEIR_API_KEY!;
+  const upstream = emulated
+    ? `LLM EMULATOR (no OPENAI_API_KEY/ANTHROPIC_API_KEY set: answers are canned, not from a real model)`
+    : `the real OpenAI and Anthropic APIs`;
+  return `
+Weir is running.
+  gateway:        ${g}
+  control plane:  ${q.WEIR_CONTROL_PLANE_URL}
+  upstream:       ${upstream}
+  demo API key:   ${k}
+  settings:       ${quickstartFile} (WEIR_GATEWAY_URL, WEIR_CONTROL_PLANE_URL, WEIR_API_KEY, WEIR_ADMIN_TOKEN)
+  logs:           ${logFile}
+
+Try it:
+  curl -sS ${g}/openai/v1/chat/completions -H "Authorization: Bearer ${k}" -H "Content-Type: application/json" -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}'
+  curl -sS ${g}/openai/v1/responses -H "Authorization: Bearer ${k}" -H "Content-Type: application/json" -d '{"model":"gpt-4o-mini","input":"Hello"}'
+  curl -sS ${g}/anthropic/v1/messages -H "X-Api-Key: ${k}" -H "anthropic-version: 2023-06-01" -H "Content-Type: application/json" -d '{"model":"claude-sonnet-4-5","max_tokens":256,"messages":[{"role":"user","content":"Hello"}]}'
+
+Point your clients at it:
+  Claude Code:             ANTHROPIC_BASE_URL=${g}/anthropic ANTHROPIC_AUTH_TOKEN=${k} claude
+  Codex / OpenAI SDK:      OPENAI_BASE_URL=${g}/openai/v1 OPENAI_API_KEY=${k}
+  Anthropic SDK:           ANTHROPIC_BASE_URL=${g}/anthropic ANTHROPIC_API_KEY=${k}
+  Recorded traffic:        curl -sS ${q.WEIR_CONTROL_PLANE_URL}/api/v2/ai-gateway/interceptions -H "Authorization: Bearer $WEIR_ADMIN_TOKEN"
+Press Ctrl-C to stop.
+`;
+}

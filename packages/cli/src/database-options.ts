@@ -1,0 +1,33 @@
+// Options of commands that work on the database directly (migrate, users create --bootstrap).
+import { Option, type Command } from "commander";
+import pino from "pino";
+import { DEFAULT_EMBEDDED_DATA_DIR, bootstrapOwner, openDatabase, type OpenDatabase } from "@weir/controlplane";
+
+export interface DatabaseFlags {
+  readonly databaseUrl?: string;
+  readonly dataDir?: string;
+}
+
+export function addDatabaseOptions(command: Command): Command {
+  return command
+    .addOption(new Option("--database-url <url>", "PostgreSQL URL (default: embedded PostgreSQL in --data-dir)").env("WEIR_DATABASE_URL"))
+    .addOption(new Option("--data-dir <dir>", "embedded PostgreSQL data directory").env("WEIR_DATA_DIR").default(DEFAULT_EMBEDDED_DATA_DIR));
+}
+
+/** DATABASE_URL is honoured too, as every Postgres tool does. */
+export function databaseUrl(flags: DatabaseFlags): string | undefined {
+  return flags.databaseUrl ?? (process.env.DATABASE_URL || undefined);
+}
+
+export async function withDatabase<T>(flags: DatabaseFlags, migrate: boolean, work: (db: OpenDatabase) => Promise<T>): Promise<T> {
+  const open = await openDatabase({ url: databaseUrl(flags), embeddedDataDir: flags.dataDir, migrate, logger: pino({ level: "warn" }, pino.destination(2)) });
+  try {
+    return await work(open);
+  } finally {
+    await open.close();
+  }
+}
+
+export async function bootstrapFirstOwner(flags: DatabaseFlags, username: string, email: string | undefined) {
+  return withDatabase(flags, true, (open) => bootstrapOwner(open.db, { username, email }));
+}

@@ -1,0 +1,10 @@
+// Parses lifetimes such as "3600", "90s", "15m", "12h", "30d" into whole seconds.
+import { CliError } from "./cli-error.js";
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+export function parseDurationSeconds(input: string): number {
+  const m = /^([1-9][0-9]*)([smhd]?)$/.exec(input.trim());
+  if (!m) throw new CliError(`invalid duration ${JSON.stringify(input)}: use e.g. 3600, 90s, 15m, 12h or 30d`);
+  return Number(m[1]) * (UNITS[m[2] || "s"] ?? 1);
+}

@@ -1,0 +1,20 @@
+// The `weir` command. Errors end the process with one line on stderr and exit code 1.
+import { CommanderError } from "commander";
+import { isCliError } from "./cli-error.js";
+import { createProgram } from "./program.js";
+
+try {
+  await createProgram().parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  const message = isCliError(err) ? err.message : describe(err);
+  process.stderr.write(`weir: ${message}\n`);
+  process.exit(1);
+}
+
+// Unexpected errors still get one line: the message and its causes, no stack.
+function describe(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 4; e = e.cause) parts.push(e.message);
+  return parts.join(": ") || String(err);
+}

@@ -1,0 +1,67 @@
+// Governance through real replicas: a suspended user is refused, BYOK reaches the upstream with
+// the user's own key and no governance header, and deleting the shared gateway key makes every
+// replica refuse the next LLM request (then exit non-zero naming why).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { eventually, startStack, type Stack } from "./stack.js";
+
+let stack: Stack;
+before(async () => {
+  stack = await startStack({ replicas: 2, gatewayArgs: ["--allow-byok"] });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+const chat = (replica: number, headers: Record<string, string>) =>
+  fetch(`${stack.replicas[replica]!.url}/openai/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
+  });
+
+describe("governance", () => {
+  it("BYOK: the user's own key reaches the upstream, the governance header does not", async () => {
+    const before = stack.emulator.requests.length;
+    const res = await chat(0, { "x-ai-governance-token": stack.user.apiKey, authorization: "Bearer sk-users-own-openai-key" });
+    assert.equal(res.status, 200, await res.clone().text());
+    const upstream = stack.emulator.requests[before]!;
+    assert.equal(stack.emulator.requests.length, before + 1);
+    assert.equal(upstream.headers.authorization, "Bearer sk-users-own-openai-key");
+    assert.deepEqual(Object.keys(upstream.headers).filter((h) => h.startsWith("x-ai-governance")), []);
+    assert.ok(!JSON.stringify(upstream.headers).includes(stack.user.apiKey));
+  });
+
+  it("a suspended user's key gets 403 from every replica, without reaching the upstream", async () => {
+    const patched = await stack.admin.request("PATCH", `/api/v2/users/${stack.user.id}`, { status: "suspended" });
+    assert.equal(patched.status, 200);
+    const before = stack.emulator.requests.length;
+    for (const replica of [0, 1]) {
+      const res = await chat(replica, { authorization: `Bearer ${stack.user.apiKey}` });
+      assert.equal(res.status, 403);
+    }
+    assert.equal(stack.emulator.requests.length, before);
+    assert.equal((await stack.admin.request("PATCH", `/api/v2/users/${stack.user.id}`, { status: "active" })).status, 200);
+    const res = await chat(1, { authorization: `Bearer ${stack.user.apiKey}` });
+    assert.equal(res.status, 200);
+  });
+
+  it("deleting the gateway key makes both replicas refuse the next LLM request", async () => {
+    for (const replica of [0, 1]) assert.equal((await chat(replica, { authorization: `Bearer ${stack.user.apiKey}` })).status, 200);
+    const deleted = await stack.admin.request("DELETE", `/api/v2/ai-gateway/keys/${stack.gatewayKey.id}`);
+    assert.equal(deleted.status, 204);
+    const before = stack.emulator.requests.length;
+    for (const replica of [0, 1]) {
+      const res = await chat(replica, { authorization: `Bearer ${stack.user.apiKey}` }).catch((err: Error) => err);
+      // Refused: an error status, or the replica already gone; never an answer from upstream.
+      if (!(res instanceof Error)) assert.ok(res.status >= 400, `replica ${replica} answered ${res.status}`);
+    }
+    assert.equal(stack.emulator.requests.length, before);
+    // A replica whose key was revoked stops, exit code 1, with a line naming the reason.
+    for (const replica of stack.replicas) {
+      const exit = await eventually("replica exit", async () => (replica.process.child.exitCode !== null ? await replica.process.exited : undefined));
+      assert.equal(exit.code, 1, replica.process.output());
+      assert.match(replica.process.output(), /AI Gateway key invalid\./);
+    }
+  });
+});

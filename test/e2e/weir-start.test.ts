@@ -1,0 +1,76 @@
+// `weir start` as a newcomer runs it: it comes up on a machine with nothing installed (embedded
+// PostgreSQL, the emulator as upstream), every curl line it prints works as printed, it writes
+// .weir/quickstart.env (0600), a second start reuses what the first created, and Ctrl-C stops
+// everything with exit code 0.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { readEnvFile } from "../../packages/cli/src/admin-options.js";
+import { eventually, runWeir, type WeirProcess } from "./stack.js";
+
+const exec = promisify(execFile);
+const dirs: string[] = [];
+const running: WeirProcess[] = [];
+after(async () => {
+  // A failed assertion must not leave a `weir start` (and its gateway and database) behind.
+  for (const p of running) if (p.child.exitCode === null) p.child.kill("SIGINT");
+  await Promise.all(running.map((p) => p.exited));
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function start(dir: string): Promise<{ proc: WeirProcess; banner: string }> {
+  const env = { ...process.env };
+  for (const name of ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DATABASE_URL", "WEIR_DATABASE_URL"]) delete env[name];
+  const proc = runWeir(["start", "--dir", join(dir, ".weir"), "--control-plane-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"], { ...env, OPENAI_API_KEY: "", ANTHROPIC_API_KEY: "" });
+  running.push(proc);
+  const banner = await eventually("the start banner", async () => {
+    if (proc.child.exitCode !== null) throw new Error(`weir start exited ${proc.child.exitCode}: ${proc.output()}`);
+    return proc.output().includes("Press Ctrl-C to stop.") ? proc.output() : undefined;
+  }, 60_000);
+  return { proc, banner };
+}
+
+async function stop(proc: WeirProcess): Promise<void> {
+  proc.child.kill("SIGINT");
+  const exit = await proc.exited;
+  assert.deepEqual(exit, { code: 0, signal: null }, proc.output());
+}
+
+describe("weir start", () => {
+  it("serves every printed curl line, writes quickstart.env, reuses its keys and stops on Ctrl-C", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "weir-start-"));
+    dirs.push(dir);
+    await chmod(dir, 0o755); // as root, embedded PostgreSQL runs as `postgres` and must reach .weir/
+
+    const first = await start(dir);
+    assert.match(first.banner, /LLM EMULATOR/);
+    const curls = first.banner.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("curl -sS http"));
+    assert.equal(curls.filter((l) => /\/(chat\/completions|responses|messages) /.test(l)).length, 3, first.banner);
+    for (const line of curls.filter((l) => !l.includes("/interceptions"))) {
+      const { stdout } = await exec("sh", ["-c", `${line} -o /dev/null -w '%{http_code}'`]);
+      assert.equal(stdout, "200", line);
+    }
+
+    const envFile = join(dir, ".weir", "quickstart.env");
+    assert.equal((await stat(envFile)).mode & 0o777, 0o600);
+    const env = readEnvFile(envFile);
+    assert.deepEqual(Object.keys(env).sort(), ["WEIR_ADMIN_TOKEN", "WEIR_API_KEY", "WEIR_CONTROL_PLANE_URL", "WEIR_GATEWAY_URL"]);
+    assert.ok(first.banner.includes(env.WEIR_API_KEY!));
+    // The recorded traffic line works with the admin token from the file, and shows the 3 calls.
+    const res = await fetch(`${env.WEIR_CONTROL_PLANE_URL}/api/v2/ai-gateway/interceptions`, { headers: { authorization: `Bearer ${env.WEIR_ADMIN_TOKEN}` } });
+    assert.equal(res.status, 200);
+    const recorded = (await res.json()) as { interceptions: { provider: string }[] };
+    assert.deepEqual(recorded.interceptions.map((i) => i.provider).sort(), ["anthropic", "openai", "openai"]);
+    await stop(first.proc);
+
+    // Created once, reused on the next start.
+    const second = await start(dir);
+    assert.equal(readEnvFile(envFile).WEIR_API_KEY, env.WEIR_API_KEY);
+    assert.equal(readEnvFile(envFile).WEIR_ADMIN_TOKEN, env.WEIR_ADMIN_TOKEN);
+    await stop(second.proc);
+  });
+});
