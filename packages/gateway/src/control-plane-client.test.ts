@@ -187,7 +187,7 @@ describe("ControlPlaneClient.authorize", () => {
       const client = new ControlPlaneClient({ baseUrl: cp.url, gatewayKey: GATEWAY_KEY, apiVersion: "1.0", rpcTimeoutMs: 2_000, logger: silent });
       cleanups.push(async () => client.close());
       await client.start();
-      await assert.rejects(client.authorize(user.key), (err: unknown) => c.want(err));
+      await assert.rejects(client.authorize({ key: user.key }), (err: unknown) => c.want(err));
     });
   }
 
@@ -197,7 +197,7 @@ describe("ControlPlaneClient.authorize", () => {
     cp.addUser(user);
     const client = new ControlPlaneClient({ baseUrl: cp.url, gatewayKey: GATEWAY_KEY, apiVersion: "1.0", rpcTimeoutMs: 2_000, logger: silent });
     cleanups.push(async () => client.close());
-    assert.deepEqual(await client.authorize(user.key), { ownerId: user.ownerId, apiKeyId: user.apiKeyId, username: user.username });
+    assert.deepEqual(await client.authorize({ key: user.key }), { ownerId: user.ownerId, apiKeyId: user.apiKeyId, username: user.username });
     assert.equal(cp.callsOf("IsAuthorized"), 1);
   });
 });

@@ -58,6 +58,9 @@ export interface ControlPlaneClientOptions {
 }
 
 /** What IsAuthorized established about the caller. */
+/** What a request authorizes with: the user's full API key, or a delegated key id. */
+export type UserCredential = { readonly key: string } | { readonly keyId: string };
+
 export interface AuthorizedUser {
   readonly ownerId: string;
   readonly apiKeyId: string;
@@ -149,12 +152,16 @@ export class ControlPlaneClient {
     this.ensureProbing();
   }
 
-  /** IsAuthorized with the user's key, errors mapped to the gateway's domain errors. */
-  async authorize(key: string, signal?: AbortSignal): Promise<AuthorizedUser> {
+  /**
+   * IsAuthorized with the user's key — or, for delegated in-process callers, the key's id only —
+   * errors mapped to the gateway's domain errors.
+   */
+  async authorize(credential: UserCredential, signal?: AbortSignal): Promise<AuthorizedUser> {
     let response: IsAuthorizedResponse;
     try {
       // SECURITY: the key goes only into the request message.
-      response = await this.authorizer.isAuthorized({ key }, { signal, timeoutMs: this.options.rpcTimeoutMs });
+      const request = "key" in credential ? { key: credential.key } : { keyId: credential.keyId };
+      response = await this.authorizer.isAuthorized(request, { signal, timeoutMs: this.options.rpcTimeoutMs });
     } catch (err) {
       throw this.authorizeError(err);
     }

@@ -168,7 +168,7 @@ export class HttpFront {
     let user: AuthorizedUser;
     try {
       // SECURITY: the token goes to the control plane only; logs carry its source.
-      user = await this.o.controlPlane.authorize(credential.token, signal);
+      user = await this.o.controlPlane.authorize({ key: credential.token }, signal);
     } catch (err) {
       this.o.metrics.authorizationsTotal.inc({
         outcome: isUnauthorizedError(err) ? "denied" : isControlPlaneUnavailableError(err) ? "unavailable" : "error",

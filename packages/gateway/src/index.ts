@@ -31,7 +31,7 @@ export {
 } from "./errors.js";
 export type { HttpErrorResponse } from "./errors.js";
 export { ControlPlaneClient, createControlPlaneClient } from "./control-plane-client.js";
-export type { AuthorizedUser, ControlPlaneClientOptions } from "./control-plane-client.js";
+export type { AuthorizedUser, ControlPlaneClientOptions, UserCredential } from "./control-plane-client.js";
 export {
   GOVERNANCE_HEADER_PREFIX,
   GOVERNANCE_REQUEST_ID_HEADER,
