@@ -13,6 +13,7 @@ import { AdminClient } from "../admin-client.js";
 import { CliError } from "../cli-error.js";
 import { parseListen } from "../listen-address.js";
 import { createLogger, logLevelOption } from "../logger.js";
+import { shutdownSignal } from "../shutdown-signal.js";
 import { readState, writeEnvFile, writeState, type StartState } from "../state-file.js";
 import type { User } from "../users-lookup.js";
 
@@ -151,15 +152,13 @@ async function runStart(flags: StartFlags): Promise<void> {
     writeEnvFile(quickstartFile, quickstart);
     process.stdout.write(banner(quickstart, quickstartFile, emulator !== undefined, logFile));
 
-    await new Promise<void>((resolveSignal) => {
-      const stop = () => resolveSignal();
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
+    const gatewayDied = new Promise<void>((resolveExit) =>
       gateway.once("exit", (code) => {
         logger.error({ code }, "gateway process exited");
-        resolveSignal();
-      });
-    });
+        resolveExit();
+      }),
+    );
+    await Promise.race([shutdownSignal(), gatewayDied]);
     process.stdout.write("\nstopping...\n");
     const gatewayFailed = gateway.exitCode !== null && gateway.exitCode !== 0;
     await cleanup();
