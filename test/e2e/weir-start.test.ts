@@ -35,6 +35,8 @@ async function start(dir: string): Promise<{ proc: WeirProcess; banner: string }
 }
 
 async function stop(proc: WeirProcess): Promise<void> {
+  // Ctrl-C under `npm start` delivers SIGINT twice: from the terminal and forwarded by npm.
+  proc.child.kill("SIGINT");
   proc.child.kill("SIGINT");
   const exit = await proc.exited;
   assert.deepEqual(exit, { code: 0, signal: null }, proc.output());
