@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { API_MAJOR, API_MINOR } from "@weir/proto";
+import { releasedImages } from "../scripts/proto-tools.js";
 
 const run = promisify(execFile);
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -47,13 +49,23 @@ async function generate(root: string): Promise<void> {
 
 const AUTHORIZER = "proto/weir/gateway/v1/authorizer.proto";
 const VERSION_TS = "packages/proto/src/version.ts";
-const addField = (t: string) => t.replace("string username = 3;", "string username = 3;\n  // The owner's email.\n  string email = 4;");
+// The version this tree declares (and has released), and the next minor.
+const CURRENT = `${API_MAJOR}.${API_MINOR}`;
+const NEXT = `${API_MAJOR}.${API_MINOR + 1}`;
+const escaped = (v: string) => v.replace(".", "\\.");
+const ANCHOR = "google.protobuf.Timestamp key_expires_at = 4;";
+const addField = (t: string) => t.replace(ANCHOR, `${ANCHOR}\n  // The owner's email.\n  string email = 5;`);
 
 after(async () => {
   await Promise.all(copies.map((d) => rm(d, { recursive: true, force: true })));
 });
 
 describe("proto:check", () => {
+  // The guards below compare against the latest release: it must be the declared version.
+  it(`has released the declared version ${CURRENT}`, () => {
+    assert.equal(releasedImages(repo).at(-1)?.text, CURRENT);
+  });
+
   it("passes on an unchanged tree", async () => {
     const got = await protoCheck(await copyTree());
     assert.equal(got.code, 0, got.out);
@@ -83,17 +95,17 @@ describe("proto:check", () => {
     assert.equal(got.code, 1, got.out);
     assert.match(got.out, /^ok {3}breaking$/m);
     assert.match(got.out, /^ok {3}generated code is fresh$/m);
-    assert.match(got.out, /^FAIL version rule: the contract changed since the released 1\.0 but API_VERSION is still 1\.0/m);
+    assert.match(got.out, new RegExp(`^FAIL version rule: the contract changed since the released ${escaped(CURRENT)} but API_VERSION is still ${escaped(CURRENT)}`, "m"));
   });
 
   it("fails the version rule when the bump has no history entry", async () => {
     const root = await copyTree();
     await edit(root, AUTHORIZER, addField);
     await generate(root);
-    await edit(root, VERSION_TS, (t) => t.replace("API_MINOR = 0", "API_MINOR = 1"));
+    await edit(root, VERSION_TS, (t) => t.replace(`API_MINOR = ${API_MINOR}`, `API_MINOR = ${API_MINOR + 1}`));
     const got = await protoCheck(root);
     assert.equal(got.code, 1, got.out);
-    assert.match(got.out, /^FAIL version rule: API_VERSION 1\.1 has no entry in API_VERSION_HISTORY$/m);
+    assert.match(got.out, new RegExp(`^FAIL version rule: API_VERSION ${escaped(NEXT)} has no entry in API_VERSION_HISTORY$`, "m"));
   });
 
   it("passes an additive change with a minor bump and a history entry", async () => {
@@ -102,8 +114,8 @@ describe("proto:check", () => {
     await generate(root);
     await edit(root, VERSION_TS, (t) =>
       t
-        .replace("API_MINOR = 0", "API_MINOR = 1")
-        .replace(/\n\];\s*$/, '\n  { version: "1.1", changes: "Adds IsAuthorizedResponse.email." },\n];\n'),
+        .replace(`API_MINOR = ${API_MINOR}`, `API_MINOR = ${API_MINOR + 1}`)
+        .replace(/\n\];\s*$/, `\n  { version: "${NEXT}", changes: "Adds IsAuthorizedResponse.email." },\n];\n`),
     );
     const got = await protoCheck(root);
     assert.equal(got.code, 0, got.out);

@@ -100,3 +100,18 @@ export class IncompatibleApiVersionError extends Error {
 export function isIncompatibleApiVersionError(err: unknown): err is IncompatibleApiVersionError {
   return err instanceof Error && err.name === "IncompatibleApiVersionError";
 }
+
+/**
+ * The control plane cannot hear authorization changes right now (its database listener is
+ * down), so it refuses (or ends) WatchAuthorizationChanges streams: a gateway must not cache
+ * answers it would not hear about being revoked.
+ */
+export class AuthorizationChangesUnavailableError extends Error {
+  override readonly name = "AuthorizationChangesUnavailableError";
+  constructor(message = "authorization change notifications are unavailable") {
+    super(message);
+  }
+}
+export function isAuthorizationChangesUnavailableError(err: unknown): err is AuthorizationChangesUnavailableError {
+  return err instanceof Error && err.name === "AuthorizationChangesUnavailableError";
+}

@@ -2,7 +2,7 @@
 // can live in one process, e.g. in tests) under the prefix weir_controlplane_. The admin API
 // registers its own weir_controlplane_admin_requests_total{route,method,status} in this registry
 // (src/admin/metrics.ts).
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export const METRICS_PREFIX = "weir_controlplane_";
 
@@ -22,6 +22,10 @@ export class ControlPlaneMetrics {
   readonly rpcDuration: Histogram<"service" | "method">;
   /** Rows written by the Recorder, by record type. */
   readonly recordsWritten: Counter<"type">;
+  /** Records RecordBatch refused for good (malformed, unknown interception). */
+  readonly recordsRejected: Counter;
+  /** Open Authorizer.WatchAuthorizationChanges streams. */
+  readonly authorizationWatchers: Gauge;
 
   constructor(options: ControlPlaneMetricsOptions = {}) {
     const registers = [this.registry];
@@ -42,6 +46,16 @@ export class ControlPlaneMetrics {
       name: `${METRICS_PREFIX}records_written_total`,
       help: "Records written by the Recorder service, by type.",
       labelNames: ["type"],
+      registers,
+    });
+    this.recordsRejected = new Counter({
+      name: `${METRICS_PREFIX}records_rejected_total`,
+      help: "Records RecordBatch refused for good (malformed, unknown interception, refused by the database).",
+      registers,
+    });
+    this.authorizationWatchers = new Gauge({
+      name: `${METRICS_PREFIX}authorization_watchers`,
+      help: "Open WatchAuthorizationChanges streams (gateways caching authorizations).",
       registers,
     });
     if (options.collectDefaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });

@@ -2,6 +2,13 @@
 // MCPConfigurator and Authorizer over one HTTP/2 session (h2c for http:// URLs), with ONE
 // interceptor that adds the gateway key and API version headers to every call.
 //
+// API 1.1 (when this client speaks it): once the control plane first answers, the client asks
+// whether it serves Recorder.RecordBatch (an empty batch) and opens the authorization watch
+// (authorization-watch.ts) that keeps the IsAuthorized cache (auth-cache.ts) honest. Against a
+// control plane answering Unimplemented (API 1.0) it falls back to the 1.0 behaviour: one RPC
+// per record, the synchronous RecordInterception, and IsAuthorized on every request. A client
+// configured to speak 1.0 never uses the 1.1 RPCs.
+//
 // Start-up: start() proves key and version with one cheap RPC (GetMCPServerConfigs; the
 // server's interceptor runs before any handler). Unauthenticated / FailedPrecondition are
 // fatal: start() rejects with a one-line FatalStartupError. Anything else (refused,
@@ -11,8 +18,9 @@
 // reasons the client turns not-ready and probing resumes, so readiness recovers on its own.
 
 import { ConnectError, Code, createClient } from "@connectrpc/connect";
-import type { Client, Interceptor } from "@connectrpc/connect";
+import type { Client, Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import {
   API_VERSION_HEADER,
   Authorizer,
@@ -20,9 +28,14 @@ import {
   IsAuthorizedFailureSchema,
   MCPConfigurator,
   Recorder,
+  compareApiVersions,
+  parseApiVersion,
 } from "@weir/proto";
 import type { IsAuthorizedResponse } from "@weir/proto";
 import type { Logger } from "pino";
+import { AuthCache } from "./auth-cache.js";
+import type { AuthCacheOptions, AuthorizationAnswer } from "./auth-cache.js";
+import { AuthorizationWatch } from "./authorization-watch.js";
 import { Backoff } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
 import { sleep, systemClock } from "./clock.js";
@@ -36,8 +49,10 @@ import {
   RecordInterceptionError,
   UnauthorizedError,
 } from "./errors.js";
-import type { FailureClass } from "./record-queue.js";
-import type { FollowUpRecord, InterceptionMessage } from "./records.js";
+import type { GatewayMetrics } from "./metrics.js";
+import type { BatchLimits, FailureClass } from "./record-queue.js";
+import { recordEnvelope } from "./records.js";
+import type { GatewayRecord, InterceptionMessage } from "./records.js";
 
 export interface ControlPlaneClientOptions {
   /** e.g. "http://127.0.0.1:7080" (h2c) or an https URL. */
@@ -55,12 +70,24 @@ export interface ControlPlaneClientOptions {
   readonly onReadyChange?: (ready: boolean) => void;
   /** Called when a background probe gets a fatal answer after start() already resolved. */
   readonly onFatalError?: (err: FatalStartupError) => void;
+  /**
+   * The IsAuthorized cache (API 1.1; used only while the control plane pushes changes).
+   * false: authorize every request. Default: enabled with DEFAULT_AUTH_CACHE_OPTIONS.
+   */
+  readonly authCache?: AuthCacheOptions | false;
+  /**
+   * Calls go through this transport instead of HTTP/2 to baseUrl — e.g. the control plane's
+   * in-process transport for an embedded gateway; no key or version header is added then.
+   */
+  readonly transport?: Transport;
+  /** Cache events and watch state are counted here when given. */
+  readonly metrics?: Pick<GatewayMetrics, "authCacheEventsTotal" | "authWatchConnected">;
 }
 
-/** What IsAuthorized established about the caller. */
 /** What a request authorizes with: the user's full API key, or a delegated key id. */
 export type UserCredential = { readonly key: string } | { readonly keyId: string };
 
+/** What IsAuthorized established about the caller. */
 export interface AuthorizedUser {
   readonly ownerId: string;
   readonly apiKeyId: string;
@@ -88,11 +115,34 @@ export function connectCode(err: unknown): Code {
   return err instanceof ConnectError ? err.code : Code.Unknown;
 }
 
+/** HTTP/2 keep-alive of the control-plane session: a PING after 10 s without data, 5 s to answer. */
+const WATCH_PING = Object.freeze({ pingIntervalMs: 10_000, pingTimeoutMs: 5_000 });
+
+/** Whether a client speaking `apiVersion` may use the 1.1 RPCs. */
+export function speaksApi11(apiVersion: string): boolean {
+  try {
+    return compareApiVersions(parseApiVersion(apiVersion), { major: 1, minor: 1 }) >= 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the control plane serves a 1.1 RPC: unknown until it answered one. */
+export type RpcSupport = "unknown" | "supported" | "unsupported";
+
+/** RecordBatch answered Unimplemented: the batch is sent again, one record per call. */
+class RecordBatchUnsupportedError extends Error {
+  override readonly name = "RecordBatchUnsupportedError";
+  constructor(options?: { cause?: unknown }) {
+    super("the control plane does not serve RecordBatch", options);
+  }
+}
+
 export class ControlPlaneClient {
   readonly recorder: Client<typeof Recorder>;
   readonly authorizer: Client<typeof Authorizer>;
   readonly mcpConfigurator: Client<typeof MCPConfigurator>;
-  private readonly sessionManager: GuardedSessionManager;
+  private readonly sessionManager: GuardedSessionManager | undefined;
   private readonly clock: Clock;
   private readonly backoff: Backoff;
   private readonly logger: Logger;
@@ -100,6 +150,11 @@ export class ControlPlaneClient {
   private isReady = false;
   private probing: Promise<void> | undefined;
   private closed = false;
+  private readonly speaks11: boolean;
+  private batchSupport: RpcSupport;
+  private contact: Promise<void> | undefined;
+  private readonly authCache: AuthCache | undefined;
+  private readonly watch: AuthorizationWatch | undefined;
 
   constructor(private readonly options: ControlPlaneClientOptions) {
     this.clock = options.clock ?? systemClock;
@@ -111,29 +166,74 @@ export class ControlPlaneClient {
       gateway_key_prefix: gatewayKeyPrefix(options.gatewayKey),
       client_api_version: options.apiVersion,
     });
-    const identify: Interceptor = (next) => async (req) => {
-      req.header.set(GATEWAY_KEY_HEADER, options.gatewayKey);
-      req.header.set(API_VERSION_HEADER, options.apiVersion);
-      return next(req);
-    };
-    // Our own session manager, so close() can end the HTTP/2 session: connect-node otherwise
-    // keeps an idle session open for 15 minutes and the process never exits.
-    this.sessionManager = new GuardedSessionManager(options.baseUrl, this.logger);
-    const transport = createConnectTransport({
-      httpVersion: "2",
-      baseUrl: options.baseUrl,
-      sessionManager: this.sessionManager,
-      interceptors: [identify],
-      defaultTimeoutMs: options.rpcTimeoutMs,
-    });
+    let transport = options.transport;
+    if (transport === undefined) {
+      const identify: Interceptor = (next) => async (req) => {
+        req.header.set(GATEWAY_KEY_HEADER, options.gatewayKey);
+        req.header.set(API_VERSION_HEADER, options.apiVersion);
+        return next(req);
+      };
+      // Our own session manager, so close() can end the HTTP/2 session: connect-node otherwise
+      // keeps an idle session open for 15 minutes and the process never exits. PINGs while a
+      // stream is open notice a silently dead connection under the authorization watch.
+      this.sessionManager = new GuardedSessionManager(options.baseUrl, this.logger, WATCH_PING);
+      transport = createConnectTransport({
+        httpVersion: "2",
+        baseUrl: options.baseUrl,
+        sessionManager: this.sessionManager,
+        interceptors: [identify],
+        defaultTimeoutMs: options.rpcTimeoutMs,
+      });
+    }
     this.recorder = createClient(Recorder, transport);
     this.authorizer = createClient(Authorizer, transport);
     this.mcpConfigurator = createClient(MCPConfigurator, transport);
+
+    this.speaks11 = speaksApi11(options.apiVersion);
+    this.batchSupport = this.speaks11 ? "unknown" : "unsupported";
+    if (this.speaks11 && options.authCache !== false) {
+      const metrics = options.metrics;
+      this.authCache = new AuthCache({
+        ...options.authCache,
+        clock: this.clock,
+        onEvent: metrics ? (event) => metrics.authCacheEventsTotal.inc({ event }) : undefined,
+      });
+      this.watch = new AuthorizationWatch({
+        authorizer: this.authorizer,
+        cache: this.authCache,
+        logger: options.logger,
+        clock: this.clock,
+        backoff: options.backoff,
+        onConnected: () => this.noteAnswered(),
+        // Only a refusal of the gateway itself says something about the control plane here: an
+        // Unavailable watch may just mean the control plane cannot hear changes right now.
+        onFailure: (err) => {
+          const code = connectCode(err);
+          if (code === Code.Unauthenticated || code === Code.FailedPrecondition) this.noteFailure(err);
+        },
+        onStateChange: metrics ? (connected) => metrics.authWatchConnected.set(connected ? 1 : 0) : undefined,
+      });
+    }
   }
 
   /** True once the control plane answered, and until it stops answering. */
   get ready(): boolean {
     return this.isReady;
+  }
+
+  /**
+   * Whether records (the interception start included) go through RecordBatch. False for a
+   * client speaking 1.0 and once the control plane answered RecordBatch with Unimplemented:
+   * then the interception start is the synchronous RecordInterception.
+   */
+  get recordsInBatches(): boolean {
+    return this.batchSupport !== "unsupported";
+  }
+
+  /** How the record queue should group records for this control plane. */
+  recordLimits(batch: BatchLimits, perRecordConcurrency: number): BatchLimits {
+    if (this.recordsInBatches) return batch;
+    return { maxRecords: 1, maxInFlight: perRecordConcurrency, lingerMs: 0, maxBytes: Number.POSITIVE_INFINITY };
   }
 
   /**
@@ -146,6 +246,7 @@ export class ControlPlaneClient {
     if (outcome.kind === "ok") {
       this.setReady(true);
       this.logger.info("control plane connected");
+      await this.firstContact();
       return;
     }
     this.logger.warn({ err: outcome.error }, "control plane unreachable at start-up; serving not-ready while retrying");
@@ -157,6 +258,15 @@ export class ControlPlaneClient {
    * errors mapped to the gateway's domain errors.
    */
   async authorize(credential: UserCredential, signal?: AbortSignal): Promise<AuthorizedUser> {
+    if (this.authCache === undefined) return (await this.fetchAuthorization(credential, signal)).user;
+    // SECURITY: the cache keeps only a digest of this.
+    const material = "key" in credential ? `key:${credential.key}` : `key_id:${credential.keyId}`;
+    // A call shared by several requests is not tied to any one request's signal.
+    return this.authCache.authorize(material, (s) => this.fetchAuthorization(credential, s ?? this.stop.signal), signal);
+  }
+
+  /** One IsAuthorized call. */
+  private async fetchAuthorization(credential: UserCredential, signal?: AbortSignal): Promise<AuthorizationAnswer> {
     let response: IsAuthorizedResponse;
     try {
       // SECURITY: the key goes only into the request message.
@@ -166,7 +276,10 @@ export class ControlPlaneClient {
       throw this.authorizeError(err);
     }
     this.noteAnswered();
-    return { ownerId: response.ownerId, apiKeyId: response.apiKeyId, username: response.username };
+    return {
+      user: { ownerId: response.ownerId, apiKeyId: response.apiKeyId, username: response.username },
+      keyExpiresAtMs: response.keyExpiresAt === undefined ? undefined : timestampMs(response.keyExpiresAt),
+    };
   }
 
   /** The synchronous RecordInterception; any failure becomes RecordInterceptionError. */
@@ -180,46 +293,119 @@ export class ControlPlaneClient {
     this.noteAnswered();
   }
 
-  /** Delivers one follow-up record (used by the record queue). */
-  async sendRecord(record: FollowUpRecord, signal: AbortSignal): Promise<void> {
+  /**
+   * Delivers a batch of records for the record queue, in order. With RecordBatch: one call;
+   * resolves with the records the control plane refused for good (id -> reason). Against a
+   * 1.0 control plane: one RPC per record, and only batches of one record (so a retry never
+   * repeats a record that was stored: the 1.0 RPCs are not idempotent).
+   */
+  async sendRecords(records: readonly GatewayRecord[], signal: AbortSignal): Promise<ReadonlyMap<string, string>> {
     const options = { signal, timeoutMs: this.options.rpcTimeoutMs };
-    try {
-      switch (record.kind) {
-        case "prompt_usage":
-          await this.recorder.recordPromptUsage(record.message, options);
-          break;
-        case "token_usage":
-          await this.recorder.recordTokenUsage(record.message, options);
-          break;
-        case "tool_usage":
-          await this.recorder.recordToolUsage(record.message, options);
-          break;
-        case "model_thought":
-          await this.recorder.recordModelThought(record.message, options);
-          break;
-        case "interception_ended":
-          await this.recorder.recordInterceptionEnded(record.message, options);
-          break;
+    if (this.recordsInBatches) {
+      let rejected: { id: string; reason: string }[];
+      try {
+        ({ rejected } = await this.recorder.recordBatch({ records: records.map(recordEnvelope) }, options));
+      } catch (err) {
+        if (connectCode(err) === Code.Unimplemented) {
+          this.batchUnsupported();
+          throw new RecordBatchUnsupportedError({ cause: err });
+        }
+        this.noteFailure(err);
+        throw err;
       }
+      this.batchSupport = "supported";
+      this.noteAnswered();
+      return new Map(rejected.map((r) => [r.id, r.reason]));
+    }
+    const [record, ...more] = records;
+    // Formed before the switch to per-record delivery: sent again, one record per call.
+    if (more.length > 0) throw new RecordBatchUnsupportedError();
+    if (record === undefined) return new Map();
+    try {
+      await this.sendOne(record, options);
     } catch (err) {
-      this.noteFailure(err);
-      throw err;
+      // A start queued before the fallback and stored by an earlier attempt whose answer was lost.
+      if (!(record.kind === "interception" && connectCode(err) === Code.AlreadyExists)) {
+        this.noteFailure(err);
+        if (this.classifyRecordError(err, 1) === "transient") throw err;
+        return new Map([[record.id, ConnectError.from(err).rawMessage]]);
+      }
     }
     this.noteAnswered();
+    return new Map();
   }
 
-  /** Transient failures are retried by the record queue; InvalidArgument, NotFound etc. are not. */
-  classifyRecordError(err: unknown): FailureClass {
-    return TRANSIENT_CODES.has(connectCode(err)) ? "transient" : "permanent";
+  private async sendOne(record: GatewayRecord, options: { signal: AbortSignal; timeoutMs: number }): Promise<void> {
+    switch (record.kind) {
+      case "interception":
+        await this.recorder.recordInterception(record.message, options);
+        return;
+      case "prompt_usage":
+        await this.recorder.recordPromptUsage(record.message, options);
+        return;
+      case "token_usage":
+        await this.recorder.recordTokenUsage(record.message, options);
+        return;
+      case "tool_usage":
+        await this.recorder.recordToolUsage(record.message, options);
+        return;
+      case "model_thought":
+        await this.recorder.recordModelThought(record.message, options);
+        return;
+      case "interception_ended":
+        await this.recorder.recordInterceptionEnded(record.message, options);
+        return;
+    }
   }
 
-  /** Stops probing and closes the HTTP/2 session. Idempotent. */
+  /**
+   * Transient failures are retried by the record queue; InvalidArgument, NotFound etc. are
+   * not. A message too large for the control plane is retried only as part of a bigger batch
+   * (the queue's byte limit keeps that rare); alone it can never succeed.
+   */
+  classifyRecordError(err: unknown, batchSize: number): FailureClass {
+    if (err instanceof RecordBatchUnsupportedError) return "transient";
+    const code = connectCode(err);
+    if (code === Code.ResourceExhausted && batchSize <= 1) return "permanent";
+    return TRANSIENT_CODES.has(code) ? "transient" : "permanent";
+  }
+
+  /**
+   * Detects what a 1.1 control plane serves and opens the authorization watch; once, the first
+   * time the control plane answers (whichever call that was).
+   */
+  private firstContact(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.contact ??= this.detectCapabilities();
+    return this.contact;
+  }
+
+  private async detectCapabilities(): Promise<void> {
+    this.watch?.start();
+    if (this.batchSupport !== "unknown") return;
+    try {
+      await this.recorder.recordBatch({ records: [] }, { signal: this.stop.signal, timeoutMs: this.options.rpcTimeoutMs });
+      this.batchSupport = "supported";
+    } catch (err) {
+      if (connectCode(err) === Code.Unimplemented) this.batchUnsupported();
+      // Anything else: still unknown; the first real batch will tell.
+    }
+  }
+
+  private batchUnsupported(): void {
+    if (this.batchSupport === "unsupported") return;
+    this.batchSupport = "unsupported";
+    this.logger.warn("control plane does not serve RecordBatch (older than 1.1): one RPC per record, interception start recorded synchronously");
+  }
+
+  /** Stops probing and watching and closes the HTTP/2 session. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    void this.watch?.stop();
     this.stop.abort(new Error("control plane client closed"));
     this.setReady(false);
-    this.sessionManager.abort();
+    this.sessionManager?.abort();
   }
 
   /** Waits for a background probe loop to finish (tests, shutdown). */
@@ -279,6 +465,7 @@ export class ControlPlaneClient {
         this.logger.info({ attempts: this.backoff.attempts }, "control plane connected");
         this.backoff.reset();
         this.setReady(true);
+        await this.firstContact();
         return;
       }
       if (outcome.kind === "fatal") {
@@ -346,6 +533,7 @@ export class ControlPlaneClient {
   private setReady(ready: boolean): void {
     if (this.isReady === ready) return;
     this.isReady = ready;
+    if (ready) void this.firstContact();
     this.options.onReadyChange?.(ready);
   }
 }

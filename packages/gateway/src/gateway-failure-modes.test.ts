@@ -1,11 +1,17 @@
 // Pins how the gateway refuses requests (reference TestServeHTTP_FailureModes): status, exact
 // JSON body, no upstream call, and which control-plane calls happened — through real HTTP.
+// Every case presents a credential the gateway has not seen before (or a scripted one), so its
+// IsAuthorized count is not hidden by the authorization cache (gateway-auth-cache.test.ts).
+// "The interception cannot be recorded" has its own cases: with RecordBatch (1.1) the start is
+// queued and only a refusing queue fails the request; against 1.0 the synchronous
+// RecordInterception does.
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
 import type { FakeUser } from "./testing/index.js";
-import { makeUser, send, startHarness } from "./test-harness.js";
+import { ANTHROPIC_KEY, GATEWAY_KEY, OPENAI_KEY, captureLogger, makeUser, metricValue, send, startHarness } from "./test-harness.js";
+import { Gateway } from "./index.js";
 import type { Harness } from "./test-harness.js";
 
 let h: Harness;
@@ -35,7 +41,8 @@ interface Case {
   name: string;
   method?: string;
   path?: string;
-  headers: () => Record<string, string>;
+  /** `fresh` is a valid user this gateway has never seen. */
+  headers: (fresh: FakeUser) => Record<string, string>;
   body?: () => unknown;
   setup?: () => void;
   status: number;
@@ -50,7 +57,7 @@ const cases: Case[] = [
   { name: "no credential", headers: () => ({}), status: 400, json: { message: "no authentication key provided" }, authorizeCalls: 0, recordCalls: 0 },
   {
     name: "only a session token",
-    headers: () => ({ "weir-session-token": h.user.key }),
+    headers: (fresh) => ({ "weir-session-token": fresh.key }),
     status: 400,
     json: { message: "no authentication key provided" },
     authorizeCalls: 0,
@@ -68,7 +75,7 @@ const cases: Case[] = [
   { name: "owner id is not a UUID", headers: () => ({ authorization: `Bearer ${oops.key}` }), status: 403, json: { message: "unauthorized" }, authorizeCalls: 1, recordCalls: 0 },
   {
     name: "control plane unavailable",
-    headers: () => ({ authorization: `Bearer ${h.user.key}` }),
+    headers: (fresh) => ({ authorization: `Bearer ${fresh.key}` }),
     setup: () => h.cp.failNext("IsAuthorized", 1, Code.Unavailable),
     status: 503,
     json: { message: "could not connect to the control plane" },
@@ -92,17 +99,8 @@ const cases: Case[] = [
     recordCalls: 0,
   },
   {
-    name: "RecordInterception fails",
-    headers: () => ({ authorization: `Bearer ${h.user.key}` }),
-    setup: () => h.cp.failNext("RecordInterception", 1, Code.Internal),
-    status: 500,
-    json: { message: "failed to record interception" },
-    authorizeCalls: 1,
-    recordCalls: 1,
-  },
-  {
     name: "BYOK while BYOK is disabled",
-    headers: () => ({ "x-ai-governance-token": h.user.key, authorization: "Bearer sk-user-own-key" }),
+    headers: (fresh) => ({ "x-ai-governance-token": fresh.key, authorization: "Bearer sk-user-own-key" }),
     status: 403,
     json: { message: "Bring Your Own Key (BYOK) mode is not enabled.", detail: "Contact your administrator to enable it with --allow-byok." },
     authorizeCalls: 0,
@@ -110,7 +108,7 @@ const cases: Case[] = [
   },
   {
     name: "body is not JSON",
-    headers: () => ({ authorization: `Bearer ${h.user.key}` }),
+    headers: (fresh) => ({ authorization: `Bearer ${fresh.key}` }),
     body: () => "{not json",
     status: 400,
     json: { message: "invalid request body", detail: "the body must be a JSON object" },
@@ -119,7 +117,7 @@ const cases: Case[] = [
   },
   {
     name: "body is a JSON array",
-    headers: () => ({ authorization: `Bearer ${h.user.key}` }),
+    headers: (fresh) => ({ authorization: `Bearer ${fresh.key}` }),
     body: () => "[1,2]",
     status: 400,
     json: { message: "invalid request body", detail: "the body must be a JSON object" },
@@ -128,7 +126,7 @@ const cases: Case[] = [
   },
   {
     name: "body too large",
-    headers: () => ({ authorization: `Bearer ${h.user.key}` }),
+    headers: (fresh) => ({ authorization: `Bearer ${fresh.key}` }),
     body: () => ({ ...chatBody, padding: "x".repeat(100 * 1024) }),
     status: 413,
     json: { message: "request body too large", detail: "The limit is 65536 bytes." },
@@ -141,12 +139,14 @@ describe("failure modes", () => {
   for (const c of cases) {
     it(c.name, async () => {
       c.setup?.();
+      const fresh = makeUser();
+      h.cp.addUser(fresh);
       const upstreamBefore = h.emulator.requests.length;
       const authorizeBefore = h.cp.callsOf("IsAuthorized");
       const recordBefore = h.cp.callsOf("RecordInterception");
       const res = await send(`${h.gateway.url}${c.path ?? "/openai/v1/chat/completions"}`, {
         method: c.method ?? "POST",
-        headers: c.headers(),
+        headers: c.headers(fresh),
         body: c.body?.() ?? chatBody,
       });
       assert.equal(res.status, c.status);
@@ -163,7 +163,7 @@ describe("failure modes", () => {
     const lines = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
     const unauthorized = lines.filter((l) => l.msg === "unauthorized").map((l) => l.reason);
     assert.deepEqual(unauthorized, ["unknown_key", "deleted_user", "invalid_owner_id"]);
-    for (const secret of [h.user.key, broken.key, oops.key, deleted.key, internal.key, "abcdefghij-0123456789012345678901"]) {
+    for (const secret of [broken.key, oops.key, deleted.key, internal.key, "abcdefghij-0123456789012345678901"]) {
       assert.ok(h.logs.every((l) => !l.includes(secret)), "a user key was logged");
     }
   });
@@ -178,5 +178,61 @@ describe("failure modes", () => {
       .filter((l) => l.msg === "no authentication key provided")
       .map((l) => l.level);
     assert.deepEqual(levels, [30, 40]);
+  });
+});
+
+describe("the interception cannot be recorded", () => {
+  const request = (url: string, user: FakeUser) => send(`${url}/openai/v1/chat/completions`, { headers: { authorization: `Bearer ${user.key}` }, body: chatBody });
+
+  // Property (1.1): the start is queued, not sent: only a queue that refuses it fails the request.
+  it("with RecordBatch: a full record queue fails the request with 500 before any upstream call", async () => {
+    const { logger } = captureLogger();
+    const small = new Gateway({
+      controlPlaneUrl: h.cp.url,
+      gatewayKey: GATEWAY_KEY,
+      listen: { host: "127.0.0.1", port: 0 },
+      openai: { baseUrl: h.emulator.openaiBaseUrl, apiKey: OPENAI_KEY },
+      anthropic: { baseUrl: h.emulator.anthropicBaseUrl, apiKey: ANTHROPIC_KEY },
+      recordQueueSize: 1,
+      logger,
+    });
+    await small.start();
+    const hold = h.cp.hold("RecordBatch");
+    try {
+      const user = makeUser();
+      h.cp.addUser(user);
+      // The first request's start fills the queue (its batch is held); its follow-ups overflow.
+      assert.equal((await request(small.url, user)).status, 200);
+      const upstreamBefore = h.emulator.requests.length;
+      const recordBefore = h.cp.callsOf("RecordInterception");
+      const res = await request(small.url, user);
+      assert.equal(res.status, 500);
+      assert.deepEqual(res.json, { message: "failed to record interception" });
+      assert.equal(h.emulator.requests.length, upstreamBefore, "no upstream call");
+      assert.equal(h.cp.callsOf("RecordInterception"), recordBefore, "no synchronous RecordInterception");
+      assert.equal(await metricValue(small.metrics.recordsDroppedTotal, { type: "interception", reason: "overflow" }), 1);
+    } finally {
+      hold.release();
+      await small.shutdown();
+    }
+  });
+
+  // Property (1.0): the synchronous RecordInterception failing fails the request.
+  it("against a 1.0 control plane: RecordInterception failing fails the request with 500", async () => {
+    const old = await startHarness({ controlPlaneVersion: "1.0", gateway: { apiVersion: "1.0" } });
+    try {
+      old.cp.failNext("RecordInterception", 1, Code.Internal);
+      const upstreamBefore = old.emulator.requests.length;
+      const res = await request(old.gateway.url, old.user);
+      assert.equal(res.status, 500);
+      assert.deepEqual(res.json, { message: "failed to record interception" });
+      assert.equal(res.headers.get("content-type"), "application/json");
+      assert.equal(old.emulator.requests.length, upstreamBefore, "no upstream call");
+      assert.equal(old.cp.callsOf("IsAuthorized"), 1);
+      assert.equal(old.cp.callsOf("RecordInterception"), 1);
+      assert.equal(old.cp.interceptions.length, 0, "no interception was recorded");
+    } finally {
+      await old.close();
+    }
   });
 });

@@ -1,6 +1,9 @@
-// Pins the follow-up record path through a real gateway and control plane: the request never
-// waits for records, transient failures are retried until delivered (no loss, no duplicates),
-// permanent failures and overflow are dropped and counted, and metrics expose it all.
+// Pins the record path through a real gateway and control plane: the request never waits for
+// records (API 1.1: not even for its interception start), records go in batches, transient
+// failures are retried until delivered (no loss, no duplicates — also when an answer is lost
+// after the batch was stored), permanent rejections and overflow are dropped and counted, and
+// metrics expose it all. A long linger keeps one request's records in one batch, so the counts
+// below do not depend on timing.
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -11,7 +14,7 @@ import type { Harness } from "./test-harness.js";
 
 let h: Harness;
 before(async () => {
-  h = await startHarness();
+  h = await startHarness({ gateway: { recordBatch: { lingerMs: 200 } } });
 });
 after(() => h.close());
 
@@ -20,52 +23,75 @@ const withTool = { ...chat, tools: [{ type: "function", function: { name: "get_w
 const auth = (): Record<string, string> => ({ authorization: `Bearer ${h.user.key}` });
 
 describe("record queue", () => {
-  it("answers the client before slow records are delivered", async () => {
-    const hold = h.cp.hold("RecordPromptUsage");
+  it("answers the client before slow records are delivered, the interception start included", async () => {
+    const hold = h.cp.hold("RecordBatch");
+    const started = h.cp.interceptions.length;
     const ended = h.cp.ended.length;
     const tokens = h.cp.tokenUsages.length;
     const res = await send(`${h.gateway.url}/openai/v1/chat/completions`, { headers: auth(), body: chat });
     assert.equal(res.status, 200);
     const id = res.headers.get("x-weir-interception-id") ?? "";
-    // The client has its answer; the records are still on their way.
+    // The client has its answer; the records (start, prompt, token usage, end) are on their way.
+    assert.equal(h.cp.interceptions.length, started);
     assert.equal(h.cp.ended.length, ended);
     assert.equal(h.cp.tokenUsages.length, tokens);
-    assert.equal(h.gateway.pendingRecords, 3);
+    assert.equal(h.gateway.pendingRecords, 4);
     hold.release();
     await waitForEnded(h, ended + 1);
     const rows = h.cp.recordsOf(id);
+    assert.ok(rows.interception !== undefined);
     assert.equal(rows.prompts.length, 1);
     assert.equal(rows.tokenUsages.length, 1);
     assert.equal(rows.ended.length, 1);
   });
 
-  it("retries transient failures until delivered, exactly once each, ended last", async () => {
-    h.cp.failNext("RecordTokenUsage", 3, Code.Unavailable);
-    h.cp.failNext("RecordInterceptionEnded", 2, Code.Internal);
-    const retriedTokens = await metricValue(h.gateway.metrics.recordsRetriedTotal, { type: "token_usage" });
-    const retriedEnded = await metricValue(h.gateway.metrics.recordsRetriedTotal, { type: "interception_ended" });
+  it("sends one request's records in one RecordBatch call, in order, with no other RPC", async () => {
+    const rpcs = h.cp.rpcCount;
+    const batches = h.cp.callsOf("RecordBatch");
+    const ended = h.cp.ended.length;
+    const res = await send(`${h.gateway.url}/openai/v1/chat/completions`, { headers: auth(), body: withTool });
+    assert.equal(res.status, 200);
+    await waitForEnded(h, ended + 1);
+    // The key is cached: the request cost exactly one RPC, the batch.
+    assert.equal(h.cp.callsOf("RecordBatch") - batches, 1);
+    assert.equal(h.cp.rpcCount - rpcs, 1);
+    const id = res.headers.get("x-weir-interception-id") ?? "";
+    assert.deepEqual(
+      h.cp.applied.filter((a) => a.interceptionId === id).map((a) => a.kind),
+      ["interception", "promptUsage", "tokenUsage", "toolUsage", "interceptionEnded"],
+    );
+  });
+
+  it("retries transient failures until delivered, exactly once each, ended last — also after an answer was lost", async () => {
+    // Two calls refused before storing anything, then one stored whose answer is lost.
+    h.cp.failNext("RecordBatch", 2, Code.Unavailable);
+    h.cp.failNextAfterApply("RecordBatch", 1, Code.Internal);
+    const retried = async (type: string) => metricValue(h.gateway.metrics.recordsRetriedTotal, { type });
+    const [retriedTokens, retriedEnded] = [await retried("token_usage"), await retried("interception_ended")];
     const ended = h.cp.ended.length;
     const res = await send(`${h.gateway.url}/openai/v1/chat/completions`, { headers: auth(), body: chat });
     assert.equal(res.status, 200);
     const id = res.headers.get("x-weir-interception-id") ?? "";
     await waitForEnded(h, ended + 1, 10_000);
     const rows = h.cp.recordsOf(id);
+    assert.ok(rows.interception !== undefined);
+    assert.equal(h.cp.interceptions.filter((i) => i.id === id).length, 1);
     assert.equal(rows.tokenUsages.length, 1);
     assert.equal(rows.prompts.length, 1);
     assert.equal(rows.ended.length, 1);
-    assert.equal(h.cp.scriptedFailures.get("RecordTokenUsage"), 3);
-    assert.equal(h.cp.scriptedFailures.get("RecordInterceptionEnded"), 2);
-    assert.equal((await metricValue(h.gateway.metrics.recordsRetriedTotal, { type: "token_usage" })) - retriedTokens, 3);
-    assert.equal((await metricValue(h.gateway.metrics.recordsRetriedTotal, { type: "interception_ended" })) - retriedEnded, 2);
-    // Ended was delivered after the token usage it waited for.
-    const endedAt = h.cp.calls.findLastIndex((c) => c.method === "RecordInterceptionEnded");
-    const tokensAt = h.cp.calls.findLastIndex((c) => c.method === "RecordTokenUsage");
-    assert.ok(tokensAt < endedAt);
+    assert.equal(h.cp.scriptedFailures.get("RecordBatch"), 3);
+    assert.equal((await retried("token_usage")) - retriedTokens, 3);
+    assert.equal((await retried("interception_ended")) - retriedEnded, 3);
+    // Stored in order: the start first, the end last.
+    assert.deepEqual(
+      h.cp.applied.filter((a) => a.interceptionId === id).map((a) => a.kind),
+      ["interception", "promptUsage", "tokenUsage", "interceptionEnded"],
+    );
     await eventually(() => h.gateway.ready, 5_000, "ready again");
   });
 
   it("drops and counts a record the control plane rejects permanently", async () => {
-    h.cp.failNext("RecordToolUsage", 1, Code.InvalidArgument);
+    h.cp.rejectNextRecords("toolUsage", 1);
     const dropped = await metricValue(h.gateway.metrics.recordsDroppedTotal, { type: "tool_usage", reason: "permanent" });
     const ended = h.cp.ended.length;
     const res = await send(`${h.gateway.url}/openai/v1/chat/completions`, { headers: auth(), body: withTool });
@@ -77,7 +103,7 @@ describe("record queue", () => {
     assert.equal((await metricValue(h.gateway.metrics.recordsDroppedTotal, { type: "tool_usage", reason: "permanent" })) - dropped, 1);
   });
 
-  it("drops and counts records beyond the queue size without failing the request", async () => {
+  it("drops and counts follow-up records beyond the queue size without failing the request", async () => {
     const { logger, lines } = captureLogger();
     const small = new Gateway({
       controlPlaneUrl: h.cp.url,
@@ -90,22 +116,27 @@ describe("record queue", () => {
     });
     await small.start();
     try {
-      const hold = h.cp.hold("RecordPromptUsage");
+      const hold = h.cp.hold("RecordBatch");
       const res = await send(`${small.url}/openai/v1/chat/completions`, { headers: auth(), body: chat });
       assert.equal(res.status, 200);
-      // prompt (held) + token usage fit; the end does not.
+      // The start and the prompt fit; the token usage and the end do not.
+      assert.equal(await metricValue(small.metrics.recordsDroppedTotal, { type: "token_usage", reason: "overflow" }), 1);
       assert.equal(await metricValue(small.metrics.recordsDroppedTotal, { type: "interception_ended", reason: "overflow" }), 1);
       assert.equal(small.pendingRecords, 2);
       const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "dropping follow-up record");
       assert.deepEqual(
         logged.map((l) => [l.level, l.record_type, l.reason]),
-        [[50, "interception_ended", "overflow"]],
+        [
+          [50, "token_usage", "overflow"],
+          [50, "interception_ended", "overflow"],
+        ],
       );
       hold.release();
       await eventually(() => small.pendingRecords === 0, 5_000, "queue drained");
       const rows = h.cp.recordsOf(res.headers.get("x-weir-interception-id") ?? "");
+      assert.ok(rows.interception !== undefined);
       assert.equal(rows.prompts.length, 1);
-      assert.equal(rows.tokenUsages.length, 1);
+      assert.equal(rows.tokenUsages.length, 0);
       assert.equal(rows.ended.length, 0);
     } finally {
       await small.shutdown();

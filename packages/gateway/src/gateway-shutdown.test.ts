@@ -82,7 +82,8 @@ describe("shutdown", () => {
 
   it("waits for queued records to be delivered", async () => {
     const h = await harness();
-    const hold = h.cp.hold("RecordTokenUsage");
+    const batches = h.cp.callsOf("RecordBatch");
+    const hold = h.cp.hold("RecordBatch");
     const res = await fetch(`${h.gateway.url}/openai/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${h.user.key}` },
@@ -90,7 +91,7 @@ describe("shutdown", () => {
     });
     assert.equal(res.status, 200);
     await res.text();
-    await h.cp.waitFor(() => h.cp.callsOf("RecordTokenUsage") === 1, 5_000, "token usage in flight");
+    await h.cp.waitFor(() => h.cp.callsOf("RecordBatch") > batches, 5_000, "a record batch in flight");
     const stopping = h.gateway.shutdown();
     assert.equal(h.cp.ended.length, 0);
     hold.release();
@@ -101,17 +102,19 @@ describe("shutdown", () => {
 
   it("gives up on undeliverable records at the flush deadline, counting them", async () => {
     const h = await harness({ gateway: { recordFlushTimeoutMs: 200 } });
-    h.cp.hold("RecordTokenUsage");
+    const batches = h.cp.callsOf("RecordBatch");
+    h.cp.hold("RecordBatch");
     const res = await fetch(`${h.gateway.url}/openai/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${h.user.key}` },
       body: JSON.stringify({ ...chat, stream: false }),
     });
     await res.text();
-    await h.cp.waitFor(() => h.cp.callsOf("RecordTokenUsage") === 1, 5_000, "token usage in flight");
+    await h.cp.waitFor(() => h.cp.callsOf("RecordBatch") > batches, 5_000, "a record batch in flight");
     await h.gateway.shutdown();
     assert.equal(h.cp.ended.length, 0);
-    assert.equal(await metricValue(h.gateway.metrics.recordsDroppedTotal, { reason: "shutdown" }), 2);
+    // The start, the prompt, the token usage and the end.
+    assert.equal(await metricValue(h.gateway.metrics.recordsDroppedTotal, { reason: "shutdown" }), 4);
   });
 
   it("is idempotent", async () => {

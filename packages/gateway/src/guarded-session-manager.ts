@@ -19,8 +19,10 @@ export class GuardedSessionManager implements SessionManager {
   constructor(
     baseUrl: string,
     private readonly logger: Logger,
+    /** connect-node's keep-alive PING options; default none. */
+    pingOptions?: ConstructorParameters<typeof Http2SessionManager>[1],
   ) {
-    this.inner = new Http2SessionManager(baseUrl);
+    this.inner = new Http2SessionManager(baseUrl, pingOptions);
   }
 
   get authority(): string {

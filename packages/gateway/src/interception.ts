@@ -1,7 +1,12 @@
 // One bridged LLM request, start to end (DESIGN §6, reference §6-§8): read the body, record
-// the interception synchronously, proxy to the provider (streaming event by event, or
-// blocking), watch the response for usage / tool calls / thoughts, and queue the follow-up
-// records — always ending with RecordInterceptionEnded, whatever happened.
+// the interception start, proxy to the provider (streaming event by event, or blocking), watch
+// the response for usage / tool calls / thoughts, and queue the follow-up records — always
+// ending with RecordInterceptionEnded, whatever happened.
+//
+// The start: with RecordBatch (API 1.1) it is queued like every other record — no RPC on the
+// request path — and the request fails ("failed to record interception") only when the queue
+// refuses it (full, or shutting down). Against a 1.0 control plane it is the synchronous
+// RecordInterception, as in the reference.
 
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
@@ -9,7 +14,7 @@ import type { Logger } from "pino";
 import { detectClient, detectClientSessionId } from "./client-detection.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
 import { bearerToken, maskCredential } from "./credentials.js";
-import { InvalidRequestBodyError } from "./errors.js";
+import { InvalidRequestBodyError, RecordInterceptionError } from "./errors.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { CredentialKind } from "./headers.js";
 import { asObject, tryParseJson } from "./json.js";
@@ -22,13 +27,13 @@ import type { RecordQueue } from "./record-queue.js";
 import { readRequestBody } from "./request-body.js";
 import {
   endedRecord,
-  interceptionMessage,
+  interceptionRecord,
   promptRecord,
   thoughtRecord,
   tokenUsageRecord,
   toolUsageRecord,
 } from "./records.js";
-import type { FollowUpRecord, InterceptionErrorType } from "./records.js";
+import type { GatewayRecord } from "./records.js";
 import { sendJson, writeChunk } from "./response-writer.js";
 import { upstreamTarget } from "./routes.js";
 import type { BridgedRoute, ProviderName } from "./routes.js";
@@ -46,8 +51,8 @@ export const INTERCEPTION_ID_HEADER = "x-weir-interception-id";
 /** Shared services a bridged request uses. */
 export interface ExchangeDeps {
   readonly options: GatewayOptions;
-  readonly controlPlane: Pick<ControlPlaneClient, "recordInterception">;
-  readonly records: Pick<RecordQueue<FollowUpRecord>, "enqueue">;
+  readonly controlPlane: Pick<ControlPlaneClient, "recordInterception" | "recordsInBatches">;
+  readonly records: Pick<RecordQueue<GatewayRecord>, "enqueue">;
   readonly upstream: Upstream;
   readonly metrics: GatewayMetrics;
 }
@@ -110,26 +115,30 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
     credential_hint: credentialHint,
   });
 
-  // Synchronous: when the interception cannot be recorded the request fails before any
-  // upstream call. Not tied to the client's signal: once sent it must complete, so an
-  // interception that was recorded is always ended below.
-  await deps.controlPlane.recordInterception(
-    interceptionMessage({
-      id,
-      initiatorId: user.ownerId,
-      apiKeyId: user.apiKeyId,
-      username: user.username,
-      provider: route.provider,
-      model: parsed.model,
-      client,
-      clientSessionId: detectClientSessionId(client, req.headers, body),
-      userAgent,
-      credentialKind: kind,
-      credentialHint,
-      correlatingToolCallId: parsed.correlatingToolCallId,
-      startedAtMs,
-    }),
-  );
+  const start = interceptionRecord({
+    id,
+    initiatorId: user.ownerId,
+    apiKeyId: user.apiKeyId,
+    username: user.username,
+    provider: route.provider,
+    model: parsed.model,
+    client,
+    clientSessionId: detectClientSessionId(client, req.headers, body),
+    userAgent,
+    credentialKind: kind,
+    credentialHint,
+    correlatingToolCallId: parsed.correlatingToolCallId,
+    startedAtMs,
+  });
+  // When the interception cannot be recorded the request fails before any upstream call.
+  if (deps.controlPlane.recordsInBatches) {
+    // Queued ahead of its follow-up records; the queue delivers them in order.
+    if (!deps.records.enqueue(start)) throw new RecordInterceptionError();
+  } else {
+    // Not tied to the client's signal: once sent it must complete, so an interception that
+    // was recorded is always ended below.
+    await deps.controlPlane.recordInterception(start.message);
+  }
   log.debug("interception started");
 
   const inflight = { provider: route.provider, route: route.route };

@@ -23,6 +23,14 @@ export interface GatewayMetrics {
   readonly recordsDroppedTotal: Counter<"type" | "reason">;
   readonly recordsRetriedTotal: Counter<"type">;
   readonly recordQueueDepth: Gauge;
+  /** RecordBatch (or, against 1.0, per-record) calls; outcome: sent, failed. */
+  readonly recordBatchesTotal: Counter<"outcome">;
+  /** Records per call. */
+  readonly recordBatchSize: Histogram;
+  /** Authorization cache lookups and changes; event: hit, negative_hit, miss, shared, bypass, evict, invalidate. */
+  readonly authCacheEventsTotal: Counter<"event">;
+  /** 1 while the authorization watch stream is open (answers are cached), 0 otherwise. */
+  readonly authWatchConnected: Gauge;
   /** 1 while the control plane answers, 0 otherwise. */
   readonly controlPlaneReady: Gauge;
   readonly poolEventsTotal: Counter<"event">;
@@ -107,6 +115,29 @@ export function createGatewayMetrics(): GatewayMetrics {
     recordQueueDepth: new Gauge({
       name: `${p}record_queue_depth`,
       help: "Follow-up records waiting to be delivered.",
+      registers,
+    }),
+    recordBatchesTotal: new Counter({
+      name: `${p}record_batches_total`,
+      help: "Record deliveries to the control plane (one RecordBatch call, or one per-record call against 1.0), by outcome.",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    recordBatchSize: new Histogram({
+      name: `${p}record_batch_size`,
+      help: "Records per delivery.",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers,
+    }),
+    authCacheEventsTotal: new Counter({
+      name: `${p}auth_cache_events_total`,
+      help: "Authorization cache lookups (hit, negative_hit, miss, shared, bypass) and changes (evict, invalidate).",
+      labelNames: ["event"] as const,
+      registers,
+    }),
+    authWatchConnected: new Gauge({
+      name: `${p}auth_watch_connected`,
+      help: "1 while the authorization change stream is open and answers are cached, 0 otherwise.",
       registers,
     }),
     controlPlaneReady: new Gauge({

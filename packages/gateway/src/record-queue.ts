@@ -1,11 +1,22 @@
-// The follow-up record queue (DESIGN §6, reference §8): everything recorded after the
-// synchronous RecordInterception goes through here so the request path never waits on the
-// control plane. Bounded; overflow is dropped, counted and logged. A sender drains it with a
-// few RPCs in flight. Records of one interception form a FIFO lane that is sent one at a time,
-// so RecordInterceptionEnded (enqueued last) always goes after that interception's other
-// records; lanes of different interceptions proceed concurrently. Transient failures are
-// retried with backoff until delivered (or until the shutdown flush deadline); permanent ones
-// are logged, counted and dropped.
+// The record queue (DESIGN §6, reference §8; API 1.1 batching): every record of an
+// interception — with RecordBatch also its start — goes through here, so the request path never
+// waits on the control plane. Bounded: beyond maxSize a record is refused (dropped, counted and
+// logged; for an interception start the request then fails). Records go out in batches: a
+// batch leaves when it is full (maxRecords, or maxBytes) or when its oldest record has waited
+// lingerMs, with at most maxInFlight batches on the wire; shutdown flushes at once.
+//
+// Order: the records of one interception are sent in the order they were queued — in the same
+// batch (the control plane applies a batch in order) or in later batches, never in two batches
+// at once. A record whose interception has a batch in flight waits for that batch, so a start
+// is always stored before its children and the end goes after the others.
+//
+// Delivery is at-least-once, storage exactly-once: a batch that failed as a whole (transient:
+// control plane or database unreachable, answer lost) goes back to the front of the queue
+// unchanged — same record ids, so what an earlier attempt stored is not stored twice — and the
+// queue pauses with jittered backoff (50 ms → 10 s) before sending again. Records the control
+// plane refused for good (reported per record) and batches refused permanently are dropped,
+// counted and logged. Against a control plane without RecordBatch (API 1.0) the limits become
+// one record per call, `concurrency` calls in flight: the old per-record behaviour.
 
 import type { Logger } from "pino";
 import { Backoff } from "./backoff.js";
@@ -14,78 +25,111 @@ import type { Clock, TimerHandle } from "./clock.js";
 import { systemClock } from "./clock.js";
 import type { GatewayMetrics } from "./metrics.js";
 
-/** The follow-up record types. */
-export type RecordKind = "prompt_usage" | "token_usage" | "tool_usage" | "model_thought" | "interception_ended";
+/** The record types: the interception start and the follow-up records. */
+export type RecordKind = "interception" | "prompt_usage" | "token_usage" | "tool_usage" | "model_thought" | "interception_ended";
 
 /** Anything the queue can carry. */
 export interface QueuedRecord {
+  /** UUID chosen when the record was made and kept through retries (the control plane's key). */
+  readonly id: string;
   readonly interceptionId: string;
   readonly kind: RecordKind;
+  /** Approximate encoded size in bytes, to keep batches under maxBytes; default 0. */
+  readonly sizeBytes?: number;
 }
 
-/** How a failed delivery is handled. */
+/** How a failed batch is handled. */
 export type FailureClass = "transient" | "permanent";
 
 /** Why records were given up on. */
 export type DropReason = "overflow" | "permanent" | "shutdown";
 
+/** How records are grouped into calls. */
+export interface BatchLimits {
+  /** Most records per call. */
+  readonly maxRecords: number;
+  /** Calls in flight at once. */
+  readonly maxInFlight: number;
+  /** How long a record may wait for a fuller batch. */
+  readonly lingerMs: number;
+  /** Approximate bytes per call; one record bigger than this still goes, alone. */
+  readonly maxBytes: number;
+}
+
 export const DEFAULT_RECORD_QUEUE_OPTIONS = Object.freeze({
   maxSize: 10_000,
-  concurrency: 4,
+  limits: Object.freeze({ maxRecords: 256, maxInFlight: 2, lingerMs: 20, maxBytes: 1024 * 1024 }),
 });
 
 export interface RecordQueueOptions<R extends QueuedRecord> {
-  /** Delivers one record; rejects on failure. */
-  readonly send: (record: R, signal: AbortSignal) => Promise<void>;
-  /** Decides whether a failure is worth retrying. */
-  readonly classify: (err: unknown) => FailureClass;
+  /**
+   * Delivers one batch, in order. Resolves with the records the control plane refused for good
+   * (id -> reason); every other record of the batch is stored. Rejects when the batch as a
+   * whole failed (then `classify` decides).
+   */
+  readonly send: (records: readonly R[], signal: AbortSignal) => Promise<ReadonlyMap<string, string>>;
+  /** Whether a failed batch is worth sending again. */
+  readonly classify: (err: unknown, batchSize: number) => FailureClass;
   readonly logger: Logger;
-  /** Most undelivered records held; beyond it new records are dropped. Default 10,000. */
+  /** Most undelivered records held; beyond it new records are refused. Default 10,000. */
   readonly maxSize?: number;
-  /** Deliveries in flight at once. Default 4. */
-  readonly concurrency?: number;
+  /** Batching; a function when it changes at run time (see the file comment). */
+  readonly limits?: BatchLimits | (() => BatchLimits);
   readonly clock?: Clock;
   readonly backoff?: BackoffOptions;
-  readonly metrics?: Pick<GatewayMetrics, "recordsSentTotal" | "recordsDroppedTotal" | "recordsRetriedTotal" | "recordQueueDepth">;
+  readonly metrics?: Pick<
+    GatewayMetrics,
+    "recordsSentTotal" | "recordsDroppedTotal" | "recordsRetriedTotal" | "recordQueueDepth" | "recordBatchesTotal" | "recordBatchSize"
+  >;
 }
 
-interface Lane<R> {
-  readonly id: string;
-  readonly items: R[];
-  readonly backoff: Backoff;
-  /** Sending, or waiting to retry. */
-  busy: boolean;
-  /** In the ready list. */
-  queued: boolean;
-  /** Removed by a drop-all; late completions are ignored. */
+interface Pending<R> {
+  readonly record: R;
+  /** When it was queued (clock ms). */
+  readonly at: number;
+}
+
+interface Batch<R> {
+  readonly items: readonly Pending<R>[];
+  /** Given up on by close() or the flush deadline; its late completion is ignored. */
   dead: boolean;
-  timer: TimerHandle | undefined;
-  retryNow: (() => void) | undefined;
 }
 
 export class RecordQueue<R extends QueuedRecord> {
-  private readonly lanes = new Map<string, Lane<R>>();
-  private ready: Lane<R>[] = [];
-  private active = 0;
-  private pending = 0;
+  private pending: Pending<R>[] = [];
+  /** Sum of the pending records' sizeBytes. */
+  private pendingBytes = 0;
+  private readonly inFlight = new Set<Batch<R>>();
+  private inFlightRecords = 0;
+  /** Interception id -> its records in flight. */
+  private readonly busy = new Map<string, number>();
+  private readonly backoff: Backoff;
+  private pauseTimer: TimerHandle | undefined;
+  private lingerTimer: TimerHandle | undefined;
+  private lingerAt = 0;
+  private flushing = false;
   private closed = false;
   private readonly abort = new AbortController();
   private idleWaiters: (() => void)[] = [];
   private readonly maxSize: number;
-  private readonly concurrency: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
 
   constructor(private readonly options: RecordQueueOptions<R>) {
     this.maxSize = Math.max(1, options.maxSize ?? DEFAULT_RECORD_QUEUE_OPTIONS.maxSize);
-    this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_RECORD_QUEUE_OPTIONS.concurrency);
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
+    this.backoff = new Backoff(options.backoff);
   }
 
-  /** Records not yet delivered or dropped (queued, in flight, or waiting to retry). */
+  /** Records not yet delivered or dropped (queued, in flight, or waiting to be retried). */
   get size(): number {
-    return this.pending;
+    return this.pending.length + this.inFlightRecords;
+  }
+
+  /** Batches on the wire now. */
+  get batchesInFlight(): number {
+    return this.inFlight.size;
   }
 
   /** Queues a record; returns false (and counts a drop) when the queue is full or closed. */
@@ -94,53 +138,43 @@ export class RecordQueue<R extends QueuedRecord> {
       this.dropped(record, "shutdown", 1);
       return false;
     }
-    if (this.pending >= this.maxSize) {
+    if (this.size >= this.maxSize) {
       this.dropped(record, "overflow", 1);
       return false;
     }
-    let lane = this.lanes.get(record.interceptionId);
-    if (lane === undefined) {
-      lane = {
-        id: record.interceptionId,
-        items: [],
-        backoff: new Backoff(this.options.backoff),
-        busy: false,
-        queued: false,
-        dead: false,
-        timer: undefined,
-        retryNow: undefined,
-      };
-      this.lanes.set(lane.id, lane);
-    }
-    lane.items.push(record);
-    this.pending += 1;
-    this.options.metrics?.recordQueueDepth.set(this.pending);
-    this.schedule(lane);
+    this.pending.push({ record, at: this.clock.now() });
+    this.pendingBytes += record.sizeBytes ?? 0;
+    this.depthChanged();
     this.pump();
     return true;
   }
 
   /**
-   * Waits until every record is delivered, at most `timeoutMs`. Lanes waiting out a backoff
-   * are retried at once. Records still undelivered at the deadline are dropped (counted and
-   * logged). Resolves true when the queue drained.
+   * Sends everything now (no lingering; a backoff pause is cut short once) and waits until
+   * every record is delivered, at most `timeoutMs`. Records still undelivered at the deadline
+   * are dropped (counted and logged). Resolves true when the queue drained.
    */
   async flush(timeoutMs: number): Promise<boolean> {
-    if (this.pending === 0) return true;
-    for (const lane of this.lanes.values()) lane.retryNow?.();
-    const drained = await new Promise<boolean>((resolve) => {
-      const timer = this.clock.setTimeout(() => {
-        this.idleWaiters = this.idleWaiters.filter((w) => w !== onIdle);
-        resolve(false);
-      }, timeoutMs);
-      const onIdle = (): void => {
-        this.clock.clearTimeout(timer);
-        resolve(true);
-      };
-      this.idleWaiters.push(onIdle);
-    });
-    if (!drained) this.dropAll("shutdown");
-    return drained;
+    if (this.size === 0) return true;
+    this.flushing = true;
+    try {
+      this.resume();
+      const drained = await new Promise<boolean>((resolve) => {
+        const timer = this.clock.setTimeout(() => {
+          this.idleWaiters = this.idleWaiters.filter((w) => w !== onIdle);
+          resolve(false);
+        }, timeoutMs);
+        const onIdle = (): void => {
+          this.clock.clearTimeout(timer);
+          resolve(true);
+        };
+        this.idleWaiters.push(onIdle);
+      });
+      if (!drained) this.dropAll("shutdown");
+      return drained;
+    } finally {
+      this.flushing = false;
+    }
   }
 
   /** Stops delivering: aborts sends in flight and drops (counts, logs) whatever is left. */
@@ -151,102 +185,200 @@ export class RecordQueue<R extends QueuedRecord> {
     this.dropAll("shutdown");
   }
 
-  private schedule(lane: Lane<R>): void {
-    if (lane.busy || lane.queued || lane.items.length === 0) return;
-    lane.queued = true;
-    this.ready.push(lane);
+  private limits(): BatchLimits {
+    const limits = this.options.limits ?? DEFAULT_RECORD_QUEUE_OPTIONS.limits;
+    return typeof limits === "function" ? limits() : limits;
   }
 
+  /** Sends whatever is due, within the in-flight limit. */
   private pump(): void {
-    while (this.active < this.concurrency && this.ready.length > 0) {
-      const lane = this.ready.shift();
-      if (lane === undefined) break;
-      lane.queued = false;
-      if (lane.dead || lane.items.length === 0) continue;
-      this.deliver(lane);
+    if (this.closed || this.pauseTimer !== undefined) return;
+    const limits = this.limits();
+    while (this.inFlight.size < Math.max(1, limits.maxInFlight) && this.pending.length > 0) {
+      // Cheap check first: everything waiting fits one batch and nothing has lingered long enough.
+      const lingerOfOldest = this.pending[0]!.at + limits.lingerMs;
+      if (!this.flushing && this.pending.length < limits.maxRecords && this.pendingBytes <= limits.maxBytes && this.clock.now() < lingerOfOldest) {
+        this.armLinger(lingerOfOldest);
+        return;
+      }
+      const next = this.select(limits);
+      const oldest = next.batch[0];
+      // Everything waiting belongs to interceptions with a batch in flight.
+      if (oldest === undefined) return;
+      const lingerEnds = oldest.at + limits.lingerMs;
+      if (!this.flushing && !next.full && this.clock.now() < lingerEnds) {
+        this.armLinger(lingerEnds);
+        return;
+      }
+      this.pending = next.rest;
+      for (const { record } of next.batch) this.pendingBytes -= record.sizeBytes ?? 0;
+      this.dispatch(next.batch);
     }
   }
 
-  private deliver(lane: Lane<R>): void {
-    const record = lane.items[0];
-    if (record === undefined) return;
-    lane.busy = true;
-    this.active += 1;
-    let promise: Promise<void>;
+  private armLinger(at: number): void {
+    if (this.lingerTimer !== undefined) {
+      if (this.lingerAt <= at) return;
+      this.clock.clearTimeout(this.lingerTimer);
+    }
+    this.lingerAt = at;
+    this.lingerTimer = this.clock.setTimeout(() => {
+      this.lingerTimer = undefined;
+      this.pump();
+    }, Math.max(0, at - this.clock.now()));
+  }
+
+  /**
+   * The next batch, oldest first, skipping interceptions with records in flight (and, once one
+   * record of an interception is skipped, its later ones); `full` when it reached a limit.
+   */
+  private select(limits: BatchLimits): { batch: Pending<R>[]; rest: Pending<R>[]; full: boolean } {
+    const maxRecords = Math.max(1, limits.maxRecords);
+    const batch: Pending<R>[] = [];
+    const rest: Pending<R>[] = [];
+    const skipped = new Set<string>();
+    let bytes = 0;
+    let full = false;
+    for (let i = 0; i < this.pending.length; i++) {
+      const item = this.pending[i]!;
+      if (batch.length >= maxRecords) {
+        full = true;
+        rest.push(...this.pending.slice(i));
+        break;
+      }
+      const id = item.record.interceptionId;
+      const size = item.record.sizeBytes ?? 0;
+      if (skipped.has(id) || this.busy.has(id)) {
+        rest.push(item);
+        skipped.add(id);
+      } else if (batch.length > 0 && bytes + size > limits.maxBytes) {
+        full = true;
+        rest.push(item);
+        skipped.add(id);
+      } else {
+        batch.push(item);
+        bytes += size;
+      }
+    }
+    if (batch.length >= maxRecords) full = true;
+    return { batch, rest, full };
+  }
+
+  private dispatch(items: Pending<R>[]): void {
+    const batch: Batch<R> = { items, dead: false };
+    this.inFlight.add(batch);
+    this.inFlightRecords += items.length;
+    for (const { record } of items) this.busy.set(record.interceptionId, (this.busy.get(record.interceptionId) ?? 0) + 1);
+    this.options.metrics?.recordBatchSize.observe(items.length);
+    let promise: Promise<ReadonlyMap<string, string>>;
     try {
-      promise = this.options.send(record, this.abort.signal);
+      promise = this.options.send(
+        items.map((i) => i.record),
+        this.abort.signal,
+      );
     } catch (err) {
       promise = Promise.reject(err);
     }
     promise.then(
-      () => {
-        this.active -= 1;
-        if (!lane.dead) {
-          lane.backoff.reset();
-          this.options.metrics?.recordsSentTotal.inc({ type: record.kind });
-          this.finishHead(lane);
-        }
-        this.pump();
-      },
-      (err: unknown) => {
-        this.active -= 1;
-        if (!lane.dead) this.failed(lane, record, err);
-        this.pump();
-      },
+      (rejected) => this.delivered(batch, rejected),
+      (err: unknown) => this.failed(batch, err),
     );
   }
 
-  private failed(lane: Lane<R>, record: R, err: unknown): void {
-    const log = this.logger.child({ interception_id: record.interceptionId, record_type: record.kind });
-    if (this.closed) return;
-    if (this.options.classify(err) === "permanent") {
-      log.error({ err }, "record rejected permanently; dropping it");
-      this.dropped(record, "permanent", 1, false);
-      this.finishHead(lane);
-      return;
+  /** Takes a finished batch off the wire; false when it was already given up on. */
+  private release(batch: Batch<R>): boolean {
+    if (batch.dead) return false;
+    this.inFlight.delete(batch);
+    this.inFlightRecords -= batch.items.length;
+    for (const { record } of batch.items) {
+      const n = (this.busy.get(record.interceptionId) ?? 1) - 1;
+      if (n > 0) this.busy.set(record.interceptionId, n);
+      else this.busy.delete(record.interceptionId);
     }
-    const delayMs = lane.backoff.next();
-    this.options.metrics?.recordsRetriedTotal.inc({ type: record.kind });
-    log.warn({ err, attempt: lane.backoff.attempts, retry_in_ms: delayMs }, "record delivery failed; retrying");
-    const retry = (): void => {
-      if (lane.timer !== undefined) this.clock.clearTimeout(lane.timer);
-      lane.timer = undefined;
-      lane.retryNow = undefined;
-      lane.busy = false;
-      if (lane.dead) return;
-      this.schedule(lane);
-      this.pump();
-    };
-    lane.retryNow = retry;
-    lane.timer = this.clock.setTimeout(retry, delayMs);
+    return true;
   }
 
-  private finishHead(lane: Lane<R>): void {
-    lane.items.shift();
-    lane.busy = false;
-    this.pending -= 1;
-    this.options.metrics?.recordQueueDepth.set(this.pending);
-    if (lane.items.length > 0) this.schedule(lane);
-    else this.lanes.delete(lane.id);
-    if (this.pending === 0) this.notifyIdle();
+  private delivered(batch: Batch<R>, rejected: ReadonlyMap<string, string>): void {
+    if (!this.release(batch)) return;
+    this.backoff.reset();
+    this.options.metrics?.recordBatchesTotal.inc({ outcome: "sent" });
+    for (const { record } of batch.items) {
+      const reason = rejected.get(record.id);
+      if (reason === undefined) {
+        this.options.metrics?.recordsSentTotal.inc({ type: record.kind });
+        continue;
+      }
+      this.logger.error({ interception_id: record.interceptionId, record_type: record.kind, record_id: record.id, reason }, "record rejected permanently; dropping it");
+      this.dropped(record, "permanent", 1, false);
+    }
+    this.settled();
+  }
+
+  private failed(batch: Batch<R>, err: unknown): void {
+    if (!this.release(batch) || this.closed) return;
+    this.options.metrics?.recordBatchesTotal.inc({ outcome: "failed" });
+    const records = batch.items.length;
+    if (this.options.classify(err, records) === "permanent") {
+      this.logger.error({ err, records }, "record batch rejected permanently; dropping it");
+      for (const { record } of batch.items) this.dropped(record, "permanent", 1, false);
+      this.settled();
+      return;
+    }
+    // Back to the front, unchanged: the same ids make the retry harmless.
+    this.pending = [...batch.items, ...this.pending];
+    for (const { record } of batch.items) this.pendingBytes += record.sizeBytes ?? 0;
+    for (const { record } of batch.items) this.options.metrics?.recordsRetriedTotal.inc({ type: record.kind });
+    const delayMs = this.backoff.next();
+    this.logger.warn({ err, records, attempt: this.backoff.attempts, retry_in_ms: delayMs }, "record delivery failed; retrying");
+    this.pause(delayMs);
+    this.settled();
+  }
+
+  private pause(delayMs: number): void {
+    if (this.pauseTimer !== undefined) this.clock.clearTimeout(this.pauseTimer);
+    this.pauseTimer = this.clock.setTimeout(() => {
+      this.pauseTimer = undefined;
+      this.pump();
+    }, delayMs);
+  }
+
+  /** Ends a backoff pause now. */
+  private resume(): void {
+    if (this.pauseTimer !== undefined) this.clock.clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
+    this.pump();
+  }
+
+  private settled(): void {
+    this.depthChanged();
+    if (this.size === 0) this.notifyIdle();
+    this.pump();
   }
 
   private dropAll(reason: DropReason): void {
-    for (const lane of this.lanes.values()) {
-      lane.dead = true;
-      if (lane.timer !== undefined) this.clock.clearTimeout(lane.timer);
-      lane.timer = undefined;
-      lane.retryNow = undefined;
-      const counts = new Map<RecordKind, number>();
-      for (const record of lane.items) counts.set(record.kind, (counts.get(record.kind) ?? 0) + 1);
-      for (const [kind, count] of counts) {
-        this.dropped({ interceptionId: lane.id, kind }, reason, count);
-      }
+    const items = [...this.pending];
+    for (const batch of this.inFlight) {
+      batch.dead = true;
+      items.push(...batch.items);
     }
-    this.lanes.clear();
-    this.ready = [];
-    this.pending = 0;
-    this.options.metrics?.recordQueueDepth.set(0);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.inFlight.clear();
+    this.inFlightRecords = 0;
+    this.busy.clear();
+    if (this.pauseTimer !== undefined) this.clock.clearTimeout(this.pauseTimer);
+    if (this.lingerTimer !== undefined) this.clock.clearTimeout(this.lingerTimer);
+    this.pauseTimer = undefined;
+    this.lingerTimer = undefined;
+    const counts = new Map<string, { record: R; count: number }>();
+    for (const { record } of items) {
+      const key = `${record.interceptionId}|${record.kind}`;
+      const entry = counts.get(key);
+      if (entry === undefined) counts.set(key, { record, count: 1 });
+      else entry.count += 1;
+    }
+    for (const { record, count } of counts.values()) this.dropped(record, reason, count);
+    this.depthChanged();
     this.notifyIdle();
   }
 
@@ -255,9 +387,13 @@ export class RecordQueue<R extends QueuedRecord> {
     if (log) {
       this.logger.error(
         { interception_id: record.interceptionId, record_type: record.kind, reason, count },
-        "dropping follow-up record",
+        record.kind === "interception" ? "dropping interception start" : "dropping follow-up record",
       );
     }
+  }
+
+  private depthChanged(): void {
+    this.options.metrics?.recordQueueDepth.set(this.size);
   }
 
   private notifyIdle(): void {

@@ -1,8 +1,13 @@
 // Building the Recorder messages for one interception (reference §8 "Request lifecycle").
+// Every record gets a UUID when it is made (API 1.1: RecordEnvelope.id), kept through every
+// retry, so the control plane stores it once however often it is sent; the interception start
+// is keyed by the interception id itself.
 
+import { randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type {
+  RecordEnvelopeSchema,
   RecordInterceptionEndedRequestSchema,
   RecordInterceptionRequestSchema,
   RecordModelThoughtRequestSchema,
@@ -20,6 +25,12 @@ export type InterceptionMessage = MessageInitShape<typeof RecordInterceptionRequ
 
 /** Why an interception ended badly; the values of the proto's error_type. */
 export type InterceptionErrorType = "upstream_error" | "upstream_disconnected" | "client_disconnected" | "timeout" | "internal";
+
+/** The interception start as a queued record (API 1.1: it goes through the queue too). */
+export type InterceptionRecord = QueuedRecord & { readonly kind: "interception"; readonly message: InterceptionMessage };
+
+/** Any record the queue carries: the interception start or a follow-up record. */
+export type GatewayRecord = InterceptionRecord | FollowUpRecord;
 
 /** One queued follow-up record. */
 export type FollowUpRecord =
@@ -69,18 +80,41 @@ export function interceptionMessage(start: InterceptionStart): InterceptionMessa
   };
 }
 
+// Bytes a record adds to a batch beyond its large text fields (ids, timestamps, metadata).
+const RECORD_OVERHEAD_BYTES = 512;
+
+function textBytes(...texts: (string | undefined)[]): number {
+  let bytes = RECORD_OVERHEAD_BYTES;
+  for (const text of texts) if (text !== undefined) bytes += Buffer.byteLength(text);
+  return bytes;
+}
+
+export function interceptionRecord(start: InterceptionStart): InterceptionRecord {
+  return {
+    id: start.id,
+    interceptionId: start.id,
+    kind: "interception",
+    sizeBytes: textBytes(start.userAgent, start.model),
+    message: interceptionMessage(start),
+  };
+}
+
 export function promptRecord(interceptionId: string, msgId: string, prompt: string, atMs: number): FollowUpRecord {
   return {
+    id: randomUUID(),
     interceptionId,
     kind: "prompt_usage",
+    sizeBytes: textBytes(prompt),
     message: { interceptionId, msgId, prompt, createdAt: timestampFromMs(atMs), metadata: {} },
   };
 }
 
 export function tokenUsageRecord(interceptionId: string, msgId: string, usage: TokenUsage, atMs: number): FollowUpRecord {
   return {
+    id: randomUUID(),
     interceptionId,
     kind: "token_usage",
+    sizeBytes: textBytes(),
     message: {
       interceptionId,
       msgId,
@@ -96,8 +130,10 @@ export function tokenUsageRecord(interceptionId: string, msgId: string, usage: T
 
 export function toolUsageRecord(interceptionId: string, msgId: string, call: ToolCall, atMs: number): FollowUpRecord {
   return {
+    id: randomUUID(),
     interceptionId,
     kind: "tool_usage",
+    sizeBytes: textBytes(call.name, call.input),
     message: {
       interceptionId,
       msgId,
@@ -114,8 +150,10 @@ export function toolUsageRecord(interceptionId: string, msgId: string, call: Too
 
 export function thoughtRecord(interceptionId: string, thought: Thought, atMs: number): FollowUpRecord {
   return {
+    id: randomUUID(),
     interceptionId,
     kind: "model_thought",
+    sizeBytes: textBytes(thought.content),
     message: {
       interceptionId,
       content: thought.content,
@@ -132,8 +170,10 @@ export function endedRecord(
   error: { readonly type: InterceptionErrorType; readonly message: string } | undefined,
 ): FollowUpRecord {
   return {
+    id: randomUUID(),
     interceptionId,
     kind: "interception_ended",
+    sizeBytes: textBytes(error?.message),
     message: {
       id: interceptionId,
       endedAt: timestampFromMs(atMs),
@@ -142,4 +182,22 @@ export function endedRecord(
       errorMessage: error?.message,
     },
   };
+}
+
+/** The RecordBatch envelope of a record. */
+export function recordEnvelope(record: GatewayRecord): MessageInitShape<typeof RecordEnvelopeSchema> {
+  switch (record.kind) {
+    case "interception":
+      return { id: record.id, record: { case: "interception", value: record.message } };
+    case "interception_ended":
+      return { id: record.id, record: { case: "interceptionEnded", value: record.message } };
+    case "token_usage":
+      return { id: record.id, record: { case: "tokenUsage", value: record.message } };
+    case "prompt_usage":
+      return { id: record.id, record: { case: "promptUsage", value: record.message } };
+    case "tool_usage":
+      return { id: record.id, record: { case: "toolUsage", value: record.message } };
+    case "model_thought":
+      return { id: record.id, record: { case: "modelThought", value: record.message } };
+  }
 }

@@ -7,10 +7,11 @@ import { createLlmEmulator } from "@weir/llm-emulator";
 import type { LlmEmulator } from "@weir/llm-emulator";
 import { pino } from "pino";
 import type { Logger } from "pino";
+import { speaksApi11 } from "./control-plane-client.js";
 import { Gateway } from "./gateway.js";
 import type { GatewayOptionsInput } from "./options.js";
 import { FakeControlPlane } from "./testing/fake-control-plane.js";
-import type { FakeUser } from "./testing/fake-control-plane.js";
+import type { FakeRpcMethod, FakeUser } from "./testing/fake-control-plane.js";
 
 /** 43 characters like a real gateway key; its first 11 are the public prefix. */
 export const GATEWAY_KEY = "gwPrefix123SECRETsecretSECRETsecret01234567";
@@ -50,15 +51,20 @@ export interface HarnessOptions {
   readonly gateway?: Partial<GatewayOptionsInput>;
   /** Server API version of the fake control plane. */
   readonly controlPlaneVersion?: string;
+  /** RPCs the fake control plane leaves out (answered Unimplemented). */
+  readonly unimplemented?: readonly FakeRpcMethod[];
+  /** Scripts the fake control plane before the gateway starts. */
+  readonly beforeGatewayStart?: (cp: FakeControlPlane) => void;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const emulator = createLlmEmulator();
   await emulator.start();
-  const cp = new FakeControlPlane({ gatewayKey: GATEWAY_KEY, apiVersion: options.controlPlaneVersion });
+  const cp = new FakeControlPlane({ gatewayKey: GATEWAY_KEY, apiVersion: options.controlPlaneVersion, unimplemented: options.unimplemented });
   await cp.start();
   const user = makeUser();
   cp.addUser(user);
+  options.beforeGatewayStart?.(cp);
   const { logger, lines } = captureLogger();
   const gateway = new Gateway({
     controlPlaneUrl: cp.url,
@@ -73,7 +79,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   try {
     await gateway.start();
+    // Let the authorization watch settle, so tests start from a caching gateway and no
+    // start-up RPC lands in the middle of a test's count.
+    if (speaksApi11(gateway.options.apiVersion) && gateway.options.authCache.enabled && cp.serves("WatchAuthorizationChanges")) {
+      await eventually(async () => (await metricValue(gateway.metrics.authWatchConnected)) === 1, 5_000, "authorization watch connected");
+    }
   } catch (err) {
+    await gateway.shutdown();
     await cp.shutdown();
     await emulator.shutdown();
     throw err;

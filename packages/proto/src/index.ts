@@ -1,11 +1,32 @@
 // Public surface of @weir/proto: the generated contract, the API version and its rules.
 
-export { IsAuthorizedRequestSchema, IsAuthorizedResponseSchema, IsAuthorizedFailureSchema, Authorizer } from "./gen/weir/gateway/v1/authorizer_pb.js";
-export type { IsAuthorizedRequest, IsAuthorizedResponse, IsAuthorizedFailure } from "./gen/weir/gateway/v1/authorizer_pb.js";
+export {
+  IsAuthorizedRequestSchema,
+  IsAuthorizedResponseSchema,
+  IsAuthorizedFailureSchema,
+  WatchAuthorizationChangesRequestSchema,
+  WatchAuthorizationChangesResponseSchema,
+  AuthorizationResetSchema,
+  ApiKeyChangeSchema,
+  UserChangeSchema,
+  GatewayKeyChangeSchema,
+  Authorizer,
+} from "./gen/weir/gateway/v1/authorizer_pb.js";
+export type {
+  IsAuthorizedRequest,
+  IsAuthorizedResponse,
+  IsAuthorizedFailure,
+  WatchAuthorizationChangesRequest,
+  WatchAuthorizationChangesResponse,
+  AuthorizationReset,
+  ApiKeyChange,
+  UserChange,
+  GatewayKeyChange,
+} from "./gen/weir/gateway/v1/authorizer_pb.js";
 export { GetMCPServerConfigsRequestSchema, GetMCPServerConfigsResponseSchema, MCPServerConfigSchema, GetMCPServerAccessTokensBatchRequestSchema, GetMCPServerAccessTokensBatchResponseSchema, MCPConfigurator } from "./gen/weir/gateway/v1/mcp_configurator_pb.js";
 export type { GetMCPServerConfigsRequest, GetMCPServerConfigsResponse, MCPServerConfig, GetMCPServerAccessTokensBatchRequest, GetMCPServerAccessTokensBatchResponse } from "./gen/weir/gateway/v1/mcp_configurator_pb.js";
-export { RecordInterceptionRequestSchema, RecordInterceptionResponseSchema, RecordInterceptionEndedRequestSchema, RecordInterceptionEndedResponseSchema, RecordTokenUsageRequestSchema, RecordTokenUsageResponseSchema, RecordPromptUsageRequestSchema, RecordPromptUsageResponseSchema, RecordToolUsageRequestSchema, RecordToolUsageResponseSchema, RecordModelThoughtRequestSchema, RecordModelThoughtResponseSchema, Recorder } from "./gen/weir/gateway/v1/recorder_pb.js";
-export type { RecordInterceptionRequest, RecordInterceptionResponse, RecordInterceptionEndedRequest, RecordInterceptionEndedResponse, RecordTokenUsageRequest, RecordTokenUsageResponse, RecordPromptUsageRequest, RecordPromptUsageResponse, RecordToolUsageRequest, RecordToolUsageResponse, RecordModelThoughtRequest, RecordModelThoughtResponse } from "./gen/weir/gateway/v1/recorder_pb.js";
+export { RecordInterceptionRequestSchema, RecordInterceptionResponseSchema, RecordInterceptionEndedRequestSchema, RecordInterceptionEndedResponseSchema, RecordTokenUsageRequestSchema, RecordTokenUsageResponseSchema, RecordPromptUsageRequestSchema, RecordPromptUsageResponseSchema, RecordToolUsageRequestSchema, RecordToolUsageResponseSchema, RecordModelThoughtRequestSchema, RecordModelThoughtResponseSchema, RecordBatchRequestSchema, RecordEnvelopeSchema, RecordBatchResponseSchema, RejectedRecordSchema, Recorder } from "./gen/weir/gateway/v1/recorder_pb.js";
+export type { RecordInterceptionRequest, RecordInterceptionResponse, RecordInterceptionEndedRequest, RecordInterceptionEndedResponse, RecordTokenUsageRequest, RecordTokenUsageResponse, RecordPromptUsageRequest, RecordPromptUsageResponse, RecordToolUsageRequest, RecordToolUsageResponse, RecordModelThoughtRequest, RecordModelThoughtResponse, RecordBatchRequest, RecordEnvelope, RecordBatchResponse, RejectedRecord } from "./gen/weir/gateway/v1/recorder_pb.js";
 export {
   API_MAJOR,
   API_MINOR,

@@ -47,6 +47,8 @@ export interface VerifiedApiKey {
   readonly userId: string;
   readonly username: string;
   readonly role: UserRole;
+  /** When the key expires; null when it never does. */
+  readonly expiresAt: Date | null;
 }
 
 export async function verifyApiKey(db: Kysely<Database>, credential: ApiKeyCredential, now: Date = new Date()): Promise<VerifiedApiKey> {
@@ -74,5 +76,5 @@ export async function verifyApiKey(db: Kysely<Database>, credential: ApiKeyCrede
   if (row.deleted) throw new ApiKeyRefusedError("deleted_user");
   if (row.status !== "active") throw new ApiKeyRefusedError("inactive_user");
   if (row.is_system) throw new ApiKeyRefusedError("system_user");
-  return { apiKeyId: row.id, userId: row.user_id, username: row.username, role: row.role };
+  return { apiKeyId: row.id, userId: row.user_id, username: row.username, role: row.role, expiresAt: row.expires_at };
 }

@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { isApiKeyRefusedError, type ApiKeyFailureReason } from "../auth/verify-api-key.js";
 import {
   isAlreadyExistsError,
+  isAuthorizationChangesUnavailableError,
   isAmbiguousCredentialError,
   isDelegationNotAllowedError,
   isGatewayKeyLookupError,
@@ -54,6 +55,7 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
   if (isDelegationNotAllowedError(err)) return authorizationFailure(err.message, err.reason);
   if (isGatewayKeyRefusedError(err)) return new ConnectError(err.message, Code.Unauthenticated);
   if (isIncompatibleApiVersionError(err)) return new ConnectError(err.message, Code.FailedPrecondition);
+  if (isAuthorizationChangesUnavailableError(err)) return new ConnectError(err.message, Code.Unavailable);
   if (isGatewayKeyLookupError(err)) {
     logger.error({ err: err.cause }, "gateway key lookup failed");
     return new ConnectError(err.message, Code.Internal);
@@ -65,7 +67,8 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
 
 /**
  * Wraps every method of a service implementation so whatever it throws goes through
- * toConnectError. Methods are looked up on the instance, so class methods work.
+ * toConnectError — for server-streaming methods also whatever the stream throws while it is
+ * being read. Methods are looked up on the instance, so class methods work.
  */
 export function mapServiceErrors<S extends DescService>(service: S, impl: ServiceImpl<S>, logger: Logger): ServiceImpl<S> {
   const wrapped: Record<string, unknown> = {};
@@ -73,6 +76,16 @@ export function mapServiceErrors<S extends DescService>(service: S, impl: Servic
     const fn = (impl as unknown as Record<string, (req: unknown, ctx: unknown) => unknown>)[method.localName];
     if (typeof fn !== "function") continue;
     const log = logger.child({ rpc_service: service.typeName, rpc_method: method.name });
+    if (method.methodKind === "server_streaming") {
+      wrapped[method.localName] = async function* (req: unknown, ctx: unknown) {
+        try {
+          yield* fn.call(impl, req, ctx) as AsyncIterable<unknown>;
+        } catch (err) {
+          throw toConnectError(err, log);
+        }
+      };
+      continue;
+    }
     wrapped[method.localName] = async (req: unknown, ctx: unknown) => {
       try {
         return await fn.call(impl, req, ctx);

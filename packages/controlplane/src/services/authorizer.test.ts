@@ -4,6 +4,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Authorizer, IsAuthorizedFailureSchema } from "@weir/proto";
 import pino from "pino";
 import { SYSTEM_USER_ID, createControlPlane, createInProcessTransport, registerServices, type ControlPlane } from "../index.js";
@@ -31,7 +32,8 @@ type Want = { ok: true } | { code: Code; reason: string };
 /** Calls IsAuthorized and reduces the outcome to what the case asserts. */
 async function outcome(call: () => Promise<{ ownerId: string; apiKeyId: string; username: string }>): Promise<{ ok: true; ownerId: string; apiKeyId: string; username: string } | { code: Code; reason: string | undefined; message: string }> {
   try {
-    return { ok: true, ...(await call()) };
+    const { ownerId, apiKeyId, username } = await call();
+    return { ok: true, ownerId, apiKeyId, username };
   } catch (err) {
     const e = ConnectError.from(err);
     return { code: e.code, reason: e.findDetails(IsAuthorizedFailureSchema)[0]?.reason, message: e.rawMessage };
@@ -94,6 +96,16 @@ describe("IsAuthorized with a full key (reference TestAuthorization)", () => {
       assertOutcome(await outcome(() => inProcess.isAuthorized({ key: f.key })), c.want, f.owner);
     });
   }
+
+  // Pins (1.1) that the answer carries the key's expiry, so a gateway never caches it beyond.
+  it("answers key_expires_at for an expiring key, nothing for a key that never expires", async () => {
+    const expiresAt = new Date(clock.now().getTime() + HOUR);
+    const expiring = await validKey({ expiresAt });
+    const got = await inProcess.isAuthorized({ key: expiring.key });
+    assert.equal(got.keyExpiresAt && timestampMs(got.keyExpiresAt), expiresAt.getTime());
+    const forever = await validKey();
+    assert.equal((await inProcess.isAuthorized({ key: forever.key })).keyExpiresAt, undefined);
+  });
 });
 
 describe("IsAuthorized delegated by key_id (reference delegated table), in-process", () => {

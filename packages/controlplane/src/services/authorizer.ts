@@ -3,13 +3,19 @@
 // with allow_delegation. The checks themselves are verifyApiKey's, in the reference's order.
 // Every refusal carries an IsAuthorizedFailure{reason} detail (added in rpc/connect-errors.ts).
 // The user API key's last-used time is not updated (as in the reference).
-import type { ContextValues, HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import type { Authorizer, IsAuthorizedRequest } from "@weir/proto";
+// Authorizer.WatchAuthorizationChanges (1.1) streams the changes of the AuthorizationChangeHub
+// (auth/authorization-change-hub.ts) to the gateway; see there for when a stream ends.
+import { timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { Authorizer, IsAuthorizedRequest, WatchAuthorizationChangesRequest, WatchAuthorizationChangesResponseSchema } from "@weir/proto";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
+import type { AuthorizationChange, AuthorizationChangeHub } from "../auth/authorization-change-hub.js";
 import { isApiKeyRefusedError, verifyApiKey, type ApiKeyCredential, type VerifiedApiKey } from "../auth/verify-api-key.js";
 import { systemClock, type Clock } from "../clock.js";
 import type { Database } from "../db/schema.js";
+import type { ControlPlaneMetrics } from "../metrics.js";
 import { AmbiguousCredentialError, DelegationNotAllowedError } from "../errors.js";
 import { GATEWAY_KEY_CONTEXT, IN_PROCESS_CONTEXT, callerLogFields } from "../rpc/rpc-context.js";
 import type { ServiceDeps } from "./service-deps.js";
@@ -20,22 +26,69 @@ export function mayDelegate(values: ContextValues): boolean {
 }
 
 /** The IsAuthorized answer for a verified key. */
-export function isAuthorizedResponseFromKey(key: VerifiedApiKey): { ownerId: string; apiKeyId: string; username: string } {
-  return { ownerId: key.userId, apiKeyId: key.apiKeyId, username: key.username };
+export interface IsAuthorizedAnswer {
+  readonly ownerId: string;
+  readonly apiKeyId: string;
+  readonly username: string;
+  readonly keyExpiresAt?: Timestamp;
+}
+
+/** The IsAuthorized answer for a verified key. */
+export function isAuthorizedResponseFromKey(key: VerifiedApiKey): IsAuthorizedAnswer {
+  const answer = { ownerId: key.userId, apiKeyId: key.apiKeyId, username: key.username };
+  return key.expiresAt === null ? answer : { ...answer, keyExpiresAt: timestampFromDate(key.expiresAt) };
+}
+
+type WatchMessage = MessageInitShape<typeof WatchAuthorizationChangesResponseSchema>;
+
+/** The stream message for a hub change. */
+export function watchMessageFromChange(change: AuthorizationChange): WatchMessage {
+  switch (change.kind) {
+    case "reset":
+      return { change: { case: "reset", value: {} } };
+    case "api_key":
+      return { change: { case: "apiKey", value: { apiKeyId: change.apiKeyId } } };
+    case "user":
+      return { change: { case: "user", value: { userId: change.userId } } };
+    case "gateway_key":
+      return { change: { case: "gatewayKey", value: { gatewayKeyId: change.gatewayKeyId } } };
+  }
 }
 
 export class AuthorizerService implements ServiceImpl<typeof Authorizer> {
   private readonly db: Kysely<Database>;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  private readonly changes: AuthorizationChangeHub | undefined;
+  private readonly metrics: ControlPlaneMetrics | undefined;
 
   constructor(deps: ServiceDeps) {
     this.db = deps.db;
     this.logger = deps.logger.child({ component: "authorizer" });
     this.clock = deps.clock ?? systemClock;
+    this.changes = deps.authorizationChanges;
+    this.metrics = deps.metrics;
   }
 
-  async isAuthorized(req: IsAuthorizedRequest, ctx: HandlerContext): Promise<{ ownerId: string; apiKeyId: string; username: string }> {
+  async *watchAuthorizationChanges(_req: WatchAuthorizationChangesRequest, ctx: HandlerContext): AsyncGenerator<WatchMessage> {
+    if (this.changes === undefined) throw new ConnectError("authorization change notifications are not served here", Code.Unimplemented);
+    const subscription = this.changes.subscribe(ctx.values.get(GATEWAY_KEY_CONTEXT)?.id);
+    const onAbort = (): void => subscription.close();
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    const fields = callerLogFields(ctx.values);
+    this.logger.info(fields, "authorization watch opened");
+    this.metrics?.authorizationWatchers.inc();
+    try {
+      for await (const change of subscription) yield watchMessageFromChange(change);
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+      subscription.close();
+      this.metrics?.authorizationWatchers.dec();
+      this.logger.info(fields, "authorization watch closed");
+    }
+  }
+
+  async isAuthorized(req: IsAuthorizedRequest, ctx: HandlerContext): Promise<IsAuthorizedAnswer> {
     const delegated = req.keyId !== "";
     // SECURITY: log the key id only (for delegated calls it is all we have; for full keys the
     // secret never leaves this function).

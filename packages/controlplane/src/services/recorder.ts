@@ -1,10 +1,12 @@
 // Recorder (DESIGN §4, reference §8): one handler per record type. Each validates ids and
 // timestamps, maps the request to a row and writes it in a single statement. Domain errors
 // (InvalidArgument, NotFound, AlreadyExists) become Connect codes in rpc/connect-errors.ts;
-// database failures become Internal with a generic message there.
+// database failures become Internal with a generic message there. RecordBatch (1.1) writes many
+// records in one transaction (record-batch.ts).
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type {
   Recorder,
+  RecordBatchRequest,
   RecordInterceptionEndedRequest,
   RecordInterceptionRequest,
   RecordModelThoughtRequest,
@@ -21,115 +23,24 @@ import {
   insertTokenUsage,
   insertToolUsage,
   insertUserPrompt,
-  type CredentialKind,
-  type InterceptionErrorType,
-  type NewInterception,
-  type NewModelThought,
-  type NewTokenUsage,
-  type NewToolUsage,
-  type NewUserPrompt,
-  type InterceptionEnd,
 } from "../db/repositories/recorder-repository.js";
+import type { RejectedBatchRecord } from "../db/repositories/record-batch-repository.js";
 import type { Database } from "../db/schema.js";
-import { InvalidArgumentError, NotFoundError } from "../errors.js";
+import { NotFoundError } from "../errors.js";
 import type { ControlPlaneMetrics, RecordType } from "../metrics.js";
 import { callerLogFields } from "../rpc/rpc-context.js";
-import { metadataToJson } from "./metadata-json.js";
-import { optionalUuid, requireCount, requireNonEmpty, requireTimestamp, requireUuid } from "./request-validation.js";
+import { recordBatch } from "./record-batch.js";
+import {
+  interceptionEndFromRequest,
+  interceptionFromRequest,
+  modelThoughtFromRequest,
+  tokenUsageFromRequest,
+  toolUsageFromRequest,
+  userPromptFromRequest,
+} from "./request-mapping.js";
 import type { ServiceDeps } from "./service-deps.js";
 
-const CREDENTIAL_KINDS: ReadonlySet<string> = new Set<CredentialKind>(["centralized", "byok"]);
-const ERROR_TYPES: ReadonlySet<string> = new Set<InterceptionErrorType>(["upstream_error", "upstream_disconnected", "client_disconnected", "timeout", "internal"]);
-
-/** Metadata key under which an interception's User-Agent is stored (reference §8). */
-export const USER_AGENT_METADATA_KEY = "request_user_agent";
-
-// Request -> row mapping, one named function per record type.
-
-export function interceptionFromRequest(req: RecordInterceptionRequest): NewInterception {
-  const metadata = metadataToJson(req.metadata);
-  if (req.userAgent !== "") metadata[USER_AGENT_METADATA_KEY] = req.userAgent;
-  return {
-    id: requireUuid("id", req.id),
-    initiatorId: requireUuid("initiator_id", req.initiatorId),
-    apiKeyId: requireNonEmpty("api_key_id", req.apiKeyId),
-    provider: req.provider,
-    providerName: req.providerName !== "" ? req.providerName : req.provider,
-    model: req.model,
-    metadata,
-    startedAt: requireTimestamp("started_at", req.startedAt),
-    client: req.client,
-    clientSessionId: req.clientSessionId ?? null,
-    correlatingToolCallId: req.correlatingToolCallId || null,
-    // As in the reference, an unknown (or empty) kind is recorded as centralized.
-    credentialKind: CREDENTIAL_KINDS.has(req.credentialKind) ? (req.credentialKind as CredentialKind) : "centralized",
-    credentialHint: req.credentialHint,
-    agentFirewallSessionId: optionalUuid("agent_firewall_session_id", req.agentFirewallSessionId),
-    agentFirewallSequenceNumber: req.agentFirewallSequenceNumber ?? null,
-  };
-}
-
-export function interceptionEndFromRequest(req: RecordInterceptionEndedRequest): InterceptionEnd {
-  const errorType = req.errorType || null; // unset and "" both mean "no error"
-  if (errorType !== null && !ERROR_TYPES.has(errorType)) {
-    throw new InvalidArgumentError("error_type", `must be one of ${[...ERROR_TYPES].join(", ")}`);
-  }
-  return {
-    id: requireUuid("id", req.id),
-    endedAt: requireTimestamp("ended_at", req.endedAt),
-    credentialHint: req.credentialHint,
-    errorType: errorType as InterceptionErrorType | null,
-    errorMessage: req.errorMessage ?? null,
-  };
-}
-
-export function tokenUsageFromRequest(req: RecordTokenUsageRequest): NewTokenUsage {
-  return {
-    interceptionId: requireUuid("interception_id", req.interceptionId),
-    providerResponseId: req.msgId,
-    inputTokens: requireCount("input_tokens", req.inputTokens),
-    outputTokens: requireCount("output_tokens", req.outputTokens),
-    cacheReadInputTokens: requireCount("cache_read_input_tokens", req.cacheReadInputTokens),
-    cacheWriteInputTokens: requireCount("cache_write_input_tokens", req.cacheWriteInputTokens),
-    metadata: metadataToJson(req.metadata),
-    createdAt: requireTimestamp("created_at", req.createdAt),
-  };
-}
-
-export function userPromptFromRequest(req: RecordPromptUsageRequest): NewUserPrompt {
-  return {
-    interceptionId: requireUuid("interception_id", req.interceptionId),
-    providerResponseId: req.msgId,
-    prompt: req.prompt,
-    metadata: metadataToJson(req.metadata),
-    createdAt: requireTimestamp("created_at", req.createdAt),
-  };
-}
-
-export function toolUsageFromRequest(req: RecordToolUsageRequest): NewToolUsage {
-  return {
-    interceptionId: requireUuid("interception_id", req.interceptionId),
-    providerResponseId: req.msgId,
-    providerToolCallId: req.toolCallId,
-    providerItemId: req.itemId,
-    serverUrl: req.serverUrl ?? null,
-    tool: req.tool,
-    input: req.input,
-    injected: req.injected,
-    invocationError: req.invocationError ?? null,
-    metadata: metadataToJson(req.metadata),
-    createdAt: requireTimestamp("created_at", req.createdAt),
-  };
-}
-
-export function modelThoughtFromRequest(req: RecordModelThoughtRequest): NewModelThought {
-  return {
-    interceptionId: requireUuid("interception_id", req.interceptionId),
-    content: req.content,
-    metadata: metadataToJson(req.metadata),
-    createdAt: requireTimestamp("created_at", req.createdAt),
-  };
-}
+export { USER_AGENT_METADATA_KEY } from "./request-mapping.js";
 
 export class RecorderService implements ServiceImpl<typeof Recorder> {
   private readonly db: Kysely<Database>;
@@ -184,6 +95,10 @@ export class RecorderService implements ServiceImpl<typeof Recorder> {
     await insertModelThought(this.db, row);
     this.written("model_thought", row.interceptionId, ctx);
     return {};
+  }
+
+  async recordBatch(req: RecordBatchRequest, ctx: HandlerContext): Promise<{ rejected: RejectedBatchRecord[] }> {
+    return recordBatch({ db: this.db, logger: this.logger, metrics: this.metrics }, req, callerLogFields(ctx.values));
   }
 
   private written(type: RecordType, interceptionId: string, ctx: HandlerContext, fields: Record<string, unknown> = {}): void {

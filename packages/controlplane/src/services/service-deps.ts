@@ -1,6 +1,7 @@
 // What every RPC service implementation is built from. The same object serves the network
 // server, the in-process transport and the tests (through registerServices).
 import type { Kysely } from "kysely";
+import type { AuthorizationChangeHub } from "../auth/authorization-change-hub.js";
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Database } from "../db/schema.js";
@@ -13,4 +14,9 @@ export interface ServiceDeps {
   readonly clock?: Clock;
   /** When given, the Recorder counts the rows it writes. */
   readonly metrics?: ControlPlaneMetrics;
+  /**
+   * Where Authorizer.WatchAuthorizationChanges subscribes. Without it that RPC answers
+   * Unimplemented (gateways then cache nothing), never a stream that would miss changes.
+   */
+  readonly authorizationChanges?: AuthorizationChangeHub;
 }

@@ -10,3 +10,5 @@ export {
   startTestServer,
 } from "./test-database.js";
 export type { TestDatabase, TestServer } from "./test-database.js";
+export { insertApiKey, insertGatewayKey, insertUser } from "./rpc-fixtures.js";
+export type { GatewayKeyFixture } from "./rpc-fixtures.js";

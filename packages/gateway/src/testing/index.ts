@@ -1,6 +1,14 @@
 // Test helpers of @weir/gateway ("@weir/gateway/testing"): a fake control plane over real
 // HTTP/2 and a manually advanced clock.
 
-export { FakeControlPlane, createFakeControlPlane } from "./fake-control-plane.js";
-export type { FakeAuthFailure, FakeCall, FakeControlPlaneOptions, FakeRpcMethod, FakeUser } from "./fake-control-plane.js";
+export { API_1_1_RPCS, FakeControlPlane, createFakeControlPlane } from "./fake-control-plane.js";
+export type {
+  FakeAuthFailure,
+  FakeAuthorizationChange,
+  FakeCall,
+  FakeControlPlaneOptions,
+  FakeRecordKind,
+  FakeRpcMethod,
+  FakeUser,
+} from "./fake-control-plane.js";
 export { FakeClock, createFakeClock, flushMicrotasks } from "./fake-clock.js";

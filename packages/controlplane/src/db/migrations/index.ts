@@ -2,9 +2,11 @@
 // list. Append-only: never edit a migration that has shipped; add a new one.
 import type { Migration, MigrationProvider } from "kysely";
 import * as initial from "./2026_11_22_000000_initial.js";
+import * as authorizationNotify from "./2026_12_01_000000_authorization_notify.js";
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "2026_11_22_000000_initial": initial,
+  "2026_12_01_000000_authorization_notify": authorizationNotify,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -96,14 +96,14 @@ async function insertChild(interceptionId: string, action: string, insert: () =>
 }
 
 /**
- * Inserts an interception. Its thread parent is the interception of the latest tool usage whose
- * provider_tool_call_id equals the correlating id; its root is the parent's root, or the parent.
- * Lineage lookup and insert are one statement.
+ * The row of an interception, for single and multi-row inserts. Its thread parent is the
+ * interception of the latest tool usage whose provider_tool_call_id equals the correlating id;
+ * its root is the parent's root, or the parent. Lineage lookup and insert are one statement.
  */
-export async function insertInterception(db: Kysely<Database>, i: NewInterception): Promise<void> {
+export function interceptionRow(db: Kysely<Database>, i: NewInterception) {
   const callId = i.correlatingToolCallId;
-  const parent = (eb: typeof db) =>
-    eb
+  const parent = () =>
+    db
       .selectFrom("aibridge_tool_usages as t")
       .innerJoin("aibridge_interceptions as p", "p.id", "t.interception_id")
       .where("t.provider_tool_call_id", "<>", "") // lets the planner use the partial index
@@ -111,29 +111,31 @@ export async function insertInterception(db: Kysely<Database>, i: NewInterceptio
       .orderBy("t.created_at", "desc")
       .orderBy("t.id", "desc")
       .limit(1);
+  return {
+    id: i.id,
+    initiator_id: i.initiatorId,
+    api_key_id: i.apiKeyId,
+    provider: i.provider,
+    provider_name: i.providerName,
+    model: i.model,
+    metadata: JSON.stringify(i.metadata),
+    started_at: i.startedAt,
+    client: i.client,
+    client_session_id: i.clientSessionId,
+    correlating_tool_call_id: callId,
+    thread_parent_id: callId ? parent().select("t.interception_id") : null,
+    thread_root_id: callId ? parent().select(sql<string>`coalesce(p.thread_root_id, p.id)`.as("root_id")) : null,
+    credential_kind: i.credentialKind,
+    credential_hint: i.credentialHint,
+    agent_firewall_session_id: i.agentFirewallSessionId,
+    agent_firewall_sequence_number: i.agentFirewallSequenceNumber,
+  };
+}
+
+/** Inserts an interception (see interceptionRow for its lineage). */
+export async function insertInterception(db: Kysely<Database>, i: NewInterception): Promise<void> {
   try {
-    await db
-      .insertInto("aibridge_interceptions")
-      .values({
-        id: i.id,
-        initiator_id: i.initiatorId,
-        api_key_id: i.apiKeyId,
-        provider: i.provider,
-        provider_name: i.providerName,
-        model: i.model,
-        metadata: JSON.stringify(i.metadata),
-        started_at: i.startedAt,
-        client: i.client,
-        client_session_id: i.clientSessionId,
-        correlating_tool_call_id: callId,
-        thread_parent_id: callId ? parent(db).select("t.interception_id") : null,
-        thread_root_id: callId ? parent(db).select(sql<string>`coalesce(p.thread_root_id, p.id)`.as("root_id")) : null,
-        credential_kind: i.credentialKind,
-        credential_hint: i.credentialHint,
-        agent_firewall_session_id: i.agentFirewallSessionId,
-        agent_firewall_sequence_number: i.agentFirewallSequenceNumber,
-      })
-      .execute();
+    await db.insertInto("aibridge_interceptions").values(interceptionRow(db, i)).execute();
   } catch (cause) {
     if (postgresErrorCode(cause) === UNIQUE_VIOLATION) throw new AlreadyExistsError(`interception ${i.id} already exists`);
     throw new Error("insert interception", { cause });
@@ -166,70 +168,73 @@ export async function endInterception(db: Kysely<Database>, end: InterceptionEnd
   }
 }
 
+// Row builders of the child records, shared by the single-record inserts below and the batch
+// writer (record-batch-repository.ts). `id` is the row's primary key when the caller chose one.
+
+export function tokenUsageRow(u: NewTokenUsage, id?: string) {
+  return {
+    id,
+    interception_id: u.interceptionId,
+    provider_response_id: u.providerResponseId,
+    input_tokens: u.inputTokens,
+    output_tokens: u.outputTokens,
+    cache_read_input_tokens: u.cacheReadInputTokens,
+    cache_write_input_tokens: u.cacheWriteInputTokens,
+    metadata: JSON.stringify(u.metadata),
+    created_at: u.createdAt,
+  };
+}
+
+export function userPromptRow(p: NewUserPrompt, id?: string) {
+  return {
+    id,
+    interception_id: p.interceptionId,
+    provider_response_id: p.providerResponseId,
+    prompt: p.prompt,
+    metadata: JSON.stringify(p.metadata),
+    created_at: p.createdAt,
+  };
+}
+
+export function toolUsageRow(t: NewToolUsage, id?: string) {
+  return {
+    id,
+    interception_id: t.interceptionId,
+    provider_response_id: t.providerResponseId,
+    provider_tool_call_id: t.providerToolCallId,
+    provider_item_id: t.providerItemId,
+    server_url: t.serverUrl,
+    tool: t.tool,
+    input: t.input,
+    injected: t.injected,
+    invocation_error: t.invocationError,
+    metadata: JSON.stringify(t.metadata),
+    created_at: t.createdAt,
+  };
+}
+
+export function modelThoughtRow(m: NewModelThought, id?: string) {
+  return {
+    id,
+    interception_id: m.interceptionId,
+    content: m.content,
+    metadata: JSON.stringify(m.metadata),
+    created_at: m.createdAt,
+  };
+}
+
 export async function insertTokenUsage(db: Kysely<Database>, u: NewTokenUsage): Promise<void> {
-  await insertChild(u.interceptionId, "insert token usage", () =>
-    db
-      .insertInto("aibridge_token_usages")
-      .values({
-        interception_id: u.interceptionId,
-        provider_response_id: u.providerResponseId,
-        input_tokens: u.inputTokens,
-        output_tokens: u.outputTokens,
-        cache_read_input_tokens: u.cacheReadInputTokens,
-        cache_write_input_tokens: u.cacheWriteInputTokens,
-        metadata: JSON.stringify(u.metadata),
-        created_at: u.createdAt,
-      })
-      .execute(),
-  );
+  await insertChild(u.interceptionId, "insert token usage", () => db.insertInto("aibridge_token_usages").values(tokenUsageRow(u)).execute());
 }
 
 export async function insertUserPrompt(db: Kysely<Database>, p: NewUserPrompt): Promise<void> {
-  await insertChild(p.interceptionId, "insert user prompt", () =>
-    db
-      .insertInto("aibridge_user_prompts")
-      .values({
-        interception_id: p.interceptionId,
-        provider_response_id: p.providerResponseId,
-        prompt: p.prompt,
-        metadata: JSON.stringify(p.metadata),
-        created_at: p.createdAt,
-      })
-      .execute(),
-  );
+  await insertChild(p.interceptionId, "insert user prompt", () => db.insertInto("aibridge_user_prompts").values(userPromptRow(p)).execute());
 }
 
 export async function insertToolUsage(db: Kysely<Database>, t: NewToolUsage): Promise<void> {
-  await insertChild(t.interceptionId, "insert tool usage", () =>
-    db
-      .insertInto("aibridge_tool_usages")
-      .values({
-        interception_id: t.interceptionId,
-        provider_response_id: t.providerResponseId,
-        provider_tool_call_id: t.providerToolCallId,
-        provider_item_id: t.providerItemId,
-        server_url: t.serverUrl,
-        tool: t.tool,
-        input: t.input,
-        injected: t.injected,
-        invocation_error: t.invocationError,
-        metadata: JSON.stringify(t.metadata),
-        created_at: t.createdAt,
-      })
-      .execute(),
-  );
+  await insertChild(t.interceptionId, "insert tool usage", () => db.insertInto("aibridge_tool_usages").values(toolUsageRow(t)).execute());
 }
 
 export async function insertModelThought(db: Kysely<Database>, m: NewModelThought): Promise<void> {
-  await insertChild(m.interceptionId, "insert model thought", () =>
-    db
-      .insertInto("aibridge_model_thoughts")
-      .values({
-        interception_id: m.interceptionId,
-        content: m.content,
-        metadata: JSON.stringify(m.metadata),
-        created_at: m.createdAt,
-      })
-      .execute(),
-  );
+  await insertChild(m.interceptionId, "insert model thought", () => db.insertInto("aibridge_model_thoughts").values(modelThoughtRow(m)).execute());
 }

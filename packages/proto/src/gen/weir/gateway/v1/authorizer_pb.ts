@@ -4,13 +4,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file weir/gateway/v1/authorizer.proto.
  */
 export const file_weir_gateway_v1_authorizer: GenFile = /*@__PURE__*/
-  fileDesc("CiB3ZWlyL2dhdGV3YXkvdjEvYXV0aG9yaXplci5wcm90bxIPd2Vpci5nYXRld2F5LnYxIjIKE0lzQXV0aG9yaXplZFJlcXVlc3QSCwoDa2V5GAEgASgJEg4KBmtleV9pZBgCIAEoCSJOChRJc0F1dGhvcml6ZWRSZXNwb25zZRIQCghvd25lcl9pZBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJEhAKCHVzZXJuYW1lGAMgASgJIiUKE0lzQXV0aG9yaXplZEZhaWx1cmUSDgoGcmVhc29uGAEgASgJMmkKCkF1dGhvcml6ZXISWwoMSXNBdXRob3JpemVkEiQud2Vpci5nYXRld2F5LnYxLklzQXV0aG9yaXplZFJlcXVlc3QaJS53ZWlyLmdhdGV3YXkudjEuSXNBdXRob3JpemVkUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("CiB3ZWlyL2dhdGV3YXkvdjEvYXV0aG9yaXplci5wcm90bxIPd2Vpci5nYXRld2F5LnYxIjIKE0lzQXV0aG9yaXplZFJlcXVlc3QSCwoDa2V5GAEgASgJEg4KBmtleV9pZBgCIAEoCSKCAQoUSXNBdXRob3JpemVkUmVzcG9uc2USEAoIb3duZXJfaWQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIyCg5rZXlfZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiJQoTSXNBdXRob3JpemVkRmFpbHVyZRIOCgZyZWFzb24YASABKAkiIgogV2F0Y2hBdXRob3JpemF0aW9uQ2hhbmdlc1JlcXVlc3Qi/AEKIVdhdGNoQXV0aG9yaXphdGlvbkNoYW5nZXNSZXNwb25zZRI0CgVyZXNldBgBIAEoCzIjLndlaXIuZ2F0ZXdheS52MS5BdXRob3JpemF0aW9uUmVzZXRIABIwCgdhcGlfa2V5GAIgASgLMh0ud2Vpci5nYXRld2F5LnYxLkFwaUtleUNoYW5nZUgAEisKBHVzZXIYAyABKAsyGy53ZWlyLmdhdGV3YXkudjEuVXNlckNoYW5nZUgAEjgKC2dhdGV3YXlfa2V5GAQgASgLMiEud2Vpci5nYXRld2F5LnYxLkdhdGV3YXlLZXlDaGFuZ2VIAEIICgZjaGFuZ2UiFAoSQXV0aG9yaXphdGlvblJlc2V0IiIKDEFwaUtleUNoYW5nZRISCgphcGlfa2V5X2lkGAEgASgJIh0KClVzZXJDaGFuZ2USDwoHdXNlcl9pZBgBIAEoCSIqChBHYXRld2F5S2V5Q2hhbmdlEhYKDmdhdGV3YXlfa2V5X2lkGAEgASgJMvABCgpBdXRob3JpemVyElsKDElzQXV0aG9yaXplZBIkLndlaXIuZ2F0ZXdheS52MS5Jc0F1dGhvcml6ZWRSZXF1ZXN0GiUud2Vpci5nYXRld2F5LnYxLklzQXV0aG9yaXplZFJlc3BvbnNlEoQBChlXYXRjaEF1dGhvcml6YXRpb25DaGFuZ2VzEjEud2Vpci5nYXRld2F5LnYxLldhdGNoQXV0aG9yaXphdGlvbkNoYW5nZXNSZXF1ZXN0GjIud2Vpci5nYXRld2F5LnYxLldhdGNoQXV0aG9yaXphdGlvbkNoYW5nZXNSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * IsAuthorizedRequest carries the user's credential. key and key_id are mutually exclusive:
@@ -68,6 +70,14 @@ export type IsAuthorizedResponse = Message<"weir.gateway.v1.IsAuthorizedResponse
    * @generated from field: string username = 3;
    */
   username: string;
+
+  /**
+   * When the API key expires (since 1.1); unset when it never does. A gateway caching this
+   * answer must not use it at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp key_expires_at = 4;
+   */
+  keyExpiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -102,6 +112,159 @@ export const IsAuthorizedFailureSchema: GenMessage<IsAuthorizedFailure> = /*@__P
   messageDesc(file_weir_gateway_v1_authorizer, 2);
 
 /**
+ * WatchAuthorizationChangesRequest opens a subscription. It has no fields: a gateway always
+ * watches every change that can affect its cached answers.
+ *
+ * @generated from message weir.gateway.v1.WatchAuthorizationChangesRequest
+ */
+export type WatchAuthorizationChangesRequest = Message<"weir.gateway.v1.WatchAuthorizationChangesRequest"> & {
+};
+
+/**
+ * Describes the message weir.gateway.v1.WatchAuthorizationChangesRequest.
+ * Use `create(WatchAuthorizationChangesRequestSchema)` to create a new message.
+ */
+export const WatchAuthorizationChangesRequestSchema: GenMessage<WatchAuthorizationChangesRequest> = /*@__PURE__*/
+  messageDesc(file_weir_gateway_v1_authorizer, 3);
+
+/**
+ * WatchAuthorizationChangesResponse is one message of the stream: exactly one change is set.
+ * Messages carry ids only, never secrets.
+ *
+ * @generated from message weir.gateway.v1.WatchAuthorizationChangesResponse
+ */
+export type WatchAuthorizationChangesResponse = Message<"weir.gateway.v1.WatchAuthorizationChangesResponse"> & {
+  /**
+   * What changed.
+   *
+   * @generated from oneof weir.gateway.v1.WatchAuthorizationChangesResponse.change
+   */
+  change: {
+    /**
+     * Forget every cached answer. Always the first message of a subscription, and sent again
+     * whenever the control plane may have missed changes (e.g. its database listener
+     * reconnected).
+     *
+     * @generated from field: weir.gateway.v1.AuthorizationReset reset = 1;
+     */
+    value: AuthorizationReset;
+    case: "reset";
+  } | {
+    /**
+     * An API key was deleted or its secret, owner or expiry changed: forget answers for it.
+     *
+     * @generated from field: weir.gateway.v1.ApiKeyChange api_key = 2;
+     */
+    value: ApiKeyChange;
+    case: "apiKey";
+  } | {
+    /**
+     * A user was deleted (hard or soft), suspended, reactivated, or their role, username or
+     * system flag changed: forget answers for every API key of that user.
+     *
+     * @generated from field: weir.gateway.v1.UserChange user = 3;
+     */
+    value: UserChange;
+    case: "user";
+  } | {
+    /**
+     * The gateway key this stream was opened with changed (e.g. its delegation permission):
+     * forget every cached answer. A deleted gateway key ends the stream with Unauthenticated
+     * instead.
+     *
+     * @generated from field: weir.gateway.v1.GatewayKeyChange gateway_key = 4;
+     */
+    value: GatewayKeyChange;
+    case: "gatewayKey";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message weir.gateway.v1.WatchAuthorizationChangesResponse.
+ * Use `create(WatchAuthorizationChangesResponseSchema)` to create a new message.
+ */
+export const WatchAuthorizationChangesResponseSchema: GenMessage<WatchAuthorizationChangesResponse> = /*@__PURE__*/
+  messageDesc(file_weir_gateway_v1_authorizer, 4);
+
+/**
+ * AuthorizationReset tells the gateway to clear its whole cache.
+ *
+ * @generated from message weir.gateway.v1.AuthorizationReset
+ */
+export type AuthorizationReset = Message<"weir.gateway.v1.AuthorizationReset"> & {
+};
+
+/**
+ * Describes the message weir.gateway.v1.AuthorizationReset.
+ * Use `create(AuthorizationResetSchema)` to create a new message.
+ */
+export const AuthorizationResetSchema: GenMessage<AuthorizationReset> = /*@__PURE__*/
+  messageDesc(file_weir_gateway_v1_authorizer, 5);
+
+/**
+ * ApiKeyChange names a user API key whose answers are stale.
+ *
+ * @generated from message weir.gateway.v1.ApiKeyChange
+ */
+export type ApiKeyChange = Message<"weir.gateway.v1.ApiKeyChange"> & {
+  /**
+   * The 10-char id of the API key.
+   *
+   * @generated from field: string api_key_id = 1;
+   */
+  apiKeyId: string;
+};
+
+/**
+ * Describes the message weir.gateway.v1.ApiKeyChange.
+ * Use `create(ApiKeyChangeSchema)` to create a new message.
+ */
+export const ApiKeyChangeSchema: GenMessage<ApiKeyChange> = /*@__PURE__*/
+  messageDesc(file_weir_gateway_v1_authorizer, 6);
+
+/**
+ * UserChange names a user whose answers (for all of their API keys) are stale.
+ *
+ * @generated from message weir.gateway.v1.UserChange
+ */
+export type UserChange = Message<"weir.gateway.v1.UserChange"> & {
+  /**
+   * UUID of the user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message weir.gateway.v1.UserChange.
+ * Use `create(UserChangeSchema)` to create a new message.
+ */
+export const UserChangeSchema: GenMessage<UserChange> = /*@__PURE__*/
+  messageDesc(file_weir_gateway_v1_authorizer, 7);
+
+/**
+ * GatewayKeyChange names the gateway key that changed.
+ *
+ * @generated from message weir.gateway.v1.GatewayKeyChange
+ */
+export type GatewayKeyChange = Message<"weir.gateway.v1.GatewayKeyChange"> & {
+  /**
+   * UUID of the gateway key (the one the stream was opened with).
+   *
+   * @generated from field: string gateway_key_id = 1;
+   */
+  gatewayKeyId: string;
+};
+
+/**
+ * Describes the message weir.gateway.v1.GatewayKeyChange.
+ * Use `create(GatewayKeyChangeSchema)` to create a new message.
+ */
+export const GatewayKeyChangeSchema: GenMessage<GatewayKeyChange> = /*@__PURE__*/
+  messageDesc(file_weir_gateway_v1_authorizer, 8);
+
+/**
  * Authorizer decides whether an LLM request a gateway received may proceed, and on whose
  * behalf. Gateways call it once per request (or per cache miss) with the user's API key.
  *
@@ -121,6 +284,23 @@ export const Authorizer: GenService<{
     methodKind: "unary";
     input: typeof IsAuthorizedRequestSchema;
     output: typeof IsAuthorizedResponseSchema;
+  },
+  /**
+   * WatchAuthorizationChanges (since 1.1) lets a gateway cache IsAuthorized answers: the
+   * control plane streams a message whenever something an answer depends on changes (an API
+   * key, a user, the caller's gateway key), across all control-plane replicas. The first
+   * message of every subscription is a reset. The stream stays open until the gateway cancels
+   * it or the control plane goes away; it ends with Unavailable when the control plane can no
+   * longer hear changes (the gateway must then stop caching), and with Unauthenticated when
+   * the gateway key it was opened with is deleted. A gateway caches answers only while its
+   * stream is open. Servers older than 1.1 answer Unimplemented: cache nothing.
+   *
+   * @generated from rpc weir.gateway.v1.Authorizer.WatchAuthorizationChanges
+   */
+  watchAuthorizationChanges: {
+    methodKind: "server_streaming";
+    input: typeof WatchAuthorizationChangesRequestSchema;
+    output: typeof WatchAuthorizationChangesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_weir_gateway_v1_authorizer, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weir/gateway/v1/recorder.proto.
  */
 export const file_weir_gateway_v1_recorder: GenFile = /*@__PURE__*/
-  fileDesc("Ch53ZWlyL2dhdGV3YXkvdjEvcmVjb3JkZXIucHJvdG8SD3dlaXIuZ2F0ZXdheS52MSKyBQoZUmVjb3JkSW50ZXJjZXB0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxpbml0aWF0b3JfaWQYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDQoFbW9kZWwYBCABKAkSSgoIbWV0YWRhdGEYBSADKAsyOC53ZWlyLmdhdGV3YXkudjEuUmVjb3JkSW50ZXJjZXB0aW9uUmVxdWVzdC5NZXRhZGF0YUVudHJ5Ei4KCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmFwaV9rZXlfaWQYByABKAkSDgoGY2xpZW50GAggASgJEhIKCnVzZXJfYWdlbnQYCSABKAkSJQoYY29ycmVsYXRpbmdfdG9vbF9jYWxsX2lkGAogASgJSACIAQESHgoRY2xpZW50X3Nlc3Npb25faWQYCyABKAlIAYgBARIVCg1wcm92aWRlcl9uYW1lGAwgASgJEhcKD2NyZWRlbnRpYWxfa2luZBgNIAEoCRIXCg9jcmVkZW50aWFsX2hpbnQYDiABKAkSJgoZYWdlbnRfZmlyZXdhbGxfc2Vzc2lvbl9pZBgPIAEoCUgCiAEBEisKHmFnZW50X2ZpcmV3YWxsX3NlcXVlbmNlX251bWJlchgQIAEoBUgDiAEBGkUKDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEiMKBXZhbHVlGAIgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueToCOAFCGwoZX2NvcnJlbGF0aW5nX3Rvb2xfY2FsbF9pZEIUChJfY2xpZW50X3Nlc3Npb25faWRCHAoaX2FnZW50X2ZpcmV3YWxsX3Nlc3Npb25faWRCIQofX2FnZW50X2ZpcmV3YWxsX3NlcXVlbmNlX251bWJlciIcChpSZWNvcmRJbnRlcmNlcHRpb25SZXNwb25zZSLJAQoeUmVjb3JkSW50ZXJjZXB0aW9uRW5kZWRSZXF1ZXN0EgoKAmlkGAEgASgJEiwKCGVuZGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9jcmVkZW50aWFsX2hpbnQYAyABKAkSFwoKZXJyb3JfdHlwZRgEIAEoCUgAiAEBEhoKDWVycm9yX21lc3NhZ2UYBSABKAlIAYgBAUINCgtfZXJyb3JfdHlwZUIQCg5fZXJyb3JfbWVzc2FnZSIhCh9SZWNvcmRJbnRlcmNlcHRpb25FbmRlZFJlc3BvbnNlIvMCChdSZWNvcmRUb2tlblVzYWdlUmVxdWVzdBIXCg9pbnRlcmNlcHRpb25faWQYASABKAkSDgoGbXNnX2lkGAIgASgJEhQKDGlucHV0X3Rva2VucxgDIAEoAxIVCg1vdXRwdXRfdG9rZW5zGAQgASgDEkgKCG1ldGFkYXRhGAUgAygLMjYud2Vpci5nYXRld2F5LnYxLlJlY29yZFRva2VuVXNhZ2VSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHwoXY2FjaGVfcmVhZF9pbnB1dF90b2tlbnMYByABKAMSIAoYY2FjaGVfd3JpdGVfaW5wdXRfdG9rZW5zGAggASgDGkUKDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEiMKBXZhbHVlGAIgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueToCOAEiGgoYUmVjb3JkVG9rZW5Vc2FnZVJlc3BvbnNlIpUCChhSZWNvcmRQcm9tcHRVc2FnZVJlcXVlc3QSFwoPaW50ZXJjZXB0aW9uX2lkGAEgASgJEg4KBm1zZ19pZBgCIAEoCRIOCgZwcm9tcHQYAyABKAkSSQoIbWV0YWRhdGEYBCADKAsyNy53ZWlyLmdhdGV3YXkudjEuUmVjb3JkUHJvbXB0VXNhZ2VSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaRQoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSIwoFdmFsdWUYAiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55OgI4ASIbChlSZWNvcmRQcm9tcHRVc2FnZVJlc3BvbnNlIrMDChZSZWNvcmRUb29sVXNhZ2VSZXF1ZXN0EhcKD2ludGVyY2VwdGlvbl9pZBgBIAEoCRIOCgZtc2dfaWQYAiABKAkSFwoKc2VydmVyX3VybBgDIAEoCUgAiAEBEgwKBHRvb2wYBCABKAkSDQoFaW5wdXQYBSABKAkSEAoIaW5qZWN0ZWQYBiABKAgSHQoQaW52b2NhdGlvbl9lcnJvchgHIAEoCUgBiAEBEkcKCG1ldGFkYXRhGAggAygLMjUud2Vpci5nYXRld2F5LnYxLlJlY29yZFRvb2xVc2FnZVJlcXVlc3QuTWV0YWRhdGFFbnRyeRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx0b29sX2NhbGxfaWQYCiABKAkSDwoHaXRlbV9pZBgLIAEoCRpFCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRIjCgV2YWx1ZRgCIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5Bbnk6AjgBQg0KC19zZXJ2ZXJfdXJsQhMKEV9pbnZvY2F0aW9uX2Vycm9yIhkKF1JlY29yZFRvb2xVc2FnZVJlc3BvbnNlIogCChlSZWNvcmRNb2RlbFRob3VnaHRSZXF1ZXN0EhcKD2ludGVyY2VwdGlvbl9pZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEkoKCG1ldGFkYXRhGAMgAygLMjgud2Vpci5nYXRld2F5LnYxLlJlY29yZE1vZGVsVGhvdWdodFJlcXVlc3QuTWV0YWRhdGFFbnRyeRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBpFCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRIjCgV2YWx1ZRgCIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5Bbnk6AjgBIhwKGlJlY29yZE1vZGVsVGhvdWdodFJlc3BvbnNlMqEFCghSZWNvcmRlchJtChJSZWNvcmRJbnRlcmNlcHRpb24SKi53ZWlyLmdhdGV3YXkudjEuUmVjb3JkSW50ZXJjZXB0aW9uUmVxdWVzdBorLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRJbnRlcmNlcHRpb25SZXNwb25zZRJ8ChdSZWNvcmRJbnRlcmNlcHRpb25FbmRlZBIvLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRJbnRlcmNlcHRpb25FbmRlZFJlcXVlc3QaMC53ZWlyLmdhdGV3YXkudjEuUmVjb3JkSW50ZXJjZXB0aW9uRW5kZWRSZXNwb25zZRJnChBSZWNvcmRUb2tlblVzYWdlEigud2Vpci5nYXRld2F5LnYxLlJlY29yZFRva2VuVXNhZ2VSZXF1ZXN0Gikud2Vpci5nYXRld2F5LnYxLlJlY29yZFRva2VuVXNhZ2VSZXNwb25zZRJqChFSZWNvcmRQcm9tcHRVc2FnZRIpLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRQcm9tcHRVc2FnZVJlcXVlc3QaKi53ZWlyLmdhdGV3YXkudjEuUmVjb3JkUHJvbXB0VXNhZ2VSZXNwb25zZRJkCg9SZWNvcmRUb29sVXNhZ2USJy53ZWlyLmdhdGV3YXkudjEuUmVjb3JkVG9vbFVzYWdlUmVxdWVzdBooLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRUb29sVXNhZ2VSZXNwb25zZRJtChJSZWNvcmRNb2RlbFRob3VnaHQSKi53ZWlyLmdhdGV3YXkudjEuUmVjb3JkTW9kZWxUaG91Z2h0UmVxdWVzdBorLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRNb2RlbFRob3VnaHRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_any, file_google_protobuf_timestamp]);
+  fileDesc("Ch53ZWlyL2dhdGV3YXkvdjEvcmVjb3JkZXIucHJvdG8SD3dlaXIuZ2F0ZXdheS52MSKyBQoZUmVjb3JkSW50ZXJjZXB0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxpbml0aWF0b3JfaWQYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDQoFbW9kZWwYBCABKAkSSgoIbWV0YWRhdGEYBSADKAsyOC53ZWlyLmdhdGV3YXkudjEuUmVjb3JkSW50ZXJjZXB0aW9uUmVxdWVzdC5NZXRhZGF0YUVudHJ5Ei4KCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmFwaV9rZXlfaWQYByABKAkSDgoGY2xpZW50GAggASgJEhIKCnVzZXJfYWdlbnQYCSABKAkSJQoYY29ycmVsYXRpbmdfdG9vbF9jYWxsX2lkGAogASgJSACIAQESHgoRY2xpZW50X3Nlc3Npb25faWQYCyABKAlIAYgBARIVCg1wcm92aWRlcl9uYW1lGAwgASgJEhcKD2NyZWRlbnRpYWxfa2luZBgNIAEoCRIXCg9jcmVkZW50aWFsX2hpbnQYDiABKAkSJgoZYWdlbnRfZmlyZXdhbGxfc2Vzc2lvbl9pZBgPIAEoCUgCiAEBEisKHmFnZW50X2ZpcmV3YWxsX3NlcXVlbmNlX251bWJlchgQIAEoBUgDiAEBGkUKDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEiMKBXZhbHVlGAIgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueToCOAFCGwoZX2NvcnJlbGF0aW5nX3Rvb2xfY2FsbF9pZEIUChJfY2xpZW50X3Nlc3Npb25faWRCHAoaX2FnZW50X2ZpcmV3YWxsX3Nlc3Npb25faWRCIQofX2FnZW50X2ZpcmV3YWxsX3NlcXVlbmNlX251bWJlciIcChpSZWNvcmRJbnRlcmNlcHRpb25SZXNwb25zZSLJAQoeUmVjb3JkSW50ZXJjZXB0aW9uRW5kZWRSZXF1ZXN0EgoKAmlkGAEgASgJEiwKCGVuZGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9jcmVkZW50aWFsX2hpbnQYAyABKAkSFwoKZXJyb3JfdHlwZRgEIAEoCUgAiAEBEhoKDWVycm9yX21lc3NhZ2UYBSABKAlIAYgBAUINCgtfZXJyb3JfdHlwZUIQCg5fZXJyb3JfbWVzc2FnZSIhCh9SZWNvcmRJbnRlcmNlcHRpb25FbmRlZFJlc3BvbnNlIvMCChdSZWNvcmRUb2tlblVzYWdlUmVxdWVzdBIXCg9pbnRlcmNlcHRpb25faWQYASABKAkSDgoGbXNnX2lkGAIgASgJEhQKDGlucHV0X3Rva2VucxgDIAEoAxIVCg1vdXRwdXRfdG9rZW5zGAQgASgDEkgKCG1ldGFkYXRhGAUgAygLMjYud2Vpci5nYXRld2F5LnYxLlJlY29yZFRva2VuVXNhZ2VSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHwoXY2FjaGVfcmVhZF9pbnB1dF90b2tlbnMYByABKAMSIAoYY2FjaGVfd3JpdGVfaW5wdXRfdG9rZW5zGAggASgDGkUKDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEiMKBXZhbHVlGAIgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueToCOAEiGgoYUmVjb3JkVG9rZW5Vc2FnZVJlc3BvbnNlIpUCChhSZWNvcmRQcm9tcHRVc2FnZVJlcXVlc3QSFwoPaW50ZXJjZXB0aW9uX2lkGAEgASgJEg4KBm1zZ19pZBgCIAEoCRIOCgZwcm9tcHQYAyABKAkSSQoIbWV0YWRhdGEYBCADKAsyNy53ZWlyLmdhdGV3YXkudjEuUmVjb3JkUHJvbXB0VXNhZ2VSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaRQoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSIwoFdmFsdWUYAiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55OgI4ASIbChlSZWNvcmRQcm9tcHRVc2FnZVJlc3BvbnNlIrMDChZSZWNvcmRUb29sVXNhZ2VSZXF1ZXN0EhcKD2ludGVyY2VwdGlvbl9pZBgBIAEoCRIOCgZtc2dfaWQYAiABKAkSFwoKc2VydmVyX3VybBgDIAEoCUgAiAEBEgwKBHRvb2wYBCABKAkSDQoFaW5wdXQYBSABKAkSEAoIaW5qZWN0ZWQYBiABKAgSHQoQaW52b2NhdGlvbl9lcnJvchgHIAEoCUgBiAEBEkcKCG1ldGFkYXRhGAggAygLMjUud2Vpci5nYXRld2F5LnYxLlJlY29yZFRvb2xVc2FnZVJlcXVlc3QuTWV0YWRhdGFFbnRyeRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx0b29sX2NhbGxfaWQYCiABKAkSDwoHaXRlbV9pZBgLIAEoCRpFCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRIjCgV2YWx1ZRgCIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5Bbnk6AjgBQg0KC19zZXJ2ZXJfdXJsQhMKEV9pbnZvY2F0aW9uX2Vycm9yIhkKF1JlY29yZFRvb2xVc2FnZVJlc3BvbnNlIogCChlSZWNvcmRNb2RlbFRob3VnaHRSZXF1ZXN0EhcKD2ludGVyY2VwdGlvbl9pZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEkoKCG1ldGFkYXRhGAMgAygLMjgud2Vpci5nYXRld2F5LnYxLlJlY29yZE1vZGVsVGhvdWdodFJlcXVlc3QuTWV0YWRhdGFFbnRyeRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBpFCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRIjCgV2YWx1ZRgCIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5Bbnk6AjgBIhwKGlJlY29yZE1vZGVsVGhvdWdodFJlc3BvbnNlIkYKElJlY29yZEJhdGNoUmVxdWVzdBIwCgdyZWNvcmRzGAEgAygLMh8ud2Vpci5nYXRld2F5LnYxLlJlY29yZEVudmVsb3BlIsEDCg5SZWNvcmRFbnZlbG9wZRIKCgJpZBgBIAEoCRJCCgxpbnRlcmNlcHRpb24YAiABKAsyKi53ZWlyLmdhdGV3YXkudjEuUmVjb3JkSW50ZXJjZXB0aW9uUmVxdWVzdEgAEk0KEmludGVyY2VwdGlvbl9lbmRlZBgDIAEoCzIvLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRJbnRlcmNlcHRpb25FbmRlZFJlcXVlc3RIABI/Cgt0b2tlbl91c2FnZRgEIAEoCzIoLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRUb2tlblVzYWdlUmVxdWVzdEgAEkEKDHByb21wdF91c2FnZRgFIAEoCzIpLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRQcm9tcHRVc2FnZVJlcXVlc3RIABI9Cgp0b29sX3VzYWdlGAYgASgLMicud2Vpci5nYXRld2F5LnYxLlJlY29yZFRvb2xVc2FnZVJlcXVlc3RIABJDCg1tb2RlbF90aG91Z2h0GAcgASgLMioud2Vpci5nYXRld2F5LnYxLlJlY29yZE1vZGVsVGhvdWdodFJlcXVlc3RIAEIICgZyZWNvcmQiSAoTUmVjb3JkQmF0Y2hSZXNwb25zZRIxCghyZWplY3RlZBgBIAMoCzIfLndlaXIuZ2F0ZXdheS52MS5SZWplY3RlZFJlY29yZCIsCg5SZWplY3RlZFJlY29yZBIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAky+wUKCFJlY29yZGVyEm0KElJlY29yZEludGVyY2VwdGlvbhIqLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRJbnRlcmNlcHRpb25SZXF1ZXN0Gisud2Vpci5nYXRld2F5LnYxLlJlY29yZEludGVyY2VwdGlvblJlc3BvbnNlEnwKF1JlY29yZEludGVyY2VwdGlvbkVuZGVkEi8ud2Vpci5nYXRld2F5LnYxLlJlY29yZEludGVyY2VwdGlvbkVuZGVkUmVxdWVzdBowLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRJbnRlcmNlcHRpb25FbmRlZFJlc3BvbnNlEmcKEFJlY29yZFRva2VuVXNhZ2USKC53ZWlyLmdhdGV3YXkudjEuUmVjb3JkVG9rZW5Vc2FnZVJlcXVlc3QaKS53ZWlyLmdhdGV3YXkudjEuUmVjb3JkVG9rZW5Vc2FnZVJlc3BvbnNlEmoKEVJlY29yZFByb21wdFVzYWdlEikud2Vpci5nYXRld2F5LnYxLlJlY29yZFByb21wdFVzYWdlUmVxdWVzdBoqLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRQcm9tcHRVc2FnZVJlc3BvbnNlEmQKD1JlY29yZFRvb2xVc2FnZRInLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRUb29sVXNhZ2VSZXF1ZXN0Gigud2Vpci5nYXRld2F5LnYxLlJlY29yZFRvb2xVc2FnZVJlc3BvbnNlEm0KElJlY29yZE1vZGVsVGhvdWdodBIqLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRNb2RlbFRob3VnaHRSZXF1ZXN0Gisud2Vpci5nYXRld2F5LnYxLlJlY29yZE1vZGVsVGhvdWdodFJlc3BvbnNlElgKC1JlY29yZEJhdGNoEiMud2Vpci5nYXRld2F5LnYxLlJlY29yZEJhdGNoUmVxdWVzdBokLndlaXIuZ2F0ZXdheS52MS5SZWNvcmRCYXRjaFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_timestamp]);
 
 /**
  * RecordInterceptionRequest describes an LLM request as it starts.
@@ -533,6 +533,155 @@ export const RecordModelThoughtResponseSchema: GenMessage<RecordModelThoughtResp
   messageDesc(file_weir_gateway_v1_recorder, 11);
 
 /**
+ * RecordBatchRequest carries records in the order they must be applied.
+ *
+ * @generated from message weir.gateway.v1.RecordBatchRequest
+ */
+export type RecordBatchRequest = Message<"weir.gateway.v1.RecordBatchRequest"> & {
+  /**
+   * The records; at most a few hundred (the request must fit the server's message limit).
+   *
+   * @generated from field: repeated weir.gateway.v1.RecordEnvelope records = 1;
+   */
+  records: RecordEnvelope[];
+};
+
+/**
+ * Describes the message weir.gateway.v1.RecordBatchRequest.
+ * Use `create(RecordBatchRequestSchema)` to create a new message.
+ */
+export const RecordBatchRequestSchema: GenMessage<RecordBatchRequest> = /*@__PURE__*/
+  messageDesc(file_weir_gateway_v1_recorder, 12);
+
+/**
+ * RecordEnvelope is one record of a batch with the id that makes retrying it harmless.
+ *
+ * @generated from message weir.gateway.v1.RecordEnvelope
+ */
+export type RecordEnvelope = Message<"weir.gateway.v1.RecordEnvelope"> & {
+  /**
+   * UUID chosen by the gateway when the record was made, and never changed by retries. The
+   * primary key of the row a token usage, prompt, tool usage or thought becomes. For an
+   * interception start the gateway uses the interception id; the row is keyed by that id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The record: exactly one must be set.
+   *
+   * @generated from oneof weir.gateway.v1.RecordEnvelope.record
+   */
+  record: {
+    /**
+     * Starts an interception (as RecordInterception).
+     *
+     * @generated from field: weir.gateway.v1.RecordInterceptionRequest interception = 2;
+     */
+    value: RecordInterceptionRequest;
+    case: "interception";
+  } | {
+    /**
+     * Ends an interception (as RecordInterceptionEnded); only the first end has effect.
+     *
+     * @generated from field: weir.gateway.v1.RecordInterceptionEndedRequest interception_ended = 3;
+     */
+    value: RecordInterceptionEndedRequest;
+    case: "interceptionEnded";
+  } | {
+    /**
+     * Token usage of one upstream response (as RecordTokenUsage).
+     *
+     * @generated from field: weir.gateway.v1.RecordTokenUsageRequest token_usage = 4;
+     */
+    value: RecordTokenUsageRequest;
+    case: "tokenUsage";
+  } | {
+    /**
+     * The user prompt (as RecordPromptUsage).
+     *
+     * @generated from field: weir.gateway.v1.RecordPromptUsageRequest prompt_usage = 5;
+     */
+    value: RecordPromptUsageRequest;
+    case: "promptUsage";
+  } | {
+    /**
+     * One tool call (as RecordToolUsage).
+     *
+     * @generated from field: weir.gateway.v1.RecordToolUsageRequest tool_usage = 6;
+     */
+    value: RecordToolUsageRequest;
+    case: "toolUsage";
+  } | {
+    /**
+     * One thinking block or reasoning summary (as RecordModelThought).
+     *
+     * @generated from field: weir.gateway.v1.RecordModelThoughtRequest model_thought = 7;
+     */
+    value: RecordModelThoughtRequest;
+    case: "modelThought";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message weir.gateway.v1.RecordEnvelope.
+ * Use `create(RecordEnvelopeSchema)` to create a new message.
+ */
+export const RecordEnvelopeSchema: GenMessage<RecordEnvelope> = /*@__PURE__*/
+  messageDesc(file_weir_gateway_v1_recorder, 13);
+
+/**
+ * RecordBatchResponse lists the records that were refused for good; every other record of
+ * the batch is stored (now, or by an earlier attempt of the same batch).
+ *
+ * @generated from message weir.gateway.v1.RecordBatchResponse
+ */
+export type RecordBatchResponse = Message<"weir.gateway.v1.RecordBatchResponse"> & {
+  /**
+   * Records that can never be stored; retrying them is pointless.
+   *
+   * @generated from field: repeated weir.gateway.v1.RejectedRecord rejected = 1;
+   */
+  rejected: RejectedRecord[];
+};
+
+/**
+ * Describes the message weir.gateway.v1.RecordBatchResponse.
+ * Use `create(RecordBatchResponseSchema)` to create a new message.
+ */
+export const RecordBatchResponseSchema: GenMessage<RecordBatchResponse> = /*@__PURE__*/
+  messageDesc(file_weir_gateway_v1_recorder, 14);
+
+/**
+ * RejectedRecord says which record was refused and why.
+ *
+ * @generated from message weir.gateway.v1.RejectedRecord
+ */
+export type RejectedRecord = Message<"weir.gateway.v1.RejectedRecord"> & {
+  /**
+   * The envelope id of the refused record.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Why, e.g. "invalid interception_id: not a UUID" or "interception <id> not found".
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message weir.gateway.v1.RejectedRecord.
+ * Use `create(RejectedRecordSchema)` to create a new message.
+ */
+export const RejectedRecordSchema: GenMessage<RejectedRecord> = /*@__PURE__*/
+  messageDesc(file_weir_gateway_v1_recorder, 15);
+
+/**
  * Recorder stores what a gateway saw of each intercepted LLM request: the interception itself,
  * the prompt, token usage, tool calls and model thoughts. Every record except the interception
  * start refers to an interception by its id.
@@ -600,6 +749,23 @@ export const Recorder: GenService<{
     methodKind: "unary";
     input: typeof RecordModelThoughtRequestSchema;
     output: typeof RecordModelThoughtResponseSchema;
+  },
+  /**
+   * RecordBatch (since 1.1) stores many records in one call and one database transaction,
+   * applied in the order given (an interception start before its records, even within one
+   * batch). It is idempotent: every record is keyed by its envelope id (an interception start
+   * by its interception id, an end is recorded once), so a batch retried after a lost answer
+   * stores nothing twice. A record that can never be stored (malformed, unknown interception)
+   * is reported in the response and the rest are stored; a failure of the call itself (e.g.
+   * Internal, Unavailable) stored nothing and the whole batch should be retried. Servers older
+   * than 1.1 answer Unimplemented: use the per-record RPCs above.
+   *
+   * @generated from rpc weir.gateway.v1.Recorder.RecordBatch
+   */
+  recordBatch: {
+    methodKind: "unary";
+    input: typeof RecordBatchRequestSchema;
+    output: typeof RecordBatchResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_weir_gateway_v1_recorder, 0);

@@ -1,0 +1,149 @@
+// Keeps the gateway's Authorizer.WatchAuthorizationChanges stream open (API 1.1) and applies
+// what it carries to the AuthCache: the cache is active from the stream's first reset until
+// the stream ends, so it never serves an answer whose revocation it could not hear about.
+// A broken stream is reopened with jittered backoff (50 ms → 10 s); meanwhile every request
+// asks the control plane. A control plane that answers Unimplemented (older than 1.1) is asked
+// again only after a long pause (it may be upgraded); until then the gateway runs uncached.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
+import type { Authorizer, WatchAuthorizationChangesResponse } from "@weir/proto";
+import type { Logger } from "pino";
+import type { AuthCache } from "./auth-cache.js";
+import { Backoff } from "./backoff.js";
+import type { BackoffOptions } from "./backoff.js";
+import { sleep, systemClock } from "./clock.js";
+import type { Clock } from "./clock.js";
+
+export interface AuthorizationWatchOptions {
+  readonly authorizer: Pick<Client<typeof Authorizer>, "watchAuthorizationChanges">;
+  readonly cache: AuthCache;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly backoff?: BackoffOptions;
+  /** Pause before asking again a control plane that answered Unimplemented; default 5 min. */
+  readonly unsupportedRetryMs?: number;
+  /** The stream delivered its first reset: the control plane answers. */
+  readonly onConnected?: () => void;
+  /** The stream failed (not when stopped): e.g. to notice an unreachable control plane. */
+  readonly onFailure?: (err: unknown) => void;
+  /** Connected state changes (metrics). */
+  readonly onStateChange?: (connected: boolean) => void;
+}
+
+export const DEFAULT_UNSUPPORTED_RETRY_MS = 5 * 60_000;
+
+/** Whether the control plane serves the watch: unknown until it answered once. */
+export type WatchSupport = "unknown" | "supported" | "unsupported";
+
+export class AuthorizationWatch {
+  private readonly backoff: Backoff;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly stopController = new AbortController();
+  private running: Promise<void> | undefined;
+  private isConnected = false;
+  private support: WatchSupport = "unknown";
+
+  constructor(private readonly options: AuthorizationWatchOptions) {
+    this.backoff = new Backoff(options.backoff);
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger.child({ component: "authorization_watch" });
+  }
+
+  /** True while the stream is open and has delivered its reset (the cache is active). */
+  get connected(): boolean {
+    return this.isConnected;
+  }
+
+  get supported(): WatchSupport {
+    return this.support;
+  }
+
+  /** Starts watching in the background. Idempotent. */
+  start(): void {
+    if (this.stopController.signal.aborted) return;
+    this.running ??= this.loop();
+  }
+
+  /** Closes the stream and stops reconnecting; the cache is left inactive. */
+  async stop(): Promise<void> {
+    this.stopController.abort(new Error("authorization watch stopped"));
+    await this.running;
+    this.setConnected(false);
+  }
+
+  private async loop(): Promise<void> {
+    const stop = this.stopController.signal;
+    while (!stop.aborted) {
+      let failure: unknown;
+      try {
+        // No deadline: the stream is meant to stay open. Aborted only by stop().
+        const stream = this.options.authorizer.watchAuthorizationChanges({}, { signal: stop, timeoutMs: 0 });
+        for await (const message of stream) this.apply(message);
+        failure = new ConnectError("the control plane ended the authorization watch", Code.Unavailable);
+      } catch (err) {
+        failure = err;
+      }
+      const wasConnected = this.isConnected;
+      this.setConnected(false);
+      if (stop.aborted) return;
+      const code = ConnectError.from(failure).code;
+      let delayMs: number;
+      if (code === Code.Unimplemented) {
+        if (this.support !== "unsupported") {
+          this.logger.info("control plane does not serve WatchAuthorizationChanges (older than 1.1): authorizing every request without a cache");
+        }
+        this.support = "unsupported";
+        delayMs = this.options.unsupportedRetryMs ?? DEFAULT_UNSUPPORTED_RETRY_MS;
+      } else {
+        delayMs = this.backoff.next();
+        const fields = { err: failure, retry_in_ms: delayMs, attempt: this.backoff.attempts };
+        if (wasConnected) this.logger.warn(fields, "authorization watch lost: authorizing every request until it is back");
+        else this.logger.debug(fields, "authorization watch failed");
+        this.options.onFailure?.(failure);
+      }
+      try {
+        await sleep(this.clock, delayMs, stop);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  private apply(message: WatchAuthorizationChangesResponse): void {
+    const { cache } = this.options;
+    const change = message.change;
+    switch (change.case) {
+      case "reset":
+        cache.activate();
+        if (!this.isConnected) {
+          this.support = "supported";
+          this.backoff.reset();
+          this.setConnected(true);
+          this.logger.info("authorization watch connected: caching authorizations");
+          this.options.onConnected?.();
+        }
+        return;
+      case "apiKey":
+        cache.invalidateApiKey(change.value.apiKeyId);
+        return;
+      case "user":
+        cache.invalidateUser(change.value.userId);
+        return;
+      case "gatewayKey":
+        cache.clear();
+        return;
+      default:
+        // A change this build does not know (a newer minor): forgetting everything is safe.
+        cache.clear();
+    }
+  }
+
+  private setConnected(connected: boolean): void {
+    if (!connected) this.options.cache.deactivate();
+    if (this.isConnected === connected) return;
+    this.isConnected = connected;
+    this.options.onStateChange?.(connected);
+  }
+}
