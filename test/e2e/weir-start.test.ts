@@ -63,10 +63,14 @@ describe("weir start", () => {
     assert.deepEqual(Object.keys(env).sort(), ["WEIR_ADMIN_TOKEN", "WEIR_API_KEY", "WEIR_CONTROL_PLANE_URL", "WEIR_GATEWAY_URL"]);
     assert.ok(first.banner.includes(env.WEIR_API_KEY!));
     // The recorded traffic line works with the admin token from the file, and shows the 3 calls.
-    const res = await fetch(`${env.WEIR_CONTROL_PLANE_URL}/api/v2/ai-gateway/interceptions`, { headers: { authorization: `Bearer ${env.WEIR_ADMIN_TOKEN}` } });
-    assert.equal(res.status, 200);
-    const recorded = (await res.json()) as { interceptions: { provider: string }[] };
-    assert.deepEqual(recorded.interceptions.map((i) => i.provider).sort(), ["anthropic", "openai", "openai"]);
+    // Records are delivered asynchronously (batched): wait for all three to be ended.
+    const recorded = await eventually("the three curl calls to be recorded", async () => {
+      const res = await fetch(`${env.WEIR_CONTROL_PLANE_URL}/api/v2/ai-gateway/interceptions`, { headers: { authorization: `Bearer ${env.WEIR_ADMIN_TOKEN}` } });
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { interceptions: { provider: string; ended_at: string | null }[] };
+      return body.interceptions.length === 3 && body.interceptions.every((i) => i.ended_at !== null) ? body.interceptions : undefined;
+    });
+    assert.deepEqual(recorded.map((i) => i.provider).sort(), ["anthropic", "openai", "openai"]);
     await stop(first.proc);
 
     // Created once, reused on the next start.

@@ -11,6 +11,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { sql, type Kysely } from "kysely";
 import type { Logger } from "pino";
 import { createAdminApi } from "./admin/admin-api.js";
+import { AuthorizationChangeHub } from "./auth/authorization-change-hub.js";
 import { systemClock, type Clock } from "./clock.js";
 import { DEFAULT_EMBEDDED_DATA_DIR, openDatabase, type OpenDatabase } from "./db/database.js";
 import type { Database } from "./db/schema.js";
@@ -21,6 +22,7 @@ import { createInProcessTransport } from "./rpc/in-process-transport.js";
 import { createRpcMetricsInterceptor } from "./rpc/rpc-metrics-interceptor.js";
 import { createCleartextListener } from "./server/cleartext-listener.js";
 import { ConnectionTracker, type HttpRequest, type HttpResponse } from "./server/connection-tracker.js";
+import { resolveMounts, type MountedHandler } from "./server/mounts.js";
 import { createRequestHandler, notFound, type AdminApi } from "./server/request-handler.js";
 import { registerServices } from "./services/register-services.js";
 import type { ServiceDeps } from "./services/service-deps.js";
@@ -51,6 +53,12 @@ export interface ControlPlaneOptions {
   readonly drainTimeoutMs?: number;
   /** Minimum time between two last_used_at writes for one gateway key. */
   readonly gatewayKeyUsageIntervalMs?: number;
+  /**
+   * Extra request handlers served on this address under their path prefixes (HTTP/1.1 and
+   * HTTP/2 requests), matched before the admin API and the RPC services. The single-process
+   * deployment mounts an embedded gateway's LLM routes here (see server/mounts.ts).
+   */
+  readonly mounts?: readonly MountedHandler[];
 }
 
 /** Every default of ControlPlaneOptions, in one place. */
@@ -74,6 +82,7 @@ export interface ResolvedControlPlaneOptions {
   readonly readMaxBytes: number;
   readonly drainTimeoutMs: number;
   readonly gatewayKeyUsageIntervalMs: number;
+  readonly mounts: readonly MountedHandler[];
 }
 
 const READY_TIMEOUT_MS = 2_000;
@@ -93,6 +102,7 @@ function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptio
     readMaxBytes: options.readMaxBytes ?? d.readMaxBytes,
     drainTimeoutMs: options.drainTimeoutMs ?? d.drainTimeoutMs,
     gatewayKeyUsageIntervalMs: options.gatewayKeyUsageIntervalMs ?? d.gatewayKeyUsageIntervalMs,
+    mounts: resolveMounts(options.mounts),
   });
 }
 
@@ -115,6 +125,8 @@ export class ControlPlane {
   readonly metrics = new ControlPlaneMetrics();
   private readonly logger: Logger;
   private running: Running | undefined;
+  /** Tells gateways about authorization changes (WatchAuthorizationChanges); set by start(). */
+  private authorizationChanges: AuthorizationChangeHub | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -160,7 +172,7 @@ export class ControlPlane {
   }
 
   private serviceDeps(db: Kysely<Database>): ServiceDeps {
-    return { db, logger: this.options.logger, clock: this.options.clock, metrics: this.metrics };
+    return { db, logger: this.options.logger, clock: this.options.clock, metrics: this.metrics, authorizationChanges: this.authorizationChanges };
   }
 
   private async doStart(): Promise<void> {
@@ -172,6 +184,9 @@ export class ControlPlane {
     const database = await openDatabase({ url: options.databaseUrl, embeddedDataDir: options.embeddedDataDir, logger: options.logger });
     try {
       const { db } = database;
+      // One LISTEN connection per control plane; a failed first attempt retries in the background.
+      this.authorizationChanges = new AuthorizationChangeHub({ url: database.url, db, logger: options.logger });
+      await this.authorizationChanges.start();
       const usage = new GatewayKeyUsageTracker({ db, logger: options.logger, clock: options.clock, intervalMs: options.gatewayKeyUsageIntervalMs });
       const rpc = connectNodeAdapter({
         routes: (router) => registerServices(router, this.serviceDeps(db)),
@@ -189,6 +204,7 @@ export class ControlPlane {
         tracker,
         ready: () => this.databaseAnswers(db),
         logger: options.logger,
+        mounts: options.mounts,
       });
       let server: Server;
       if (tls) {
@@ -215,6 +231,7 @@ export class ControlPlane {
       this.running = { database, server, tracker, usage, url };
       logger.info({ url, tls: tls !== undefined, embedded_database: database.embedded }, "control plane listening");
     } catch (err) {
+      await this.authorizationChanges?.close();
       await database.close();
       throw err;
     }
@@ -241,6 +258,8 @@ export class ControlPlane {
     const running = this.running;
     if (!running) return;
     const { server, tracker, usage, database } = running;
+    // Watch streams never finish on their own: end them first so draining does not wait for them.
+    await this.authorizationChanges?.close();
     this.logger.info({ open_connections: tracker.openConnections }, "control plane shutting down");
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     tracker.drain();

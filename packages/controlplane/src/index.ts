@@ -6,16 +6,29 @@ export type { EmbeddedPostgres, EmbeddedPostgresOptions } from "./db/embedded-po
 export { migrateDown, migrateToLatest } from "./db/migrate.js";
 export { MIGRATIONS } from "./db/migrations/index.js";
 export { SYSTEM_USER_ID } from "./db/migrations/2026_11_22_000000_initial.js";
+export { AUTHORIZATION_CHANGES_CHANNEL } from "./db/migrations/2026_12_01_000000_authorization_notify.js";
+export { NotificationListener } from "./db/notification-listener.js";
+export type { NotificationListenerOptions } from "./db/notification-listener.js";
+export { writeRecordBatch } from "./db/repositories/record-batch-repository.js";
+export type { BatchRecord, BatchRecordKind, BatchWriteOutcome, RejectedBatchRecord } from "./db/repositories/record-batch-repository.js";
 export type { Database } from "./db/schema.js";
 // --- RPC services, RPC server and the control-plane daemon ---
 export { systemClock } from "./clock.js";
 export type { Clock } from "./clock.js";
+export { systemTimers } from "./timers.js";
+export type { Timers } from "./timers.js";
+export { AuthorizationChangeHub, DEFAULT_LISTEN_GRACE_MS } from "./auth/authorization-change-hub.js";
+export type { AuthorizationChange, AuthorizationChangeHubOptions, AuthorizationChangeSubscription } from "./auth/authorization-change-hub.js";
 export { CONTROL_PLANE_DEFAULTS, ControlPlane, createControlPlane } from "./control-plane.js";
 export type { ControlPlaneOptions, ListenAddress, ResolvedControlPlaneOptions, TlsFiles } from "./control-plane.js";
+export { InvalidMountError } from "./server/mounts.js";
+export type { MountedHandler } from "./server/mounts.js";
+export type { HttpRequest, HttpResponse } from "./server/connection-tracker.js";
 export { CONTROL_PLANE_ENV, ConfigError, controlPlaneOptionsFromEnv, oneLineError, parseListenAddress } from "./control-plane-env.js";
 export {
   AlreadyExistsError,
   AmbiguousCredentialError,
+  AuthorizationChangesUnavailableError,
   DelegationNotAllowedError,
   GATEWAY_KEY_MESSAGES,
   GatewayKeyLookupError,
@@ -36,9 +49,10 @@ export { createInProcessTransport } from "./rpc/in-process-transport.js";
 export { GATEWAY_KEY_CONTEXT, IN_PROCESS_CONTEXT } from "./rpc/rpc-context.js";
 export type { AuthenticatedGatewayKey } from "./rpc/rpc-context.js";
 export { createRpcMetricsInterceptor } from "./rpc/rpc-metrics-interceptor.js";
-export { AuthorizerService } from "./services/authorizer.js";
+export { AuthorizerService, watchMessageFromChange } from "./services/authorizer.js";
 export { MCP_TOKEN_ERRORS, MCPConfiguratorService } from "./services/mcp-configurator.js";
 export { RecorderService, USER_AGENT_METADATA_KEY } from "./services/recorder.js";
+export { MAX_BATCH_RECORDS, batchRecordFromEnvelope } from "./services/record-batch.js";
 export { registerServices } from "./services/register-services.js";
 export type { ServiceDeps } from "./services/service-deps.js";
 // --- end RPC services block ---

@@ -127,6 +127,25 @@ export class FatalStartupError extends Error {
   }
 }
 
+/**
+ * An in-process gateway request (inProcessFetch / inProcessDispatcher) carried no delegated API
+ * key id. Thrown to the in-process caller before the request reaches the gateway's handler.
+ */
+export class DelegatedApiKeyIdRequiredError extends Error {
+  override readonly name = "DelegatedApiKeyIdRequiredError";
+  constructor() {
+    super("in-process gateway request requires a delegated API key id");
+  }
+}
+
+/** An in-process request was made after the gateway shut down. */
+export class InProcessGatewayClosedError extends Error {
+  override readonly name = "InProcessGatewayClosedError";
+  constructor() {
+    super("the gateway is shut down: no more in-process requests");
+  }
+}
+
 export const isNoCredentialError = (err: unknown): err is NoCredentialError => err instanceof NoCredentialError;
 export const isByokNotAllowedError = (err: unknown): err is ByokNotAllowedError => err instanceof ByokNotAllowedError;
 export const isRouteNotSupportedError = (err: unknown): err is RouteNotSupportedError =>
@@ -148,6 +167,10 @@ export const isRequestBodyTooLargeError = (err: unknown): err is RequestBodyTooL
 export const isRecordInterceptionError = (err: unknown): err is RecordInterceptionError =>
   err instanceof RecordInterceptionError;
 export const isFatalStartupError = (err: unknown): err is FatalStartupError => err instanceof FatalStartupError;
+export const isInProcessGatewayClosedError = (err: unknown): err is InProcessGatewayClosedError =>
+  err instanceof InProcessGatewayClosedError;
+export const isDelegatedApiKeyIdRequiredError = (err: unknown): err is DelegatedApiKeyIdRequiredError =>
+  err instanceof DelegatedApiKeyIdRequiredError;
 
 /** What a gateway-originated error looks like on the wire: JSON `{message, detail?}`. */
 export interface HttpErrorResponse {

@@ -12,25 +12,40 @@
 // aborts them: streams end with the provider's error event), flushes queued records within
 // recordFlushTimeoutMs, then closes the pool, the HTTP/2 session to the control plane, the
 // upstream connection pools and every client connection.
+//
+// Embedded mode (createEmbeddedGateway): inside the control plane's process, every RPC goes
+// through its in-process transport and the gateway opens no listener; the host mounts
+// `handler` instead. In both modes code in this process can call the gateway in memory for a
+// user it acts for (inProcessFetch / inProcessDispatcher, with a delegated API key id).
 
 import { createServer } from "node:http";
-import type { Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { Http2ServerRequest } from "node:http2";
+import type { Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
+import type { Transport } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { Dispatcher } from "undici";
 import { ControlPlaneClient } from "./control-plane-client.js";
 import { gatewayKeyPrefix } from "./credentials.js";
 import { ShutdownAbortError } from "./errors.js";
 import { HandlerPool } from "./handler-pool.js";
 import { HttpFront } from "./http-front.js";
+import { Http2Bridge } from "./http2-bridge.js";
+import { InMemoryConnections } from "./in-memory-connections.js";
+import { createInProcessDispatcher, createInProcessFetch } from "./in-process-client.js";
+import type { InProcessClientOptions, InProcessFetch } from "./in-process-client.js";
+import { InProcessControlPlaneClient } from "./in-process-control-plane-client.js";
 import type { ExchangeDeps } from "./interception.js";
 import { createGatewayMetrics } from "./metrics.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { resolveGatewayOptions } from "./options.js";
-import type { GatewayOptions, GatewayOptionsInput } from "./options.js";
+import type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput } from "./options.js";
 import { RecordQueue } from "./record-queue.js";
-import type { FollowUpRecord } from "./records.js";
+import type { GatewayRecord } from "./records.js";
 import { createRequestHandler } from "./request-handler.js";
 import type { RequestHandler } from "./request-handler.js";
+import type { ProviderName } from "./routes.js";
 import { Upstream } from "./upstream.js";
 
 /** Lifecycle states. */
@@ -44,24 +59,27 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   private readonly logger: Logger;
   private readonly controlPlane: ControlPlaneClient;
-  private readonly records: RecordQueue<FollowUpRecord>;
+  private readonly records: RecordQueue<GatewayRecord>;
   private readonly pool: HandlerPool<RequestHandler>;
   private readonly upstream: Upstream;
   private readonly front: HttpFront;
+  /** In-memory connections to `front`: the in-process clients' and the HTTP/2 relay's. */
+  private readonly connections: InMemoryConnections;
+  private readonly http2Bridge: Http2Bridge;
   private server: Server | undefined;
   private address: string | undefined;
   private lifecycle: GatewayState = "new";
   private stopping: Promise<void> | undefined;
   private released: Promise<void> | undefined;
 
-  constructor(input: GatewayOptionsInput) {
+  constructor(input: GatewayOptionsInput | EmbeddedGatewayOptionsInput) {
     const options = resolveGatewayOptions(input);
     this.options = options;
     this.metrics = createGatewayMetrics();
     // SECURITY: the gateway key is never logged, only its public 11-character prefix.
     this.logger = options.logger.child({ component: "gateway" });
     this.metrics.controlPlaneReady.set(0);
-    this.controlPlane = new ControlPlaneClient({
+    this.controlPlane = options.controlPlaneTransport !== undefined ? this.inProcessControlPlaneClient(options.controlPlaneTransport) : new ControlPlaneClient({
       baseUrl: options.controlPlaneUrl,
       gatewayKey: options.gatewayKey,
       apiVersion: options.apiVersion,
@@ -70,13 +88,15 @@ export class Gateway {
       clock: options.clock,
       onReadyChange: (ready) => this.metrics.controlPlaneReady.set(ready ? 1 : 0),
       onFatalError: options.onFatalError,
+      authCache: options.authCache.enabled ? options.authCache : false,
+      metrics: this.metrics,
     });
-    this.records = new RecordQueue<FollowUpRecord>({
-      send: (record, signal) => this.controlPlane.sendRecord(record, signal),
-      classify: (err) => this.controlPlane.classifyRecordError(err),
+    this.records = new RecordQueue<GatewayRecord>({
+      send: (records, signal) => this.controlPlane.sendRecords(records, signal),
+      classify: (err, batchSize) => this.controlPlane.classifyRecordError(err, batchSize),
       logger: options.logger.child({ component: "record_queue" }),
       maxSize: options.recordQueueSize,
-      concurrency: options.recordConcurrency,
+      limits: () => this.controlPlane.recordLimits(options.recordBatch, options.recordConcurrency),
       clock: options.clock,
       metrics: this.metrics,
     });
@@ -101,12 +121,64 @@ export class Gateway {
       buildHandler: (user) => createRequestHandler(user, { deps, onCreate: options.onHandlerCreate }),
       metrics: this.metrics,
       logger: options.logger.child({ component: "http" }),
+      isDelegatingSocket: (socket) => this.connections.isDelegating(socket),
+    });
+    this.connections = new InMemoryConnections(this.front.handle, options.logger.child({ component: "in_process" }));
+    this.http2Bridge = new Http2Bridge(this.connections, options.logger.child({ component: "http2_relay" }));
+  }
+
+  /** Embedded mode: the control plane's in-process transport, no listener. */
+  get embedded(): boolean {
+    return this.options.controlPlaneTransport !== undefined;
+  }
+
+  /**
+   * The gateway's request handler, for mounting on another server (an embedded gateway on the
+   * control plane's address): the LLM routes and their /api/v2/ai-gateway/ aliases. Takes
+   * HTTP/1.1 requests as they are and HTTP/2 compatibility-API requests relayed in memory
+   * (http2-bridge.ts). A delegated API key id header is never honoured here.
+   */
+  readonly handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    if (req instanceof Http2ServerRequest) this.http2Bridge.serve(req, res as Http2ServerResponse);
+    else this.front.handle(req, res as ServerResponse);
+  };
+
+  /**
+   * An undici Dispatcher sending `provider` requests to this gateway in memory, on behalf of the
+   * user whose API key id each request names (X-AI-Governance-Delegated-Api-Key-Id) or
+   * `options.apiKeyId`; dispatch throws DelegatedApiKeyIdRequiredError otherwise. Paths are the
+   * provider's API paths ("/v1/chat/completions"). A networked gateway needs a gateway key
+   * created with allow_delegation for these requests to be authorized (DESIGN §5).
+   */
+  inProcessDispatcher(provider: ProviderName, options?: InProcessClientOptions): Dispatcher {
+    return createInProcessDispatcher(this.connections, provider, options);
+  }
+
+  /**
+   * A fetch-compatible function for `provider` over inProcessDispatcher — pass it as the
+   * OpenAI / Anthropic SDKs' `fetch` option. Rejects with DelegatedApiKeyIdRequiredError before
+   * sending anything when no delegated API key id is given.
+   */
+  inProcessFetch(provider: ProviderName, options?: InProcessClientOptions): InProcessFetch {
+    return createInProcessFetch(this.connections, provider, options);
+  }
+
+  private inProcessControlPlaneClient(transport: Transport): InProcessControlPlaneClient {
+    return new InProcessControlPlaneClient({
+      transport,
+      apiVersion: this.options.apiVersion,
+      rpcTimeoutMs: this.options.rpcTimeoutMs,
+      logger: this.options.logger,
+      clock: this.options.clock,
+      onReadyChange: (ready) => this.metrics.controlPlaneReady.set(ready ? 1 : 0),
+      onFatalError: this.options.onFatalError,
+      metrics: this.metrics,
     });
   }
 
   /** "http://host:port" of the listener; only after start(). */
   get url(): string {
-    if (this.address === undefined) throw new Error("gateway not started");
+    if (this.address === undefined) throw new Error(this.embedded ? "an embedded gateway has no listener: mount its handler" : "gateway not started");
     return this.address;
   }
 
@@ -129,6 +201,7 @@ export class Gateway {
     this.lifecycle = "starting";
     this.logger.info(
       {
+        embedded: this.embedded,
         control_plane_url: this.options.controlPlaneUrl,
         gateway_key_prefix: gatewayKeyPrefix(this.options.gatewayKey),
         api_version: this.options.apiVersion,
@@ -143,18 +216,7 @@ export class Gateway {
     try {
       await this.controlPlane.start();
       if (this.stopping !== undefined) throw new Error("gateway shut down during start-up");
-      const server = createServer({ headersTimeout: 60_000 }, this.front.handle);
-      this.server = server;
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(this.options.listen.port, this.options.listen.host, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
-      const address = server.address() as AddressInfo;
-      const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-      this.address = `http://${host}:${address.port}`;
+      if (!this.embedded) await this.listen();
     } catch (err) {
       this.lifecycle = "stopped";
       this.logger.error({ err }, "gateway failed to start");
@@ -163,7 +225,22 @@ export class Gateway {
     }
     this.front.setRunning(true);
     this.lifecycle = "running";
-    this.logger.info({ url: this.address, ready: this.front.ready }, "gateway listening");
+    this.logger.info({ url: this.address, ready: this.front.ready }, this.embedded ? "embedded gateway serving" : "gateway listening");
+  }
+
+  private async listen(): Promise<void> {
+    const server = createServer({ headersTimeout: 60_000 }, this.front.handle);
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.options.listen.port, this.options.listen.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const address = server.address() as AddressInfo;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    this.address = `http://${host}:${address.port}`;
   }
 
   /** Graceful, bounded, idempotent. */
@@ -201,13 +278,15 @@ export class Gateway {
     this.logger.info("gateway stopped");
   }
 
-  /** Closes queue, pool, control-plane session and upstream pools; once. */
+  /** Closes queue, pool, control-plane session, upstream pools and in-memory connections; once. */
   private release(): Promise<void> {
     this.released ??= (async () => {
       this.records.close();
       this.pool.shutdown();
       this.controlPlane.close();
       await this.upstream.close();
+      this.connections.close();
+      await this.http2Bridge.close();
     })();
     return this.released;
   }
@@ -232,5 +311,13 @@ export class Gateway {
 
 /** Creates a gateway; call start() to serve. */
 export function createGateway(options: GatewayOptionsInput): Gateway {
+  return new Gateway(options);
+}
+
+/**
+ * Creates an embedded gateway: RPCs through the control plane's in-process transport, no
+ * listener. Mount `handler`; call start() to serve and shutdown() before the control plane's.
+ */
+export function createEmbeddedGateway(options: EmbeddedGatewayOptionsInput): Gateway {
   return new Gateway(options);
 }

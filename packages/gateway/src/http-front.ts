@@ -5,8 +5,9 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
+import type { AuthorizedUser, ControlPlaneClient, UserCredential } from "./control-plane-client.js";
 import { GOVERNANCE_REQUEST_ID_HEADER, extractAuthToken, isByokRequest } from "./credentials.js";
+import { takeDelegation } from "./delegation.js";
 import {
   ByokNotAllowedError,
   ClientDisconnectedError,
@@ -49,6 +50,11 @@ export interface HttpFrontOptions {
   readonly buildHandler: (user: AuthorizedUser) => Promise<RequestHandler>;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
+  /**
+   * Whether a request's socket is a delegating in-process connection: only there does a
+   * delegated API key id count (delegation.ts). Unset: never.
+   */
+  readonly isDelegatingSocket?: (socket: unknown) => boolean;
 }
 
 interface ActiveRequest {
@@ -106,10 +112,13 @@ export class HttpFront {
     const bindings: Record<string, string> = { method, path };
     if (typeof requestId === "string" && requestId !== "") bindings.request_id = requestId;
     delete req.headers[GOVERNANCE_REQUEST_ID_HEADER];
+    const delegation = takeDelegation(req, this.o.isDelegatingSocket);
     const log = this.o.logger.child(bindings);
+    // SECURITY: a delegation header from the network is dropped; the request needs a real credential.
+    if (delegation.ignored) log.warn("delegated api key id header ignored: not an in-process request");
     const startedAt = this.o.options.clock.now();
 
-    this.serve(req, res, method, target, path, entry.controller.signal, log)
+    this.serve(req, res, method, target, path, entry.controller.signal, log, delegation.apiKeyId)
       .catch((err: unknown) => this.fail(req, res, method, err, log))
       .finally(() => {
         log.debug({ status: res.statusCode, duration_ms: this.o.options.clock.now() - startedAt }, "request finished");
@@ -155,6 +164,7 @@ export class HttpFront {
     path: string,
     signal: AbortSignal,
     log: Logger,
+    delegatedApiKeyId: string | undefined,
   ): Promise<void> {
     // Unknown routes are refused before any credential check: no RPC, no upstream call.
     const route = resolveRoute(method, target);
@@ -163,12 +173,17 @@ export class HttpFront {
     const byok = isByokRequest(req.headers);
     if (byok && !this.o.options.allowByok) throw new ByokNotAllowedError();
     const credential = extractAuthToken(req.headers);
-    if (credential === undefined) throw new NoCredentialError();
+    // A delegated in-process request authorizes by key id alone (reference: IsAuthorized{key_id}).
+    // Its Authorization / X-Api-Key are then the user's provider key (BYOK) or unused; they are
+    // stripped or forwarded by mode exactly like on any other request.
+    const userCredential: UserCredential | undefined =
+      delegatedApiKeyId !== undefined ? { keyId: delegatedApiKeyId } : credential && { key: credential.token };
+    if (userCredential === undefined) throw new NoCredentialError();
 
     let user: AuthorizedUser;
     try {
       // SECURITY: the token goes to the control plane only; logs carry its source.
-      user = await this.o.controlPlane.authorize({ key: credential.token }, signal);
+      user = await this.o.controlPlane.authorize(userCredential, signal);
     } catch (err) {
       this.o.metrics.authorizationsTotal.inc({
         outcome: isUnauthorizedError(err) ? "denied" : isControlPlaneUnavailableError(err) ? "unavailable" : "error",
@@ -194,7 +209,11 @@ export class HttpFront {
       user,
       byok,
       signal,
-      logger: log.child({ route: route.route, auth_mode: byok ? "byok" : "centralized", credential_source: credential.source }),
+      logger: log.child({
+        route: route.route,
+        auth_mode: byok ? "byok" : "centralized",
+        credential_source: delegatedApiKeyId !== undefined ? "delegated" : credential?.source,
+      }),
     });
   }
 

@@ -1,9 +1,9 @@
 // Public surface of @weir/gateway. Test helpers live in the separate "@weir/gateway/testing" entry.
 
-export { Gateway, createGateway } from "./gateway.js";
+export { Gateway, createEmbeddedGateway, createGateway } from "./gateway.js";
 export type { GatewayState } from "./gateway.js";
 export { DEFAULT_GATEWAY_OPTIONS, InvalidGatewayOptionsError, resolveGatewayOptions } from "./options.js";
-export type { GatewayOptions, GatewayOptionsInput, ProviderOptions } from "./options.js";
+export type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput, ProviderOptions } from "./options.js";
 export { systemClock, sleep } from "./clock.js";
 export type { Clock, TimerHandle } from "./clock.js";
 export { Backoff, DEFAULT_BACKOFF, createBackoff } from "./backoff.js";
@@ -30,8 +30,12 @@ export {
   toHttpError,
 } from "./errors.js";
 export type { HttpErrorResponse } from "./errors.js";
-export { ControlPlaneClient, createControlPlaneClient } from "./control-plane-client.js";
-export type { AuthorizedUser, ControlPlaneClientOptions, UserCredential } from "./control-plane-client.js";
+export { ControlPlaneClient, createControlPlaneClient, speaksApi11 } from "./control-plane-client.js";
+export type { AuthorizedUser, ControlPlaneClientOptions, RpcSupport, UserCredential } from "./control-plane-client.js";
+export { AuthCache, DEFAULT_AUTH_CACHE_OPTIONS, createAuthCache, credentialDigest } from "./auth-cache.js";
+export type { AuthCacheEvent, AuthCacheOptions, AuthorizationAnswer } from "./auth-cache.js";
+export { AuthorizationWatch, DEFAULT_UNSUPPORTED_RETRY_MS } from "./authorization-watch.js";
+export type { AuthorizationWatchOptions, WatchSupport } from "./authorization-watch.js";
 export {
   GOVERNANCE_HEADER_PREFIX,
   GOVERNANCE_REQUEST_ID_HEADER,
@@ -46,7 +50,7 @@ export {
 export type { CredentialSource, ExtractedCredential } from "./credentials.js";
 export { HOP_BY_HOP_HEADERS, clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 export type { CredentialKind, UpstreamHeaderOptions } from "./headers.js";
-export { ALIAS_PREFIX, PROVIDER_PREFIXES, resolveRoute, upstreamTarget } from "./routes.js";
+export { ALIAS_PREFIX, PROVIDER_ALIAS_PREFIXES, PROVIDER_PREFIXES, resolveRoute, upstreamTarget } from "./routes.js";
 export type { BridgedApi, BridgedRoute, PassthroughRoute, ProviderName, RouteMatch, UpstreamTarget } from "./routes.js";
 export { SseParser } from "./sse-parser.js";
 export type { SseEvent } from "./sse-parser.js";
@@ -54,11 +58,20 @@ export { CLIENTS, detectClient, detectClientSessionId } from "./client-detection
 export { DEFAULT_POOL_OPTIONS, HandlerPool, createHandlerPool, poolKey } from "./handler-pool.js";
 export type { HandlerPoolOptions, PoolEvent, PoolStats } from "./handler-pool.js";
 export { DEFAULT_RECORD_QUEUE_OPTIONS, RecordQueue, createRecordQueue } from "./record-queue.js";
-export type { DropReason, FailureClass, QueuedRecord, RecordKind, RecordQueueOptions } from "./record-queue.js";
-export type { FollowUpRecord, InterceptionErrorType } from "./records.js";
+export type { BatchLimits, DropReason, FailureClass, QueuedRecord, RecordKind, RecordQueueOptions } from "./record-queue.js";
+export { recordEnvelope } from "./records.js";
+export type { FollowUpRecord, GatewayRecord, InterceptionErrorType, InterceptionRecord } from "./records.js";
 export { METRICS_PREFIX, createGatewayMetrics } from "./metrics.js";
 export type { GatewayMetrics } from "./metrics.js";
 export { HEALTH_PATH, METRICS_PATH, READY_PATH } from "./http-front.js";
+// --- embedded mode and delegated in-process calls ---
+export { DELEGATED_API_KEY_ID_HEADER } from "./delegation.js";
+export { DelegatedApiKeyIdRequiredError, InProcessGatewayClosedError, isDelegatedApiKeyIdRequiredError, isInProcessGatewayClosedError } from "./errors.js";
+export { IN_PROCESS_ORIGIN, inProcessPath } from "./in-process-client.js";
+export type { InProcessClientOptions, InProcessFetch } from "./in-process-client.js";
+export { InProcessControlPlaneClient } from "./in-process-control-plane-client.js";
+export type { InProcessControlPlaneClientOptions } from "./in-process-control-plane-client.js";
+// --- end embedded mode block ---
 export { INTERCEPTION_ID_HEADER } from "./interception.js";
 export { RequestHandler } from "./request-handler.js";
 export { toMetadata, fromMetadata } from "./metadata.js";

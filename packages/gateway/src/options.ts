@@ -2,13 +2,16 @@
 // "Configuration"). Nothing here reads the environment: the CLI maps flags and WEIR_* variables
 // onto these options.
 
+import type { Transport } from "@connectrpc/connect";
 import { API_VERSION } from "@weir/proto";
 import { pino } from "pino";
 import type { Logger } from "pino";
+import { DEFAULT_AUTH_CACHE_OPTIONS } from "./auth-cache.js";
 import type { Clock } from "./clock.js";
 import { systemClock } from "./clock.js";
 import type { AuthorizedUser } from "./control-plane-client.js";
 import type { FatalStartupError } from "./errors.js";
+import { DEFAULT_RECORD_QUEUE_OPTIONS } from "./record-queue.js";
 
 /** One upstream provider. */
 export interface ProviderOptions {
@@ -36,10 +39,24 @@ export interface GatewayOptions {
   readonly recordFlushTimeoutMs: number;
   /** Deadline of each control-plane RPC. */
   readonly rpcTimeoutMs: number;
-  /** Most follow-up records waiting for delivery; beyond it records are dropped (counted). */
+  /**
+   * Most records waiting for delivery (with RecordBatch the interception starts too); beyond it
+   * records are dropped (counted), and a refused interception start fails its request.
+   */
   readonly recordQueueSize: number;
-  /** Follow-up record RPCs in flight at once. */
+  /** Per-record RPCs in flight at once against a 1.0 control plane (no RecordBatch). */
   readonly recordConcurrency: number;
+  /**
+   * Record batching (API 1.1 RecordBatch): records per call, how long a record may wait for a
+   * fuller batch, calls in flight, approximate bytes per call.
+   */
+  readonly recordBatch: { readonly maxRecords: number; readonly lingerMs: number; readonly maxInFlight: number; readonly maxBytes: number };
+  /**
+   * IsAuthorized cache (API 1.1): used only while the control plane pushes authorization
+   * changes; allowed answers live at most ttlMs (≤ 60 s), refusals negativeTtlMs (≤ 5 s).
+   * enabled false: every request asks the control plane.
+   */
+  readonly authCache: { readonly enabled: boolean; readonly maxEntries: number; readonly ttlMs: number; readonly negativeTtlMs: number };
   /** Per-user handler pool bounds. */
   readonly pool: { readonly maxItems: number; readonly ttlMs: number };
   /** Largest request body accepted on LLM routes. */
@@ -55,6 +72,12 @@ export interface GatewayOptions {
   readonly onHandlerCreate: ((user: AuthorizedUser) => void | Promise<void>) | undefined;
   /** A fatal control-plane answer after start() resolved (e.g. the gateway key was deleted). */
   readonly onFatalError: ((err: FatalStartupError) => void) | undefined;
+  /**
+   * Embedded mode: the control plane's in-process Connect transport
+   * (ControlPlane#createInProcessTransport()). The gateway then opens no listener — mount
+   * Gateway#handler instead — and controlPlaneUrl and gatewayKey are empty.
+   */
+  readonly controlPlaneTransport: Transport | undefined;
 }
 
 /** What callers pass: the two required settings plus any overrides. */
@@ -71,6 +94,8 @@ export interface GatewayOptionsInput {
   readonly rpcTimeoutMs?: number;
   readonly recordQueueSize?: number;
   readonly recordConcurrency?: number;
+  readonly recordBatch?: { readonly maxRecords?: number; readonly lingerMs?: number; readonly maxInFlight?: number; readonly maxBytes?: number };
+  readonly authCache?: { readonly enabled?: boolean; readonly maxEntries?: number; readonly ttlMs?: number; readonly negativeTtlMs?: number };
   readonly pool?: { readonly maxItems?: number; readonly ttlMs?: number };
   readonly maxRequestBodyBytes?: number;
   readonly apiVersion?: string;
@@ -80,6 +105,14 @@ export interface GatewayOptionsInput {
   readonly clock?: Clock;
   readonly onHandlerCreate?: (user: AuthorizedUser) => void | Promise<void>;
   readonly onFatalError?: (err: FatalStartupError) => void;
+}
+
+/**
+ * Embedded mode (a gateway inside the control plane's process): the control plane's in-process
+ * transport instead of its URL and a gateway key, and no listener of its own.
+ */
+export interface EmbeddedGatewayOptionsInput extends Omit<GatewayOptionsInput, "controlPlaneUrl" | "gatewayKey" | "listen"> {
+  readonly controlPlaneTransport: Transport;
 }
 
 /** Defaults of every optional setting (logger and clock excepted, see GatewayOptionsInput). */
@@ -94,6 +127,8 @@ export const DEFAULT_GATEWAY_OPTIONS = Object.freeze({
   rpcTimeoutMs: 5_000,
   recordQueueSize: 10_000,
   recordConcurrency: 4,
+  recordBatch: DEFAULT_RECORD_QUEUE_OPTIONS.limits,
+  authCache: Object.freeze({ enabled: true, ...DEFAULT_AUTH_CACHE_OPTIONS }),
   pool: Object.freeze({ maxItems: 5000, ttlMs: 15 * 60_000 }),
   maxRequestBodyBytes: 32 * 1024 * 1024,
   apiVersion: API_VERSION,
@@ -109,6 +144,11 @@ function positive(name: string, value: number): number {
   return value;
 }
 
+function atMost(name: string, value: number, max: number): number {
+  if (!Number.isFinite(value) || value < 0 || value > max) throw new InvalidGatewayOptionsError(`${name} must be between 0 and ${max}, got ${value}`);
+  return value;
+}
+
 function url(name: string, value: string): string {
   try {
     const parsed = new URL(value);
@@ -119,8 +159,17 @@ function url(name: string, value: string): string {
   return value;
 }
 
+// The embedded options: every shared setting resolved and validated like a networked
+// gateway's, with the network-only settings left empty.
+function resolveEmbeddedGatewayOptions({ controlPlaneTransport, ...shared }: EmbeddedGatewayOptionsInput): GatewayOptions {
+  if (controlPlaneTransport === undefined || controlPlaneTransport === null) throw new InvalidGatewayOptionsError("controlPlaneTransport is required");
+  const resolved = resolveGatewayOptions({ ...shared, controlPlaneUrl: "http://control-plane.in-process", gatewayKey: "in-process" });
+  return Object.freeze({ ...resolved, controlPlaneUrl: "", gatewayKey: "", controlPlaneTransport });
+}
+
 /** Applies the defaults, validates, and freezes. */
-export function resolveGatewayOptions(input: GatewayOptionsInput): GatewayOptions {
+export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatewayOptionsInput): GatewayOptions {
+  if ("controlPlaneTransport" in input) return resolveEmbeddedGatewayOptions(input);
   const d = DEFAULT_GATEWAY_OPTIONS;
   if (typeof input.gatewayKey !== "string" || input.gatewayKey.trim() === "") {
     throw new InvalidGatewayOptionsError("gatewayKey is required");
@@ -148,6 +197,18 @@ export function resolveGatewayOptions(input: GatewayOptionsInput): GatewayOption
     rpcTimeoutMs: positive("rpcTimeoutMs", input.rpcTimeoutMs ?? d.rpcTimeoutMs),
     recordQueueSize: positive("recordQueueSize", input.recordQueueSize ?? d.recordQueueSize),
     recordConcurrency: positive("recordConcurrency", input.recordConcurrency ?? d.recordConcurrency),
+    recordBatch: Object.freeze({
+      maxRecords: positive("recordBatch.maxRecords", input.recordBatch?.maxRecords ?? d.recordBatch.maxRecords),
+      lingerMs: atMost("recordBatch.lingerMs", input.recordBatch?.lingerMs ?? d.recordBatch.lingerMs, 60_000),
+      maxInFlight: positive("recordBatch.maxInFlight", input.recordBatch?.maxInFlight ?? d.recordBatch.maxInFlight),
+      maxBytes: positive("recordBatch.maxBytes", input.recordBatch?.maxBytes ?? d.recordBatch.maxBytes),
+    }),
+    authCache: Object.freeze({
+      enabled: input.authCache?.enabled ?? d.authCache.enabled,
+      maxEntries: positive("authCache.maxEntries", input.authCache?.maxEntries ?? d.authCache.maxEntries),
+      ttlMs: atMost("authCache.ttlMs", input.authCache?.ttlMs ?? d.authCache.ttlMs, 60_000),
+      negativeTtlMs: atMost("authCache.negativeTtlMs", input.authCache?.negativeTtlMs ?? d.authCache.negativeTtlMs, 5_000),
+    }),
     pool: Object.freeze({
       maxItems: positive("pool.maxItems", input.pool?.maxItems ?? d.pool.maxItems),
       ttlMs: positive("pool.ttlMs", input.pool?.ttlMs ?? d.pool.ttlMs),
@@ -158,5 +219,6 @@ export function resolveGatewayOptions(input: GatewayOptionsInput): GatewayOption
     clock: input.clock ?? systemClock,
     onHandlerCreate: input.onHandlerCreate,
     onFatalError: input.onFatalError,
+    controlPlaneTransport: undefined,
   });
 }

@@ -16,6 +16,13 @@ export const PROVIDER_PREFIXES: Readonly<Record<ProviderName, string>> = Object.
   anthropic: "/anthropic",
 });
 
+/**
+ * Where a host mounts an embedded gateway's LLM routes: each provider's alias under
+ * ALIAS_PREFIX, e.g. "/api/v2/ai-gateway/openai/" (the rest of /api/v2/ai-gateway/ is the
+ * control plane's admin API).
+ */
+export const PROVIDER_ALIAS_PREFIXES: readonly string[] = Object.freeze(Object.keys(PROVIDER_PREFIXES).map((provider) => `${ALIAS_PREFIX}/${provider}/`));
+
 interface RouteBase {
   readonly provider: ProviderName;
   /** Low-cardinality route label for metrics and logs, e.g. "/openai/v1/models/{id}". */

@@ -1,8 +1,10 @@
-// Routing of the control plane's single address: /healthz, /readyz, /metrics, the admin API
-// under /api/v2/, and Connect RPC for everything else (whose fallback is the JSON 404).
+// Routing of the control plane's single address: /healthz, /readyz, /metrics, mounted handlers
+// (mounts.ts) under their prefixes, the admin API under /api/v2/, and Connect RPC for
+// everything else (whose fallback is the JSON 404).
 import type { ControlPlaneMetrics } from "../metrics.js";
 import type { Logger } from "pino";
 import type { ConnectionTracker, HttpRequest, HttpResponse } from "./connection-tracker.js";
+import { findMount, serveMounted, type MountedHandler } from "./mounts.js";
 
 /** The admin HTTP API as the control plane mounts it (src/admin/admin-api.ts; it counts its own requests). */
 export interface AdminApi {
@@ -21,6 +23,8 @@ export interface RequestHandlerOptions {
   /** Whether the database answers. */
   readonly ready: () => Promise<boolean>;
   readonly logger: Logger;
+  /** Extra handlers owning path prefixes (validated by resolveMounts). */
+  readonly mounts?: readonly MountedHandler[];
 }
 
 export const NOT_FOUND_BODY = Object.freeze({ message: "Route not found." });
@@ -60,6 +64,7 @@ function pathOf(req: HttpRequest): string {
 
 export function createRequestHandler(options: RequestHandlerOptions): NodeRequestHandler {
   const { rpc, admin, metrics, tracker, ready } = options;
+  const mounts = options.mounts ?? [];
   const logger = options.logger.child({ component: "http" });
 
   const probe = (req: HttpRequest, res: HttpResponse, serve: (headOnly: boolean) => Promise<void> | void): void => {
@@ -105,6 +110,11 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
           sendText(res, 200, contentType, body, headOnly);
         });
         return;
+    }
+    const mount = mounts.length === 0 ? undefined : findMount(mounts, path);
+    if (mount) {
+      serveMounted(mount, req, res, path, logger);
+      return;
     }
     if (path.startsWith(ADMIN_PREFIX) || path === "/api/v2") {
       serveAdmin(req, res);

@@ -1,0 +1,68 @@
+// The single-process deployment (`weir control-plane --embedded-gateway`): a control plane and
+// a gateway in one process. The gateway talks to the control plane over its in-process
+// transport (no network, no gateway key) and serves the LLM routes on the control plane's own
+// address under /api/v2/ai-gateway/openai/ and /api/v2/ai-gateway/anthropic/ — the rest of
+// /api/v2/ai-gateway/ stays the admin API. The two packages never import each other (DESIGN
+// §1): this is where they meet, through the control plane's generic `mounts` option.
+import type { ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { createControlPlane, type ControlPlane, type ControlPlaneOptions, type HttpRequest, type HttpResponse } from "@weir/controlplane";
+import { PROVIDER_ALIAS_PREFIXES, createEmbeddedGateway, type Gateway } from "@weir/gateway";
+import type { GatewaySettings } from "./gateway-options.js";
+import type { Daemon } from "./run-daemon.js";
+
+const NOT_SERVING_BODY = JSON.stringify({ message: "the embedded gateway is not serving yet" });
+
+export class EmbeddedDeployment implements Daemon {
+  readonly controlPlane: ControlPlane;
+  private embeddedGateway: Gateway | undefined;
+
+  constructor(
+    controlPlaneOptions: Omit<ControlPlaneOptions, "mounts">,
+    private readonly gatewaySettings: GatewaySettings,
+    private readonly logger: Logger,
+  ) {
+    this.controlPlane = createControlPlane({
+      ...controlPlaneOptions,
+      mounts: [{ prefixes: PROVIDER_ALIAS_PREFIXES, handler: (req, res) => this.serveLlm(req, res) }],
+    });
+  }
+
+  /** The embedded gateway, once started (for code running in this process: inProcessFetch). */
+  get gateway(): Gateway | undefined {
+    return this.embeddedGateway;
+  }
+
+  async start(): Promise<void> {
+    await this.controlPlane.start();
+    const gateway = createEmbeddedGateway({
+      ...this.gatewaySettings,
+      controlPlaneTransport: this.controlPlane.createInProcessTransport(),
+      logger: this.logger,
+    });
+    try {
+      await gateway.start();
+    } catch (err) {
+      await this.controlPlane.shutdown();
+      throw err;
+    }
+    this.embeddedGateway = gateway;
+  }
+
+  /** The gateway first — it drains its streams and flushes its records through the control plane — then the control plane. */
+  async shutdown(): Promise<void> {
+    await this.embeddedGateway?.shutdown();
+    await this.controlPlane.shutdown();
+  }
+
+  // The control plane listens before the gateway exists (the gateway needs its transport):
+  // requests in that instant get a 503 like a gateway that is not ready.
+  private serveLlm(req: HttpRequest, res: HttpResponse): void {
+    if (this.embeddedGateway !== undefined) {
+      this.embeddedGateway.handler(req, res);
+      return;
+    }
+    // The HTTP/1.1 and HTTP/2 response types share writeHead/end; their overloads do not unify.
+    (res as ServerResponse).writeHead(503, { "content-type": "application/json", "content-length": Buffer.byteLength(NOT_SERVING_BODY) }).end(NOT_SERVING_BODY);
+  }
+}

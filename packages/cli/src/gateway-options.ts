@@ -1,0 +1,45 @@
+// The gateway settings both ways of running a gateway share — upstream providers, BYOK,
+// timeouts — as flags with WEIR_* variables: `weir gateway` and `weir control-plane
+// --embedded-gateway` define and read them here, so they cannot drift apart.
+import { Option, type Command } from "commander";
+import type { GatewayOptionsInput } from "@weir/gateway";
+import { parseDurationSeconds } from "./duration.js";
+import { readSecret } from "./secrets.js";
+
+export interface GatewaySettingsFlags {
+  openaiBaseUrl: string;
+  openaiApiKey?: string;
+  openaiApiKeyFile?: string;
+  anthropicBaseUrl: string;
+  anthropicApiKey?: string;
+  anthropicApiKeyFile?: string;
+  allowByok?: boolean;
+  upstreamTimeout: string;
+  shutdownTimeout: string;
+}
+
+/** The shared settings of GatewayOptionsInput (and of EmbeddedGatewayOptionsInput). */
+export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "upstreamTimeoutMs" | "shutdownTimeoutMs">>;
+
+export function addGatewaySettingsOptions(command: Command): Command {
+  return command
+    .addOption(new Option("--openai-base-url <url>", "OpenAI API base URL").env("WEIR_OPENAI_BASE_URL").default("https://api.openai.com/v1"))
+    .addOption(new Option("--openai-api-key <key>", "central OpenAI key (centralized mode)").env("WEIR_OPENAI_API_KEY"))
+    .addOption(new Option("--openai-api-key-file <path>", "file holding the central OpenAI key").env("WEIR_OPENAI_API_KEY_FILE"))
+    .addOption(new Option("--anthropic-base-url <url>", "Anthropic API base URL").env("WEIR_ANTHROPIC_BASE_URL").default("https://api.anthropic.com"))
+    .addOption(new Option("--anthropic-api-key <key>", "central Anthropic key (centralized mode)").env("WEIR_ANTHROPIC_API_KEY"))
+    .addOption(new Option("--anthropic-api-key-file <path>", "file holding the central Anthropic key").env("WEIR_ANTHROPIC_API_KEY_FILE"))
+    .addOption(new Option("--allow-byok", "let users bring their own provider key (X-AI-Governance-Token)").env("WEIR_ALLOW_BYOK"))
+    .addOption(new Option("--upstream-timeout <duration>", "deadline of one upstream request").env("WEIR_UPSTREAM_TIMEOUT").default("600s"))
+    .addOption(new Option("--shutdown-timeout <duration>", "how long shutdown lets in-flight streams finish").env("WEIR_SHUTDOWN_TIMEOUT").default("30s"));
+}
+
+export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
+  return {
+    openai: { baseUrl: flags.openaiBaseUrl, apiKey: readSecret("the OpenAI key", flags.openaiApiKey, flags.openaiApiKeyFile) },
+    anthropic: { baseUrl: flags.anthropicBaseUrl, apiKey: readSecret("the Anthropic key", flags.anthropicApiKey, flags.anthropicApiKeyFile) },
+    allowByok: flags.allowByok ?? false,
+    upstreamTimeoutMs: parseDurationSeconds(flags.upstreamTimeout) * 1000,
+    shutdownTimeoutMs: parseDurationSeconds(flags.shutdownTimeout) * 1000,
+  };
+}
