@@ -35,7 +35,6 @@ import { Http2Bridge } from "./http2-bridge.js";
 import { InMemoryConnections } from "./in-memory-connections.js";
 import { createInProcessDispatcher, createInProcessFetch } from "./in-process-client.js";
 import type { InProcessClientOptions, InProcessFetch } from "./in-process-client.js";
-import { InProcessControlPlaneClient } from "./in-process-control-plane-client.js";
 import type { ExchangeDeps } from "./interception.js";
 import { createGatewayMetrics } from "./metrics.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -163,9 +162,16 @@ export class Gateway {
     return createInProcessFetch(this.connections, provider, options);
   }
 
-  private inProcessControlPlaneClient(transport: Transport): InProcessControlPlaneClient {
-    return new InProcessControlPlaneClient({
+  // An embedded gateway's client: every RPC goes through the control plane's in-process
+  // transport (no network, no gateway key, no version header; the one transport on which
+  // IsAuthorized accepts a delegated key_id). No IsAuthorized cache: an in-process call is one
+  // database query, and there is no network hop to save.
+  private inProcessControlPlaneClient(transport: Transport): ControlPlaneClient {
+    return new ControlPlaneClient({
       transport,
+      baseUrl: "in-process",
+      gatewayKey: "",
+      authCache: false,
       apiVersion: this.options.apiVersion,
       rpcTimeoutMs: this.options.rpcTimeoutMs,
       logger: this.options.logger,

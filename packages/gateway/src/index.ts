@@ -69,8 +69,6 @@ export { DELEGATED_API_KEY_ID_HEADER } from "./delegation.js";
 export { DelegatedApiKeyIdRequiredError, InProcessGatewayClosedError, isDelegatedApiKeyIdRequiredError, isInProcessGatewayClosedError } from "./errors.js";
 export { IN_PROCESS_ORIGIN, inProcessPath } from "./in-process-client.js";
 export type { InProcessClientOptions, InProcessFetch } from "./in-process-client.js";
-export { InProcessControlPlaneClient } from "./in-process-control-plane-client.js";
-export type { InProcessControlPlaneClientOptions } from "./in-process-control-plane-client.js";
 // --- end embedded mode block ---
 export { INTERCEPTION_ID_HEADER } from "./interception.js";
 export { RequestHandler } from "./request-handler.js";
