@@ -208,6 +208,17 @@ async function collect(body: UpstreamResponse["body"]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The whole upstream body; if it breaks half-way the client gets a clean 502 instead. */
+async function collectOr502(ctx: ExchangeContext, api: ProviderApi, response: UpstreamResponse, deadline: UpstreamDeadline): Promise<Buffer | ProxyResult> {
+  try {
+    return await collect(response.body);
+  } catch (err) {
+    const failure = deadline.failure(err);
+    if (failure.type !== "client_disconnected") sendJson(ctx.res, 502, api.errorBody(502, failure.clientMessage));
+    return { observation: emptyObservation(), failure, status: 502 };
+  }
+}
+
 /** Upstream HTTP errors go back with their status and body unchanged. */
 async function relayUpstreamError(
   ctx: ExchangeContext,
@@ -216,14 +227,8 @@ async function relayUpstreamError(
   headers: Record<string, unknown>,
   deadline: UpstreamDeadline,
 ): Promise<ProxyResult> {
-  let body: Buffer;
-  try {
-    body = await collect(response.body);
-  } catch (err) {
-    const failure = deadline.failure(err);
-    if (failure.type !== "client_disconnected") sendJson(ctx.res, 502, api.errorBody(502, failure.clientMessage));
-    return { observation: emptyObservation(), failure, status: 502 };
-  }
+  const body = await collectOr502(ctx, api, response, deadline);
+  if (!Buffer.isBuffer(body)) return body;
   const res = ctx.res;
   if (!res.destroyed) {
     res.writeHead(response.statusCode, { ...headers, "content-length": String(body.length) });
@@ -248,14 +253,8 @@ async function relayBlocking(
   headers: Record<string, unknown>,
   deadline: UpstreamDeadline,
 ): Promise<ProxyResult> {
-  let body: Buffer;
-  try {
-    body = await collect(response.body);
-  } catch (err) {
-    const failure = deadline.failure(err);
-    if (failure.type !== "client_disconnected") sendJson(ctx.res, 502, api.errorBody(502, failure.clientMessage));
-    return { observation: emptyObservation(), failure, status: 502 };
-  }
+  const body = await collectOr502(ctx, api, response, deadline);
+  if (!Buffer.isBuffer(body)) return body;
   const observation = api.observeResponse(tryParseJson(body.toString("utf8")));
   const res = ctx.res;
   if (res.destroyed) {
