@@ -201,7 +201,7 @@ describe("the interception cannot be recorded", () => {
     try {
       const user = makeUser();
       h.cp.addUser(user);
-      // The first request's start fills the queue (its batch is held); its follow-ups overflow.
+      // The first request's start fills the queue (its batch is held); its follow-ups are kept.
       assert.equal((await request(small.url, user)).status, 200);
       const upstreamBefore = h.emulator.requests.length;
       const recordBefore = h.cp.callsOf("RecordInterception");

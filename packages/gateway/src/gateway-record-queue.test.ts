@@ -1,7 +1,7 @@
 // Pins the record path through a real gateway and control plane: the request never waits for
 // records (API 1.1: not even for its interception start), records go in batches, transient
 // failures are retried until delivered (no loss, no duplicates — also when an answer is lost
-// after the batch was stored), permanent rejections and overflow are dropped and counted, and
+// after the batch was stored), permanent rejections are dropped and counted, a full queue refuses new requests, and
 // metrics expose it all. A long linger keeps one request's records in one batch, so the counts
 // below do not depend on timing.
 
@@ -103,8 +103,9 @@ describe("record queue", () => {
     assert.equal((await metricValue(h.gateway.metrics.recordsDroppedTotal, { type: "tool_usage", reason: "permanent" })) - dropped, 1);
   });
 
-  it("drops and counts follow-up records beyond the queue size without failing the request", async () => {
-    const { logger, lines } = captureLogger();
+  // Property: a full queue refuses NEW requests (before any upstream call) and never drops the
+  // records of a request already served.
+  it("refuses new requests while the queue is full and delivers every record of admitted ones", async () => {
     const small = new Gateway({
       controlPlaneUrl: h.cp.url,
       gatewayKey: GATEWAY_KEY,
@@ -112,39 +113,34 @@ describe("record queue", () => {
       openai: { baseUrl: h.emulator.openaiBaseUrl, apiKey: OPENAI_KEY },
       anthropic: { baseUrl: h.emulator.anthropicBaseUrl, apiKey: ANTHROPIC_KEY },
       recordQueueSize: 2,
-      logger,
+      logger: captureLogger().logger,
     });
     await small.start();
     try {
       const hold = h.cp.hold("RecordBatch");
       const res = await send(`${small.url}/openai/v1/chat/completions`, { headers: auth(), body: chat });
       assert.equal(res.status, 200);
-      // The start and the prompt fit; the token usage and the end do not.
-      assert.equal(await metricValue(small.metrics.recordsDroppedTotal, { type: "token_usage", reason: "overflow" }), 1);
-      assert.equal(await metricValue(small.metrics.recordsDroppedTotal, { type: "interception_ended", reason: "overflow" }), 1);
-      assert.equal(small.pendingRecords, 2);
-      const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "dropping follow-up record");
-      assert.deepEqual(
-        logged.map((l) => [l.level, l.record_type, l.reason]),
-        [
-          [50, "token_usage", "overflow"],
-          [50, "interception_ended", "overflow"],
-        ],
-      );
+      // Start, prompt, token usage and end are all kept, beyond the bound of 2.
+      await eventually(() => small.pendingRecords === 4, 5_000, "all four records queued");
+      const upstreamBefore = h.emulator.requests.length;
+      const refused = await send(`${small.url}/openai/v1/chat/completions`, { headers: auth(), body: chat });
+      assert.equal(refused.status, 500);
+      assert.equal(h.emulator.requests.length, upstreamBefore, "a refused request never reaches upstream");
+      assert.equal(await metricValue(small.metrics.recordsDroppedTotal, { type: "interception", reason: "overflow" }), 1);
+      assert.equal(await metricValue(small.metrics.recordsDroppedTotal, { type: "token_usage", reason: "overflow" }), 0);
       hold.release();
       await eventually(() => small.pendingRecords === 0, 5_000, "queue drained");
       const rows = h.cp.recordsOf(res.headers.get("x-weir-interception-id") ?? "");
       assert.ok(rows.interception !== undefined);
       assert.equal(rows.prompts.length, 1);
-      assert.equal(rows.tokenUsages.length, 0);
-      assert.equal(rows.ended.length, 0);
+      assert.equal(rows.tokenUsages.length, 1);
+      assert.equal(rows.ended.length, 1);
+      // Room again: the next request is admitted.
+      assert.equal((await send(`${small.url}/openai/v1/chat/completions`, { headers: auth(), body: chat })).status, 200);
     } finally {
       await small.shutdown();
     }
   });
-});
-
-describe("metrics", () => {
   it("exposes the gateway's counters on /metrics", async () => {
     const res = await send(`${h.gateway.url}/metrics`);
     assert.equal(res.status, 200);

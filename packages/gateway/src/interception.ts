@@ -52,7 +52,7 @@ export const INTERCEPTION_ID_HEADER = "x-weir-interception-id";
 export interface ExchangeDeps {
   readonly options: GatewayOptions;
   readonly controlPlane: Pick<ControlPlaneClient, "recordInterception" | "recordsInBatches">;
-  readonly records: Pick<RecordQueue<GatewayRecord>, "enqueue">;
+  readonly records: Pick<RecordQueue<GatewayRecord>, "admit" | "enqueue" | "hasRoom">;
   readonly upstream: Upstream;
   readonly metrics: GatewayMetrics;
 }
@@ -133,8 +133,9 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   // When the interception cannot be recorded the request fails before any upstream call.
   if (deps.controlPlane.recordsInBatches) {
     // Queued ahead of its follow-up records; the queue delivers them in order.
-    if (!deps.records.enqueue(start)) throw new RecordInterceptionError();
+    if (!deps.records.admit(start)) throw new RecordInterceptionError();
   } else {
+    if (!deps.records.hasRoom()) throw new RecordInterceptionError();
     // Not tied to the client's signal: once sent it must complete, so an interception that
     // was recorded is always ended below.
     await deps.controlPlane.recordInterception(start.message);

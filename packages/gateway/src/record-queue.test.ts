@@ -238,18 +238,24 @@ describe("RecordQueue batching", () => {
     assert.equal(await counter(metrics.recordsDroppedTotal, { reason: "permanent" }), 2);
   });
 
-  it("refuses records beyond maxSize without blocking the caller, counting them", async () => {
+  // Property: the bound is admission control — new interceptions are refused once maxSize
+  // records are undelivered, while records of admitted interceptions are never dropped.
+  it("refuses new interceptions beyond maxSize but keeps every follow-up record", async () => {
     const metrics = createGatewayMetrics();
     const cp = controlPlane();
     const release = cp.hold();
     const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock: new FakeClock(), metrics, maxSize: 3, limits: limits({ maxRecords: 1 }) });
-    const accepted = ["a", "b", "c", "d", "e"].map((id) => q.enqueue(rec(id, "interception_ended")));
-    assert.deepEqual(accepted, [true, true, true, false, false]);
-    assert.equal(q.size, 3);
+    const admitted = ["a", "b", "c", "d", "e"].map((id) => q.admit(rec(id, "interception")));
+    assert.deepEqual(admitted, [true, true, true, false, false]);
+    assert.equal(q.hasRoom(), false);
+    // Follow-ups of admitted interceptions go in although the queue is at its bound.
+    assert.deepEqual(["a", "b", "c"].map((id) => q.enqueue(rec(id, "interception_ended"))), [true, true, true]);
+    assert.equal(q.size, 6);
     assert.equal(await counter(metrics.recordsDroppedTotal, { reason: "overflow" }), 2);
     release();
     assert.equal(await q.flush(1_000), true);
-    assert.deepEqual(cp.stored.sort(), ["a:interception_ended", "b:interception_ended", "c:interception_ended"]);
+    assert.deepEqual(cp.stored.sort(), ["a:interception", "a:interception_ended", "b:interception", "b:interception_ended", "c:interception", "c:interception_ended"]);
+    assert.equal(q.hasRoom(), true);
   });
 
   // Property: the 1.0 fallback is the same queue sending one record per call, `concurrency` at once.

@@ -71,7 +71,7 @@ export interface RecordQueueOptions<R extends QueuedRecord> {
   /** Whether a failed batch is worth sending again. */
   readonly classify: (err: unknown, batchSize: number) => FailureClass;
   readonly logger: Logger;
-  /** Most undelivered records held; beyond it new records are refused. Default 10,000. */
+  /** Undelivered records beyond which new interceptions are refused (see hasRoom). Default 10,000. */
   readonly maxSize?: number;
   /** Batching; a function when it changes at run time (see the file comment). */
   readonly limits?: BatchLimits | (() => BatchLimits);
@@ -132,14 +132,29 @@ export class RecordQueue<R extends QueuedRecord> {
     return this.inFlight.size;
   }
 
-  /** Queues a record; returns false (and counts a drop) when the queue is full or closed. */
+  /**
+   * Admission control: whether a new interception may start now. The bound applies here, not to
+   * follow-up records: refusing a new request is recoverable (the client retries), dropping the
+   * records of a request already served is not. So the queue holds at most maxSize records plus
+   * the follow-ups of the interceptions in flight.
+   */
+  hasRoom(): boolean {
+    return !this.closed && this.size < this.maxSize;
+  }
+
+  /** Queues a new interception's first record when there is room; false (counted) otherwise. */
+  admit(record: R): boolean {
+    if (!this.hasRoom()) {
+      this.dropped(record, this.closed ? "shutdown" : "overflow", 1);
+      return false;
+    }
+    return this.enqueue(record);
+  }
+
+  /** Queues a record of an admitted interception; refused (counted) only once closed. */
   enqueue(record: R): boolean {
     if (this.closed) {
       this.dropped(record, "shutdown", 1);
-      return false;
-    }
-    if (this.size >= this.maxSize) {
-      this.dropped(record, "overflow", 1);
       return false;
     }
     this.pending.push({ record, at: this.clock.now() });
