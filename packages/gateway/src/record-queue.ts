@@ -58,7 +58,7 @@ export interface BatchLimits {
 
 export const DEFAULT_RECORD_QUEUE_OPTIONS = Object.freeze({
   maxSize: 10_000,
-  limits: Object.freeze({ maxRecords: 256, maxInFlight: 2, lingerMs: 20, maxBytes: 1024 * 1024 }),
+  limits: Object.freeze({ maxRecords: 1000, maxInFlight: 4, lingerMs: 20, maxBytes: 4 * 1024 * 1024 }),
 });
 
 export interface RecordQueueOptions<R extends QueuedRecord> {
