@@ -1,0 +1,317 @@
+// The benchmark's output: machine description, the JSON document (latest.json) and the
+// markdown table (latest.md) with the targets next to the measurements.
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import type { BenchConfig } from "./config.js";
+import type { ProfileSummary } from "./cpu-profile.js";
+import type { CpuUse } from "./procs.js";
+import type { RecordAudit } from "./records.js";
+import type { Summary } from "./stats.js";
+
+export interface MachineInfo {
+  readonly cpuModel: string;
+  readonly cores: number;
+  readonly memoryGiB: number;
+  readonly node: string;
+  readonly os: string;
+  readonly date: string;
+  readonly postgres: string;
+  readonly postgresSource: "DATABASE_URL" | "test runner server" | "embedded";
+  /** Cores busy with other work on the machine in the 2 s before the run started. */
+  readonly backgroundLoadCores: number;
+}
+
+export function machineInfo(postgres: string, postgresSource: MachineInfo["postgresSource"], backgroundLoadCores: number): MachineInfo {
+  let cpuModel = "unknown";
+  try {
+    cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? os.cpus()[0]?.model ?? "unknown";
+  } catch {
+    cpuModel = os.cpus()[0]?.model ?? "unknown";
+  }
+  return {
+    cpuModel,
+    cores: os.availableParallelism(),
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    date: new Date().toISOString(),
+    postgres,
+    postgresSource,
+    backgroundLoadCores,
+  };
+}
+
+/** Everything measured; every leaf is a finite number. */
+export interface Metrics {
+  readonly latency: {
+    readonly requestsPerTarget: number;
+    readonly direct: Summary;
+    readonly gateway: Summary;
+    readonly addedP50Ms: number;
+    readonly addedP99Ms: number;
+    readonly errors: { readonly direct: number; readonly gateway: number };
+  };
+  readonly ttfb: {
+    readonly requestsPerTarget: number;
+    readonly direct: Summary;
+    readonly gateway: Summary;
+    readonly addedP50Ms: number;
+    readonly addedP99Ms: number;
+    readonly errors: { readonly direct: number; readonly gateway: number };
+  };
+  readonly throughput: {
+    readonly connections: number;
+    readonly direct: ThroughputFigures;
+    readonly gateway: ThroughputFigures;
+    /** gateway req/s ÷ direct req/s */
+    readonly ratio: number;
+  };
+  readonly streams: {
+    readonly gateway: StreamFigures;
+    readonly direct?: StreamFigures;
+  };
+  readonly controlPlane: {
+    /** Δ weir_controlplane_rpc_requests_total (all labels) over the run. */
+    readonly rpcs: number;
+    /** LLM requests sent through the gateway over the same window. */
+    readonly llmRequests: number;
+    readonly rpcsPerLlmRequest: number;
+    /** Δ weir_gateway_interceptions_total, as a cross-check of llmRequests. */
+    readonly gatewayInterceptions: number;
+  };
+  readonly records: {
+    /** Rows (interceptions + child tables) the throughput phase produced, per second of that phase. */
+    readonly persistedRowsPerSec: number;
+    /** The same rows over the phase plus the time they took to settle after it. */
+    readonly persistedRowsPerSecInclDrain: number;
+    readonly throughputPhaseRows: number;
+    readonly throughputPhaseSeconds: number;
+    /** Seconds after the throughput phase until the row counts stopped growing. */
+    readonly drainSeconds: number;
+    readonly lost: number;
+    readonly audit: RecordAudit;
+    /** weir_gateway_records_dropped_total at the end, and by reason. */
+    readonly droppedByGateway: number;
+    readonly droppedByReason: { readonly overflow: number; readonly permanent: number; readonly shutdown: number };
+    /** Peak weir_gateway_record_queue_depth seen during the throughput phase (sampled each second). */
+    readonly peakQueueDepth: number;
+    /** 200 answers that carried no interception id (cannot be audited; should be 0). */
+    readonly okWithoutInterceptionId: number;
+  };
+  readonly memory: {
+    readonly gatewayPeakRssMiB: number;
+    readonly controlPlanePeakRssMiB: number;
+    readonly emulatorPeakRssMiB: number;
+  };
+  readonly cpu: Record<string, CpuUse>;
+  /** Seconds spent waiting for the machine to quieten before each measured phase. */
+  readonly quietWaitSeconds: Record<string, number>;
+}
+
+export interface ThroughputFigures {
+  readonly rps: number;
+  readonly seconds: number;
+  readonly ok: number;
+  readonly sent: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  readonly benchLoopDelayP99Ms: number;
+  readonly benchLoopDelayMaxMs: number;
+}
+
+export interface StreamFigures {
+  readonly streams: number;
+  readonly events: number;
+  readonly delayMs: number;
+  readonly complete: number;
+  readonly failed: number;
+  readonly maxConcurrent: number;
+  readonly maxGapMs: number;
+  readonly p99GapMs: number;
+  readonly p50GapMs: number;
+  /** Gaps ending after every stream had its first event (no start-up burst). */
+  readonly steadyGaps: number;
+  readonly steadyMaxGapMs: number;
+  readonly steadyP99GapMs: number;
+  readonly firstEventP50Ms: number;
+  readonly firstEventP99Ms: number;
+  readonly wallSeconds: number;
+  readonly benchLoopDelayP99Ms: number;
+  readonly benchLoopDelayMaxMs: number;
+}
+
+export interface Check {
+  readonly name: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly pass: boolean;
+}
+
+export interface BenchReport {
+  readonly schema: "weir-bench/1";
+  /** The code measured (git commit, or WEIR_BENCH_REVISION). */
+  readonly revision: string;
+  readonly machine: MachineInfo;
+  readonly config: Omit<BenchConfig, "outDir">;
+  readonly metrics: Metrics;
+  readonly checks: readonly Check[];
+  readonly pass: boolean;
+  readonly notes: readonly string[];
+  readonly profiles?: readonly ProfileSummary[];
+}
+
+const ms = (v: number): string => `${v.toFixed(3)} ms`;
+const num = (v: number, digits = 0): string => v.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export function evaluate(m: Metrics): Check[] {
+  const s = m.streams.gateway;
+  return [
+    {
+      name: "Added latency p50, concurrency 1 (blocking chat, gateway − direct)",
+      target: "≤ 0.5 ms",
+      measured: ms(m.latency.addedP50Ms),
+      pass: m.latency.addedP50Ms <= 0.5,
+    },
+    {
+      name: "Added latency p99, concurrency 1",
+      target: "≤ 2 ms",
+      measured: ms(m.latency.addedP99Ms),
+      pass: m.latency.addedP99Ms <= 2,
+    },
+    {
+      name: `Throughput at concurrency ${m.throughput.connections}, gateway ÷ direct`,
+      target: "≥ 0.35",
+      measured: `${m.throughput.ratio.toFixed(3)} (${num(m.throughput.gateway.rps)} ÷ ${num(m.throughput.direct.rps)} req/s)`,
+      pass: m.throughput.ratio >= 0.35,
+    },
+    {
+      name: "Added TTFB p99 (streaming chat, first body byte)",
+      target: "≤ 1 ms",
+      measured: ms(m.ttfb.addedP99Ms),
+      pass: m.ttfb.addedP99Ms <= 1,
+    },
+    {
+      name: `Largest inter-event gap, ${num(s.streams)} concurrent streams × ${s.events} events ${s.delayMs} ms apart`,
+      target: `≤ ${2 * s.delayMs} ms, every stream complete`,
+      measured: `${s.maxGapMs.toFixed(1)} ms (p99 ${s.p99GapMs.toFixed(1)} ms; ${num(s.complete)}/${num(s.streams)} complete)`,
+      pass: s.maxGapMs <= 2 * s.delayMs && s.complete === s.streams,
+    },
+    {
+      name: "Control-plane RPCs per LLM request",
+      target: "≤ 0.2",
+      measured: `${m.controlPlane.rpcsPerLlmRequest.toFixed(3)} (${num(m.controlPlane.rpcs)} RPCs ÷ ${num(m.controlPlane.llmRequests)} requests)`,
+      pass: m.controlPlane.rpcsPerLlmRequest <= 0.2,
+    },
+    {
+      name: "Records lost",
+      target: "0",
+      measured: `${num(m.records.lost)} of ${num(m.records.audit.expectedRecords)} (${num(m.records.audit.expectedInterceptions)} interceptions × 4)`,
+      pass: m.records.lost === 0,
+    },
+  ];
+}
+
+function cpuTable(cpu: Record<string, CpuUse>): string[] {
+  const cols = ["gateway", "controlPlane", "emulator", "postgres", "bench", "other"];
+  const lines = [
+    "| Phase | Wall s | Gateway | Control plane | Emulator | Postgres | Bench (load generator) | Other processes | Machine busy |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const [phase, use] of Object.entries(cpu)) {
+    lines.push(`| ${phase} | ${use.wallSeconds.toFixed(1)} | ${cols.map((c) => (use.cores[c] ?? 0).toFixed(2)).join(" | ")} | ${(use.machineBusy * 100).toFixed(0)} % |`);
+  }
+  return lines;
+}
+
+export function markdown(r: BenchReport): string {
+  const m = r.metrics;
+  const c = r.config;
+  const L: string[] = [];
+  L.push(`# Weir gateway benchmark${c.tiny ? " (tiny)" : ""}`, "");
+  L.push("| | |", "|---|---|");
+  L.push(`| Date | ${r.machine.date} |`);
+  L.push(`| Code | ${r.revision} |`);
+  L.push(`| Machine | ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB RAM, ${r.machine.os} |`);
+  L.push(`| Node | ${r.machine.node} |`);
+  L.push(`| Postgres | ${r.machine.postgres} (${r.machine.postgresSource}; fresh database) |`);
+  L.push(`| Background load before the run | ${r.machine.backgroundLoadCores.toFixed(2)} cores busy with other work |`);
+  L.push(
+    `| Setup | emulator, control plane and 1 gateway as separate processes on 127.0.0.1; emulator zero latency, recording off; ` +
+      `one load generator (this process: undici for c=1 and streams, autocannon for throughput); gateway authorizes and records every request |`,
+  );
+  L.push("");
+  L.push("## Targets", "");
+  L.push("| Measurement | Target | Measured | Result |", "|---|---|---|---|");
+  for (const k of r.checks) L.push(`| ${k.name} | ${k.target} | ${k.measured} | ${k.pass ? "PASS" : "**FAIL**"} |`);
+  L.push("");
+  L.push("## Direct vs gateway", "");
+  L.push("| Measurement | Direct (emulator) | Gateway | Added / ratio |", "|---|---:|---:|---:|");
+  L.push(`| Blocking chat, c=1, p50 (n=${num(m.latency.direct.count)}/${num(m.latency.gateway.count)}) | ${ms(m.latency.direct.p50)} | ${ms(m.latency.gateway.p50)} | ${ms(m.latency.addedP50Ms)} |`);
+  L.push(`| Blocking chat, c=1, p99 | ${ms(m.latency.direct.p99)} | ${ms(m.latency.gateway.p99)} | ${ms(m.latency.addedP99Ms)} |`);
+  L.push(`| Blocking chat, c=1, mean | ${ms(m.latency.direct.mean)} | ${ms(m.latency.gateway.mean)} | ${ms(m.latency.gateway.mean - m.latency.direct.mean)} |`);
+  L.push(`| Streaming TTFB, c=1, p50 (n=${num(m.ttfb.direct.count)}/${num(m.ttfb.gateway.count)}) | ${ms(m.ttfb.direct.p50)} | ${ms(m.ttfb.gateway.p50)} | ${ms(m.ttfb.addedP50Ms)} |`);
+  L.push(`| Streaming TTFB, c=1, p99 | ${ms(m.ttfb.direct.p99)} | ${ms(m.ttfb.gateway.p99)} | ${ms(m.ttfb.addedP99Ms)} |`);
+  const td = m.throughput.direct;
+  const tg = m.throughput.gateway;
+  L.push(`| Requests/s, c=${m.throughput.connections}, ${td.seconds.toFixed(1)} s / ${tg.seconds.toFixed(1)} s | ${num(td.rps)} | ${num(tg.rps)} | ${m.throughput.ratio.toFixed(3)} × |`);
+  L.push(`| Latency at c=${m.throughput.connections}, p50 / p99 | ${td.latencyP50Ms} / ${td.latencyP99Ms} ms | ${tg.latencyP50Ms} / ${tg.latencyP99Ms} ms | |`);
+  L.push(`| Non-2xx / errors / timeouts at c=${m.throughput.connections} | ${td.non2xx} / ${td.errors} / ${td.timeouts} | ${tg.non2xx} / ${tg.errors} / ${tg.timeouts} | |`);
+  const sg = m.streams.gateway;
+  const sd = m.streams.direct;
+  const sdv = (f: (s: StreamFigures) => string): string => (sd ? f(sd) : "—");
+  L.push(`| ${num(sg.streams)} streams: largest / p99 / p50 inter-event gap | ${sdv((s) => `${s.maxGapMs.toFixed(1)} / ${s.p99GapMs.toFixed(1)} / ${s.p50GapMs.toFixed(1)} ms`)} | ${sg.maxGapMs.toFixed(1)} / ${sg.p99GapMs.toFixed(1)} / ${sg.p50GapMs.toFixed(1)} ms | |`);
+  L.push(`| … only gaps after every stream had its first event (no start-up burst): largest / p99 (count) | ${sdv((s) => `${s.steadyMaxGapMs.toFixed(1)} / ${s.steadyP99GapMs.toFixed(1)} ms (${num(s.steadyGaps)})`)} | ${sg.steadyMaxGapMs.toFixed(1)} / ${sg.steadyP99GapMs.toFixed(1)} ms (${num(sg.steadyGaps)}) | |`);
+  L.push(`| ${num(sg.streams)} streams: first event p50 / p99 | ${sdv((s) => `${s.firstEventP50Ms.toFixed(1)} / ${s.firstEventP99Ms.toFixed(1)} ms`)} | ${sg.firstEventP50Ms.toFixed(1)} / ${sg.firstEventP99Ms.toFixed(1)} ms | |`);
+  L.push(`| ${num(sg.streams)} streams: complete / most open at once | ${sdv((s) => `${num(s.complete)} / ${num(s.maxConcurrent)}`)} | ${num(sg.complete)} / ${num(sg.maxConcurrent)} | |`);
+  L.push(`| ${num(sg.streams)} streams: load-generator event-loop delay p99 / max | ${sdv((s) => `${s.benchLoopDelayP99Ms.toFixed(1)} / ${s.benchLoopDelayMaxMs.toFixed(1)} ms`)} | ${sg.benchLoopDelayP99Ms.toFixed(1)} / ${sg.benchLoopDelayMaxMs.toFixed(1)} ms | |`);
+  L.push("");
+  L.push("## Control plane, records, memory", "");
+  L.push("| Measurement | Value |", "|---|---:|");
+  L.push(`| Control-plane RPCs per LLM request | ${m.controlPlane.rpcsPerLlmRequest.toFixed(3)} (${num(m.controlPlane.rpcs)} ÷ ${num(m.controlPlane.llmRequests)}; gateway counted ${num(m.controlPlane.gatewayInterceptions)} interceptions) |`);
+  L.push(`| Records persisted per second (throughput phase) | ${num(m.records.persistedRowsPerSec)} rows/s (${num(m.records.throughputPhaseRows)} rows in ${m.records.throughputPhaseSeconds.toFixed(1)} s) |`);
+  L.push(`| … including the time to settle after the phase | ${num(m.records.persistedRowsPerSecInclDrain)} rows/s (settled ${m.records.drainSeconds.toFixed(1)} s after the phase) |`);
+  L.push(`| Peak record queue depth (gateway, sampled 1/s) | ${num(m.records.peakQueueDepth)} |`);
+  const a = m.records.audit;
+  L.push(`| Records lost | ${num(m.records.lost)} (missing interception ${a.missingInterception}, not ended ${a.notEnded}, token usage ${a.missingTokenUsage}, prompt ${a.missingPrompt}) |`);
+  L.push(`| Duplicated / ended with error / rows without a client 200 | ${a.duplicated} / ${a.endedWithError} / ${a.unexpectedInterceptions} |`);
+  const dr = m.records.droppedByReason;
+  L.push(`| Records dropped by the gateway (metric) | ${num(m.records.droppedByGateway)} (overflow ${num(dr.overflow)}, permanent ${num(dr.permanent)}, shutdown ${num(dr.shutdown)}) |`);
+  L.push(`| Peak RSS (VmHWM): gateway / control plane / emulator | ${m.memory.gatewayPeakRssMiB.toFixed(1)} / ${m.memory.controlPlanePeakRssMiB.toFixed(1)} / ${m.memory.emulatorPeakRssMiB.toFixed(1)} MiB |`);
+  L.push("");
+  L.push(`## CPU by phase (cores used, from /proc; ${r.machine.cores} cores in total)`, "");
+  L.push(...cpuTable(m.cpu));
+  L.push("");
+  const waits = Object.entries(m.quietWaitSeconds);
+  if (c.quietWaitSeconds > 0 && waits.length > 0) {
+    L.push(`Waited for other processes to quieten (< 0.25 cores, at most ${c.quietWaitSeconds} s) before: ${waits.map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ")}.`, "");
+  }
+  if (r.profiles && r.profiles.length > 0) {
+    L.push("## CPU profiles (whole run, self time, idle excluded)", "");
+    for (const p of r.profiles) {
+      L.push(`### ${p.process} (${num(p.busyMs)} ms busy)`, "");
+      L.push("| Module | ms | % |", "|---|---:|---:|");
+      for (const x of p.modules) L.push(`| ${x.name} | ${num(x.ms)} | ${x.percent.toFixed(1)} |`);
+      L.push("", "| Function (self) | ms | % |", "|---|---:|---:|");
+      for (const x of p.functions) L.push(`| \`${x.name}\` | ${num(x.ms)} | ${x.percent.toFixed(1)} |`);
+      if (p.weirInclusive.length > 0) {
+        L.push("", "| Weir function (inclusive: itself and what it calls) | ms | % |", "|---|---:|---:|");
+        for (const x of p.weirInclusive) L.push(`| \`${x.name}\` | ${num(x.ms)} | ${x.percent.toFixed(1)} |`);
+      }
+      L.push("");
+    }
+  }
+  if (r.notes.length > 0) {
+    L.push("## Notes", "");
+    for (const n of r.notes) L.push(`- ${n}`);
+    L.push("");
+  }
+  L.push(
+    `Sizes: c=1 ${num(c.latencyRequests)} (+${num(c.latencyWarmup)} warm-up) blocking and ${num(c.ttfbRequests)} (+${num(c.ttfbWarmup)}) streaming requests per target, interleaved; ` +
+      `throughput ${c.throughputSeconds} s per target at c=${c.connections} after ${c.throughputWarmupSeconds} s warm-up; ` +
+      `${num(c.streams)} streams × ${c.streamEvents} events @ ${c.streamDelayMs} ms. Added = gateway percentile − direct percentile.`,
+  );
+  return `${L.join("\n")}\n`;
+}
