@@ -4,7 +4,13 @@
 import { Option, type Command } from "commander";
 import type { GatewayOptionsInput } from "@weir/gateway";
 import { parseDurationSeconds } from "./duration.js";
+import { CliError } from "./cli-error.js";
 import { readSecret } from "./secrets.js";
+
+function positiveInteger(flag: string, value: string): number {
+  if (!/^[1-9][0-9]*$/.test(value.trim())) throw new CliError(`${flag} must be a positive whole number, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
 
 export interface GatewaySettingsFlags {
   openaiBaseUrl: string;
@@ -16,10 +22,11 @@ export interface GatewaySettingsFlags {
   allowByok?: boolean;
   upstreamTimeout: string;
   shutdownTimeout: string;
+  recordQueueSize: string;
 }
 
 /** The shared settings of GatewayOptionsInput (and of EmbeddedGatewayOptionsInput). */
-export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "upstreamTimeoutMs" | "shutdownTimeoutMs">>;
+export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "upstreamTimeoutMs" | "shutdownTimeoutMs" | "recordQueueSize">>;
 
 export function addGatewaySettingsOptions(command: Command): Command {
   return command
@@ -31,7 +38,12 @@ export function addGatewaySettingsOptions(command: Command): Command {
     .addOption(new Option("--anthropic-api-key-file <path>", "file holding the central Anthropic key").env("WEIR_ANTHROPIC_API_KEY_FILE"))
     .addOption(new Option("--allow-byok", "let users bring their own provider key (X-AI-Governance-Token)").env("WEIR_ALLOW_BYOK"))
     .addOption(new Option("--upstream-timeout <duration>", "deadline of one upstream request").env("WEIR_UPSTREAM_TIMEOUT").default("600s"))
-    .addOption(new Option("--shutdown-timeout <duration>", "how long shutdown lets in-flight streams finish").env("WEIR_SHUTDOWN_TIMEOUT").default("30s"));
+    .addOption(new Option("--shutdown-timeout <duration>", "how long shutdown lets in-flight streams finish").env("WEIR_SHUTDOWN_TIMEOUT").default("30s"))
+    .addOption(
+      new Option("--record-queue-size <records>", "undelivered records beyond which new requests are refused (records of admitted requests are never dropped)")
+        .env("WEIR_RECORD_QUEUE_SIZE")
+        .default("10000"),
+    );
 }
 
 export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
@@ -41,5 +53,6 @@ export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
     allowByok: flags.allowByok ?? false,
     upstreamTimeoutMs: parseDurationSeconds(flags.upstreamTimeout) * 1000,
     shutdownTimeoutMs: parseDurationSeconds(flags.shutdownTimeout) * 1000,
+    recordQueueSize: positiveInteger("--record-queue-size", flags.recordQueueSize),
   };
 }
