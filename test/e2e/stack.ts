@@ -61,6 +61,8 @@ export interface Stack {
   readonly emulator: LlmEmulator;
   readonly replicas: Replica[];
   readonly admin: AdminApi;
+  /** The bootstrapped owner's API key. SECURITY: test-only. */
+  readonly ownerToken: string;
   readonly user: { id: string; apiKey: string };
   readonly gatewayKey: { id: string; key: string };
   startReplica(extraArgs?: string[]): Promise<Replica>;
@@ -132,6 +134,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     emulator,
     replicas,
     admin,
+    ownerToken: owner.key,
     user: { id: user.id, apiKey: apiKey.key },
     gatewayKey: { id: gatewayKey.id, key: gatewayKey.key },
     startReplica,

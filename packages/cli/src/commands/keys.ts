@@ -1,5 +1,6 @@
 // weir keys create|list|delete — gateway keys, over the admin API.
 import { Command, Option } from "commander";
+import { jsonOption, yesOption } from "../env-options.js";
 import { addAdminOptions, adminClient, type AdminFlags } from "../admin-options.js";
 import { confirm } from "../confirm.js";
 import { CliError } from "../cli-error.js";
@@ -25,7 +26,7 @@ export function keysCommand(): Command {
       .description("create a gateway key; the key is printed once")
       .argument("<name>", "lowercase letters, digits and single hyphens, at most 64 characters")
       .addOption(new Option("--allow-delegation", "let gateways holding this key authorize by API key id alone (audited)").env("WEIR_ALLOW_DELEGATION"))
-      .option("--json", "print JSON"),
+      .addOption(jsonOption()),
   ).action(async (name: string, flags: AdminFlags & { allowDelegation?: boolean; json?: boolean }) => {
     const created = await adminClient(flags).post<GatewayKey & { key: string }>("/api/v2/ai-gateway/keys", {
       name,
@@ -41,7 +42,7 @@ export function keysCommand(): Command {
     );
   });
 
-  addAdminOptions(keys.command("list").alias("ls").description("list gateway keys").option("--json", "print JSON")).action(
+  addAdminOptions(keys.command("list").alias("ls").description("list gateway keys").addOption(jsonOption())).action(
     async (flags: AdminFlags & { json?: boolean }) => {
       const list = await adminClient(flags).get<GatewayKey[]>("/api/v2/ai-gateway/keys");
       printList(
@@ -59,7 +60,7 @@ export function keysCommand(): Command {
       .alias("rm")
       .description("delete a gateway key by name or id; gateways using it are refused at once")
       .argument("<name-or-id>")
-      .option("-y, --yes", "do not ask for confirmation"),
+      .addOption(yesOption()),
   ).action(async (nameOrId: string, flags: AdminFlags & { yes?: boolean }) => {
     const client = adminClient(flags);
     const list = await client.get<GatewayKey[]>("/api/v2/ai-gateway/keys");

@@ -1,5 +1,6 @@
 // weir tokens create|list|delete — users' API keys (what LLM clients send to the gateway).
-import { Command } from "commander";
+import { Command, Option } from "commander";
+import { jsonOption, userOption, yesOption } from "../env-options.js";
 import { addAdminOptions, adminClient, type AdminFlags } from "../admin-options.js";
 import { confirm } from "../confirm.js";
 import { parseDurationSeconds } from "../duration.js";
@@ -20,10 +21,10 @@ export function tokensCommand(): Command {
     tokens
       .command("create")
       .description("create an API key for a user; the key is printed once")
-      .requiredOption("--user <username-or-id>", "the key's owner")
-      .option("--name <name>", "a label for the key")
-      .option("--lifetime <duration>", "expire after e.g. 3600, 12h or 30d (default: never)")
-      .option("--json", "print JSON"),
+      .addOption(userOption("the key's owner"))
+      .addOption(new Option("--name <name>", "a label for the key").env("WEIR_TOKEN_NAME"))
+      .addOption(new Option("--lifetime <duration>", "expire after e.g. 3600, 12h or 30d (default: never)").env("WEIR_TOKEN_LIFETIME"))
+      .addOption(jsonOption()),
   ).action(async (flags: AdminFlags & { user: string; name?: string; lifetime?: string; json?: boolean }) => {
     const client = adminClient(flags);
     const user = await findUser(client, flags.user);
@@ -37,7 +38,7 @@ export function tokensCommand(): Command {
     );
   });
 
-  addAdminOptions(tokens.command("list").alias("ls").description("list a user's API keys").requiredOption("--user <username-or-id>", "whose keys").option("--json", "print JSON")).action(
+  addAdminOptions(tokens.command("list").alias("ls").description("list a user's API keys").addOption(userOption("whose keys")).addOption(jsonOption())).action(
     async (flags: AdminFlags & { user: string; json?: boolean }) => {
       const client = adminClient(flags);
       const user = await findUser(client, flags.user);
@@ -47,7 +48,7 @@ export function tokensCommand(): Command {
   );
 
   addAdminOptions(
-    tokens.command("delete").alias("rm").description("delete an API key").argument("<key-id>").requiredOption("--user <username-or-id>", "the key's owner").option("-y, --yes", "do not ask for confirmation"),
+    tokens.command("delete").alias("rm").description("delete an API key").argument("<key-id>").addOption(userOption("the key's owner")).addOption(yesOption()),
   ).action(async (keyId: string, flags: AdminFlags & { user: string; yes?: boolean }) => {
     const client = adminClient(flags);
     const user = await findUser(client, flags.user);

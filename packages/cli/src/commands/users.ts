@@ -1,6 +1,7 @@
 // weir users create|list|delete|suspend|activate — over the admin API; `create --bootstrap`
 // works on the database directly to make the first owner of an empty deployment.
 import { Command, Option } from "commander";
+import { jsonOption, yesOption } from "../env-options.js";
 import { addAdminOptions, adminClient, type AdminFlags } from "../admin-options.js";
 import { confirm } from "../confirm.js";
 import { printList } from "../table.js";
@@ -16,10 +17,10 @@ export function usersCommand(): Command {
         .command("create")
         .description("create a user (with --bootstrap: the first owner, directly on the database, printing an API key once)")
         .argument("<username>")
-        .option("--email <email>", "email address")
-        .addOption(new Option("--role <role>", "owner or member").choices(["owner", "member"]).default("member"))
-        .option("--bootstrap", "create the first owner directly on the database (only while no owner exists)")
-        .option("--json", "print JSON"),
+        .addOption(new Option("--email <email>", "email address").env("WEIR_EMAIL"))
+        .addOption(new Option("--role <role>", "owner or member").choices(["owner", "member"]).default("member").env("WEIR_ROLE"))
+        .addOption(new Option("--bootstrap", "create the first owner directly on the database (only while no owner exists)").env("WEIR_BOOTSTRAP"))
+        .addOption(jsonOption()),
     ),
   ).action(async (username: string, flags: AdminFlags & DatabaseFlags & { email?: string; role: string; bootstrap?: boolean; json?: boolean }) => {
     if (flags.bootstrap) {
@@ -35,7 +36,7 @@ export function usersCommand(): Command {
     process.stdout.write(flags.json ? `${JSON.stringify(user, null, 2)}\n` : `Created ${user.role} ${user.username} (${user.id})\n`);
   });
 
-  addAdminOptions(users.command("list").alias("ls").description("list users").option("--json", "print JSON")).action(
+  addAdminOptions(users.command("list").alias("ls").description("list users").addOption(jsonOption())).action(
     async (flags: AdminFlags & { json?: boolean }) => {
       const list = await adminClient(flags).get<User[]>("/api/v2/users");
       printList(flags.json ?? false, list, ["id", "username", "email", "role", "status", "created at"], list.map((u) => [u.id, u.username, u.email, u.role, u.status, u.created_at]));
@@ -43,7 +44,7 @@ export function usersCommand(): Command {
   );
 
   addAdminOptions(
-    users.command("delete").alias("rm").description("delete a user (their API keys stop working)").argument("<username-or-id>").option("-y, --yes", "do not ask for confirmation"),
+    users.command("delete").alias("rm").description("delete a user (their API keys stop working)").argument("<username-or-id>").addOption(yesOption()),
   ).action(async (who: string, flags: AdminFlags & { yes?: boolean }) => {
     const client = adminClient(flags);
     const user = await findUser(client, who);
