@@ -1,7 +1,7 @@
 // Public surface of @weir/controlplane.
 export { DEFAULT_EMBEDDED_DATA_DIR, createKysely, openDatabase } from "./db/database.js";
 export type { DatabaseOptions, OpenDatabase } from "./db/database.js";
-export { EmbeddedPostgresRootError, freeLoopbackPort, startEmbeddedPostgres } from "./db/embedded-postgres.js";
+export { EmbeddedPostgresInUseError, EmbeddedPostgresRootError, freeLoopbackPort, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 export type { EmbeddedPostgres, EmbeddedPostgresOptions } from "./db/embedded-postgres.js";
 export { migrateDown, migrateToLatest } from "./db/migrate.js";
 export { MIGRATIONS } from "./db/migrations/index.js";

@@ -123,14 +123,69 @@ async function initialise(bin: Binaries, dataDir: string, creds: Credentials, ow
   }
 }
 
-// A crashed earlier run can leave a postmaster behind holding the data directory.
+/** Another live process is running the embedded server in this data directory. */
+export class EmbeddedPostgresInUseError extends Error {
+  override readonly name = "EmbeddedPostgresInUseError";
+  constructor(readonly dataDir: string, readonly pid: number) {
+    super(`the embedded PostgreSQL in ${dataDir} is in use by another process (postmaster pid ${pid}): stop that control plane first, or use its admin API`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function parentPid(pid: number): Promise<number | undefined> {
+  try {
+    const { stdout } = await run("ps", ["-o", "ppid=", "-p", String(pid)]);
+    const ppid = Number(stdout.trim());
+    return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The postmaster holding `dataDir`, and whether it is an orphan. A crashed earlier run leaves
+ * its postmaster behind, re-parented to init (or a subreaper) once its owner died: that one we
+ * may stop. One whose owner is alive belongs to a running control plane: never touch it.
+ */
+async function holder(dataDir: string): Promise<{ pid: number; orphan: boolean } | undefined> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined; // stale: postgres cleans it up
+  const ppid = await parentPid(pid);
+  return { pid, orphan: ppid === undefined || ppid === 1 || !alive(ppid) || (await isInit(ppid)) };
+}
+
+// A subreaper (e.g. a container's init or systemd --user) adopts orphans instead of pid 1.
+async function isInit(pid: number): Promise<boolean> {
+  try {
+    const { stdout } = await run("ps", ["-o", "comm=", "-p", String(pid)]);
+    return /^(init|systemd|tini|dumb-init)$/.test(stdout.trim());
+  } catch {
+    return false;
+  }
+}
+
 async function stopLeftover(bin: Binaries, dataDir: string, owner: { uid: number; gid: number } | undefined, logger: Logger): Promise<void> {
-  if (!existsSync(join(dataDir, "postmaster.pid"))) return;
+  const found = await holder(dataDir);
+  if (!found) return;
+  if (!found.orphan) throw new EmbeddedPostgresInUseError(dataDir, found.pid);
   try {
     await run(bin.pg_ctl, ["stop", "-D", dataDir, "-m", "fast", "-w"], { ...owner });
-    logger.warn({ data_dir: dataDir }, "stopped a leftover embedded postgres");
-  } catch {
-    // No live server: the pid file is stale and postgres removes it itself on start.
+    logger.warn({ data_dir: dataDir, pid: found.pid }, "stopped an orphaned embedded postgres left by an earlier run");
+  } catch (cause) {
+    throw new Error(`stop the orphaned embedded postgres (pid ${found.pid}) in ${dataDir}`, { cause });
   }
 }
 
