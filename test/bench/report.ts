@@ -1,5 +1,6 @@
 // The benchmark's output: machine description, the JSON document (latest.json) and the
 // markdown table (latest.md) with the targets next to the measurements.
+import type { ThroughputResult } from "./load.js";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import type { BenchConfig } from "./config.js";
@@ -108,19 +109,8 @@ export interface Metrics {
   readonly quietWaitSeconds: Record<string, number>;
 }
 
-export interface ThroughputFigures {
-  readonly rps: number;
-  readonly seconds: number;
-  readonly ok: number;
-  readonly sent: number;
-  readonly non2xx: number;
-  readonly errors: number;
-  readonly timeouts: number;
-  readonly latencyP50Ms: number;
-  readonly latencyP99Ms: number;
-  readonly benchLoopDelayP99Ms: number;
-  readonly benchLoopDelayMaxMs: number;
-}
+/** One throughput run, as measured (see load.ts). */
+export type ThroughputFigures = ThroughputResult;
 
 export interface StreamFigures {
   readonly streams: number;
