@@ -78,5 +78,15 @@ describe("weir start", () => {
     assert.equal(readEnvFile(envFile).WEIR_API_KEY, env.WEIR_API_KEY);
     assert.equal(readEnvFile(envFile).WEIR_ADMIN_TOKEN, env.WEIR_ADMIN_TOKEN);
     await stop(second.proc);
+
+    // Killed outright, `weir start` does not leave its gateway behind holding the port.
+    const third = await start(dir);
+    const gatewayUrl = readEnvFile(envFile).WEIR_GATEWAY_URL!;
+    assert.equal((await fetch(`${gatewayUrl}/healthz`)).status, 200);
+    third.proc.child.kill("SIGKILL");
+    await third.proc.exited;
+    await eventually("the orphaned gateway to stop", async () => ((await fetch(`${gatewayUrl}/healthz`).then(() => true, () => false)) ? undefined : true), 15_000);
+    // And the next start recovers the data directory the killed run left behind.
+    await stop((await start(dir)).proc);
   });
 });

@@ -8,9 +8,20 @@ export interface Daemon {
   shutdown(): Promise<void>;
 }
 
-export async function runDaemon(daemon: Daemon, logger: Logger, fatal?: Promise<Error>): Promise<void> {
+/** Resolves when standard input closes: the parent that holds its other end is gone. */
+export function parentGone(): Promise<"parent_gone"> {
+  return new Promise((resolve) => {
+    process.stdin.once("close", () => resolve("parent_gone"));
+    process.stdin.once("end", () => resolve("parent_gone"));
+    process.stdin.resume();
+    // Listening must not keep the process alive once the daemon has stopped.
+    (process.stdin as { unref?: () => void }).unref?.();
+  });
+}
+
+export async function runDaemon(daemon: Daemon, logger: Logger, fatal?: Promise<Error>, stop?: Promise<"parent_gone">): Promise<void> {
   await daemon.start();
-  const reason = await Promise.race<Error | NodeJS.Signals>([shutdownSignal(), ...(fatal ? [fatal] : [])]);
+  const reason = await Promise.race<Error | NodeJS.Signals | "parent_gone">([shutdownSignal(), ...(fatal ? [fatal] : []), ...(stop ? [stop] : [])]);
   if (typeof reason === "string") logger.info({ signal: reason }, "shutting down");
   else logger.error({ err: reason.message }, "shutting down after a fatal error");
   await daemon.shutdown();

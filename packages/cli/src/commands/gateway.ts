@@ -5,7 +5,7 @@ import { CliError } from "../cli-error.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
 import { parseListen } from "../listen-address.js";
 import { createLogger, logLevelOption } from "../logger.js";
-import { runDaemon } from "../run-daemon.js";
+import { parentGone, runDaemon } from "../run-daemon.js";
 import { requireSecret } from "../secrets.js";
 
 interface GatewayFlags extends GatewaySettingsFlags {
@@ -14,6 +14,7 @@ interface GatewayFlags extends GatewaySettingsFlags {
   key?: string;
   keyFile?: string;
   apiVersion?: string;
+  exitWithParent?: boolean;
   logLevel: string;
 }
 
@@ -28,6 +29,9 @@ export function gatewayCommand(): Command {
   )
     // Compatibility testing only: speak another contract version than this build's.
     .addOption(new Option("--api-version <major.minor>").env("WEIR_API_VERSION").hideHelp())
+    // For supervisors such as `weir start`: stop gracefully when standard input closes, i.e.
+    // when the parent holding its other end dies — even by SIGKILL.
+    .addOption(new Option("--exit-with-parent", "shut down when standard input closes").env("WEIR_EXIT_WITH_PARENT").hideHelp())
     .addOption(logLevelOption())
     .action(async (flags: GatewayFlags) => {
       const logger = createLogger(flags.logLevel, "weir-gateway");
@@ -43,7 +47,7 @@ export function gatewayCommand(): Command {
         onFatalError: (err) => onFatal(err),
       });
       try {
-        await runDaemon(gateway, logger, fatal);
+        await runDaemon(gateway, logger, fatal, flags.exitWithParent ? parentGone() : undefined);
       } catch (err) {
         // Fatal control-plane answers (bad key, incompatible version) are one line already.
         if (isFatalStartupError(err)) throw new CliError(err.message);

@@ -134,7 +134,9 @@ async function runStart(flags: StartFlags): Promise<void> {
     };
     delete childEnv.WEIR_GATEWAY_KEY; // the file is the only source
     const gatewayLog = openSync(join(dir, "gateway.log"), "a", 0o600);
-    const gateway = spawn(process.execPath, [MAIN, "gateway"], { env: childEnv, stdio: ["ignore", gatewayLog, gatewayLog] });
+    // The gateway holds a pipe from us on stdin and stops when it closes: if this process is
+    // killed outright, its gateway does not linger holding the port.
+    const gateway = spawn(process.execPath, [MAIN, "gateway", "--exit-with-parent"], { env: childEnv, stdio: ["pipe", gatewayLog, gatewayLog] });
     const gatewayExited = new Promise<void>((r) => gateway.once("exit", () => r()));
     cleanups.push(async () => {
       if (gateway.exitCode === null) gateway.kill("SIGTERM");
