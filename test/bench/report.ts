@@ -42,24 +42,20 @@ export function machineInfo(postgres: string, postgresSource: MachineInfo["postg
   };
 }
 
+/** One c=1 latency comparison: the same requests direct and through the gateway. */
+export interface AddedLatency {
+  readonly requestsPerTarget: number;
+  readonly direct: Summary;
+  readonly gateway: Summary;
+  readonly addedP50Ms: number;
+  readonly addedP99Ms: number;
+  readonly errors: { readonly direct: number; readonly gateway: number };
+}
+
 /** Everything measured; every leaf is a finite number. */
 export interface Metrics {
-  readonly latency: {
-    readonly requestsPerTarget: number;
-    readonly direct: Summary;
-    readonly gateway: Summary;
-    readonly addedP50Ms: number;
-    readonly addedP99Ms: number;
-    readonly errors: { readonly direct: number; readonly gateway: number };
-  };
-  readonly ttfb: {
-    readonly requestsPerTarget: number;
-    readonly direct: Summary;
-    readonly gateway: Summary;
-    readonly addedP50Ms: number;
-    readonly addedP99Ms: number;
-    readonly errors: { readonly direct: number; readonly gateway: number };
-  };
+  readonly latency: AddedLatency;
+  readonly ttfb: AddedLatency;
   readonly throughput: {
     readonly connections: number;
     readonly direct: ThroughputFigures;
