@@ -4,6 +4,7 @@
 // graceful shutdown.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { isUuid } from "@weir/proto";
 import type { Logger } from "pino";
 import type { AuthorizedUser, ControlPlaneClient, UserCredential } from "./control-plane-client.js";
 import { GOVERNANCE_REQUEST_ID_HEADER, extractAuthToken, isByokRequest } from "./credentials.js";
@@ -36,7 +37,6 @@ import type { RequestHandler } from "./request-handler.js";
 import { sendGatewayError } from "./response-writer.js";
 import { resolveRoute, splitTarget } from "./routes.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const HEALTH_PATH = "/healthz";
 export const READY_PATH = "/readyz";
@@ -190,7 +190,7 @@ export class HttpFront {
       });
       throw err;
     }
-    if (!UUID.test(user.ownerId)) {
+    if (!isUuid(user.ownerId)) {
       this.o.metrics.authorizationsTotal.inc({ outcome: "denied" });
       throw new InvalidOwnerIdError();
     }

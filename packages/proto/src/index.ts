@@ -44,3 +44,4 @@ export {
 } from "./api-version.js";
 export type { ApiVersion, ApiVersionCheck, ApiVersionServer } from "./api-version.js";
 export { API_VERSION_HEADER, GATEWAY_KEY_HEADER } from "./headers.js";
+export { isUuid } from "./uuid.js";

@@ -1,5 +1,6 @@
 // weir keys create|list|delete — gateway keys, over the admin API.
 import { Command, Option } from "commander";
+import { isUuid } from "@weir/proto";
 import { jsonOption, yesOption } from "../env-options.js";
 import { addAdminOptions, adminClient, type AdminFlags } from "../admin-options.js";
 import { confirm } from "../confirm.js";
@@ -15,7 +16,6 @@ interface GatewayKey {
   allow_delegation: boolean;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function keysCommand(): Command {
   const keys = new Command("keys").description("manage gateway keys (the credential gateway replicas present to the control plane)");
@@ -65,7 +65,7 @@ export function keysCommand(): Command {
     const client = adminClient(flags);
     const list = await client.get<GatewayKey[]>("/api/v2/ai-gateway/keys");
     // A name first, then an id (reference CLI behaviour).
-    const key = list.find((k) => k.name === nameOrId) ?? (UUID.test(nameOrId) ? list.find((k) => k.id === nameOrId.toLowerCase()) : undefined);
+    const key = list.find((k) => k.name === nameOrId) ?? (isUuid(nameOrId) ? list.find((k) => k.id === nameOrId.toLowerCase()) : undefined);
     if (!key) throw new CliError(`no gateway key named or with id ${JSON.stringify(nameOrId)}`);
     await confirm(`Delete gateway key ${key.name} (${key.key_prefix}…)? Gateways using it stop working`, flags.yes ?? false);
     await client.delete(`/api/v2/ai-gateway/keys/${key.id}`);

@@ -3,7 +3,7 @@
 // interceptions-repository.ts). A cursor carries no filters; clients repeat them.
 import type { InterceptionPosition } from "../db/repositories/interceptions-repository.js";
 import { parseRfc3339 } from "./rfc3339.js";
-import { isUuid } from "./uuid.js";
+import { isUuid } from "@weir/proto";
 
 const MAX_CURSOR_LENGTH = 256;
 

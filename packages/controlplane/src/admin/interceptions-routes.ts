@@ -18,7 +18,7 @@ import { json } from "./reply.js";
 import { toInterceptionResponse, type InterceptionChildRows, type InterceptionResponse } from "./responses.js";
 import { uuidParam, type AdminRoute, type RouteDeps } from "./route-context.js";
 import { parseRfc3339 } from "./rfc3339.js";
-import { isUuid } from "./uuid.js";
+import { isUuid } from "@weir/proto";
 
 export const DEFAULT_PAGE_SIZE = 25;
 export const MAX_PAGE_SIZE = 100;

@@ -8,7 +8,7 @@ import type { GeneratedGatewayKey } from "../keys/gateway-key.js";
 import { InvalidRequestError } from "./errors.js";
 import type { Reply } from "./reply.js";
 import type { Route } from "./router.js";
-import { isUuid } from "./uuid.js";
+import { isUuid } from "@weir/proto";
 
 /** One authenticated request, as a handler sees it. */
 export interface RouteContext {

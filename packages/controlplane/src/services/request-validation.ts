@@ -1,13 +1,9 @@
 // Validation of RPC request fields. Each failure is an InvalidArgumentError naming the proto
 // field, e.g. "invalid interception_id: not a UUID".
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { isUuid } from "@weir/proto";
 import { InvalidArgumentError } from "../errors.js";
 
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: string): boolean {
-  return UUID_PATTERN.test(value);
-}
 
 /** `value` must be a canonical UUID. */
 export function requireUuid(field: string, value: string): string {

@@ -25,6 +25,7 @@ import {
   MCPConfigurator,
   Recorder,
   checkApiVersion,
+  isUuid,
   parseApiVersion,
 } from "@weir/proto";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -100,7 +101,6 @@ export interface FakeCall {
   readonly at: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface ScriptedFailure {
   remaining: number;
@@ -365,7 +365,7 @@ export class FakeControlPlane {
 
   private routes(router: ConnectRouter): void {
     const requireUuid = (value: string, what: string): void => {
-      if (!UUID.test(value)) throw new ConnectError(`invalid ${what}`, Code.InvalidArgument);
+      if (!isUuid(value)) throw new ConnectError(`invalid ${what}`, Code.InvalidArgument);
     };
     const requireInterception = (id: string): void => {
       requireUuid(id, "interception ID");
@@ -417,7 +417,7 @@ export class FakeControlPlane {
     };
     /** Stores one envelope; the reason when it is refused. */
     const applyEnvelope = (envelope: RecordEnvelope): string | undefined => {
-      if (!UUID.test(envelope.id)) return "invalid id: not a UUID";
+      if (!isUuid(envelope.id)) return "invalid id: not a UUID";
       if (this.storedIds.has(envelope.id)) return undefined; // a retry: stored already
       const record = envelope.record;
       if (record.case === undefined) return "invalid record: required";
