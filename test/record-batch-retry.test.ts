@@ -12,7 +12,17 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import pino from "pino";
 import { GatewayKeyUsageTracker, createGatewayAuthInterceptor, registerServices, systemClock } from "@weir/controlplane";
 import { createTestDatabase, insertGatewayKey, type TestDatabase } from "@weir/controlplane/testing";
-import { ControlPlaneClient, RecordQueue, createGatewayMetrics, type GatewayRecord } from "@weir/gateway";
+import {
+  ControlPlaneClient,
+  RecordQueue,
+  createGatewayMetrics,
+  endedRecord,
+  interceptionRecord,
+  promptRecord,
+  tokenUsageRecord,
+  toolUsageRecord,
+  type GatewayRecord,
+} from "@weir/gateway";
 
 const logger = pino({ level: "silent" });
 
@@ -66,13 +76,27 @@ async function serve(drop: number): Promise<{ url: string; dropped: () => number
 /** The records one request makes, as the gateway builds them. */
 function lifecycle(ownerId: string, apiKeyId: string): GatewayRecord[] {
   const id = randomUUID();
-  const at = { seconds: BigInt(Math.floor(Date.now() / 1000)), nanos: 0 };
+  const at = Date.now();
   return [
-    { id, interceptionId: id, kind: "interception", message: { id, initiatorId: ownerId, apiKeyId, provider: "openai", model: "gpt-4o", startedAt: at } },
-    { id: randomUUID(), interceptionId: id, kind: "prompt_usage", message: { interceptionId: id, msgId: "m", prompt: "hi", createdAt: at } },
-    { id: randomUUID(), interceptionId: id, kind: "token_usage", message: { interceptionId: id, msgId: "m", inputTokens: 3n, outputTokens: 4n, createdAt: at } },
-    { id: randomUUID(), interceptionId: id, kind: "tool_usage", message: { interceptionId: id, msgId: "m", tool: "t", input: "{}", createdAt: at } },
-    { id: randomUUID(), interceptionId: id, kind: "interception_ended", message: { id, endedAt: at } },
+    interceptionRecord({
+      id,
+      initiatorId: ownerId,
+      apiKeyId,
+      username: "u",
+      provider: "openai",
+      model: "gpt-4o",
+      client: "Unknown",
+      clientSessionId: undefined,
+      userAgent: "",
+      credentialKind: "centralized",
+      credentialHint: "",
+      correlatingToolCallId: undefined,
+      startedAtMs: at,
+    }),
+    promptRecord(id, "m", "hi", at),
+    tokenUsageRecord(id, "m", { input: 3, output: 4, cacheRead: 0, cacheWrite: 0, extras: {} }, at),
+    toolUsageRecord(id, "m", { id: "call_1", name: "t", input: "{}", itemId: "" }, at),
+    endedRecord(id, "", at, undefined),
   ];
 }
 

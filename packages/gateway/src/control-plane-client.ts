@@ -20,18 +20,21 @@
 import { ConnectError, Code, createClient } from "@connectrpc/connect";
 import type { Client, Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { create } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { WireType } from "@bufbuild/protobuf/wire";
 import {
   API_VERSION_HEADER,
   Authorizer,
   GATEWAY_KEY_HEADER,
   IsAuthorizedFailureSchema,
   MCPConfigurator,
+  RecordBatchRequestSchema,
   Recorder,
   compareApiVersions,
   parseApiVersion,
 } from "@weir/proto";
-import type { IsAuthorizedResponse } from "@weir/proto";
+import type { IsAuthorizedResponse, RecordBatchRequest } from "@weir/proto";
 import type { Logger } from "pino";
 import { AuthCache } from "./auth-cache.js";
 import type { AuthCacheOptions, AuthorizationAnswer } from "./auth-cache.js";
@@ -51,8 +54,8 @@ import {
 } from "./errors.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { BatchLimits, FailureClass } from "./record-queue.js";
-import { recordEnvelope } from "./records.js";
-import type { GatewayRecord, InterceptionMessage } from "./records.js";
+import { decodeRecord } from "./records.js";
+import type { GatewayRecord } from "./records.js";
 
 export interface ControlPlaneClientOptions {
   /** e.g. "http://127.0.0.1:7080" (h2c) or an https URL. */
@@ -115,6 +118,9 @@ export function connectCode(err: unknown): Code {
   return err instanceof ConnectError ? err.code : Code.Unknown;
 }
 
+/** RecordBatchRequest.records */
+const RECORDS_FIELD = RecordBatchRequestSchema.field.records.number;
+
 /** HTTP/2 keep-alive of the control-plane session: a PING after 10 s without data, 5 s to answer. */
 const WATCH_PING = Object.freeze({ pingIntervalMs: 10_000, pingTimeoutMs: 5_000 });
 
@@ -136,6 +142,18 @@ class RecordBatchUnsupportedError extends Error {
   constructor(options?: { cause?: unknown }) {
     super("the control plane does not serve RecordBatch", options);
   }
+}
+
+/**
+ * A RecordBatchRequest of records already in wire form. Each record's envelope is exactly one
+ * encoded element of the repeated field `records` (number 1), so it travels as such an element
+ * in the message's unknown fields, which toBinary writes verbatim: the control plane reads an
+ * ordinary RecordBatchRequest, and nothing is encoded twice.
+ */
+export function batchRequest(records: readonly GatewayRecord[]): RecordBatchRequest {
+  const request = create(RecordBatchRequestSchema);
+  request.$unknown = records.map((r) => ({ no: RECORDS_FIELD, wireType: WireType.LengthDelimited, data: r.envelope }));
+  return request;
 }
 
 export class ControlPlaneClient {
@@ -282,10 +300,12 @@ export class ControlPlaneClient {
     };
   }
 
-  /** The synchronous RecordInterception; any failure becomes RecordInterceptionError. */
-  async recordInterception(message: InterceptionMessage, signal?: AbortSignal): Promise<void> {
+  /** The synchronous RecordInterception of a start record; any failure becomes RecordInterceptionError. */
+  async recordInterception(start: GatewayRecord, signal?: AbortSignal): Promise<void> {
     try {
-      await this.recorder.recordInterception(message, { signal, timeoutMs: this.options.rpcTimeoutMs });
+      const { record } = decodeRecord(start);
+      if (record.case !== "interception") throw new Error(`record ${start.id} is not an interception start`);
+      await this.recorder.recordInterception(record.value, { signal, timeoutMs: this.options.rpcTimeoutMs });
     } catch (err) {
       this.noteFailure(err);
       throw new RecordInterceptionError({ cause: err });
@@ -304,7 +324,7 @@ export class ControlPlaneClient {
     if (this.recordsInBatches) {
       let rejected: { id: string; reason: string }[];
       try {
-        ({ rejected } = await this.recorder.recordBatch({ records: records.map(recordEnvelope) }, options));
+        ({ rejected } = await this.recorder.recordBatch(batchRequest(records), options));
       } catch (err) {
         if (connectCode(err) === Code.Unimplemented) {
           this.batchUnsupported();
@@ -335,26 +355,29 @@ export class ControlPlaneClient {
     return new Map();
   }
 
-  private async sendOne(record: GatewayRecord, options: { signal: AbortSignal; timeoutMs: number }): Promise<void> {
-    switch (record.kind) {
+  private async sendOne(r: GatewayRecord, options: { signal: AbortSignal; timeoutMs: number }): Promise<void> {
+    const { record } = decodeRecord(r);
+    switch (record.case) {
       case "interception":
-        await this.recorder.recordInterception(record.message, options);
+        await this.recorder.recordInterception(record.value, options);
         return;
-      case "prompt_usage":
-        await this.recorder.recordPromptUsage(record.message, options);
+      case "promptUsage":
+        await this.recorder.recordPromptUsage(record.value, options);
         return;
-      case "token_usage":
-        await this.recorder.recordTokenUsage(record.message, options);
+      case "tokenUsage":
+        await this.recorder.recordTokenUsage(record.value, options);
         return;
-      case "tool_usage":
-        await this.recorder.recordToolUsage(record.message, options);
+      case "toolUsage":
+        await this.recorder.recordToolUsage(record.value, options);
         return;
-      case "model_thought":
-        await this.recorder.recordModelThought(record.message, options);
+      case "modelThought":
+        await this.recorder.recordModelThought(record.value, options);
         return;
-      case "interception_ended":
-        await this.recorder.recordInterceptionEnded(record.message, options);
+      case "interceptionEnded":
+        await this.recorder.recordInterceptionEnded(record.value, options);
         return;
+      case undefined:
+        throw new Error(`record ${r.id} is empty`);
     }
   }
 

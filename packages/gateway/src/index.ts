@@ -59,8 +59,8 @@ export { DEFAULT_POOL_OPTIONS, HandlerPool, createHandlerPool, poolKey } from ".
 export type { HandlerPoolOptions, PoolEvent, PoolStats } from "./handler-pool.js";
 export { DEFAULT_RECORD_QUEUE_OPTIONS, RecordQueue, createRecordQueue } from "./record-queue.js";
 export type { BatchLimits, DropReason, FailureClass, QueuedRecord, RecordKind, RecordQueueOptions } from "./record-queue.js";
-export { recordEnvelope } from "./records.js";
-export type { FollowUpRecord, GatewayRecord, InterceptionErrorType, InterceptionRecord } from "./records.js";
+export { decodeRecord, endedRecord, interceptionRecord, promptRecord, thoughtRecord, tokenUsageRecord, toolUsageRecord } from "./records.js";
+export type { GatewayRecord, InterceptionErrorType, InterceptionStart } from "./records.js";
 export { METRICS_PREFIX, createGatewayMetrics } from "./metrics.js";
 export type { GatewayMetrics } from "./metrics.js";
 export { HEALTH_PATH, METRICS_PATH, READY_PATH } from "./http-front.js";
@@ -72,7 +72,7 @@ export type { InProcessClientOptions, InProcessFetch } from "./in-process-client
 // --- end embedded mode block ---
 export { INTERCEPTION_ID_HEADER } from "./interception.js";
 export { RequestHandler } from "./request-handler.js";
-export { toMetadata, fromMetadata } from "./metadata.js";
+export { fromMetadata } from "./metadata.js";
 export {
   PROVIDER_APIS,
   anthropicMessagesApi,

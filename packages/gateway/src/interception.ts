@@ -138,7 +138,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
     if (!deps.records.hasRoom()) throw new RecordInterceptionError();
     // Not tied to the client's signal: once sent it must complete, so an interception that
     // was recorded is always ended below.
-    await deps.controlPlane.recordInterception(start.message);
+    await deps.controlPlane.recordInterception(start);
   }
   log.debug("interception started");
 

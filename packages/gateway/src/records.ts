@@ -1,47 +1,90 @@
-// Building the Recorder messages for one interception (reference §8 "Request lifecycle").
-// Every record gets a UUID when it is made (API 1.1: RecordEnvelope.id), kept through every
-// retry, so the control plane stores it once however often it is sent; the interception start
-// is keyed by the interception id itself.
+// The Recorder records of one interception (reference §8 "Request lifecycle"), made on the
+// request path and encoded there, once: each record is its RecordEnvelope in wire form (API
+// 1.1), ready to be one element of RecordBatchRequest.records however often it is sent. The
+// envelope id is a UUID chosen here and kept through every retry, so the control plane stores
+// the record once; the interception start is keyed by the interception id itself.
+//
+// Fields are written by number (wire-writer.ts explains why not toBinary); records.test.ts
+// checks every number below against the generated schema and decodes every record kind.
 
 import { randomUUID } from "node:crypto";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type {
-  RecordEnvelopeSchema,
-  RecordInterceptionEndedRequestSchema,
-  RecordInterceptionRequestSchema,
-  RecordModelThoughtRequestSchema,
-  RecordPromptUsageRequestSchema,
-  RecordTokenUsageRequestSchema,
-  RecordToolUsageRequestSchema,
-} from "@weir/proto";
+import { fromBinary } from "@bufbuild/protobuf";
+import type { JsonValue } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { RecordEnvelopeSchema } from "@weir/proto";
+import type { RecordEnvelope } from "@weir/proto";
 import type { CredentialKind } from "./headers.js";
-import { toMetadata } from "./metadata.js";
 import type { Thought, TokenUsage, ToolCall } from "./providers/provider-api.js";
-import type { QueuedRecord } from "./record-queue.js";
+import type { QueuedRecord, RecordKind } from "./record-queue.js";
 import type { ProviderName } from "./routes.js";
-
-export type InterceptionMessage = MessageInitShape<typeof RecordInterceptionRequestSchema>;
+import { WireWriter } from "./wire-writer.js";
 
 /** Why an interception ended badly; the values of the proto's error_type. */
 export type InterceptionErrorType = "upstream_error" | "upstream_disconnected" | "client_disconnected" | "timeout" | "internal";
 
-/** The interception start as a queued record (API 1.1: it goes through the queue too). */
-export type InterceptionRecord = QueuedRecord & { readonly kind: "interception"; readonly message: InterceptionMessage };
+/** One record as the gateway queues and sends it. */
+export interface GatewayRecord extends QueuedRecord {
+  readonly kind: RecordKind;
+  /** The RecordEnvelope, length-prefixed: exactly one element of RecordBatchRequest.records on the wire. */
+  readonly envelope: Uint8Array;
+  /** = envelope.length */
+  readonly sizeBytes: number;
+}
 
-/** Any record the queue carries: the interception start or a follow-up record. */
-export type GatewayRecord = InterceptionRecord | FollowUpRecord;
+/** Field numbers of the messages written here (weir.gateway.v1, recorder.proto). */
+export const RECORD_FIELD_NUMBERS = {
+  RecordEnvelope: { id: 1, interception: 2, interceptionEnded: 3, tokenUsage: 4, promptUsage: 5, toolUsage: 6, modelThought: 7 },
+  RecordInterceptionRequest: {
+    id: 1,
+    initiatorId: 2,
+    provider: 3,
+    model: 4,
+    metadata: 5,
+    startedAt: 6,
+    apiKeyId: 7,
+    client: 8,
+    userAgent: 9,
+    correlatingToolCallId: 10,
+    clientSessionId: 11,
+    providerName: 12,
+    credentialKind: 13,
+    credentialHint: 14,
+  },
+  RecordInterceptionEndedRequest: { id: 1, endedAt: 2, credentialHint: 3, errorType: 4, errorMessage: 5 },
+  RecordTokenUsageRequest: {
+    interceptionId: 1,
+    msgId: 2,
+    inputTokens: 3,
+    outputTokens: 4,
+    metadata: 5,
+    createdAt: 6,
+    cacheReadInputTokens: 7,
+    cacheWriteInputTokens: 8,
+  },
+  RecordPromptUsageRequest: { interceptionId: 1, msgId: 2, prompt: 3, metadata: 4, createdAt: 5 },
+  RecordToolUsageRequest: {
+    interceptionId: 1,
+    msgId: 2,
+    serverUrl: 3,
+    tool: 4,
+    input: 5,
+    injected: 6,
+    invocationError: 7,
+    metadata: 8,
+    createdAt: 9,
+    toolCallId: 10,
+    itemId: 11,
+  },
+  RecordModelThoughtRequest: { interceptionId: 1, content: 2, metadata: 3, createdAt: 4 },
+} as const;
 
-/** One queued follow-up record. */
-export type FollowUpRecord =
-  | (QueuedRecord & { readonly kind: "prompt_usage"; readonly message: MessageInitShape<typeof RecordPromptUsageRequestSchema> })
-  | (QueuedRecord & { readonly kind: "token_usage"; readonly message: MessageInitShape<typeof RecordTokenUsageRequestSchema> })
-  | (QueuedRecord & { readonly kind: "tool_usage"; readonly message: MessageInitShape<typeof RecordToolUsageRequestSchema> })
-  | (QueuedRecord & { readonly kind: "model_thought"; readonly message: MessageInitShape<typeof RecordModelThoughtRequestSchema> })
-  | (QueuedRecord & {
-      readonly kind: "interception_ended";
-      readonly message: MessageInitShape<typeof RecordInterceptionEndedRequestSchema>;
-    });
+const ENVELOPE = RECORD_FIELD_NUMBERS.RecordEnvelope;
+const START = RECORD_FIELD_NUMBERS.RecordInterceptionRequest;
+const ENDED = RECORD_FIELD_NUMBERS.RecordInterceptionEndedRequest;
+const TOKENS = RECORD_FIELD_NUMBERS.RecordTokenUsageRequest;
+const PROMPT = RECORD_FIELD_NUMBERS.RecordPromptUsageRequest;
+const TOOL = RECORD_FIELD_NUMBERS.RecordToolUsageRequest;
+const THOUGHT = RECORD_FIELD_NUMBERS.RecordModelThoughtRequest;
 
 /** Everything known about an interception when it starts. */
 export interface InterceptionStart {
@@ -61,106 +104,82 @@ export interface InterceptionStart {
   readonly startedAtMs: number;
 }
 
-export function interceptionMessage(start: InterceptionStart): InterceptionMessage {
-  return {
-    id: start.id,
-    initiatorId: start.initiatorId,
-    apiKeyId: start.apiKeyId,
-    provider: start.provider,
-    providerName: start.provider,
-    model: start.model,
-    metadata: toMetadata({ username: start.username }),
-    startedAt: timestampFromMs(start.startedAtMs),
-    client: start.client,
-    userAgent: start.userAgent,
-    correlatingToolCallId: start.correlatingToolCallId,
-    clientSessionId: start.clientSessionId,
-    credentialKind: start.credentialKind,
-    credentialHint: start.credentialHint,
-  };
+// Records are built one at a time on the event loop, so one buffer serves them all.
+const writer = new WireWriter(4096);
+
+function record(id: string, interceptionId: string, kind: RecordKind, envelopeCase: number, body: (w: WireWriter) => void): GatewayRecord {
+  const envelope = writer
+    .reset()
+    .delimited((env) => env.string(ENVELOPE.id, id).message(envelopeCase, body))
+    .finish();
+  return { id, interceptionId, kind, envelope, sizeBytes: envelope.length };
 }
 
-// Bytes a record adds to a batch beyond its large text fields (ids, timestamps, metadata).
-const RECORD_OVERHEAD_BYTES = 512;
+const NO_METADATA: Readonly<Record<string, JsonValue>> = Object.freeze({});
 
-function textBytes(...texts: (string | undefined)[]): number {
-  let bytes = RECORD_OVERHEAD_BYTES;
-  for (const text of texts) if (text !== undefined) bytes += Buffer.byteLength(text);
-  return bytes;
+export function interceptionRecord(start: InterceptionStart): GatewayRecord {
+  return record(start.id, start.id, "interception", ENVELOPE.interception, (w) => {
+    w.string(START.id, start.id)
+      .string(START.initiatorId, start.initiatorId)
+      .string(START.provider, start.provider)
+      .string(START.model, start.model)
+      .valueMap(START.metadata, { username: start.username })
+      .timestamp(START.startedAt, start.startedAtMs)
+      .string(START.apiKeyId, start.apiKeyId)
+      .string(START.client, start.client)
+      .string(START.userAgent, start.userAgent)
+      .optionalString(START.correlatingToolCallId, start.correlatingToolCallId)
+      .optionalString(START.clientSessionId, start.clientSessionId)
+      .string(START.providerName, start.provider)
+      .string(START.credentialKind, start.credentialKind)
+      .string(START.credentialHint, start.credentialHint);
+  });
 }
 
-export function interceptionRecord(start: InterceptionStart): InterceptionRecord {
-  return {
-    id: start.id,
-    interceptionId: start.id,
-    kind: "interception",
-    sizeBytes: textBytes(start.userAgent, start.model),
-    message: interceptionMessage(start),
-  };
+export function promptRecord(interceptionId: string, msgId: string, prompt: string, atMs: number): GatewayRecord {
+  return record(randomUUID(), interceptionId, "prompt_usage", ENVELOPE.promptUsage, (w) => {
+    w.string(PROMPT.interceptionId, interceptionId)
+      .string(PROMPT.msgId, msgId)
+      .string(PROMPT.prompt, prompt)
+      .valueMap(PROMPT.metadata, NO_METADATA)
+      .timestamp(PROMPT.createdAt, atMs);
+  });
 }
 
-export function promptRecord(interceptionId: string, msgId: string, prompt: string, atMs: number): FollowUpRecord {
-  return {
-    id: randomUUID(),
-    interceptionId,
-    kind: "prompt_usage",
-    sizeBytes: textBytes(prompt),
-    message: { interceptionId, msgId, prompt, createdAt: timestampFromMs(atMs), metadata: {} },
-  };
+export function tokenUsageRecord(interceptionId: string, msgId: string, usage: TokenUsage, atMs: number): GatewayRecord {
+  return record(randomUUID(), interceptionId, "token_usage", ENVELOPE.tokenUsage, (w) => {
+    w.string(TOKENS.interceptionId, interceptionId)
+      .string(TOKENS.msgId, msgId)
+      .int64(TOKENS.inputTokens, usage.input)
+      .int64(TOKENS.outputTokens, usage.output)
+      .valueMap(TOKENS.metadata, usage.extras)
+      .timestamp(TOKENS.createdAt, atMs)
+      .int64(TOKENS.cacheReadInputTokens, usage.cacheRead)
+      .int64(TOKENS.cacheWriteInputTokens, usage.cacheWrite);
+  });
 }
 
-export function tokenUsageRecord(interceptionId: string, msgId: string, usage: TokenUsage, atMs: number): FollowUpRecord {
-  return {
-    id: randomUUID(),
-    interceptionId,
-    kind: "token_usage",
-    sizeBytes: textBytes(),
-    message: {
-      interceptionId,
-      msgId,
-      inputTokens: BigInt(Math.trunc(usage.input)),
-      outputTokens: BigInt(Math.trunc(usage.output)),
-      cacheReadInputTokens: BigInt(Math.trunc(usage.cacheRead)),
-      cacheWriteInputTokens: BigInt(Math.trunc(usage.cacheWrite)),
-      metadata: toMetadata(usage.extras),
-      createdAt: timestampFromMs(atMs),
-    },
-  };
+export function toolUsageRecord(interceptionId: string, msgId: string, call: ToolCall, atMs: number): GatewayRecord {
+  return record(randomUUID(), interceptionId, "tool_usage", ENVELOPE.toolUsage, (w) => {
+    w.string(TOOL.interceptionId, interceptionId)
+      .string(TOOL.msgId, msgId)
+      .string(TOOL.tool, call.name)
+      .string(TOOL.input, call.input)
+      .bool(TOOL.injected, false)
+      .valueMap(TOOL.metadata, NO_METADATA)
+      .timestamp(TOOL.createdAt, atMs)
+      .string(TOOL.toolCallId, call.id)
+      .string(TOOL.itemId, call.itemId);
+  });
 }
 
-export function toolUsageRecord(interceptionId: string, msgId: string, call: ToolCall, atMs: number): FollowUpRecord {
-  return {
-    id: randomUUID(),
-    interceptionId,
-    kind: "tool_usage",
-    sizeBytes: textBytes(call.name, call.input),
-    message: {
-      interceptionId,
-      msgId,
-      tool: call.name,
-      input: call.input,
-      injected: false,
-      toolCallId: call.id,
-      itemId: call.itemId,
-      metadata: {},
-      createdAt: timestampFromMs(atMs),
-    },
-  };
-}
-
-export function thoughtRecord(interceptionId: string, thought: Thought, atMs: number): FollowUpRecord {
-  return {
-    id: randomUUID(),
-    interceptionId,
-    kind: "model_thought",
-    sizeBytes: textBytes(thought.content),
-    message: {
-      interceptionId,
-      content: thought.content,
-      metadata: toMetadata({ source: thought.source }),
-      createdAt: timestampFromMs(atMs),
-    },
-  };
+export function thoughtRecord(interceptionId: string, thought: Thought, atMs: number): GatewayRecord {
+  return record(randomUUID(), interceptionId, "model_thought", ENVELOPE.modelThought, (w) => {
+    w.string(THOUGHT.interceptionId, interceptionId)
+      .string(THOUGHT.content, thought.content)
+      .valueMap(THOUGHT.metadata, { source: thought.source })
+      .timestamp(THOUGHT.createdAt, atMs);
+  });
 }
 
 export function endedRecord(
@@ -168,36 +187,22 @@ export function endedRecord(
   credentialHint: string,
   atMs: number,
   error: { readonly type: InterceptionErrorType; readonly message: string } | undefined,
-): FollowUpRecord {
-  return {
-    id: randomUUID(),
-    interceptionId,
-    kind: "interception_ended",
-    sizeBytes: textBytes(error?.message),
-    message: {
-      id: interceptionId,
-      endedAt: timestampFromMs(atMs),
-      credentialHint,
-      errorType: error?.type,
-      errorMessage: error?.message,
-    },
-  };
+): GatewayRecord {
+  return record(randomUUID(), interceptionId, "interception_ended", ENVELOPE.interceptionEnded, (w) => {
+    w.string(ENDED.id, interceptionId)
+      .timestamp(ENDED.endedAt, atMs)
+      .string(ENDED.credentialHint, credentialHint)
+      .optionalString(ENDED.errorType, error?.type)
+      .optionalString(ENDED.errorMessage, error?.message);
+  });
 }
 
-/** The RecordBatch envelope of a record. */
-export function recordEnvelope(record: GatewayRecord): MessageInitShape<typeof RecordEnvelopeSchema> {
-  switch (record.kind) {
-    case "interception":
-      return { id: record.id, record: { case: "interception", value: record.message } };
-    case "interception_ended":
-      return { id: record.id, record: { case: "interceptionEnded", value: record.message } };
-    case "token_usage":
-      return { id: record.id, record: { case: "tokenUsage", value: record.message } };
-    case "prompt_usage":
-      return { id: record.id, record: { case: "promptUsage", value: record.message } };
-    case "tool_usage":
-      return { id: record.id, record: { case: "toolUsage", value: record.message } };
-    case "model_thought":
-      return { id: record.id, record: { case: "modelThought", value: record.message } };
-  }
+/**
+ * A record decoded back into its message (the per-record RPCs of a 1.0 control plane need
+ * messages; that path is rare and may afford reflection).
+ */
+export function decodeRecord(r: GatewayRecord): RecordEnvelope {
+  const reader = new BinaryReader(r.envelope);
+  const length = reader.uint32();
+  return fromBinary(RecordEnvelopeSchema, r.envelope.subarray(reader.pos, reader.pos + length));
 }
