@@ -34,6 +34,7 @@ import { poolKey } from "./handler-pool.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayOptions } from "./options.js";
 import type { RequestHandler } from "./request-handler.js";
+import { RequestLog } from "./request-log.js";
 import { sendGatewayError } from "./response-writer.js";
 import { resolveRoute, splitTarget } from "./routes.js";
 
@@ -113,7 +114,7 @@ export class HttpFront {
     if (typeof requestId === "string" && requestId !== "") bindings.request_id = requestId;
     delete req.headers[GOVERNANCE_REQUEST_ID_HEADER];
     const delegation = takeDelegation(req, this.o.isDelegatingSocket);
-    const log = this.o.logger.child(bindings);
+    const log = new RequestLog(this.o.logger, bindings);
     // SECURITY: a delegation header from the network is dropped; the request needs a real credential.
     if (delegation.ignored) log.warn("delegated api key id header ignored: not an in-process request");
     const startedAt = this.o.options.clock.now();
@@ -163,7 +164,7 @@ export class HttpFront {
     target: string,
     path: string,
     signal: AbortSignal,
-    log: Logger,
+    log: RequestLog,
     delegatedApiKeyId: string | undefined,
   ): Promise<void> {
     // Unknown routes are refused before any credential check: no RPC, no upstream call.
@@ -209,7 +210,7 @@ export class HttpFront {
       user,
       byok,
       signal,
-      logger: log.child({
+      logger: log.with({
         route: route.route,
         auth_mode: byok ? "byok" : "centralized",
         credential_source: delegatedApiKeyId !== undefined ? "delegated" : credential?.source,
@@ -217,7 +218,7 @@ export class HttpFront {
     });
   }
 
-  private fail(req: IncomingMessage, res: ServerResponse, method: string, err: unknown, log: Logger): void {
+  private fail(req: IncomingMessage, res: ServerResponse, method: string, err: unknown, log: RequestLog): void {
     const http = toHttpError(err);
     if (isNoCredentialError(err)) {
       // HEAD without credentials is a client's connectivity probe (Claude Code), not a problem.

@@ -10,7 +10,6 @@
 
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import type { Logger } from "pino";
 import { detectClient, detectClientSessionId } from "./client-detection.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
 import { bearerToken, maskCredential } from "./credentials.js";
@@ -24,6 +23,7 @@ import type { GatewayOptions } from "./options.js";
 import type { Observation, ParsedRequest, ProviderApi } from "./providers/provider-api.js";
 import { emptyObservation } from "./providers/provider-api.js";
 import type { RecordQueue } from "./record-queue.js";
+import type { RequestLog } from "./request-log.js";
 import { readRequestBody } from "./request-body.js";
 import {
   endedRecord,
@@ -63,7 +63,7 @@ export interface ExchangeContext {
   readonly res: ServerResponse;
   readonly user: AuthorizedUser;
   readonly byok: boolean;
-  readonly logger: Logger;
+  readonly logger: RequestLog;
   /** Aborts when the client disconnects (ClientDisconnectedError) or at the shutdown deadline (ShutdownAbortError). */
   readonly signal: AbortSignal;
 }
@@ -105,7 +105,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   const client = detectClient(req.headers);
   const userAgent = req.headers["user-agent"] ?? "";
   const id = randomUUID();
-  const log = ctx.logger.child({
+  const log = ctx.logger.with({
     interception_id: id,
     provider: route.provider,
     model: parsed.model,
@@ -356,7 +356,7 @@ function finish(
   credentialHint: string,
   startedAtMs: number,
   result: ProxyResult,
-  log: Logger,
+  log: RequestLog,
 ): void {
   const { metrics, records } = deps;
   const at = deps.options.clock.now();

@@ -27,7 +27,7 @@ export class RequestHandler {
    * this handler's key (fresher than the one the handler was built with, e.g. a renamed user).
    */
   async serve(route: RouteMatch, ctx: ExchangeContext): Promise<void> {
-    const full: ExchangeContext = { ...ctx, logger: ctx.logger.child(this.logBindings) };
+    const full: ExchangeContext = { ...ctx, logger: ctx.logger.with(this.logBindings) };
     if (route.kind === "passthrough") {
       await servePassthrough(full, route, this.deps);
       return;

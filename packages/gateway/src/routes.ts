@@ -124,9 +124,17 @@ export interface UpstreamTarget {
   readonly path: string;
 }
 
+// Parsed provider base URLs: a gateway has a handful, and parsing one on every request showed
+// in profiles.
+const parsedBases = new Map<string, { readonly origin: string; readonly path: string }>();
+
 /** Joins a provider base URL ("https://api.openai.com/v1") and a route's upstream path ("/chat/completions"). */
 export function upstreamTarget(baseUrl: string, upstreamPath: string): UpstreamTarget {
-  const base = new URL(baseUrl);
-  const basePath = base.pathname.replace(/\/+$/, "");
-  return { origin: base.origin, path: `${basePath}${upstreamPath}` };
+  let base = parsedBases.get(baseUrl);
+  if (base === undefined) {
+    const url = new URL(baseUrl);
+    base = { origin: url.origin, path: url.pathname.replace(/\/+$/, "") };
+    if (parsedBases.size < 64) parsedBases.set(baseUrl, base);
+  }
+  return { origin: base.origin, path: `${base.path}${upstreamPath}` };
 }
