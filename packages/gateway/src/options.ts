@@ -48,9 +48,16 @@ export interface GatewayOptions {
   readonly recordConcurrency: number;
   /**
    * Record batching (API 1.1 RecordBatch): records per call, how long a record may wait for a
-   * fuller batch, calls in flight, approximate bytes per call.
+   * fuller batch, calls in flight, approximate bytes per call, and how long an interception
+   * start may wait for its end to travel with it (record-queue.ts).
    */
-  readonly recordBatch: { readonly maxRecords: number; readonly lingerMs: number; readonly maxInFlight: number; readonly maxBytes: number };
+  readonly recordBatch: {
+    readonly maxRecords: number;
+    readonly lingerMs: number;
+    readonly maxInFlight: number;
+    readonly maxBytes: number;
+    readonly holdStartMs: number;
+  };
   /**
    * IsAuthorized cache (API 1.1): used only while the control plane pushes authorization
    * changes; allowed answers live at most ttlMs (≤ 60 s), refusals negativeTtlMs (≤ 5 s).
@@ -94,7 +101,13 @@ export interface GatewayOptionsInput {
   readonly rpcTimeoutMs?: number;
   readonly recordQueueSize?: number;
   readonly recordConcurrency?: number;
-  readonly recordBatch?: { readonly maxRecords?: number; readonly lingerMs?: number; readonly maxInFlight?: number; readonly maxBytes?: number };
+  readonly recordBatch?: {
+    readonly maxRecords?: number;
+    readonly lingerMs?: number;
+    readonly maxInFlight?: number;
+    readonly maxBytes?: number;
+    readonly holdStartMs?: number;
+  };
   readonly authCache?: { readonly enabled?: boolean; readonly maxEntries?: number; readonly ttlMs?: number; readonly negativeTtlMs?: number };
   readonly pool?: { readonly maxItems?: number; readonly ttlMs?: number };
   readonly maxRequestBodyBytes?: number;
@@ -202,6 +215,7 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
       lingerMs: atMost("recordBatch.lingerMs", input.recordBatch?.lingerMs ?? d.recordBatch.lingerMs, 60_000),
       maxInFlight: positive("recordBatch.maxInFlight", input.recordBatch?.maxInFlight ?? d.recordBatch.maxInFlight),
       maxBytes: positive("recordBatch.maxBytes", input.recordBatch?.maxBytes ?? d.recordBatch.maxBytes),
+      holdStartMs: atMost("recordBatch.holdStartMs", input.recordBatch?.holdStartMs ?? d.recordBatch.holdStartMs, 60_000),
     }),
     authCache: Object.freeze({
       enabled: input.authCache?.enabled ?? d.authCache.enabled,

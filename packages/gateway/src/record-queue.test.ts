@@ -291,6 +291,63 @@ describe("RecordQueue batching", () => {
     assert.equal(clock.pendingTimers, 0);
   });
 
+  // Property: a short interception travels whole — its start waits for its end and goes out
+  // with it, start first — while a long one's start leaves alone when its hold expires.
+  it("holds an interception start until its end, at most holdStartMs", async () => {
+    const clock = new FakeClock();
+    const cp = controlPlane();
+    const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, limits: limits({ holdStartMs: 100 }) });
+    q.enqueue(rec("short", "interception"));
+    q.enqueue(rec("long", "interception"));
+    assert.equal(q.size, 2, "held records count against the bound");
+    await clock.advance(50);
+    assert.deepEqual(cp.calls, [], "no start leaves while it is held");
+    for (const kind of LIFECYCLE.slice(1)) q.enqueue(rec("short", kind));
+    await clock.advance(20);
+    assert.deepEqual(cp.calls, [LIFECYCLE.map((k) => `short:${k}`)], "the short one went whole, after lingering");
+    await clock.advance(30);
+    assert.deepEqual(cp.calls[1], ["long:interception"], "the long one's start left when its hold expired");
+    q.enqueue(rec("long", "token_usage"));
+    q.enqueue(rec("long", "interception_ended"));
+    await clock.advance(20);
+    assert.deepEqual(cp.calls[2], ["long:token_usage", "long:interception_ended"]);
+    assert.equal(q.size, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  // Property: records that follow a held start wait with it (they must never overtake it).
+  it("keeps a held interception's later records behind its start", async () => {
+    const clock = new FakeClock();
+    const cp = controlPlane();
+    const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, limits: limits({ holdStartMs: 100, maxRecords: 2 }) });
+    q.enqueue(rec("a", "interception"));
+    q.enqueue(rec("a", "prompt_usage"));
+    q.enqueue(rec("b", "token_usage"));
+    q.enqueue(rec("b", "interception_ended"));
+    await flushMicrotasks();
+    assert.deepEqual(cp.calls, [["b:token_usage", "b:interception_ended"]], "a full batch of others leaves; a's prompt does not");
+    await clock.advance(100);
+    await clock.advance(20);
+    assert.deepEqual(cp.calls[1], ["a:interception", "a:prompt_usage"]);
+  });
+
+  // Property: shutdown does not wait out holds, and close drops (and counts) held records.
+  it("flush sends held starts at once; close drops them, counted", async () => {
+    const clock = new FakeClock();
+    const metrics = createGatewayMetrics();
+    const cp = controlPlane();
+    const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, metrics, limits: limits({ holdStartMs: 60_000 }) });
+    q.enqueue(rec("a", "interception"));
+    assert.equal(await q.flush(1_000), true);
+    assert.deepEqual(cp.calls, [["a:interception"]]);
+    q.enqueue(rec("b", "interception"));
+    q.enqueue(rec("b", "prompt_usage"));
+    q.close();
+    assert.equal(q.size, 0);
+    assert.equal(await counter(metrics.recordsDroppedTotal, { reason: "shutdown" }), 2);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
   it("refuses records after close", () => {
     const q = new RecordQueue<TestRecord>({ send: async () => new Map(), classify, logger: silent, clock: new FakeClock() });
     q.close();

@@ -10,6 +10,12 @@
 // at once. A record whose interception has a batch in flight waits for that batch, so a start
 // is always stored before its children and the end goes after the others.
 //
+// Short interceptions travel whole: an interception start is held back (up to holdStartMs)
+// together with the records that follow it, and released — in order, into the normal batching
+// — when its end is queued. The control plane then writes a finished interception as one row
+// instead of inserting it and updating it moments later. A start whose end is late goes out
+// alone when its hold expires, so in-flight interceptions still show up within holdStartMs.
+//
 // Delivery is at-least-once, storage exactly-once: a batch that failed as a whole (transient:
 // control plane or database unreachable, answer lost) goes back to the front of the queue
 // unchanged — same record ids, so what an earlier attempt stored is not stored twice — and the
@@ -54,11 +60,13 @@ export interface BatchLimits {
   readonly lingerMs: number;
   /** Approximate bytes per call; one record bigger than this still goes, alone. */
   readonly maxBytes: number;
+  /** How long an interception start may wait for its end to travel with it; 0 or absent: not at all. */
+  readonly holdStartMs?: number;
 }
 
 export const DEFAULT_RECORD_QUEUE_OPTIONS = Object.freeze({
   maxSize: 10_000,
-  limits: Object.freeze({ maxRecords: 1000, maxInFlight: 4, lingerMs: 20, maxBytes: 4 * 1024 * 1024 }),
+  limits: Object.freeze({ maxRecords: 1000, maxInFlight: 4, lingerMs: 20, maxBytes: 4 * 1024 * 1024, holdStartMs: 250 }),
 });
 
 export interface RecordQueueOptions<R extends QueuedRecord> {
@@ -97,6 +105,11 @@ interface Batch<R> {
 
 export class RecordQueue<R extends QueuedRecord> {
   private pending: Pending<R>[] = [];
+  /** Interceptions whose start is held: their records so far, start first; oldest start first. */
+  private readonly held = new Map<string, Pending<R>[]>();
+  private heldRecords = 0;
+  private holdTimer: TimerHandle | undefined;
+  private holdAt = 0;
   /** Sum of the pending records' sizeBytes. */
   private pendingBytes = 0;
   private readonly inFlight = new Set<Batch<R>>();
@@ -124,7 +137,7 @@ export class RecordQueue<R extends QueuedRecord> {
 
   /** Records not yet delivered or dropped (queued, in flight, or waiting to be retried). */
   get size(): number {
-    return this.pending.length + this.inFlightRecords;
+    return this.pending.length + this.heldRecords + this.inFlightRecords;
   }
 
   /** Batches on the wire now. */
@@ -157,11 +170,65 @@ export class RecordQueue<R extends QueuedRecord> {
       this.dropped(record, "shutdown", 1);
       return false;
     }
-    this.pending.push({ record, at: this.clock.now() });
-    this.pendingBytes += record.sizeBytes ?? 0;
+    const item: Pending<R> = { record, at: this.clock.now() };
+    const held = this.held.get(record.interceptionId);
+    if (held !== undefined) {
+      held.push(item);
+      this.heldRecords += 1;
+      if (record.kind === "interception_ended") this.release(record.interceptionId, held);
+    } else if (record.kind === "interception" && !this.flushing && (this.limits().holdStartMs ?? 0) > 0) {
+      this.held.set(record.interceptionId, [item]);
+      this.heldRecords += 1;
+      this.armHold();
+    } else {
+      this.pending.push(item);
+      this.pendingBytes += record.sizeBytes ?? 0;
+    }
     this.depthChanged();
     this.pump();
     return true;
+  }
+
+  /** Moves a held interception's records into the queue, in order. */
+  private release(interceptionId: string, items: Pending<R>[]): void {
+    this.held.delete(interceptionId);
+    this.heldRecords -= items.length;
+    for (const item of items) {
+      this.pending.push(item);
+      this.pendingBytes += item.record.sizeBytes ?? 0;
+    }
+  }
+
+  /** Releases every hold that expired (all of them when flushing), and re-arms for the next. */
+  private releaseExpired(): void {
+    const holdMs = this.limits().holdStartMs ?? 0;
+    const now = this.clock.now();
+    for (const [id, items] of this.held) {
+      // Starts are held in arrival order, so the first one still within its hold ends the scan.
+      if (!this.flushing && items[0]!.at + holdMs > now) break;
+      this.release(id, items);
+    }
+    this.armHold();
+  }
+
+  private armHold(): void {
+    const first = this.held.values().next().value;
+    if (first === undefined) {
+      if (this.holdTimer !== undefined) this.clock.clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+      return;
+    }
+    const at = first[0]!.at + (this.limits().holdStartMs ?? 0);
+    if (this.holdTimer !== undefined) {
+      if (this.holdAt === at) return;
+      this.clock.clearTimeout(this.holdTimer);
+    }
+    this.holdAt = at;
+    this.holdTimer = this.clock.setTimeout(() => {
+      this.holdTimer = undefined;
+      this.releaseExpired();
+      this.pump();
+    }, Math.max(0, at - this.clock.now()));
   }
 
   /**
@@ -173,6 +240,7 @@ export class RecordQueue<R extends QueuedRecord> {
     if (this.size === 0) return true;
     this.flushing = true;
     try {
+      this.releaseExpired();
       this.resume();
       const drained = await new Promise<boolean>((resolve) => {
         const timer = this.clock.setTimeout(() => {
@@ -301,7 +369,7 @@ export class RecordQueue<R extends QueuedRecord> {
   }
 
   /** Takes a finished batch off the wire; false when it was already given up on. */
-  private release(batch: Batch<R>): boolean {
+  private takeOffWire(batch: Batch<R>): boolean {
     if (batch.dead) return false;
     this.inFlight.delete(batch);
     this.inFlightRecords -= batch.items.length;
@@ -314,7 +382,7 @@ export class RecordQueue<R extends QueuedRecord> {
   }
 
   private delivered(batch: Batch<R>, rejected: ReadonlyMap<string, string>): void {
-    if (!this.release(batch)) return;
+    if (!this.takeOffWire(batch)) return;
     this.backoff.reset();
     this.options.metrics?.recordBatchesTotal.inc({ outcome: "sent" });
     for (const { record } of batch.items) {
@@ -330,7 +398,7 @@ export class RecordQueue<R extends QueuedRecord> {
   }
 
   private failed(batch: Batch<R>, err: unknown): void {
-    if (!this.release(batch) || this.closed) return;
+    if (!this.takeOffWire(batch) || this.closed) return;
     this.options.metrics?.recordBatchesTotal.inc({ outcome: "failed" });
     const records = batch.items.length;
     if (this.options.classify(err, records) === "permanent") {
@@ -372,6 +440,9 @@ export class RecordQueue<R extends QueuedRecord> {
 
   private dropAll(reason: DropReason): void {
     const items = [...this.pending];
+    for (const held of this.held.values()) items.push(...held);
+    this.held.clear();
+    this.heldRecords = 0;
     for (const batch of this.inFlight) {
       batch.dead = true;
       items.push(...batch.items);
@@ -383,8 +454,10 @@ export class RecordQueue<R extends QueuedRecord> {
     this.busy.clear();
     if (this.pauseTimer !== undefined) this.clock.clearTimeout(this.pauseTimer);
     if (this.lingerTimer !== undefined) this.clock.clearTimeout(this.lingerTimer);
+    if (this.holdTimer !== undefined) this.clock.clearTimeout(this.holdTimer);
     this.pauseTimer = undefined;
     this.lingerTimer = undefined;
+    this.holdTimer = undefined;
     const counts = new Map<string, { record: R; count: number }>();
     for (const { record } of items) {
       const key = `${record.interceptionId}|${record.kind}`;
