@@ -1,5 +1,5 @@
 // Writes of Recorder.RecordBatch (API 1.1): many records in ONE transaction, with multi-row
-// statements, applied in the order given, idempotently:
+// statements (record-batch-sql.ts), applied in the order given, idempotently:
 // - child records (token usage, prompt, tool usage, thought) are keyed by the id the gateway
 //   chose (`INSERT ... ON CONFLICT (id) DO NOTHING`), an interception start by its own id, and
 //   an end is once-only (`WHERE ended_at IS NULL`) — so a batch retried after its answer was
@@ -17,21 +17,30 @@
 // (starts, then child records, then ends). A new segment begins only where that grouping could
 // change the result: an interception start whose thread lineage refers to a tool call recorded
 // earlier in the same segment must see that tool usage row.
+//
+// Cost: an interception usually starts and ends within one batch. Such a start is inserted
+// already ended (one row version instead of an insert and then an update), and records of
+// interceptions started in the segment skip the existence check (the start's insert just made
+// sure the row exists).
 import { sql, type Kysely, type Transaction } from "kysely";
 import { postgresErrorCode } from "../postgres-error.js";
 import type { Database } from "../schema.js";
 import {
-  interceptionRow,
-  modelThoughtRow,
-  tokenUsageRow,
-  toolUsageRow,
-  userPromptRow,
-  type InterceptionEnd,
-  type NewInterception,
-  type NewModelThought,
-  type NewTokenUsage,
-  type NewToolUsage,
-  type NewUserPrompt,
+  endInterceptions,
+  existingInterceptions,
+  insertInterceptions,
+  insertModelThoughts,
+  insertTokenUsages,
+  insertToolUsages,
+  insertUserPrompts,
+} from "./record-batch-sql.js";
+import type {
+  InterceptionEnd,
+  NewInterception,
+  NewModelThought,
+  NewTokenUsage,
+  NewToolUsage,
+  NewUserPrompt,
 } from "./recorder-repository.js";
 
 /** One validated record of a batch; `id` is its envelope id. */
@@ -55,15 +64,6 @@ export interface BatchWriteOutcome {
   readonly rejected: RejectedBatchRecord[];
   /** Rows this call wrote, by kind (rows an earlier attempt wrote are not counted). */
   readonly written: Map<BatchRecordKind, number>;
-}
-
-/** Rows per statement: well below Postgres' 65,535 bind parameters for the widest table. */
-const ROWS_PER_STATEMENT = 500;
-
-function chunks<T>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) out.push(items.slice(i, i + ROWS_PER_STATEMENT));
-  return out;
 }
 
 /** SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation). */
@@ -116,89 +116,41 @@ function count(outcome: BatchWriteOutcome, kind: BatchRecordKind, n: number): vo
   if (n > 0) outcome.written.set(kind, (outcome.written.get(kind) ?? 0) + n);
 }
 
-async function insertChildren(trx: Transaction<Database>, kind: Child["kind"], rows: readonly Child[]): Promise<number> {
-  let written = 0;
-  for (const chunk of chunks(rows)) {
-    const inserted = await insertChildChunk(trx, kind, chunk);
-    written += inserted.length;
-  }
-  return written;
-}
-
-function insertChildChunk(trx: Transaction<Database>, kind: Child["kind"], chunk: readonly Child[]): Promise<{ id: string }[]> {
+/** Inserts one kind of child record; resolves with how many rows were new. */
+function insertChildren(trx: Transaction<Database>, kind: Child["kind"], rows: readonly Child[]): Promise<number> {
   switch (kind) {
     case "token_usage":
-      return trx
-        .insertInto("aibridge_token_usages")
-        .values(chunk.map((c) => tokenUsageRow(c.row as NewTokenUsage, c.id)))
-        .onConflict((oc) => oc.column("id").doNothing())
-        .returning("id")
-        .execute();
+      return insertTokenUsages(trx, rows as Extract<Child, { kind: "token_usage" }>[]);
     case "prompt_usage":
-      return trx
-        .insertInto("aibridge_user_prompts")
-        .values(chunk.map((c) => userPromptRow(c.row as NewUserPrompt, c.id)))
-        .onConflict((oc) => oc.column("id").doNothing())
-        .returning("id")
-        .execute();
+      return insertUserPrompts(trx, rows as Extract<Child, { kind: "prompt_usage" }>[]);
     case "tool_usage":
-      return trx
-        .insertInto("aibridge_tool_usages")
-        .values(chunk.map((c) => toolUsageRow(c.row as NewToolUsage, c.id)))
-        .onConflict((oc) => oc.column("id").doNothing())
-        .returning("id")
-        .execute();
+      return insertToolUsages(trx, rows as Extract<Child, { kind: "tool_usage" }>[]);
     case "model_thought":
-      return trx
-        .insertInto("aibridge_model_thoughts")
-        .values(chunk.map((c) => modelThoughtRow(c.row as NewModelThought, c.id)))
-        .onConflict((oc) => oc.column("id").doNothing())
-        .returning("id")
-        .execute();
+      return insertModelThoughts(trx, rows as Extract<Child, { kind: "model_thought" }>[]);
   }
-}
-
-async function endInterceptions(trx: Transaction<Database>, ends: readonly InterceptionEnd[]): Promise<number> {
-  let written = 0;
-  for (const chunk of chunks(ends)) {
-    const values = sql.join(
-      chunk.map((e) => sql`(${e.id}::uuid, ${e.endedAt}::timestamptz, ${e.credentialHint}::text, ${e.errorType}::text, ${e.errorMessage}::text)`),
-    );
-    const result = await sql<{ id: string }>`
-      UPDATE aibridge_interceptions AS i
-      SET ended_at = v.ended_at,
-          error_type = v.error_type,
-          error_message = v.error_message,
-          credential_hint = CASE WHEN i.credential_kind = 'centralized' AND v.credential_hint <> '' THEN v.credential_hint ELSE i.credential_hint END
-      FROM (VALUES ${values}) AS v (id, ended_at, credential_hint, error_type, error_message)
-      WHERE i.id = v.id AND i.ended_at IS NULL
-      RETURNING i.id`.execute(trx);
-    written += result.rows.length;
-  }
-  return written;
 }
 
 async function writeSegment(trx: Transaction<Database>, segment: Segment, outcome: BatchWriteOutcome): Promise<void> {
   if (segment.empty) return;
-  for (const chunk of chunks([...segment.starts.values()])) {
-    const inserted = await trx
-      .insertInto("aibridge_interceptions")
-      .values(chunk.map((s) => interceptionRow(trx, s.start)))
-      .onConflict((oc) => oc.column("id").doNothing())
-      .returning("id")
-      .execute();
-    count(outcome, "interception_start", inserted.length);
+  const { starts, ends } = segment;
+  // A start is inserted with the segment's first end of the same interception, already ended.
+  let endedOnInsert = 0;
+  let someStartStored = false;
+  if (starts.size > 0) {
+    const rows = [...starts.values()].map((s) => ({ start: s.start, end: ends.get(s.start.id)?.end }));
+    const inserted = await insertInterceptions(trx, rows);
+    count(outcome, "interception_start", inserted.started);
+    endedOnInsert = inserted.ended;
+    someStartStored = inserted.started < rows.length;
   }
-  const referenced = [...new Set([...segment.children.map((c) => c.row.interceptionId), ...segment.ends.keys()])];
-  const existing = new Set<string>();
-  if (referenced.length > 0) {
-    for (const chunk of chunks(referenced)) {
-      const rows = await trx.selectFrom("aibridge_interceptions").select("id").where("id", "in", chunk).execute();
-      for (const row of rows) existing.add(row.id);
-    }
-  }
+  // Interceptions started in this segment exist now (inserted, or stored before): only the
+  // others are looked up.
+  const referenced = new Set<string>();
+  for (const c of segment.children) if (!starts.has(c.row.interceptionId)) referenced.add(c.row.interceptionId);
+  for (const id of ends.keys()) if (!starts.has(id)) referenced.add(id);
+  const existing = referenced.size > 0 ? await existingInterceptions(trx, [...referenced]) : new Set<string>();
   const missing = (r: BatchRecord, interceptionId: string): boolean => {
-    if (existing.has(interceptionId)) return false;
+    if (starts.has(interceptionId) || existing.has(interceptionId)) return false;
     outcome.rejected.push({ id: r.id, reason: `interception ${interceptionId} not found` });
     return true;
   };
@@ -210,8 +162,12 @@ async function writeSegment(trx: Transaction<Database>, segment: Segment, outcom
     byKind.set(c.kind, list);
   }
   for (const [kind, rows] of byKind) count(outcome, kind, await insertChildren(trx, kind, rows));
-  const ends = [...segment.ends.values()].filter((e) => !missing(e, e.end.id)).map((e) => e.end);
-  if (ends.length > 0) count(outcome, "interception_end", await endInterceptions(trx, ends));
+  // The update ends the interceptions not started in this segment. When some start was already
+  // stored (an earlier attempt of this batch, or earlier), its end was not applied by the insert:
+  // all ends are then updated; the rows just inserted ended are left alone (`ended_at IS NULL`).
+  const toUpdate = [...ends.values()].filter((e) => !missing(e, e.end.id) && (someStartStored || !starts.has(e.end.id))).map((e) => e.end);
+  const updated = toUpdate.length > 0 ? await endInterceptions(trx, toUpdate) : 0;
+  count(outcome, "interception_end", endedOnInsert + updated);
 }
 
 async function writeInOrder(trx: Transaction<Database>, records: readonly BatchRecord[], outcome: BatchWriteOutcome): Promise<void> {

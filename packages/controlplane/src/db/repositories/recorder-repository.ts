@@ -96,11 +96,12 @@ async function insertChild(interceptionId: string, action: string, insert: () =>
 }
 
 /**
- * The row of an interception, for single and multi-row inserts. Its thread parent is the
- * interception of the latest tool usage whose provider_tool_call_id equals the correlating id;
- * its root is the parent's root, or the parent. Lineage lookup and insert are one statement.
+ * The row of an interception. Its thread parent is the interception of the latest tool usage
+ * whose provider_tool_call_id equals the correlating id; its root is the parent's root, or the
+ * parent. Lineage lookup and insert are one statement. The batch writer applies the same rule in
+ * its own statement (record-batch-sql.ts insertInterceptions).
  */
-export function interceptionRow(db: Kysely<Database>, i: NewInterception) {
+function interceptionRow(db: Kysely<Database>, i: NewInterception) {
   const callId = i.correlatingToolCallId;
   const parent = () =>
     db
@@ -168,12 +169,11 @@ export async function endInterception(db: Kysely<Database>, end: InterceptionEnd
   }
 }
 
-// Row builders of the child records, shared by the single-record inserts below and the batch
-// writer (record-batch-repository.ts). `id` is the row's primary key when the caller chose one.
+// Row builders of the child records for the single-record inserts below (the batch writer sends
+// columns as arrays, record-batch-sql.ts).
 
-export function tokenUsageRow(u: NewTokenUsage, id?: string) {
+function tokenUsageRow(u: NewTokenUsage) {
   return {
-    id,
     interception_id: u.interceptionId,
     provider_response_id: u.providerResponseId,
     input_tokens: u.inputTokens,
@@ -185,9 +185,8 @@ export function tokenUsageRow(u: NewTokenUsage, id?: string) {
   };
 }
 
-export function userPromptRow(p: NewUserPrompt, id?: string) {
+function userPromptRow(p: NewUserPrompt) {
   return {
-    id,
     interception_id: p.interceptionId,
     provider_response_id: p.providerResponseId,
     prompt: p.prompt,
@@ -196,9 +195,8 @@ export function userPromptRow(p: NewUserPrompt, id?: string) {
   };
 }
 
-export function toolUsageRow(t: NewToolUsage, id?: string) {
+function toolUsageRow(t: NewToolUsage) {
   return {
-    id,
     interception_id: t.interceptionId,
     provider_response_id: t.providerResponseId,
     provider_tool_call_id: t.providerToolCallId,
@@ -213,9 +211,8 @@ export function toolUsageRow(t: NewToolUsage, id?: string) {
   };
 }
 
-export function modelThoughtRow(m: NewModelThought, id?: string) {
+function modelThoughtRow(m: NewModelThought) {
   return {
-    id,
     interception_id: m.interceptionId,
     content: m.content,
     metadata: JSON.stringify(m.metadata),
