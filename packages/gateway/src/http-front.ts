@@ -119,7 +119,7 @@ export class HttpFront {
     if (delegation.ignored) log.warn("delegated api key id header ignored: not an in-process request");
     const startedAt = this.o.options.clock.now();
 
-    this.serve(req, res, method, target, path, entry.controller.signal, log, delegation.apiKeyId)
+    this.serve(req, res, method, target, path, entry.controller, log, delegation.apiKeyId)
       .catch((err: unknown) => this.fail(req, res, method, err, log))
       .finally(() => {
         log.debug({ status: res.statusCode, duration_ms: this.o.options.clock.now() - startedAt }, "request finished");
@@ -163,7 +163,7 @@ export class HttpFront {
     method: string,
     target: string,
     path: string,
-    signal: AbortSignal,
+    exchange: AbortController,
     log: RequestLog,
     delegatedApiKeyId: string | undefined,
   ): Promise<void> {
@@ -184,7 +184,7 @@ export class HttpFront {
     let user: AuthorizedUser;
     try {
       // SECURITY: the token goes to the control plane only; logs carry its source.
-      user = await this.o.controlPlane.authorize(userCredential, signal);
+      user = await this.o.controlPlane.authorize(userCredential, exchange.signal);
     } catch (err) {
       this.o.metrics.authorizationsTotal.inc({
         outcome: isUnauthorizedError(err) ? "denied" : isControlPlaneUnavailableError(err) ? "unavailable" : "error",
@@ -209,7 +209,8 @@ export class HttpFront {
       res,
       user,
       byok,
-      signal,
+      signal: exchange.signal,
+      abort: (reason) => exchange.abort(reason),
       logger: log.with({
         route: route.route,
         auth_mode: byok ? "byok" : "centralized",

@@ -64,8 +64,13 @@ export interface ExchangeContext {
   readonly user: AuthorizedUser;
   readonly byok: boolean;
   readonly logger: RequestLog;
-  /** Aborts when the client disconnects (ClientDisconnectedError) or at the shutdown deadline (ShutdownAbortError). */
+  /**
+   * Aborts when the client disconnects (ClientDisconnectedError), at the shutdown deadline
+   * (ShutdownAbortError), or when the upstream call times out (UpstreamTimeoutError).
+   */
   readonly signal: AbortSignal;
+  /** Aborts the exchange (the upstream deadline's timeout). */
+  abort(reason: Error): void;
 }
 
 type Failure = UpstreamFailure;
@@ -171,7 +176,7 @@ async function proxy(
   const { req, res } = ctx;
   const { options } = deps;
   const provider = options[route.provider];
-  const deadline = new UpstreamDeadline(ctx.signal, options.clock, options.upstreamTimeoutMs);
+  const deadline = new UpstreamDeadline(ctx, options.clock, options.upstreamTimeoutMs);
   try {
     let response: UpstreamResponse;
     try {
@@ -256,13 +261,15 @@ async function relayBlocking(
 ): Promise<ProxyResult> {
   const body = await collectOr502(ctx, api, response, deadline);
   if (!Buffer.isBuffer(body)) return body;
-  const observation = api.observeResponse(tryParseJson(body.toString("utf8")));
   const res = ctx.res;
-  if (res.destroyed) {
-    return { observation, failure: upstreamFailure("client_disconnected", "client disconnected"), status: response.statusCode };
+  const delivered = !res.destroyed;
+  if (delivered) {
+    res.writeHead(response.statusCode, { ...headers, "content-length": String(body.length) });
+    res.end(body);
   }
-  res.writeHead(response.statusCode, { ...headers, "content-length": String(body.length) });
-  res.end(body);
+  // Read after the answer is on its way: the client does not wait for the bookkeeping.
+  const observation = api.observeResponse(tryParseJson(body.toString("utf8")));
+  if (!delivered) return { observation, failure: upstreamFailure("client_disconnected", "client disconnected"), status: response.statusCode };
   return { observation, failure: undefined, status: response.statusCode };
 }
 
@@ -294,7 +301,8 @@ async function relayStream(
       "x-accel-buffering": "no",
     });
   };
-  const forward = async (events: readonly { raw: string }[]): Promise<boolean> => {
+  // Events go out first and are inspected after: the client never waits for the bookkeeping.
+  const forward = (events: readonly { raw: string }[]): boolean | Promise<boolean> => {
     if (events.length === 0) return true;
     start();
     const text = events.length === 1 ? (events[0]?.raw ?? "") : events.map((e) => e.raw).join("");
@@ -305,16 +313,18 @@ async function relayStream(
   try {
     for await (const chunk of response.body) {
       const events = parser.push(chunk as Buffer);
+      const written = forward(events);
       for (const event of events) observer.onEvent(event);
-      if (!(await forward(events))) {
+      if (written === false || (written !== true && !(await written))) {
         failure = upstreamFailure("client_disconnected", "client disconnected");
         break;
       }
     }
     if (failure === undefined) {
       const { events, leftover } = parser.end();
+      const written = forward(events);
       for (const event of events) observer.onEvent(event);
-      await forward(events);
+      if (written !== true && written !== false) await written;
       const observed = observer.result();
       if (observed.upstreamError !== undefined) {
         failure = upstreamFailure("upstream_error", observed.upstreamError);

@@ -27,3 +27,26 @@ export function tryParseJson(text: string): unknown {
     return undefined;
   }
 }
+
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/**
+ * Whether the JSON `text` has `key` as an object key (at any depth) with a value other than
+ * null — without parsing it. Exact for valid JSON whose key is written without escapes: inside
+ * a string value every quote is escaped, so `"key"` followed by `:` can only be a key. Lets a
+ * stream observer skip parsing events that cannot hold what it records.
+ */
+export function hasNonNullKey(text: string, key: string): boolean {
+  const quoted = `"${key}"`;
+  for (let i = text.indexOf(quoted); i >= 0; i = text.indexOf(quoted, i + quoted.length)) {
+    let j = i + quoted.length;
+    while (j < text.length && isJsonSpace(text.charCodeAt(j))) j++;
+    if (text.charCodeAt(j) !== 0x3a) continue; // ":" — otherwise a string value, not a key
+    j++;
+    while (j < text.length && isJsonSpace(text.charCodeAt(j))) j++;
+    if (!text.startsWith("null", j)) return true;
+  }
+  return false;
+}

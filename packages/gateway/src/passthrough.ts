@@ -23,7 +23,7 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
   const errorBody = route.provider === "openai" ? openaiErrorBody : anthropicErrorBody;
   deps.metrics.passthroughTotal.inc({ provider: route.provider, route: route.route, method });
 
-  const deadline = new UpstreamDeadline(ctx.signal, options.clock, options.upstreamTimeoutMs);
+  const deadline = new UpstreamDeadline(ctx, options.clock, options.upstreamTimeoutMs);
   try {
     let response: UpstreamResponse;
     try {
@@ -47,7 +47,8 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
     res.writeHead(response.statusCode, clientResponseHeaders(response.headers));
     try {
       for await (const chunk of response.body) {
-        if (!(await writeChunk(res, chunk as Buffer, deadline.signal))) break;
+        const written = writeChunk(res, chunk as Buffer, deadline.signal);
+        if (written === false || (written !== true && !(await written))) break;
       }
       if (!res.destroyed) res.end();
     } catch (err) {

@@ -14,20 +14,15 @@ export function readRequestBody(req: IncomingMessage, limitBytes: number): Promi
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    // The listeners stay (the request is read once and then dropped); they do nothing once settled.
     let settled = false;
-    const cleanup = (): void => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      req.off("close", onClose);
-    };
     const fail = (err: Error): void => {
       if (settled) return;
       settled = true;
-      cleanup();
       reject(err);
     };
     const onData = (chunk: Buffer): void => {
+      if (settled) return;
       size += chunk.length;
       if (size > limitBytes) {
         req.resume();
@@ -39,7 +34,6 @@ export function readRequestBody(req: IncomingMessage, limitBytes: number): Promi
     const onEnd = (): void => {
       if (settled) return;
       settled = true;
-      cleanup();
       resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size));
     };
     const onError = (err: Error): void => fail(new Error("read request body", { cause: err }));

@@ -24,13 +24,18 @@ export function sendJson(res: ServerResponse, status: number, body: string | Buf
 }
 
 /**
- * Writes a chunk; when the socket buffer is full, waits for 'drain' (or for the response to
- * close, or for `signal` to abort). Returns false when the client is gone.
+ * Writes a chunk: true when written, false when the client is gone. When the socket buffer is
+ * full it returns a promise instead, settled once the buffer drained (true) or the response
+ * closed or `signal` aborted (false) — so the common case costs no promise per chunk.
  */
-export async function writeChunk(res: ServerResponse, chunk: string | Uint8Array, signal: AbortSignal): Promise<boolean> {
+export function writeChunk(res: ServerResponse, chunk: string | Uint8Array, signal: AbortSignal): boolean | Promise<boolean> {
   if (res.destroyed || res.writableEnded) return false;
   if (res.write(chunk)) return true;
   if (signal.aborted) return false;
+  return drained(res, signal);
+}
+
+async function drained(res: ServerResponse, signal: AbortSignal): Promise<boolean> {
   const ac = new AbortController();
   const onAbort = (): void => ac.abort();
   signal.addEventListener("abort", onAbort, { once: true });

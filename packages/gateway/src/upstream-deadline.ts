@@ -1,39 +1,42 @@
-// The abort signal of one upstream call: fires when the client goes away, when the gateway
-// gives up on it at shutdown, or when upstreamTimeoutMs passes.
+// The deadline of one upstream call: the exchange's own abort signal (the client went away, or
+// the gateway gave up on it at shutdown), plus upstreamTimeoutMs, after which the exchange is
+// aborted with UpstreamTimeoutError. The exchange's signal serves the upstream call directly —
+// no second AbortController and listener per request.
 
 import type { Clock } from "./clock.js";
 import { UpstreamTimeoutError, isClientDisconnectedError, isShutdownAbortError, isUpstreamTimeoutError } from "./errors.js";
 import type { InterceptionErrorType } from "./records.js";
 
+/** An exchange's abort signal and the means to abort it. */
+export interface Abortable {
+  readonly signal: AbortSignal;
+  abort(reason: Error): void;
+}
+
 export class UpstreamDeadline {
-  private readonly controller = new AbortController();
   private readonly timer: unknown;
-  private readonly onParentAbort: () => void;
 
   constructor(
-    private readonly parent: AbortSignal,
+    private readonly exchange: Abortable,
     private readonly clock: Clock,
     timeoutMs: number,
   ) {
-    this.onParentAbort = (): void => this.controller.abort(parent.reason);
-    if (parent.aborted) this.controller.abort(parent.reason);
-    else parent.addEventListener("abort", this.onParentAbort, { once: true });
-    this.timer = clock.setTimeout(() => this.controller.abort(new UpstreamTimeoutError(timeoutMs)), timeoutMs);
+    this.timer = clock.setTimeout(() => exchange.abort(new UpstreamTimeoutError(timeoutMs)), timeoutMs);
   }
 
   get signal(): AbortSignal {
-    return this.controller.signal;
+    return this.exchange.signal;
   }
 
-  /** Releases the timer and the listener; call when the upstream call is over. */
+  /** Releases the timer; call when the upstream call is over. */
   dispose(): void {
     this.clock.clearTimeout(this.timer);
-    this.parent.removeEventListener("abort", this.onParentAbort);
   }
 
   /** Why an upstream call failed with `err`, as an interception error. */
   failure(err: unknown): UpstreamFailure {
-    const reason: unknown = this.controller.signal.aborted ? this.controller.signal.reason : undefined;
+    const signal = this.exchange.signal;
+    const reason: unknown = signal.aborted ? signal.reason : undefined;
     if (isClientDisconnectedError(reason)) return upstreamFailure("client_disconnected", reason.message);
     if (isShutdownAbortError(reason)) return upstreamFailure("internal", reason.message);
     if (isUpstreamTimeoutError(reason)) return upstreamFailure("timeout", reason.message);

@@ -133,6 +133,8 @@ class MessagesStreamObserver implements StreamObserver {
 
   onEvent(event: SseEvent): void {
     if (event.data === undefined) return;
+    // Text deltas are most events and hold nothing recorded (the block's kind comes from its start).
+    if (event.event === "ping" || (event.event === "content_block_delta" && event.data.includes('"type":"text_delta"'))) return;
     const data = asObject(tryParseJson(event.data));
     if (data === undefined) return;
     const type = asString(data.type) ?? event.event ?? "";

@@ -1,7 +1,7 @@
 // OpenAI Chat Completions (POST /openai/v1/chat/completions): request reading, usage
 // accounting (input = prompt_tokens − cached_tokens), tool calls, and the stream's error chunk.
 
-import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js";
+import { asArray, asNumber, asObject, asString, hasNonNullKey, tryParseJson } from "../json.js";
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
 import { contentText, lastOf } from "./content-text.js";
@@ -105,6 +105,8 @@ class ChatStreamObserver implements StreamObserver {
       this.complete = true;
       return;
     }
+    // Most chunks are content deltas: once the id is known, only usage, tool calls and errors matter.
+    if (this.responseId !== "" && !hasNonNullKey(data, "usage") && !hasNonNullKey(data, "tool_calls") && !hasNonNullKey(data, "error")) return;
     const chunk = asObject(tryParseJson(data));
     if (chunk === undefined) return;
     if (chunk.error !== undefined && chunk.error !== null) {

@@ -11,6 +11,8 @@ import type { Observation, ParsedRequest, ProviderApi, StreamObserver, Thought, 
 
 const TEXT_PARTS: ReadonlySet<string> = new Set(["input_text", "text"]);
 const TOOL_OUTPUT_TYPES: ReadonlySet<string> = new Set(["function_call_output", "custom_tool_call_output"]);
+// A key followed by ':' cannot be inside a JSON string (its quotes would be escaped).
+const SEQUENCE_NUMBER = /"sequence_number"\s*:\s*(\d+)/;
 const TERMINAL_EVENTS: ReadonlySet<string> = new Set(["response.completed", "response.incomplete", "response.failed"]);
 
 /** Token usage of a Responses `usage` object. */
@@ -105,6 +107,14 @@ class ResponsesStreamObserver implements StreamObserver {
 
   onEvent(event: SseEvent): void {
     if (event.data === undefined) return;
+    // Text deltas are most events; all they tell is their sequence number.
+    if (event.event === "response.output_text.delta") {
+      const seq = SEQUENCE_NUMBER.exec(event.data);
+      if (seq !== null) {
+        this.lastSequence = Number(seq[1]);
+        return;
+      }
+    }
     const data = asObject(tryParseJson(event.data));
     if (data === undefined) return;
     const seq = asNumber(data.sequence_number);

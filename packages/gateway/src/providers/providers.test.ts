@@ -253,6 +253,61 @@ describe("stream observers", () => {
     );
   });
 
+  // Content deltas are not parsed (a cheap scan decides); what they say must never be mistaken
+  // for usage, tool calls or errors, and usage or errors however spaced must still be read.
+  it("chat: content deltas are skipped without losing usage, tool calls or errors", () => {
+    const tricky = 'a "usage":{"prompt_tokens":999} and "tool_calls":[{"id":"x"}] and "error":{"m":1}';
+    const got = observe(
+      openaiChatApi,
+      sse([
+        [undefined, { id: "c1", choices: [{ index: 0, delta: { role: "assistant", content: "" } }], usage: null }],
+        [undefined, { id: "c2", choices: [{ index: 0, delta: { content: tricky } }], usage: null }],
+        [undefined, `{"id":"c1","choices":[{"index":0,"delta":{"tool_calls" : [{"index":0,"id":"call_1","function":{"name":"f","arguments":"{}"}}]}}],"usage":null}`],
+        [undefined, `{"id":"c1","choices":[],"usage" :\t {"prompt_tokens":7,"completion_tokens":2}}`],
+        [undefined, "[DONE]"],
+      ]),
+    );
+    assert.equal(got.responseId, "c1");
+    assert.equal(got.usage?.input, 7);
+    assert.equal(got.usage?.output, 2);
+    assert.deepEqual(got.toolCalls, [{ id: "call_1", name: "f", input: "{}", itemId: "" }]);
+    assert.equal(got.upstreamError, undefined);
+    assert.equal(got.complete, true);
+    const late = observe(openaiChatApi, sse([[undefined, { id: "c1", choices: [] }], [undefined, '{"id":"c1","error" : {"message":"late"}}']]));
+    assert.equal(late.upstreamError, '{"message":"late"}');
+  });
+
+  it("anthropic: text deltas are skipped; a thinking delta that quotes a text delta is not", () => {
+    const got = observe(
+      anthropicMessagesApi,
+      sse([
+        ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "thinking", thinking: "" } }],
+        ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: '{"type":"text_delta"}' } }],
+        ["content_block_stop", { type: "content_block_stop", index: 0 }],
+        ["content_block_start", { type: "content_block_start", index: 1, content_block: { type: "text", text: "" } }],
+        ["content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "text_delta", text: "hello" } }],
+        ["ping", { type: "ping" }],
+        ["content_block_stop", { type: "content_block_stop", index: 1 }],
+        ["message_stop", { type: "message_stop" }],
+      ]),
+    );
+    assert.deepEqual(got.thoughts, [{ content: '{"type":"text_delta"}', source: "thinking" }]);
+    assert.equal(got.complete, true);
+  });
+
+  it("responses: text deltas still advance the sequence the error event continues", () => {
+    const parser = new SseParser();
+    const observer = openaiResponsesApi.createStreamObserver();
+    const text = sse([
+      ["response.created", { type: "response.created", sequence_number: 0, response: { id: "resp_1", object: "response" } }],
+      ["response.output_text.delta", { type: "response.output_text.delta", delta: '"sequence_number":99', sequence_number: 1 }],
+      ["response.output_text.delta", { type: "response.output_text.delta", delta: "x", sequence_number: 2 }],
+    ]);
+    for (const e of parser.push(text)) observer.onEvent(e);
+    const [event] = new SseParser().push(observer.errorEvent("gone"));
+    assert.equal((JSON.parse(event?.data ?? "{}") as { sequence_number?: number }).sequence_number, 3);
+  });
+
   it("anthropic: an upstream error event completes the stream with an upstream error", () => {
     const got = observe(anthropicMessagesApi, sse([["error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }]]));
     assert.equal(got.complete, true);

@@ -1,0 +1,22 @@
+// Pins the key scan stream observers use to skip parsing: a key is found at any depth with a
+// non-null value, whatever the spacing, and never inside a string value.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { hasNonNullKey } from "./json.js";
+
+describe("hasNonNullKey", () => {
+  const cases = [
+    { name: "compact key with an object", text: '{"usage":{"a":1}}', want: true },
+    { name: "spaces and newlines around the colon", text: '{"usage" :\n {"a":1}}', want: true },
+    { name: "nested key", text: '{"choices":[{"delta":{"tool_calls":[]}}]}', key: "tool_calls", want: true },
+    { name: "null value", text: '{"usage":null}', want: false },
+    { name: "null with spaces", text: '{"usage" : null}', want: false },
+    { name: "absent", text: '{"id":"x"}', want: false },
+    { name: "as a string value", text: '{"content":"usage"}', want: false },
+    { name: "quoted inside a string value", text: '{"content":"say \\"usage\\":{1}"}', want: false },
+    { name: "a null one, then a real one", text: '{"a":{"usage":null},"usage":0}', want: true },
+    { name: "false is a value", text: '{"usage":false}', want: true },
+  ];
+  for (const c of cases) it(c.name, () => assert.equal(hasNonNullKey(c.text, c.key ?? "usage"), c.want));
+});
