@@ -152,6 +152,9 @@ async function runStart(flags: StartFlags): Promise<void> {
     };
     const quickstartFile = join(dir, "quickstart.env");
     writeEnvFile(quickstartFile, quickstart);
+    // Listening before the banner says "Press Ctrl-C": a Ctrl-C right after it must not find the
+    // default handler, which would kill us without cleaning up.
+    const stopRequested = shutdownSignal();
     process.stdout.write(banner(quickstart, quickstartFile, emulator !== undefined, logFile));
 
     const gatewayDied = new Promise<void>((resolveExit) =>
@@ -160,7 +163,7 @@ async function runStart(flags: StartFlags): Promise<void> {
         resolveExit();
       }),
     );
-    await Promise.race([shutdownSignal(), gatewayDied]);
+    await Promise.race([stopRequested, gatewayDied]);
     process.stdout.write("\nstopping...\n");
     const gatewayFailed = gateway.exitCode !== null && gateway.exitCode !== 0;
     await cleanup();
