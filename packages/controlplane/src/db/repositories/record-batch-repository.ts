@@ -1,39 +1,39 @@
-// Writes of Recorder.RecordBatch (API 1.1): many records in ONE transaction, with multi-row
-// statements (record-batch-sql.ts), applied in the order given, idempotently:
+// Writes of Recorder.RecordBatch (API 1.1): many records at once, atomically, applied in the order
+// given, idempotently:
 // - child records (token usage, prompt, tool usage, thought) are keyed by the id the gateway
 //   chose (`INSERT ... ON CONFLICT (id) DO NOTHING`), an interception start by its own id, and
 //   an end is once-only (`WHERE ended_at IS NULL`) — so a batch retried after its answer was
 //   lost writes nothing twice;
 // - a record referring to an interception that does not exist is rejected (reported, not
-//   written) and the rest of the batch is still written: the existence check is one query per
-//   segment, so no foreign-key violation aborts the transaction;
+//   written) and the rest of the batch is still written: existence is checked inside the
+//   statement, so no foreign-key violation aborts it;
 // - a record the database itself refuses (a data exception or constraint violation, e.g. a NUL
-//   character in a prompt) would abort the transaction: the batch is then applied again one
-//   record at a time, each in a savepoint, and only the refused records are rejected;
-// - any other failure (connection lost, ...) rolls everything back and is thrown: the caller
-//   answers with an error and the gateway retries the whole batch.
+//   character in a prompt) aborts the batch: the batch is then written again with existence
+//   checked before the other rows are sent (so a refused value in a record that is rejected as
+//   not found does not count), and if Postgres still refuses, one record at a time, each in a
+//   savepoint, and only the refused records are rejected;
+// - any other failure (connection lost, ...) is thrown: the caller answers with an error and the
+//   gateway retries the whole batch (a failure writes nothing, except in the second statement
+//   a retry may need, see writeSegment: the first then stays written, harmlessly).
 //
-// Order: records are grouped into segments written as multi-row statements in dependency order
-// (starts, then child records, then ends). A new segment begins only where that grouping could
-// change the result: an interception start whose thread lineage refers to a tool call recorded
-// earlier in the same segment must see that tool usage row.
+// Order: records are grouped into segments, each written by ONE statement (record-batch-sql.ts)
+// in dependency order (starts, then child records, then ends). A new segment begins only where
+// that grouping could change the result: an interception start whose thread lineage refers to a
+// tool call recorded earlier in the same segment must see that tool usage row, and no part of a
+// statement sees the rows another part writes.
 //
-// Cost: an interception usually starts and ends within one batch. Such a start is inserted
+// Cost: Postgres round trips dominate at low load, so a batch of one segment (the usual case) is
+// one statement, atomic by itself, without BEGIN/COMMIT; only a batch of several segments needs a
+// transaction, and a retried batch whose starts are already stored a second statement for their
+// ends (record-batch-sql.ts explains why). An interception usually starts and ends within one batch: such a start is inserted
 // already ended (one row version instead of an insert and then an update), and records of
-// interceptions started in the segment skip the existence check (the start's insert just made
-// sure the row exists).
-import { sql, type Kysely, type Transaction } from "kysely";
+// interceptions started in the segment skip the existence check.
+//
+// Ids are compared in lower case, as Postgres compares uuids.
+import { sql, type Kysely } from "kysely";
 import { postgresErrorCode } from "../postgres-error.js";
 import type { Database } from "../schema.js";
-import {
-  endInterceptions,
-  existingInterceptions,
-  insertInterceptions,
-  insertModelThoughts,
-  insertTokenUsages,
-  insertToolUsages,
-  insertUserPrompts,
-} from "./record-batch-sql.js";
+import { endInterceptions, writeSegmentRows, type ChildKind, type ChildRows, type SegmentWritten } from "./record-batch-sql.js";
 import type {
   InterceptionEnd,
   NewInterception,
@@ -77,10 +77,15 @@ function databaseRefusal(err: unknown): string | undefined {
 
 type Child = Extract<BatchRecord, { row: unknown }>;
 
-/** Records that can be written with one statement per table. */
+/** An interception id as Postgres compares it. */
+const key = (interceptionId: string): string => interceptionId.toLowerCase();
+
+/** Records that can be written with one statement. */
 class Segment {
+  /** By interception (key()). */
   readonly starts = new Map<string, Extract<BatchRecord, { kind: "interception_start" }>>();
   readonly children: Child[] = [];
+  /** By interception (key()). */
   readonly ends = new Map<string, Extract<BatchRecord, { kind: "interception_end" }>>();
   private readonly toolCallIds = new Set<string>();
 
@@ -88,7 +93,7 @@ class Segment {
     return this.starts.size === 0 && this.children.length === 0 && this.ends.size === 0;
   }
 
-  /** Whether `r` must not be written in the same statements as what this segment holds. */
+  /** Whether `r` must not be written in the same statement as what this segment holds. */
   conflicts(r: BatchRecord): boolean {
     return r.kind === "interception_start" && r.start.correlatingToolCallId !== null && this.toolCallIds.has(r.start.correlatingToolCallId);
   }
@@ -96,11 +101,11 @@ class Segment {
   add(r: BatchRecord): void {
     switch (r.kind) {
       case "interception_start":
-        if (!this.starts.has(r.start.id)) this.starts.set(r.start.id, r);
+        if (!this.starts.has(key(r.start.id))) this.starts.set(key(r.start.id), r);
         return;
       case "interception_end":
         // The first end of an interception wins, as with RecordInterceptionEnded.
-        if (!this.ends.has(r.end.id)) this.ends.set(r.end.id, r);
+        if (!this.ends.has(key(r.end.id))) this.ends.set(key(r.end.id), r);
         return;
       case "tool_usage":
         if (r.row.providerToolCallId !== "") this.toolCallIds.add(r.row.providerToolCallId);
@@ -112,90 +117,128 @@ class Segment {
   }
 }
 
+/** Splits `records` into segments (see the file comment). */
+function segmentsOf(records: readonly BatchRecord[]): Segment[] {
+  const segments = [new Segment()];
+  for (const r of records) {
+    let segment = segments[segments.length - 1]!;
+    if (segment.conflicts(r)) {
+      segment = new Segment();
+      segments.push(segment);
+    }
+    segment.add(r);
+  }
+  return segments;
+}
+
 function count(outcome: BatchWriteOutcome, kind: BatchRecordKind, n: number): void {
   if (n > 0) outcome.written.set(kind, (outcome.written.get(kind) ?? 0) + n);
 }
 
-/** Inserts one kind of child record; resolves with how many rows were new. */
-function insertChildren(trx: Transaction<Database>, kind: Child["kind"], rows: readonly Child[]): Promise<number> {
-  switch (kind) {
-    case "token_usage":
-      return insertTokenUsages(trx, rows as Extract<Child, { kind: "token_usage" }>[]);
-    case "prompt_usage":
-      return insertUserPrompts(trx, rows as Extract<Child, { kind: "prompt_usage" }>[]);
-    case "tool_usage":
-      return insertToolUsages(trx, rows as Extract<Child, { kind: "tool_usage" }>[]);
-    case "model_thought":
-      return insertModelThoughts(trx, rows as Extract<Child, { kind: "model_thought" }>[]);
-  }
-}
-
-async function writeSegment(trx: Transaction<Database>, segment: Segment, outcome: BatchWriteOutcome): Promise<void> {
-  if (segment.empty) return;
-  const { starts, ends } = segment;
-  // A start is inserted with the segment's first end of the same interception, already ended.
-  let endedOnInsert = 0;
-  let someStartStored = false;
-  if (starts.size > 0) {
-    const rows = [...starts.values()].map((s) => ({ start: s.start, end: ends.get(s.start.id)?.end }));
-    const inserted = await insertInterceptions(trx, rows);
-    count(outcome, "interception_start", inserted.started);
-    endedOnInsert = inserted.ended;
-    someStartStored = inserted.started < rows.length;
-  }
-  // Interceptions started in this segment exist now (inserted, or stored before): only the
-  // others are looked up.
-  const referenced = new Set<string>();
-  for (const c of segment.children) if (!starts.has(c.row.interceptionId)) referenced.add(c.row.interceptionId);
-  for (const id of ends.keys()) if (!starts.has(id)) referenced.add(id);
-  const existing = referenced.size > 0 ? await existingInterceptions(trx, [...referenced]) : new Set<string>();
-  const missing = (r: BatchRecord, interceptionId: string): boolean => {
-    if (starts.has(interceptionId) || existing.has(interceptionId)) return false;
-    outcome.rejected.push({ id: r.id, reason: `interception ${interceptionId} not found` });
-    return true;
-  };
-  const byKind = new Map<Child["kind"], Child[]>();
-  for (const c of segment.children) {
-    if (missing(c, c.row.interceptionId)) continue;
-    const list = byKind.get(c.kind) ?? [];
+/** Child records by kind, kinds in order of first appearance. */
+function byKind(children: readonly Child[]): ChildRows[] {
+  const kinds = new Map<ChildKind, Child[]>();
+  for (const c of children) {
+    const list = kinds.get(c.kind) ?? [];
     list.push(c);
-    byKind.set(c.kind, list);
+    kinds.set(c.kind, list);
   }
-  for (const [kind, rows] of byKind) count(outcome, kind, await insertChildren(trx, kind, rows));
-  // The update ends the interceptions not started in this segment. When some start was already
-  // stored (an earlier attempt of this batch, or earlier), its end was not applied by the insert:
-  // all ends are then updated; the rows just inserted ended are left alone (`ended_at IS NULL`).
-  const toUpdate = [...ends.values()].filter((e) => !missing(e, e.end.id) && (someStartStored || !starts.has(e.end.id))).map((e) => e.end);
-  const updated = toUpdate.length > 0 ? await endInterceptions(trx, toUpdate) : 0;
-  count(outcome, "interception_end", endedOnInsert + updated);
-}
-
-async function writeInOrder(trx: Transaction<Database>, records: readonly BatchRecord[], outcome: BatchWriteOutcome): Promise<void> {
-  let segment = new Segment();
-  for (const r of records) {
-    if (segment.conflicts(r)) {
-      await writeSegment(trx, segment, outcome);
-      segment = new Segment();
-    }
-    segment.add(r);
-  }
-  await writeSegment(trx, segment, outcome);
+  return [...kinds].map(([kind, rows]) => ({ kind, rows }) as ChildRows);
 }
 
 /**
- * Writes a batch in one transaction (see the file comment). Resolves with what was rejected
- * and written; rejects when nothing was written and the whole batch should be retried.
+ * How a segment is written:
+ * - "one statement": the usual case;
+ * - "checked first": existence is checked (with the starts' insert) BEFORE the rows of child
+ *   records and ends are sent, in a second statement and only for existing interceptions, as
+ *   the writer did before it used one statement. In one statement, a value Postgres refuses is
+ *   refused even in a record of a missing interception, which the writer would have rejected as
+ *   not found; so after a refusal the batch is written again this way, and only a refusal here
+ *   leads to writing records one by one. Needs a transaction.
+ */
+type SegmentMode = "one statement" | "checked first";
+
+/** Writes one segment and adds what happened to `outcome`. */
+async function writeSegment(db: Kysely<Database>, segment: Segment, outcome: BatchWriteOutcome, mode: SegmentMode): Promise<void> {
+  if (segment.empty) return;
+  const { starts, ends } = segment;
+  // Interceptions started in this segment exist once the start's statement ends (inserted, or
+  // stored before): only the others are checked, and the check could not see the inserted ones.
+  const referenced = new Set<string>();
+  for (const c of segment.children) if (!starts.has(key(c.row.interceptionId))) referenced.add(key(c.row.interceptionId));
+  for (const id of ends.keys()) if (!starts.has(id)) referenced.add(id);
+  // A start is inserted with the segment's first end of the same interception, already ended.
+  const startRows = [...starts].map(([id, s]) => ({ start: s.start, end: ends.get(id)?.end }));
+  let written: SegmentWritten;
+  let missing: Set<string>;
+  if (mode === "one statement") {
+    written = await writeSegmentRows(db, {
+      starts: startRows,
+      children: byKind(segment.children),
+      ends: [...ends].filter(([id]) => !starts.has(id)).map(([, e]) => e.end),
+      referenced: [...referenced],
+    });
+    missing = new Set(written.missing);
+  } else {
+    const first = await writeSegmentRows(db, { starts: startRows, children: [], ends: [], referenced: [...referenced] });
+    missing = new Set(first.missing);
+    // A new statement sees the rows of the first: rows it inserted ended are left alone
+    // (`ended_at IS NULL`), starts it skipped get their end.
+    const second = await writeSegmentRows(db, {
+      starts: [],
+      children: byKind(segment.children.filter((c) => !missing.has(key(c.row.interceptionId)))),
+      ends: [...ends].filter(([id]) => !missing.has(id)).map(([, e]) => e.end),
+      referenced: [],
+    });
+    written = { ...first, children: second.children, endedByUpdate: second.endedByUpdate, skippedEnded: [] };
+  }
+  // The outcome in the order the statements of a segment used to run in (rejections of children,
+  // then of ends; counts of starts, of each child kind by its first written record, of ends).
+  const reject = (r: BatchRecord, interceptionId: string): boolean => {
+    if (!missing.has(key(interceptionId))) return false;
+    outcome.rejected.push({ id: r.id, reason: `interception ${interceptionId} not found` });
+    return true;
+  };
+  const kinds = new Set<ChildKind>();
+  for (const c of segment.children) if (!reject(c, c.row.interceptionId)) kinds.add(c.kind);
+  for (const e of ends.values()) reject(e, e.end.id);
+  count(outcome, "interception_start", written.started);
+  for (const kind of kinds) count(outcome, kind, written.children[kind] ?? 0);
+  let ended = written.endedOnInsert + written.endedByUpdate;
+  if (written.skippedEnded.length > 0) {
+    // Starts stored before (a retry) or by another transaction during the statement: only a new
+    // statement sees them all.
+    const skipped = new Set(written.skippedEnded);
+    ended += await endInterceptions(db, [...ends].filter(([id]) => skipped.has(id)).map(([, e]) => e.end));
+  }
+  count(outcome, "interception_end", ended);
+}
+
+async function writeSegments(db: Kysely<Database>, segments: readonly Segment[], mode: SegmentMode): Promise<BatchWriteOutcome> {
+  const outcome: BatchWriteOutcome = { rejected: [], written: new Map() };
+  for (const segment of segments) await writeSegment(db, segment, outcome, mode);
+  return outcome;
+}
+
+/**
+ * Writes a batch atomically (see the file comment). Resolves with what was rejected and written;
+ * rejects when nothing was written and the whole batch should be retried.
  */
 export async function writeRecordBatch(db: Kysely<Database>, records: readonly BatchRecord[]): Promise<BatchWriteOutcome> {
   if (records.length === 0) return { rejected: [], written: new Map() };
+  const segments = segmentsOf(records);
   try {
-    return await db.transaction().execute(async (trx) => {
-      const outcome: BatchWriteOutcome = { rejected: [], written: new Map() };
-      await writeInOrder(trx, records, outcome);
-      return outcome;
-    });
+    // One statement is atomic by itself; several need a transaction.
+    if (segments.length === 1) return await writeSegments(db, segments, "one statement");
+    return await db.transaction().execute((trx) => writeSegments(trx, segments, "one statement"));
   } catch (err) {
     if (databaseRefusal(err) === undefined) throw new Error("write record batch", { cause: err });
+  }
+  // Postgres refused a value, maybe of a record that is to be rejected as not found anyway.
+  try {
+    return await db.transaction().execute((trx) => writeSegments(trx, segments, "checked first"));
+  } catch (err) {
+    if (databaseRefusal(err) === undefined) throw new Error("write record batch, existence checked first", { cause: err });
   }
   // Some record is refused by the database: isolate it.
   try {
@@ -204,7 +247,7 @@ export async function writeRecordBatch(db: Kysely<Database>, records: readonly B
       for (const r of records) {
         await sql`SAVEPOINT batch_record`.execute(trx);
         try {
-          await writeInOrder(trx, [r], outcome);
+          for (const segment of segmentsOf([r])) await writeSegment(trx, segment, outcome, "checked first");
           await sql`RELEASE SAVEPOINT batch_record`.execute(trx);
         } catch (err) {
           const code = databaseRefusal(err);

@@ -1,9 +1,33 @@
-// The statements of the batch writer (record-batch-repository.ts), built on arrays: each column
-// travels as ONE array parameter and `unnest` turns the arrays back into rows. A statement has a
-// dozen parameters whatever its row count, so it is cheap to build and send for the control plane
-// and cheap to parse and plan for Postgres (a multi-row VALUES list of 500 rows had thousands of
-// parameters). Statement size is bounded by the RPC's readMaxBytes, so rows are not chunked.
-import { sql, type RawBuilder, type Transaction } from "kysely";
+// The statement of the batch writer (record-batch-repository.ts): ONE statement per segment, whose
+// data-modifying CTEs insert the interceptions, insert each kind of child record, end
+// interceptions, and report what they did. One statement is atomic by itself, so a batch of one
+// segment costs one round trip to Postgres and no BEGIN/COMMIT.
+//
+// Rows travel as arrays: each column is ONE array parameter and `unnest` turns the arrays back into
+// rows, so a statement has the same few dozen parameters whatever its row count (cheap to build,
+// send, parse and plan). Statement size is bounded by the RPC's readMaxBytes, so rows are not
+// chunked.
+//
+// Snapshots: every part of the statement reads the table contents as of the statement's start and
+// none sees another part's rows (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING).
+// The statement is built around that:
+// - the existence check (`missing`) runs only on interceptions no start of the segment inserts:
+//   a start inserted by this statement would look missing;
+// - a start's end is written by its INSERT (already ended): an UPDATE in the same statement would
+//   not see the row. The UPDATE ends only interceptions the segment does not start, which were
+//   stored before the statement (or are missing, and then match nothing);
+// - a start the INSERT skips (`ON CONFLICT DO NOTHING`) was stored before, by an earlier attempt
+//   of the batch, or by another transaction that committed after the statement's snapshot (the
+//   INSERT waits for it, then skips it; nothing else in the statement sees that row). Such starts
+//   with an end are reported (`skippedEnded`), and the writer applies their ends in a statement
+//   of its own, which sees them. This happens only on retries, so it costs nothing usually, and
+//   it keeps the UPDATE to the few ends whose start came in an earlier batch (given all ends, the
+//   planner's estimate made it scan the whole table);
+// - no row is modified twice: the INSERT changes no stored row and the UPDATE touches only those;
+// - foreign keys are checked when the whole statement ends, with a fresh snapshot, so a child of
+//   an interception the statement inserts (or that another transaction just committed) is
+//   accepted.
+import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Database } from "../schema.js";
 import { timestamptzArray, uuidArray } from "../pg-binary-array.js";
 import type { InterceptionEnd, NewInterception, NewModelThought, NewTokenUsage, NewToolUsage, NewUserPrompt } from "./recorder-repository.js";
@@ -32,15 +56,6 @@ const columnNames = <R>(columns: readonly Column<R>[], prefix = ""): RawBuilder<
 export interface KeyedRow<T> {
   readonly id: string;
   readonly row: T;
-}
-
-/** Inserts rows that are not stored yet; resolves with how many were. */
-async function insertRows<R>(trx: Transaction<Database>, table: keyof Database, rows: readonly R[], columns: readonly Column<R>[]): Promise<number> {
-  const result = await sql`
-    INSERT INTO ${sql.table(table)} (${columnNames(columns)})
-    SELECT ${columnNames(columns)} FROM ${unnestRows(rows, columns)}
-    ON CONFLICT (id) DO NOTHING`.execute(trx);
-  return Number(result.numAffectedRows ?? 0n);
 }
 
 const TOKEN_USAGE_COLUMNS: readonly Column<KeyedRow<NewTokenUsage>>[] = [
@@ -87,15 +102,6 @@ const MODEL_THOUGHT_COLUMNS: readonly Column<KeyedRow<NewModelThought>>[] = [
   ["created_at", "timestamptz", (r) => r.row.createdAt],
 ];
 
-export const insertTokenUsages = (trx: Transaction<Database>, rows: readonly KeyedRow<NewTokenUsage>[]) =>
-  insertRows(trx, "aibridge_token_usages", rows, TOKEN_USAGE_COLUMNS);
-export const insertUserPrompts = (trx: Transaction<Database>, rows: readonly KeyedRow<NewUserPrompt>[]) =>
-  insertRows(trx, "aibridge_user_prompts", rows, USER_PROMPT_COLUMNS);
-export const insertToolUsages = (trx: Transaction<Database>, rows: readonly KeyedRow<NewToolUsage>[]) =>
-  insertRows(trx, "aibridge_tool_usages", rows, TOOL_USAGE_COLUMNS);
-export const insertModelThoughts = (trx: Transaction<Database>, rows: readonly KeyedRow<NewModelThought>[]) =>
-  insertRows(trx, "aibridge_model_thoughts", rows, MODEL_THOUGHT_COLUMNS);
-
 /** An interception start, with its first end when the same segment holds it. */
 export interface StartRow {
   readonly start: NewInterception;
@@ -129,31 +135,27 @@ const INTERCEPTION_COLUMNS: readonly Column<StartRow>[] = [
 ];
 
 /**
- * Inserts the interceptions not stored yet, those with an end already ended. Thread lineage as
- * interceptionRow's (recorder-repository.ts): the parent is the interception of the latest tool
- * usage with the correlating provider call id, the root is the parent's root or the parent.
- * Resolves with how many rows were inserted, and how many of them ended.
+ * The INSERT of the interceptions not stored yet, those with an end already ended. Thread lineage
+ * as interceptionRow's (recorder-repository.ts): the parent is the interception of the latest tool
+ * usage with the correlating provider call id, the root is the parent's root or the parent. Tool
+ * usages of the same statement are not seen (the batch writer starts a new segment for them).
  */
-export async function insertInterceptions(trx: Transaction<Database>, rows: readonly StartRow[]): Promise<{ started: number; ended: number }> {
-  const result = await sql<{ started: number; ended: number }>`
-    WITH inserted AS (
-      INSERT INTO aibridge_interceptions (${columnNames(INTERCEPTION_COLUMNS)}, thread_parent_id, thread_root_id)
-      SELECT ${columnNames(INTERCEPTION_COLUMNS, "v.")}, parent.interception_id, parent.root_id
-      FROM ${unnestRows(rows, INTERCEPTION_COLUMNS)}
-      LEFT JOIN LATERAL (
-        SELECT t.interception_id, coalesce(p.thread_root_id, p.id) AS root_id
-        FROM aibridge_tool_usages AS t
-        JOIN aibridge_interceptions AS p ON p.id = t.interception_id
-        WHERE t.provider_tool_call_id <> '' -- lets the planner use the partial index
-          AND t.provider_tool_call_id = v.correlating_tool_call_id
-        ORDER BY t.created_at DESC, t.id DESC
-        LIMIT 1
-      ) AS parent ON true
-      ON CONFLICT (id) DO NOTHING
-      RETURNING ended_at
-    )
-    SELECT count(*)::int AS started, count(ended_at)::int AS ended FROM inserted`.execute(trx);
-  return result.rows[0] ?? { started: 0, ended: 0 };
+function insertInterceptions(rows: readonly StartRow[]): RawBuilder<unknown> {
+  return sql`
+    INSERT INTO aibridge_interceptions (${columnNames(INTERCEPTION_COLUMNS)}, thread_parent_id, thread_root_id)
+    SELECT ${columnNames(INTERCEPTION_COLUMNS, "v.")}, parent.interception_id, parent.root_id
+    FROM ${unnestRows(rows, INTERCEPTION_COLUMNS)}
+    LEFT JOIN LATERAL (
+      SELECT t.interception_id, coalesce(p.thread_root_id, p.id) AS root_id
+      FROM aibridge_tool_usages AS t
+      JOIN aibridge_interceptions AS p ON p.id = t.interception_id
+      WHERE t.provider_tool_call_id <> '' -- lets the planner use the partial index
+        AND t.provider_tool_call_id = v.correlating_tool_call_id
+      ORDER BY t.created_at DESC, t.id DESC
+      LIMIT 1
+    ) AS parent ON true
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id, ended_at`;
 }
 
 const END_COLUMNS: readonly Column<InterceptionEnd>[] = [
@@ -164,21 +166,142 @@ const END_COLUMNS: readonly Column<InterceptionEnd>[] = [
   ["error_message", "text", (e) => e.errorMessage],
 ];
 
-/** Ends interceptions once (`ended_at IS NULL`), with hintAfterEnd's rule; resolves with how many. */
-export async function endInterceptions(trx: Transaction<Database>, ends: readonly InterceptionEnd[]): Promise<number> {
-  const result = await sql`
+/** The UPDATE ending stored interceptions once (`ended_at IS NULL`), with hintAfterEnd's rule. */
+function updateEnds(ends: readonly InterceptionEnd[]): RawBuilder<unknown> {
+  return sql`
     UPDATE aibridge_interceptions AS i
     SET ended_at = v.ended_at,
         error_type = v.error_type,
         error_message = v.error_message,
         credential_hint = CASE WHEN i.credential_kind = 'centralized' AND v.credential_hint <> '' THEN v.credential_hint ELSE i.credential_hint END
     FROM ${unnestRows(ends, END_COLUMNS)}
-    WHERE i.id = v.id AND i.ended_at IS NULL`.execute(trx);
-  return Number(result.numAffectedRows ?? 0n);
+    WHERE i.id = v.id AND i.ended_at IS NULL
+    RETURNING i.id`;
 }
 
-/** Which of `ids` are stored interceptions. */
-export async function existingInterceptions(trx: Transaction<Database>, ids: readonly string[]): Promise<Set<string>> {
-  const result = await sql<{ id: string }>`SELECT id FROM aibridge_interceptions WHERE id = ANY(${uuidArray(ids)}::uuid[])`.execute(trx);
-  return new Set(result.rows.map((r) => r.id));
+/** Ends stored interceptions once, in a statement of their own; resolves with how many. */
+export async function endInterceptions(db: Kysely<Database>, ends: readonly InterceptionEnd[]): Promise<number> {
+  const result = await updateEnds(ends).execute(db);
+  return result.rows.length;
+}
+
+/** Child records of one kind. */
+export type ChildRows =
+  | { readonly kind: "token_usage"; readonly rows: readonly KeyedRow<NewTokenUsage>[] }
+  | { readonly kind: "prompt_usage"; readonly rows: readonly KeyedRow<NewUserPrompt>[] }
+  | { readonly kind: "tool_usage"; readonly rows: readonly KeyedRow<NewToolUsage>[] }
+  | { readonly kind: "model_thought"; readonly rows: readonly KeyedRow<NewModelThought>[] };
+
+export type ChildKind = ChildRows["kind"];
+
+/** The INSERT of child rows not stored yet, skipping those of `missing` interceptions when given. */
+function insertRows<R extends { readonly row: { readonly interceptionId: string } }>(
+  table: keyof Database,
+  rows: readonly R[],
+  columns: readonly Column<R>[],
+  skipMissing: boolean,
+): RawBuilder<unknown> {
+  return sql`
+    INSERT INTO ${sql.table(table)} (${columnNames(columns)})
+    SELECT ${columnNames(columns)} FROM ${unnestRows(rows, columns)}
+    ${skipMissing ? sql`WHERE v.interception_id NOT IN (SELECT id FROM missing)` : sql``}
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1`;
+}
+
+function insertChildren(c: ChildRows, skipMissing: boolean): RawBuilder<unknown> {
+  switch (c.kind) {
+    case "token_usage":
+      return insertRows("aibridge_token_usages", c.rows, TOKEN_USAGE_COLUMNS, skipMissing);
+    case "prompt_usage":
+      return insertRows("aibridge_user_prompts", c.rows, USER_PROMPT_COLUMNS, skipMissing);
+    case "tool_usage":
+      return insertRows("aibridge_tool_usages", c.rows, TOOL_USAGE_COLUMNS, skipMissing);
+    case "model_thought":
+      return insertRows("aibridge_model_thoughts", c.rows, MODEL_THOUGHT_COLUMNS, skipMissing);
+  }
+}
+
+/** What one segment's statement is to write. */
+export interface SegmentRows {
+  /** One per interception, with its first end in the segment. */
+  readonly starts: readonly StartRow[];
+  /** At most one entry per kind. */
+  readonly children: readonly ChildRows[];
+  /** Ends to apply by UPDATE (one per interception): those of interceptions not among `starts`. */
+  readonly ends: readonly InterceptionEnd[];
+  /** The interceptions children and ends refer to that are not among `starts`: checked to exist. */
+  readonly referenced: readonly string[];
+}
+
+/** What the statement wrote (rows an earlier statement wrote are not counted). */
+export interface SegmentWritten {
+  readonly started: number;
+  /** Starts inserted already ended. */
+  readonly endedOnInsert: number;
+  readonly children: Readonly<Partial<Record<ChildKind, number>>>;
+  /** Stored interceptions the UPDATE ended. */
+  readonly endedByUpdate: number;
+  /** Which `referenced` interceptions are not stored (lower case): nothing referring to them was written. */
+  readonly missing: readonly string[];
+  /** Starts with an end that the INSERT skipped as already stored (lower case): their ends are not applied. */
+  readonly skippedEnded: readonly string[];
+}
+
+interface SegmentResultRow {
+  started: number;
+  ended_on_insert: number;
+  ended_by_update: number;
+  missing: string[];
+  skipped_ended: string[];
+  token_usage: number;
+  prompt_usage: number;
+  tool_usage: number;
+  model_thought: number;
+}
+
+const NOTHING_WRITTEN: SegmentWritten = { started: 0, endedOnInsert: 0, children: {}, endedByUpdate: 0, missing: [], skippedEnded: [] };
+
+/** Writes `segment` with ONE statement (see the file comment); none when there is nothing to do. */
+export async function writeSegmentRows(db: Kysely<Database>, segment: SegmentRows): Promise<SegmentWritten> {
+  if (segment.starts.length === 0 && segment.referenced.length === 0 && segment.children.length === 0 && segment.ends.length === 0) return NOTHING_WRITTEN;
+  const ctes: RawBuilder<unknown>[] = [];
+  const results: RawBuilder<unknown>[] = [];
+  if (segment.starts.length > 0) {
+    ctes.push(sql`new_interceptions AS (${insertInterceptions(segment.starts)})`);
+    results.push(sql`(SELECT count(*) FROM new_interceptions)::int AS started`, sql`(SELECT count(ended_at) FROM new_interceptions)::int AS ended_on_insert`);
+    const ended = segment.starts.filter((s) => s.end !== undefined).map((s) => s.start.id);
+    if (ended.length > 0) {
+      results.push(sql`ARRAY(
+        SELECT s.id::text FROM unnest(${uuidArray(ended)}::uuid[]) AS s (id)
+        WHERE s.id NOT IN (SELECT id FROM new_interceptions)) AS skipped_ended`);
+    }
+  }
+  const checked = segment.referenced.length > 0;
+  if (checked) {
+    ctes.push(sql`missing AS (
+      SELECT r.id FROM unnest(${uuidArray(segment.referenced)}::uuid[]) AS r (id)
+      WHERE NOT EXISTS (SELECT FROM aibridge_interceptions AS i WHERE i.id = r.id))`);
+    results.push(sql`ARRAY(SELECT id::text FROM missing) AS missing`);
+  }
+  for (const c of segment.children) {
+    ctes.push(sql`${sql.id(`new_${c.kind}`)} AS (${insertChildren(c, checked)})`);
+    results.push(sql`(SELECT count(*) FROM ${sql.id(`new_${c.kind}`)})::int AS ${sql.id(c.kind)}`);
+  }
+  if (segment.ends.length > 0) {
+    ctes.push(sql`ended AS (${updateEnds(segment.ends)})`);
+    results.push(sql`(SELECT count(*) FROM ended)::int AS ended_by_update`);
+  }
+  const result = await sql<Partial<SegmentResultRow>>`WITH ${sql.join(ctes)} SELECT ${sql.join(results)}`.execute(db);
+  const row = result.rows[0] ?? {};
+  const children: Partial<Record<ChildKind, number>> = {};
+  for (const c of segment.children) children[c.kind] = row[c.kind] ?? 0;
+  return {
+    started: row.started ?? 0,
+    endedOnInsert: row.ended_on_insert ?? 0,
+    children,
+    endedByUpdate: row.ended_by_update ?? 0,
+    missing: row.missing ?? [],
+    skippedEnded: row.skipped_ended ?? [],
+  };
 }
