@@ -12,6 +12,22 @@ export function readRequestBody(req: IncomingMessage, limitBytes: number): Promi
       reject(new RequestBodyTooLargeError(limitBytes));
       return;
     }
+    // Usually the whole body arrived with the headers and is buffered already: take it at once
+    // instead of a round through flowing mode (listeners, ticks, 'end').
+    if (req.complete) {
+      const buffered = req.readableLength;
+      if (buffered > limitBytes) {
+        req.resume();
+        reject(new RequestBodyTooLargeError(limitBytes));
+        return;
+      }
+      const all = buffered === 0 ? null : (req.read(buffered) as Buffer | null);
+      if (buffered === 0 || all !== null) {
+        req.resume(); // lets 'end' fire and the connection be reused
+        resolve(all ?? Buffer.alloc(0));
+        return;
+      }
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     // The listeners stay (the request is read once and then dropped); they do nothing once settled.
