@@ -66,7 +66,7 @@ export interface BatchLimits {
 
 export const DEFAULT_RECORD_QUEUE_OPTIONS = Object.freeze({
   maxSize: 10_000,
-  limits: Object.freeze({ maxRecords: 1000, maxInFlight: 4, lingerMs: 20, maxBytes: 4 * 1024 * 1024, holdStartMs: 250 }),
+  limits: Object.freeze({ maxRecords: 1000, maxInFlight: 4, lingerMs: 100, maxBytes: 4 * 1024 * 1024, holdStartMs: 250 }),
 });
 
 export interface RecordQueueOptions<R extends QueuedRecord> {
