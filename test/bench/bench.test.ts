@@ -63,6 +63,7 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
     const md = await readFile(join(outDir, "latest.md"), "utf8");
     assert.match(md, /## Targets/);
     assert.match(md, /Records lost/);
+    assert.match(md, /\| Bare proxy \| Bare added \/ ratio \|/);
   });
 
   it("reports every metric as a finite number", async () => {
@@ -76,6 +77,12 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
       "metrics.throughput.direct.rps",
       "metrics.throughput.gateway.rps",
       "metrics.throughput.ratio",
+      "metrics.latency.bareAddedP50Ms",
+      "metrics.latency.bareAddedP99Ms",
+      "metrics.ttfb.bareAddedP50Ms",
+      "metrics.ttfb.bareAddedP99Ms",
+      "metrics.throughput.bareProxy.rps",
+      "metrics.throughput.bareRatio",
       "metrics.streams.gateway.maxGapMs",
       "metrics.streams.gateway.p99GapMs",
       "metrics.controlPlane.rpcsPerLlmRequest",
@@ -88,6 +95,9 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
     }
     assert.ok(report.metrics.latency.gateway.count > 0, "no gateway latency samples");
     assert.ok(report.metrics.throughput.gateway.ok > 0, "no gateway answers in the throughput phase");
+    assert.ok(report.metrics.latency.bareProxy.count > 0, "no bare-proxy latency samples");
+    assert.ok(report.metrics.ttfb.bareProxy.count > 0, "no bare-proxy first-byte samples");
+    assert.ok(report.metrics.throughput.bareProxy.ok > 0, "no bare-proxy answers in the throughput phase");
     assert.ok(report.metrics.records.audit.expectedInterceptions > 0, "nothing to audit");
     assert.ok(Array.isArray(report.checks) && report.checks.length === 7, "seven target checks");
     assert.equal(typeof report.machine.cpuModel, "string");

@@ -2,11 +2,13 @@
 // same machine; added latency = through the gateway minus direct to the upstream).
 //
 // Starts, as separate processes, the LLM emulator (zero latency, recording off), a control plane
-// on a fresh Postgres database (DATABASE_URL's server, or an embedded one) and one gateway, then
-// measures direct-to-emulator vs through-the-gateway with ONE load generator in this process:
-// added latency at concurrency 1, requests/s at concurrency 64, added time-to-first-byte,
-// inter-event gaps of many concurrent SSE streams, control-plane RPCs per LLM request, records
-// persisted per second and lost, and peak RSS. Writes latest.json and latest.md (see --help).
+// on a fresh Postgres database (DATABASE_URL's server, or an embedded one), one gateway and a
+// bare proxy (bare-proxy.mjs: forwards only, the floor of any Node.js proxy), then measures
+// direct-to-emulator vs through-the-gateway with ONE load generator in this process: added
+// latency at concurrency 1, requests/s at concurrency 64, added time-to-first-byte (the bare
+// proxy in those three too), inter-event gaps of many concurrent SSE streams, control-plane RPCs
+// per LLM request, records persisted per second and lost, and peak RSS. Writes latest.json and
+// latest.md (see --help).
 //
 // Everything binds to 127.0.0.1. Every loop is bounded in count and time, a watchdog bounds the
 // whole run, and every child process is stopped on every exit path (including SIGINT).
@@ -28,6 +30,7 @@ const REPO = join(import.meta.dirname, "..", "..");
 const WEIR = join(REPO, "packages", "cli", "bin", "weir.js");
 const WEIR_DIST = join(REPO, "packages", "cli", "dist", "main.js");
 const EMULATOR = join(REPO, "packages", "llm-emulator", "dist", "main.js");
+const BARE_PROXY = join(import.meta.dirname, "bare-proxy.mjs");
 const CHAT_PATH = "/openai/v1/chat/completions";
 
 const t0 = performance.now();
@@ -161,7 +164,7 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
   const apiKey = await admin("POST", `/api/v2/users/${user.id}/keys`, { name: "bench" });
   const gatewayKey = await admin("POST", "/api/v2/ai-gateway/keys", { name: "bench-gateway" });
 
-  // ---- one gateway. Its record queue is the default bound (10,000; no flag or env sets it). ----
+  // ---- one gateway. Its record queue keeps the default bound unless --gateway-arg sets one. ----
   const gw = await startOnFreePort(
     run.procs,
     "gateway",
@@ -181,9 +184,16 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
   );
   log(`gateway ${gw.url} (pid ${gw.daemon.pid})`);
 
+  // ---- the bare proxy: the same emulator behind a Node.js proxy that only forwards ----
+  const bareProxy = run.procs.spawnNode("bare-proxy", [...prof("bare-proxy"), BARE_PROXY, emulatorUrl], childEnv({}));
+  const bareUrl = (await waitForOutput(bareProxy, /listening on (http:\/\/127\.0\.0\.1:\d+)/, 15_000))[1]!;
+  log(`bare proxy ${bareUrl} (pid ${bareProxy.pid})`);
+
   const direct: Target = { name: "direct", origin: emulatorUrl, path: CHAT_PATH, headers: { "content-type": "application/json", authorization: "Bearer sk-bench-direct" } };
   const gateway: Target = { name: "gateway", origin: gw.url, path: CHAT_PATH, headers: { "content-type": "application/json", authorization: `Bearer ${apiKey.key}` } };
-  const ledgers = { direct: new Ledger(direct), gateway: new Ledger(gateway) };
+  const bare: Target = { name: "bare", origin: bareUrl, path: CHAT_PATH, headers: direct.headers };
+  const ledgers = { direct: new Ledger(direct), gateway: new Ledger(gateway), bare: new Ledger(bare) };
+  const errorCount = (name: keyof typeof ledgers): number => ledgers[name].errors + ledgers[name].non200;
 
   const rpcCount = async (): Promise<number> => {
     const v = sumMetric(await scrape(cp.url), "weir_controlplane_rpc_requests_total");
@@ -194,7 +204,7 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
   const rpcBefore = await rpcCount();
   const interceptionsBefore = await gatewayMetric("weir_gateway_interceptions_total");
 
-  const participants = { gateway: gw.daemon.pid, controlPlane: cp.daemon.pid, emulator: emulator.pid };
+  const participants = { gateway: gw.daemon.pid, controlPlane: cp.daemon.pid, emulator: emulator.pid, bareProxy: bareProxy.pid };
   const cpu: Record<string, CpuUse> = {};
   // On a shared machine other work skews the figures: before a measured phase, wait (bounded)
   // for processes outside the benchmark to quieten down.
@@ -231,33 +241,40 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
     return result;
   };
   let stopping = false;
-  for (const d of [emulator, cp.daemon, gw.daemon]) {
+  for (const d of [emulator, cp.daemon, gw.daemon, bareProxy]) {
     void d.exited.then(({ code, signal: sig }) => {
       if (!run.abort.signal.aborted && !stopping) run.abort.abort(new Error(`${d.name} exited unexpectedly (code ${code}, signal ${sig}):\n${d.output()}`));
     });
   }
 
   // ---- (1) added latency, concurrency 1 ----
-  const latencyDeadline = 60_000 + (config.latencyWarmup + config.latencyRequests) * 2 * 50;
-  const lat = await phase("latency c=1", () => latencySamples(direct, gateway, ledgers, config.latencyWarmup, config.latencyRequests, latencyDeadline, signal));
+  const targets = [direct, gateway, bare];
+  const latencyDeadline = 60_000 + (config.latencyWarmup + config.latencyRequests) * targets.length * 50;
+  const lat = await phase("latency c=1", () => latencySamples(targets, ledgers, config.latencyWarmup, config.latencyRequests, latencyDeadline, signal));
   const latDirect = summarize(lat.direct);
   const latGateway = summarize(lat.gateway);
-  const latErrors = { direct: ledgers.direct.errors + ledgers.direct.non200, gateway: ledgers.gateway.errors + ledgers.gateway.non200 };
+  const latBare = summarize(lat.bare);
+  const latErrors = { direct: errorCount("direct"), gateway: errorCount("gateway"), bareProxy: errorCount("bare") };
 
   // ---- (2) added time to first byte, streaming, concurrency 1 ----
-  const ttfbDeadline = 60_000 + (config.ttfbWarmup + config.ttfbRequests) * 2 * 50;
-  const tt = await phase("ttfb c=1", () => firstByteSamples(direct, gateway, ledgers, config.ttfbWarmup, config.ttfbRequests, ttfbDeadline, signal));
+  const ttfbDeadline = 60_000 + (config.ttfbWarmup + config.ttfbRequests) * targets.length * 50;
+  const tt = await phase("ttfb c=1", () => firstByteSamples(targets, ledgers, config.ttfbWarmup, config.ttfbRequests, ttfbDeadline, signal));
   const ttDirect = summarize(tt.direct);
   const ttGateway = summarize(tt.gateway);
+  const ttBare = summarize(tt.bare);
   const ttErrors = {
-    direct: ledgers.direct.errors + ledgers.direct.non200 - latErrors.direct,
-    gateway: ledgers.gateway.errors + ledgers.gateway.non200 - latErrors.gateway,
+    direct: errorCount("direct") - latErrors.direct,
+    gateway: errorCount("gateway") - latErrors.gateway,
+    bareProxy: errorCount("bare") - latErrors.bareProxy,
   };
 
-  // ---- (3) throughput at concurrency C, direct then gateway ----
+  // ---- (3) throughput at concurrency C: direct, the bare proxy, then the gateway ----
+  // The bare proxy goes before the gateway so the gateway's record backlog cannot slow it.
   const c = config.connections;
   if (config.throughputWarmupSeconds > 0) await phase("throughput warm-up direct", () => throughput(direct, ledgers.direct, c, config.throughputWarmupSeconds, signal), false);
   const tpDirect = await phase("throughput direct", () => throughput(direct, ledgers.direct, c, config.throughputSeconds, signal));
+  if (config.throughputWarmupSeconds > 0) await phase("throughput warm-up bare proxy", () => throughput(bare, ledgers.bare, c, config.throughputWarmupSeconds, signal), false);
+  const tpBare = await phase("throughput bare proxy", () => throughput(bare, ledgers.bare, c, config.throughputSeconds, signal));
   if (config.throughputWarmupSeconds > 0) await phase("throughput warm-up gateway", () => throughput(gateway, ledgers.gateway, c, config.throughputWarmupSeconds, signal), false);
   const drainMs = config.drainTimeoutSeconds * 1000;
   const before = await phase("records settle (before)", () => waitForRecords(db, gw.url, performance.now(), drainMs, signal), false);
@@ -311,7 +328,7 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
   await run.procs.stopAll(15_000);
   const profiles: ProfileSummary[] = [];
   if (config.cpuProf) {
-    for (const name of ["gateway", "control-plane", "emulator"]) {
+    for (const name of ["gateway", "control-plane", "emulator", "bare-proxy"]) {
       const p = summarizeProfileDir(name, join(profileDir, name));
       if (p) profiles.push(p);
     }
@@ -324,6 +341,9 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
       gateway: roundSummary(latGateway),
       addedP50Ms: round(latGateway.p50 - latDirect.p50),
       addedP99Ms: round(latGateway.p99 - latDirect.p99),
+      bareProxy: roundSummary(latBare),
+      bareAddedP50Ms: round(latBare.p50 - latDirect.p50),
+      bareAddedP99Ms: round(latBare.p99 - latDirect.p99),
       errors: latErrors,
     },
     ttfb: {
@@ -332,6 +352,9 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
       gateway: roundSummary(ttGateway),
       addedP50Ms: round(ttGateway.p50 - ttDirect.p50),
       addedP99Ms: round(ttGateway.p99 - ttDirect.p99),
+      bareProxy: roundSummary(ttBare),
+      bareAddedP50Ms: round(ttBare.p50 - ttDirect.p50),
+      bareAddedP99Ms: round(ttBare.p99 - ttDirect.p99),
       errors: ttErrors,
     },
     throughput: {
@@ -339,6 +362,8 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
       direct: throughputFigures(tpDirect),
       gateway: throughputFigures(tpGateway),
       ratio: round(tpDirect.rps > 0 ? tpGateway.rps / tpDirect.rps : 0),
+      bareProxy: throughputFigures(tpBare),
+      bareRatio: round(tpDirect.rps > 0 ? tpBare.rps / tpDirect.rps : 0),
     },
     streams: {
       gateway: streamFigures(streamsGateway, config.streamEvents, config.streamDelayMs),
@@ -371,13 +396,19 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
   const notes: string[] = [];
   const info = machineInfo(pgVersion, postgresSource, background);
   notes.push(
-    `Everything (emulator, control plane, gateway, Postgres and the load generator) shares the same ${info.cores} cores, so the gateway's figures include contention with its own upstream, control plane, database and client; see the CPU table.`,
+    `Everything (emulator, control plane, gateway, bare proxy, Postgres and the load generator) shares the same ${info.cores} cores, so the gateway's figures include contention with its own upstream, control plane, database and client; see the CPU table.`,
   );
   if (config.gatewayArgs.length === 0) {
-    notes.push("The gateway's follow-up record queue has its default bound (10,000 records; the CLI has no flag or variable for it).");
+    notes.push("The gateway's follow-up record queue has its default bound (10,000 records, --record-queue-size).");
   } else {
     notes.push(`Extra gateway arguments: ${config.gatewayArgs.join(" ")}.`);
   }
+  notes.push(
+    `The bare proxy is the floor: a Node.js proxy that does nothing but forward (undici Pool, no auth, no recording, no parsing) adds ` +
+      `${metrics.latency.bareAddedP50Ms.toFixed(3)} ms p50 (${metrics.latency.bareAddedP99Ms.toFixed(3)} ms p99) at c=1 and reaches ` +
+      `${metrics.throughput.bareRatio.toFixed(3)} × direct at c=${c} on this machine; the gateway's targets are judged against direct, ` +
+      `the bare-proxy columns show how much of the gap any Node.js proxy pays.`,
+  );
   if (background > 0.2) notes.push(`The machine was already busy with other work before the run (${background.toFixed(2)} cores); see "Other processes" in the CPU table.`);
   if (dropped > 0) {
     notes.push(

@@ -35,7 +35,7 @@ export interface BenchConfig {
    * use under 0.25 cores (a shared machine); 0 disables the wait.
    */
   readonly quietWaitSeconds: number;
-  /** Extra arguments for `weir gateway` (e.g. a record-queue size flag, once there is one). */
+  /** Extra arguments for `weir gateway` (e.g. --record-queue-size=N). */
   readonly gatewayArgs: readonly string[];
 }
 
@@ -108,8 +108,10 @@ const LIMITS: Record<(typeof NUMERIC)[number][2], readonly [number, number]> = {
 
 export const USAGE = `Usage: npm run bench -- [options]   (or: tsx test/bench/bench.ts [options])
 
-Starts the LLM emulator, a control plane on a fresh Postgres database and one gateway as separate
-processes, measures direct-to-emulator vs through-the-gateway, and writes latest.json/latest.md.
+Starts the LLM emulator, a control plane on a fresh Postgres database, one gateway and a bare
+proxy (a Node.js proxy that only forwards: the floor) as separate processes, measures
+direct-to-emulator vs through-the-gateway (and through the bare proxy at c=1 and in the
+throughput phase), and writes latest.json/latest.md.
 
 Options (numeric ones also as WEIR_BENCH_<NAME>, e.g. WEIR_BENCH_STREAMS=200; and WEIR_BENCH_TINY=1,
 WEIR_BENCH_OUT_DIR, WEIR_BENCH_CPU_PROF=1, WEIR_BENCH_STREAM_BASELINE=0; flags win over variables):
@@ -130,7 +132,7 @@ WEIR_BENCH_OUT_DIR, WEIR_BENCH_CPU_PROF=1, WEIR_BENCH_STREAM_BASELINE=0; flags w
   --quiet-wait-seconds S          before each measured phase, wait up to S for other processes
                                   on the machine to use < 0.25 cores; 0 = no wait (default ${DEFAULTS.quietWaitSeconds})
   --out-dir DIR                   where latest.json / latest.md go         (default test/bench/results)
-  --cpu-prof                      profile gateway, control plane and emulator (node --cpu-prof) and summarise
+  --cpu-prof                      profile gateway, control plane, emulator and bare proxy (node --cpu-prof) and summarise
   --gateway-arg ARG               extra argument for \`weir gateway\` (repeatable; use --gateway-arg=--flag=value)
   -h, --help
 

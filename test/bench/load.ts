@@ -7,9 +7,14 @@ import autocannon from "autocannon";
 import { Pool } from "undici";
 import { summarize, type Summary } from "./stats.js";
 
-/** Where requests go: the emulator directly, or the gateway in front of it. */
+/**
+ * Where requests go: the emulator directly, the gateway in front of it, or the bare proxy in
+ * front of it (a Node.js proxy that only forwards: the floor any Node.js proxy pays).
+ */
+export type TargetName = "direct" | "gateway" | "bare";
+
 export interface Target {
-  readonly name: "direct" | "gateway";
+  readonly name: TargetName;
   /** http://127.0.0.1:<port> */
   readonly origin: string;
   /** e.g. /openai/v1/chat/completions */
@@ -92,13 +97,16 @@ async function expect200(target: Target, status: number, body: () => Promise<str
 
 // ---- sequential samples (concurrency 1) ----
 
-export interface PairedSamples {
+export interface InterleavedSamples {
   /** Milliseconds, one per successful measured request. */
   readonly direct: number[];
   readonly gateway: number[];
+  readonly bare: number[];
   /** The phase deadline passed before every sample was taken. */
   truncated: boolean;
 }
+
+export type Ledgers = Readonly<Record<TargetName, Ledger>>;
 
 type Sampler = (pool: Pool, target: Target, ledger: Ledger, signal: AbortSignal) => Promise<number | undefined>;
 
@@ -130,28 +138,36 @@ const firstByteSample: Sampler = async (pool, target, ledger, signal) => {
   return res.statusCode === 200 && t1 !== undefined ? Number(t1 - t0) / 1e6 : undefined;
 };
 
+/** Every order of `items` (6 for three targets). */
+function permutations<T>(items: readonly T[]): T[][] {
+  if (items.length <= 1) return [[...items]];
+  return items.flatMap((x, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [x, ...rest]));
+}
+
 /**
- * Warm-up, then `n` measured requests per target, interleaved request by request (direct then
- * gateway, then gateway then direct, ...) so drift (CPU frequency, GC, noisy neighbours) hits
- * both sides alike. Non-200 answers are counted in the ledgers and not sampled.
+ * Warm-up, then `n` measured requests per target, interleaved request by request and cycling
+ * through every order of the targets, so drift (CPU frequency, GC, noisy neighbours) and the
+ * gateway's after-answer work (recording) hit every target alike, in every position. Non-200
+ * answers are counted in the ledgers and not sampled.
  */
-async function pairedSamples(
+async function interleavedSamples(
   sampler: Sampler,
-  direct: Target,
-  gateway: Target,
-  ledgers: { direct: Ledger; gateway: Ledger },
+  targets: readonly Target[],
+  ledgers: Ledgers,
   warmup: number,
   n: number,
   deadlineMs: number,
   signal: AbortSignal,
-): Promise<PairedSamples> {
-  const pools = { direct: newPool(direct, 1), gateway: newPool(gateway, 1) };
-  const out: PairedSamples = { direct: [], gateway: [], truncated: false };
+): Promise<InterleavedSamples> {
+  const pools = new Map(targets.map((t) => [t.name, newPool(t, 1)] as const));
+  const pool = (t: Target): Pool => pools.get(t.name)!;
+  const orders = permutations(targets);
+  const out: InterleavedSamples = { direct: [], gateway: [], bare: [], truncated: false };
   const deadline = Date.now() + deadlineMs;
   try {
     // The first request of each target must succeed: anything else is a setup error.
-    for (const t of [direct, gateway]) {
-      const res = await pools[t.name].request({ method: "POST", path: t.path, headers: t.headers, body: BLOCKING_BODY, signal });
+    for (const t of targets) {
+      const res = await pool(t).request({ method: "POST", path: t.path, headers: t.headers, body: BLOCKING_BODY, signal });
       ledgers[t.name].sent += 1;
       const text = await res.body.text();
       ledgers[t.name].answered(res.statusCode, res.headers[INTERCEPTION_ID_HEADER]);
@@ -163,11 +179,10 @@ async function pairedSamples(
         out.truncated = true;
         break;
       }
-      const order = i % 2 === 0 ? ([direct, gateway] as const) : ([gateway, direct] as const);
-      for (const t of order) {
+      for (const t of orders[i % orders.length]!) {
         let ms: number | undefined;
         try {
-          ms = await sampler(pools[t.name], t, ledgers[t.name], signal);
+          ms = await sampler(pool(t), t, ledgers[t.name], signal);
         } catch {
           checkAbort(signal);
           ledgers[t.name].errors += 1;
@@ -177,16 +192,16 @@ async function pairedSamples(
       }
     }
   } finally {
-    await Promise.all([pools.direct.close(), pools.gateway.close()]);
+    await Promise.all([...pools.values()].map((p) => p.close()));
   }
   return out;
 }
 
-export const latencySamples = (direct: Target, gateway: Target, ledgers: { direct: Ledger; gateway: Ledger }, warmup: number, n: number, deadlineMs: number, signal: AbortSignal) =>
-  pairedSamples(blockingSample, direct, gateway, ledgers, warmup, n, deadlineMs, signal);
+export const latencySamples = (targets: readonly Target[], ledgers: Ledgers, warmup: number, n: number, deadlineMs: number, signal: AbortSignal) =>
+  interleavedSamples(blockingSample, targets, ledgers, warmup, n, deadlineMs, signal);
 
-export const firstByteSamples = (direct: Target, gateway: Target, ledgers: { direct: Ledger; gateway: Ledger }, warmup: number, n: number, deadlineMs: number, signal: AbortSignal) =>
-  pairedSamples(firstByteSample, direct, gateway, ledgers, warmup, n, deadlineMs, signal);
+export const firstByteSamples = (targets: readonly Target[], ledgers: Ledgers, warmup: number, n: number, deadlineMs: number, signal: AbortSignal) =>
+  interleavedSamples(firstByteSample, targets, ledgers, warmup, n, deadlineMs, signal);
 
 // ---- throughput (autocannon, fixed duration) ----
 

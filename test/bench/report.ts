@@ -42,14 +42,18 @@ export function machineInfo(postgres: string, postgresSource: MachineInfo["postg
   };
 }
 
-/** One c=1 latency comparison: the same requests direct and through the gateway. */
+/** One c=1 latency comparison: the same requests direct, through the gateway and through the bare proxy. */
 export interface AddedLatency {
   readonly requestsPerTarget: number;
   readonly direct: Summary;
   readonly gateway: Summary;
   readonly addedP50Ms: number;
   readonly addedP99Ms: number;
-  readonly errors: { readonly direct: number; readonly gateway: number };
+  /** The floor: a Node.js proxy that only forwards (bare-proxy.mjs), and what it adds to direct. */
+  readonly bareProxy: Summary;
+  readonly bareAddedP50Ms: number;
+  readonly bareAddedP99Ms: number;
+  readonly errors: { readonly direct: number; readonly gateway: number; readonly bareProxy: number };
 }
 
 /** Everything measured; every leaf is a finite number. */
@@ -62,6 +66,9 @@ export interface Metrics {
     readonly gateway: ThroughputFigures;
     /** gateway req/s ÷ direct req/s */
     readonly ratio: number;
+    readonly bareProxy: ThroughputFigures;
+    /** bare proxy req/s ÷ direct req/s (the floor; no target is judged against it) */
+    readonly bareRatio: number;
   };
   readonly streams: {
     readonly gateway: StreamFigures;
@@ -201,10 +208,10 @@ export function evaluate(m: Metrics): Check[] {
 }
 
 function cpuTable(cpu: Record<string, CpuUse>): string[] {
-  const cols = ["gateway", "controlPlane", "emulator", "postgres", "bench", "other"];
+  const cols = ["gateway", "controlPlane", "emulator", "bareProxy", "postgres", "bench", "other"];
   const lines = [
-    "| Phase | Wall s | Gateway | Control plane | Emulator | Postgres | Bench (load generator) | Other processes | Machine busy |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| Phase | Wall s | Gateway | Control plane | Emulator | Bare proxy | Postgres | Bench (load generator) | Other processes | Machine busy |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const [phase, use] of Object.entries(cpu)) {
     lines.push(`| ${phase} | ${use.wallSeconds.toFixed(1)} | ${cols.map((c) => (use.cores[c] ?? 0).toFixed(2)).join(" | ")} | ${(use.machineBusy * 100).toFixed(0)} % |`);
@@ -225,7 +232,7 @@ export function markdown(r: BenchReport): string {
   L.push(`| Postgres | ${r.machine.postgres} (${r.machine.postgresSource}; fresh database) |`);
   L.push(`| Background load before the run | ${r.machine.backgroundLoadCores.toFixed(2)} cores busy with other work |`);
   L.push(
-    `| Setup | emulator, control plane and 1 gateway as separate processes on 127.0.0.1; emulator zero latency, recording off; ` +
+    `| Setup | emulator, control plane, 1 gateway and a bare proxy (a Node.js proxy that only forwards) as separate processes on 127.0.0.1; emulator zero latency, recording off; ` +
       `one load generator (this process: undici for c=1 and streams, autocannon for throughput); gateway authorizes and records every request |`,
   );
   L.push("");
@@ -234,25 +241,32 @@ export function markdown(r: BenchReport): string {
   for (const k of r.checks) L.push(`| ${k.name} | ${k.target} | ${k.measured} | ${k.pass ? "PASS" : "**FAIL**"} |`);
   L.push("");
   L.push("## Direct vs gateway", "");
-  L.push("| Measurement | Direct (emulator) | Gateway | Added / ratio |", "|---|---:|---:|---:|");
-  L.push(`| Blocking chat, c=1, p50 (n=${num(m.latency.direct.count)}/${num(m.latency.gateway.count)}) | ${ms(m.latency.direct.p50)} | ${ms(m.latency.gateway.p50)} | ${ms(m.latency.addedP50Ms)} |`);
-  L.push(`| Blocking chat, c=1, p99 | ${ms(m.latency.direct.p99)} | ${ms(m.latency.gateway.p99)} | ${ms(m.latency.addedP99Ms)} |`);
-  L.push(`| Blocking chat, c=1, mean | ${ms(m.latency.direct.mean)} | ${ms(m.latency.gateway.mean)} | ${ms(m.latency.gateway.mean - m.latency.direct.mean)} |`);
-  L.push(`| Streaming TTFB, c=1, p50 (n=${num(m.ttfb.direct.count)}/${num(m.ttfb.gateway.count)}) | ${ms(m.ttfb.direct.p50)} | ${ms(m.ttfb.gateway.p50)} | ${ms(m.ttfb.addedP50Ms)} |`);
-  L.push(`| Streaming TTFB, c=1, p99 | ${ms(m.ttfb.direct.p99)} | ${ms(m.ttfb.gateway.p99)} | ${ms(m.ttfb.addedP99Ms)} |`);
+  L.push(
+    "| Measurement | Direct (emulator) | Gateway | Added / ratio | Bare proxy | Bare added / ratio |",
+    "|---|---:|---:|---:|---:|---:|",
+  );
+  const lt = m.latency;
+  const tf = m.ttfb;
+  L.push(`| Blocking chat, c=1, p50 (n=${num(lt.direct.count)}/${num(lt.gateway.count)}/${num(lt.bareProxy.count)}) | ${ms(lt.direct.p50)} | ${ms(lt.gateway.p50)} | ${ms(lt.addedP50Ms)} | ${ms(lt.bareProxy.p50)} | ${ms(lt.bareAddedP50Ms)} |`);
+  L.push(`| Blocking chat, c=1, p99 | ${ms(lt.direct.p99)} | ${ms(lt.gateway.p99)} | ${ms(lt.addedP99Ms)} | ${ms(lt.bareProxy.p99)} | ${ms(lt.bareAddedP99Ms)} |`);
+  L.push(`| Blocking chat, c=1, mean | ${ms(lt.direct.mean)} | ${ms(lt.gateway.mean)} | ${ms(lt.gateway.mean - lt.direct.mean)} | ${ms(lt.bareProxy.mean)} | ${ms(lt.bareProxy.mean - lt.direct.mean)} |`);
+  L.push(`| Streaming TTFB, c=1, p50 (n=${num(tf.direct.count)}/${num(tf.gateway.count)}/${num(tf.bareProxy.count)}) | ${ms(tf.direct.p50)} | ${ms(tf.gateway.p50)} | ${ms(tf.addedP50Ms)} | ${ms(tf.bareProxy.p50)} | ${ms(tf.bareAddedP50Ms)} |`);
+  L.push(`| Streaming TTFB, c=1, p99 | ${ms(tf.direct.p99)} | ${ms(tf.gateway.p99)} | ${ms(tf.addedP99Ms)} | ${ms(tf.bareProxy.p99)} | ${ms(tf.bareAddedP99Ms)} |`);
   const td = m.throughput.direct;
   const tg = m.throughput.gateway;
-  L.push(`| Requests/s, c=${m.throughput.connections}, ${td.seconds.toFixed(1)} s / ${tg.seconds.toFixed(1)} s | ${num(td.rps)} | ${num(tg.rps)} | ${m.throughput.ratio.toFixed(3)} × |`);
-  L.push(`| Latency at c=${m.throughput.connections}, p50 / p99 | ${td.latencyP50Ms} / ${td.latencyP99Ms} ms | ${tg.latencyP50Ms} / ${tg.latencyP99Ms} ms | |`);
-  L.push(`| Non-2xx / errors / timeouts at c=${m.throughput.connections} | ${td.non2xx} / ${td.errors} / ${td.timeouts} | ${tg.non2xx} / ${tg.errors} / ${tg.timeouts} | |`);
+  const tb = m.throughput.bareProxy;
+  L.push(`| Requests/s, c=${m.throughput.connections}, ${td.seconds.toFixed(1)} s / ${tg.seconds.toFixed(1)} s / ${tb.seconds.toFixed(1)} s | ${num(td.rps)} | ${num(tg.rps)} | ${m.throughput.ratio.toFixed(3)} × | ${num(tb.rps)} | ${m.throughput.bareRatio.toFixed(3)} × |`);
+  L.push(`| Latency at c=${m.throughput.connections}, p50 / p99 | ${td.latencyP50Ms} / ${td.latencyP99Ms} ms | ${tg.latencyP50Ms} / ${tg.latencyP99Ms} ms | | ${tb.latencyP50Ms} / ${tb.latencyP99Ms} ms | |`);
+  L.push(`| Non-2xx / errors / timeouts at c=${m.throughput.connections} | ${td.non2xx} / ${td.errors} / ${td.timeouts} | ${tg.non2xx} / ${tg.errors} / ${tg.timeouts} | | ${tb.non2xx} / ${tb.errors} / ${tb.timeouts} | |`);
   const sg = m.streams.gateway;
   const sd = m.streams.direct;
   const sdv = (f: (s: StreamFigures) => string): string => (sd ? f(sd) : "—");
-  L.push(`| ${num(sg.streams)} streams: largest / p99 / p50 inter-event gap | ${sdv((s) => `${s.maxGapMs.toFixed(1)} / ${s.p99GapMs.toFixed(1)} / ${s.p50GapMs.toFixed(1)} ms`)} | ${sg.maxGapMs.toFixed(1)} / ${sg.p99GapMs.toFixed(1)} / ${sg.p50GapMs.toFixed(1)} ms | |`);
-  L.push(`| … only gaps after every stream had its first event (no start-up burst): largest / p99 (count) | ${sdv((s) => `${s.steadyMaxGapMs.toFixed(1)} / ${s.steadyP99GapMs.toFixed(1)} ms (${num(s.steadyGaps)})`)} | ${sg.steadyMaxGapMs.toFixed(1)} / ${sg.steadyP99GapMs.toFixed(1)} ms (${num(sg.steadyGaps)}) | |`);
-  L.push(`| ${num(sg.streams)} streams: first event p50 / p99 | ${sdv((s) => `${s.firstEventP50Ms.toFixed(1)} / ${s.firstEventP99Ms.toFixed(1)} ms`)} | ${sg.firstEventP50Ms.toFixed(1)} / ${sg.firstEventP99Ms.toFixed(1)} ms | |`);
-  L.push(`| ${num(sg.streams)} streams: complete / most open at once | ${sdv((s) => `${num(s.complete)} / ${num(s.maxConcurrent)}`)} | ${num(sg.complete)} / ${num(sg.maxConcurrent)} | |`);
-  L.push(`| ${num(sg.streams)} streams: load-generator event-loop delay p99 / max | ${sdv((s) => `${s.benchLoopDelayP99Ms.toFixed(1)} / ${s.benchLoopDelayMaxMs.toFixed(1)} ms`)} | ${sg.benchLoopDelayP99Ms.toFixed(1)} / ${sg.benchLoopDelayMaxMs.toFixed(1)} ms | |`);
+  // Streams are not run through the bare proxy (run time).
+  L.push(`| ${num(sg.streams)} streams: largest / p99 / p50 inter-event gap | ${sdv((s) => `${s.maxGapMs.toFixed(1)} / ${s.p99GapMs.toFixed(1)} / ${s.p50GapMs.toFixed(1)} ms`)} | ${sg.maxGapMs.toFixed(1)} / ${sg.p99GapMs.toFixed(1)} / ${sg.p50GapMs.toFixed(1)} ms | | — | |`);
+  L.push(`| … only gaps after every stream had its first event (no start-up burst): largest / p99 (count) | ${sdv((s) => `${s.steadyMaxGapMs.toFixed(1)} / ${s.steadyP99GapMs.toFixed(1)} ms (${num(s.steadyGaps)})`)} | ${sg.steadyMaxGapMs.toFixed(1)} / ${sg.steadyP99GapMs.toFixed(1)} ms (${num(sg.steadyGaps)}) | | — | |`);
+  L.push(`| ${num(sg.streams)} streams: first event p50 / p99 | ${sdv((s) => `${s.firstEventP50Ms.toFixed(1)} / ${s.firstEventP99Ms.toFixed(1)} ms`)} | ${sg.firstEventP50Ms.toFixed(1)} / ${sg.firstEventP99Ms.toFixed(1)} ms | | — | |`);
+  L.push(`| ${num(sg.streams)} streams: complete / most open at once | ${sdv((s) => `${num(s.complete)} / ${num(s.maxConcurrent)}`)} | ${num(sg.complete)} / ${num(sg.maxConcurrent)} | | — | |`);
+  L.push(`| ${num(sg.streams)} streams: load-generator event-loop delay p99 / max | ${sdv((s) => `${s.benchLoopDelayP99Ms.toFixed(1)} / ${s.benchLoopDelayMaxMs.toFixed(1)} ms`)} | ${sg.benchLoopDelayP99Ms.toFixed(1)} / ${sg.benchLoopDelayMaxMs.toFixed(1)} ms | | — | |`);
   L.push("");
   L.push("## Control plane, records, memory", "");
   L.push("| Measurement | Value |", "|---|---:|");
@@ -297,7 +311,7 @@ export function markdown(r: BenchReport): string {
   L.push(
     `Sizes: c=1 ${num(c.latencyRequests)} (+${num(c.latencyWarmup)} warm-up) blocking and ${num(c.ttfbRequests)} (+${num(c.ttfbWarmup)}) streaming requests per target, interleaved; ` +
       `throughput ${c.throughputSeconds} s per target at c=${c.connections} after ${c.throughputWarmupSeconds} s warm-up; ` +
-      `${num(c.streams)} streams × ${c.streamEvents} events @ ${c.streamDelayMs} ms. Added = gateway percentile − direct percentile.`,
+      `${num(c.streams)} streams × ${c.streamEvents} events @ ${c.streamDelayMs} ms (direct and gateway only). Added = gateway percentile − direct percentile; bare added = bare proxy percentile − direct percentile.`,
   );
   return `${L.join("\n")}\n`;
 }
