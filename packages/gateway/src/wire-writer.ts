@@ -7,6 +7,7 @@
 // explicit-presence (`optional`) fields are written when set, lengths are minimal varints.
 
 import type { JsonValue } from "@bufbuild/protobuf";
+import { METADATA_VALUE_TYPE_URL } from "@weir/proto";
 
 const enum WireType {
   Varint = 0,
@@ -14,8 +15,6 @@ const enum WireType {
   LengthDelimited = 2,
 }
 
-/** google.protobuf.Any type URL of a google.protobuf.Value. */
-export const VALUE_TYPE_URL = "type.googleapis.com/google.protobuf.Value";
 
 /** Bytes a varint of `n` (a non-negative safe integer) takes. */
 function varintSize(n: number): number {
@@ -183,7 +182,7 @@ export class WireWriter {
       this.message(field, (entry) => {
         entry.stringAlways(1, key);
         entry.message(2, (any) => {
-          any.string(1, VALUE_TYPE_URL);
+          any.string(1, METADATA_VALUE_TYPE_URL);
           any.message(2, (v) => v.value(value));
         });
       });

@@ -45,3 +45,4 @@ export {
 export type { ApiVersion, ApiVersionCheck, ApiVersionServer } from "./api-version.js";
 export { API_VERSION_HEADER, GATEWAY_KEY_HEADER } from "./headers.js";
 export { isUuid } from "./uuid.js";
+export { METADATA_VALUE_TYPE_URL } from "./metadata.js";

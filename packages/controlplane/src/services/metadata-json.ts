@@ -5,10 +5,10 @@
 import { createRegistry, isMessage, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { getTextEncoding } from "@bufbuild/protobuf/wire";
 import { ValueSchema, anyUnpack, type Any } from "@bufbuild/protobuf/wkt";
+import { METADATA_VALUE_TYPE_URL } from "@weir/proto";
 
 const registry = createRegistry(ValueSchema);
 
-const VALUE_TYPE_URL = "type.googleapis.com/google.protobuf.Value";
 /** scalarValue's answer when the bytes are not one plain scalar field. */
 const NOT_SCALAR = Symbol("not a scalar Value");
 
@@ -54,7 +54,7 @@ function scalarValue(bytes: Uint8Array): JsonValue | typeof NOT_SCALAR {
 }
 
 function anyToJson(any: Any): JsonValue {
-  if (any.typeUrl === VALUE_TYPE_URL) {
+  if (any.typeUrl === METADATA_VALUE_TYPE_URL) {
     const scalar = scalarValue(any.value);
     if (scalar !== NOT_SCALAR) return scalar;
   }
