@@ -120,7 +120,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
     credential_hint: credentialHint,
   });
 
-  const start = interceptionRecord({
+  const startRecord = (): GatewayRecord => interceptionRecord({
     id,
     initiatorId: user.ownerId,
     apiKeyId: user.apiKeyId,
@@ -136,22 +136,32 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
     startedAtMs,
   });
   // When the interception cannot be recorded the request fails before any upstream call.
-  if (deps.controlPlane.recordsInBatches) {
-    // Queued ahead of its follow-up records; the queue delivers them in order.
-    if (!deps.records.admit(start)) throw new RecordInterceptionError();
+  const batched = deps.controlPlane.recordsInBatches;
+  if (batched) {
+    // admit() refuses, and counts the refusal.
+    if (!deps.records.hasRoom() && !deps.records.admit(startRecord())) throw new RecordInterceptionError();
   } else {
     if (!deps.records.hasRoom()) throw new RecordInterceptionError();
     // Not tied to the client's signal: once sent it must complete, so an interception that
     // was recorded is always ended below.
-    await deps.controlPlane.recordInterception(start);
+    await deps.controlPlane.recordInterception(startRecord());
   }
+  // Batched: the start is encoded and queued once the upstream request is handed to the pool
+  // (the provider works meanwhile), still in the same synchronous step as the room check above,
+  // so it cannot be refused; and always ahead of its follow-up records (finish below).
+  let startQueued = !batched;
+  const queueStart = (): void => {
+    if (startQueued) return;
+    startQueued = true;
+    if (!deps.records.admit(startRecord())) log.error("interception start refused by the record queue after its room check");
+  };
   log.debug("interception started");
 
   const inflight = { provider: route.provider, route: route.route };
   metrics.interceptionsInflight.inc(inflight);
   let result: ProxyResult = { observation: emptyObservation(), failure: undefined, status: 0 };
   try {
-    result = await proxy(ctx, route, api, deps, parsed, raw, id);
+    result = await proxy(ctx, route, api, deps, parsed, raw, id, queueStart);
   } catch (err) {
     // A bug, not an upstream problem: still end the interception.
     log.error({ err }, "interception failed unexpectedly");
@@ -159,6 +169,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
     if (!res.headersSent) sendJson(res, 500, api.errorBody(500, "internal gateway error"));
     else res.destroy();
   } finally {
+    queueStart();
     metrics.interceptionsInflight.dec(inflight);
     finish(deps, route, parsed, id, credentialHint, startedAtMs, result, log);
   }
@@ -172,6 +183,8 @@ async function proxy(
   parsed: ParsedRequest,
   raw: Buffer,
   id: string,
+  /** Called once the upstream request is handed to the connection pool, in the same synchronous step. */
+  onDispatched: () => void,
 ): Promise<ProxyResult> {
   const { req, res } = ctx;
   const { options } = deps;
@@ -180,7 +193,7 @@ async function proxy(
   try {
     let response: UpstreamResponse;
     try {
-      response = await deps.upstream.request(upstreamTarget(provider.baseUrl, route.upstreamPath), {
+      const pending = deps.upstream.request(upstreamTarget(provider.baseUrl, route.upstreamPath), {
         method: "POST",
         headers: upstreamRequestHeaders(req.headers, {
           provider: route.provider,
@@ -190,6 +203,8 @@ async function proxy(
         body: parsed.rewrittenBody ?? raw,
         signal: deadline.signal,
       });
+      onDispatched();
+      response = await pending;
     } catch (err) {
       const failure = deadline.failure(err);
       const status = failure.type === "timeout" ? 504 : 502;
@@ -207,11 +222,10 @@ async function proxy(
   }
 }
 
-/** Collects a whole upstream body. */
+/** Collects a whole upstream body (undici's own consumer: no async iterator per response). */
 async function collect(body: UpstreamResponse["body"]): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  const bytes = await body.bytes();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** The whole upstream body; if it breaks half-way the client gets a clean 502 instead. */
