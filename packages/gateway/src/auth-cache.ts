@@ -17,7 +17,7 @@
 // - an answer fetched while an invalidation arrived may predate the change, so it is handed to
 //   its callers but not stored (a generation counter detects this).
 
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Clock } from "./clock.js";
 import { systemClock } from "./clock.js";
 import type { AuthorizedUser } from "./control-plane-client.js";
@@ -62,7 +62,8 @@ type Entry =
 
 /** sha256 of what identifies a credential. SECURITY: the only form in which it is kept. */
 export function credentialDigest(material: string): string {
-  return createHash("sha256").update(material).digest("base64url");
+  // One-shot hash: no Hash object per request.
+  return hash("sha256", material, "base64url");
 }
 
 /** Rejects as soon as `signal` aborts, otherwise settles like `promise`. */

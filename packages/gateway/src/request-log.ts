@@ -11,13 +11,19 @@ type Fields = Readonly<Record<string, unknown>>;
 export class RequestLog {
   constructor(
     private readonly logger: Logger,
-    /** Fields every line of this request carries. */
-    readonly bindings: Fields = {},
+    /** Fields this context added to its parent's. */
+    private readonly own: Fields = {},
+    private readonly parent?: RequestLog,
   ) {}
+
+  /** Fields every line of this request carries (merged only when asked: most requests never log). */
+  get bindings(): Fields {
+    return this.parent === undefined ? this.own : { ...this.parent.bindings, ...this.own };
+  }
 
   /** The same request, knowing more. */
   with(fields: Fields): RequestLog {
-    return new RequestLog(this.logger, { ...this.bindings, ...fields });
+    return new RequestLog(this.logger, fields, this);
   }
 
   isLevelEnabled(level: Level): boolean {
