@@ -136,24 +136,18 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
     startedAtMs,
   });
   // When the interception cannot be recorded the request fails before any upstream call.
+  if (!deps.records.admit(id)) throw new RecordInterceptionError();
   const batched = deps.controlPlane.recordsInBatches;
-  if (batched) {
-    // admit() refuses, and counts the refusal.
-    if (!deps.records.hasRoom() && !deps.records.admit(startRecord())) throw new RecordInterceptionError();
-  } else {
-    if (!deps.records.hasRoom()) throw new RecordInterceptionError();
-    // Not tied to the client's signal: once sent it must complete, so an interception that
-    // was recorded is always ended below.
-    await deps.controlPlane.recordInterception(startRecord());
-  }
+  // Not tied to the client's signal: once sent it must complete, so an interception that was
+  // recorded is always ended below.
+  if (!batched) await deps.controlPlane.recordInterception(startRecord());
   // Batched: the start is encoded and queued once the upstream request is handed to the pool
-  // (the provider works meanwhile), still in the same synchronous step as the room check above,
-  // so it cannot be refused; and always ahead of its follow-up records (finish below).
+  // (the provider works meanwhile), and always ahead of its follow-up records (finish below).
   let startQueued = !batched;
   const queueStart = (): void => {
     if (startQueued) return;
     startQueued = true;
-    if (!deps.records.admit(startRecord())) log.error("interception start refused by the record queue after its room check");
+    deps.records.enqueue(startRecord());
   };
   log.debug("interception started");
 

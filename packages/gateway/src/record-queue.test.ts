@@ -245,7 +245,7 @@ describe("RecordQueue batching", () => {
     const cp = controlPlane();
     const release = cp.hold();
     const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock: new FakeClock(), metrics, maxSize: 3, limits: limits({ maxRecords: 1 }) });
-    const admitted = ["a", "b", "c", "d", "e"].map((id) => q.admit(rec(id, "interception")));
+    const admitted = ["a", "b", "c", "d", "e"].map((id) => q.admit(id) && q.enqueue(rec(id, "interception")));
     assert.deepEqual(admitted, [true, true, true, false, false]);
     assert.equal(q.hasRoom(), false);
     // Follow-ups of admitted interceptions go in although the queue is at its bound.

@@ -155,13 +155,14 @@ export class RecordQueue<R extends QueuedRecord> {
     return !this.closed && this.size < this.maxSize;
   }
 
-  /** Queues a new interception's first record when there is room; false (counted) otherwise. */
-  admit(record: R): boolean {
-    if (!this.hasRoom()) {
-      this.dropped(record, this.closed ? "shutdown" : "overflow", 1);
-      return false;
-    }
-    return this.enqueue(record);
+  /**
+   * Admits a new interception when there is room (see hasRoom); otherwise false, counted as its
+   * dropped start. Once admitted, its records, the start included, go in with enqueue.
+   */
+  admit(interceptionId: string): boolean {
+    if (this.hasRoom()) return true;
+    this.dropped({ kind: "interception", interceptionId }, this.closed ? "shutdown" : "overflow", 1);
+    return false;
   }
 
   /** Queues a record of an admitted interception; refused (counted) only once closed. */
@@ -470,7 +471,7 @@ export class RecordQueue<R extends QueuedRecord> {
     this.notifyIdle();
   }
 
-  private dropped(record: QueuedRecord, reason: DropReason, count: number, log = true): void {
+  private dropped(record: Pick<QueuedRecord, "kind" | "interceptionId">, reason: DropReason, count: number, log = true): void {
     this.options.metrics?.recordsDroppedTotal.inc({ type: record.kind, reason }, count);
     if (log) {
       this.logger.error(
