@@ -64,6 +64,7 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
     assert.match(md, /## Targets/);
     assert.match(md, /Records lost/);
     assert.match(md, /\| Bare proxy \| Bare added \/ ratio \|/);
+    assert.match(md, /## CPU per request at c=\d+/);
   });
 
   it("reports every metric as a finite number", async () => {
@@ -83,6 +84,11 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
       "metrics.ttfb.bareAddedP99Ms",
       "metrics.throughput.bareProxy.rps",
       "metrics.throughput.bareRatio",
+      "metrics.throughput.cpuPerRequest.gateway.micros.gateway",
+      "metrics.throughput.cpuPerRequest.gateway.micros.controlPlane",
+      "metrics.throughput.cpuPerRequest.gateway.machineMicros",
+      "metrics.throughput.cpuPerRequest.direct.machineMicros",
+      "metrics.throughput.cpuPerRequest.bareProxy.micros.bareProxy",
       "metrics.streams.gateway.maxGapMs",
       "metrics.streams.gateway.p99GapMs",
       "metrics.controlPlane.rpcsPerLlmRequest",
@@ -98,6 +104,9 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
     assert.ok(report.metrics.latency.bareProxy.count > 0, "no bare-proxy latency samples");
     assert.ok(report.metrics.ttfb.bareProxy.count > 0, "no bare-proxy first-byte samples");
     assert.ok(report.metrics.throughput.bareProxy.ok > 0, "no bare-proxy answers in the throughput phase");
+    // Each run's requests are counted against the process that served them.
+    assert.equal(report.metrics.throughput.cpuPerRequest.gateway.requests, report.metrics.throughput.gateway.ok);
+    assert.ok(report.metrics.throughput.cpuPerRequest.gateway.micros.gateway > 0, "the gateway used no CPU in its throughput run");
     assert.ok(report.metrics.records.audit.expectedInterceptions > 0, "nothing to audit");
     assert.ok(Array.isArray(report.checks) && report.checks.length === 7, "seven target checks");
     assert.equal(typeof report.machine.cpuModel, "string");

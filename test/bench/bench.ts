@@ -14,6 +14,7 @@
 // whole run, and every child process is stopped on every exit path (including SIGINT).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
 import { bootstrapOwner } from "@weir/controlplane";
@@ -23,7 +24,7 @@ import { summarizeProfileDir, type ProfileSummary } from "./cpu-profile.js";
 import { Ledger, concurrentStreams, firstByteSamples, latencySamples, throughput, type StreamsResult, type Target, type ThroughputResult } from "./load.js";
 import { ProcessSet, backgroundLoadCores, cpuSnapshot, cpuUse, memoryMiB, sleep, startOnFreePort, waitForOutput, type CpuUse } from "./procs.js";
 import { auditRecords, scrape, sumMetric, waitForRecords } from "./records.js";
-import { evaluate, machineInfo, markdown, type BenchReport, type MachineInfo, type Metrics, type StreamFigures, type ThroughputFigures } from "./report.js";
+import { cpuPerRequest, evaluate, machineInfo, markdown, type BenchReport, type MachineInfo, type Metrics, type StreamFigures, type ThroughputFigures } from "./report.js";
 import { round, roundSummary, summarize } from "./stats.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
@@ -364,6 +365,12 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
       ratio: round(tpDirect.rps > 0 ? tpGateway.rps / tpDirect.rps : 0),
       bareProxy: throughputFigures(tpBare),
       bareRatio: round(tpDirect.rps > 0 ? tpBare.rps / tpDirect.rps : 0),
+      cpuPerRequest: {
+        // The gateway's row adds the records drain: the recording work its requests caused.
+        direct: cpuPerRequest([cpu["throughput direct"]!], tpDirect.ok, availableParallelism()),
+        bareProxy: cpuPerRequest([cpu["throughput bare proxy"]!], tpBare.ok, availableParallelism()),
+        gateway: cpuPerRequest([cpu["throughput gateway"]!, cpu["records drain"]!], tpGateway.ok, availableParallelism()),
+      },
     },
     streams: {
       gateway: streamFigures(streamsGateway, config.streamEvents, config.streamDelayMs),

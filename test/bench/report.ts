@@ -69,6 +69,13 @@ export interface Metrics {
     readonly bareProxy: ThroughputFigures;
     /** bare proxy req/s ÷ direct req/s (the floor; no target is judged against it) */
     readonly bareRatio: number;
+    /**
+     * CPU µs each process spent per answered request in each throughput run (for the gateway,
+     * its phase plus the records drain after it: the recording work those requests caused).
+     * Steadier than req/s on a shared, noisy machine: it says what a request costs, not how
+     * much of the machine the run happened to get.
+     */
+    readonly cpuPerRequest: Readonly<Record<"direct" | "bareProxy" | "gateway", CpuPerRequest>>;
   };
   readonly streams: {
     readonly gateway: StreamFigures;
@@ -110,6 +117,26 @@ export interface Metrics {
   readonly cpu: Record<string, CpuUse>;
   /** Seconds spent waiting for the machine to quieten before each measured phase. */
   readonly quietWaitSeconds: Record<string, number>;
+}
+
+/** CPU µs per answered request: by process, and the whole machine (including the kernel and other processes). */
+export interface CpuPerRequest {
+  readonly requests: number;
+  readonly micros: Readonly<Record<string, number>>;
+  readonly machineMicros: number;
+}
+
+/** CPU µs per request over `uses` (one or more consecutive phases) that answered `requests`. */
+export function cpuPerRequest(uses: readonly CpuUse[], requests: number, cores: number): CpuPerRequest {
+  const micros: Record<string, number> = {};
+  let machine = 0;
+  const n = Math.max(1, requests);
+  for (const use of uses) {
+    for (const [name, c] of Object.entries(use.cores)) micros[name] = (micros[name] ?? 0) + (c * use.wallSeconds * 1e6) / n;
+    machine += (use.machineBusy * cores * use.wallSeconds * 1e6) / n;
+  }
+  for (const name of Object.keys(micros)) micros[name] = Math.round(micros[name] ?? 0);
+  return { requests, micros, machineMicros: Math.round(machine) };
 }
 
 /** One throughput run, as measured (see load.ts). */
@@ -207,8 +234,22 @@ export function evaluate(m: Metrics): Check[] {
   ];
 }
 
+const CPU_COLUMNS = ["gateway", "controlPlane", "emulator", "bareProxy", "postgres", "bench", "other"];
+
+function cpuPerRequestTable(per: Metrics["throughput"]["cpuPerRequest"]): string[] {
+  const lines = [
+    "| Throughput run | Requests | Gateway | Control plane | Emulator | Bare proxy | Postgres | Bench (load generator) | Other processes | Whole machine |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  const rows: [string, CpuPerRequest][] = [["direct", per.direct], ["bare proxy", per.bareProxy], ["gateway (+ records drain)", per.gateway]];
+  for (const [name, x] of rows) {
+    lines.push(`| ${name} | ${num(x.requests)} | ${CPU_COLUMNS.map((c) => num(x.micros[c] ?? 0)).join(" | ")} | ${num(x.machineMicros)} |`);
+  }
+  return lines;
+}
+
 function cpuTable(cpu: Record<string, CpuUse>): string[] {
-  const cols = ["gateway", "controlPlane", "emulator", "bareProxy", "postgres", "bench", "other"];
+  const cols = CPU_COLUMNS;
   const lines = [
     "| Phase | Wall s | Gateway | Control plane | Emulator | Bare proxy | Postgres | Bench (load generator) | Other processes | Machine busy |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -280,6 +321,9 @@ export function markdown(r: BenchReport): string {
   const dr = m.records.droppedByReason;
   L.push(`| Records dropped by the gateway (metric) | ${num(m.records.droppedByGateway)} (overflow ${num(dr.overflow)}, permanent ${num(dr.permanent)}, shutdown ${num(dr.shutdown)}) |`);
   L.push(`| Peak RSS (VmHWM): gateway / control plane / emulator | ${m.memory.gatewayPeakRssMiB.toFixed(1)} / ${m.memory.controlPlanePeakRssMiB.toFixed(1)} / ${m.memory.emulatorPeakRssMiB.toFixed(1)} MiB |`);
+  L.push("");
+  L.push(`## CPU per request at c=${m.throughput.connections} (µs per answered request, from /proc)`, "");
+  L.push(...cpuPerRequestTable(m.throughput.cpuPerRequest));
   L.push("");
   L.push(`## CPU by phase (cores used, from /proc; ${r.machine.cores} cores in total)`, "");
   L.push(...cpuTable(m.cpu));
