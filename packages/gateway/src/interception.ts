@@ -216,16 +216,10 @@ async function proxy(
   }
 }
 
-/** Collects a whole upstream body (undici's own consumer: no async iterator per response). */
-async function collect(body: UpstreamResponse["body"]): Promise<Buffer> {
-  const bytes = await body.bytes();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /** The whole upstream body; if it breaks half-way the client gets a clean 502 instead. */
 async function collectOr502(ctx: ExchangeContext, api: ProviderApi, response: UpstreamResponse, deadline: UpstreamDeadline): Promise<Buffer | ProxyResult> {
   try {
-    return await collect(response.body);
+    return await response.body.bytes();
   } catch (err) {
     const failure = deadline.failure(err);
     if (failure.type !== "client_disconnected") sendJson(ctx.res, 502, api.errorBody(502, failure.clientMessage));

@@ -1,9 +1,14 @@
 // HTTP to the LLM providers: one undici Agent (a keep-alive Pool per origin) shared by every
-// request of a gateway.
+// request of a gateway. Requests go through undici's dispatch-handler API rather than
+// `agent.request`: a response body is a plain chunk buffer here, not a Readable stream with an
+// async resource per response, which is most of what a proxy pays undici per request.
 
 import { Agent } from "undici";
 import type { Dispatcher } from "undici";
 import type { UpstreamTarget } from "./routes.js";
+
+/** Response headers as undici parses them: lower-case names, repeated ones as arrays. */
+export type IncomingHttpHeaders = Dispatcher.ResponseData["headers"];
 
 export interface UpstreamOptions {
   /** Upper bound for waiting on response headers and between body chunks. */
@@ -17,10 +22,179 @@ export interface UpstreamRequest {
   readonly method: string;
   readonly headers: Record<string, string>;
   readonly body: string | Buffer | undefined;
+  /** Aborting it aborts the exchange; the body then fails with the signal's reason. */
   readonly signal: AbortSignal;
 }
 
-export type UpstreamResponse = Dispatcher.ResponseData;
+/** A response body: read whole, or chunk by chunk with backpressure — once, either way. */
+export interface UpstreamBody extends AsyncIterable<Buffer> {
+  /** The whole body, once it has all arrived. */
+  bytes(): Promise<Buffer>;
+  /** Gives up on the rest of the body: the upstream exchange is aborted. */
+  destroy(): void;
+}
+
+export interface UpstreamResponse {
+  readonly statusCode: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: UpstreamBody;
+}
+
+/** Bytes of body buffered for a reader before the upstream connection is paused. */
+const HIGH_WATER_MARK = 64 * 1024;
+
+/** Why a body that nobody reads any more was cut short. */
+class BodyDiscardedError extends Error {
+  constructor() {
+    super("upstream response body discarded");
+    this.name = "BodyDiscardedError";
+  }
+}
+
+/**
+ * One exchange, as undici's dispatch handler: resolves the response at its headers, then buffers
+ * body chunks for the one reader (pausing the connection when the reader falls behind).
+ */
+class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
+  private controller: Dispatcher.DispatchController | undefined;
+  private resolveHead: ((response: UpstreamResponse) => void) | undefined;
+  private rejectHead: ((err: unknown) => void) | undefined;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** A reader wants everything: no pausing. */
+  private whole = false;
+  private ended = false;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+  private readonly onAbort = (): void => this.abort(this.signal.reason);
+
+  constructor(private readonly signal: AbortSignal) {}
+
+  /** The response, once its headers arrived. */
+  start(dispatch: (handler: Dispatcher.DispatchHandler) => void): Promise<UpstreamResponse> {
+    const head = new Promise<UpstreamResponse>((resolve, reject) => {
+      this.resolveHead = resolve;
+      this.rejectHead = reject;
+    });
+    if (this.signal.aborted) {
+      this.fail(this.signal.reason);
+      return head;
+    }
+    this.signal.addEventListener("abort", this.onAbort, { once: true });
+    dispatch(this);
+    return head;
+  }
+
+  // ---- undici's side ----
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Aborted while queued for a connection.
+    if (this.failure !== undefined) controller.abort(this.failure as Error);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // 1xx informational answers are not the response
+    const resolve = this.resolveHead;
+    this.resolveHead = undefined;
+    this.rejectHead = undefined;
+    resolve?.({ statusCode, headers, body: this });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.ended) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    // A whole-body reader only needs waking at the end.
+    if (this.whole) return;
+    if (this.buffered >= HIGH_WATER_MARK) controller.pause();
+    this.notify();
+  }
+
+  onResponseEnd(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.release();
+    this.notify();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.fail(err);
+  }
+
+  // ---- the reader's side ----
+
+  async bytes(): Promise<Buffer> {
+    this.whole = true;
+    this.controller?.resume();
+    while (!this.ended && this.failure === undefined) await new Promise<void>((resolve) => (this.wake = resolve));
+    if (this.failure !== undefined) throw this.failure;
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.buffered = 0;
+    return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return {
+      next: async (): Promise<IteratorResult<Buffer>> => {
+        for (;;) {
+          const chunk = this.chunks.shift();
+          if (chunk !== undefined) {
+            this.buffered -= chunk.length;
+            if (this.buffered < HIGH_WATER_MARK) this.controller?.resume();
+            return { value: chunk, done: false };
+          }
+          if (this.failure !== undefined) throw this.failure;
+          if (this.ended) return { value: undefined, done: true };
+          await new Promise<void>((resolve) => (this.wake = resolve));
+        }
+      },
+      // Leaving a for-await loop early gives up on the rest, as a stream's iterator would.
+      return: (): Promise<IteratorResult<Buffer>> => {
+        this.destroy();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  destroy(): void {
+    if (this.ended || this.failure !== undefined) return;
+    this.abort(new BodyDiscardedError());
+  }
+
+  // ---- both ----
+
+  private abort(reason: unknown): void {
+    const controller = this.controller;
+    this.fail(reason);
+    // undici reports the abort through onResponseError, which finds the exchange already failed.
+    controller?.abort(reason as Error);
+  }
+
+  private fail(err: unknown): void {
+    if (this.ended || this.failure !== undefined) return;
+    this.failure = err ?? new Error("upstream request aborted");
+    this.chunks = [];
+    this.buffered = 0;
+    this.release();
+    const reject = this.rejectHead;
+    this.resolveHead = undefined;
+    this.rejectHead = undefined;
+    reject?.(this.failure);
+    this.notify();
+  }
+
+  private release(): void {
+    this.signal.removeEventListener("abort", this.onAbort);
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
 
 export class Upstream {
   private readonly agent: Agent;
@@ -35,15 +209,19 @@ export class Upstream {
     });
   }
 
+  /**
+   * Sends a request; resolves at the response headers. The request is handed to the connection
+   * pool synchronously, before this returns.
+   */
   request(target: UpstreamTarget, request: UpstreamRequest): Promise<UpstreamResponse> {
-    return this.agent.request({
+    const options: Dispatcher.DispatchOptions = {
       origin: target.origin,
       path: target.path,
       method: request.method as Dispatcher.HttpMethod,
       headers: request.headers,
       body: request.body ?? null,
-      signal: request.signal,
-    });
+    };
+    return new UpstreamExchange(request.signal).start((handler) => this.agent.dispatch(options, handler));
   }
 
   /** Closes every connection: gracefully, then forcibly after `graceMs`. */
