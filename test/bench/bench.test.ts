@@ -65,6 +65,7 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
     assert.match(md, /Records lost/);
     assert.match(md, /\| Bare proxy \| Bare added \/ ratio \|/);
     assert.match(md, /## CPU per request at c=\d+/);
+    assert.match(md, /## Throughput rounds at c=\d+/);
   });
 
   it("reports every metric as a finite number", async () => {
@@ -84,6 +85,8 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
       "metrics.ttfb.bareAddedP99Ms",
       "metrics.throughput.bareProxy.rps",
       "metrics.throughput.bareRatio",
+      "metrics.throughput.rounds.1.ratio",
+      "metrics.throughput.rounds.1.gatewayRps",
       "metrics.throughput.cpuPerRequest.gateway.micros.gateway",
       "metrics.throughput.cpuPerRequest.gateway.micros.controlPlane",
       "metrics.throughput.cpuPerRequest.gateway.machineMicros",

@@ -21,11 +21,11 @@ import { bootstrapOwner } from "@weir/controlplane";
 import { TEST_SERVER_URL_ENV, TEST_TEMPLATE_ENV, createTestDatabase, type TestDatabase } from "@weir/controlplane/testing";
 import { USAGE, UsageError, parseConfig, type BenchConfig } from "./config.js";
 import { summarizeProfileDir, type ProfileSummary } from "./cpu-profile.js";
-import { Ledger, concurrentStreams, firstByteSamples, latencySamples, throughput, type StreamsResult, type Target, type ThroughputResult } from "./load.js";
+import { Ledger, combineRuns, concurrentStreams, firstByteSamples, latencySamples, throughput, type StreamsResult, type Target, type TargetName, type ThroughputResult } from "./load.js";
 import { ProcessSet, backgroundLoadCores, cpuSnapshot, cpuUse, memoryMiB, sleep, startOnFreePort, waitForOutput, type CpuUse } from "./procs.js";
 import { auditRecords, scrape, sumMetric, waitForRecords } from "./records.js";
 import { cpuPerRequest, evaluate, machineInfo, markdown, type BenchReport, type MachineInfo, type Metrics, type StreamFigures, type ThroughputFigures } from "./report.js";
-import { round, roundSummary, summarize } from "./stats.js";
+import { median, round, roundSummary, summarize } from "./stats.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const WEIR = join(REPO, "packages", "cli", "bin", "weir.js");
@@ -110,6 +110,13 @@ class Run {
     })();
     return this.cleaning;
   }
+}
+
+/** One throughput round: each target's run. */
+interface ThroughputRound {
+  readonly direct: ThroughputResult;
+  readonly bare: ThroughputResult;
+  readonly gateway: ThroughputResult;
 }
 
 async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
@@ -269,32 +276,59 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
     bareProxy: errorCount("bare") - latErrors.bareProxy,
   };
 
-  // ---- (3) throughput at concurrency C: direct, the bare proxy, then the gateway ----
-  // The bare proxy goes before the gateway so the gateway's record backlog cannot slow it.
+  // ---- (3) throughput at concurrency C: rounds of direct, bare proxy and gateway ----
+  // Each round runs every target once, the order rotated from round to round, so a shared
+  // machine's drift during the run weighs on all three alike; ratios are the median of the
+  // rounds'. Each gateway run starts with its records settled and is followed by their drain, so
+  // its backlog never slows another target's run; that drain's CPU counts against the gateway.
   const c = config.connections;
-  if (config.throughputWarmupSeconds > 0) await phase("throughput warm-up direct", () => throughput(direct, ledgers.direct, c, config.throughputWarmupSeconds, signal), false);
-  const tpDirect = await phase("throughput direct", () => throughput(direct, ledgers.direct, c, config.throughputSeconds, signal));
-  if (config.throughputWarmupSeconds > 0) await phase("throughput warm-up bare proxy", () => throughput(bare, ledgers.bare, c, config.throughputWarmupSeconds, signal), false);
-  const tpBare = await phase("throughput bare proxy", () => throughput(bare, ledgers.bare, c, config.throughputSeconds, signal));
-  if (config.throughputWarmupSeconds > 0) await phase("throughput warm-up gateway", () => throughput(gateway, ledgers.gateway, c, config.throughputWarmupSeconds, signal), false);
   const drainMs = config.drainTimeoutSeconds * 1000;
-  const before = await phase("records settle (before)", () => waitForRecords(db, gw.url, performance.now(), drainMs, signal), false);
-  let peakQueueDepth = 0;
-  const sampler = setInterval(() => {
-    gatewayMetric("weir_gateway_record_queue_depth").then(
-      (d) => (peakQueueDepth = Math.max(peakQueueDepth, d)),
-      () => {},
-    );
-  }, 1_000);
-  let tpGateway: ThroughputResult;
-  try {
-    tpGateway = await phase("throughput gateway", () => throughput(gateway, ledgers.gateway, c, config.throughputSeconds, signal));
-  } finally {
-    clearInterval(sampler);
+  const tpTargets = [direct, bare, gateway] as const; // THROUGHPUT_ORDER
+  const tpLabel: Record<TargetName, string> = { direct: "direct", bare: "bare proxy", gateway: "gateway" };
+  if (config.throughputWarmupSeconds > 0) {
+    for (const t of tpTargets) await phase(`throughput warm-up ${tpLabel[t.name]}`, () => throughput(t, ledgers[t.name], c, config.throughputWarmupSeconds, signal), false);
   }
-  const tpEnd = performance.now();
-  const drained = await phase("records drain", () => waitForRecords(db, gw.url, tpEnd, drainMs, signal), false);
-  const phaseRows = drained.counts.rows - before.counts.rows;
+  const tpRounds: ThroughputRound[] = [];
+  const tpCpu: Record<TargetName, CpuUse[]> = { direct: [], bare: [], gateway: [] };
+  const rec = { rows: 0, gatewaySeconds: 0, drainSeconds: 0, peakQueueDepth: 0, settled: true };
+  for (let i = 1; i <= config.throughputRounds; i++) {
+    const runs: Partial<Record<TargetName, ThroughputResult>> = {};
+    for (let k = 0; k < tpTargets.length; k++) {
+      const t = tpTargets[(i - 1 + k) % tpTargets.length]!;
+      const name = `throughput ${tpLabel[t.name]} #${i}`;
+      if (t.name !== "gateway") {
+        runs[t.name] = await phase(name, () => throughput(t, ledgers[t.name], c, config.throughputSeconds, signal));
+        tpCpu[t.name].push(cpu[name]!);
+        continue;
+      }
+      const before = await phase(`records settle #${i}`, () => waitForRecords(db, gw.url, performance.now(), drainMs, signal), false);
+      const sampler = setInterval(() => {
+        gatewayMetric("weir_gateway_record_queue_depth").then(
+          (d) => (rec.peakQueueDepth = Math.max(rec.peakQueueDepth, d)),
+          () => {},
+        );
+      }, 1_000);
+      let result: ThroughputResult;
+      try {
+        result = await phase(name, () => throughput(t, ledgers.gateway, c, config.throughputSeconds, signal));
+      } finally {
+        clearInterval(sampler);
+      }
+      const ended = performance.now();
+      const drained = await phase(`records drain #${i}`, () => waitForRecords(db, gw.url, ended, drainMs, signal), false);
+      runs.gateway = result;
+      tpCpu.gateway.push(cpu[name]!, cpu[`records drain #${i}`]!);
+      rec.rows += drained.counts.rows - before.counts.rows;
+      rec.gatewaySeconds += result.seconds;
+      rec.drainSeconds += drained.seconds;
+      rec.settled &&= before.settled && drained.settled;
+    }
+    tpRounds.push({ direct: runs.direct!, bare: runs.bare!, gateway: runs.gateway! });
+  }
+  const tpDirect = combineRuns(tpRounds.map((r) => r.direct));
+  const tpBare = combineRuns(tpRounds.map((r) => r.bare));
+  const tpGateway = combineRuns(tpRounds.map((r) => r.gateway));
+  const roundRatio = (r: ThroughputRound, t: ThroughputResult): number => (r.direct.rps > 0 ? t.rps / r.direct.rps : 0);
 
   // ---- (4) concurrent SSE streams (direct baseline first, then through the gateway) ----
   const streamDeadline = 60_000 + (config.streamEvents + 4) * config.streamDelayMs * 2;
@@ -362,14 +396,20 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
       connections: c,
       direct: throughputFigures(tpDirect),
       gateway: throughputFigures(tpGateway),
-      ratio: round(tpDirect.rps > 0 ? tpGateway.rps / tpDirect.rps : 0),
+      ratio: round(median(tpRounds.map((r) => roundRatio(r, r.gateway)))),
       bareProxy: throughputFigures(tpBare),
-      bareRatio: round(tpDirect.rps > 0 ? tpBare.rps / tpDirect.rps : 0),
+      bareRatio: round(median(tpRounds.map((r) => roundRatio(r, r.bare)))),
+      rounds: Object.fromEntries(
+        tpRounds.map((r, i) => [
+          String(i + 1),
+          { directRps: round(r.direct.rps, 1), bareProxyRps: round(r.bare.rps, 1), gatewayRps: round(r.gateway.rps, 1), ratio: round(roundRatio(r, r.gateway)), bareRatio: round(roundRatio(r, r.bare)) },
+        ]),
+      ),
       cpuPerRequest: {
         // The gateway's row adds the records drain: the recording work its requests caused.
-        direct: cpuPerRequest([cpu["throughput direct"]!], tpDirect.ok, availableParallelism()),
-        bareProxy: cpuPerRequest([cpu["throughput bare proxy"]!], tpBare.ok, availableParallelism()),
-        gateway: cpuPerRequest([cpu["throughput gateway"]!, cpu["records drain"]!], tpGateway.ok, availableParallelism()),
+        direct: cpuPerRequest(tpCpu.direct, tpDirect.ok, availableParallelism()),
+        bareProxy: cpuPerRequest(tpCpu.bare, tpBare.ok, availableParallelism()),
+        gateway: cpuPerRequest(tpCpu.gateway, tpGateway.ok, availableParallelism()),
       },
     },
     streams: {
@@ -383,16 +423,16 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
       gatewayInterceptions: interceptions,
     },
     records: {
-      persistedRowsPerSec: round(tpGateway.seconds > 0 ? phaseRows / tpGateway.seconds : 0, 1),
-      persistedRowsPerSecInclDrain: round(phaseRows / Math.max(1e-3, tpGateway.seconds + drained.seconds), 1),
-      throughputPhaseRows: phaseRows,
+      persistedRowsPerSec: round(rec.gatewaySeconds > 0 ? rec.rows / rec.gatewaySeconds : 0, 1),
+      persistedRowsPerSecInclDrain: round(rec.rows / Math.max(1e-3, rec.gatewaySeconds + rec.drainSeconds), 1),
+      throughputPhaseRows: rec.rows,
       throughputPhaseSeconds: tpGateway.seconds,
-      drainSeconds: round(drained.seconds, 2),
+      drainSeconds: round(rec.drainSeconds, 2),
       lost: audit.lost,
       audit,
       droppedByGateway: dropped,
       droppedByReason,
-      peakQueueDepth,
+      peakQueueDepth: rec.peakQueueDepth,
       okWithoutInterceptionId: ledgers.gateway.okWithoutId,
     },
     memory,
@@ -424,7 +464,7 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
     );
   }
   if (lat.truncated || tt.truncated) notes.push("A sequential phase hit its time bound before taking every sample (see the n= counts).");
-  if (!before.settled || !drained.settled || !final.settled) notes.push(`Records did not settle within ${config.drainTimeoutSeconds} s at least once; counts are as read at the bound.`);
+  if (!rec.settled || !final.settled) notes.push(`Records did not settle within ${config.drainTimeoutSeconds} s at least once; counts are as read at the bound.`);
   if (ledgers.gateway.okWithoutId > 0) notes.push(`${ledgers.gateway.okWithoutId} gateway 200 answers had no x-weir-interception-id header and could not be audited.`);
   const maxLoop = Math.max(streamsGateway.benchLoopDelayMaxMs, streamsDirect?.benchLoopDelayMaxMs ?? 0);
   if (maxLoop > config.streamDelayMs) {

@@ -11,9 +11,14 @@ export interface BenchConfig {
   /** Sequential streaming chat completions per target (time to first body byte). */
   readonly ttfbRequests: number;
   readonly ttfbWarmup: number;
-  /** Throughput phase: autocannon connections and seconds per target. */
+  /** Throughput phase: autocannon connections, and seconds per target in each round. */
   readonly connections: number;
   readonly throughputSeconds: number;
+  /**
+   * Throughput rounds; each runs every target once, in a rotated order, so drift of a shared
+   * machine during the run weighs on all targets alike. Ratios are the median over rounds.
+   */
+  readonly throughputRounds: number;
   /** Untimed autocannon run per target before the measured one; 0 skips it. */
   readonly throughputWarmupSeconds: number;
   /** Concurrent SSE streams through the gateway, events per stream, delay between events. */
@@ -45,7 +50,8 @@ const DEFAULTS = {
   ttfbRequests: 2000,
   ttfbWarmup: 200,
   connections: 64,
-  throughputSeconds: 15,
+  throughputSeconds: 5,
+  throughputRounds: 3,
   throughputWarmupSeconds: 3,
   streams: 1000,
   streamEvents: 20,
@@ -63,6 +69,7 @@ const TINY: Partial<Record<keyof typeof DEFAULTS, number | boolean>> = {
   ttfbWarmup: 5,
   connections: 8,
   throughputSeconds: 1,
+  throughputRounds: 1,
   throughputWarmupSeconds: 0,
   streams: 20,
   streamEvents: 5,
@@ -80,6 +87,7 @@ const NUMERIC: readonly (readonly [flag: string, env: string, key: Exclude<keyof
   ["ttfb-warmup", "WEIR_BENCH_TTFB_WARMUP", "ttfbWarmup"],
   ["connections", "WEIR_BENCH_CONNECTIONS", "connections"],
   ["throughput-seconds", "WEIR_BENCH_THROUGHPUT_SECONDS", "throughputSeconds"],
+  ["throughput-rounds", "WEIR_BENCH_THROUGHPUT_ROUNDS", "throughputRounds"],
   ["throughput-warmup-seconds", "WEIR_BENCH_THROUGHPUT_WARMUP_SECONDS", "throughputWarmupSeconds"],
   ["streams", "WEIR_BENCH_STREAMS", "streams"],
   ["stream-events", "WEIR_BENCH_STREAM_EVENTS", "streamEvents"],
@@ -97,6 +105,7 @@ const LIMITS: Record<(typeof NUMERIC)[number][2], readonly [number, number]> = {
   ttfbWarmup: [0, 100_000],
   connections: [1, 10_000],
   throughputSeconds: [1, 3600],
+  throughputRounds: [1, 100],
   throughputWarmupSeconds: [0, 600],
   streams: [1, 10_000],
   streamEvents: [1, 10_000],
@@ -121,7 +130,9 @@ WEIR_BENCH_OUT_DIR, WEIR_BENCH_CPU_PROF=1, WEIR_BENCH_STREAM_BASELINE=0; flags w
   --ttfb-requests N               sequential streaming requests per target (default ${DEFAULTS.ttfbRequests})
   --ttfb-warmup N                                                           (default ${DEFAULTS.ttfbWarmup})
   --connections N                 autocannon connections                   (default ${DEFAULTS.connections})
-  --throughput-seconds S          measured autocannon run per target       (default ${DEFAULTS.throughputSeconds})
+  --throughput-seconds S          measured autocannon run per target and round (default ${DEFAULTS.throughputSeconds})
+  --throughput-rounds N           rounds of direct / bare proxy / gateway, order rotated each round;
+                                  ratios are the median over rounds      (default ${DEFAULTS.throughputRounds})
   --throughput-warmup-seconds S   untimed autocannon run per target first  (default ${DEFAULTS.throughputWarmupSeconds})
   --streams N                     concurrent SSE streams                   (default ${DEFAULTS.streams})
   --stream-events N               text deltas per stream                   (default ${DEFAULTS.streamEvents})
@@ -184,7 +195,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, rep
     const fromFlag = v[flag];
     if (typeof fromFlag === "string") sizes[key] = parseNumber(`--${flag}`, fromFlag, LIMITS[key]);
   }
-  for (const key of ["latencyRequests", "latencyWarmup", "ttfbRequests", "ttfbWarmup", "connections", "streams", "streamEvents"] as const) {
+  for (const key of ["latencyRequests", "latencyWarmup", "ttfbRequests", "ttfbWarmup", "connections", "throughputRounds", "streams", "streamEvents"] as const) {
     sizes[key] = Math.round(sizes[key] as number);
   }
   const baselineEnv = envFlag(env.WEIR_BENCH_STREAM_BASELINE);
@@ -199,6 +210,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, rep
     ttfbWarmup: sizes.ttfbWarmup as number,
     connections: sizes.connections as number,
     throughputSeconds: sizes.throughputSeconds as number,
+    throughputRounds: sizes.throughputRounds as number,
     throughputWarmupSeconds: sizes.throughputWarmupSeconds as number,
     streams: sizes.streams as number,
     streamEvents: sizes.streamEvents as number,

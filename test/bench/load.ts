@@ -5,7 +5,7 @@ import { setMaxListeners } from "node:events";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import autocannon from "autocannon";
 import { Pool } from "undici";
-import { summarize, type Summary } from "./stats.js";
+import { median, summarize, type Summary } from "./stats.js";
 
 /**
  * Where requests go: the emulator directly, the gateway in front of it, or the bare proxy in
@@ -218,6 +218,30 @@ export interface ThroughputResult {
   readonly latencyP99Ms: number;
   readonly benchLoopDelayP99Ms: number;
   readonly benchLoopDelayMaxMs: number;
+}
+
+/**
+ * Several runs against one target as one figure: counts and seconds add up (so rps is over all
+ * of them); latency and load-generator percentiles are the median of the runs', the max the max.
+ */
+export function combineRuns(runs: readonly ThroughputResult[]): ThroughputResult {
+  const sum = (f: (r: ThroughputResult) => number): number => runs.reduce((a, r) => a + f(r), 0);
+  const mid = (f: (r: ThroughputResult) => number): number => median(runs.map(f));
+  const seconds = sum((r) => r.seconds);
+  const ok = sum((r) => r.ok);
+  return {
+    rps: seconds > 0 ? ok / seconds : 0,
+    seconds,
+    ok,
+    sent: sum((r) => r.sent),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    latencyP50Ms: mid((r) => r.latencyP50Ms),
+    latencyP99Ms: mid((r) => r.latencyP99Ms),
+    benchLoopDelayP99Ms: mid((r) => r.benchLoopDelayP99Ms),
+    benchLoopDelayMaxMs: Math.max(0, ...runs.map((r) => r.benchLoopDelayMaxMs)),
+  };
 }
 
 /** One autocannon run of `seconds` at `connections` against `target`; every answer goes to the ledger. */

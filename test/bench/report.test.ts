@@ -1,7 +1,10 @@
 // The benchmark report's derived figures, computed from fixed inputs.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { cpuPerRequest } from "./report.js";
+import { combineRuns } from "./load.js";
+import type { ThroughputResult } from "./load.js";
+import { cpuPerRequest, roundOrder } from "./report.js";
+import { median } from "./stats.js";
 
 describe("cpuPerRequest", () => {
   it("adds the phases' CPU time and divides it by the requests answered", () => {
@@ -15,5 +18,49 @@ describe("cpuPerRequest", () => {
   it("does not divide by zero when nothing was answered", () => {
     const per = cpuPerRequest([{ wallSeconds: 1, cores: { gateway: 0.5 }, machineBusy: 0.5 }], 0, 2);
     assert.deepEqual(per, { requests: 0, micros: { gateway: 500_000 }, machineMicros: 1_000_000 });
+  });
+});
+
+describe("throughput rounds", () => {
+  it("rotate the order one step per round", () => {
+    assert.deepEqual(roundOrder(1), ["direct", "bare proxy", "gateway"]);
+    assert.deepEqual(roundOrder(2), ["bare proxy", "gateway", "direct"]);
+    assert.deepEqual(roundOrder(3), ["gateway", "direct", "bare proxy"]);
+    assert.deepEqual(roundOrder(4), roundOrder(1));
+  });
+
+  it("take the median ratio: the middle one, or the mean of the two middle ones", () => {
+    assert.equal(median([0.3, 0.1, 0.2]), 0.2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.equal(median([]), 0);
+  });
+
+  it("combine runs: counts and seconds add up, rps is over all of them, percentiles are the runs' median", () => {
+    const run = (ok: number, seconds: number, p99: number, loopMax: number): ThroughputResult => ({
+      rps: ok / seconds,
+      seconds,
+      ok,
+      sent: ok + 1,
+      non2xx: 1,
+      errors: 0,
+      timeouts: 0,
+      latencyP50Ms: p99 / 2,
+      latencyP99Ms: p99,
+      benchLoopDelayP99Ms: 1,
+      benchLoopDelayMaxMs: loopMax,
+    });
+    assert.deepEqual(combineRuns([run(1000, 5, 40, 9), run(3000, 5, 20, 30), run(2000, 5, 30, 12)]), {
+      rps: 400,
+      seconds: 15,
+      ok: 6000,
+      sent: 6003,
+      non2xx: 3,
+      errors: 0,
+      timeouts: 0,
+      latencyP50Ms: 15,
+      latencyP99Ms: 30,
+      benchLoopDelayP99Ms: 1,
+      benchLoopDelayMaxMs: 30,
+    });
   });
 });

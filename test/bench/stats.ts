@@ -32,6 +32,14 @@ export function summarize(values: ArrayLike<number>): Summary {
   };
 }
 
+/** The middle value (the mean of the two middle ones for an even count); 0 for none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
 /** Rounds for display/JSON (keeps numbers finite and readable). */
 export function round(value: number, digits = 3): number {
   if (!Number.isFinite(value)) return 0;
