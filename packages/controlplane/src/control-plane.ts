@@ -24,6 +24,7 @@ import { createCleartextListener } from "./server/cleartext-listener.js";
 import { ConnectionTracker, type HttpRequest, type HttpResponse } from "./server/connection-tracker.js";
 import { resolveMounts, type MountedHandler } from "./server/mounts.js";
 import { createRequestHandler, notFound, type AdminApi } from "./server/request-handler.js";
+import { registerRecordBatchFastPath } from "./rpc/record-batch-fast-path.js";
 import { registerServices } from "./services/register-services.js";
 import type { ServiceDeps } from "./services/service-deps.js";
 
@@ -188,17 +189,22 @@ export class ControlPlane {
       this.authorizationChanges = new AuthorizationChangeHub({ url: database.url, db, logger: options.logger });
       await this.authorizationChanges.start();
       const usage = new GatewayKeyUsageTracker({ db, logger: options.logger, clock: options.clock, intervalMs: options.gatewayKeyUsageIntervalMs });
-      const rpc = connectNodeAdapter({
-        routes: (router) => registerServices(router, this.serviceDeps(db)),
+      const interceptors = [createRpcMetricsInterceptor(this.metrics), createGatewayAuthInterceptor({ db, logger: options.logger, usage })];
+      const fallback = (req: unknown, res: unknown): void => notFound(req as HttpRequest, res as HttpResponse);
+      const rpc = connectNodeAdapter({ routes: (router) => registerServices(router, this.serviceDeps(db)), readMaxBytes: options.readMaxBytes, interceptors, fallback });
+      // Binary RecordBatch calls, decoded without reflection; same path, interceptors and limits.
+      const binaryRecordBatch = connectNodeAdapter({
+        routes: (router) => registerRecordBatchFastPath(router, this.serviceDeps(db)),
         readMaxBytes: options.readMaxBytes,
-        interceptors: [createRpcMetricsInterceptor(this.metrics), createGatewayAuthInterceptor({ db, logger: options.logger, usage })],
-        fallback: (req, res) => notFound(req, res as unknown as HttpResponse),
+        interceptors,
+        fallback,
       });
       // Every /api/v2/ path goes to the admin API (src/admin/admin-api.ts); it counts its own requests.
       const admin: AdminApi = createAdminApi({ db, logger: options.logger, clock: () => options.clock.now(), registry: this.metrics.registry });
       const tracker = new ConnectionTracker();
       const handler = createRequestHandler({
         rpc: rpc as (req: HttpRequest, res: HttpResponse) => void,
+        binaryRecordBatch: binaryRecordBatch as (req: HttpRequest, res: HttpResponse) => void,
         admin,
         metrics: this.metrics,
         tracker,

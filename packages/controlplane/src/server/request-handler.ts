@@ -4,6 +4,7 @@
 import type { ControlPlaneMetrics } from "../metrics.js";
 import type { Logger } from "pino";
 import type { ConnectionTracker, HttpRequest, HttpResponse } from "./connection-tracker.js";
+import { isBinaryRecordBatch } from "../rpc/record-batch-fast-path.js";
 import { findMount, serveMounted, type MountedHandler } from "./mounts.js";
 
 /** The admin HTTP API as the control plane mounts it (src/admin/admin-api.ts; it counts its own requests). */
@@ -17,6 +18,11 @@ export type NodeRequestHandler = (req: HttpRequest, res: HttpResponse) => void;
 export interface RequestHandlerOptions {
   /** The Connect adapter; it answers unknown paths through its fallback (notFound). */
   readonly rpc: NodeRequestHandler;
+  /**
+   * Serves binary RecordBatch calls instead of `rpc` (rpc/record-batch-fast-path.ts): the same
+   * RPC, decoded without reflection. Unset: `rpc` serves them too.
+   */
+  readonly binaryRecordBatch?: NodeRequestHandler;
   readonly admin: AdminApi | undefined;
   readonly metrics: ControlPlaneMetrics;
   readonly tracker: ConnectionTracker;
@@ -63,7 +69,7 @@ function pathOf(req: HttpRequest): string {
 }
 
 export function createRequestHandler(options: RequestHandlerOptions): NodeRequestHandler {
-  const { rpc, admin, metrics, tracker, ready } = options;
+  const { rpc, binaryRecordBatch, admin, metrics, tracker, ready } = options;
   const mounts = options.mounts ?? [];
   const logger = options.logger.child({ component: "http" });
 
@@ -118,6 +124,10 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
     }
     if (path.startsWith(ADMIN_PREFIX) || path === "/api/v2") {
       serveAdmin(req, res);
+      return;
+    }
+    if (binaryRecordBatch !== undefined && isBinaryRecordBatch(req.method, path, req.headers["content-type"])) {
+      binaryRecordBatch(req, res);
       return;
     }
     rpc(req, res);
