@@ -227,7 +227,9 @@ export class ControlPlane {
       tracker.trackSockets(server);
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(options.listen.port, options.listen.host, () => {
+        // Many gateway replicas reconnect at once after a restart: a larger accept backlog than
+        // Node's 511 (the kernel caps it at net.core.somaxconn).
+        server.listen({ port: options.listen.port, host: options.listen.host, backlog: 4096 }, () => {
           server.off("error", reject);
           resolve();
         });

@@ -50,6 +50,9 @@ import { Upstream } from "./upstream.js";
 /** Lifecycle states. */
 export type GatewayState = "new" | "starting" | "running" | "stopping" | "stopped";
 
+/** Accept backlog of the gateway's listener (Node's default is 511). */
+const LISTEN_BACKLOG = 4096;
+
 /** How long aborted requests get to wind down after the shutdown deadline. */
 const ABORT_GRACE_MS = 5_000;
 
@@ -239,7 +242,10 @@ export class Gateway {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(this.options.listen.port, this.options.listen.host, () => {
+      // Node's default accept backlog (511) overflows when a burst of clients connects at once
+      // (1,000 streams starting together), and every dropped handshake waits ~1 s to retry.
+      // The kernel caps it at net.core.somaxconn.
+      server.listen({ port: this.options.listen.port, host: this.options.listen.host, backlog: LISTEN_BACKLOG }, () => {
         server.off("error", reject);
         resolve();
       });

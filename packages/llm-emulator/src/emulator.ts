@@ -171,7 +171,9 @@ export function createLlmEmulator(options: LlmEmulatorOptions = {}): LlmEmulator
       server = s;
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
-        s.listen(options.port ?? 0, host, () => {
+        // Benchmarks open 1,000 streams at once: Node's default accept backlog (511) would drop
+        // handshakes (the kernel caps this at net.core.somaxconn).
+        s.listen({ port: options.port ?? 0, host, backlog: 4096 }, () => {
           s.off('error', reject);
           resolve();
         });
