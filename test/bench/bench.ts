@@ -24,7 +24,7 @@ import { summarizeProfileDir, type ProfileSummary } from "./cpu-profile.js";
 import { Ledger, combineRuns, concurrentStreams, firstByteSamples, latencySamples, throughput, type StreamsResult, type Target, type TargetName, type ThroughputResult } from "./load.js";
 import { ProcessSet, backgroundLoadCores, cpuSnapshot, cpuUse, memoryMiB, sleep, startOnFreePort, waitForOutput, type CpuUse } from "./procs.js";
 import { auditRecords, scrape, sumMetric, waitForRecords } from "./records.js";
-import { cpuPerRequest, evaluate, machineInfo, markdown, type BenchReport, type MachineInfo, type Metrics, type StreamFigures, type ThroughputFigures } from "./report.js";
+import { TARGET_LABELS, cpuPerRequest, evaluate, machineInfo, markdown, roundTargets, type BenchReport, type MachineInfo, type Metrics, type StreamFigures, type ThroughputFigures } from "./report.js";
 import { median, round, roundSummary, summarize } from "./stats.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
@@ -283,19 +283,20 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
   // its backlog never slows another target's run; that drain's CPU counts against the gateway.
   const c = config.connections;
   const drainMs = config.drainTimeoutSeconds * 1000;
-  const tpTargets = [direct, bare, gateway] as const; // THROUGHPUT_ORDER
-  const tpLabel: Record<TargetName, string> = { direct: "direct", bare: "bare proxy", gateway: "gateway" };
+  const tpTargets: Record<TargetName, Target> = { direct, bare, gateway };
   if (config.throughputWarmupSeconds > 0) {
-    for (const t of tpTargets) await phase(`throughput warm-up ${tpLabel[t.name]}`, () => throughput(t, ledgers[t.name], c, config.throughputWarmupSeconds, signal), false);
+    for (const name of roundTargets(1)) {
+      await phase(`throughput warm-up ${TARGET_LABELS[name]}`, () => throughput(tpTargets[name], ledgers[name], c, config.throughputWarmupSeconds, signal), false);
+    }
   }
   const tpRounds: ThroughputRound[] = [];
   const tpCpu: Record<TargetName, CpuUse[]> = { direct: [], bare: [], gateway: [] };
   const rec = { rows: 0, gatewaySeconds: 0, drainSeconds: 0, peakQueueDepth: 0, settled: true };
   for (let i = 1; i <= config.throughputRounds; i++) {
     const runs: Partial<Record<TargetName, ThroughputResult>> = {};
-    for (let k = 0; k < tpTargets.length; k++) {
-      const t = tpTargets[(i - 1 + k) % tpTargets.length]!;
-      const name = `throughput ${tpLabel[t.name]} #${i}`;
+    for (const target of roundTargets(i)) {
+      const t = tpTargets[target];
+      const name = `throughput ${TARGET_LABELS[target]} #${i}`;
       if (t.name !== "gateway") {
         runs[t.name] = await phase(name, () => throughput(t, ledgers[t.name], c, config.throughputSeconds, signal));
         tpCpu[t.name].push(cpu[name]!);

@@ -1,6 +1,6 @@
 // The benchmark's output: machine description, the JSON document (latest.json) and the
 // markdown table (latest.md) with the targets next to the measurements.
-import type { ThroughputResult } from "./load.js";
+import type { TargetName, ThroughputResult } from "./load.js";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import type { BenchConfig } from "./config.js";
@@ -130,11 +130,19 @@ export interface ThroughputRoundFigures {
 }
 
 /** The throughput targets in round 1's order; each later round starts one further along. */
-export const THROUGHPUT_ORDER = ["direct", "bare proxy", "gateway"] as const;
+export const THROUGHPUT_ORDER: readonly TargetName[] = ["direct", "bare", "gateway"];
 
-/** The order of round `n` (1-based). */
-export function roundOrder(n: number): string[] {
+/** How the report names each target. */
+export const TARGET_LABELS: Readonly<Record<TargetName, string>> = { direct: "direct", bare: "bare proxy", gateway: "gateway" };
+
+/** The targets of round `n` (1-based), in the order they run. */
+export function roundTargets(n: number): TargetName[] {
   return THROUGHPUT_ORDER.map((_, k) => THROUGHPUT_ORDER[(n - 1 + k) % THROUGHPUT_ORDER.length]!);
+}
+
+/** The order of round `n` (1-based), as the report names the targets. */
+export function roundOrder(n: number): string[] {
+  return roundTargets(n).map((t) => TARGET_LABELS[t]);
 }
 
 /** CPU µs per answered request: by process, and the whole machine (including the kernel and other processes). */

@@ -28,6 +28,9 @@ import { registerRecordBatchFastPath } from "./rpc/record-batch-fast-path.js";
 import { registerServices } from "./services/register-services.js";
 import type { ServiceDeps } from "./services/service-deps.js";
 
+/** Accept backlog of the control plane's listener (Node's default is 511). */
+const LISTEN_BACKLOG = 4096;
+
 /** host:port to listen on; port 0 picks a free port (read it back from `url`). */
 export interface ListenAddress {
   readonly host: string;
@@ -191,10 +194,11 @@ export class ControlPlane {
       const usage = new GatewayKeyUsageTracker({ db, logger: options.logger, clock: options.clock, intervalMs: options.gatewayKeyUsageIntervalMs });
       const interceptors = [createRpcMetricsInterceptor(this.metrics), createGatewayAuthInterceptor({ db, logger: options.logger, usage })];
       const fallback = (req: unknown, res: unknown): void => notFound(req as HttpRequest, res as HttpResponse);
-      const rpc = connectNodeAdapter({ routes: (router) => registerServices(router, this.serviceDeps(db)), readMaxBytes: options.readMaxBytes, interceptors, fallback });
+      const deps = this.serviceDeps(db);
+      const rpc = connectNodeAdapter({ routes: (router) => registerServices(router, deps), readMaxBytes: options.readMaxBytes, interceptors, fallback });
       // Binary RecordBatch calls, decoded without reflection; same path, interceptors and limits.
       const binaryRecordBatch = connectNodeAdapter({
-        routes: (router) => registerRecordBatchFastPath(router, this.serviceDeps(db)),
+        routes: (router) => registerRecordBatchFastPath(router, deps),
         readMaxBytes: options.readMaxBytes,
         interceptors,
         fallback,
@@ -229,7 +233,7 @@ export class ControlPlane {
         server.once("error", reject);
         // Many gateway replicas reconnect at once after a restart: a larger accept backlog than
         // Node's 511 (the kernel caps it at net.core.somaxconn).
-        server.listen({ port: options.listen.port, host: options.listen.host, backlog: 4096 }, () => {
+        server.listen({ port: options.listen.port, host: options.listen.host, backlog: LISTEN_BACKLOG }, () => {
           server.off("error", reject);
           resolve();
         });

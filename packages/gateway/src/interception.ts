@@ -52,7 +52,7 @@ export const INTERCEPTION_ID_HEADER = "x-weir-interception-id";
 export interface ExchangeDeps {
   readonly options: GatewayOptions;
   readonly controlPlane: Pick<ControlPlaneClient, "recordInterception" | "recordsInBatches">;
-  readonly records: Pick<RecordQueue<GatewayRecord>, "admit" | "enqueue" | "hasRoom">;
+  readonly records: Pick<RecordQueue<GatewayRecord>, "admit" | "enqueue">;
   readonly upstream: Upstream;
   readonly metrics: GatewayMetrics;
 }

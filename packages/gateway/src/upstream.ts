@@ -127,7 +127,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
   async bytes(): Promise<Buffer> {
     this.whole = true;
     this.controller?.resume();
-    while (!this.ended && this.failure === undefined) await new Promise<void>((resolve) => (this.wake = resolve));
+    while (!this.ended && this.failure === undefined) await this.arrival();
     if (this.failure !== undefined) throw this.failure;
     const chunks = this.chunks;
     this.chunks = [];
@@ -147,7 +147,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
           }
           if (this.failure !== undefined) throw this.failure;
           if (this.ended) return { value: undefined, done: true };
-          await new Promise<void>((resolve) => (this.wake = resolve));
+          await this.arrival();
         }
       },
       // Leaving a for-await loop early gives up on the rest, as a stream's iterator would.
@@ -187,6 +187,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
 
   private release(): void {
     this.signal.removeEventListener("abort", this.onAbort);
+  }
+
+  /** Settles at the next chunk, end or failure (whole-body readers: at the end or failure). */
+  private arrival(): Promise<void> {
+    return new Promise<void>((resolve) => (this.wake = resolve));
   }
 
   private notify(): void {
