@@ -94,6 +94,8 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
       "metrics.throughput.cpuPerRequest.bareProxy.micros.bareProxy",
       "metrics.streams.gateway.maxGapMs",
       "metrics.streams.gateway.p99GapMs",
+      "metrics.streams.direct.maxGapMs",
+      "metrics.streams.bareProxy.maxGapMs",
       "metrics.controlPlane.rpcsPerLlmRequest",
       "metrics.records.persistedRowsPerSec",
       "metrics.records.lost",
@@ -107,6 +109,11 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
     assert.ok(report.metrics.latency.bareProxy.count > 0, "no bare-proxy latency samples");
     assert.ok(report.metrics.ttfb.bareProxy.count > 0, "no bare-proxy first-byte samples");
     assert.ok(report.metrics.throughput.bareProxy.ok > 0, "no bare-proxy answers in the throughput phase");
+    // Every stream of every run arrived whole, through the bare proxy too.
+    for (const target of ["direct", "bareProxy", "gateway"]) {
+      const streams = report.metrics.streams[target];
+      assert.equal(streams.complete, streams.streams, `${target}: ${streams.complete} of ${streams.streams} streams complete`);
+    }
     // Each run's requests are counted against the process that served them.
     assert.equal(report.metrics.throughput.cpuPerRequest.gateway.requests, report.metrics.throughput.gateway.ok);
     assert.ok(report.metrics.throughput.cpuPerRequest.gateway.micros.gateway > 0, "the gateway used no CPU in its throughput run");

@@ -331,12 +331,16 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
   const tpGateway = combineRuns(tpRounds.map((r) => r.gateway));
   const roundRatio = (r: ThroughputRound, t: ThroughputResult): number => (r.direct.rps > 0 ? t.rps / r.direct.rps : 0);
 
-  // ---- (4) concurrent SSE streams (direct baseline first, then through the gateway) ----
+  // ---- (4) concurrent SSE streams (baselines first: direct, then the bare proxy's floor; then through the gateway) ----
   const streamDeadline = 60_000 + (config.streamEvents + 4) * config.streamDelayMs * 2;
   let streamsDirect: StreamsResult | undefined;
+  let streamsBare: StreamsResult | undefined;
   if (config.streamBaseline) {
     streamsDirect = await phase("streams direct", () =>
       concurrentStreams(direct, ledgers.direct, config.streams, config.streamEvents, config.streamDelayMs, streamDeadline, signal),
+    );
+    streamsBare = await phase("streams bare proxy", () =>
+      concurrentStreams(bare, ledgers.bare, config.streams, config.streamEvents, config.streamDelayMs, streamDeadline, signal),
     );
   }
   const streamsGateway = await phase("streams gateway", () =>
@@ -416,6 +420,7 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
     streams: {
       gateway: streamFigures(streamsGateway, config.streamEvents, config.streamDelayMs),
       ...(streamsDirect ? { direct: streamFigures(streamsDirect, config.streamEvents, config.streamDelayMs) } : {}),
+      ...(streamsBare ? { bareProxy: streamFigures(streamsBare, config.streamEvents, config.streamDelayMs) } : {}),
     },
     controlPlane: {
       rpcs,
@@ -467,7 +472,7 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
   if (lat.truncated || tt.truncated) notes.push("A sequential phase hit its time bound before taking every sample (see the n= counts).");
   if (!rec.settled || !final.settled) notes.push(`Records did not settle within ${config.drainTimeoutSeconds} s at least once; counts are as read at the bound.`);
   if (ledgers.gateway.okWithoutId > 0) notes.push(`${ledgers.gateway.okWithoutId} gateway 200 answers had no x-weir-interception-id header and could not be audited.`);
-  const maxLoop = Math.max(streamsGateway.benchLoopDelayMaxMs, streamsDirect?.benchLoopDelayMaxMs ?? 0);
+  const maxLoop = Math.max(streamsGateway.benchLoopDelayMaxMs, streamsDirect?.benchLoopDelayMaxMs ?? 0, streamsBare?.benchLoopDelayMaxMs ?? 0);
   if (maxLoop > config.streamDelayMs) {
     notes.push(`The load generator's own event loop stalled for up to ${maxLoop.toFixed(0)} ms during the stream phases; stream gaps include that.`);
   }

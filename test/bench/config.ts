@@ -122,8 +122,7 @@ export const USAGE = `Usage: npm run bench -- [options]   (or: tsx test/bench/be
 
 Starts the LLM emulator, a control plane on a fresh Postgres database, one gateway and a bare
 proxy (a Node.js proxy that only forwards: the floor) as separate processes, measures
-direct-to-emulator vs through-the-gateway (and through the bare proxy at c=1 and in the
-throughput phase), and writes latest.json/latest.md.
+direct-to-emulator vs through-the-gateway (and through the bare proxy in every phase), and writes latest.json/latest.md.
 
 Options (numeric ones also as WEIR_BENCH_<NAME>, e.g. WEIR_BENCH_STREAMS=200; and WEIR_BENCH_TINY=1,
 WEIR_BENCH_OUT_DIR, WEIR_BENCH_CPU_PROF=1, WEIR_BENCH_STREAM_BASELINE=0; flags win over variables):
@@ -140,7 +139,7 @@ WEIR_BENCH_OUT_DIR, WEIR_BENCH_CPU_PROF=1, WEIR_BENCH_STREAM_BASELINE=0; flags w
   --streams N                     concurrent SSE streams                   (default ${DEFAULTS.streams})
   --stream-events N               text deltas per stream                   (default ${DEFAULTS.streamEvents})
   --stream-delay-ms MS            delay between events                     (default ${DEFAULTS.streamDelayMs})
-  --no-stream-baseline            skip the direct-to-emulator stream run
+  --no-stream-baseline            skip the direct and bare-proxy stream runs
   --drain-timeout-seconds S       bound on waiting for records to settle   (default ${DEFAULTS.drainTimeoutSeconds})
   --max-run-seconds S             watchdog for the whole run               (default ${DEFAULTS.maxRunSeconds})
   --quiet-wait-seconds S          before each measured phase, wait up to S for other processes

@@ -82,6 +82,8 @@ export interface Metrics {
   readonly streams: {
     readonly gateway: StreamFigures;
     readonly direct?: StreamFigures;
+    /** The same streams through the bare proxy: the gap any Node.js proxy adds on this machine. */
+    readonly bareProxy?: StreamFigures;
   };
   readonly controlPlane: {
     /** Δ weir_controlplane_rpc_requests_total (all labels) over the run. */
@@ -343,13 +345,14 @@ export function markdown(r: BenchReport): string {
   L.push(`| Non-2xx / errors / timeouts at c=${m.throughput.connections} | ${td.non2xx} / ${td.errors} / ${td.timeouts} | ${tg.non2xx} / ${tg.errors} / ${tg.timeouts} | | ${tb.non2xx} / ${tb.errors} / ${tb.timeouts} | |`);
   const sg = m.streams.gateway;
   const sd = m.streams.direct;
+  const sb = m.streams.bareProxy;
   const sdv = (f: (s: StreamFigures) => string): string => (sd ? f(sd) : "—");
-  // Streams are not run through the bare proxy (run time).
-  L.push(`| ${num(sg.streams)} streams: largest / p99 / p50 inter-event gap | ${sdv((s) => `${s.maxGapMs.toFixed(1)} / ${s.p99GapMs.toFixed(1)} / ${s.p50GapMs.toFixed(1)} ms`)} | ${sg.maxGapMs.toFixed(1)} / ${sg.p99GapMs.toFixed(1)} / ${sg.p50GapMs.toFixed(1)} ms | | — | |`);
-  L.push(`| … only gaps after every stream had its first event (no start-up burst): largest / p99 (count) | ${sdv((s) => `${s.steadyMaxGapMs.toFixed(1)} / ${s.steadyP99GapMs.toFixed(1)} ms (${num(s.steadyGaps)})`)} | ${sg.steadyMaxGapMs.toFixed(1)} / ${sg.steadyP99GapMs.toFixed(1)} ms (${num(sg.steadyGaps)}) | | — | |`);
-  L.push(`| ${num(sg.streams)} streams: first event p50 / p99 | ${sdv((s) => `${s.firstEventP50Ms.toFixed(1)} / ${s.firstEventP99Ms.toFixed(1)} ms`)} | ${sg.firstEventP50Ms.toFixed(1)} / ${sg.firstEventP99Ms.toFixed(1)} ms | | — | |`);
-  L.push(`| ${num(sg.streams)} streams: complete / most open at once | ${sdv((s) => `${num(s.complete)} / ${num(s.maxConcurrent)}`)} | ${num(sg.complete)} / ${num(sg.maxConcurrent)} | | — | |`);
-  L.push(`| ${num(sg.streams)} streams: load-generator event-loop delay p99 / max | ${sdv((s) => `${s.benchLoopDelayP99Ms.toFixed(1)} / ${s.benchLoopDelayMaxMs.toFixed(1)} ms`)} | ${sg.benchLoopDelayP99Ms.toFixed(1)} / ${sg.benchLoopDelayMaxMs.toFixed(1)} ms | | — | |`);
+  const sbv = (f: (s: StreamFigures) => string): string => (sb ? f(sb) : "—");
+  L.push(`| ${num(sg.streams)} streams: largest / p99 / p50 inter-event gap | ${sdv((s) => `${s.maxGapMs.toFixed(1)} / ${s.p99GapMs.toFixed(1)} / ${s.p50GapMs.toFixed(1)} ms`)} | ${sg.maxGapMs.toFixed(1)} / ${sg.p99GapMs.toFixed(1)} / ${sg.p50GapMs.toFixed(1)} ms | | ${sbv((s) => `${s.maxGapMs.toFixed(1)} / ${s.p99GapMs.toFixed(1)} / ${s.p50GapMs.toFixed(1)} ms`)} | |`);
+  L.push(`| … only gaps after every stream had its first event (no start-up burst): largest / p99 (count) | ${sdv((s) => `${s.steadyMaxGapMs.toFixed(1)} / ${s.steadyP99GapMs.toFixed(1)} ms (${num(s.steadyGaps)})`)} | ${sg.steadyMaxGapMs.toFixed(1)} / ${sg.steadyP99GapMs.toFixed(1)} ms (${num(sg.steadyGaps)}) | | ${sbv((s) => `${s.steadyMaxGapMs.toFixed(1)} / ${s.steadyP99GapMs.toFixed(1)} ms (${num(s.steadyGaps)})`)} | |`);
+  L.push(`| ${num(sg.streams)} streams: first event p50 / p99 | ${sdv((s) => `${s.firstEventP50Ms.toFixed(1)} / ${s.firstEventP99Ms.toFixed(1)} ms`)} | ${sg.firstEventP50Ms.toFixed(1)} / ${sg.firstEventP99Ms.toFixed(1)} ms | | ${sbv((s) => `${s.firstEventP50Ms.toFixed(1)} / ${s.firstEventP99Ms.toFixed(1)} ms`)} | |`);
+  L.push(`| ${num(sg.streams)} streams: complete / most open at once | ${sdv((s) => `${num(s.complete)} / ${num(s.maxConcurrent)}`)} | ${num(sg.complete)} / ${num(sg.maxConcurrent)} | | ${sbv((s) => `${num(s.complete)} / ${num(s.maxConcurrent)}`)} | |`);
+  L.push(`| ${num(sg.streams)} streams: load-generator event-loop delay p99 / max | ${sdv((s) => `${s.benchLoopDelayP99Ms.toFixed(1)} / ${s.benchLoopDelayMaxMs.toFixed(1)} ms`)} | ${sg.benchLoopDelayP99Ms.toFixed(1)} / ${sg.benchLoopDelayMaxMs.toFixed(1)} ms | | ${sbv((s) => `${s.benchLoopDelayP99Ms.toFixed(1)} / ${s.benchLoopDelayMaxMs.toFixed(1)} ms`)} | |`);
   L.push("");
   L.push("## Control plane, records, memory", "");
   L.push("| Measurement | Value |", "|---|---:|");
@@ -400,7 +403,7 @@ export function markdown(r: BenchReport): string {
   L.push(
     `Sizes: c=1 ${num(c.latencyRequests)} (+${num(c.latencyWarmup)} warm-up) blocking and ${num(c.ttfbRequests)} (+${num(c.ttfbWarmup)}) streaming requests per target, interleaved; ` +
       `throughput ${c.throughputRounds} × ${c.throughputSeconds} s per target at c=${c.connections} after ${c.throughputWarmupSeconds} s warm-up; ` +
-      `${num(c.streams)} streams × ${c.streamEvents} events @ ${c.streamDelayMs} ms (direct and gateway only). Added = gateway percentile − direct percentile; bare added = bare proxy percentile − direct percentile.`,
+      `${num(c.streams)} streams × ${c.streamEvents} events @ ${c.streamDelayMs} ms (direct, bare proxy and gateway; the first two are skipped with --no-stream-baseline). Added = gateway percentile − direct percentile; bare added = bare proxy percentile − direct percentile.`,
   );
   return `${L.join("\n")}\n`;
 }
