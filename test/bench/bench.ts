@@ -333,19 +333,12 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
 
   // ---- (4) concurrent SSE streams (baselines first: direct, then the bare proxy's floor; then through the gateway) ----
   const streamDeadline = 60_000 + (config.streamEvents + 4) * config.streamDelayMs * 2;
-  let streamsDirect: StreamsResult | undefined;
-  let streamsBare: StreamsResult | undefined;
-  if (config.streamBaseline) {
-    streamsDirect = await phase("streams direct", () =>
-      concurrentStreams(direct, ledgers.direct, config.streams, config.streamEvents, config.streamDelayMs, streamDeadline, signal),
-    );
-    streamsBare = await phase("streams bare proxy", () =>
-      concurrentStreams(bare, ledgers.bare, config.streams, config.streamEvents, config.streamDelayMs, streamDeadline, signal),
-    );
-  }
-  const streamsGateway = await phase("streams gateway", () =>
-    concurrentStreams(gateway, ledgers.gateway, config.streams, config.streamEvents, config.streamDelayMs, streamDeadline, signal),
-  );
+  const streamsThrough = (name: string, ledger: Ledger): Promise<StreamsResult> =>
+    phase(name, () => concurrentStreams(ledger.target, ledger, config.streams, config.streamEvents, config.streamDelayMs, streamDeadline, signal));
+  const streamsDirect = config.streamBaseline ? await streamsThrough("streams direct", ledgers.direct) : undefined;
+  const streamsBare = config.streamBaseline ? await streamsThrough("streams bare proxy", ledgers.bare) : undefined;
+  const streamsGateway = await streamsThrough("streams gateway", ledgers.gateway);
+  const figures = (r: StreamsResult): StreamFigures => streamFigures(r, config.streamEvents, config.streamDelayMs);
 
   // ---- (5) after the gateway drained: audit, RPCs, memory ----
   const final = await phase("records drain (final)", () => waitForRecords(db, gw.url, performance.now(), drainMs, signal), false);
@@ -418,9 +411,9 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
       },
     },
     streams: {
-      gateway: streamFigures(streamsGateway, config.streamEvents, config.streamDelayMs),
-      ...(streamsDirect ? { direct: streamFigures(streamsDirect, config.streamEvents, config.streamDelayMs) } : {}),
-      ...(streamsBare ? { bareProxy: streamFigures(streamsBare, config.streamEvents, config.streamDelayMs) } : {}),
+      gateway: figures(streamsGateway),
+      ...(streamsDirect ? { direct: figures(streamsDirect) } : {}),
+      ...(streamsBare ? { bareProxy: figures(streamsBare) } : {}),
     },
     controlPlane: {
       rpcs,
