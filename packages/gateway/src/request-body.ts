@@ -13,8 +13,11 @@ export function readRequestBody(req: IncomingMessage, limitBytes: number): Promi
       return;
     }
     // Usually the whole body arrived with the headers and is buffered already: take it at once
-    // instead of a round through flowing mode (listeners, ticks, 'end').
-    if (req.complete) {
+    // instead of a round through flowing mode (listeners, ticks, 'end'). The request may not be
+    // `complete` yet even then: Node runs promise continuations between the parser's body
+    // callback and its message-complete callback, so a buffered body as long as the declared
+    // Content-Length is whole too (the parser never delivers more than that).
+    if (req.complete || (Number.isFinite(declared) && req.readableLength === declared)) {
       const buffered = req.readableLength;
       if (buffered > limitBytes) {
         req.resume();
