@@ -31,8 +31,12 @@ export interface UpstreamHeaderOptions {
   readonly providerKey: string | undefined;
 }
 
-function connectionTokens(headers: IncomingHttpHeaders | Record<string, unknown>): Set<string> {
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+function connectionTokens(headers: IncomingHttpHeaders | Record<string, unknown>): ReadonlySet<string> {
   const raw = headers.connection;
+  // Most messages have no Connection header, or only "keep-alive" (hop-by-hop anyway).
+  if (raw === undefined || raw === "keep-alive") return NO_TOKENS;
   const tokens = new Set<string>();
   const values = Array.isArray(raw) ? raw : typeof raw === "string" ? [raw] : [];
   for (const value of values) {

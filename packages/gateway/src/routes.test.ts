@@ -25,6 +25,12 @@ describe("resolveRoute", () => {
     { name: "dot segments are refused", method: "GET", target: "/openai/v1/models/../../admin", want: undefined },
     { name: "encoded dot segments are refused", method: "GET", target: "/openai/v1/models/%2e%2e/x", want: undefined },
     { name: "encoded slash is refused", method: "GET", target: "/openai/v1/models/a%2fb", want: undefined },
+    { name: "a single dot segment is refused", method: "GET", target: "/openai/v1/models/.", want: undefined },
+    { name: "encoded backslash is refused", method: "GET", target: "/openai/v1/models/a%5cb", want: undefined },
+    { name: "backslash is refused", method: "GET", target: "/openai/v1/models/a\\b", want: undefined },
+    { name: "dot segments of a relative target are refused", method: "GET", target: "../openai/v1/models", want: undefined },
+    { name: "a name starting with a dot is no dot segment", method: "GET", target: "/openai/v1/models/.gpt", want: { kind: "passthrough", route: "/openai/v1/models/{id}", upstreamPath: "/models/.gpt" } },
+    { name: "an encoded plain name", method: "GET", target: "/openai/v1/models/gpt%2D4o", want: { kind: "passthrough", route: "/openai/v1/models/{id}", upstreamPath: "/models/gpt%2D4o" } },
     { name: "prefix lookalike", method: "POST", target: "/openai/v1/chat/completionsX", want: undefined },
   ];
   for (const c of cases) {
