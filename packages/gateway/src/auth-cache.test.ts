@@ -68,6 +68,25 @@ describe("AuthCache", () => {
     assert.deepEqual(events, ["bypass", "bypass"]);
   });
 
+  // cached(): the promise-free lookup every request tries first.
+  it("cached() holds a fresh allowed answer only, and never asks", async () => {
+    const { cache, cp, clock, authorize, events } = setup({ ttlMs: 60_000 });
+    assert.equal(cache.cached("key-a"), undefined, "inactive");
+    cache.activate();
+    assert.equal(cache.cached("key-a"), undefined, "not fetched yet");
+    await authorize("key-a");
+    await assert.rejects(authorize("key-bad"), UnauthorizedError);
+    assert.deepEqual(cache.cached("key-a"), alice);
+    assert.equal(cache.cached("key-bad"), undefined, "a refusal is left to authorize()");
+    cache.invalidateApiKey(alice.apiKeyId);
+    assert.equal(cache.cached("key-a"), undefined, "invalidated");
+    await authorize("key-a");
+    await clock.advance(60_000);
+    assert.equal(cache.cached("key-a"), undefined, "expired");
+    assert.deepEqual(cp.calls, ["key-a", "key-bad", "key-a"]);
+    assert.deepEqual(events.filter((e) => e === "hit").length, 1);
+  });
+
   it("answers from the cache until ttlMs after the answer, then asks again", async () => {
     const { cache, cp, clock, authorize } = setup({ ttlMs: 60_000 });
     cache.activate();

@@ -152,6 +152,18 @@ export class AuthCache {
   }
 
   /**
+   * The user `credential` belongs to when a fresh allowed answer is cached, at once (no promise:
+   * the common case of every request); undefined otherwise — then call authorize().
+   */
+  cached(credential: string): AuthorizedUser | undefined {
+    if (!this.isActive) return undefined;
+    const entry = this.lookup(credentialDigest(credential));
+    if (entry?.kind !== "allowed") return undefined;
+    this.options.onEvent?.("hit");
+    return entry.user;
+  }
+
+  /**
    * The user `credential` (any string that identifies the presented credential) belongs to:
    * from the cache when active and fresh, otherwise from `load`. A refusal (UnauthorizedError)
    * is thrown, and cached briefly. `signal` lets this caller give up without cancelling a call

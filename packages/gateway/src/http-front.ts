@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isUuid } from "@weir/proto";
 import type { Logger } from "pino";
+import { Cancellation } from "./cancellation.js";
 import type { AuthorizedUser, ControlPlaneClient, UserCredential } from "./control-plane-client.js";
 import { GOVERNANCE_REQUEST_ID_HEADER, extractAuthToken, isByokRequest } from "./credentials.js";
 import { takeDelegation } from "./delegation.js";
@@ -45,7 +46,7 @@ export const METRICS_PATH = "/metrics";
 
 export interface HttpFrontOptions {
   readonly options: GatewayOptions;
-  readonly controlPlane: Pick<ControlPlaneClient, "authorize" | "ready">;
+  readonly controlPlane: Pick<ControlPlaneClient, "authorize" | "ready"> & Partial<Pick<ControlPlaneClient, "cachedAuthorization">>;
   readonly pool: HandlerPool<RequestHandler>;
   /** Builds a user's handler on a pool miss. */
   readonly buildHandler: (user: AuthorizedUser) => Promise<RequestHandler>;
@@ -59,7 +60,7 @@ export interface HttpFrontOptions {
 }
 
 interface ActiveRequest {
-  readonly controller: AbortController;
+  readonly cancellation: Cancellation;
 }
 
 export class HttpFront {
@@ -104,10 +105,10 @@ export class HttpFront {
       return;
     }
 
-    const entry: ActiveRequest = { controller: new AbortController() };
+    const entry: ActiveRequest = { cancellation: new Cancellation() };
     this.active.add(entry);
     res.on("close", () => {
-      if (!res.writableFinished) entry.controller.abort(new ClientDisconnectedError());
+      if (!res.writableFinished) entry.cancellation.abort(new ClientDisconnectedError());
     });
     const requestId = req.headers[GOVERNANCE_REQUEST_ID_HEADER];
     const bindings: Record<string, string> = { method, path };
@@ -119,7 +120,7 @@ export class HttpFront {
     if (delegation.ignored) log.warn("delegated api key id header ignored: not an in-process request");
     const startedAt = this.o.options.clock.now();
 
-    this.serve(req, res, method, target, path, entry.controller, log, delegation.apiKeyId)
+    this.serve(req, res, method, target, path, entry.cancellation, log, delegation.apiKeyId)
       .catch((err: unknown) => this.fail(req, res, method, err, log))
       .finally(() => {
         log.debug({ status: res.statusCode, duration_ms: this.o.options.clock.now() - startedAt }, "request finished");
@@ -154,7 +155,7 @@ export class HttpFront {
 
   /** Aborts every in-flight request with `reason`. */
   abortAll(reason: Error): void {
-    for (const entry of this.active) entry.controller.abort(reason);
+    for (const entry of this.active) entry.cancellation.abort(reason);
   }
 
   private async serve(
@@ -163,7 +164,7 @@ export class HttpFront {
     method: string,
     target: string,
     path: string,
-    exchange: AbortController,
+    exchange: Cancellation,
     log: RequestLog,
     delegatedApiKeyId: string | undefined,
   ): Promise<void> {
@@ -183,8 +184,9 @@ export class HttpFront {
 
     let user: AuthorizedUser;
     try {
-      // SECURITY: the token goes to the control plane only; logs carry its source.
-      user = await this.o.controlPlane.authorize(userCredential, exchange.signal);
+      // SECURITY: the token goes to the control plane only; logs carry its source. A cached
+      // answer is taken without a promise; only a miss needs the exchange's AbortSignal.
+      user = this.o.controlPlane.cachedAuthorization?.(userCredential) ?? (await this.o.controlPlane.authorize(userCredential, exchange.signal));
     } catch (err) {
       this.o.metrics.authorizationsTotal.inc({
         outcome: isUnauthorizedError(err) ? "denied" : isControlPlaneUnavailableError(err) ? "unavailable" : "error",
@@ -209,7 +211,7 @@ export class HttpFront {
       res,
       user,
       byok,
-      signal: exchange.signal,
+      signal: exchange,
       abort: (reason) => exchange.abort(reason),
       logger: log.with({
         route: route.route,

@@ -10,6 +10,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { AbortSource } from "./cancellation.js";
 import { detectClient, detectClientSessionId } from "./client-detection.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
 import { bearerToken, maskCredential } from "./credentials.js";
@@ -68,7 +69,7 @@ export interface ExchangeContext {
    * Aborts when the client disconnects (ClientDisconnectedError), at the shutdown deadline
    * (ShutdownAbortError), or when the upstream call times out (UpstreamTimeoutError).
    */
-  readonly signal: AbortSignal;
+  readonly signal: AbortSource;
   /** Aborts the exchange (the upstream deadline's timeout). */
   abort(reason: Error): void;
 }

@@ -2,6 +2,7 @@
 
 import type { ServerResponse } from "node:http";
 import { once } from "node:events";
+import type { AbortSource } from "./cancellation.js";
 import type { HttpErrorResponse } from "./errors.js";
 
 /** Sends a gateway-originated error: JSON `{message, detail?}`. No-op when the client is gone. */
@@ -28,24 +29,23 @@ export function sendJson(res: ServerResponse, status: number, body: string | Buf
  * full it returns a promise instead, settled once the buffer drained (true) or the response
  * closed or `signal` aborted (false) — so the common case costs no promise per chunk.
  */
-export function writeChunk(res: ServerResponse, chunk: string | Uint8Array, signal: AbortSignal): boolean | Promise<boolean> {
+export function writeChunk(res: ServerResponse, chunk: string | Uint8Array, signal: AbortSource): boolean | Promise<boolean> {
   if (res.destroyed || res.writableEnded) return false;
   if (res.write(chunk)) return true;
   if (signal.aborted) return false;
   return drained(res, signal);
 }
 
-async function drained(res: ServerResponse, signal: AbortSignal): Promise<boolean> {
+async function drained(res: ServerResponse, signal: AbortSource): Promise<boolean> {
   const ac = new AbortController();
-  const onAbort = (): void => ac.abort();
-  signal.addEventListener("abort", onAbort, { once: true });
+  const unlisten = signal.onAbort(() => ac.abort());
   try {
     await Promise.race([once(res, "drain", { signal: ac.signal }), once(res, "close", { signal: ac.signal })]);
   } catch {
     // aborted
   } finally {
     ac.abort();
-    signal.removeEventListener("abort", onAbort);
+    unlisten();
   }
   return !res.destroyed;
 }

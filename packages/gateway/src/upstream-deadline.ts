@@ -1,15 +1,16 @@
 // The deadline of one upstream call: the exchange's own abort signal (the client went away, or
 // the gateway gave up on it at shutdown), plus upstreamTimeoutMs, after which the exchange is
-// aborted with UpstreamTimeoutError. The exchange's signal serves the upstream call directly —
-// no second AbortController and listener per request.
+// aborted with UpstreamTimeoutError. The exchange's own cancellation serves the upstream call
+// directly — nothing more to make and listen to per request.
 
+import type { AbortSource } from "./cancellation.js";
 import type { Clock } from "./clock.js";
 import { UpstreamTimeoutError, isClientDisconnectedError, isShutdownAbortError, isUpstreamTimeoutError } from "./errors.js";
 import type { InterceptionErrorType } from "./records.js";
 
 /** An exchange's abort signal and the means to abort it. */
 export interface Abortable {
-  readonly signal: AbortSignal;
+  readonly signal: AbortSource;
   abort(reason: Error): void;
 }
 
@@ -24,7 +25,7 @@ export class UpstreamDeadline {
     this.timer = clock.setTimeout(() => exchange.abort(new UpstreamTimeoutError(timeoutMs)), timeoutMs);
   }
 
-  get signal(): AbortSignal {
+  get signal(): AbortSource {
     return this.exchange.signal;
   }
 

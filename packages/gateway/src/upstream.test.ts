@@ -9,6 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { Cancellation } from "./cancellation.js";
 import { Upstream } from "./upstream.js";
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
@@ -39,7 +40,7 @@ describe("Upstream", () => {
     server.close();
   });
 
-  const send = (path: string, signal = new AbortController().signal, body: string | undefined = undefined) =>
+  const send = (path: string, signal = new Cancellation(), body: string | undefined = undefined) =>
     upstream.request({ origin, path }, { method: body === undefined ? "GET" : "POST", headers: { "x-test": "1" }, body, signal });
 
   it("returns the status, the headers and the whole body, sent in many chunks", async () => {
@@ -105,8 +106,8 @@ describe("Upstream", () => {
       closed = once(req.socket, "close");
       arrive();
     });
-    const ac = new AbortController();
-    const pending = send("/hang", ac.signal);
+    const ac = new Cancellation();
+    const pending = send("/hang", ac);
     await arrived;
     const reason = new Error("client went away");
     ac.abort(reason);
@@ -116,7 +117,9 @@ describe("Upstream", () => {
 
   it("fails at once with the signal's reason when the signal is already aborted", async () => {
     const reason = new Error("already gone");
-    await assert.rejects(send("/whole", AbortSignal.abort(reason)), (err) => err === reason);
+    const gone = new Cancellation();
+    gone.abort(reason);
+    await assert.rejects(send("/whole", gone), (err) => err === reason);
   });
 
   it("fails the body read with the signal's reason when aborted mid-body", async () => {
@@ -126,8 +129,8 @@ describe("Upstream", () => {
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write("data: 1\n\n");
     });
-    const ac = new AbortController();
-    const response = await send("/half", ac.signal);
+    const ac = new Cancellation();
+    const response = await send("/half", ac);
     const reader = response.body[Symbol.asyncIterator]();
     assert.equal((await reader.next()).value?.toString("utf8"), "data: 1\n\n");
     const reason = new Error("deadline");

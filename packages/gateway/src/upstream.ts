@@ -5,6 +5,7 @@
 
 import { Agent } from "undici";
 import type { Dispatcher } from "undici";
+import type { AbortSource } from "./cancellation.js";
 import type { UpstreamTarget } from "./routes.js";
 
 /** Response headers as undici parses them: lower-case names, repeated ones as arrays. */
@@ -22,8 +23,8 @@ export interface UpstreamRequest {
   readonly method: string;
   readonly headers: Record<string, string>;
   readonly body: string | Buffer | undefined;
-  /** Aborting it aborts the exchange; the body then fails with the signal's reason. */
-  readonly signal: AbortSignal;
+  /** Aborting it aborts the exchange; the body then fails with its reason. */
+  readonly signal: AbortSource;
 }
 
 /** A response body: read whole, or chunk by chunk with backpressure — once, either way. */
@@ -66,9 +67,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
   private ended = false;
   private failure: unknown;
   private wake: (() => void) | undefined;
-  private readonly onAbort = (): void => this.abort(this.signal.reason);
+  private unlisten: (() => void) | undefined;
 
-  constructor(private readonly signal: AbortSignal) {}
+  constructor(private readonly signal: AbortSource) {}
 
   /** The response, once its headers arrived. */
   start(dispatch: (handler: Dispatcher.DispatchHandler) => void): Promise<UpstreamResponse> {
@@ -80,7 +81,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
       this.fail(this.signal.reason);
       return head;
     }
-    this.signal.addEventListener("abort", this.onAbort, { once: true });
+    this.unlisten = this.signal.onAbort((reason) => this.abort(reason));
     dispatch(this);
     return head;
   }
@@ -186,7 +187,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
   }
 
   private release(): void {
-    this.signal.removeEventListener("abort", this.onAbort);
+    this.unlisten?.();
+    this.unlisten = undefined;
   }
 
   /** Settles at the next chunk, end or failure (whole-body readers: at the end or failure). */
