@@ -14,8 +14,6 @@ export interface AbortSource {
    * Returns the function that removes it.
    */
   onAbort(listener: (reason: unknown) => void): () => void;
-  /** An AbortSignal that aborts with this, for APIs that take one (made on first use). */
-  readonly signal: AbortSignal;
 }
 
 const NOOP = (): void => undefined;
@@ -34,6 +32,7 @@ export class Cancellation implements AbortSource {
     return this.abortReason;
   }
 
+  /** An AbortSignal that aborts with this, for APIs that take one (made on first use). */
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
