@@ -52,8 +52,10 @@ function setup(options: { maxEntries?: number; ttlMs?: number; negativeTtlMs?: n
   const events: AuthCacheEvent[] = [];
   const cache = new AuthCache({ ...options, clock, onEvent: (e) => events.push(e) });
   const cp = authorizer({ "key-a": alice, "key-a2": alice2, "key-b": bob, "key-bad": "unknown_key" });
-  const authorize = (credential: string, signal?: AbortSignal) => cache.authorize(credential, cp.load(credential), signal);
-  return { clock, cache, cp, events, authorize };
+  /** What authorize() answers, as it answers it: the user at once from the cache, else a promise. */
+  const answer = (credential: string, signal?: AbortSignal) => cache.authorize(credential, cp.load(credential), signal && (() => signal));
+  const authorize = (credential: string, signal?: AbortSignal): Promise<AuthorizedUser> => Promise.resolve(answer(credential, signal));
+  return { clock, cache, cp, events, answer, authorize };
 }
 
 describe("AuthCache", () => {
@@ -68,23 +70,25 @@ describe("AuthCache", () => {
     assert.deepEqual(events, ["bypass", "bypass"]);
   });
 
-  // cached(): the promise-free lookup every request tries first.
-  it("cached() holds a fresh allowed answer only, and never asks", async () => {
-    const { cache, cp, clock, authorize, events } = setup({ ttlMs: 60_000 });
-    assert.equal(cache.cached("key-a"), undefined, "inactive");
+  // The request path takes a cached answer without a promise; everything else is one.
+  it("answers a fresh allowed answer at once, and anything else as a promise", async () => {
+    const { cache, cp, clock, answer, events } = setup({ ttlMs: 60_000 });
+    const promised = async (a: AuthorizedUser | Promise<AuthorizedUser>, why: string): Promise<unknown> => {
+      assert.ok(a instanceof Promise, why);
+      return a.catch((err: unknown) => err);
+    };
+    assert.deepEqual(await promised(answer("key-a"), "inactive"), alice);
     cache.activate();
-    assert.equal(cache.cached("key-a"), undefined, "not fetched yet");
-    await authorize("key-a");
-    await assert.rejects(authorize("key-bad"), UnauthorizedError);
-    assert.deepEqual(cache.cached("key-a"), alice);
-    assert.equal(cache.cached("key-bad"), undefined, "a refusal is left to authorize()");
+    assert.deepEqual(await promised(answer("key-a"), "not fetched yet"), alice);
+    assert.ok((await promised(answer("key-bad"), "a refusal")) instanceof UnauthorizedError);
+    assert.deepEqual(answer("key-a"), alice);
+    assert.ok((await promised(answer("key-bad"), "a cached refusal")) instanceof UnauthorizedError);
     cache.invalidateApiKey(alice.apiKeyId);
-    assert.equal(cache.cached("key-a"), undefined, "invalidated");
-    await authorize("key-a");
+    assert.deepEqual(await promised(answer("key-a"), "invalidated"), alice);
     await clock.advance(60_000);
-    assert.equal(cache.cached("key-a"), undefined, "expired");
-    assert.deepEqual(cp.calls, ["key-a", "key-bad", "key-a"]);
-    assert.deepEqual(events.filter((e) => e === "hit").length, 1);
+    assert.deepEqual(await promised(answer("key-a"), "expired"), alice);
+    assert.deepEqual(cp.calls, ["key-a", "key-a", "key-bad", "key-a", "key-a"]);
+    assert.deepEqual(events, ["bypass", "miss", "miss", "hit", "negative_hit", "invalidate", "miss", "miss"]);
   });
 
   it("answers from the cache until ttlMs after the answer, then asks again", async () => {

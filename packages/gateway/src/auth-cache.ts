@@ -66,6 +66,8 @@ export function credentialDigest(material: string): string {
   return hash("sha256", material, "base64url");
 }
 
+const userOf = (answer: AuthorizationAnswer): AuthorizedUser => answer.user;
+
 /** Rejects as soon as `signal` aborts, otherwise settles like `promise`. */
 function abandonable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
@@ -152,27 +154,21 @@ export class AuthCache {
   }
 
   /**
-   * The user `credential` belongs to when a fresh allowed answer is cached, at once (no promise:
-   * the common case of every request); undefined otherwise — then call authorize().
-   */
-  cached(credential: string): AuthorizedUser | undefined {
-    if (!this.isActive) return undefined;
-    const entry = this.lookup(credentialDigest(credential));
-    if (entry?.kind !== "allowed") return undefined;
-    this.options.onEvent?.("hit");
-    return entry.user;
-  }
-
-  /**
    * The user `credential` (any string that identifies the presented credential) belongs to:
-   * from the cache when active and fresh, otherwise from `load`. A refusal (UnauthorizedError)
-   * is thrown, and cached briefly. `signal` lets this caller give up without cancelling a call
-   * other callers share.
+   * from the cache when active and fresh — then at once, not as a promise (the common case of
+   * every request) — otherwise from `load`. A refusal (UnauthorizedError) is a rejected
+   * promise, and cached briefly. `signal` lets this caller give up without cancelling a call
+   * other callers share; it is asked for only when the cache cannot answer (an AbortSignal costs
+   * microseconds to make).
    */
-  async authorize(credential: string, load: (signal: AbortSignal | undefined) => Promise<AuthorizationAnswer>, signal?: AbortSignal): Promise<AuthorizedUser> {
+  authorize(
+    credential: string,
+    load: (signal: AbortSignal | undefined) => Promise<AuthorizationAnswer>,
+    signal?: () => AbortSignal,
+  ): AuthorizedUser | Promise<AuthorizedUser> {
     if (!this.isActive) {
       this.options.onEvent?.("bypass");
-      return (await load(signal)).user;
+      return load(signal?.()).then(userOf);
     }
     const digest = credentialDigest(credential);
     const entry = this.lookup(digest);
@@ -182,7 +178,7 @@ export class AuthCache {
     }
     if (entry?.kind === "refused") {
       this.options.onEvent?.("negative_hit");
-      throw new UnauthorizedError(entry.reason);
+      return Promise.reject(new UnauthorizedError(entry.reason));
     }
     let shared = this.inflight.get(digest);
     if (shared === undefined) {
@@ -191,7 +187,7 @@ export class AuthCache {
     } else {
       this.options.onEvent?.("shared");
     }
-    return (await abandonable(shared, signal)).user;
+    return abandonable(shared, signal?.()).then(userOf);
   }
 
   private load(digest: string, load: (signal: AbortSignal | undefined) => Promise<AuthorizationAnswer>): Promise<AuthorizationAnswer> {

@@ -187,7 +187,7 @@ describe("ControlPlaneClient.authorize", () => {
       const client = new ControlPlaneClient({ baseUrl: cp.url, gatewayKey: GATEWAY_KEY, apiVersion: "1.0", rpcTimeoutMs: 2_000, logger: silent });
       cleanups.push(async () => client.close());
       await client.start();
-      await assert.rejects(client.authorize({ key: user.key }), (err: unknown) => c.want(err));
+      await assert.rejects(async () => client.authorize({ key: user.key }), (err: unknown) => c.want(err));
     });
   }
 

@@ -156,11 +156,6 @@ export function batchRequest(records: readonly GatewayRecord[]): RecordBatchRequ
   return request;
 }
 
-/** What identifies a credential in the authorization cache. SECURITY: the cache keeps only its digest. */
-function cacheMaterial(credential: UserCredential): string {
-  return "key" in credential ? `key:${credential.key}` : `key_id:${credential.keyId}`;
-}
-
 export class ControlPlaneClient {
   readonly recorder: Client<typeof Recorder>;
   readonly authorizer: Client<typeof Authorizer>;
@@ -280,15 +275,12 @@ export class ControlPlaneClient {
    * IsAuthorized with the user's key — or, for delegated in-process callers, the key's id only —
    * errors mapped to the gateway's domain errors.
    */
-  async authorize(credential: UserCredential, signal?: AbortSignal): Promise<AuthorizedUser> {
-    if (this.authCache === undefined) return (await this.fetchAuthorization(credential, signal)).user;
+  authorize(credential: UserCredential, signal?: () => AbortSignal): AuthorizedUser | Promise<AuthorizedUser> {
+    if (this.authCache === undefined) return this.fetchAuthorization(credential, signal?.()).then((answer) => answer.user);
+    // SECURITY: the cache keeps only a digest of this.
+    const material = "key" in credential ? `key:${credential.key}` : `key_id:${credential.keyId}`;
     // A call shared by several requests is not tied to any one request's signal.
-    return this.authCache.authorize(cacheMaterial(credential), (s) => this.fetchAuthorization(credential, s ?? this.stop.signal), signal);
-  }
-
-  /** The user of `credential` when the authorization cache holds a fresh answer, without a promise; else undefined. */
-  cachedAuthorization(credential: UserCredential): AuthorizedUser | undefined {
-    return this.authCache?.cached(cacheMaterial(credential));
+    return this.authCache.authorize(material, (s) => this.fetchAuthorization(credential, s ?? this.stop.signal), signal);
   }
 
   /** One IsAuthorized call. */

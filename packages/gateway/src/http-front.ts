@@ -46,7 +46,7 @@ export const METRICS_PATH = "/metrics";
 
 export interface HttpFrontOptions {
   readonly options: GatewayOptions;
-  readonly controlPlane: Pick<ControlPlaneClient, "authorize" | "ready"> & Partial<Pick<ControlPlaneClient, "cachedAuthorization">>;
+  readonly controlPlane: Pick<ControlPlaneClient, "authorize" | "ready">;
   readonly pool: HandlerPool<RequestHandler>;
   /** Builds a user's handler on a pool miss. */
   readonly buildHandler: (user: AuthorizedUser) => Promise<RequestHandler>;
@@ -185,8 +185,9 @@ export class HttpFront {
     let user: AuthorizedUser;
     try {
       // SECURITY: the token goes to the control plane only; logs carry its source. A cached
-      // answer is taken without a promise; only a miss needs the exchange's AbortSignal.
-      user = this.o.controlPlane.cachedAuthorization?.(userCredential) ?? (await this.o.controlPlane.authorize(userCredential, exchange.signal));
+      // answer comes without a promise; only a miss needs the exchange's AbortSignal.
+      const answer = this.o.controlPlane.authorize(userCredential, () => exchange.signal);
+      user = answer instanceof Promise ? await answer : answer;
     } catch (err) {
       this.o.metrics.authorizationsTotal.inc({
         outcome: isUnauthorizedError(err) ? "denied" : isControlPlaneUnavailableError(err) ? "unavailable" : "error",
