@@ -212,8 +212,7 @@ export class HttpFront {
       res,
       user,
       byok,
-      signal: exchange,
-      abort: (reason) => exchange.abort(reason),
+      cancellation: exchange,
       logger: log.with({
         route: route.route,
         auth_mode: byok ? "byok" : "centralized",

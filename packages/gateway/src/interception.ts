@@ -10,7 +10,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import type { AbortSource } from "./cancellation.js";
+import type { Cancellation } from "./cancellation.js";
 import { detectClient, detectClientSessionId } from "./client-detection.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
 import { bearerToken, maskCredential } from "./credentials.js";
@@ -66,12 +66,10 @@ export interface ExchangeContext {
   readonly byok: boolean;
   readonly logger: RequestLog;
   /**
-   * Aborts when the client disconnects (ClientDisconnectedError), at the shutdown deadline
+   * Aborted when the client disconnects (ClientDisconnectedError), at the shutdown deadline
    * (ShutdownAbortError), or when the upstream call times out (UpstreamTimeoutError).
    */
-  readonly signal: AbortSource;
-  /** Aborts the exchange (the upstream deadline's timeout). */
-  abort(reason: Error): void;
+  readonly cancellation: Cancellation;
 }
 
 type Failure = UpstreamFailure;
@@ -184,7 +182,7 @@ async function proxy(
   const { req, res } = ctx;
   const { options } = deps;
   const provider = options[route.provider];
-  const deadline = new UpstreamDeadline(ctx, options.clock, options.upstreamTimeoutMs);
+  const deadline = new UpstreamDeadline(ctx.cancellation, options.clock, options.upstreamTimeoutMs);
   try {
     let response: UpstreamResponse;
     try {

@@ -23,7 +23,7 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
   const errorBody = route.provider === "openai" ? openaiErrorBody : anthropicErrorBody;
   deps.metrics.passthroughTotal.inc({ provider: route.provider, route: route.route, method });
 
-  const deadline = new UpstreamDeadline(ctx, options.clock, options.upstreamTimeoutMs);
+  const deadline = new UpstreamDeadline(ctx.cancellation, options.clock, options.upstreamTimeoutMs);
   try {
     let response: UpstreamResponse;
     try {

@@ -1,24 +1,18 @@
-// The deadline of one upstream call: the exchange's own abort signal (the client went away, or
+// The deadline of one upstream call: the exchange's own cancellation (the client went away, or
 // the gateway gave up on it at shutdown), plus upstreamTimeoutMs, after which the exchange is
-// aborted with UpstreamTimeoutError. The exchange's own cancellation serves the upstream call
+// aborted with UpstreamTimeoutError. The exchange's cancellation serves the upstream call
 // directly — nothing more to make and listen to per request.
 
-import type { AbortSource } from "./cancellation.js";
+import type { AbortSource, Cancellation } from "./cancellation.js";
 import type { Clock } from "./clock.js";
 import { UpstreamTimeoutError, isClientDisconnectedError, isShutdownAbortError, isUpstreamTimeoutError } from "./errors.js";
 import type { InterceptionErrorType } from "./records.js";
-
-/** An exchange's abort signal and the means to abort it. */
-export interface Abortable {
-  readonly signal: AbortSource;
-  abort(reason: Error): void;
-}
 
 export class UpstreamDeadline {
   private readonly timer: unknown;
 
   constructor(
-    private readonly exchange: Abortable,
+    private readonly exchange: Cancellation,
     private readonly clock: Clock,
     timeoutMs: number,
   ) {
@@ -26,7 +20,7 @@ export class UpstreamDeadline {
   }
 
   get signal(): AbortSource {
-    return this.exchange.signal;
+    return this.exchange;
   }
 
   /** Releases the timer; call when the upstream call is over. */
@@ -36,8 +30,7 @@ export class UpstreamDeadline {
 
   /** Why an upstream call failed with `err`, as an interception error. */
   failure(err: unknown): UpstreamFailure {
-    const signal = this.exchange.signal;
-    const reason: unknown = signal.aborted ? signal.reason : undefined;
+    const reason: unknown = this.exchange.aborted ? this.exchange.reason : undefined;
     if (isClientDisconnectedError(reason)) return upstreamFailure("client_disconnected", reason.message);
     if (isShutdownAbortError(reason)) return upstreamFailure("internal", reason.message);
     if (isUpstreamTimeoutError(reason)) return upstreamFailure("timeout", reason.message);
