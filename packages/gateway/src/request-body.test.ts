@@ -68,7 +68,8 @@ async function exchange(parts: readonly string[], responses: number, options: { 
     socket.write(part);
   }
   if (options.close === true) socket.destroy();
-  const result = await Promise.race([done, delay(5_000).then(() => text)]);
+  // Unref'd: a pending bound must not keep the test process alive.
+  const result = await Promise.race([done, delay(5_000, undefined, { ref: false }).then(() => text)]);
   socket.destroy();
   return result;
 }
