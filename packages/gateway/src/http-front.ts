@@ -59,12 +59,9 @@ export interface HttpFrontOptions {
   readonly isDelegatingSocket?: (socket: unknown) => boolean;
 }
 
-interface ActiveRequest {
-  readonly cancellation: Cancellation;
-}
-
 export class HttpFront {
-  private readonly active = new Set<ActiveRequest>();
+  /** The in-flight requests, each by its cancellation. */
+  private readonly active = new Set<Cancellation>();
   private idleWaiters: (() => void)[] = [];
   private draining = false;
   private running = false;
@@ -105,10 +102,10 @@ export class HttpFront {
       return;
     }
 
-    const entry: ActiveRequest = { cancellation: new Cancellation() };
-    this.active.add(entry);
+    const exchange = new Cancellation();
+    this.active.add(exchange);
     res.on("close", () => {
-      if (!res.writableFinished) entry.cancellation.abort(new ClientDisconnectedError());
+      if (!res.writableFinished) exchange.abort(new ClientDisconnectedError());
     });
     const requestId = req.headers[GOVERNANCE_REQUEST_ID_HEADER];
     const bindings: Record<string, string> = { method, path };
@@ -120,11 +117,11 @@ export class HttpFront {
     if (delegation.ignored) log.warn("delegated api key id header ignored: not an in-process request");
     const startedAt = this.o.options.clock.now();
 
-    this.serve(req, res, method, target, path, entry.cancellation, log, delegation.apiKeyId)
+    this.serve(req, res, method, target, path, exchange, log, delegation.apiKeyId)
       .catch((err: unknown) => this.fail(req, res, method, err, log))
       .finally(() => {
         log.debug({ status: res.statusCode, duration_ms: this.o.options.clock.now() - startedAt }, "request finished");
-        this.active.delete(entry);
+        this.active.delete(exchange);
         if (this.active.size === 0) this.notifyIdle();
       });
   };
@@ -155,7 +152,7 @@ export class HttpFront {
 
   /** Aborts every in-flight request with `reason`. */
   abortAll(reason: Error): void {
-    for (const entry of this.active) entry.cancellation.abort(reason);
+    for (const exchange of this.active) exchange.abort(reason);
   }
 
   private async serve(
