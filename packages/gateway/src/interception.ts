@@ -8,7 +8,6 @@
 // refuses it (full, or shutting down). Against a 1.0 control plane it is the synchronous
 // RecordInterception, as in the reference.
 
-import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Cancellation } from "./cancellation.js";
 import { detectClient, detectClientSessionId } from "./client-detection.js";
@@ -42,6 +41,7 @@ import { SseParser } from "./sse-parser.js";
 import type { Upstream, UpstreamResponse } from "./upstream.js";
 import { UpstreamDeadline, errorMessage, upstreamFailure } from "./upstream-deadline.js";
 import type { UpstreamFailure } from "./upstream-deadline.js";
+import { uuidv7 } from "./uuid7.js";
 
 /** Upstream error bodies are recorded up to this many characters. */
 const MAX_RECORDED_ERROR_CHARS = 64 * 1024;
@@ -108,7 +108,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   const credentialHint = maskCredential(byok ? byokProviderCredential(req.headers, route.provider) : provider.apiKey);
   const client = detectClient(req.headers);
   const userAgent = req.headers["user-agent"] ?? "";
-  const id = randomUUID();
+  const id = uuidv7();
   const log = ctx.logger.with({
     interception_id: id,
     provider: route.provider,

@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { uuidv7 } from "./uuid7.js";
+
+const FORMAT = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe("uuidv7", () => {
+  it("carries the millisecond timestamp in its first 48 bits, then version 7 and the RFC 9562 variant", () => {
+    const at = Date.UTC(2026, 11, 2, 16, 33, 51, 123);
+    const id = uuidv7(at);
+    assert.match(id, FORMAT);
+    assert.equal(parseInt(id.slice(0, 8) + id.slice(9, 13), 16), at);
+  });
+
+  it("encodes the edges of the 48-bit range", () => {
+    assert.equal(uuidv7(0).slice(0, 13), "00000000-0000");
+    assert.equal(uuidv7(0xffff_ffff_ffff).slice(0, 13), "ffffffff-ffff");
+    assert.equal(uuidv7(1.9).slice(0, 13), "00000000-0001", "fractions of a millisecond are dropped");
+  });
+
+  it("never repeats, across many refills of its random pool, even within one millisecond", () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 20_000; i++) {
+      const id = uuidv7(1_700_000_000_000);
+      assert.match(id, FORMAT);
+      ids.add(id);
+    }
+    assert.equal(ids.size, 20_000);
+    // 74 random bits each: every hex digit of the random part takes many values.
+    const lastDigits = new Set([...ids].map((id) => id.at(-1)));
+    assert.equal(lastDigits.size, 16);
+  });
+
+  it("sorts (as text, as Postgres sorts uuid) by the time it was made", () => {
+    const times = [1, 255, 256, 65_535, 65_536, 1_700_000_000_000, 1_700_000_000_001, 2 ** 41];
+    const ids = times.map((t) => uuidv7(t));
+    assert.deepEqual([...ids].sort(), ids);
+  });
+});
