@@ -47,6 +47,15 @@ async function nextInterception(expect: { tools: number; thoughts: number }): Pr
   return list[0];
 }
 
+/** Ids the gateway made: UUID version 7, stamped with a millisecond within [fromMs, toMs]. */
+function assertTimeOrderedIds(ids: readonly string[], fromMs: number, toMs: number): void {
+  for (const id of ids) {
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, id);
+    const ms = parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    assert.ok(ms >= fromMs && ms <= toMs, `${id} made at ${ms}, outside ${fromMs}..${toMs}`);
+  }
+}
+
 function tokens(interception: any) {
   const { input_tokens, output_tokens, cache_read_input_tokens, cache_write_input_tokens } = interception.token_usages[0];
   return { input_tokens, output_tokens, cache_read_input_tokens, cache_write_input_tokens };
@@ -54,11 +63,14 @@ function tokens(interception: any) {
 
 describe("OpenAI chat completions through two replicas", () => {
   it("blocking, with a tool call (replica 1)", async () => {
+    const sentAt = Date.now();
     const res = await openai(0).chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Weather in Paris?" }], tools: [weatherTool] });
     const call = res.choices[0]!.message.tool_calls![0]!;
     assert.equal(call.type === "function" && call.function.name, "get_weather");
     assert.equal(call.type === "function" && call.function.arguments, TOOL_CALL_ARGUMENTS);
     const i = await nextInterception({ tools: 1, thoughts: 0 });
+    // The follow-up records are made after the answer went out: bound them by their arrival.
+    const recordedAt = Date.now();
     assert.equal(i.provider, "openai");
     assert.equal(i.model, "gpt-4o-mini");
     assert.equal(i.credential_kind, "centralized");
@@ -69,6 +81,8 @@ describe("OpenAI chat completions through two replicas", () => {
     assert.equal(i.tool_usages[0].input, TOOL_CALL_ARGUMENTS);
     assert.equal(i.tool_usages[0].provider_tool_call_id, call.id);
     assert.equal(i.tool_usages[0].injected, false);
+    // Time-ordered ids keep the control plane's B-tree inserts at the right edge (uuid7.ts).
+    assertTimeOrderedIds([i.id, i.prompts[0].id, i.token_usages[0].id, i.tool_usages[0].id], sentAt, recordedAt);
   });
 
   it("streaming (replica 2)", async () => {
