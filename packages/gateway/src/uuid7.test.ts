@@ -16,6 +16,9 @@ describe("uuidv7", () => {
     assert.equal(uuidv7(0).slice(0, 13), "00000000-0000");
     assert.equal(uuidv7(0xffff_ffff_ffff).slice(0, 13), "ffffffff-ffff");
     assert.equal(uuidv7(1.9).slice(0, 13), "00000000-0001", "fractions of a millisecond are dropped");
+    assert.equal(uuidv7(-5).slice(0, 13), "00000000-0000");
+    assert.equal(uuidv7(2 ** 50).slice(0, 13), "ffffffff-ffff");
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) assert.match(uuidv7(bad), FORMAT);
   });
 
   it("never repeats, across many refills of its random pool, even within one millisecond", () => {

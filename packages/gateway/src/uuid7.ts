@@ -23,8 +23,8 @@ export function uuidv7(nowMs: number = Date.now()): string {
     nextId = 0;
   }
   const r = nextId++ * RANDOM_BYTES;
-  // 48-bit big-endian millisecond timestamp: 12 hex digits.
-  const ms = Math.min(Math.max(0, Math.trunc(nowMs)), 0xffff_ffff_ffff);
+  // 48-bit big-endian millisecond timestamp: 12 hex digits (a clock outside that range is clamped).
+  const ms = Number.isFinite(nowMs) ? Math.min(Math.max(0, Math.trunc(nowMs)), 0xffff_ffff_ffff) : 0;
   const time = ms.toString(16).padStart(12, "0");
   const p = pool;
   return (
