@@ -108,7 +108,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   const credentialHint = maskCredential(byok ? byokProviderCredential(req.headers, route.provider) : provider.apiKey);
   const client = detectClient(req.headers);
   const userAgent = req.headers["user-agent"] ?? "";
-  const id = uuidv7();
+  const id = uuidv7(startedAtMs);
   const log = ctx.logger.with({
     interception_id: id,
     provider: route.provider,

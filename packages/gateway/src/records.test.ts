@@ -215,6 +215,21 @@ describe("record encoding", () => {
     });
   }
 
+  it("a follow-up record's id is a version 7 UUID stamped with the record's own time", () => {
+    const at = AT + 7;
+    const records = [
+      promptRecord(ID, "", "hi", at),
+      tokenUsageRecord(ID, "", { input: 1, output: 1, cacheRead: 0, cacheWrite: 0, extras: {} }, at),
+      toolUsageRecord(ID, "", { id: "call_1", name: "t", input: "{}", itemId: "" }, at),
+      thoughtRecord(ID, { content: "x", source: "thinking" }, at),
+      endedRecord(ID, "", at, undefined),
+    ];
+    for (const r of records) {
+      assert.match(r.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, r.kind);
+      assert.equal(parseInt(r.id.slice(0, 8) + r.id.slice(9, 13), 16), at, r.kind);
+    }
+  });
+
   it("timestamps before 1970 and fractional milliseconds", () => {
     for (const at of [-1_500, -1, 0, 999.5]) {
       const got = decodeRecord(endedRecord(ID, "", at, undefined)).record;

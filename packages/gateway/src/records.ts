@@ -137,7 +137,7 @@ export function interceptionRecord(start: InterceptionStart): GatewayRecord {
 }
 
 export function promptRecord(interceptionId: string, msgId: string, prompt: string, atMs: number): GatewayRecord {
-  return record(uuidv7(), interceptionId, "prompt_usage", ENVELOPE.promptUsage, (w) => {
+  return record(uuidv7(atMs), interceptionId, "prompt_usage", ENVELOPE.promptUsage, (w) => {
     w.string(PROMPT.interceptionId, interceptionId)
       .string(PROMPT.msgId, msgId)
       .string(PROMPT.prompt, prompt)
@@ -147,7 +147,7 @@ export function promptRecord(interceptionId: string, msgId: string, prompt: stri
 }
 
 export function tokenUsageRecord(interceptionId: string, msgId: string, usage: TokenUsage, atMs: number): GatewayRecord {
-  return record(uuidv7(), interceptionId, "token_usage", ENVELOPE.tokenUsage, (w) => {
+  return record(uuidv7(atMs), interceptionId, "token_usage", ENVELOPE.tokenUsage, (w) => {
     w.string(TOKENS.interceptionId, interceptionId)
       .string(TOKENS.msgId, msgId)
       .int64(TOKENS.inputTokens, usage.input)
@@ -160,7 +160,7 @@ export function tokenUsageRecord(interceptionId: string, msgId: string, usage: T
 }
 
 export function toolUsageRecord(interceptionId: string, msgId: string, call: ToolCall, atMs: number): GatewayRecord {
-  return record(uuidv7(), interceptionId, "tool_usage", ENVELOPE.toolUsage, (w) => {
+  return record(uuidv7(atMs), interceptionId, "tool_usage", ENVELOPE.toolUsage, (w) => {
     w.string(TOOL.interceptionId, interceptionId)
       .string(TOOL.msgId, msgId)
       .string(TOOL.tool, call.name)
@@ -174,7 +174,7 @@ export function toolUsageRecord(interceptionId: string, msgId: string, call: Too
 }
 
 export function thoughtRecord(interceptionId: string, thought: Thought, atMs: number): GatewayRecord {
-  return record(uuidv7(), interceptionId, "model_thought", ENVELOPE.modelThought, (w) => {
+  return record(uuidv7(atMs), interceptionId, "model_thought", ENVELOPE.modelThought, (w) => {
     w.string(THOUGHT.interceptionId, interceptionId)
       .string(THOUGHT.content, thought.content)
       .valueMap(THOUGHT.metadata, { source: thought.source })
@@ -188,7 +188,7 @@ export function endedRecord(
   atMs: number,
   error: { readonly type: InterceptionErrorType; readonly message: string } | undefined,
 ): GatewayRecord {
-  return record(uuidv7(), interceptionId, "interception_ended", ENVELOPE.interceptionEnded, (w) => {
+  return record(uuidv7(atMs), interceptionId, "interception_ended", ENVELOPE.interceptionEnded, (w) => {
     w.string(ENDED.id, interceptionId)
       .timestamp(ENDED.endedAt, atMs)
       .string(ENDED.credentialHint, credentialHint)

@@ -16,7 +16,10 @@ const POOL_IDS = 256;
 const pool = Buffer.alloc(RANDOM_BYTES * POOL_IDS);
 let nextId = POOL_IDS;
 
-/** A new version 7 UUID for `nowMs` (Unix ms; default the system clock), lower-case. */
+/**
+ * A new version 7 UUID stamped `nowMs` (Unix ms; default the system clock), lower-case. Callers
+ * that already read the clock pass that reading: the id then carries its record's own time.
+ */
 export function uuidv7(nowMs: number = Date.now()): string {
   if (nextId === POOL_IDS) {
     randomFillSync(pool);
