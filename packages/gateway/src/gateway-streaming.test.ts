@@ -1,9 +1,12 @@
-// Pins streaming behaviour end to end: events keep their upstream timing (never buffered), a
-// stream that dies mid-way ends with the API's own error event (never a fake clean end), an
-// upstream that dies before the first byte gets a provider-shaped 502, a client that goes
-// away cancels the upstream request, and every case still ends its interception.
+// Pins streaming behaviour end to end: each event is forwarded before the upstream sends the
+// next (never buffered), a stream that dies mid-way ends with the API's own error event (never a
+// fake clean end), an upstream that dies before the first byte gets a provider-shaped 502, a
+// client that goes away cancels the upstream request, and every case still ends its interception.
 
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
@@ -16,11 +19,7 @@ import type { Harness } from "./test-harness.js";
 let h: Harness;
 let slowGateway: Gateway;
 before(async () => {
-  // The fake control plane shares this process (and its event loop) with the gateway and the
-  // client measuring event timing; records are batched after the streams here so its work on
-  // them does not skew the measured gaps on a busy machine (a real control plane runs in its
-  // own process).
-  h = await startHarness({ gateway: { recordBatch: { lingerMs: 1_000 } } });
+  h = await startHarness();
   // A second gateway on the same control plane and upstream, with a short upstream deadline.
   slowGateway = new Gateway({
     controlPlaneUrl: h.cp.url,
@@ -93,18 +92,135 @@ async function streamEvents(
   return { status: res.status, headers: res.headers, events, text };
 }
 
-describe("stream timing", () => {
+/**
+ * An upstream that holds every SSE frame after the first until the test releases it. A client
+ * that sees frame i before frame i+1 exists upstream proves the gateway forwarded frame i on
+ * its own, with no timing threshold a busy machine could trip.
+ */
+class SteppedUpstream {
+  readonly server = createServer((req, res) => void this.serve(req.url ?? "", res));
+  private readonly frames = new Map<string, readonly string[]>();
+  private readonly waiting: Array<() => void> = [];
+  private released = 0;
+
+  /** Serves, for `path`, the frames a real stream split into (terminators kept). */
+  script(path: string, stream: string): readonly string[] {
+    const frames = stream.split("\n\n").filter((f) => f !== "").map((f) => `${f}\n\n`);
+    this.frames.set(path, frames);
+    // A stream a failed test left held keeps nothing that could release the next test's frames.
+    this.waiting.length = 0;
+    this.released = 0;
+    return frames;
+  }
+
+  /** Lets the upstream write its next frame. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next === undefined) this.released += 1;
+    else next();
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  private async serve(path: string, res: ServerResponse): Promise<void> {
+    const frames = this.frames.get(path) ?? [];
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    for (const [i, frame] of frames.entries()) {
+      if (i > 0) await this.nextRelease();
+      res.write(frame);
+    }
+    res.end();
+  }
+
+  private nextRelease(): Promise<void> {
+    if (this.released > 0) {
+      this.released -= 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+}
+
+/** Rejects when `promise` has not settled within `ms`, so a buffered frame fails with a message, not a hang. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} (waited ${ms} ms)`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+describe("stream forwarding", () => {
+  const upstream = new SteppedUpstream();
+  let stepped: Gateway;
+  before(async () => {
+    await new Promise<void>((resolve) => upstream.server.listen(0, "127.0.0.1", resolve));
+    stepped = new Gateway({
+      controlPlaneUrl: h.cp.url,
+      gatewayKey: GATEWAY_KEY,
+      listen: { host: "127.0.0.1", port: 0 },
+      openai: { baseUrl: `${upstream.url}/openai/v1`, apiKey: OPENAI_KEY },
+      anthropic: { baseUrl: `${upstream.url}/anthropic`, apiKey: ANTHROPIC_KEY },
+      logger: pino({ level: "silent" }),
+    });
+    await stepped.start();
+  });
+  after(async () => {
+    // Dropping the upstream first ends any stream a failed test left held, so shutdown is quick.
+    upstream.server.closeAllConnections();
+    await stepped.shutdown();
+    await new Promise((resolve) => upstream.server.close(resolve));
+  });
+
   for (const api of APIS) {
-    it(`${api.name}: events 100 ms apart upstream arrive at least 60 ms apart`, async () => {
-      const got = await streamEvents(`${h.gateway.url}${api.path}`, api.body, { "x-emulator-event-delay-ms": "100", "x-emulator-events": "4" });
-      assert.equal(got.status, 200);
-      assert.equal(got.headers.get("content-type"), "text/event-stream");
-      assert.equal(got.headers.get("cache-control"), "no-cache");
-      assert.equal(got.headers.get("x-accel-buffering"), "no");
-      assert.ok(got.events.length >= 6, `only ${got.events.length} events`);
-      for (let i = 1; i < got.events.length; i++) {
-        const gap = (got.events[i]?.at ?? 0) - (got.events[i - 1]?.at ?? 0);
-        assert.ok(gap >= 60, `gap ${i} was ${gap.toFixed(1)} ms`);
+    it(`${api.name}: every event reaches the client before the upstream writes the next, bytes unchanged`, async () => {
+      // A real stream from the emulator, replayed by the stepped upstream one frame at a time.
+      // The gateway maps its routes onto the upstream's base URLs, so both serve the same paths.
+      const recorded = await fetch(`${h.emulator.url}${api.path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${OPENAI_KEY}`, "x-emulator-events": "4" },
+        body: JSON.stringify(api.body),
+      });
+      assert.equal(recorded.status, 200);
+      const frames = upstream.script(api.path, await recorded.text());
+      assert.ok(frames.length >= 6, `only ${frames.length} frames`);
+
+      const client = new AbortController();
+      try {
+        const res = await within(
+          fetch(`${stepped.url}${api.path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${h.user.key}` },
+            body: JSON.stringify(api.body),
+            signal: client.signal,
+          }),
+          10_000,
+          "the response headers did not reach the client while the upstream held frame 1",
+        );
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get("content-type"), "text/event-stream");
+        assert.equal(res.headers.get("cache-control"), "no-cache");
+        assert.equal(res.headers.get("x-accel-buffering"), "no");
+        assert.ok(res.body !== null);
+        const reader = res.body.getReader();
+        const decoder = new TextDecoder();
+        let text = "";
+        for (let i = 0; i < frames.length; i++) {
+          // The upstream has written frames 0..i and holds the rest.
+          const sent = frames.slice(0, i + 1).join("");
+          while (text.length < sent.length) {
+            const { done, value } = await within(reader.read(), 10_000, `frame ${i} of ${frames.length} did not reach the client while the upstream held the next`);
+            assert.equal(done, false, `stream ended after ${text.length} bytes`);
+            text += decoder.decode(value, { stream: true });
+          }
+          assert.equal(text, sent, `bytes after frame ${i}`);
+          if (i + 1 < frames.length) upstream.release();
+        }
+        assert.equal((await reader.read()).done, true);
+      } finally {
+        client.abort();
       }
     });
   }
