@@ -194,7 +194,7 @@ async function proxy(
           providerKey: provider.apiKey,
         }),
         body: parsed.rewrittenBody ?? raw,
-        signal: deadline.signal,
+        cancellation: deadline.cancellation,
       });
       onDispatched();
       response = await pending;
@@ -307,7 +307,7 @@ async function relayStream(
     if (events.length === 0) return true;
     start();
     const text = events.length === 1 ? (events[0]?.raw ?? "") : events.map((e) => e.raw).join("");
-    return writeChunk(res, text, deadline.signal);
+    return writeChunk(res, text, deadline.cancellation);
   };
 
   let failure: Failure | undefined;

@@ -35,7 +35,7 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
           providerKey: provider.apiKey,
         }),
         body,
-        signal: deadline.signal,
+        cancellation: deadline.cancellation,
       });
     } catch (err) {
       const failure = deadline.failure(err);
@@ -47,7 +47,7 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
     res.writeHead(response.statusCode, clientResponseHeaders(response.headers));
     try {
       for await (const chunk of response.body) {
-        const written = writeChunk(res, chunk as Buffer, deadline.signal);
+        const written = writeChunk(res, chunk as Buffer, deadline.cancellation);
         if (written === false || (written !== true && !(await written))) break;
       }
       if (!res.destroyed) res.end();

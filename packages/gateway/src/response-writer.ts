@@ -27,18 +27,18 @@ export function sendJson(res: ServerResponse, status: number, body: string | Buf
 /**
  * Writes a chunk: true when written, false when the client is gone. When the socket buffer is
  * full it returns a promise instead, settled once the buffer drained (true) or the response
- * closed or `signal` aborted (false) — so the common case costs no promise per chunk.
+ * closed or `cancellation` aborted (false) — so the common case costs no promise per chunk.
  */
-export function writeChunk(res: ServerResponse, chunk: string | Uint8Array, signal: AbortSource): boolean | Promise<boolean> {
+export function writeChunk(res: ServerResponse, chunk: string | Uint8Array, cancellation: AbortSource): boolean | Promise<boolean> {
   if (res.destroyed || res.writableEnded) return false;
   if (res.write(chunk)) return true;
-  if (signal.aborted) return false;
-  return drained(res, signal);
+  if (cancellation.aborted) return false;
+  return drained(res, cancellation);
 }
 
-async function drained(res: ServerResponse, signal: AbortSource): Promise<boolean> {
+async function drained(res: ServerResponse, cancellation: AbortSource): Promise<boolean> {
   const ac = new AbortController();
-  const unlisten = signal.onAbort(() => ac.abort());
+  const unlisten = cancellation.onAbort(() => ac.abort());
   try {
     await Promise.race([once(res, "drain", { signal: ac.signal }), once(res, "close", { signal: ac.signal })]);
   } catch {

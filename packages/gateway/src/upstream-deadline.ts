@@ -19,7 +19,7 @@ export class UpstreamDeadline {
     this.timer = clock.setTimeout(() => exchange.abort(new UpstreamTimeoutError(timeoutMs)), timeoutMs);
   }
 
-  get signal(): AbortSource {
+  get cancellation(): AbortSource {
     return this.exchange;
   }
 

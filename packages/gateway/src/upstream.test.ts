@@ -40,8 +40,8 @@ describe("Upstream", () => {
     server.close();
   });
 
-  const send = (path: string, signal = new Cancellation(), body: string | undefined = undefined) =>
-    upstream.request({ origin, path }, { method: body === undefined ? "GET" : "POST", headers: { "x-test": "1" }, body, signal });
+  const send = (path: string, cancellation = new Cancellation(), body: string | undefined = undefined) =>
+    upstream.request({ origin, path }, { method: body === undefined ? "GET" : "POST", headers: { "x-test": "1" }, body, cancellation });
 
   it("returns the status, the headers and the whole body, sent in many chunks", async () => {
     routes.set("/whole", (req, res) => {
@@ -98,7 +98,7 @@ describe("Upstream", () => {
     assert.equal(written, total);
   });
 
-  it("fails with the signal's reason when aborted before the headers, and the server sees the request go", async () => {
+  it("fails with the cancellation's reason when aborted before the headers, and the server sees the request go", async () => {
     let closed: Promise<unknown> = Promise.resolve();
     let arrive = (): void => undefined;
     const arrived = new Promise<void>((resolve) => (arrive = resolve));
@@ -115,14 +115,14 @@ describe("Upstream", () => {
     await closed;
   });
 
-  it("fails at once with the signal's reason when the signal is already aborted", async () => {
+  it("fails at once with the cancellation's reason when the cancellation is already aborted", async () => {
     const reason = new Error("already gone");
     const gone = new Cancellation();
     gone.abort(reason);
     await assert.rejects(send("/whole", gone), (err) => err === reason);
   });
 
-  it("fails the body read with the signal's reason when aborted mid-body", async () => {
+  it("fails the body read with the cancellation's reason when aborted mid-body", async () => {
     let closed: Promise<unknown> = Promise.resolve();
     routes.set("/half", (req, res) => {
       closed = once(req.socket, "close");

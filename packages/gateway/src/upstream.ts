@@ -24,7 +24,7 @@ export interface UpstreamRequest {
   readonly headers: Record<string, string>;
   readonly body: string | Buffer | undefined;
   /** Aborting it aborts the exchange; the body then fails with its reason. */
-  readonly signal: AbortSource;
+  readonly cancellation: AbortSource;
 }
 
 /** A response body: read whole, or chunk by chunk with backpressure — once, either way. */
@@ -69,7 +69,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
   private wake: (() => void) | undefined;
   private unlisten: (() => void) | undefined;
 
-  constructor(private readonly signal: AbortSource) {}
+  constructor(private readonly cancellation: AbortSource) {}
 
   /** The response, once its headers arrived. */
   start(dispatch: (handler: Dispatcher.DispatchHandler) => void): Promise<UpstreamResponse> {
@@ -77,11 +77,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
       this.resolveHead = resolve;
       this.rejectHead = reject;
     });
-    if (this.signal.aborted) {
-      this.fail(this.signal.reason);
+    if (this.cancellation.aborted) {
+      this.fail(this.cancellation.reason);
       return head;
     }
-    this.unlisten = this.signal.onAbort((reason) => this.abort(reason));
+    this.unlisten = this.cancellation.onAbort((reason) => this.abort(reason));
     dispatch(this);
     return head;
   }
@@ -228,7 +228,7 @@ export class Upstream {
       headers: request.headers,
       body: request.body ?? null,
     };
-    return new UpstreamExchange(request.signal).start((handler) => this.agent.dispatch(options, handler));
+    return new UpstreamExchange(request.cancellation).start((handler) => this.agent.dispatch(options, handler));
   }
 
   /** Closes every connection: gracefully, then forcibly after `graceMs`. */
