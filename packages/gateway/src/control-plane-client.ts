@@ -36,7 +36,7 @@ import {
 } from "@weir/proto";
 import type { IsAuthorizedResponse, RecordBatchRequest } from "@weir/proto";
 import type { Logger } from "pino";
-import { AuthCache } from "./auth-cache.js";
+import { AuthCache, userOf } from "./auth-cache.js";
 import type { AuthCacheOptions, AuthorizationAnswer } from "./auth-cache.js";
 import { AuthorizationWatch } from "./authorization-watch.js";
 import { Backoff } from "./backoff.js";
@@ -276,7 +276,7 @@ export class ControlPlaneClient {
    * errors mapped to the gateway's domain errors.
    */
   authorize(credential: UserCredential, signal?: () => AbortSignal): AuthorizedUser | Promise<AuthorizedUser> {
-    if (this.authCache === undefined) return this.fetchAuthorization(credential, signal?.()).then((answer) => answer.user);
+    if (this.authCache === undefined) return this.fetchAuthorization(credential, signal?.()).then(userOf);
     // SECURITY: the cache keeps only a digest of this.
     const material = "key" in credential ? `key:${credential.key}` : `key_id:${credential.keyId}`;
     // A call shared by several requests is not tied to any one request's signal.
