@@ -8,7 +8,7 @@
 // refuses it (full, or shutting down). Against a 1.0 control plane it is the synchronous
 // RecordInterception, as in the reference.
 
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Cancellation } from "./cancellation.js";
 import { detectClient, detectClientSessionId } from "./client-detection.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
@@ -205,7 +205,9 @@ async function proxy(
       return { observation: emptyObservation(), failure, status };
     }
 
-    const headers = { ...clientResponseHeaders(response.headers), [INTERCEPTION_ID_HEADER]: id };
+    // A fresh object: each relay below completes it in place instead of copying it again.
+    const headers = clientResponseHeaders(response.headers);
+    headers[INTERCEPTION_ID_HEADER] = id;
     if (response.statusCode >= 400) return await relayUpstreamError(ctx, api, response, headers, deadline);
     const contentType = String(response.headers["content-type"] ?? "");
     if (contentType.includes("text/event-stream")) return await relayStream(ctx, api, response, headers, deadline);
@@ -231,14 +233,15 @@ async function relayUpstreamError(
   ctx: ExchangeContext,
   api: ProviderApi,
   response: UpstreamResponse,
-  headers: Record<string, unknown>,
+  headers: OutgoingHttpHeaders,
   deadline: UpstreamDeadline,
 ): Promise<ProxyResult> {
   const body = await collectOr502(ctx, api, response, deadline);
   if (!Buffer.isBuffer(body)) return body;
   const res = ctx.res;
   if (!res.destroyed) {
-    res.writeHead(response.statusCode, { ...headers, "content-length": String(body.length) });
+    headers["content-length"] = String(body.length);
+    res.writeHead(response.statusCode, headers);
     res.end(body);
   }
   const text = body.toString("utf8");
@@ -257,7 +260,7 @@ async function relayBlocking(
   ctx: ExchangeContext,
   api: ProviderApi,
   response: UpstreamResponse,
-  headers: Record<string, unknown>,
+  headers: OutgoingHttpHeaders,
   deadline: UpstreamDeadline,
 ): Promise<ProxyResult> {
   const body = await collectOr502(ctx, api, response, deadline);
@@ -265,7 +268,8 @@ async function relayBlocking(
   const res = ctx.res;
   const delivered = !res.destroyed;
   if (delivered) {
-    res.writeHead(response.statusCode, { ...headers, "content-length": String(body.length) });
+    headers["content-length"] = String(body.length);
+    res.writeHead(response.statusCode, headers);
     res.end(body);
   }
   // Read after the answer is on its way: the client does not wait for the bookkeeping.
@@ -284,7 +288,7 @@ async function relayStream(
   ctx: ExchangeContext,
   api: ProviderApi,
   response: UpstreamResponse,
-  headers: Record<string, unknown>,
+  headers: OutgoingHttpHeaders,
   deadline: UpstreamDeadline,
 ): Promise<ProxyResult> {
   const { res } = ctx;
@@ -295,12 +299,10 @@ async function relayStream(
   const start = (): void => {
     if (started || res.headersSent) return;
     started = true;
-    res.writeHead(status, {
-      ...headers,
-      "content-type": String(response.headers["content-type"] ?? "text/event-stream"),
-      "cache-control": "no-cache",
-      "x-accel-buffering": "no",
-    });
+    headers["content-type"] = String(response.headers["content-type"] ?? "text/event-stream");
+    headers["cache-control"] = "no-cache";
+    headers["x-accel-buffering"] = "no";
+    res.writeHead(status, headers);
   };
   // Events go out first and are inspected after: the client never waits for the bookkeeping.
   const forward = (events: readonly { raw: string }[]): boolean | Promise<boolean> => {
