@@ -122,6 +122,7 @@ describe("record queue", () => {
       assert.equal(res.status, 200);
       // Start, prompt, token usage and end are all kept, beyond the bound of 2.
       await eventually(() => small.pendingRecords === 4, 5_000, "all four records queued");
+      assert.equal(await metricValue(small.metrics.recordQueueDepth, {}), 4);
       const upstreamBefore = h.emulator.requests.length;
       const refused = await send(`${small.url}/openai/v1/chat/completions`, { headers: auth(), body: chat });
       assert.equal(refused.status, 500);
@@ -130,6 +131,7 @@ describe("record queue", () => {
       assert.equal(await metricValue(small.metrics.recordsDroppedTotal, { type: "token_usage", reason: "overflow" }), 0);
       hold.release();
       await eventually(() => small.pendingRecords === 0, 5_000, "queue drained");
+      assert.equal(await metricValue(small.metrics.recordQueueDepth, {}), 0);
       const rows = h.cp.recordsOf(res.headers.get("x-weir-interception-id") ?? "");
       assert.ok(rows.interception !== undefined);
       assert.equal(rows.prompts.length, 1);

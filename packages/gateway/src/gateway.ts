@@ -77,7 +77,8 @@ export class Gateway {
   constructor(input: GatewayOptionsInput | EmbeddedGatewayOptionsInput) {
     const options = resolveGatewayOptions(input);
     this.options = options;
-    this.metrics = createGatewayMetrics();
+    // The queue is made below; its depth is only read when /metrics is scraped.
+    this.metrics = createGatewayMetrics({ recordQueueDepth: () => this.records.size });
     // SECURITY: the gateway key is never logged, only its public 11-character prefix.
     this.logger = options.logger.child({ component: "gateway" });
     this.metrics.controlPlaneReady.set(0);

@@ -62,7 +62,7 @@ export type { BatchLimits, DropReason, FailureClass, QueuedRecord, RecordKind, R
 export { decodeRecord, endedRecord, interceptionRecord, promptRecord, thoughtRecord, tokenUsageRecord, toolUsageRecord } from "./records.js";
 export type { GatewayRecord, InterceptionErrorType, InterceptionStart } from "./records.js";
 export { METRICS_PREFIX, createGatewayMetrics } from "./metrics.js";
-export type { GatewayMetrics } from "./metrics.js";
+export type { GatewayMetricSources, GatewayMetrics } from "./metrics.js";
 export { HEALTH_PATH, METRICS_PATH, READY_PATH } from "./http-front.js";
 // --- embedded mode and delegated in-process calls ---
 export { DELEGATED_API_KEY_ID_HEADER } from "./delegation.js";

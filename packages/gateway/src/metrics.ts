@@ -22,6 +22,7 @@ export interface GatewayMetrics {
   /** reason: overflow, permanent, shutdown. */
   readonly recordsDroppedTotal: Counter<"type" | "reason">;
   readonly recordsRetriedTotal: Counter<"type">;
+  /** Read from the record queue when scraped (see GatewayMetricSources). */
   readonly recordQueueDepth: Gauge;
   /** RecordBatch (or, against 1.0, per-record) calls; outcome: sent, failed. */
   readonly recordBatchesTotal: Counter<"outcome">;
@@ -38,8 +39,17 @@ export interface GatewayMetrics {
   readonly interceptionErrorsTotal: Counter<"provider" | "error_type">;
 }
 
+/**
+ * Values read when the registry is scraped instead of set as they change: the record queue's
+ * depth changes with every record, and a prom-client call per record is measurable at load.
+ */
+export interface GatewayMetricSources {
+  /** Records not yet delivered; record_queue_depth stays 0 without it. */
+  readonly recordQueueDepth?: () => number;
+}
+
 /** Creates the metrics on a fresh registry. */
-export function createGatewayMetrics(): GatewayMetrics {
+export function createGatewayMetrics(sources: GatewayMetricSources = {}): GatewayMetrics {
   const registry = new Registry();
   const registers = [registry];
   const p = METRICS_PREFIX;
@@ -116,6 +126,10 @@ export function createGatewayMetrics(): GatewayMetrics {
       name: `${p}record_queue_depth`,
       help: "Follow-up records waiting to be delivered.",
       registers,
+      collect() {
+        const depth = sources.recordQueueDepth;
+        if (depth !== undefined) this.set(depth());
+      },
     }),
     recordBatchesTotal: new Counter({
       name: `${p}record_batches_total`,

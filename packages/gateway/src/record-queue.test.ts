@@ -223,6 +223,8 @@ describe("RecordQueue batching", () => {
     assert.deepEqual(cp.stored, ["i1:interception", "i1:prompt_usage", "i1:token_usage", "i1:model_thought", "i1:interception_ended"]);
     assert.equal(await counter(metrics.recordsDroppedTotal, { type: "tool_usage", reason: "permanent" }), 1);
     assert.equal(await counter(metrics.recordsSentTotal, {}), 5);
+    assert.equal(await counter(metrics.recordsSentTotal, { type: "interception" }), 1);
+    assert.equal(await counter(metrics.recordsSentTotal, { type: "tool_usage" }), 0);
   });
 
   it("drops a batch refused as a whole", async () => {

@@ -25,6 +25,7 @@
 // one record per call, `concurrency` calls in flight: the old per-record behaviour.
 
 import type { Logger } from "pino";
+import type { Counter } from "prom-client";
 import { Backoff } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
 import type { Clock, TimerHandle } from "./clock.js";
@@ -87,7 +88,7 @@ export interface RecordQueueOptions<R extends QueuedRecord> {
   readonly backoff?: BackoffOptions;
   readonly metrics?: Pick<
     GatewayMetrics,
-    "recordsSentTotal" | "recordsDroppedTotal" | "recordsRetriedTotal" | "recordQueueDepth" | "recordBatchesTotal" | "recordBatchSize"
+    "recordsSentTotal" | "recordsDroppedTotal" | "recordsRetriedTotal" | "recordBatchesTotal" | "recordBatchSize"
   >;
 }
 
@@ -185,7 +186,6 @@ export class RecordQueue<R extends QueuedRecord> {
       this.pending.push(item);
       this.pendingBytes += record.sizeBytes ?? 0;
     }
-    this.depthChanged();
     this.pump();
     return true;
   }
@@ -386,15 +386,17 @@ export class RecordQueue<R extends QueuedRecord> {
     if (!this.takeOffWire(batch)) return;
     this.backoff.reset();
     this.options.metrics?.recordBatchesTotal.inc({ outcome: "sent" });
+    const sent: R[] = [];
     for (const { record } of batch.items) {
       const reason = rejected.get(record.id);
       if (reason === undefined) {
-        this.options.metrics?.recordsSentTotal.inc({ type: record.kind });
+        sent.push(record);
         continue;
       }
       this.logger.error({ interception_id: record.interceptionId, record_type: record.kind, record_id: record.id, reason }, "record rejected permanently; dropping it");
       this.dropped(record, "permanent", 1, false);
     }
+    if (this.options.metrics) countByKind(sent, this.options.metrics.recordsSentTotal);
     this.settled();
   }
 
@@ -411,7 +413,7 @@ export class RecordQueue<R extends QueuedRecord> {
     // Back to the front, unchanged: the same ids make the retry harmless.
     this.pending = [...batch.items, ...this.pending];
     for (const { record } of batch.items) this.pendingBytes += record.sizeBytes ?? 0;
-    for (const { record } of batch.items) this.options.metrics?.recordsRetriedTotal.inc({ type: record.kind });
+    if (this.options.metrics) countByKind(batch.items.map((i) => i.record), this.options.metrics.recordsRetriedTotal);
     const delayMs = this.backoff.next();
     this.logger.warn({ err, records, attempt: this.backoff.attempts, retry_in_ms: delayMs }, "record delivery failed; retrying");
     this.pause(delayMs);
@@ -434,7 +436,6 @@ export class RecordQueue<R extends QueuedRecord> {
   }
 
   private settled(): void {
-    this.depthChanged();
     if (this.size === 0) this.notifyIdle();
     this.pump();
   }
@@ -467,7 +468,6 @@ export class RecordQueue<R extends QueuedRecord> {
       else entry.count += 1;
     }
     for (const { record, count } of counts.values()) this.dropped(record, reason, count);
-    this.depthChanged();
     this.notifyIdle();
   }
 
@@ -481,15 +481,21 @@ export class RecordQueue<R extends QueuedRecord> {
     }
   }
 
-  private depthChanged(): void {
-    this.options.metrics?.recordQueueDepth.set(this.size);
-  }
-
   private notifyIdle(): void {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const waiter of waiters) waiter();
   }
+}
+
+/**
+ * Adds records to a per-type counter once per type: a batch holds hundreds of records of a few
+ * types, and prom-client hashes the labels on every call.
+ */
+function countByKind(records: readonly QueuedRecord[], counter: Counter<"type">): void {
+  const counts = new Map<string, number>();
+  for (const { kind } of records) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  for (const [type, n] of counts) counter.inc({ type }, n);
 }
 
 /** Creates a RecordQueue. */
