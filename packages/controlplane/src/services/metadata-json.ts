@@ -69,5 +69,8 @@ function anyToJson(any: Any): JsonValue {
 
 /** The JSON object stored in a record's `metadata` column. */
 export function metadataToJson(metadata: Readonly<Record<string, Any>>): Record<string, JsonValue> {
-  return Object.fromEntries(Object.entries(metadata).map(([key, any]) => [key, anyToJson(any)]));
+  const keys = Object.keys(metadata);
+  // Most records carry none.
+  if (keys.length === 0) return {};
+  return Object.fromEntries(keys.map((key) => [key, anyToJson(metadata[key]!)]));
 }
