@@ -8,6 +8,15 @@ export function logLevelOption(): Option {
   return new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info").env("WEIR_LOG_LEVEL");
 }
 
+/**
+ * How log lines leave the process. A gateway writes a line per interception at info; written one
+ * by one, each line was a write() that also woke whoever reads stdout. Lines are gathered into
+ * blocks of about 4 KiB instead, written at least every 100 ms, and written off the event loop;
+ * pino writes what is left when the process exits. A reader that stops reading no longer stalls
+ * requests: once 16 MiB wait, further lines are dropped.
+ */
+export const LOG_OUTPUT = Object.freeze({ sync: false, minLength: 4096, periodicFlush: 100, maxLength: 16 * 1024 * 1024 });
+
 export function createLogger(level: string, name: string, destination?: string): Logger {
-  return pino({ level, name }, destination ? pino.destination({ dest: destination, sync: false, mkdir: true }) : pino.destination(1));
+  return pino({ level, name }, pino.destination(destination ? { ...LOG_OUTPUT, dest: destination, mkdir: true } : { ...LOG_OUTPUT, dest: 1 }));
 }
