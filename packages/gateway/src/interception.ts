@@ -150,8 +150,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   };
   log.debug("interception started");
 
-  const inflight = { provider: route.provider, route: route.route };
-  metrics.interceptionsInflight.inc(inflight);
+  metrics.interceptionTally.started(route.provider, route.route);
   let result: ProxyResult = { observation: emptyObservation(), failure: undefined, status: 0 };
   try {
     result = await proxy(ctx, route, api, deps, parsed, raw, id, queueStart);
@@ -163,7 +162,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
     else res.destroy();
   } finally {
     queueStart();
-    metrics.interceptionsInflight.dec(inflight);
+    metrics.interceptionTally.ended(route.provider, route.route);
     finish(deps, route, parsed, id, credentialHint, startedAtMs, result, log);
   }
 }
@@ -378,15 +377,10 @@ function finish(
   const provider = route.provider;
   if (parsed.prompt !== undefined) {
     records.enqueue(promptRecord(id, observation.responseId, parsed.prompt, at));
-    metrics.promptsTotal.inc({ provider, model });
   }
   const usage = observation.usage;
   if (usage !== undefined) {
     records.enqueue(tokenUsageRecord(id, observation.responseId, usage, at));
-    metrics.tokensTotal.inc({ provider, model, type: "input" }, usage.input);
-    metrics.tokensTotal.inc({ provider, model, type: "output" }, usage.output);
-    metrics.tokensTotal.inc({ provider, model, type: "cache_read" }, usage.cacheRead);
-    metrics.tokensTotal.inc({ provider, model, type: "cache_write" }, usage.cacheWrite);
   }
   for (const call of observation.toolCalls) {
     records.enqueue(toolUsageRecord(id, observation.responseId, call, at));
@@ -396,7 +390,7 @@ function finish(
   // Last, so the queue delivers it after this interception's other records.
   records.enqueue(endedRecord(id, credentialHint, at, failure));
 
-  metrics.interceptionsTotal.inc({ provider, model, status: failure === undefined ? "completed" : "failed", route: route.route });
+  metrics.interceptionTally.finished({ provider, route: route.route, model, prompt: parsed.prompt !== undefined, usage, failed: failure !== undefined });
   metrics.interceptionDuration.observe({ provider, model }, Math.max(0, at - startedAtMs) / 1000);
   const fields = {
     status: result.status,

@@ -1,13 +1,19 @@
 // Prometheus metrics of one gateway, on its own registry (reference §10, prefix weir_gateway_).
 
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { InterceptionTally } from "./interception-tally.js";
 
 export const METRICS_PREFIX = "weir_gateway_";
 
 /** Every metric the gateway exports. */
 export interface GatewayMetrics {
   readonly registry: Registry;
-  /** Finished interceptions; status is "completed" or "failed". */
+  /**
+   * Where interceptions count their starts, ends, prompts, tokens and outcomes: handed to
+   * interceptionsTotal, interceptionsInflight, promptsTotal and tokensTotal when they are read.
+   */
+  readonly interceptionTally: InterceptionTally;
+  /** Finished interceptions; status is "completed" or "failed". Counted through interceptionTally, like the next three. */
   readonly interceptionsTotal: Counter<"provider" | "model" | "status" | "route">;
   readonly interceptionsInflight: Gauge<"provider" | "route">;
   readonly interceptionDuration: Histogram<"provider" | "model">;
@@ -53,19 +59,54 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
   const registry = new Registry();
   const registers = [registry];
   const p = METRICS_PREFIX;
+  const interceptionTally = new InterceptionTally();
+  const drainTally = (): void => {
+    for (const s of interceptionTally.drain()) {
+      const { provider, model, route } = s;
+      if (s.prompts > 0) promptsTotal.inc({ provider, model }, s.prompts);
+      if (s.usages > 0) {
+        tokensTotal.inc({ provider, model, type: "input" }, s.inputTokens);
+        tokensTotal.inc({ provider, model, type: "output" }, s.outputTokens);
+        tokensTotal.inc({ provider, model, type: "cache_read" }, s.cacheReadTokens);
+        tokensTotal.inc({ provider, model, type: "cache_write" }, s.cacheWriteTokens);
+      }
+      if (s.completed > 0) interceptionsTotal.inc({ provider, model, status: "completed", route }, s.completed);
+      if (s.failed > 0) interceptionsTotal.inc({ provider, model, status: "failed", route }, s.failed);
+    }
+  };
+  const interceptionsTotal = new Counter({
+    name: `${p}interceptions_total`,
+    help: "Bridged LLM requests that finished, by outcome.",
+    labelNames: ["provider", "model", "status", "route"] as const,
+    registers,
+    collect: drainTally,
+  });
+  const tokensTotal = new Counter({
+    name: `${p}tokens_total`,
+    help: "Tokens reported by upstream providers.",
+    labelNames: ["provider", "model", "type"] as const,
+    registers,
+    collect: drainTally,
+  });
+  const promptsTotal = new Counter({
+    name: `${p}prompts_total`,
+    help: "User prompts recorded.",
+    labelNames: ["provider", "model"] as const,
+    registers,
+    collect: drainTally,
+  });
   return {
     registry,
-    interceptionsTotal: new Counter({
-      name: `${p}interceptions_total`,
-      help: "Bridged LLM requests that finished, by outcome.",
-      labelNames: ["provider", "model", "status", "route"] as const,
-      registers,
-    }),
+    interceptionTally,
+    interceptionsTotal,
     interceptionsInflight: new Gauge({
       name: `${p}interceptions_inflight`,
       help: "Bridged LLM requests in progress.",
       labelNames: ["provider", "route"] as const,
       registers,
+      collect() {
+        for (const { provider, route, count } of interceptionTally.inflightNow()) this.set({ provider, route }, count);
+      },
     }),
     interceptionDuration: new Histogram({
       name: `${p}interceptions_duration_seconds`,
@@ -80,18 +121,8 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
       labelNames: ["provider", "route", "method"] as const,
       registers,
     }),
-    tokensTotal: new Counter({
-      name: `${p}tokens_total`,
-      help: "Tokens reported by upstream providers.",
-      labelNames: ["provider", "model", "type"] as const,
-      registers,
-    }),
-    promptsTotal: new Counter({
-      name: `${p}prompts_total`,
-      help: "User prompts recorded.",
-      labelNames: ["provider", "model"] as const,
-      registers,
-    }),
+    tokensTotal,
+    promptsTotal,
     toolCallsTotal: new Counter({
       name: `${p}non_injected_tool_selections_total`,
       help: "Tool calls the model made to client-defined tools.",
