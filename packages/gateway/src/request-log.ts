@@ -9,17 +9,12 @@ type Level = "debug" | "info" | "warn" | "error";
 type Fields = Readonly<Record<string, unknown>>;
 
 export class RequestLog {
-  /** Contexts from the request's first one to this one. */
-  private readonly depth: number;
-
   constructor(
     private readonly logger: Logger,
     /** Fields this context added to its parent's. */
     private readonly own: Fields = {},
     private readonly parent?: RequestLog,
-  ) {
-    this.depth = parent === undefined ? 1 : parent.depth + 1;
-  }
+  ) {}
 
   /**
    * One line's fields: every context's, oldest first, then the line's own; a later one wins.
@@ -27,12 +22,14 @@ export class RequestLog {
    * cost ~10 µs for the line every interception writes at info, against ~3 µs this way.
    */
   private lineFields(fields: Fields | undefined): Record<string, unknown> {
-    const levels = new Array<Fields>(this.depth);
-    let i = this.depth;
-    for (let log: RequestLog | undefined = this; log !== undefined; log = log.parent) levels[--i] = log.own;
-    const line: Record<string, unknown> = {};
-    for (const level of levels) Object.assign(line, level);
+    const line = this.addContext({});
     return fields === undefined ? line : Object.assign(line, fields);
+  }
+
+  /** Adds the parents' fields, then this context's own, to `line`. */
+  private addContext(line: Record<string, unknown>): Record<string, unknown> {
+    this.parent?.addContext(line);
+    return Object.assign(line, this.own);
   }
 
   /** The same request, knowing more. */
