@@ -15,7 +15,7 @@ export function logLevelOption(): Option {
  * pino writes what is left when the process exits. A reader that stops reading no longer stalls
  * requests: once 16 MiB wait, further lines are dropped.
  */
-export const LOG_OUTPUT = Object.freeze({ sync: false, minLength: 4096, periodicFlush: 100, maxLength: 16 * 1024 * 1024 });
+const LOG_OUTPUT = Object.freeze({ sync: false, minLength: 4096, periodicFlush: 100, maxLength: 16 * 1024 * 1024 });
 
 export function createLogger(level: string, name: string, destination?: string): Logger {
   return pino({ level, name }, pino.destination(destination ? { ...LOG_OUTPUT, dest: destination, mkdir: true } : { ...LOG_OUTPUT, dest: 1 }));
