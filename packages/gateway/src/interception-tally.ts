@@ -36,13 +36,12 @@ export interface FinishedInterception {
   readonly failed: boolean;
 }
 
-/** provider -> route -> model -> sums: nested maps, so no key string is built per interception. */
-type SeriesByKey = Map<string, Map<string, Map<string, TalliedSeries>>>;
-
 export class InterceptionTally {
-  private pending: SeriesByKey = new Map();
-  /** The same series as `pending`, in the order they were first counted. */
-  private pendingInOrder: TalliedSeries[] = [];
+  /**
+   * provider -> route -> model -> sums since the last drain. Nested maps, so no key string is
+   * built per interception; a series stays once seen and is zeroed by each drain.
+   */
+  private readonly series = new Map<string, Map<string, Map<string, TalliedSeries>>>();
   private readonly inflight = new Map<string, Map<string, InflightCount>>();
 
   started(provider: string, route: string): void {
@@ -54,12 +53,11 @@ export class InterceptionTally {
   }
 
   finished(i: FinishedInterception): void {
-    const models = child(child(this.pending, i.provider), i.route);
+    const models = child(child(this.series, i.provider), i.route);
     let series = models.get(i.model);
     if (series === undefined) {
       series = { provider: i.provider, route: i.route, model: i.model, prompts: 0, usages: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, completed: 0, failed: 0 };
       models.set(i.model, series);
-      this.pendingInOrder.push(series);
     }
     if (i.prompt) series.prompts += 1;
     if (i.usage !== undefined) {
@@ -73,12 +71,17 @@ export class InterceptionTally {
     else series.completed += 1;
   }
 
-  /** The sums since the last call, which start again from zero. */
-  drain(): TalliedSeries[] {
-    const drained = this.pendingInOrder;
-    this.pending = new Map();
-    this.pendingInOrder = [];
-    return drained;
+  /** Hands each series that counted something since the last drain to `take`, then zeroes it. */
+  drain(take: (series: Readonly<TalliedSeries>) => void): void {
+    for (const routes of this.series.values()) {
+      for (const models of routes.values()) {
+        for (const s of models.values()) {
+          if (s.completed + s.failed === 0) continue;
+          take(s);
+          s.prompts = s.usages = s.inputTokens = s.outputTokens = s.cacheReadTokens = s.cacheWriteTokens = s.completed = s.failed = 0;
+        }
+      }
+    }
   }
 
   /** Every provider and route seen so far, with what is in progress there now. */

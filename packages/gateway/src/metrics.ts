@@ -61,7 +61,7 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
   const p = METRICS_PREFIX;
   const interceptionTally = new InterceptionTally();
   const drainTally = (): void => {
-    for (const s of interceptionTally.drain()) {
+    interceptionTally.drain((s) => {
       const { provider, model, route } = s;
       if (s.prompts > 0) promptsTotal.inc({ provider, model }, s.prompts);
       if (s.usages > 0) {
@@ -72,7 +72,7 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
       }
       if (s.completed > 0) interceptionsTotal.inc({ provider, model, status: "completed", route }, s.completed);
       if (s.failed > 0) interceptionsTotal.inc({ provider, model, status: "failed", route }, s.failed);
-    }
+    });
   };
   const interceptionsTotal = new Counter({
     name: `${p}interceptions_total`,
