@@ -309,7 +309,7 @@ for (const c of childCases) {
       assert.deepEqual(await code(c.call(recorder, randomUUID(), { createdAt: undefined })), { code: "InvalidArgument", message: "invalid created_at: required" });
     });
 
-    // Property: the foreign key refuses an orphan record; nothing is written.
+    // Property: a record of an interception that is not stored is refused; nothing is written.
     it("answers NotFound for an unknown interception", async () => {
       const id = randomUUID();
       assert.equal((await code(c.call(recorder, id))).code, "NotFound");

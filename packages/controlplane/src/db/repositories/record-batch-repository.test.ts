@@ -105,7 +105,7 @@ interface Case {
 describe("writeRecordBatch: what one statement sees", () => {
   const cases: Case[] = [
     {
-      // Property: foreign keys are checked at the end of the statement, after the start's insert.
+      // Property: a child of an interception started in the same statement needs no stored row.
       name: "a child of an interception started in the same batch is written",
       batch: ({ a }) => [start(a), prompt(a), tokens(a)],
       written: [["interception_start", 1], ["prompt_usage", 1], ["token_usage", 1]],
@@ -224,7 +224,7 @@ describe("writeRecordBatch: what one statement sees", () => {
 
   // Property (no lost end): a start another transaction commits while the statement runs is not
   // inserted (the insert waits, then skips it) and nothing else in the statement sees it; its end
-  // is then applied by a statement of its own, and its children pass the foreign key.
+  // is then applied by a statement of its own, and its children are written.
   it("ends an interception whose start another transaction stores during the statement", async () => {
     const id = randomUUID();
     const other = new pg.Client({ connectionString: t.url });

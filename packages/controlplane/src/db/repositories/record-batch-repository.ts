@@ -6,7 +6,7 @@
 //   lost writes nothing twice;
 // - a record referring to an interception that does not exist is rejected (reported, not
 //   written) and the rest of the batch is still written: existence is checked inside the
-//   statement, so no foreign-key violation aborts it;
+//   statement (the child tables have no foreign key to check it again);
 // - a record the database itself refuses (a data exception or constraint violation, e.g. a NUL
 //   character in a prompt) aborts the batch: the batch is then written again with existence
 //   checked before the other rows are sent (so a refused value in a record that is rejected as

@@ -24,9 +24,9 @@
 //   it keeps the UPDATE to the few ends whose start came in an earlier batch (given all ends, the
 //   planner's estimate made it scan the whole table);
 // - no row is modified twice: the INSERT changes no stored row and the UPDATE touches only those;
-// - foreign keys are checked when the whole statement ends, with a fresh snapshot, so a child of
-//   an interception the statement inserts (or that another transaction just committed) is
-//   accepted.
+// - the child tables have no foreign key (migration 2026_12_03): a child of an interception the
+//   statement starts is written unchecked (its start is inserted, or was stored before), and the
+//   others only if the `missing` check found their interception.
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Database } from "../schema.js";
 import { timestamptzArray, uuidArray } from "../pg-binary-array.js";

@@ -1,9 +1,11 @@
-// Writes of the Recorder service. Every function is a single statement (atomic on its own), so
-// no error leaves a record half-written. A child record for an unknown interception is refused
-// by the foreign key in the same round trip (no extra lookup) and surfaces as NotFoundError.
+// Writes of the Recorder service's single-record RPCs (API 1.0). Every write is a single
+// statement (atomic on its own), so no error leaves a record half-written. A child record is
+// written only after its interception was found (NotFoundError otherwise): the child tables have
+// no foreign key (see the 2026_12_03 migration), and interceptions are never deleted, so the
+// lookup cannot be overtaken.
 import { sql, type Kysely } from "kysely";
 import { AlreadyExistsError, NotFoundError } from "../../errors.js";
-import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, postgresErrorCode } from "../postgres-error.js";
+import { UNIQUE_VIOLATION, postgresErrorCode } from "../postgres-error.js";
 import type { Database } from "../schema.js";
 
 export type CredentialKind = "centralized" | "byok";
@@ -85,14 +87,16 @@ function interceptionNotFound(interceptionId: string): NotFoundError {
   return new NotFoundError(`interception ${interceptionId} not found`);
 }
 
-/** Runs a child-record insert, turning the interception FK violation into NotFoundError. */
-async function insertChild(interceptionId: string, action: string, insert: () => Promise<unknown>): Promise<void> {
+/** Runs a child-record insert once its interception is found; NotFoundError when it is not. */
+async function insertChild(db: Kysely<Database>, interceptionId: string, action: string, insert: () => Promise<unknown>): Promise<void> {
+  let found: boolean;
   try {
-    await insert();
+    found = (await db.selectFrom("aibridge_interceptions").select("id").where("id", "=", interceptionId).executeTakeFirst()) !== undefined;
+    if (found) await insert();
   } catch (cause) {
-    if (postgresErrorCode(cause) === FOREIGN_KEY_VIOLATION) throw interceptionNotFound(interceptionId);
     throw new Error(action, { cause });
   }
+  if (!found) throw interceptionNotFound(interceptionId);
 }
 
 /**
@@ -221,17 +225,17 @@ function modelThoughtRow(m: NewModelThought) {
 }
 
 export async function insertTokenUsage(db: Kysely<Database>, u: NewTokenUsage): Promise<void> {
-  await insertChild(u.interceptionId, "insert token usage", () => db.insertInto("aibridge_token_usages").values(tokenUsageRow(u)).execute());
+  await insertChild(db, u.interceptionId, "insert token usage", () => db.insertInto("aibridge_token_usages").values(tokenUsageRow(u)).execute());
 }
 
 export async function insertUserPrompt(db: Kysely<Database>, p: NewUserPrompt): Promise<void> {
-  await insertChild(p.interceptionId, "insert user prompt", () => db.insertInto("aibridge_user_prompts").values(userPromptRow(p)).execute());
+  await insertChild(db, p.interceptionId, "insert user prompt", () => db.insertInto("aibridge_user_prompts").values(userPromptRow(p)).execute());
 }
 
 export async function insertToolUsage(db: Kysely<Database>, t: NewToolUsage): Promise<void> {
-  await insertChild(t.interceptionId, "insert tool usage", () => db.insertInto("aibridge_tool_usages").values(toolUsageRow(t)).execute());
+  await insertChild(db, t.interceptionId, "insert tool usage", () => db.insertInto("aibridge_tool_usages").values(toolUsageRow(t)).execute());
 }
 
 export async function insertModelThought(db: Kysely<Database>, m: NewModelThought): Promise<void> {
-  await insertChild(m.interceptionId, "insert model thought", () => db.insertInto("aibridge_model_thoughts").values(modelThoughtRow(m)).execute());
+  await insertChild(db, m.interceptionId, "insert model thought", () => db.insertInto("aibridge_model_thoughts").values(modelThoughtRow(m)).execute());
 }
