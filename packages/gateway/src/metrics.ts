@@ -13,13 +13,15 @@ export interface GatewayMetrics {
    * interceptionsTotal, interceptionsInflight, promptsTotal and tokensTotal when they are read.
    */
   readonly interceptionTally: InterceptionTally;
-  /** Finished interceptions; status is "completed" or "failed". Counted through interceptionTally, like the next three. */
+  /** Finished interceptions; status is "completed" or "failed". Counted through interceptionTally. */
   readonly interceptionsTotal: Counter<"provider" | "model" | "status" | "route">;
+  /** Counted through interceptionTally. */
   readonly interceptionsInflight: Gauge<"provider" | "route">;
   readonly interceptionDuration: Histogram<"provider" | "model">;
   readonly passthroughTotal: Counter<"provider" | "route" | "method">;
-  /** type: input, output, cache_read, cache_write. */
+  /** type: input, output, cache_read, cache_write. Counted through interceptionTally. */
   readonly tokensTotal: Counter<"provider" | "model" | "type">;
+  /** Counted through interceptionTally. */
   readonly promptsTotal: Counter<"provider" | "model">;
   readonly toolCallsTotal: Counter<"provider" | "model" | "name">;
   /** outcome: allowed, denied, unavailable, error. */

@@ -386,16 +386,14 @@ export class RecordQueue<R extends QueuedRecord> {
     if (!this.takeOffWire(batch)) return;
     this.backoff.reset();
     this.options.metrics?.recordBatchesTotal.inc({ outcome: "sent" });
-    const sent: R[] = [];
     for (const { record } of batch.items) {
       const reason = rejected.get(record.id);
-      if (reason === undefined) {
-        sent.push(record);
-        continue;
-      }
+      if (reason === undefined) continue;
       this.logger.error({ interception_id: record.interceptionId, record_type: record.kind, record_id: record.id, reason }, "record rejected permanently; dropping it");
       this.dropped(record, "permanent", 1, false);
     }
+    // Rejections are rare: usually every record of the batch was sent.
+    const sent = rejected.size === 0 ? batch.items : batch.items.filter(({ record }) => !rejected.has(record.id));
     if (this.options.metrics) countByKind(sent, this.options.metrics.recordsSentTotal);
     this.settled();
   }
@@ -413,7 +411,7 @@ export class RecordQueue<R extends QueuedRecord> {
     // Back to the front, unchanged: the same ids make the retry harmless.
     this.pending = [...batch.items, ...this.pending];
     for (const { record } of batch.items) this.pendingBytes += record.sizeBytes ?? 0;
-    if (this.options.metrics) countByKind(batch.items.map((i) => i.record), this.options.metrics.recordsRetriedTotal);
+    if (this.options.metrics) countByKind(batch.items, this.options.metrics.recordsRetriedTotal);
     const delayMs = this.backoff.next();
     this.logger.warn({ err, records, attempt: this.backoff.attempts, retry_in_ms: delayMs }, "record delivery failed; retrying");
     this.pause(delayMs);
@@ -492,9 +490,9 @@ export class RecordQueue<R extends QueuedRecord> {
  * Adds records to a per-type counter once per type: a batch holds hundreds of records of a few
  * types, and prom-client hashes the labels on every call.
  */
-function countByKind(records: readonly QueuedRecord[], counter: Counter<"type">): void {
+function countByKind(items: readonly { readonly record: QueuedRecord }[], counter: Counter<"type">): void {
   const counts = new Map<string, number>();
-  for (const { kind } of records) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  for (const { record } of items) counts.set(record.kind, (counts.get(record.kind) ?? 0) + 1);
   for (const [type, n] of counts) counter.inc({ type }, n);
 }
 
