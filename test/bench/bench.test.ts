@@ -62,6 +62,8 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
     assert.equal(run.code, 0, `bench exited with ${run.code ?? run.signal}:\n${run.output}`);
     const md = await readFile(join(outDir, "latest.md"), "utf8");
     assert.match(md, /## Targets/);
+    // The numbers say how durable the database that produced them was.
+    assert.match(md, /^\| Postgres \| [^|\n]*; fsync (on|off), synchronous_commit \w+, full_page_writes (on|off)[^|\n]*\|$/m);
     // Every target with a bare-proxy figure says whether the floor meets it too.
     assert.match(md, /\| Measurement \| Target \| Measured \| Result \| Bare proxy \(floor\) in this run \|/);
     for (const row of ["Added latency p50, concurrency 1", "Added latency p99, concurrency 1", "Throughput at concurrency", "Added TTFB p99", "Largest inter-event gap"]) {

@@ -24,7 +24,7 @@ import { summarizeProfileDir, type ProfileSummary } from "./cpu-profile.js";
 import { Ledger, combineRuns, concurrentStreams, firstByteSamples, latencySamples, throughput, type StreamsResult, type Target, type TargetName, type ThroughputResult } from "./load.js";
 import { ProcessSet, backgroundLoadCores, cpuSnapshot, cpuUse, memoryMiB, sleep, startOnFreePort, waitForOutput, type CpuUse } from "./procs.js";
 import { auditRecords, scrape, sumMetric, waitForRecords } from "./records.js";
-import { TARGET_LABELS, cpuPerRequest, evaluate, machineInfo, markdown, roundTargets, type BenchReport, type MachineInfo, type Metrics, type StreamFigures, type ThroughputFigures } from "./report.js";
+import { TARGET_LABELS, cpuPerRequest, evaluate, machineInfo, markdown, roundTargets, type BenchReport, type MachineInfo, type Metrics, type PostgresDurability, type StreamFigures, type ThroughputFigures } from "./report.js";
 import { median, round, roundSummary, summarize } from "./stats.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
@@ -134,6 +134,9 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
   run.database = await createTestDatabase();
   const db = run.database.db;
   const pgVersion = (await sql<{ server_version: string }>`SHOW server_version`.execute(db)).rows[0]?.server_version ?? "unknown";
+  const durability = (
+    await sql<PostgresDurability>`SELECT current_setting('fsync') AS "fsync", current_setting('synchronous_commit') AS "synchronousCommit", current_setting('full_page_writes') AS "fullPageWrites"`.execute(db)
+  ).rows[0] ?? { fsync: "unknown", synchronousCommit: "unknown", fullPageWrites: "unknown" };
   const postgresSource: MachineInfo["postgresSource"] =
     process.env[TEST_SERVER_URL_ENV] && process.env[TEST_TEMPLATE_ENV] ? "test runner server" : process.env.DATABASE_URL ? "DATABASE_URL" : "embedded";
 
@@ -440,7 +443,7 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
   };
 
   const notes: string[] = [];
-  const info = machineInfo(pgVersion, postgresSource, background);
+  const info = machineInfo(pgVersion, postgresSource, durability, background);
   notes.push(
     `Everything (emulator, control plane, gateway, bare proxy, Postgres and the load generator) shares the same ${info.cores} cores, so the gateway's figures include contention with its own upstream, control plane, database and client; see the CPU table.`,
   );

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { combineRuns } from "./load.js";
 import type { ThroughputResult } from "./load.js";
-import { cpuPerRequest, roundOrder } from "./report.js";
+import { cpuPerRequest, postgresDescription, roundOrder } from "./report.js";
 import { median } from "./stats.js";
 
 describe("cpuPerRequest", () => {
@@ -62,5 +62,20 @@ describe("throughput rounds", () => {
       benchLoopDelayP99Ms: 1,
       benchLoopDelayMaxMs: 30,
     });
+  });
+});
+
+describe("postgresDescription", () => {
+  it("says when the server's commits are not durable", () => {
+    const machine = { postgres: "18.4", postgresSource: "embedded" as const, postgresDurability: { fsync: "off", synchronousCommit: "off", fullPageWrites: "off" } };
+    assert.equal(
+      postgresDescription(machine),
+      "18.4 (embedded; fresh database; fsync off, synchronous_commit off, full_page_writes off: not durable, a durable server pays for WAL flushes too)",
+    );
+  });
+
+  it("lists a durable server's settings without the caveat", () => {
+    const machine = { postgres: "15.20", postgresSource: "DATABASE_URL" as const, postgresDurability: { fsync: "on", synchronousCommit: "on", fullPageWrites: "on" } };
+    assert.equal(postgresDescription(machine), "15.20 (DATABASE_URL; fresh database; fsync on, synchronous_commit on, full_page_writes on)");
   });
 });

@@ -18,11 +18,33 @@ export interface MachineInfo {
   readonly date: string;
   readonly postgres: string;
   readonly postgresSource: "DATABASE_URL" | "test runner server" | "embedded";
+  /** The server's durability settings: with fsync off, what the run writes costs less than on a durable server. */
+  readonly postgresDurability: PostgresDurability;
   /** Cores busy with other work on the machine in the 2 s before the run started. */
   readonly backgroundLoadCores: number;
 }
 
-export function machineInfo(postgres: string, postgresSource: MachineInfo["postgresSource"], backgroundLoadCores: number): MachineInfo {
+export interface PostgresDurability {
+  readonly fsync: string;
+  readonly synchronousCommit: string;
+  readonly fullPageWrites: string;
+}
+
+/** The Postgres row of the machine table: version, where it came from and how durable its commits are. */
+export function postgresDescription(m: Pick<MachineInfo, "postgres" | "postgresSource" | "postgresDurability">): string {
+  const d = m.postgresDurability;
+  const settings = `fsync ${d.fsync}, synchronous_commit ${d.synchronousCommit}, full_page_writes ${d.fullPageWrites}`;
+  // The embedded test server trades durability for speed; say so next to the numbers it produced.
+  const caveat = d.fsync === "off" ? ": not durable, a durable server pays for WAL flushes too" : "";
+  return `${m.postgres} (${m.postgresSource}; fresh database; ${settings}${caveat})`;
+}
+
+export function machineInfo(
+  postgres: string,
+  postgresSource: MachineInfo["postgresSource"],
+  postgresDurability: PostgresDurability,
+  backgroundLoadCores: number,
+): MachineInfo {
   let cpuModel = "unknown";
   try {
     cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? os.cpus()[0]?.model ?? "unknown";
@@ -38,6 +60,7 @@ export function machineInfo(postgres: string, postgresSource: MachineInfo["postg
     date: new Date().toISOString(),
     postgres,
     postgresSource,
+    postgresDurability,
     backgroundLoadCores,
   };
 }
@@ -320,7 +343,7 @@ export function markdown(r: BenchReport): string {
   L.push(`| Code | ${r.revision} |`);
   L.push(`| Machine | ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB RAM, ${r.machine.os} |`);
   L.push(`| Node | ${r.machine.node} |`);
-  L.push(`| Postgres | ${r.machine.postgres} (${r.machine.postgresSource}; fresh database) |`);
+  L.push(`| Postgres | ${postgresDescription(r.machine)} |`);
   L.push(`| Background load before the run | ${r.machine.backgroundLoadCores.toFixed(2)} cores busy with other work |`);
   L.push(
     `| Setup | emulator, control plane, 1 gateway and a bare proxy (a Node.js proxy that only forwards) as separate processes on 127.0.0.1; emulator zero latency, recording off; ` +
