@@ -62,6 +62,7 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
     assert.equal(run.code, 0, `bench exited with ${run.code ?? run.signal}:\n${run.output}`);
     const md = await readFile(join(outDir, "latest.md"), "utf8");
     assert.match(md, /## Targets/);
+    assert.match(md, /^\| Process-hop floor \(c=1\) \| a relay process that only copies bytes \(no HTTP\) adds -?\d+\.\d{3} ms p50 \/ -?\d+\.\d{3} ms p99 /m);
     // The numbers say how durable the database that produced them was.
     assert.match(md, /^\| Postgres \| [^|\n]*; fsync (on|off), synchronous_commit \w+, full_page_writes (on|off)[^|\n]*\|$/m);
     // Every target with a bare-proxy figure says whether the floor meets it too.
@@ -79,6 +80,9 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
     const report = JSON.parse(await readFile(join(outDir, "latest.json"), "utf8"));
     const paths = assertFiniteNumbers(report.metrics, "metrics");
     for (const required of [
+      "metrics.hopFloor.addedP50Ms",
+      "metrics.hopFloor.addedP99Ms",
+      "metrics.hopFloor.relay.p99",
       "metrics.latency.addedP50Ms",
       "metrics.latency.addedP99Ms",
       "metrics.ttfb.addedP50Ms",
@@ -111,6 +115,8 @@ describe("benchmark (tiny)", { timeout: RUN_TIMEOUT_MS + 30_000 }, () => {
     ]) {
       assert.ok(paths.includes(required), `missing ${required}`);
     }
+    assert.equal(report.metrics.hopFloor.direct.count, report.config.hopRoundTrips, "every direct round trip timed");
+    assert.equal(report.metrics.hopFloor.relay.count, report.config.hopRoundTrips, "every relayed round trip timed");
     assert.ok(report.metrics.latency.gateway.count > 0, "no gateway latency samples");
     assert.ok(report.metrics.throughput.gateway.ok > 0, "no gateway answers in the throughput phase");
     assert.ok(report.metrics.latency.bareProxy.count > 0, "no bare-proxy latency samples");

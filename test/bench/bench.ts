@@ -21,6 +21,7 @@ import { bootstrapOwner } from "@weir/controlplane";
 import { TEST_SERVER_URL_ENV, TEST_TEMPLATE_ENV, createTestDatabase, type TestDatabase } from "@weir/controlplane/testing";
 import { USAGE, UsageError, parseConfig, type BenchConfig } from "./config.js";
 import { summarizeProfileDir, type ProfileSummary } from "./cpu-profile.js";
+import { measureHopFloor } from "./hop-floor.js";
 import { Ledger, combineRuns, concurrentStreams, firstByteSamples, latencySamples, throughput, type StreamsResult, type Target, type TargetName, type ThroughputResult } from "./load.js";
 import { ProcessSet, backgroundLoadCores, cpuSnapshot, cpuUse, memoryMiB, sleep, startOnFreePort, waitForOutput, type CpuUse } from "./procs.js";
 import { auditRecords, scrape, sumMetric, waitForRecords } from "./records.js";
@@ -32,6 +33,7 @@ const WEIR = join(REPO, "packages", "cli", "bin", "weir.js");
 const WEIR_DIST = join(REPO, "packages", "cli", "dist", "main.js");
 const EMULATOR = join(REPO, "packages", "llm-emulator", "dist", "main.js");
 const BARE_PROXY = join(import.meta.dirname, "bare-proxy.mjs");
+const TCP_ECHO_RELAY = join(import.meta.dirname, "tcp-echo-relay.mjs");
 const CHAT_PATH = "/openai/v1/chat/completions";
 
 const t0 = performance.now();
@@ -258,6 +260,9 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
     });
   }
 
+  // ---- (0) the machine's floor for one more process in the path, before any HTTP ----
+  const hop = await phase("process-hop floor c=1", () => measureHopFloor(run.procs, TCP_ECHO_RELAY, config.hopRoundTrips, childEnv({}), signal));
+
   // ---- (1) added latency, concurrency 1 ----
   const targets = [direct, gateway, bare];
   const latencyDeadline = 60_000 + (config.latencyWarmup + config.latencyRequests) * targets.length * 50;
@@ -371,6 +376,13 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
   }
 
   const metrics: Metrics = {
+    hopFloor: {
+      roundTrips: hop.roundTrips,
+      direct: roundSummary(hop.direct),
+      relay: roundSummary(hop.relay),
+      addedP50Ms: round(hop.addedP50Ms),
+      addedP99Ms: round(hop.addedP99Ms),
+    },
     latency: {
       requestsPerTarget: config.latencyRequests,
       direct: roundSummary(latDirect),
@@ -459,6 +471,13 @@ async function measure(config: BenchConfig, run: Run): Promise<BenchReport> {
       `the bare-proxy columns show how much of the gap any Node.js proxy pays.`,
   );
   if (background > 0.2) notes.push(`The machine was already busy with other work before the run (${background.toFixed(2)} cores); see "Other processes" in the CPU table.`);
+  const stolen = Object.entries(cpu).reduce<[string, number]>((most, [phase, use]) => (use.stolenCores > most[1] ? [phase, use.stolenCores] : most), ["", 0]);
+  if (stolen[1] >= 0.01) {
+    notes.push(
+      `The host took CPU time from this virtual machine (steal), up to ${stolen[1].toFixed(2)} cores in "${stolen[0]}": a request whose vCPU the host has descheduled waits for it, ` +
+        `so steal lengthens tails and lowers throughput for direct, bare-proxy and gateway requests alike; see "Stolen by the host" in the CPU table.`,
+    );
+  }
   if (dropped > 0) {
     notes.push(
       `The gateway dropped ${dropped} follow-up records (overflow ${droppedByReason.overflow}): records lost include them. ` +

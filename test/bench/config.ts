@@ -11,6 +11,8 @@ export interface BenchConfig {
   /** Sequential streaming chat completions per target (time to first body byte). */
   readonly ttfbRequests: number;
   readonly ttfbWarmup: number;
+  /** Process-hop floor: 64-byte TCP round trips per path (direct to an echo process, and through a relay). */
+  readonly hopRoundTrips: number;
   /** Throughput phase: autocannon connections, and seconds per target in each round. */
   readonly connections: number;
   readonly throughputSeconds: number;
@@ -52,6 +54,7 @@ const DEFAULTS = {
   latencyWarmup: 3000,
   ttfbRequests: 2000,
   ttfbWarmup: 2000,
+  hopRoundTrips: 20000,
   connections: 64,
   throughputSeconds: 5,
   throughputRounds: 3,
@@ -70,6 +73,7 @@ const TINY: Partial<Record<keyof typeof DEFAULTS, number | boolean>> = {
   latencyWarmup: 10,
   ttfbRequests: 20,
   ttfbWarmup: 5,
+  hopRoundTrips: 200,
   connections: 8,
   throughputSeconds: 1,
   throughputRounds: 1,
@@ -88,6 +92,7 @@ const NUMERIC: readonly (readonly [flag: string, env: string, key: Exclude<keyof
   ["latency-warmup", "WEIR_BENCH_LATENCY_WARMUP", "latencyWarmup"],
   ["ttfb-requests", "WEIR_BENCH_TTFB_REQUESTS", "ttfbRequests"],
   ["ttfb-warmup", "WEIR_BENCH_TTFB_WARMUP", "ttfbWarmup"],
+  ["hop-round-trips", "WEIR_BENCH_HOP_ROUND_TRIPS", "hopRoundTrips"],
   ["connections", "WEIR_BENCH_CONNECTIONS", "connections"],
   ["throughput-seconds", "WEIR_BENCH_THROUGHPUT_SECONDS", "throughputSeconds"],
   ["throughput-rounds", "WEIR_BENCH_THROUGHPUT_ROUNDS", "throughputRounds"],
@@ -106,6 +111,7 @@ const LIMITS: Record<(typeof NUMERIC)[number][2], readonly [number, number]> = {
   latencyWarmup: [0, 100_000],
   ttfbRequests: [1, 1_000_000],
   ttfbWarmup: [0, 100_000],
+  hopRoundTrips: [1, 1_000_000],
   connections: [1, 10_000],
   throughputSeconds: [1, 3600],
   throughputRounds: [1, 100],
@@ -131,6 +137,8 @@ WEIR_BENCH_OUT_DIR, WEIR_BENCH_CPU_PROF=1, WEIR_BENCH_STREAM_BASELINE=0; flags w
   --latency-warmup N              unrecorded warm-up requests per target   (default ${DEFAULTS.latencyWarmup})
   --ttfb-requests N               sequential streaming requests per target (default ${DEFAULTS.ttfbRequests})
   --ttfb-warmup N                                                           (default ${DEFAULTS.ttfbWarmup})
+  --hop-round-trips N             process-hop floor: 64-byte TCP round trips per path, direct to an
+                                  echo process and through a byte-copying relay (default ${DEFAULTS.hopRoundTrips})
   --connections N                 autocannon connections                   (default ${DEFAULTS.connections})
   --throughput-seconds S          measured autocannon run per target and round (default ${DEFAULTS.throughputSeconds})
   --throughput-rounds N           rounds of direct / bare proxy / gateway, order rotated each round;
@@ -197,7 +205,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, rep
     const fromFlag = v[flag];
     if (typeof fromFlag === "string") sizes[key] = parseNumber(`--${flag}`, fromFlag, LIMITS[key]);
   }
-  for (const key of ["latencyRequests", "latencyWarmup", "ttfbRequests", "ttfbWarmup", "connections", "throughputRounds", "streams", "streamEvents"] as const) {
+  for (const key of ["latencyRequests", "latencyWarmup", "ttfbRequests", "ttfbWarmup", "hopRoundTrips", "connections", "throughputRounds", "streams", "streamEvents"] as const) {
     sizes[key] = Math.round(sizes[key] as number);
   }
   const baselineEnv = envFlag(env.WEIR_BENCH_STREAM_BASELINE);
@@ -210,6 +218,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, rep
     latencyWarmup: sizes.latencyWarmup as number,
     ttfbRequests: sizes.ttfbRequests as number,
     ttfbWarmup: sizes.ttfbWarmup as number,
+    hopRoundTrips: sizes.hopRoundTrips as number,
     connections: sizes.connections as number,
     throughputSeconds: sizes.throughputSeconds as number,
     throughputRounds: sizes.throughputRounds as number,

@@ -187,17 +187,29 @@ export function postgresPids(): number[] {
   return pids;
 }
 
-/** Busy and total jiffies of the whole machine (/proc/stat "cpu" line). */
-export function machineCpuTicks(): { busy: number; total: number } {
+/**
+ * Jiffies of the whole machine (/proc/stat "cpu" line): busy, stolen and in all. Steal is time a
+ * virtual machine's vCPUs were ready to run while the host ran something else; it is neither
+ * busy nor idle. Guest time is already counted in user time, so it is not added again.
+ */
+export function machineCpuTicks(line?: string): MachineTicks {
   try {
-    const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
-    const n = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = n.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+    const text = line ?? readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+    // user nice system idle iowait irq softirq steal [guest guest_nice]
+    const n = text.trim().split(/\s+/).slice(1, 9).map((v) => (Number.isFinite(Number(v)) ? Number(v) : 0));
+    const total = n.reduce((a, b) => a + b, 0);
     const idle = (n[3] ?? 0) + (n[4] ?? 0);
-    return { busy: total - idle, total };
+    const steal = n[7] ?? 0;
+    return { busy: total - idle - steal, steal, total };
   } catch {
-    return { busy: 0, total: 0 };
+    return { busy: 0, steal: 0, total: 0 };
   }
+}
+
+export interface MachineTicks {
+  readonly busy: number;
+  readonly steal: number;
+  readonly total: number;
 }
 
 /** VmHWM (peak resident set) and VmRSS of a process in MiB, from /proc/<pid>/status. */
@@ -218,7 +230,7 @@ export function memoryMiB(pid: number): { peakRss: number; rss: number } | undef
 export interface CpuSnapshot {
   readonly atMs: number;
   readonly seconds: Record<string, number>;
-  readonly machine: { busy: number; total: number };
+  readonly machine: MachineTicks;
 }
 
 export type CpuParticipants = Record<string, number>;
@@ -240,6 +252,8 @@ export interface CpuUse {
   readonly cores: Record<string, number>;
   /** Fraction of all of the machine's cores that were busy (anything, including other processes). */
   readonly machineBusy: number;
+  /** Cores' worth of time the host took from this virtual machine (steal): no process here ran then. */
+  readonly stolenCores: number;
 }
 
 export function cpuUse(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
@@ -253,7 +267,8 @@ export function cpuUse(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
   // Whatever else kept the machine busy: processes outside the benchmark, and the kernel.
   const ours = Object.values(cores).reduce((x, y) => x + y, 0);
   cores.other = Math.round(Math.max(0, machineBusy * availableParallelism() - ours) * 100) / 100;
-  return { wallSeconds: Math.round(wall * 100) / 100, cores, machineBusy };
+  const stolenCores = dt > 0 ? Math.round(((b.machine.steal - a.machine.steal) / dt) * availableParallelism() * 100) / 100 : 0;
+  return { wallSeconds: Math.round(wall * 100) / 100, cores, machineBusy, stolenCores };
 }
 
 /** Cores the machine spends on anything at all over `ms` (sampled before the run starts). */

@@ -3,20 +3,20 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { combineRuns } from "./load.js";
 import type { ThroughputResult } from "./load.js";
-import { cpuPerRequest, postgresDescription, roundOrder } from "./report.js";
+import { cpuPerRequest, hopFloorDescription, postgresDescription, roundOrder } from "./report.js";
 import { median } from "./stats.js";
 
 describe("cpuPerRequest", () => {
   it("adds the phases' CPU time and divides it by the requests answered", () => {
-    const phase = { wallSeconds: 10, cores: { gateway: 0.8, postgres: 0.2 }, machineBusy: 0.9 };
-    const drain = { wallSeconds: 0.5, cores: { gateway: 0.1, postgres: 0.4 }, machineBusy: 0.25 };
+    const phase = { wallSeconds: 10, cores: { gateway: 0.8, postgres: 0.2 }, machineBusy: 0.9, stolenCores: 0.05 };
+    const drain = { wallSeconds: 0.5, cores: { gateway: 0.1, postgres: 0.4 }, machineBusy: 0.25, stolenCores: 0 };
     const per = cpuPerRequest([phase, drain], 20_000, 2);
     // gateway: (0.8 × 10 + 0.1 × 0.5) s ÷ 20,000 = 402.5 µs; postgres: (2 + 0.2) s ÷ 20,000 = 110 µs
     assert.deepEqual(per, { requests: 20_000, micros: { gateway: 403, postgres: 110 }, machineMicros: 913 });
   });
 
   it("does not divide by zero when nothing was answered", () => {
-    const per = cpuPerRequest([{ wallSeconds: 1, cores: { gateway: 0.5 }, machineBusy: 0.5 }], 0, 2);
+    const per = cpuPerRequest([{ wallSeconds: 1, cores: { gateway: 0.5 }, machineBusy: 0.5, stolenCores: 0 }], 0, 2);
     assert.deepEqual(per, { requests: 0, micros: { gateway: 500_000 }, machineMicros: 1_000_000 });
   });
 });
@@ -77,5 +77,17 @@ describe("postgresDescription", () => {
   it("lists a durable server's settings without the caveat", () => {
     const machine = { postgres: "15.20", postgresSource: "DATABASE_URL" as const, postgresDurability: { fsync: "on", synchronousCommit: "on", fullPageWrites: "on" } };
     assert.equal(postgresDescription(machine), "15.20 (DATABASE_URL; fresh database; fsync on, synchronous_commit on, full_page_writes on)");
+  });
+});
+
+describe("hopFloorDescription", () => {
+  it("gives what the relay adds, and both paths' own figures", () => {
+    const summary = (p50: number, p99: number) => ({ count: 20_000, mean: p50, p50, p90: p50, p99, max: p99, min: p50 });
+    const hop = { roundTrips: 20_000, direct: summary(0.084, 0.344), relay: summary(0.182, 0.825), addedP50Ms: 0.098, addedP99Ms: 0.481 };
+    assert.equal(
+      hopFloorDescription(hop),
+      "a relay process that only copies bytes (no HTTP) adds 0.098 ms p50 / 0.481 ms p99 to a 64-byte TCP round trip " +
+        "(direct 0.084 / 0.344 ms, relayed 0.182 / 0.825 ms; 20,000 each): the least any proxy adds here before its own work",
+    );
   });
 });

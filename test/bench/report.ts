@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import type { BenchConfig } from "./config.js";
 import type { ProfileSummary } from "./cpu-profile.js";
+import type { HopFloor } from "./hop-floor.js";
 import type { CpuUse } from "./procs.js";
 import type { RecordAudit } from "./records.js";
 import type { Summary } from "./stats.js";
@@ -28,6 +29,16 @@ export interface PostgresDurability {
   readonly fsync: string;
   readonly synchronousCommit: string;
   readonly fullPageWrites: string;
+}
+
+/** The machine table's process-hop row: what one more process in a TCP path costs here. */
+export function hopFloorDescription(h: HopFloor): string {
+  const ms = (v: number): string => v.toFixed(3);
+  return (
+    `a relay process that only copies bytes (no HTTP) adds ${ms(h.addedP50Ms)} ms p50 / ${ms(h.addedP99Ms)} ms p99 to a 64-byte TCP round trip ` +
+    `(direct ${ms(h.direct.p50)} / ${ms(h.direct.p99)} ms, relayed ${ms(h.relay.p50)} / ${ms(h.relay.p99)} ms; ${h.roundTrips.toLocaleString("en-US")} each): ` +
+    `the least any proxy adds here before its own work`
+  );
 }
 
 /** The Postgres row of the machine table: version, where it came from and how durable its commits are. */
@@ -81,6 +92,8 @@ export interface AddedLatency {
 
 /** Everything measured; every leaf is a finite number. */
 export interface Metrics {
+  /** One more process in a TCP path (a relay that only copies bytes), at c=1: see hop-floor.ts. */
+  readonly hopFloor: HopFloor;
   readonly latency: AddedLatency;
   readonly ttfb: AddedLatency;
   readonly throughput: {
@@ -324,11 +337,12 @@ function cpuPerRequestTable(per: Metrics["throughput"]["cpuPerRequest"]): string
 function cpuTable(cpu: Record<string, CpuUse>): string[] {
   const cols = CPU_COLUMNS;
   const lines = [
-    "| Phase | Wall s | Gateway | Control plane | Emulator | Bare proxy | Postgres | Bench (load generator) | Other processes | Machine busy |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| Phase | Wall s | Gateway | Control plane | Emulator | Bare proxy | Postgres | Bench (load generator) | Other processes | Machine busy | Stolen by the host |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const [phase, use] of Object.entries(cpu)) {
-    lines.push(`| ${phase} | ${use.wallSeconds.toFixed(1)} | ${cols.map((c) => (use.cores[c] ?? 0).toFixed(2)).join(" | ")} | ${(use.machineBusy * 100).toFixed(0)} % |`);
+    const cells = cols.map((c) => (use.cores[c] ?? 0).toFixed(2)).join(" | ");
+    lines.push(`| ${phase} | ${use.wallSeconds.toFixed(1)} | ${cells} | ${(use.machineBusy * 100).toFixed(0)} % | ${(use.stolenCores ?? 0).toFixed(2)} |`);
   }
   return lines;
 }
@@ -344,6 +358,7 @@ export function markdown(r: BenchReport): string {
   L.push(`| Machine | ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB RAM, ${r.machine.os} |`);
   L.push(`| Node | ${r.machine.node} |`);
   L.push(`| Postgres | ${postgresDescription(r.machine)} |`);
+  L.push(`| Process-hop floor (c=1) | ${hopFloorDescription(m.hopFloor)} |`);
   L.push(`| Background load before the run | ${r.machine.backgroundLoadCores.toFixed(2)} cores busy with other work |`);
   L.push(
     `| Setup | emulator, control plane, 1 gateway and a bare proxy (a Node.js proxy that only forwards) as separate processes on 127.0.0.1; emulator zero latency, recording off; ` +
