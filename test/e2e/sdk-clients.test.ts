@@ -183,3 +183,22 @@ describe("what reached the upstream", () => {
     }
   });
 });
+
+describe("bad request bodies through a replica", () => {
+  it("malformed JSON and a JSON array each get 400 saying which, and reach no upstream", async () => {
+    const upstreamBefore = stack.emulator.requests.length;
+    const send = (body: string) =>
+      fetch(`${stack.replicas[0]!.url}/openai/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${stack.user.apiKey}`, "content-type": "application/json" },
+        body,
+      });
+    const malformed = await send('{"model": "gpt-4o-mini", "messages": [');
+    assert.equal(malformed.status, 400);
+    assert.deepEqual(await malformed.json(), { message: "invalid request body", detail: "the body is not valid JSON" });
+    const array = await send("[1, 2]");
+    assert.equal(array.status, 400);
+    assert.deepEqual(await array.json(), { message: "invalid request body", detail: "the body must be a JSON object" });
+    assert.equal(stack.emulator.requests.length, upstreamBefore);
+  });
+});

@@ -111,7 +111,7 @@ const cases: Case[] = [
     headers: (fresh) => ({ authorization: `Bearer ${fresh.key}` }),
     body: () => "{not json",
     status: 400,
-    json: { message: "invalid request body", detail: "the body must be a JSON object" },
+    json: { message: "invalid request body", detail: "the body is not valid JSON" },
     authorizeCalls: 1,
     recordCalls: 0,
   },

@@ -98,7 +98,10 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   const startedAtMs = clock.now();
 
   const raw = await readRequestBody(req, options.maxRequestBodyBytes);
-  const body = asObject(tryParseJson(raw.toString("utf8")));
+  // JSON.parse never yields undefined, so undefined here means the text did not parse.
+  const json = tryParseJson(raw.toString("utf8"));
+  if (json === undefined) throw new InvalidRequestBodyError("the body is not valid JSON");
+  const body = asObject(json);
   if (body === undefined) throw new InvalidRequestBodyError("the body must be a JSON object");
   const parsed = api.parseRequest(body);
 
