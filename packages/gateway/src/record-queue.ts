@@ -386,14 +386,22 @@ export class RecordQueue<R extends QueuedRecord> {
     if (!this.takeOffWire(batch)) return;
     this.backoff.reset();
     this.options.metrics?.recordBatchesTotal.inc({ outcome: "sent" });
-    for (const { record } of batch.items) {
-      const reason = rejected.get(record.id);
-      if (reason === undefined) continue;
-      this.logger.error({ interception_id: record.interceptionId, record_type: record.kind, record_id: record.id, reason }, "record rejected permanently; dropping it");
-      this.dropped(record, "permanent", 1, false);
+    // Rejections are rare: usually every record of the batch was sent, and nothing is looked up.
+    let sent = batch.items;
+    if (rejected.size > 0) {
+      const kept: Pending<R>[] = [];
+      sent = kept;
+      for (const item of batch.items) {
+        const { record } = item;
+        const reason = rejected.get(record.id);
+        if (reason === undefined) {
+          kept.push(item);
+          continue;
+        }
+        this.logger.error({ interception_id: record.interceptionId, record_type: record.kind, record_id: record.id, reason }, "record rejected permanently; dropping it");
+        this.dropped(record, "permanent", 1, false);
+      }
     }
-    // Rejections are rare: usually every record of the batch was sent.
-    const sent = rejected.size === 0 ? batch.items : batch.items.filter(({ record }) => !rejected.has(record.id));
     if (this.options.metrics) countByKind(sent, this.options.metrics.recordsSentTotal);
     this.settled();
   }
