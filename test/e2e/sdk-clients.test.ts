@@ -1,11 +1,13 @@
 // The official OpenAI and Anthropic SDK clients, pointed at two gateway replicas (separate
 // processes sharing one gateway key), get exactly what the upstream said — and the control
 // plane recorded exactly what the upstream reported: prompt, tokens (cache included), tool
-// calls and thoughts.
+// calls and thoughts. Bodies compressed the way agents send them (zstd, gzip) are decoded.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
+import { ZSTD_CLI_SAMPLE, zstdRleFrame } from "@weir/gateway/testing";
 import { DEFAULT_TEXT, REASONING_SUMMARY, THINKING_TEXT, TOOL_CALL_ARGUMENTS } from "@weir/llm-emulator";
 import { recorded, startStack, type Stack } from "./stack.js";
 
@@ -199,6 +201,61 @@ describe("bad request bodies through a replica", () => {
     const array = await send("[1, 2]");
     assert.equal(array.status, 400);
     assert.deepEqual(await array.json(), { message: "invalid request body", detail: "the body must be a JSON object" });
+    assert.equal(stack.emulator.requests.length, upstreamBefore);
+  });
+});
+
+describe("compressed request bodies through a replica", () => {
+  const post = (path: string, body: Buffer, encoding: string) =>
+    fetch(`${stack.replicas[1]!.url}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stack.user.apiKey}`, "content-type": "application/json", "content-encoding": encoding },
+      body,
+    });
+
+  it("a zstd Responses body (as Codex sends it) is decoded, recorded, and sent upstream as plain JSON", async () => {
+    const res = await post("/openai/v1/responses", ZSTD_CLI_SAMPLE.compressed, "zstd");
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { output_text?: string; output: { content?: { text: string }[] }[] }).output[0]!.content![0]!.text, DEFAULT_TEXT);
+    const upstream = stack.emulator.requests.at(-1)!;
+    assert.equal(upstream.path, "/openai/v1/responses");
+    assert.equal(upstream.body, ZSTD_CLI_SAMPLE.text);
+    assert.equal(upstream.headers["content-encoding"], undefined);
+    assert.equal(upstream.headers["content-length"], String(Buffer.byteLength(ZSTD_CLI_SAMPLE.text)));
+    const i = await nextInterception({ tools: 0, thoughts: 0 });
+    assert.equal(i.model, "gpt-4o-mini");
+    assert.equal(i.prompts[0].prompt, JSON.parse(ZSTD_CLI_SAMPLE.text).input);
+    assert.deepEqual(tokens(i), OPENAI_TOKENS);
+  });
+
+  it("a gzipped streaming chat body is decoded, rewritten for usage and streamed back", async () => {
+    const body = { model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "Gzipped hello" }] };
+    const res = await post("/openai/v1/chat/completions", gzipSync(JSON.stringify(body)), "gzip");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+    const text = await res.text();
+    assert.ok(text.trimEnd().endsWith("data: [DONE]"), text.slice(-200));
+    const upstream = stack.emulator.requests.at(-1)!;
+    assert.deepEqual(upstream.json, { ...body, stream_options: { include_usage: true } });
+    assert.equal(upstream.headers["content-encoding"], undefined);
+    const i = await nextInterception({ tools: 0, thoughts: 0 });
+    assert.equal(i.prompts[0].prompt, "Gzipped hello");
+    assert.deepEqual(tokens(i), OPENAI_TOKENS);
+  });
+
+  it("an unknown coding is 415, a bomb is 413, corrupt data is 400, and none reaches the upstream", async () => {
+    const upstreamBefore = stack.emulator.requests.length;
+    const plain = Buffer.from(JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] }));
+    const unknown = await post("/openai/v1/chat/completions", plain, "compress");
+    assert.equal(unknown.status, 415);
+    assert.deepEqual(await unknown.json(), { message: "unsupported content encoding", detail: '"compress" is not supported; use gzip, deflate, br or zstd' });
+    // 1 KiB of zstd that would decode to 40 MB, over the 32 MiB body limit.
+    const bomb = await post("/anthropic/v1/messages", zstdRleFrame(40_000_000), "zstd");
+    assert.equal(bomb.status, 413);
+    assert.deepEqual(await bomb.json(), { message: "request body too large", detail: "The limit is 33554432 bytes." });
+    const corrupt = await post("/openai/v1/chat/completions", plain, "gzip");
+    assert.equal(corrupt.status, 400);
+    assert.deepEqual(await corrupt.json(), { message: "invalid request body", detail: "the body is not valid gzip data" });
     assert.equal(stack.emulator.requests.length, upstreamBefore);
   });
 });

@@ -88,7 +88,7 @@ export class GatewayShuttingDownError extends Error {
   }
 }
 
-/** A bridged route's body is not a JSON object. */
+/** A bridged route's body is not a JSON object (or not the encoding its Content-Encoding names). */
 export class InvalidRequestBodyError extends Error {
   override readonly name = "InvalidRequestBodyError";
   constructor(readonly detail: string) {
@@ -101,6 +101,14 @@ export class RequestBodyTooLargeError extends Error {
   override readonly name = "RequestBodyTooLargeError";
   constructor(readonly limitBytes: number) {
     super(`request body larger than ${limitBytes} bytes`);
+  }
+}
+
+/** The body's Content-Encoding names a coding the gateway cannot undo (RFC 9110: 415). */
+export class UnsupportedContentEncodingError extends Error {
+  override readonly name = "UnsupportedContentEncodingError";
+  constructor(readonly detail: string) {
+    super(`unsupported content encoding: ${detail}`);
   }
 }
 
@@ -164,6 +172,8 @@ export const isInvalidRequestBodyError = (err: unknown): err is InvalidRequestBo
   err instanceof InvalidRequestBodyError;
 export const isRequestBodyTooLargeError = (err: unknown): err is RequestBodyTooLargeError =>
   err instanceof RequestBodyTooLargeError;
+export const isUnsupportedContentEncodingError = (err: unknown): err is UnsupportedContentEncodingError =>
+  err instanceof UnsupportedContentEncodingError;
 export const isRecordInterceptionError = (err: unknown): err is RecordInterceptionError =>
   err instanceof RecordInterceptionError;
 export const isFatalStartupError = (err: unknown): err is FatalStartupError => err instanceof FatalStartupError;
@@ -198,6 +208,7 @@ export function toHttpError(err: unknown): HttpErrorResponse {
   if (isRequestBodyTooLargeError(err)) {
     return { status: 413, message: "request body too large", detail: `The limit is ${err.limitBytes} bytes.` };
   }
+  if (isUnsupportedContentEncodingError(err)) return { status: 415, message: "unsupported content encoding", detail: err.detail };
   if (isRecordInterceptionError(err)) return { status: 500, message: err.message };
   if (isHandlerAcquireError(err)) return { status: 500, message: err.message };
   if (isControlPlaneUnavailableError(err)) return { status: 503, message: err.message };

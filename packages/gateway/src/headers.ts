@@ -29,6 +29,8 @@ export interface UpstreamHeaderOptions {
   readonly kind: CredentialKind;
   /** The configured provider key, injected in centralized mode. SECURITY: secret. */
   readonly providerKey: string | undefined;
+  /** The body goes upstream decoded (bridged routes): the client's Content-Encoding is dropped. */
+  readonly bodyDecoded?: boolean;
 }
 
 const NO_TOKENS: ReadonlySet<string> = new Set();
@@ -50,7 +52,8 @@ function connectionTokens(headers: IncomingHttpHeaders | Record<string, unknown>
 
 /**
  * The client's headers minus hop-by-hop headers (and any named in Connection), Host,
- * Content-Length, Accept-Encoding, every X-AI-Governance-* header and Weir-Session-Token.
+ * Content-Length, Accept-Encoding, every X-AI-Governance-* header and Weir-Session-Token (and
+ * Content-Encoding when the gateway decoded the body).
  * Centralized: the client's Authorization and X-Api-Key are removed and the provider key is
  * injected (OpenAI `Authorization: Bearer`, Anthropic `x-api-key`). BYOK: the client's own
  * Authorization / X-Api-Key go upstream untouched.
@@ -65,6 +68,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
     // SECURITY: Weir credentials and internal headers never reach a provider.
     if (lower.startsWith(GOVERNANCE_HEADER_PREFIX) || lower === SESSION_TOKEN_HEADER) continue;
     if (options.kind === "centralized" && (lower === "authorization" || lower === "x-api-key")) continue;
+    if (options.bodyDecoded === true && lower === "content-encoding") continue;
     out[lower] = Array.isArray(value) ? value.join(", ") : value;
   }
   if (options.kind === "centralized" && options.providerKey !== undefined && options.providerKey !== "") {

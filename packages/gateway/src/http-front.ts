@@ -28,6 +28,7 @@ import {
   isRequestBodyTooLargeError,
   isRouteNotSupportedError,
   isUnauthorizedError,
+  isUnsupportedContentEncodingError,
   toHttpError,
 } from "./errors.js";
 import type { HandlerPool } from "./handler-pool.js";
@@ -232,7 +233,7 @@ export class HttpFront {
       log.warn({ reason: err.reason }, "unauthorized");
     } else if (isInvalidOwnerIdError(err)) {
       log.warn({ reason: "invalid_owner_id" }, "unauthorized");
-    } else if (isByokNotAllowedError(err) || isInvalidRequestBodyError(err) || isRequestBodyTooLargeError(err)) {
+    } else if (isByokNotAllowedError(err) || isInvalidRequestBodyError(err) || isRequestBodyTooLargeError(err) || isUnsupportedContentEncodingError(err)) {
       log.info({ err }, http.message);
     } else if (isPoolShuttingDownError(err)) {
       log.info(http.message);

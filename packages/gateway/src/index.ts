@@ -25,6 +25,7 @@ export {
   RouteNotSupportedError,
   ShutdownAbortError,
   UnauthorizedError,
+  UnsupportedContentEncodingError,
   UpstreamTimeoutError,
   isFatalStartupError,
   toHttpError,

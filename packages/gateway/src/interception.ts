@@ -11,6 +11,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Cancellation } from "./cancellation.js";
 import { detectClient, detectClientSessionId } from "./client-detection.js";
+import { decodeRequestBody } from "./content-coding.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
 import { bearerToken, maskCredential } from "./credentials.js";
 import { InvalidRequestBodyError, RecordInterceptionError } from "./errors.js";
@@ -97,7 +98,8 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   const clock = options.clock;
   const startedAtMs = clock.now();
 
-  const raw = await readRequestBody(req, options.maxRequestBodyBytes);
+  // Decoded if the client compressed it: judged, recorded and sent upstream as plain JSON.
+  const raw = await decodeRequestBody(await readRequestBody(req, options.maxRequestBodyBytes), req.headers["content-encoding"], options.maxRequestBodyBytes);
   // JSON.parse never yields undefined, so undefined here means the text did not parse.
   const json = tryParseJson(raw.toString("utf8"));
   if (json === undefined) throw new InvalidRequestBodyError("the body is not valid JSON");
@@ -194,6 +196,7 @@ async function proxy(
           provider: route.provider,
           kind: ctx.byok ? "byok" : "centralized",
           providerKey: provider.apiKey,
+          bodyDecoded: true,
         }),
         body: parsed.rewrittenBody ?? raw,
         cancellation: deadline.cancellation,

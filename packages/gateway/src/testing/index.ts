@@ -1,5 +1,5 @@
 // Test helpers of @weir/gateway ("@weir/gateway/testing"): a fake control plane over real
-// HTTP/2 and a manually advanced clock.
+// HTTP/2, a manually advanced clock and hand-built zstd frames.
 
 export { API_1_1_RPCS, FakeControlPlane, createFakeControlPlane } from "./fake-control-plane.js";
 export type {
@@ -12,3 +12,4 @@ export type {
   FakeUser,
 } from "./fake-control-plane.js";
 export { FakeClock, createFakeClock, flushMicrotasks } from "./fake-clock.js";
+export { ZSTD_CLI_SAMPLE, zstdRleFrame } from "./zstd-samples.js";
