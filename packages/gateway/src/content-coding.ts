@@ -7,14 +7,15 @@
 // unbounded memory (a "decompression bomb" gets 413 like any other oversized body).
 //
 // gzip, deflate and br are Node's zlib, run on the thread pool. zstd is not in Node 20's zlib
-// (22.15 added it), so it is decoded in JavaScript on the event loop (zstd-decoder.ts): about
-// 8–10 ms per decoded MiB on the 2-core development machine, once warm.
+// (22.15 added it): it is decoded in JavaScript (zstd-decoder.ts) on a worker thread of its
+// own (zstd-thread.ts), so neither way holds up the event loop.
 
 import { promisify } from "node:util";
 import { brotliDecompress, gunzip, inflate, inflateRaw } from "node:zlib";
 import type { InputType, ZlibOptions } from "node:zlib";
 import { InvalidRequestBodyError, RequestBodyTooLargeError, UnsupportedContentEncodingError } from "./errors.js";
-import { ZstdTooLargeError, decodeZstd } from "./zstd-decoder.js";
+import { ZstdInvalidError, ZstdTooLargeError } from "./zstd-decoder.js";
+import { decodeZstdOffThread } from "./zstd-thread.js";
 
 /** The codings a client may stack; more is refused rather than decoded layer after layer. */
 const MAX_CODINGS = 2;
@@ -36,8 +37,7 @@ function hasZlibHeader(body: Buffer): boolean {
   return cmf !== undefined && flg !== undefined && (cmf & 0x0f) === 8 && ((cmf << 8) | flg) % 31 === 0;
 }
 
-// Synchronous, but behind the same promise as the others.
-const zstd: Decoder = async (body, limitBytes) => decodeZstd(body, limitBytes);
+const zstd: Decoder = decodeZstdOffThread;
 
 // A Map, not an object: a coding named "constructor" must not find Object's.
 const DECODERS: ReadonlyMap<string, Decoder> = new Map([
@@ -88,6 +88,8 @@ export async function decodeRequestBody(body: Buffer, header: string | string[] 
       decoded = await decoders[i]!(decoded, limitBytes);
     } catch (err) {
       if (err instanceof ZstdTooLargeError || (err as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") throw new RequestBodyTooLargeError(limitBytes);
+      // zlib fails only on the data; the zstd thread also when it stops (a 500, not the client's fault).
+      if (coding === "zstd" && !(err instanceof ZstdInvalidError)) throw err;
       throw new InvalidRequestBodyError(`the body is not valid ${coding} data`);
     }
   }

@@ -10,11 +10,17 @@ import { Decompress } from "fzstd";
 /** The decoded data would exceed the limit, or decoding it would reserve more than the limit. */
 export class ZstdTooLargeError extends Error {
   override readonly name = "ZstdTooLargeError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
 }
 
 /** Not a sequence of well-formed Zstandard (or skippable) frames. */
 export class ZstdInvalidError extends Error {
   override readonly name = "ZstdInvalidError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
 }
 
 const ZSTD_MAGIC = 0xfd2fb528;

@@ -1,0 +1,57 @@
+// decodeZstdOffThread: the decoding happens while the event loop keeps turning (on the zstd
+// thread, not inline), concurrent bodies each get their own bytes back, and refusals come back
+// as the decoder's error types.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ZSTD_CLI_SAMPLE, zstdRleFrame } from "./testing/zstd-samples.js";
+import { ZstdInvalidError, ZstdTooLargeError } from "./zstd-decoder.js";
+import { decodeZstdOffThread } from "./zstd-thread.js";
+
+/** Counts event-loop turns until `work` settles. */
+async function turnsDuring<T>(work: Promise<T>): Promise<{ result: T; turns: number }> {
+  let turns = 0;
+  let done = false;
+  const spin = (): void => {
+    if (done) return;
+    turns++;
+    setImmediate(spin);
+  };
+  setImmediate(spin);
+  try {
+    return { result: await work, turns };
+  } finally {
+    done = true;
+  }
+}
+
+describe("decodeZstdOffThread", () => {
+  it("decodes while the event loop keeps turning", async () => {
+    await decodeZstdOffThread(ZSTD_CLI_SAMPLE.compressed, 1_000_000); // the thread is started
+    const size = 24 * 1024 * 1024;
+    const { result, turns } = await turnsDuring(decodeZstdOffThread(zstdRleFrame(size, { byte: 0x61 }), 32 * 1024 * 1024));
+    assert.equal(result.length, size);
+    assert.equal(result[0], 0x61);
+    assert.equal(result[size - 1], 0x61);
+    assert.ok(turns > 0, "the event loop did not turn while decoding");
+  });
+
+  it("gives each of several concurrent bodies its own bytes", async () => {
+    const sizes = [1000, 200_000, 3, 50_000];
+    const decoded = await Promise.all(sizes.map((n, i) => decodeZstdOffThread(zstdRleFrame(n, { byte: 0x41 + i }), 1_000_000)));
+    assert.deepEqual(
+      decoded.map((d) => [d.length, d[0]]),
+      sizes.map((n, i) => [n, 0x41 + i]),
+    );
+    assert.equal((await decodeZstdOffThread(ZSTD_CLI_SAMPLE.compressed, 1_000_000)).toString("utf8"), ZSTD_CLI_SAMPLE.text);
+  });
+
+  it("refuses with the decoder's errors, and keeps working after them", async () => {
+    await assert.rejects(decodeZstdOffThread(zstdRleFrame(5000), 4000), ZstdTooLargeError);
+    await assert.rejects(decodeZstdOffThread(Buffer.from("not zstd"), 4000), ZstdInvalidError);
+    // A view into a larger buffer: only its own bytes are sent.
+    const framed = Buffer.concat([Buffer.from("junk"), ZSTD_CLI_SAMPLE.compressed, Buffer.from("junk")]);
+    const view = framed.subarray(4, 4 + ZSTD_CLI_SAMPLE.compressed.length);
+    assert.equal((await decodeZstdOffThread(view, 1_000_000)).toString("utf8"), ZSTD_CLI_SAMPLE.text);
+  });
+});

@@ -1,0 +1,34 @@
+// The worker thread that decodes zstd request bodies (zstd-thread.ts starts it), so a body of
+// megabytes, or a small one built to decode into many, never stalls the event loop that
+// relays every other request's stream.
+
+import { parentPort } from "node:worker_threads";
+import { ZstdTooLargeError, decodeZstd } from "./zstd-decoder.js";
+
+/** A body to decode, its bytes transferred. */
+export interface ZstdJob {
+  readonly id: number;
+  readonly body: ArrayBuffer;
+  readonly limitBytes: number;
+}
+
+/** The decoded bytes (transferred), or why not. */
+export type ZstdJobResult =
+  | { readonly id: number; readonly decoded: ArrayBuffer; readonly length: number }
+  | { readonly id: number; readonly error: "too_large" | "invalid"; readonly message: string };
+
+parentPort?.on("message", ({ id, body, limitBytes }: ZstdJob) => {
+  let result: ZstdJobResult;
+  try {
+    const decoded = decodeZstd(Buffer.from(body), limitBytes);
+    // A fresh ArrayBuffer holding exactly the bytes, so it can be transferred whole.
+    const out = new Uint8Array(decoded.length);
+    out.set(decoded);
+    result = { id, decoded: out.buffer, length: decoded.length };
+    parentPort!.postMessage(result, [out.buffer]);
+    return;
+  } catch (err) {
+    result = { id, error: err instanceof ZstdTooLargeError ? "too_large" : "invalid", message: err instanceof Error ? err.message : String(err) };
+  }
+  parentPort!.postMessage(result);
+});
