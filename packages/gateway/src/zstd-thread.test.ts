@@ -1,12 +1,12 @@
 // decodeZstdOffThread: the decoding happens while the event loop keeps turning (on the zstd
 // thread, not inline), concurrent bodies each get their own bytes back, and refusals come back
-// as the decoder's error types.
+// as the decoder's error types; a stopped thread fails what it held as the gateway's fault.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ZSTD_CLI_SAMPLE, zstdRleFrame } from "./testing/zstd-samples.js";
 import { ZstdInvalidError, ZstdTooLargeError } from "./zstd-decoder.js";
-import { decodeZstdOffThread } from "./zstd-thread.js";
+import { decodeZstdOffThread, stopZstdThread } from "./zstd-thread.js";
 
 /** Counts event-loop turns until `work` settles. */
 async function turnsDuring<T>(work: Promise<T>): Promise<{ result: T; turns: number }> {
@@ -53,5 +53,18 @@ describe("decodeZstdOffThread", () => {
     const framed = Buffer.concat([Buffer.from("junk"), ZSTD_CLI_SAMPLE.compressed, Buffer.from("junk")]);
     const view = framed.subarray(4, 4 + ZSTD_CLI_SAMPLE.compressed.length);
     assert.equal((await decodeZstdOffThread(view, 1_000_000)).toString("utf8"), ZSTD_CLI_SAMPLE.text);
+  });
+
+  it("fails the bodies a stopped thread held with a plain Error (the gateway's fault), then starts a new thread", async () => {
+    const held = decodeZstdOffThread(zstdRleFrame(24 * 1024 * 1024), 32 * 1024 * 1024).then(
+      () => assert.fail("decoded after the thread stopped"),
+      (e: unknown) => e as Error,
+    );
+    await stopZstdThread();
+    const err = await held;
+    assert.equal(err.message, "the zstd decoder thread stopped");
+    assert.ok(!(err instanceof ZstdInvalidError) && !(err instanceof ZstdTooLargeError));
+    assert.equal((await decodeZstdOffThread(ZSTD_CLI_SAMPLE.compressed, 1_000_000)).toString("utf8"), ZSTD_CLI_SAMPLE.text);
+    await stopZstdThread();
   });
 });

@@ -24,49 +24,72 @@ const WORKER_BOOTSTRAP =
     ? `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); });`
     : `import(${JSON.stringify(WORKER_URL)});`;
 
-let worker: Worker | undefined;
-let nextId = 1;
-const pending = new Map<number, Pending>();
+/** One worker and the jobs it holds; a stopped one fails only its own jobs. */
+class ZstdThread {
+  private readonly worker = new Worker(WORKER_BOOTSTRAP, { eval: true });
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  stopped = false;
 
-function failAll(err: Error): void {
-  for (const p of pending.values()) p.reject(err);
-  pending.clear();
-}
+  constructor() {
+    this.worker.unref();
+    this.worker.on("message", (result: ZstdJobResult) => this.settle(result));
+    this.worker.on("error", (err) => this.stop(err));
+    this.worker.on("exit", (code) => this.stop(new Error(`zstd worker exited with code ${code}`)));
+  }
 
-function started(): Worker {
-  if (worker !== undefined) return worker;
-  const w = new Worker(WORKER_BOOTSTRAP, { eval: true });
-  w.unref();
-  w.on("message", (result: ZstdJobResult) => {
-    const p = pending.get(result.id);
+  decode(body: Buffer, limitBytes: number): Promise<Buffer> {
+    const id = this.nextId++;
+    // A copy of just these bytes: `body` may be a view into a larger buffer.
+    const copy = new Uint8Array(body.length);
+    copy.set(body);
+    return new Promise<Buffer>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.ref(); // while it holds a job
+      const job: ZstdJob = { id, body: copy.buffer, limitBytes };
+      this.worker.postMessage(job, [copy.buffer]);
+    });
+  }
+
+  private settle(result: ZstdJobResult): void {
+    const p = this.pending.get(result.id);
     if (p === undefined) return;
-    pending.delete(result.id);
-    if (pending.size === 0) w.unref();
+    this.pending.delete(result.id);
+    if (this.pending.size === 0) this.worker.unref();
     if ("decoded" in result) p.resolve(Buffer.from(result.decoded, 0, result.length));
     else p.reject(result.error === "too_large" ? new ZstdTooLargeError(result.message) : new ZstdInvalidError(result.message));
-  });
-  const gone = (err: Error): void => {
-    if (worker === w) worker = undefined;
+  }
+
+  /** Fails the jobs it holds at once, then ends the worker. */
+  async terminate(): Promise<void> {
+    this.stop(new Error("zstd thread terminated"));
+    await this.worker.terminate();
+  }
+
+  private stop(cause: Error): void {
+    if (this.stopped) return;
+    this.stopped = true;
     // The gateway's fault, not the client's: not a ZstdInvalidError.
-    failAll(new Error("the zstd decoder thread stopped", { cause: err }));
-  };
-  w.on("error", gone);
-  w.on("exit", (code) => gone(new Error(`zstd worker exited with code ${code}`)));
-  worker = w;
-  return w;
+    const err = new Error("the zstd decoder thread stopped", { cause });
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
 }
+
+let thread: ZstdThread | undefined;
 
 /** Decodes `body` on the zstd thread; rejects with ZstdTooLargeError or ZstdInvalidError. */
 export function decodeZstdOffThread(body: Buffer, limitBytes: number): Promise<Buffer> {
-  const w = started();
-  const id = nextId++;
-  // A copy of just these bytes: `body` may be a view into a larger buffer.
-  const copy = new Uint8Array(body.length);
-  copy.set(body);
-  return new Promise<Buffer>((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    w.ref();
-    const job: ZstdJob = { id, body: copy.buffer, limitBytes };
-    w.postMessage(job, [copy.buffer]);
-  });
+  if (thread === undefined || thread.stopped) thread = new ZstdThread();
+  return thread.decode(body, limitBytes);
+}
+
+/**
+ * Ends the zstd thread, failing the bodies it holds as when it dies; the next body starts a new
+ * one. The gateway never needs it (an idle thread holds nothing); tests stop it mid-body.
+ */
+export async function stopZstdThread(): Promise<void> {
+  const stopping = thread;
+  thread = undefined;
+  await stopping?.terminate();
 }
