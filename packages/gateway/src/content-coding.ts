@@ -10,25 +10,38 @@
 // (22.15 added it): it is decoded in JavaScript (zstd-decoder.ts) on a worker thread of its
 // own (zstd-thread.ts), so neither way holds up the event loop.
 
-import { promisify } from "node:util";
 import { brotliDecompress, gunzip, inflate, inflateRaw } from "node:zlib";
 import type { InputType, ZlibOptions } from "node:zlib";
+import { DecodedTooLargeError, MalformedEncodingError } from "./body-coding-errors.js";
 import { InvalidRequestBodyError, RequestBodyTooLargeError, UnsupportedContentEncodingError } from "./errors.js";
-import { ZstdInvalidError, ZstdTooLargeError } from "./zstd-decoder.js";
 import { decodeZstdOffThread } from "./zstd-thread.js";
 
 /** The codings a client may stack; more is refused rather than decoded layer after layer. */
 const MAX_CODINGS = 2;
 
+/**
+ * Undoes one coding. Rejects with DecodedTooLargeError or MalformedEncodingError for what the
+ * bytes are; any other rejection is the gateway's own failure.
+ */
 type Decoder = (body: Buffer, limitBytes: number) => Promise<Buffer>;
 
-const zlibDecoder = (decode: (buf: InputType, options: ZlibOptions) => Promise<Buffer>): Decoder => (body, limitBytes) =>
-  decode(body, { maxOutputLength: limitBytes });
+type ZlibDecode = (buf: InputType, options: ZlibOptions, callback: (err: Error | null, result: Buffer) => void) => void;
 
-const gunzipAsync = zlibDecoder(promisify<InputType, ZlibOptions, Buffer>(gunzip));
-const inflateAsync = zlibDecoder(promisify<InputType, ZlibOptions, Buffer>(inflate));
-const inflateRawAsync = zlibDecoder(promisify<InputType, ZlibOptions, Buffer>(inflateRaw));
-const brotliAsync = zlibDecoder(promisify<InputType, ZlibOptions, Buffer>(brotliDecompress));
+/** A zlib function on the thread pool, stopped at the limit; zlib fails only on the data. */
+const zlibDecoder =
+  (decode: ZlibDecode): Decoder =>
+  (body, limitBytes) =>
+    new Promise((resolve, reject) =>
+      decode(body, { maxOutputLength: limitBytes }, (err, result) => {
+        if (err === null) resolve(result);
+        else if ((err as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") reject(new DecodedTooLargeError(err.message));
+        else reject(new MalformedEncodingError(err.message));
+      }),
+    );
+
+const gunzipDecoder = zlibDecoder(gunzip);
+const inflateDecoder = zlibDecoder(inflate);
+const inflateRawDecoder = zlibDecoder(inflateRaw);
 
 /** "deflate" is the zlib format (RFC 1950), but some clients send a raw deflate stream. */
 function hasZlibHeader(body: Buffer): boolean {
@@ -37,15 +50,13 @@ function hasZlibHeader(body: Buffer): boolean {
   return cmf !== undefined && flg !== undefined && (cmf & 0x0f) === 8 && ((cmf << 8) | flg) % 31 === 0;
 }
 
-const zstd: Decoder = decodeZstdOffThread;
-
 // A Map, not an object: a coding named "constructor" must not find Object's.
 const DECODERS: ReadonlyMap<string, Decoder> = new Map([
-  ["gzip", gunzipAsync],
-  ["x-gzip", gunzipAsync],
-  ["deflate", (body, limitBytes) => (hasZlibHeader(body) ? inflateAsync(body, limitBytes) : inflateRawAsync(body, limitBytes))],
-  ["br", brotliAsync],
-  ["zstd", zstd],
+  ["gzip", gunzipDecoder],
+  ["x-gzip", gunzipDecoder],
+  ["deflate", (body, limitBytes) => (hasZlibHeader(body) ? inflateDecoder(body, limitBytes) : inflateRawDecoder(body, limitBytes))],
+  ["br", zlibDecoder(brotliDecompress)],
+  ["zstd", decodeZstdOffThread],
 ]);
 
 /** The supported codings, for the refusal's detail. */
@@ -87,10 +98,9 @@ export async function decodeRequestBody(body: Buffer, header: string | string[] 
     try {
       decoded = await decoders[i]!(decoded, limitBytes);
     } catch (err) {
-      if (err instanceof ZstdTooLargeError || (err as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") throw new RequestBodyTooLargeError(limitBytes);
-      // zlib fails only on the data; the zstd thread also when it stops (a 500, not the client's fault).
-      if (coding === "zstd" && !(err instanceof ZstdInvalidError)) throw err;
-      throw new InvalidRequestBodyError(`the body is not valid ${coding} data`);
+      if (err instanceof DecodedTooLargeError) throw new RequestBodyTooLargeError(limitBytes);
+      if (err instanceof MalformedEncodingError) throw new InvalidRequestBodyError(`the body is not valid ${coding} data`);
+      throw err; // the gateway's own failure (the zstd thread stopped): a 500
     }
   }
   return decoded;

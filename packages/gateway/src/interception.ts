@@ -98,8 +98,11 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   const clock = options.clock;
   const startedAtMs = clock.now();
 
-  // Decoded if the client compressed it: judged, recorded and sent upstream as plain JSON.
-  const raw = await decodeRequestBody(await readRequestBody(req, options.maxRequestBodyBytes), req.headers["content-encoding"], options.maxRequestBodyBytes);
+  let raw = await readRequestBody(req, options.maxRequestBodyBytes);
+  // Decoded if the client compressed it: judged, recorded and sent upstream as plain JSON. The
+  // usual request has no such header and skips the call (an async function costs a promise).
+  const encoding = req.headers["content-encoding"];
+  if (encoding !== undefined) raw = await decodeRequestBody(raw, encoding, options.maxRequestBodyBytes);
   // JSON.parse never yields undefined, so undefined here means the text did not parse.
   const json = tryParseJson(raw.toString("utf8"));
   if (json === undefined) throw new InvalidRequestBodyError("the body is not valid JSON");

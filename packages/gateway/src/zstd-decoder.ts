@@ -6,22 +6,7 @@
 // anything is allocated. Decoding then stops at the first block past the limit.
 
 import { Decompress } from "fzstd";
-
-/** The decoded data would exceed the limit, or decoding it would reserve more than the limit. */
-export class ZstdTooLargeError extends Error {
-  override readonly name = "ZstdTooLargeError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
-
-/** Not a sequence of well-formed Zstandard (or skippable) frames. */
-export class ZstdInvalidError extends Error {
-  override readonly name = "ZstdInvalidError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
+import { DecodedTooLargeError, MalformedEncodingError } from "./body-coding-errors.js";
 
 const ZSTD_MAGIC = 0xfd2fb528;
 /** Skippable frames have magic numbers 0x184D2A50 to 0x184D2A5F. */
@@ -30,7 +15,7 @@ const DICT_ID_BYTES = [0, 1, 2, 4] as const;
 const CONTENT_SIZE_BYTES = [0, 2, 4, 8] as const;
 
 function need(body: Buffer, end: number): void {
-  if (end > body.length) throw new ZstdInvalidError("truncated zstd frame");
+  if (end > body.length) throw new MalformedEncodingError("truncated zstd frame");
 }
 
 /** Little-endian unsigned integer of 1, 2, 4 or 8 bytes (8-byte sizes beyond 2^53 lose precision, which only matters above any limit). */
@@ -51,7 +36,7 @@ function readSize(body: Buffer, at: number, bytes: number): number {
 function walkFrame(body: Buffer, start: number): { window: number; end: number } {
   need(body, start + 5);
   const descriptor = body[start + 4]!;
-  if ((descriptor & 0x08) !== 0) throw new ZstdInvalidError("reserved bit set in a zstd frame header");
+  if ((descriptor & 0x08) !== 0) throw new MalformedEncodingError("reserved bit set in a zstd frame header");
   const singleSegment = (descriptor >> 5) & 1;
   const checksum = (descriptor >> 2) & 1;
   let at = start + 5;
@@ -76,7 +61,7 @@ function walkFrame(body: Buffer, start: number): { window: number; end: number }
     last = header & 1;
     const type = (header >> 1) & 3;
     const size = header >>> 3;
-    if (type === 3) throw new ZstdInvalidError("reserved zstd block type");
+    if (type === 3) throw new MalformedEncodingError("reserved zstd block type");
     // Raw and compressed blocks carry `size` bytes; an RLE block carries the one byte it repeats.
     at += 3 + (type === 1 ? 1 : size);
   }
@@ -100,23 +85,31 @@ export function zstdWindowBytes(body: Buffer): number {
       at += 8 + body.readUInt32LE(at + 4);
       need(body, at);
     } else {
-      throw new ZstdInvalidError("not a zstd frame");
+      throw new MalformedEncodingError("not a zstd frame");
     }
   }
   return total;
 }
 
-/** Decodes `body`; ZstdTooLargeError past `limitBytes`, ZstdInvalidError (or fzstd's error) for bad data. */
-export function decodeZstd(body: Buffer, limitBytes: number): Buffer {
-  if (zstdWindowBytes(body) > limitBytes) throw new ZstdTooLargeError("zstd windows larger than the limit");
+/** Decodes `body`; DecodedTooLargeError past `limitBytes`, MalformedEncodingError (or fzstd's own error) for bad data. */
+export function decodeZstd(body: Buffer, limitBytes: number): Buffer<ArrayBuffer> {
+  if (zstdWindowBytes(body) > limitBytes) throw new DecodedTooLargeError("zstd windows larger than the limit");
   const chunks: Uint8Array[] = [];
   let size = 0;
   const decoder = new Decompress((chunk) => {
     size += chunk.length;
     // Thrown out of push(): stops decoding at the first block past the limit.
-    if (size > limitBytes) throw new ZstdTooLargeError("zstd data larger than the limit");
+    if (size > limitBytes) throw new DecodedTooLargeError("zstd data larger than the limit");
     chunks.push(chunk);
   });
   decoder.push(body, true);
-  return Buffer.concat(chunks, size);
+  // Its own ArrayBuffer, exactly as long (never Node's shared pool), so the zstd thread can
+  // hand it over without a copy.
+  const out = Buffer.from(new ArrayBuffer(size));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }

@@ -4,8 +4,8 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { DecodedTooLargeError, MalformedEncodingError } from "./body-coding-errors.js";
 import { ZSTD_CLI_SAMPLE, zstdRleFrame } from "./testing/zstd-samples.js";
-import { ZstdInvalidError, ZstdTooLargeError } from "./zstd-decoder.js";
 import { decodeZstdOffThread, stopZstdThread } from "./zstd-thread.js";
 
 /** Counts event-loop turns until `work` settles. */
@@ -47,8 +47,8 @@ describe("decodeZstdOffThread", () => {
   });
 
   it("refuses with the decoder's errors, and keeps working after them", async () => {
-    await assert.rejects(decodeZstdOffThread(zstdRleFrame(5000), 4000), ZstdTooLargeError);
-    await assert.rejects(decodeZstdOffThread(Buffer.from("not zstd"), 4000), ZstdInvalidError);
+    await assert.rejects(decodeZstdOffThread(zstdRleFrame(5000), 4000), DecodedTooLargeError);
+    await assert.rejects(decodeZstdOffThread(Buffer.from("not zstd"), 4000), MalformedEncodingError);
     // A view into a larger buffer: only its own bytes are sent.
     const framed = Buffer.concat([Buffer.from("junk"), ZSTD_CLI_SAMPLE.compressed, Buffer.from("junk")]);
     const view = framed.subarray(4, 4 + ZSTD_CLI_SAMPLE.compressed.length);
@@ -63,7 +63,7 @@ describe("decodeZstdOffThread", () => {
     await stopZstdThread();
     const err = await held;
     assert.equal(err.message, "the zstd decoder thread stopped");
-    assert.ok(!(err instanceof ZstdInvalidError) && !(err instanceof ZstdTooLargeError));
+    assert.ok(!(err instanceof MalformedEncodingError) && !(err instanceof DecodedTooLargeError));
     assert.equal((await decodeZstdOffThread(ZSTD_CLI_SAMPLE.compressed, 1_000_000)).toString("utf8"), ZSTD_CLI_SAMPLE.text);
     await stopZstdThread();
   });

@@ -7,7 +7,7 @@
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { ZstdInvalidError, ZstdTooLargeError } from "./zstd-decoder.js";
+import { DecodedTooLargeError, MalformedEncodingError } from "./body-coding-errors.js";
 import type { ZstdJob, ZstdJobResult } from "./zstd-worker.js";
 
 interface Pending {
@@ -56,8 +56,8 @@ class ZstdThread {
     if (p === undefined) return;
     this.pending.delete(result.id);
     if (this.pending.size === 0) this.worker.unref();
-    if ("decoded" in result) p.resolve(Buffer.from(result.decoded, 0, result.length));
-    else p.reject(result.error === "too_large" ? new ZstdTooLargeError(result.message) : new ZstdInvalidError(result.message));
+    if ("decoded" in result) p.resolve(Buffer.from(result.decoded));
+    else p.reject(result.error === "too_large" ? new DecodedTooLargeError(result.message) : new MalformedEncodingError(result.message));
   }
 
   /** Fails the jobs it holds at once, then ends the worker. */
@@ -69,7 +69,7 @@ class ZstdThread {
   private stop(cause: Error): void {
     if (this.stopped) return;
     this.stopped = true;
-    // The gateway's fault, not the client's: not a ZstdInvalidError.
+    // The gateway's fault, not the client's: neither of the decoding errors.
     const err = new Error("the zstd decoder thread stopped", { cause });
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
@@ -78,7 +78,7 @@ class ZstdThread {
 
 let thread: ZstdThread | undefined;
 
-/** Decodes `body` on the zstd thread; rejects with ZstdTooLargeError or ZstdInvalidError. */
+/** Decodes `body` on the zstd thread; rejects with DecodedTooLargeError or MalformedEncodingError. */
 export function decodeZstdOffThread(body: Buffer, limitBytes: number): Promise<Buffer> {
   if (thread === undefined || thread.stopped) thread = new ZstdThread();
   return thread.decode(body, limitBytes);

@@ -3,7 +3,8 @@
 // relays every other request's stream.
 
 import { parentPort } from "node:worker_threads";
-import { ZstdTooLargeError, decodeZstd } from "./zstd-decoder.js";
+import { DecodedTooLargeError } from "./body-coding-errors.js";
+import { decodeZstd } from "./zstd-decoder.js";
 
 /** A body to decode, its bytes transferred. */
 export interface ZstdJob {
@@ -14,21 +15,19 @@ export interface ZstdJob {
 
 /** The decoded bytes (transferred), or why not. */
 export type ZstdJobResult =
-  | { readonly id: number; readonly decoded: ArrayBuffer; readonly length: number }
+  | { readonly id: number; readonly decoded: ArrayBuffer }
   | { readonly id: number; readonly error: "too_large" | "invalid"; readonly message: string };
 
 parentPort?.on("message", ({ id, body, limitBytes }: ZstdJob) => {
   let result: ZstdJobResult;
   try {
+    // decodeZstd's result owns its whole ArrayBuffer: transferred, not copied.
     const decoded = decodeZstd(Buffer.from(body), limitBytes);
-    // A fresh ArrayBuffer holding exactly the bytes, so it can be transferred whole.
-    const out = new Uint8Array(decoded.length);
-    out.set(decoded);
-    result = { id, decoded: out.buffer, length: decoded.length };
-    parentPort!.postMessage(result, [out.buffer]);
+    result = { id, decoded: decoded.buffer };
+    parentPort!.postMessage(result, [decoded.buffer]);
     return;
   } catch (err) {
-    result = { id, error: err instanceof ZstdTooLargeError ? "too_large" : "invalid", message: err instanceof Error ? err.message : String(err) };
+    result = { id, error: err instanceof DecodedTooLargeError ? "too_large" : "invalid", message: err instanceof Error ? err.message : String(err) };
   }
   parentPort!.postMessage(result);
 });
