@@ -72,4 +72,39 @@ describe("SseParser", () => {
       ["data: 1\r\n\r\n", "data: 2\r\n\r\n"],
     );
   });
+
+  it("keeps a line's pieces until its end arrives, then emits the whole event", () => {
+    const parser = new SseParser();
+    assert.deepEqual(parser.push("data: {\"a\":\""), []);
+    assert.deepEqual(parser.push("xyz"), []);
+    assert.deepEqual(parser.push("\r"), []);
+    assert.equal(parser.pending, 'data: {"a":"xyz\r');
+    // The CR ended the line; this LF is its CRLF pair, then a blank line ends the event.
+    const events = parser.push('\n\r\ndata: ');
+    assert.deepEqual(events.map((e) => e.data), ['{"a":"xyz']);
+    assert.equal(parser.pending, "data: ");
+    assert.deepEqual(parser.end(), { events: [], leftover: "data: " });
+  });
+
+  // A server tool's result (a fetched PDF, say) arrives as one event of many megabytes. The
+  // parser used to rescan everything received at every chunk: 24 MiB in 16 KiB chunks took
+  // 96 s and stalled every stream of the replica meanwhile. Linear, it takes well under a
+  // second. The chunks are fed across event-loop turns so that the generous timeout can end a
+  // regression with a failure instead of a hang.
+  it("parses a 24 MiB event arriving in 16 KiB chunks in linear time", { timeout: 30_000 }, async () => {
+    const payload = "x".repeat(24 * 1024 * 1024);
+    const text = `event: content_block_start\ndata: {"doc":"${payload}"}\n\n`;
+    const bytes = Buffer.from(text, "utf8");
+    const parser = new SseParser();
+    const events: SseEvent[] = [];
+    for (let i = 0; i < bytes.length; i += 16 * 1024) {
+      events.push(...parser.push(bytes.subarray(i, i + 16 * 1024)));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    assert.deepEqual(parser.end(), { events: [], leftover: "" });
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.event, "content_block_start");
+    assert.equal(events[0]?.data?.length, payload.length + 10);
+    assert.equal(events[0]?.raw, text);
+  });
 });

@@ -14,10 +14,16 @@ export interface SseEvent {
   readonly id: string | undefined;
 }
 
-/** Splits a byte stream into SSE events; handles events split across chunks, CRLF, CR and LF. */
+/**
+ * Splits a byte stream into SSE events; handles events split across chunks, CRLF, CR and LF.
+ * Linear in the stream's size however long a line is: a chunk without a line end is only
+ * set aside, and the pieces of a line are joined once, when its end arrives (a multi-megabyte
+ * event, such as a server tool's document, must not cost a rescan per chunk).
+ */
 export class SseParser {
   private readonly decoder = new TextDecoder("utf-8");
-  private buffer = "";
+  /** The start of an unfinished line, in the pieces it arrived in. */
+  private partial: string[] = [];
   private block = "";
   private eventType: string | undefined;
   private dataLines: string[] | undefined;
@@ -25,8 +31,14 @@ export class SseParser {
 
   /** Feeds bytes (or text); returns the events completed by them, in order. */
   push(chunk: Uint8Array | string): SseEvent[] {
-    this.buffer += typeof chunk === "string" ? chunk : this.decoder.decode(chunk, { stream: true });
-    return this.drain(false);
+    const text = typeof chunk === "string" ? chunk : this.decoder.decode(chunk, { stream: true });
+    if (text === "") return [];
+    const partial = this.partial;
+    if (partial.length > 0 && !endsWithCr(partial[partial.length - 1] ?? "") && !hasLineEnd(text)) {
+      partial.push(text);
+      return [];
+    }
+    return this.drain(this.takePartial(text), false);
   }
 
   /**
@@ -34,24 +46,28 @@ export class SseParser {
    * unterminated last event (empty when the stream ended on an event boundary).
    */
   end(): { events: SseEvent[]; leftover: string } {
-    this.buffer += this.decoder.decode();
-    const events = this.drain(true);
-    const leftover = this.block + this.buffer;
+    const events = this.drain(this.takePartial(this.decoder.decode()), true);
+    const leftover = this.block + this.takePartial("");
     this.block = "";
-    this.buffer = "";
     this.resetFields();
     return { events, leftover };
   }
 
   /** Text received but not yet part of a complete event. */
   get pending(): string {
-    return this.block + this.buffer;
+    return this.block + this.partial.join("");
   }
 
-  private drain(final: boolean): SseEvent[] {
+  private takePartial(text: string): string {
+    const partial = this.partial;
+    if (partial.length === 0) return text;
+    this.partial = [];
+    return partial.length === 1 ? (partial[0] ?? "") + text : partial.join("") + text;
+  }
+
+  private drain(buf: string, final: boolean): SseEvent[] {
     const events: SseEvent[] = [];
     let start = 0;
-    const buf = this.buffer;
     while (start < buf.length) {
       let end = -1;
       let next = -1;
@@ -91,7 +107,7 @@ export class SseParser {
         this.field(line);
       }
     }
-    this.buffer = buf.slice(start);
+    if (start < buf.length) this.partial.push(start === 0 ? buf : buf.slice(start));
     return events;
   }
 
@@ -121,4 +137,12 @@ export class SseParser {
     this.dataLines = undefined;
     this.lastId = undefined;
   }
+}
+
+function hasLineEnd(text: string): boolean {
+  return text.includes("\n") || text.includes("\r");
+}
+
+function endsWithCr(text: string): boolean {
+  return text.charCodeAt(text.length - 1) === 13;
 }
