@@ -88,7 +88,7 @@ const cases: Case[] = [
     name: "openai chat, streaming, text with content parts",
     provider: "openai",
     model: "gpt-4o-mini",
-    prompt: "first part\nsecond part",
+    prompt: "second part",
     tool: false,
     tokens: OPENAI_TOKENS,
     run: async () => {

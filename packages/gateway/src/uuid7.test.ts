@@ -13,10 +13,10 @@ describe("uuidv7", () => {
   });
 
   it("encodes the edges of the 48-bit range", () => {
+    assert.equal(uuidv7(-5).slice(0, 13), "00000000-0000");
     assert.equal(uuidv7(0).slice(0, 13), "00000000-0000");
     assert.equal(uuidv7(0xffff_ffff_ffff).slice(0, 13), "ffffffff-ffff");
     assert.equal(uuidv7(1.9).slice(0, 13), "00000000-0001", "fractions of a millisecond are dropped");
-    assert.equal(uuidv7(-5).slice(0, 13), "00000000-0000");
     assert.equal(uuidv7(2 ** 50).slice(0, 13), "ffffffff-ffff");
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) assert.match(uuidv7(bad), FORMAT);
   });
@@ -29,7 +29,7 @@ describe("uuidv7", () => {
       ids.add(id);
     }
     assert.equal(ids.size, 20_000);
-    // 74 random bits each: every hex digit of the random part takes many values.
+    // 62 random bits each: every hex digit of the random part takes many values.
     const lastDigits = new Set([...ids].map((id) => id.at(-1)));
     assert.equal(lastDigits.size, 16);
   });
@@ -38,5 +38,33 @@ describe("uuidv7", () => {
     const times = [1, 255, 256, 65_535, 65_536, 1_700_000_000_000, 1_700_000_000_001, 2 ** 41];
     const ids = times.map((t) => uuidv7(t));
     assert.deepEqual([...ids].sort(), ids);
+  });
+
+  it("strictly increases within one millisecond, borrowing the next after 4,096 ids", () => {
+    const at = 1_800_000_000_000;
+    const ids = Array.from({ length: 10_000 }, () => uuidv7(at));
+    for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1]! < ids[i]!, `${ids[i - 1]} then ${ids[i]}`);
+    const stamp = (id: string): number => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    assert.equal(stamp(ids[0]!), at);
+    // The counter starts below 2048: at least 2,048 ids fit in the first millisecond.
+    assert.equal(stamp(ids[2047]!), at);
+    // 10,000 ids need at most 4 milliseconds of the future.
+    assert.ok(stamp(ids[9999]!) <= at + 4, `${ids[9999]}`);
+  });
+
+  it("starts each millisecond's counter at a random value", () => {
+    const counters = new Set<string>();
+    for (let t = 0; t < 200; t++) counters.add(uuidv7(1_800_000_100_000 + t).slice(15, 18));
+    assert.ok(counters.size > 150, `${counters.size} distinct counters in 200 milliseconds`);
+  });
+
+  it("does not go backwards when the clock steps back a little, and starts afresh when it steps back far", () => {
+    const at = 1_800_000_200_000;
+    const first = uuidv7(at);
+    const stepped = uuidv7(at - 5);
+    assert.ok(first < stepped);
+    assert.equal(stepped.slice(0, 13), first.slice(0, 13), "keeps the later time");
+    const far = uuidv7(at - 3_600_000);
+    assert.equal(parseInt(far.slice(0, 8) + far.slice(9, 13), 16), at - 3_600_000);
   });
 });

@@ -4,21 +4,38 @@
 // first change to a page after a checkpoint writes the whole page to the WAL), and once a table
 // outgrows memory each insert reads a page from disk. Ids that grow with time all go to the
 // rightmost leaves. They reveal when they were made — which whoever sees an interception id
-// already knows — and keep 74 random bits, so they are as unguessable as before.
+// already knows — and keep 62 random bits, so they are as unguessable as before.
+//
+// Within one process they also strictly increase (RFC 9562 §6.2, method 1: the 12 bits of
+// rand_a are a counter, started at a random value below 2048 each new millisecond). An
+// interception's tool calls and thoughts are stamped with the same millisecond, and the control
+// plane lists them by (time, id): with random bits there, parallel tool calls and a reasoning
+// summary's parts came back shuffled.
 import { randomFillSync } from "node:crypto";
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
-/** Random bytes per id: 4 bits of rand_a are fixed by the version, 2 of rand_b by the variant. */
+/** Random bytes per id: 2 seed a new millisecond's counter, 8 fill rand_b (2 bits are the variant). */
 const RANDOM_BYTES = 10;
 /** Ids served from one fill of the pool: one getrandom call per 256 ids, not per id. */
 const POOL_IDS = 256;
 const pool = Buffer.alloc(RANDOM_BYTES * POOL_IDS);
 let nextId = POOL_IDS;
+const MAX_MS = 0xffff_ffff_ffff;
+/**
+ * A clock stepped back further than this (or a test's fake clock) starts afresh instead of
+ * stamping later ids with the old time until the clock catches up.
+ */
+const MAX_STEP_BACK_MS = 10_000;
+/** The millisecond and counter of the last id made: the next one is greater. */
+let lastMs = -1;
+let counter = 0;
 
 /**
  * A new version 7 UUID stamped `nowMs` (Unix ms; default the system clock), lower-case. Callers
- * that already read the clock pass that reading: the id then carries its record's own time.
+ * that already read the clock pass that reading: the id then carries its record's own time. An
+ * id asked for with an earlier time than the last one (a clock stepped back by up to 10 s)
+ * carries the last one's time, so ids do not go backwards.
  */
 export function uuidv7(nowMs: number = Date.now()): string {
   if (nextId === POOL_IDS) {
@@ -26,13 +43,24 @@ export function uuidv7(nowMs: number = Date.now()): string {
     nextId = 0;
   }
   const r = nextId++ * RANDOM_BYTES;
-  // 48-bit big-endian millisecond timestamp: 12 hex digits (a clock outside that range is clamped).
-  const ms = Number.isFinite(nowMs) ? Math.min(Math.max(0, Math.trunc(nowMs)), 0xffff_ffff_ffff) : 0;
-  const time = ms.toString(16).padStart(12, "0");
   const p = pool;
+  // 48-bit millisecond timestamp (a clock outside that range is clamped).
+  let ms = Number.isFinite(nowMs) ? Math.min(Math.max(0, Math.trunc(nowMs)), MAX_MS) : 0;
+  if (ms > lastMs || lastMs - ms > MAX_STEP_BACK_MS) {
+    counter = ((p[r]! & 0x07) << 8) | p[r + 1]!;
+  } else if (counter < 0xfff) {
+    ms = lastMs;
+    counter++;
+  } else {
+    // 4,096 ids in one millisecond: borrow the next one (§6.2 lets the timestamp run ahead).
+    ms = Math.min(lastMs + 1, MAX_MS);
+    counter = 0;
+  }
+  lastMs = ms;
+  const time = ms.toString(16).padStart(12, "0");
   return (
     `${time.slice(0, 8)}-${time.slice(8)}-` +
-    HEX[0x70 | (p[r]! & 0x0f)]! + HEX[p[r + 1]!]! + "-" +
+    HEX[0x70 | (counter >> 8)]! + HEX[counter & 0xff]! + "-" +
     HEX[0x80 | (p[r + 2]! & 0x3f)]! + HEX[p[r + 3]!]! + "-" +
     HEX[p[r + 4]!]! + HEX[p[r + 5]!]! + HEX[p[r + 6]!]! + HEX[p[r + 7]!]! + HEX[p[r + 8]!]! + HEX[p[r + 9]!]!
   );

@@ -68,7 +68,7 @@ function parseRequest(body: JsonObject): ParsedRequest {
   let prompt: string | undefined;
   let correlatingToolCallId: string | undefined;
   if (asString(last?.role) === "user") {
-    prompt = contentText(last?.content, TEXT_PARTS);
+    prompt = contentText(last?.content, TEXT_PARTS, "last");
     for (const block of asArray(last?.content) ?? []) {
       const obj = asObject(block);
       if (asString(obj?.type) === "tool_result") correlatingToolCallId = asString(obj?.tool_use_id) ?? correlatingToolCallId;

@@ -45,7 +45,7 @@ function parseRequest(body: JsonObject): ParsedRequest {
   return {
     model: asString(body.model) ?? "",
     stream,
-    prompt: role === "user" ? contentText(last?.content, TEXT_PARTS) : undefined,
+    prompt: role === "user" ? contentText(last?.content, TEXT_PARTS, "last") : undefined,
     correlatingToolCallId: role === "tool" ? asString(last?.tool_call_id) : undefined,
     rewrittenBody,
   };

@@ -39,7 +39,7 @@ function parseRequest(body: JsonObject): ParsedRequest {
     const last = asObject(lastOf(asArray(input)));
     const type = asString(last?.type);
     if (asString(last?.role) === "user" && (type === undefined || type === "message")) {
-      prompt = contentText(last?.content, TEXT_PARTS);
+      prompt = contentText(last?.content, TEXT_PARTS, "joined");
     } else if (type !== undefined && TOOL_OUTPUT_TYPES.has(type)) {
       correlatingToolCallId = asString(last?.call_id);
     }

@@ -96,10 +96,10 @@ describe("parseRequest", () => {
   const cases: { name: string; api: ProviderApi; body: Record<string, unknown>; prompt: string | undefined; correlating: string | undefined; stream: boolean }[] = [
     { name: "chat string prompt", api: openaiChatApi, body: { model: "m", messages: [{ role: "system", content: "s" }, { role: "user", content: "hello" }] }, prompt: "hello", correlating: undefined, stream: false },
     {
-      name: "chat content parts are joined",
+      name: "chat content parts: the last text part is the prompt",
       api: openaiChatApi,
-      body: { model: "m", messages: [{ role: "user", content: [{ type: "text", text: "a" }, { type: "image_url", image_url: {} }, { type: "text", text: "b" }] }] },
-      prompt: "a\nb",
+      body: { model: "m", messages: [{ role: "user", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }, { type: "image_url", image_url: {} }] }] },
+      prompt: "b",
       correlating: undefined,
       stream: false,
     },
@@ -115,7 +115,7 @@ describe("parseRequest", () => {
     {
       name: "responses message input",
       api: openaiResponsesApi,
-      body: { model: "m", input: [{ role: "user", content: [{ type: "input_text", text: "x" }, { type: "input_text", text: "y" }] }] },
+      body: { model: "m", input: [{ role: "user", content: [{ type: "input_text", text: "x" }, { type: "input_image", image_url: "u" }, { type: "input_text", text: "y" }] }] },
       prompt: "x\ny",
       correlating: undefined,
       stream: false,
@@ -129,6 +129,30 @@ describe("parseRequest", () => {
       stream: true,
     },
     { name: "anthropic string", api: anthropicMessagesApi, body: { model: "m", messages: [{ role: "user", content: "hey" }] }, prompt: "hey", correlating: undefined, stream: false },
+    {
+      name: "anthropic content blocks: the last text block is the prompt, not the context ahead of it",
+      api: anthropicMessagesApi,
+      body: {
+        model: "m",
+        messages: [{ role: "user", content: [
+          { type: "text", text: "<system-reminder>\n# claudeMd\nproject instructions\n</system-reminder>" },
+          { type: "text", text: "what does this repo do?" },
+          { type: "image", source: {} },
+          { type: "text", text: "" },
+        ] }],
+      },
+      prompt: "what does this repo do?",
+      correlating: undefined,
+      stream: false,
+    },
+    {
+      name: "anthropic tool result and text: the text is the prompt",
+      api: anthropicMessagesApi,
+      body: { model: "m", messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_2", content: "r" }, { type: "text", text: "go on" }] }] },
+      prompt: "go on",
+      correlating: "toolu_2",
+      stream: false,
+    },
     {
       name: "anthropic tool result",
       api: anthropicMessagesApi,

@@ -1,0 +1,106 @@
+// What the control plane stores is what the model produced, through a real replica and real
+// PostgreSQL, for shapes agents send and get: many tool calls and thinking blocks in one turn
+// (stored in the model's order), and Claude Code's turns, whose last user message carries
+// context ahead of what the user typed.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+import { recorded, startStack, type Stack } from "./stack.js";
+import { sse, startScriptedUpstream, type ScriptedUpstream } from "./scripted-upstream.js";
+
+let upstream: ScriptedUpstream;
+let stack: Stack;
+before(async () => {
+  upstream = await startScriptedUpstream();
+  stack = await startStack({ replicas: 1, gatewayArgs: ["--anthropic-base-url", upstream.url, "--openai-base-url", `${upstream.url}/v1`] });
+});
+after(async () => {
+  await stack?.stop();
+  await upstream?.close();
+});
+
+const openai = () => new OpenAI({ baseURL: `${stack.replicas[0]!.url}/openai/v1`, apiKey: stack.user.apiKey, maxRetries: 0 });
+const anthropic = () => new Anthropic({ baseURL: `${stack.replicas[0]!.url}/anthropic`, apiKey: stack.user.apiKey, maxRetries: 0 });
+
+/** The interception with this id once it has ended and holds `ready`'s rows. */
+async function interception(id: string, ready: (i: any) => boolean): Promise<any> {
+  const list = await recorded(stack, (l) => {
+    const i = l.find((x) => x.id === id);
+    return i !== undefined && i.ended_at !== null && ready(i);
+  });
+  return list.find((x) => x.id === id);
+}
+
+const ANTHROPIC_USAGE = { input_tokens: 10, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+
+describe("recording fidelity through a replica", () => {
+  it("stores an Anthropic turn's interleaved thinking blocks and tool calls in the model's order", async () => {
+    const pairs = 6;
+    const events = [sse({ type: "message_start", message: { id: "msg_order", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [], stop_reason: null, usage: ANTHROPIC_USAGE } }, "message_start")];
+    for (let i = 0; i < pairs; i++) {
+      const t = 2 * i;
+      events.push(
+        sse({ type: "content_block_start", index: t, content_block: { type: "thinking", thinking: "", signature: "" } }, "content_block_start"),
+        sse({ type: "content_block_delta", index: t, delta: { type: "thinking_delta", thinking: `thought #${i}` } }, "content_block_delta"),
+        sse({ type: "content_block_delta", index: t, delta: { type: "signature_delta", signature: "c2ln" } }, "content_block_delta"),
+        sse({ type: "content_block_stop", index: t }, "content_block_stop"),
+        sse({ type: "content_block_start", index: t + 1, content_block: { type: "tool_use", id: `toolu_${i}`, name: `tool_${i}`, input: {} } }, "content_block_start"),
+        sse({ type: "content_block_delta", index: t + 1, delta: { type: "input_json_delta", partial_json: `{"n":` } }, "content_block_delta"),
+        sse({ type: "content_block_delta", index: t + 1, delta: { type: "input_json_delta", partial_json: `${i}}` } }, "content_block_delta"),
+        sse({ type: "content_block_stop", index: t + 1 }, "content_block_stop"),
+      );
+    }
+    events.push(
+      sse({ type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 99 } }, "message_delta"),
+      sse({ type: "message_stop" }, "message_stop"),
+    );
+    upstream.answer({ events });
+
+    const { response } = await anthropic()
+      .messages.create({ model: "claude-sonnet-4-5", max_tokens: 100, stream: true, messages: [{ role: "user", content: "plan" }] })
+      .withResponse();
+    const id = response.headers.get("x-weir-interception-id")!;
+    const i = await interception(id, (x) => x.tool_usages.length === pairs && x.model_thoughts.length === pairs);
+    const order = Array.from({ length: pairs }, (_, n) => n);
+    assert.deepEqual(i.tool_usages.map((t: any) => [t.provider_tool_call_id, t.tool, t.input]), order.map((n) => [`toolu_${n}`, `tool_${n}`, `{"n":${n}}`]));
+    assert.deepEqual(i.model_thoughts.map((t: any) => t.content), order.map((n) => `thought #${n}`));
+  });
+
+  it("stores an OpenAI answer's parallel tool calls in the model's order", async () => {
+    const calls = Array.from({ length: 8 }, (_, n) => ({ id: `call_${n}`, type: "function", function: { name: `fn_${n}`, arguments: `{"n":${n}}` } }));
+    upstream.answer({
+      json: {
+        id: "chatcmpl-order",
+        object: "chat.completion",
+        created: 1,
+        model: "gpt-4o",
+        choices: [{ index: 0, message: { role: "assistant", content: null, tool_calls: calls }, finish_reason: "tool_calls" }],
+        usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
+      },
+    });
+    const { response } = await openai().chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "go" }] }).withResponse();
+    const id = response.headers.get("x-weir-interception-id")!;
+    const i = await interception(id, (x) => x.tool_usages.length === calls.length);
+    assert.deepEqual(i.tool_usages.map((t: any) => t.provider_tool_call_id), calls.map((c) => c.id));
+  });
+
+  it("records what a Claude Code user typed as the prompt, not the reminders sent ahead of it", async () => {
+    upstream.answer({
+      json: { id: "msg_prompt", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [{ type: "text", text: "ok" }], stop_reason: "end_turn", usage: ANTHROPIC_USAGE },
+    });
+    const reminder = "<system-reminder>\nAs you answer, use this context:\n# claudeMd\nproject instructions\n</system-reminder>";
+    const { response } = await anthropic()
+      .messages.create({
+        model: "claude-sonnet-4-5",
+        max_tokens: 100,
+        messages: [{ role: "user", content: [{ type: "text", text: reminder }, { type: "text", text: "what does this repo do?" }] }],
+      })
+      .withResponse();
+    const id = response.headers.get("x-weir-interception-id")!;
+    const i = await interception(id, (x) => x.prompts.length === 1);
+    assert.equal(i.prompts[0].prompt, "what does this repo do?");
+    // The provider still got the whole message.
+    assert.ok(upstream.received.at(-1)!.body.includes("# claudeMd"));
+  });
+});
