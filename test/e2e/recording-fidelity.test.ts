@@ -1,7 +1,8 @@
 // What the control plane stores is what the model produced, through a real replica and real
 // PostgreSQL, for shapes agents send and get: many tool calls and thinking blocks in one turn
 // (stored in the model's order), and Claude Code's turns, whose last user message carries
-// context ahead of what the user typed.
+// context ahead of what the user typed. A chat stream's usage is always asked for, and hidden
+// from a client that did not ask for it.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
@@ -102,5 +103,51 @@ describe("recording fidelity through a replica", () => {
     assert.equal(i.prompts[0].prompt, "what does this repo do?");
     // The provider still got the whole message.
     assert.ok(upstream.received.at(-1)!.body.includes("# claudeMd"));
+  });
+
+  it("asks a chat stream for its usage, records it, and hides it from a client that did not ask", async () => {
+    const chunk = (rest: string) => `data: {"id":"chatcmpl-u","object":"chat.completion.chunk","created":1,"model":"gpt-4o",${rest}}\n\n`;
+    upstream.answer({
+      events: [
+        chunk('"choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}],"usage":null'),
+        chunk('"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null'),
+        chunk('"choices":[],"usage":{"prompt_tokens":50,"completion_tokens":7,"total_tokens":57,"prompt_tokens_details":{"cached_tokens":20}}'),
+        "data: [DONE]\n\n",
+      ],
+    });
+    const sent = '{"model":"gpt-4o","stream":true,"seed":9007199254740993,"messages":[{"role":"user","content":"hi"}]}';
+    const res = await fetch(`${stack.replicas[0]!.url}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stack.user.apiKey}`, "content-type": "application/json" },
+      body: sent,
+    });
+    assert.equal(res.status, 200);
+    // The client gets the stream it asked for: no usage chunk, no "usage":null.
+    assert.equal(
+      await res.text(),
+      chunk('"choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]') +
+        chunk('"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]') +
+        "data: [DONE]\n\n",
+    );
+    // The provider got the client's exact bytes (the seed beyond 2^53 intact) plus the option.
+    assert.equal(upstream.received.at(-1)!.body, `${sent.slice(0, -1)},"stream_options":{"include_usage":true}}`);
+    const id = res.headers.get("x-weir-interception-id")!;
+    const i = await interception(id, (x) => x.token_usages.length === 1);
+    assert.deepEqual(
+      [i.token_usages[0].input_tokens, i.token_usages[0].output_tokens, i.token_usages[0].cache_read_input_tokens],
+      [30, 7, 20],
+    );
+
+    // The loop most client code writes works through the gateway.
+    let text = "";
+    const stream = await openai().chat.completions.create({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "hi" }] });
+    for await (const c of stream) text += c.choices[0]!.delta.content ?? "";
+    assert.equal(text, "Hi");
+
+    // A client that asked for usage gets the provider's stream untouched.
+    const asked = await openai().chat.completions.create({ model: "gpt-4o", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "hi" }] });
+    const usages: unknown[] = [];
+    for await (const c of asked) usages.push(c.usage);
+    assert.deepEqual(usages.map((u) => (u === null ? null : (u as { total_tokens: number }).total_tokens)), [null, null, 57]);
   });
 });

@@ -39,6 +39,7 @@ import { sendJson, writeChunk } from "./response-writer.js";
 import { upstreamTarget } from "./routes.js";
 import type { BridgedRoute, ProviderName } from "./routes.js";
 import { SseParser } from "./sse-parser.js";
+import type { SseEvent } from "./sse-parser.js";
 import type { Upstream, UpstreamResponse } from "./upstream.js";
 import { UpstreamDeadline, errorMessage, upstreamFailure } from "./upstream-deadline.js";
 import type { UpstreamFailure } from "./upstream-deadline.js";
@@ -104,11 +105,12 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   const encoding = req.headers["content-encoding"];
   if (encoding !== undefined) raw = await decodeRequestBody(raw, encoding, options.maxRequestBodyBytes);
   // JSON.parse never yields undefined, so undefined here means the text did not parse.
-  const json = tryParseJson(raw.toString("utf8"));
+  const text = raw.toString("utf8");
+  const json = tryParseJson(text);
   if (json === undefined) throw new InvalidRequestBodyError("the body is not valid JSON");
   const body = asObject(json);
   if (body === undefined) throw new InvalidRequestBodyError("the body must be a JSON object");
-  const parsed = api.parseRequest(body);
+  const parsed = api.parseRequest(body, text);
 
   const provider = options[route.provider];
   const kind: CredentialKind = byok ? "byok" : "centralized";
@@ -218,7 +220,7 @@ async function proxy(
     headers[INTERCEPTION_ID_HEADER] = id;
     if (response.statusCode >= 400) return await relayUpstreamError(ctx, api, response, headers, deadline);
     const contentType = String(response.headers["content-type"] ?? "");
-    if (contentType.includes("text/event-stream")) return await relayStream(ctx, api, response, headers, deadline);
+    if (contentType.includes("text/event-stream")) return await relayStream(ctx, api, response, headers, deadline, parsed.clientEvent);
     return await relayBlocking(ctx, api, response, headers, deadline);
   } finally {
     deadline.dispose();
@@ -298,6 +300,7 @@ async function relayStream(
   response: UpstreamResponse,
   headers: OutgoingHttpHeaders,
   deadline: UpstreamDeadline,
+  clientEvent: ParsedRequest["clientEvent"],
 ): Promise<ProxyResult> {
   const { res } = ctx;
   const parser = new SseParser();
@@ -313,11 +316,13 @@ async function relayStream(
     res.writeHead(status, headers);
   };
   // Events go out first and are inspected after: the client never waits for the bookkeeping.
-  const forward = (events: readonly { raw: string }[]): boolean | Promise<boolean> => {
+  const forward = (events: readonly SseEvent[]): boolean | Promise<boolean> => {
     if (events.length === 0) return true;
     start();
-    const text = events.length === 1 ? (events[0]?.raw ?? "") : events.map((e) => e.raw).join("");
-    return writeChunk(res, text, deadline.cancellation);
+    let text: string;
+    if (clientEvent !== undefined) text = events.length === 1 ? clientEvent(events[0]!) : events.map(clientEvent).join("");
+    else text = events.length === 1 ? (events[0]?.raw ?? "") : events.map((e) => e.raw).join("");
+    return text === "" ? true : writeChunk(res, text, deadline.cancellation);
   };
 
   let failure: Failure | undefined;

@@ -80,6 +80,7 @@ function parseRequest(body: JsonObject): ParsedRequest {
     prompt,
     correlatingToolCallId,
     rewrittenBody: undefined,
+    clientEvent: undefined,
   };
 }
 

@@ -5,6 +5,7 @@ import { asArray, asNumber, asObject, asString, hasNonNullKey, tryParseJson } fr
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
 import { contentText, lastOf } from "./content-text.js";
+import { hideForcedUsage, withForcedUsage } from "./forced-stream-usage.js";
 import type { Observation, ParsedRequest, ProviderApi, StreamObserver, TokenUsage, ToolCall } from "./provider-api.js";
 
 const TEXT_PARTS: ReadonlySet<string> = new Set(["text"]);
@@ -32,22 +33,20 @@ export function chatTokenUsage(usage: unknown): TokenUsage | undefined {
   return { input: Math.max(0, prompt - cached), output: completion, cacheRead: cached, cacheWrite: 0, extras };
 }
 
-function parseRequest(body: JsonObject): ParsedRequest {
+function parseRequest(body: JsonObject, text: string): ParsedRequest {
   const messages = asArray(body.messages);
   const last = asObject(lastOf(messages));
   const role = asString(last?.role);
   const stream = body.stream === true;
-  let rewrittenBody: string | undefined;
   // Usage only appears in a chat stream when asked for: force it so every stream is accounted.
-  if (stream && asObject(body.stream_options)?.include_usage !== true) {
-    rewrittenBody = JSON.stringify({ ...body, stream_options: { ...asObject(body.stream_options), include_usage: true } });
-  }
+  const forceUsage = stream && asObject(body.stream_options)?.include_usage !== true;
   return {
     model: asString(body.model) ?? "",
     stream,
     prompt: role === "user" ? contentText(last?.content, TEXT_PARTS, "last") : undefined,
     correlatingToolCallId: role === "tool" ? asString(last?.tool_call_id) : undefined,
-    rewrittenBody,
+    rewrittenBody: forceUsage ? withForcedUsage(body, text) : undefined,
+    clientEvent: forceUsage ? hideForcedUsage : undefined,
   };
 }
 

@@ -50,6 +50,7 @@ function parseRequest(body: JsonObject): ParsedRequest {
     prompt,
     correlatingToolCallId,
     rewrittenBody: undefined,
+    clientEvent: undefined,
   };
 }
 

@@ -57,6 +57,11 @@ export interface ParsedRequest {
   readonly correlatingToolCallId: string | undefined;
   /** A modified body to send instead of the original bytes (e.g. forcing stream usage). */
   readonly rewrittenBody: string | undefined;
+  /**
+   * What the client gets of each streamed event ("" leaves it out) when the gateway changed the
+   * request in a way the client must not see; undefined forwards every event untouched.
+   */
+  readonly clientEvent: ((event: SseEvent) => string) | undefined;
 }
 
 /** Watches one streamed response event by event. */
@@ -71,7 +76,8 @@ export interface StreamObserver {
 export interface ProviderApi {
   readonly api: BridgedApi;
   readonly provider: ProviderName;
-  parseRequest(body: JsonObject): ParsedRequest;
+  /** `text` is the body's JSON text, for rewrites that keep the client's exact bytes. */
+  parseRequest(body: JsonObject, text: string): ParsedRequest;
   createStreamObserver(): StreamObserver;
   observeResponse(body: unknown): Observation;
   /** A provider-shaped JSON error body for failures the gateway reports itself (502, 504). */

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SseParser, anthropicMessagesApi, chatTokenUsage, openaiChatApi, openaiResponsesApi, responsesTokenUsage } from "../index.js";
 import type { Observation, ProviderApi } from "../index.js";
+import { hideForcedUsage } from "./forced-stream-usage.js";
 
 function sse(events: readonly (readonly [string | undefined, unknown])[]): string {
   return events
@@ -172,7 +173,7 @@ describe("parseRequest", () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const got = c.api.parseRequest(c.body);
+      const got = c.api.parseRequest(c.body, JSON.stringify(c.body));
       assert.equal(got.prompt, c.prompt);
       assert.equal(got.correlatingToolCallId, c.correlating);
       assert.equal(got.stream, c.stream);
@@ -180,19 +181,60 @@ describe("parseRequest", () => {
     });
   }
 
-  it("chat streams force stream_options.include_usage and keep other options", () => {
-    const got = openaiChatApi.parseRequest({ model: "m", stream: true, stream_options: { include_obfuscation: false }, messages: [] });
-    assert.deepEqual(JSON.parse(got.rewrittenBody ?? "null"), {
-      model: "m",
-      stream: true,
-      stream_options: { include_obfuscation: false, include_usage: true },
-      messages: [],
-    });
+  /** What the chat API makes of a request given as the client's exact text. */
+  const chat = (text: string) => openaiChatApi.parseRequest(JSON.parse(text), text);
+
+  it("chat streams force stream_options.include_usage into the client's exact text", () => {
+    // A seed beyond 2^53, a float written "1.0" and spacing survive: nothing is re-serialised.
+    const text = '{ "model": "m", "stream": true, "seed": 9007199254740993, "temperature": 1.0, "messages": [] }\n';
+    const got = chat(text);
+    assert.equal(got.rewrittenBody, '{ "model": "m", "stream": true, "seed": 9007199254740993, "temperature": 1.0, "messages": [] ,"stream_options":{"include_usage":true}}\n');
+    assert.deepEqual(JSON.parse(got.rewrittenBody ?? "null").stream_options, { include_usage: true });
+    assert.equal(got.clientEvent, hideForcedUsage);
   });
 
-  it("chat streams that already ask for usage are forwarded untouched", () => {
-    assert.equal(openaiChatApi.parseRequest({ model: "m", stream: true, stream_options: { include_usage: true } }).rewrittenBody, undefined);
-    assert.equal(openaiChatApi.parseRequest({ model: "m" }).rewrittenBody, undefined);
+  it("chat streams with their own stream_options get include_usage merged in", () => {
+    for (const [options, want] of [
+      [{ include_obfuscation: false }, { include_obfuscation: false, include_usage: true }],
+      [{ include_usage: false }, { include_usage: true }],
+      [null, { include_usage: true }],
+    ] as const) {
+      const got = chat(JSON.stringify({ model: "m", stream: true, stream_options: options, messages: [] }));
+      assert.deepEqual(JSON.parse(got.rewrittenBody ?? "null"), { model: "m", stream: true, stream_options: want, messages: [] });
+      assert.equal(got.clientEvent, hideForcedUsage, "the client did not ask for usage: it does not see it");
+    }
+  });
+
+  it("chat streams that already ask for usage, and blocking requests, are forwarded untouched", () => {
+    for (const text of ['{"model":"m","stream":true,"stream_options":{"include_usage":true}}', '{"model":"m"}', '{"model":"m","stream":false}']) {
+      assert.equal(chat(text).rewrittenBody, undefined, text);
+      assert.equal(chat(text).clientEvent, undefined, text);
+    }
+    for (const api of [openaiResponsesApi, anthropicMessagesApi]) {
+      const got = api.parseRequest({ model: "m", stream: true }, '{"model":"m","stream":true}');
+      assert.equal(got.rewrittenBody, undefined);
+      assert.equal(got.clientEvent, undefined);
+    }
+  });
+
+  it("a client that did not ask for usage gets the stream without it", () => {
+    const parser = new SseParser();
+    const stream =
+      'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":null}\n\n' +
+      'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null,"obfuscation":"x"}\n\n' +
+      'data: {"id":"c1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}\n\n' +
+      ": keep-alive\n\n" +
+      "data: [DONE]\n\n";
+    assert.equal(
+      parser.push(stream).map(hideForcedUsage).join(""),
+      'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n' +
+        'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"obfuscation":"x"}\n\n' +
+        ": keep-alive\n\n" +
+        "data: [DONE]\n\n",
+    );
+    // Usage a provider sends inside a chunk that has choices stays: that chunk is content too.
+    const both = 'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"."}}],"usage":{"prompt_tokens":5}}\n\n';
+    assert.equal(new SseParser().push(both).map(hideForcedUsage).join(""), both);
   });
 });
 
