@@ -25,14 +25,17 @@ type UsageFields = Partial<Record<
 
 /**
  * Overlays the counters present in `usage` onto `into`. message_delta repeats cumulative
- * totals, so a later value REPLACES an earlier one; nothing is ever added.
+ * totals, so a later value REPLACES an earlier one; nothing is ever added. Totals only grow: a
+ * smaller later value is ignored, because Anthropic-compatible providers send 0 in message_delta
+ * for the input and cache counters they reported in message_start (the reference takes those
+ * from message_start only; Anthropic itself raises them there for server tools).
  */
 export function mergeAnthropicUsage(into: UsageFields, usage: unknown): void {
   const u = asObject(usage);
   if (u === undefined) return;
   const set = (key: keyof UsageFields, value: unknown): void => {
     const n = asNumber(value);
-    if (n !== undefined) into[key] = n;
+    if (n !== undefined) into[key] = Math.max(n, into[key] ?? n);
   };
   set("input", u.input_tokens);
   set("output", u.output_tokens);

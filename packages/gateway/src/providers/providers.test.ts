@@ -74,6 +74,18 @@ describe("token accounting", () => {
       delta: { output_tokens: 35, input_tokens: 120, cache_creation_input_tokens: 40, cache_read_input_tokens: 80 },
       want: { input: 120, output: 35, cacheRead: 80, cacheWrite: 40 },
     },
+    {
+      name: "a compatible provider's zeros in message_delta do not erase message_start's counts",
+      start: { input_tokens: 500, cache_creation_input_tokens: 600, cache_read_input_tokens: 700, output_tokens: 1 },
+      delta: { output_tokens: 80, input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      want: { input: 500, output: 80, cacheRead: 700, cacheWrite: 600 },
+    },
+    {
+      name: "server tools raise the input count in message_delta",
+      start: { input_tokens: 500, cache_read_input_tokens: 700, output_tokens: 1 },
+      delta: { output_tokens: 80, input_tokens: 2500, cache_read_input_tokens: 700 },
+      want: { input: 2500, output: 80, cacheRead: 700, cacheWrite: 0 },
+    },
   ];
   for (const c of anthropicCases) {
     it(`Anthropic stream: ${c.name}`, () => {
