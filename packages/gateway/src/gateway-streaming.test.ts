@@ -316,6 +316,8 @@ describe("upstream dies before the first byte", () => {
       assert.equal(end?.errorType, "upstream_disconnected");
       assert.deepEqual(body, c.want("upstream connection failed"));
       assert.match(end?.errorMessage ?? "", /^upstream connection failed: ./);
+      // The gateway's own answer names the interception it recorded, as a relayed one does.
+      assert.equal(res.headers.get("x-weir-interception-id"), end?.id);
     });
   }
 
@@ -331,6 +333,7 @@ describe("upstream dies before the first byte", () => {
     assert.equal(body.error.type, "server_error");
     await waitForEnded(h, ended + 1);
     assert.equal(h.cp.ended.at(-1)?.errorType, "upstream_disconnected");
+    assert.equal(res.headers.get("x-weir-interception-id"), h.cp.ended.at(-1)?.id);
   });
 });
 
@@ -378,5 +381,6 @@ describe("upstream timeout", () => {
     assert.deepEqual(await res.json(), { error: { message: "upstream request timed out after 300 ms", type: "server_error", param: null, code: null } });
     await waitForEnded(h, ended + 1);
     assert.equal(h.cp.ended.at(-1)?.errorType, "timeout");
+    assert.equal(res.headers.get("x-weir-interception-id"), h.cp.ended.at(-1)?.id);
   });
 });

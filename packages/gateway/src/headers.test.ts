@@ -23,6 +23,8 @@ const incoming: IncomingHttpHeaders = {
   "x-ai-governance-request-id": "req-1",
   "x-ai-governance-anything": "internal",
   "weir-session-token": "session",
+  "x-weir-interception-id": "spoofed",
+  "X-Weir-Anything": "internal",
   "content-type": "application/json",
   "anthropic-beta": "tools-2024",
   "user-agent": "claude-cli/1.0",

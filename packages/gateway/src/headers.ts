@@ -20,6 +20,9 @@ export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
 // answers uncompressed and the gateway can parse the stream it forwards.
 const REQUEST_ONLY_DROPPED: ReadonlySet<string> = new Set(["host", "content-length", "accept-encoding", "expect"]);
 
+/** Weir's own header namespace (x-weir-interception-id on answers): never sent to a provider. */
+const WEIR_HEADER_PREFIX = "x-weir-";
+
 /** How the upstream credential is chosen. */
 export type CredentialKind = "centralized" | "byok";
 
@@ -52,8 +55,8 @@ function connectionTokens(headers: IncomingHttpHeaders | Record<string, unknown>
 
 /**
  * The client's headers minus hop-by-hop headers (and any named in Connection), Host,
- * Content-Length, Accept-Encoding, every X-AI-Governance-* header and Weir-Session-Token (and
- * Content-Encoding when the gateway decoded the body).
+ * Content-Length, Accept-Encoding, every X-AI-Governance-* and X-Weir-* header and
+ * Weir-Session-Token (and Content-Encoding when the gateway decoded the body).
  * Centralized: the client's Authorization and X-Api-Key are removed and the provider key is
  * injected (OpenAI `Authorization: Bearer`, Anthropic `x-api-key`). BYOK: the client's own
  * Authorization / X-Api-Key go upstream untouched.
@@ -66,7 +69,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
     const lower = name.toLowerCase();
     if (HOP_BY_HOP_HEADERS.has(lower) || REQUEST_ONLY_DROPPED.has(lower) || named.has(lower)) continue;
     // SECURITY: Weir credentials and internal headers never reach a provider.
-    if (lower.startsWith(GOVERNANCE_HEADER_PREFIX) || lower === SESSION_TOKEN_HEADER) continue;
+    if (lower.startsWith(GOVERNANCE_HEADER_PREFIX) || lower === SESSION_TOKEN_HEADER || lower.startsWith(WEIR_HEADER_PREFIX)) continue;
     if (options.kind === "centralized" && (lower === "authorization" || lower === "x-api-key")) continue;
     if (options.bodyDecoded === true && lower === "content-encoding") continue;
     out[lower] = Array.isArray(value) ? value.join(", ") : value;

@@ -51,6 +51,14 @@ const MAX_RECORDED_ERROR_CHARS = 64 * 1024;
 /** Header naming the interception on bridged responses, for support and debugging. */
 export const INTERCEPTION_ID_HEADER = "x-weir-interception-id";
 
+/**
+ * Only the id, for the gateway's own error answers once the interception exists: the upstream's
+ * headers (its framing, a Content-Encoding) do not describe the gateway's JSON body.
+ */
+function idHeader(id: string): Record<string, string> {
+  return { [INTERCEPTION_ID_HEADER]: id };
+}
+
 /** Shared services a bridged request uses. */
 export interface ExchangeDeps {
   readonly options: GatewayOptions;
@@ -168,7 +176,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
     // A bug, not an upstream problem: still end the interception.
     log.error({ err }, "interception failed unexpectedly");
     result = { observation: result.observation, failure: upstreamFailure("internal", errorMessage(err), "internal gateway error"), status: 500 };
-    if (!res.headersSent) sendJson(res, 500, api.errorBody(500, "internal gateway error"));
+    if (!res.headersSent) sendJson(res, 500, api.errorBody(500, "internal gateway error"), idHeader(id));
     else res.destroy();
   } finally {
     queueStart();
@@ -211,7 +219,7 @@ async function proxy(
     } catch (err) {
       const failure = deadline.failure(err);
       const status = failure.type === "timeout" ? 504 : 502;
-      if (failure.type !== "client_disconnected") sendJson(res, status, api.errorBody(status, failure.clientMessage));
+      if (failure.type !== "client_disconnected") sendJson(res, status, api.errorBody(status, failure.clientMessage), idHeader(id));
       return { observation: emptyObservation(), failure, status };
     }
 
@@ -228,12 +236,18 @@ async function proxy(
 }
 
 /** The whole upstream body; if it breaks half-way the client gets a clean 502 instead. */
-async function collectOr502(ctx: ExchangeContext, api: ProviderApi, response: UpstreamResponse, deadline: UpstreamDeadline): Promise<Buffer | ProxyResult> {
+async function collectOr502(
+  ctx: ExchangeContext,
+  api: ProviderApi,
+  response: UpstreamResponse,
+  headers: OutgoingHttpHeaders,
+  deadline: UpstreamDeadline,
+): Promise<Buffer | ProxyResult> {
   try {
     return await response.body.bytes();
   } catch (err) {
     const failure = deadline.failure(err);
-    if (failure.type !== "client_disconnected") sendJson(ctx.res, 502, api.errorBody(502, failure.clientMessage));
+    if (failure.type !== "client_disconnected") sendJson(ctx.res, 502, api.errorBody(502, failure.clientMessage), idHeader(String(headers[INTERCEPTION_ID_HEADER])));
     return { observation: emptyObservation(), failure, status: 502 };
   }
 }
@@ -246,7 +260,7 @@ async function relayUpstreamError(
   headers: OutgoingHttpHeaders,
   deadline: UpstreamDeadline,
 ): Promise<ProxyResult> {
-  const body = await collectOr502(ctx, api, response, deadline);
+  const body = await collectOr502(ctx, api, response, headers, deadline);
   if (!Buffer.isBuffer(body)) return body;
   const res = ctx.res;
   if (!res.destroyed) {
@@ -273,7 +287,7 @@ async function relayBlocking(
   headers: OutgoingHttpHeaders,
   deadline: UpstreamDeadline,
 ): Promise<ProxyResult> {
-  const body = await collectOr502(ctx, api, response, deadline);
+  const body = await collectOr502(ctx, api, response, headers, deadline);
   if (!Buffer.isBuffer(body)) return body;
   const res = ctx.res;
   const delivered = !res.destroyed;
@@ -362,7 +376,7 @@ async function relayStream(
   if (failure !== undefined && failure.type !== "upstream_error") {
     if (!started) {
       const errorStatus = failure.type === "timeout" ? 504 : 502;
-      sendJson(res, errorStatus, api.errorBody(errorStatus, failure.clientMessage));
+      sendJson(res, errorStatus, api.errorBody(errorStatus, failure.clientMessage), idHeader(String(headers[INTERCEPTION_ID_HEADER])));
       return { observation: observer.result(), failure, status: errorStatus };
     }
     // Headers and some events went out: end with the API's own terminal error event.
