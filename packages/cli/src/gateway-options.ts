@@ -37,7 +37,7 @@ export function addGatewaySettingsOptions(command: Command): Command {
     .addOption(new Option("--anthropic-api-key <key>", "central Anthropic key (centralized mode)").env("WEIR_ANTHROPIC_API_KEY"))
     .addOption(new Option("--anthropic-api-key-file <path>", "file holding the central Anthropic key").env("WEIR_ANTHROPIC_API_KEY_FILE"))
     .addOption(new Option("--allow-byok", "let users bring their own provider key (X-AI-Governance-Token)").env("WEIR_ALLOW_BYOK"))
-    .addOption(new Option("--upstream-timeout <duration>", "deadline of one upstream request").env("WEIR_UPSTREAM_TIMEOUT").default("600s"))
+    .addOption(new Option("--upstream-timeout <duration>", "longest wait for a provider: for its answer, then between two chunks of it").env("WEIR_UPSTREAM_TIMEOUT").default("600s"))
     .addOption(new Option("--shutdown-timeout <duration>", "how long shutdown lets in-flight streams finish").env("WEIR_SHUTDOWN_TIMEOUT").default("30s"))
     .addOption(
       new Option("--record-queue-size <records>", "undelivered records beyond which new requests are refused (records of admitted requests are never dropped)")

@@ -354,6 +354,21 @@ describe("client goes away mid-stream", () => {
 });
 
 describe("upstream timeout", () => {
+  it("bounds silences, not the stream: a stream longer than the timeout whose events keep coming completes", async () => {
+    const ended = h.cp.ended.length;
+    // 8 events 150 ms apart: 1.2 s in all against a 300 ms timeout.
+    const res = await fetch(`${slowGateway.url}/anthropic/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": h.user.key, "x-emulator-event-delay-ms": "150", "x-emulator-events": "8" },
+      body: JSON.stringify(APIS[2]?.body),
+    });
+    assert.equal(res.status, 200);
+    const events = new SseParser().push(await res.text());
+    assert.equal(events.at(-1)?.event, "message_stop");
+    await waitForEnded(h, ended + 1);
+    assert.equal(h.cp.ended.at(-1)?.errorType, undefined);
+  });
+
   it("mid-stream: ends with the error event and records timeout", async () => {
     const ended = h.cp.ended.length;
     const res = await fetch(`${slowGateway.url}/anthropic/v1/messages`, {

@@ -216,6 +216,7 @@ async function proxy(
       });
       onDispatched();
       response = await pending;
+      deadline.touch();
     } catch (err) {
       const failure = deadline.failure(err);
       const status = failure.type === "timeout" ? 504 : 502;
@@ -342,6 +343,7 @@ async function relayStream(
   let failure: Failure | undefined;
   try {
     for await (const chunk of response.body) {
+      deadline.touch();
       const events = parser.push(chunk as Buffer);
       const written = forward(events);
       for (const event of events) observer.onEvent(event);

@@ -37,6 +37,7 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
         body,
         cancellation: deadline.cancellation,
       });
+      deadline.touch();
     } catch (err) {
       const failure = deadline.failure(err);
       ctx.logger.warn({ err, error_type: failure.type }, "passthrough upstream request failed");
@@ -47,6 +48,7 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
     res.writeHead(response.statusCode, clientResponseHeaders(response.headers));
     try {
       for await (const chunk of response.body) {
+        deadline.touch();
         const written = writeChunk(res, chunk as Buffer, deadline.cancellation);
         if (written === false || (written !== true && !(await written))) break;
       }

@@ -2,6 +2,10 @@
 // the gateway gave up on it at shutdown), plus upstreamTimeoutMs, after which the exchange is
 // aborted with UpstreamTimeoutError. The exchange's cancellation serves the upstream call
 // directly — nothing more to make and listen to per request.
+//
+// The timeout bounds silences, not the whole exchange: the wait for the answer's head, then each
+// wait for the next stream chunk (`touch`). A long Claude Code or Codex turn streams for more
+// than ten minutes while healthy; only a provider that stops sending is cut off.
 
 import type { AbortSource, Cancellation } from "./cancellation.js";
 import type { Clock } from "./clock.js";
@@ -9,15 +13,31 @@ import { UpstreamTimeoutError, isClientDisconnectedError, isShutdownAbortError, 
 import type { InterceptionErrorType } from "./records.js";
 
 export class UpstreamDeadline {
-  private readonly timer: unknown;
+  private timer: unknown;
+  private lastActivityMs: number;
 
   constructor(
     private readonly exchange: Cancellation,
     private readonly clock: Clock,
-    timeoutMs: number,
+    private readonly timeoutMs: number,
   ) {
-    this.timer = clock.setTimeout(() => exchange.abort(new UpstreamTimeoutError(timeoutMs)), timeoutMs);
+    this.lastActivityMs = clock.now();
+    this.timer = clock.setTimeout(this.expire, timeoutMs);
   }
+
+  /**
+   * The upstream sent something: the silence starts again. Only a time is noted (no timer is
+   * reset per chunk); the timer checks it when it fires.
+   */
+  touch(): void {
+    this.lastActivityMs = this.clock.now();
+  }
+
+  private readonly expire = (): void => {
+    const quietMs = this.clock.now() - this.lastActivityMs;
+    if (quietMs >= this.timeoutMs) this.exchange.abort(new UpstreamTimeoutError(this.timeoutMs));
+    else this.timer = this.clock.setTimeout(this.expire, this.timeoutMs - quietMs);
+  };
 
   get cancellation(): AbortSource {
     return this.exchange;
