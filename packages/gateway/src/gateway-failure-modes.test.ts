@@ -172,12 +172,19 @@ describe("failure modes", () => {
     const before = h.logs.length;
     assert.equal((await send(`${h.gateway.url}/anthropic/v1/models`, { method: "HEAD" })).status, 400);
     assert.equal((await send(`${h.gateway.url}/anthropic/v1/models`, { method: "GET" })).status, 400);
+    // The messages route takes only POST; a probe there is still answered as a probe.
+    assert.equal((await send(`${h.gateway.url}/anthropic/v1/messages`, { method: "HEAD" })).status, 400);
     const levels = h.logs
       .slice(before)
       .map((l) => JSON.parse(l) as { level: number; msg: string })
       .filter((l) => l.msg === "no authentication key provided")
       .map((l) => l.level);
-    assert.deepEqual(levels, [30, 40]);
+    assert.deepEqual(levels, [30, 40, 30]);
+  });
+
+  it("a HEAD with credentials on a route that takes only POST is still a 404", async () => {
+    const res = await send(`${h.gateway.url}/anthropic/v1/messages`, { method: "HEAD", headers: { "x-api-key": h.user.key } });
+    assert.equal(res.status, 404);
   });
 });
 

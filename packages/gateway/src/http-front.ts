@@ -166,9 +166,14 @@ export class HttpFront {
     log: RequestLog,
     delegatedApiKeyId: string | undefined,
   ): Promise<void> {
-    // Unknown routes are refused before any credential check: no RPC, no upstream call.
+    // Unknown routes are refused before any credential check: no RPC, no upstream call. A HEAD
+    // without credentials is a client's connectivity probe (Claude Code's, on the messages
+    // route): it gets the reference's 400, whatever the path.
     const route = resolveRoute(method, target);
-    if (route === undefined) throw new RouteNotSupportedError(method, path);
+    if (route === undefined) {
+      if (method === "HEAD" && delegatedApiKeyId === undefined && extractAuthToken(req.headers) === undefined) throw new NoCredentialError();
+      throw new RouteNotSupportedError(method, path);
+    }
 
     const byok = isByokRequest(req.headers);
     if (byok && !this.o.options.allowByok) throw new ByokNotAllowedError();
