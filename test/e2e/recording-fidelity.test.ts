@@ -150,4 +150,14 @@ describe("recording fidelity through a replica", () => {
     for await (const c of asked) usages.push(c.usage);
     assert.deepEqual(usages.map((u) => (u === null ? null : (u as { total_tokens: number }).total_tokens)), [null, null, 57]);
   });
+
+  it("keeps a prompt holding U+0000 (valid JSON, refused by PostgreSQL text) with U+FFFD in its place", async () => {
+    upstream.answer({
+      json: { id: "chatcmpl-nul", object: "chat.completion", created: 1, model: "gpt-4o", choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } },
+    });
+    const { response } = await openai().chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "bad\u0000prompt" }] }).withResponse();
+    const id = response.headers.get("x-weir-interception-id")!;
+    const i = await interception(id, (x) => x.prompts.length === 1 && x.token_usages.length === 1);
+    assert.equal(i.prompts[0].prompt, "bad\uFFFDprompt");
+  });
 });

@@ -18,6 +18,7 @@ import { json } from "./reply.js";
 import { toInterceptionResponse, type InterceptionChildRows, type InterceptionResponse } from "./responses.js";
 import { uuidParam, type AdminRoute, type RouteDeps } from "./route-context.js";
 import { parseRfc3339 } from "./rfc3339.js";
+import { NUL_DETAIL, hasNul } from "./validation.js";
 import { isUuid } from "@weir/proto";
 
 export const DEFAULT_PAGE_SIZE = 25;
@@ -45,6 +46,10 @@ export function parseInterceptionQuery(query: URLSearchParams): InterceptionFilt
     if (value === undefined) return undefined;
     if (value === "" || value.length > MAX_FILTER_LENGTH) {
       problems.push({ field: name, detail: `Must be 1 to ${MAX_FILTER_LENGTH} characters.` });
+      return undefined;
+    }
+    if (hasNul(value)) {
+      problems.push({ field: name, detail: NUL_DETAIL });
       return undefined;
     }
     return value;

@@ -16,9 +16,9 @@ import { InvalidRequestError, ResourceNotFoundError } from "./errors.js";
 import { violatedConstraint } from "../db/postgres-error.js";
 import { json, noContent } from "./reply.js";
 import { toMcpServerConfigResponse } from "./responses.js";
-import { uuidParam, type AdminRoute, type RouteDeps } from "./route-context.js";
+import { uuidParam, type AdminRoute, type RouteContext, type RouteDeps } from "./route-context.js";
 import { INVALID_USER_ID, mutablePathUser } from "./users-routes.js";
-import { FieldChecks, requireJsonObject } from "./validation.js";
+import { FieldChecks, hasNul, requireJsonObject } from "./validation.js";
 
 export const MCP_MESSAGES = Object.freeze({
   invalidId: "Invalid MCP server ID.",
@@ -51,6 +51,16 @@ function checkRegex(checks: FieldChecks, field: string, value: string | undefine
   } catch (err) {
     checks.add(field, `Must be a valid regular expression: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The `{name}` MCP server id of the path; 400 for one holding U+0000, which Postgres text cannot
+ * store (nor look up: it would refuse the query).
+ */
+function serverIdParam(ctx: RouteContext, name: string): string {
+  const id = ctx.params[name] ?? "";
+  if (hasNul(id)) throw new InvalidRequestError(MCP_MESSAGES.invalidId);
+  return id;
 }
 
 /** Non-secret fields of a config, as audit diffs record them. */
@@ -130,7 +140,7 @@ export function mcpRoutes(deps: RouteDeps): AdminRoute[] {
       handler: {
         failureMessage: "Failed to delete MCP server.",
         async run(ctx) {
-          const id = ctx.params.id ?? "";
+          const id = serverIdParam(ctx, "id");
           await db.transaction().execute(async (trx) => {
             const row = await deleteMcpServerConfig(trx, id);
             if (row === undefined) throw new ResourceNotFoundError(MCP_MESSAGES.serverNotFound);
@@ -156,7 +166,7 @@ export function mcpRoutes(deps: RouteDeps): AdminRoute[] {
         failureMessage: "Failed to store MCP token.",
         async run(ctx) {
           uuidParam(ctx, "id", INVALID_USER_ID);
-          const serverId = ctx.params.serverId ?? "";
+          const serverId = serverIdParam(ctx, "serverId");
           const checks = new FieldChecks(requireJsonObject(await ctx.readJson()));
           const accessToken = checks.requiredString("access_token");
           if (accessToken.length > MAX_TOKEN_LENGTH) checks.add("access_token", `Must be ${MAX_TOKEN_LENGTH} characters or fewer.`);
@@ -194,7 +204,7 @@ export function mcpRoutes(deps: RouteDeps): AdminRoute[] {
         failureMessage: "Failed to delete MCP token.",
         async run(ctx) {
           uuidParam(ctx, "id", INVALID_USER_ID);
-          const serverId = ctx.params.serverId ?? "";
+          const serverId = serverIdParam(ctx, "serverId");
           await db.transaction().execute(async (trx) => {
             const user = await mutablePathUser(trx, ctx);
             if (!(await deleteMcpAccessToken(trx, user.id, serverId))) throw new ResourceNotFoundError(MCP_MESSAGES.tokenNotFound);

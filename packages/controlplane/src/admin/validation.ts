@@ -5,6 +5,15 @@ import { parseRfc3339 } from "./rfc3339.js";
 
 export const VALIDATION_FAILED = "Validation failed";
 
+/**
+ * The detail of a string holding U+0000, which Postgres text cannot store: refused here as
+ * invalid (400) rather than by the database (a 500).
+ */
+export const NUL_DETAIL = "Must not contain the NUL character (U+0000).";
+
+/** Whether `value` holds U+0000. */
+export const hasNul = (value: string): boolean => value.indexOf("\u0000") !== -1;
+
 /** The detail of a missing or empty required field, worded as the reference's validator does. */
 export function requiredDetail(value: unknown): string {
   return `Validation failed for tag "required" with value: ${JSON.stringify(typeof value === "string" ? value : "")}`;
@@ -41,6 +50,10 @@ export class FieldChecks {
       this.add(field, "Must be a string.");
       return "";
     }
+    if (hasNul(value)) {
+      this.add(field, NUL_DETAIL);
+      return "";
+    }
     return value;
   }
 
@@ -49,6 +62,10 @@ export class FieldChecks {
     if (value === undefined || value === null) return undefined;
     if (typeof value !== "string") {
       this.add(field, "Must be a string.");
+      return undefined;
+    }
+    if (hasNul(value)) {
+      this.add(field, NUL_DETAIL);
       return undefined;
     }
     if (options.maxLength !== undefined && value.length > options.maxLength) {

@@ -51,11 +51,13 @@ const end = (id: string, over: Partial<End["end"]> = {}): BatchRecord => ({
   id: randomUUID(),
   end: { id, endedAt: at(5), credentialHint: "", errorType: null, errorMessage: null, ...over },
 });
-const prompt = (interceptionId: string, text = "hi"): BatchRecord => ({
+const prompt = (interceptionId: string, createdAt = at(1)): BatchRecord => ({
   kind: "prompt_usage",
   id: randomUUID(),
-  row: { interceptionId, providerResponseId: "m1", prompt: text, metadata: {}, createdAt: at(1) },
+  row: { interceptionId, providerResponseId: "m1", prompt: "hi", metadata: {}, createdAt },
 });
+/** Before 4713 BC, Postgres' first timestamp: a value it refuses. */
+const beforePostgresTime = new Date(Date.UTC(-5000, 0, 1));
 const tokens = (interceptionId: string): BatchRecord => ({
   kind: "token_usage",
   id: randomUUID(),
@@ -167,7 +169,7 @@ describe("writeRecordBatch: what one statement sees", () => {
       // not turn the rejection into a refusal, nor change the order of rejections (the
       // statements used to check existence first).
       name: "a refused value in a record of an unknown interception",
-      batch: ({ a, unknown }) => [start(a), end(unknown), prompt(unknown, "bad \u0000 byte"), tokens(a), end(a)],
+      batch: ({ a, unknown }) => [start(a), end(unknown), prompt(unknown, beforePostgresTime), tokens(a), end(a)],
       rejected: [2, 1],
       written: [["interception_start", 1], ["token_usage", 1], ["interception_end", 1]],
       want: { a: { ended: true, children: { token_usages: 1 } } },

@@ -7,11 +7,12 @@
 // - a record referring to an interception that does not exist is rejected (reported, not
 //   written) and the rest of the batch is still written: existence is checked inside the
 //   statement (the child tables have no foreign key to check it again);
-// - a record the database itself refuses (a data exception or constraint violation, e.g. a NUL
-//   character in a prompt) aborts the batch: the batch is then written again with existence
-//   checked before the other rows are sent (so a refused value in a record that is rejected as
-//   not found does not count), and if Postgres still refuses, one record at a time, each in a
-//   savepoint, and only the refused records are rejected;
+// - a record the database itself refuses (a data exception or constraint violation, e.g. a
+//   timestamp before 4713 BC; a NUL in text is not one, record-batch-sql.ts replaces it) aborts
+//   the batch: the batch is then written again with existence checked before the other rows are
+//   sent (so a refused value in a record that is rejected as not found does not count), and if
+//   Postgres still refuses, one record at a time, each in a savepoint, and only the refused
+//   records are rejected;
 // - any other failure (connection lost, ...) is thrown: the caller answers with an error and the
 //   gateway retries the whole batch (a failure writes nothing, except in the second statement
 //   a retry may need, see writeSegment: the first then stays written, harmlessly).

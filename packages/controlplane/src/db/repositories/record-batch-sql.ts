@@ -30,6 +30,7 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Database } from "../schema.js";
 import { timestamptzArray, uuidArray } from "../pg-binary-array.js";
+import { storableJsonText, storableText } from "../storable-text.js";
 import type { InterceptionEnd, NewInterception, NewModelThought, NewTokenUsage, NewToolUsage, NewUserPrompt } from "./recorder-repository.js";
 
 /** A column of an `unnest` row source: its name, its Postgres type, and its value in a row. */
@@ -43,9 +44,24 @@ function arrayParameter(type: string, values: readonly unknown[]): unknown {
   return encode ? encode(values) : values;
 }
 
+/**
+ * Text values as Postgres can store them (storable-text.ts), by column type: here, every text and
+ * jsonb value of a batch passes, and a NUL in one record would otherwise refuse it.
+ */
+const STORABLE: Readonly<Record<string, (value: unknown) => unknown>> = {
+  text: (v) => (typeof v === "string" ? storableText(v) : v),
+  jsonb: (v) => (typeof v === "string" ? storableJsonText(v) : v),
+};
+
+/** A column's values in `rows`, storable. */
+function columnValues<R>(rows: readonly R[], type: string, value: (row: R) => unknown): unknown[] {
+  const storable = STORABLE[type];
+  return storable ? rows.map((r) => storable(value(r))) : rows.map((r) => value(r));
+}
+
 /** `unnest($1::t1[], $2::t2[], ...) AS v (c1, c2, ...)`: `rows` as a row source. */
 function unnestRows<R>(rows: readonly R[], columns: readonly Column<R>[]): RawBuilder<unknown> {
-  const arrays = columns.map(([, type, value]) => sql`${arrayParameter(type, rows.map((r) => value(r)))}::${sql.raw(type)}[]`);
+  const arrays = columns.map(([, type, value]) => sql`${arrayParameter(type, columnValues(rows, type, value))}::${sql.raw(type)}[]`);
   return sql`unnest(${sql.join(arrays)}) AS v (${sql.join(columns.map(([name]) => sql.id(name)))})`;
 }
 

@@ -2,11 +2,13 @@
 // statement (atomic on its own), so no error leaves a record half-written. A child record is
 // written only after its interception was found (NotFoundError otherwise): the child tables have
 // no foreign key (see the 2026_12_03 migration), and interceptions are never deleted, so the
-// lookup cannot be overtaken.
+// lookup cannot be overtaken. Text and jsonb values are made storable by the row builders
+// (storable-text.ts): a NUL in a prompt must not cost the record.
 import { sql, type Kysely } from "kysely";
 import { AlreadyExistsError, NotFoundError } from "../../errors.js";
 import { UNIQUE_VIOLATION, postgresErrorCode } from "../postgres-error.js";
 import type { Database } from "../schema.js";
+import { storableJson, storableText } from "../storable-text.js";
 
 export type CredentialKind = "centralized" | "byok";
 export type InterceptionErrorType = "upstream_error" | "upstream_disconnected" | "client_disconnected" | "timeout" | "internal";
@@ -106,7 +108,7 @@ async function insertChild(db: Kysely<Database>, interceptionId: string, action:
  * its own statement (record-batch-sql.ts insertInterceptions).
  */
 function interceptionRow(db: Kysely<Database>, i: NewInterception) {
-  const callId = i.correlatingToolCallId;
+  const callId = storableText(i.correlatingToolCallId);
   const parent = () =>
     db
       .selectFrom("aibridge_tool_usages as t")
@@ -119,19 +121,19 @@ function interceptionRow(db: Kysely<Database>, i: NewInterception) {
   return {
     id: i.id,
     initiator_id: i.initiatorId,
-    api_key_id: i.apiKeyId,
-    provider: i.provider,
-    provider_name: i.providerName,
-    model: i.model,
-    metadata: JSON.stringify(i.metadata),
+    api_key_id: storableText(i.apiKeyId),
+    provider: storableText(i.provider),
+    provider_name: storableText(i.providerName),
+    model: storableText(i.model),
+    metadata: storableJson(i.metadata),
     started_at: i.startedAt,
-    client: i.client,
-    client_session_id: i.clientSessionId,
+    client: storableText(i.client),
+    client_session_id: storableText(i.clientSessionId),
     correlating_tool_call_id: callId,
     thread_parent_id: callId ? parent().select("t.interception_id") : null,
     thread_root_id: callId ? parent().select(sql<string>`coalesce(p.thread_root_id, p.id)`.as("root_id")) : null,
     credential_kind: i.credentialKind,
-    credential_hint: i.credentialHint,
+    credential_hint: storableText(i.credentialHint),
     agent_firewall_session_id: i.agentFirewallSessionId,
     agent_firewall_sequence_number: i.agentFirewallSequenceNumber,
   };
@@ -153,14 +155,15 @@ export async function insertInterception(db: Kysely<Database>, i: NewInterceptio
  * read, run only when nothing was updated.
  */
 export async function endInterception(db: Kysely<Database>, end: InterceptionEnd): Promise<EndInterceptionOutcome> {
+  const hint = storableText(end.credentialHint);
   try {
     const result = await db
       .updateTable("aibridge_interceptions")
       .set({
         ended_at: end.endedAt,
         error_type: end.errorType,
-        error_message: end.errorMessage,
-        credential_hint: sql<string>`CASE WHEN credential_kind = 'centralized' AND ${end.credentialHint} <> '' THEN ${end.credentialHint} ELSE credential_hint END`,
+        error_message: storableText(end.errorMessage),
+        credential_hint: sql<string>`CASE WHEN credential_kind = 'centralized' AND ${hint} <> '' THEN ${hint} ELSE credential_hint END`,
       })
       .where("id", "=", end.id)
       .where("ended_at", "is", null)
@@ -179,12 +182,12 @@ export async function endInterception(db: Kysely<Database>, end: InterceptionEnd
 function tokenUsageRow(u: NewTokenUsage) {
   return {
     interception_id: u.interceptionId,
-    provider_response_id: u.providerResponseId,
+    provider_response_id: storableText(u.providerResponseId),
     input_tokens: u.inputTokens,
     output_tokens: u.outputTokens,
     cache_read_input_tokens: u.cacheReadInputTokens,
     cache_write_input_tokens: u.cacheWriteInputTokens,
-    metadata: JSON.stringify(u.metadata),
+    metadata: storableJson(u.metadata),
     created_at: u.createdAt,
   };
 }
@@ -192,9 +195,9 @@ function tokenUsageRow(u: NewTokenUsage) {
 function userPromptRow(p: NewUserPrompt) {
   return {
     interception_id: p.interceptionId,
-    provider_response_id: p.providerResponseId,
-    prompt: p.prompt,
-    metadata: JSON.stringify(p.metadata),
+    provider_response_id: storableText(p.providerResponseId),
+    prompt: storableText(p.prompt),
+    metadata: storableJson(p.metadata),
     created_at: p.createdAt,
   };
 }
@@ -202,15 +205,15 @@ function userPromptRow(p: NewUserPrompt) {
 function toolUsageRow(t: NewToolUsage) {
   return {
     interception_id: t.interceptionId,
-    provider_response_id: t.providerResponseId,
-    provider_tool_call_id: t.providerToolCallId,
-    provider_item_id: t.providerItemId,
-    server_url: t.serverUrl,
-    tool: t.tool,
-    input: t.input,
+    provider_response_id: storableText(t.providerResponseId),
+    provider_tool_call_id: storableText(t.providerToolCallId),
+    provider_item_id: storableText(t.providerItemId),
+    server_url: storableText(t.serverUrl),
+    tool: storableText(t.tool),
+    input: storableText(t.input),
     injected: t.injected,
-    invocation_error: t.invocationError,
-    metadata: JSON.stringify(t.metadata),
+    invocation_error: storableText(t.invocationError),
+    metadata: storableJson(t.metadata),
     created_at: t.createdAt,
   };
 }
@@ -218,8 +221,8 @@ function toolUsageRow(t: NewToolUsage) {
 function modelThoughtRow(m: NewModelThought) {
   return {
     interception_id: m.interceptionId,
-    content: m.content,
-    metadata: JSON.stringify(m.metadata),
+    content: storableText(m.content),
+    metadata: storableJson(m.metadata),
     created_at: m.createdAt,
   };
 }
