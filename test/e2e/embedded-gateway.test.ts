@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { DELEGATED_API_KEY_ID_HEADER, DelegatedApiKeyIdRequiredError, INTERCEPTION_ID_HEADER, SseParser, type InProcessFetch } from "@weir/gateway";
+import { gatewayErrorBody } from "@weir/gateway/testing";
 import { DEFAULT_TEXT, emulatorText } from "@weir/llm-emulator";
 import { CENTRAL_ANTHROPIC_KEY, CENTRAL_OPENAI_KEY, startEmbeddedStack, type EmbeddedStack, type TestUser } from "./embedded-stack.js";
 import { eventually } from "./stack.js";
@@ -108,7 +109,7 @@ describe("delegated in-process requests (TestServeHTTP_DelegatedAPIKey)", () => 
       assert.equal(res.status, tc.wantStatus, JSON.stringify(res.body));
       assert.deepEqual(stack.authorizations(), [{ key: "", keyId: tc.keyId() }], "IsAuthorized must carry key_id only");
       if (tc.wantStatus !== 200) {
-        assert.deepEqual(res.body, { message: "unauthorized" });
+        assert.deepEqual(res.body, gatewayErrorBody("openai", 403, "unauthorized"));
         assert.equal(stack.emulator.requests.length, 0, "nothing may reach upstream");
         return;
       }
@@ -344,7 +345,7 @@ describe("a failing handler", () => {
       }).then((res) => res.text());
       const failed = await chat(fetchOpenai, `http://gateway${CHAT_PATH}`, { [DELEGATED_API_KEY_ID_HEADER]: carol.apiKeyId });
       assert.equal(failed.status, 500);
-      assert.deepEqual(failed.body, { message: "failed to acquire request handler" });
+      assert.deepEqual(failed.body, gatewayErrorBody("openai", 500, "failed to acquire request handler"));
       assert.match(await slow, /Hello/);
       assert.equal((await chat(fetchOpenai, `http://gateway${CHAT_PATH}`, { [DELEGATED_API_KEY_ID_HEADER]: bob.apiKeyId })).status, 200);
     } finally {
@@ -385,7 +386,7 @@ describe("the delegation header over the network", () => {
     stack.reset();
     const res = await chat(fetch, llmUrl(), { [DELEGATED_API_KEY_ID_HEADER]: alice.apiKeyId });
     assert.equal(res.status, 400);
-    assert.deepEqual(res.body, { message: "no authentication key provided" });
+    assert.deepEqual(res.body, gatewayErrorBody("openai", 400, "no authentication key provided"));
     assert.deepEqual(stack.authorizations(), []);
     assert.equal(stack.emulator.requests.length, 0);
   });
@@ -412,7 +413,7 @@ describe("the delegation header over the network", () => {
     stack.reset();
     const res = await h2Request(stack.controlPlane.url, `/api/v2/ai-gateway/openai${CHAT_PATH}`, { [DELEGATED_API_KEY_ID_HEADER]: alice.apiKeyId }, JSON.stringify(CHAT));
     assert.equal(res.status, 400);
-    assert.deepEqual(JSON.parse(res.body), { message: "no authentication key provided" });
+    assert.deepEqual(JSON.parse(res.body), gatewayErrorBody("openai", 400, "no authentication key provided"));
     assert.deepEqual(stack.authorizations(), []);
     assert.equal(stack.emulator.requests.length, 0);
   });

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { ZSTD_CLI_SAMPLE, zstdRleFrame } from "@weir/gateway/testing";
+import { ZSTD_CLI_SAMPLE, gatewayErrorBody, zstdRleFrame } from "@weir/gateway/testing";
 import { DEFAULT_TEXT, REASONING_SUMMARY, THINKING_TEXT, TOOL_CALL_ARGUMENTS } from "@weir/llm-emulator";
 import { recorded, startStack, type Stack } from "./stack.js";
 
@@ -197,10 +197,10 @@ describe("bad request bodies through a replica", () => {
       });
     const malformed = await send('{"model": "gpt-4o-mini", "messages": [');
     assert.equal(malformed.status, 400);
-    assert.deepEqual(await malformed.json(), { message: "invalid request body", detail: "the body is not valid JSON" });
+    assert.deepEqual(await malformed.json(), gatewayErrorBody("openai", 400, "invalid request body", "the body is not valid JSON"));
     const array = await send("[1, 2]");
     assert.equal(array.status, 400);
-    assert.deepEqual(await array.json(), { message: "invalid request body", detail: "the body must be a JSON object" });
+    assert.deepEqual(await array.json(), gatewayErrorBody("openai", 400, "invalid request body", "the body must be a JSON object"));
     assert.equal(stack.emulator.requests.length, upstreamBefore);
   });
 });
@@ -248,14 +248,42 @@ describe("compressed request bodies through a replica", () => {
     const plain = Buffer.from(JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] }));
     const unknown = await post("/openai/v1/chat/completions", plain, "compress");
     assert.equal(unknown.status, 415);
-    assert.deepEqual(await unknown.json(), { message: "unsupported content encoding", detail: '"compress" is not supported; use gzip, deflate, br or zstd' });
+    assert.deepEqual(await unknown.json(), gatewayErrorBody("openai", 415, "unsupported content encoding", '"compress" is not supported; use gzip, deflate, br or zstd'));
     // 1 KiB of zstd that would decode to 40 MB, over the 32 MiB body limit.
     const bomb = await post("/anthropic/v1/messages", zstdRleFrame(40_000_000), "zstd");
     assert.equal(bomb.status, 413);
-    assert.deepEqual(await bomb.json(), { message: "request body too large", detail: "The limit is 33554432 bytes." });
+    assert.deepEqual(await bomb.json(), gatewayErrorBody("anthropic", 413, "request body too large", "The limit is 33554432 bytes."));
     const corrupt = await post("/openai/v1/chat/completions", plain, "gzip");
     assert.equal(corrupt.status, 400);
-    assert.deepEqual(await corrupt.json(), { message: "invalid request body", detail: "the body is not valid gzip data" });
+    assert.deepEqual(await corrupt.json(), gatewayErrorBody("openai", 400, "invalid request body", "the body is not valid gzip data"));
     assert.equal(stack.emulator.requests.length, upstreamBefore);
+  });
+
+  it("the official SDKs show the gateway's own errors, in each provider's error shape", async () => {
+    const badKey = "abcdefghij-0123456789012345678901";
+    const openaiClient = new OpenAI({ baseURL: `${stack.replicas[0]!.url}/openai/v1`, apiKey: badKey, maxRetries: 0 });
+    const openaiErr = await openaiClient.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] }).then(
+      () => assert.fail("expected a 403"),
+      (err: unknown) => err,
+    );
+    assert.ok(openaiErr instanceof OpenAI.PermissionDeniedError);
+    assert.equal(openaiErr.message, "403 unauthorized");
+    assert.equal(openaiErr.type, "invalid_request_error");
+
+    const anthropicClient = new Anthropic({ baseURL: `${stack.replicas[0]!.url}/anthropic`, apiKey: badKey, maxRetries: 0 });
+    const anthropicErr = await anthropicClient.messages.create({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).then(
+      () => assert.fail("expected a 403"),
+      (err: unknown) => err,
+    );
+    assert.ok(anthropicErr instanceof Anthropic.PermissionDeniedError);
+    assert.equal(anthropicErr.message, "403 unauthorized");
+    assert.deepEqual((anthropicErr.error as { error?: unknown }).error, { type: "permission_error", message: "unauthorized" });
+
+    const missing = await openaiClient.embeddings.create({ model: "text-embedding-3-small", input: "x" }).then(
+      () => assert.fail("expected a 404"),
+      (err: unknown) => err,
+    );
+    assert.ok(missing instanceof OpenAI.NotFoundError);
+    assert.equal(missing.message, "404 route not supported: POST /openai/v1/embeddings");
   });
 });

@@ -14,7 +14,7 @@ import {
   Gateway,
   UnauthorizedError,
 } from "./index.js";
-import { FakeControlPlane } from "./testing/index.js";
+import { FakeControlPlane, gatewayErrorBody } from "./testing/index.js";
 import { GATEWAY_KEY, captureLogger, eventually, freePort, makeUser, send } from "./test-harness.js";
 import { createLlmEmulator } from "@weir/llm-emulator";
 
@@ -122,7 +122,7 @@ describe("start-up: transient failures", () => {
       body: { model: "gpt-4o", messages: [{ role: "user", content: "hi" }] },
     });
     assert.equal(before.status, 503);
-    assert.deepEqual(before.json, { message: "could not connect to the control plane" });
+    assert.deepEqual(before.json, gatewayErrorBody("openai", 503, "could not connect to the control plane"));
     assert.equal(before.headers.get("content-type"), "application/json");
 
     const cp = await fake({ port });

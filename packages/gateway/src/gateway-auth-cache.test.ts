@@ -11,6 +11,7 @@ import type { FatalStartupError } from "./index.js";
 import { eventually, makeUser, metricValue, send, startHarness } from "./test-harness.js";
 import type { Harness } from "./test-harness.js";
 import type { FakeUser } from "./testing/index.js";
+import { gatewayErrorBody } from "./testing/index.js";
 
 const chat = { model: "gpt-4o", messages: [{ role: "user", content: "hi" }] };
 const request = (h: Harness, user: FakeUser) => send(`${h.gateway.url}/openai/v1/chat/completions`, { headers: { authorization: `Bearer ${user.key}` }, body: chat });
@@ -120,7 +121,7 @@ describe("authorization cache", () => {
     const upstream = h.emulator.requests.length;
     const res = await request(h, user);
     assert.equal(res.status, 503);
-    assert.deepEqual(res.json, { message: "could not connect to the control plane" });
+    assert.deepEqual(res.json, gatewayErrorBody("openai", 503, "could not connect to the control plane"));
     assert.equal(h.emulator.requests.length, upstream);
     await eventually(() => fatal.length > 0, 5_000, "fatal error reported");
     assert.match(fatal[0]?.message ?? "", /AI Gateway key invalid\./);

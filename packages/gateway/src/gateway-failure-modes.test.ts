@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
+import { gatewayErrorBody } from "./testing/index.js";
 import type { FakeUser } from "./testing/index.js";
 import { ANTHROPIC_KEY, GATEWAY_KEY, OPENAI_KEY, captureLogger, makeUser, metricValue, send, startHarness } from "./test-harness.js";
 import { Gateway } from "./index.js";
@@ -46,7 +47,8 @@ interface Case {
   body?: () => unknown;
   setup?: () => void;
   status: number;
-  json: unknown;
+  /** The gateway's own fields; the body also carries them in the provider's envelope. */
+  json: { message: string; detail?: string };
   /** IsAuthorized calls expected. */
   authorizeCalls: number;
   /** RecordInterception calls expected. */
@@ -150,7 +152,7 @@ describe("failure modes", () => {
         body: c.body?.() ?? chatBody,
       });
       assert.equal(res.status, c.status);
-      assert.deepEqual(res.json, c.json);
+      assert.deepEqual(res.json, gatewayErrorBody("openai", c.status, c.json.message, c.json.detail));
       assert.equal(res.headers.get("content-type"), "application/json");
       assert.equal(h.emulator.requests.length, upstreamBefore, "no upstream call");
       assert.equal(h.cp.callsOf("IsAuthorized") - authorizeBefore, c.authorizeCalls);
@@ -214,7 +216,7 @@ describe("the interception cannot be recorded", () => {
       const recordBefore = h.cp.callsOf("RecordInterception");
       const res = await request(small.url, user);
       assert.equal(res.status, 500);
-      assert.deepEqual(res.json, { message: "failed to record interception" });
+      assert.deepEqual(res.json, gatewayErrorBody("openai", 500, "failed to record interception"));
       assert.equal(h.emulator.requests.length, upstreamBefore, "no upstream call");
       assert.equal(h.cp.callsOf("RecordInterception"), recordBefore, "no synchronous RecordInterception");
       assert.equal(await metricValue(small.metrics.recordsDroppedTotal, { type: "interception", reason: "overflow" }), 1);
@@ -232,7 +234,7 @@ describe("the interception cannot be recorded", () => {
       const upstreamBefore = old.emulator.requests.length;
       const res = await request(old.gateway.url, old.user);
       assert.equal(res.status, 500);
-      assert.deepEqual(res.json, { message: "failed to record interception" });
+      assert.deepEqual(res.json, gatewayErrorBody("openai", 500, "failed to record interception"));
       assert.equal(res.headers.get("content-type"), "application/json");
       assert.equal(old.emulator.requests.length, upstreamBefore, "no upstream call");
       assert.equal(old.cp.callsOf("IsAuthorized"), 1);

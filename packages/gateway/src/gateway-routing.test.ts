@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { send, startHarness, waitForEnded } from "./test-harness.js";
+import { gatewayErrorBody } from "./testing/index.js";
 import type { Harness } from "./test-harness.js";
 
 let h: Harness;
@@ -34,7 +35,8 @@ describe("unsupported routes", () => {
       assert.equal(res.status, 404);
       // fetch normalises dot segments before sending.
       const sentPath = new URL(`${h.gateway.url}${c.path}`).pathname;
-      assert.deepEqual(res.json, { message: `route not supported: ${c.method} ${sentPath}` });
+      const route = sentPath.includes("/openai/") ? "openai" : sentPath.includes("/anthropic/") ? "anthropic" : "none";
+      assert.deepEqual(res.json, gatewayErrorBody(route, 404, `route not supported: ${c.method} ${sentPath}`));
       assert.equal(h.emulator.requests.length, upstream);
       assert.equal(h.cp.rpcCount, rpcs);
     });

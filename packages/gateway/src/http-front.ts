@@ -38,7 +38,7 @@ import type { GatewayOptions } from "./options.js";
 import type { RequestHandler } from "./request-handler.js";
 import { RequestLog } from "./request-log.js";
 import { sendGatewayError } from "./response-writer.js";
-import { resolveRoute, splitTarget } from "./routes.js";
+import { providerOfPath, resolveRoute, splitTarget } from "./routes.js";
 
 
 export const HEALTH_PATH = "/healthz";
@@ -99,7 +99,7 @@ export class HttpFront {
       return;
     }
     if (this.draining) {
-      sendGatewayError(res, toHttpError(new GatewayShuttingDownError()), { connection: "close" });
+      sendGatewayError(res, toHttpError(new GatewayShuttingDownError()), { connection: "close" }, providerOfPath(path));
       return;
     }
 
@@ -119,7 +119,7 @@ export class HttpFront {
     const startedAt = this.o.options.clock.now();
 
     this.serve(req, res, method, target, path, exchange, log, delegation.apiKeyId)
-      .catch((err: unknown) => this.fail(req, res, method, err, log))
+      .catch((err: unknown) => this.fail(req, res, method, path, err, log))
       .finally(() => {
         log.debug({ status: res.statusCode, duration_ms: this.o.options.clock.now() - startedAt }, "request finished");
         this.active.delete(exchange);
@@ -224,7 +224,7 @@ export class HttpFront {
     });
   }
 
-  private fail(req: IncomingMessage, res: ServerResponse, method: string, err: unknown, log: RequestLog): void {
+  private fail(req: IncomingMessage, res: ServerResponse, method: string, path: string, err: unknown, log: RequestLog): void {
     const http = toHttpError(err);
     if (isNoCredentialError(err)) {
       // HEAD without credentials is a client's connectivity probe (Claude Code), not a problem.
@@ -252,7 +252,7 @@ export class HttpFront {
       return;
     }
     req.resume();
-    sendGatewayError(res, http);
+    sendGatewayError(res, http, {}, providerOfPath(path));
   }
 
   private text(res: ServerResponse, status: number, body: string): void {

@@ -11,6 +11,7 @@ import { DELEGATED_API_KEY_ID_HEADER, takeDelegation } from "./delegation.js";
 import { DelegatedApiKeyIdRequiredError, InProcessGatewayClosedError } from "./errors.js";
 import { InMemoryConnections } from "./in-memory-connections.js";
 import { createInProcessDispatcher, createInProcessFetch } from "./in-process-client.js";
+import { gatewayErrorBody } from "./testing/index.js";
 
 const silent = pino({ level: "silent" });
 const KEY_ID = { [DELEGATED_API_KEY_ID_HEADER]: "abcdef1234" };
@@ -156,7 +157,7 @@ describe("in-process transport", () => {
       const [early, fine] = await Promise.all([call("http://gateway/v1/throw-early"), call("http://gateway/v1/fine")]);
       await assert.rejects(late);
       assert.equal(early.status, 500);
-      assert.deepEqual(await early.json(), { message: "internal server error" });
+      assert.deepEqual(await early.json(), gatewayErrorBody("none", 500, "internal server error"));
       assert.equal(await fine.text(), "fine");
       assert.equal(await (await call("http://gateway/v1/again")).text(), "fine");
     } finally {

@@ -4,12 +4,25 @@ import type { ServerResponse } from "node:http";
 import { once } from "node:events";
 import type { AbortSource } from "./cancellation.js";
 import type { HttpErrorResponse } from "./errors.js";
+import { providerErrorEnvelope } from "./providers/error-envelope.js";
+import type { ProviderName } from "./routes.js";
 
-/** Sends a gateway-originated error: JSON `{message, detail?}`. No-op when the client is gone. */
-export function sendGatewayError(res: ServerResponse, error: HttpErrorResponse, headers: Record<string, string> = {}): void {
+/**
+ * Sends a gateway-originated error: JSON `{message, detail?}`, plus, on a provider's routes, that
+ * provider's own error envelope saying the same (its `error` object, which the official SDKs
+ * show). No-op when the client is gone.
+ */
+export function sendGatewayError(
+  res: ServerResponse,
+  error: HttpErrorResponse,
+  headers: Record<string, string> = {},
+  provider: ProviderName | undefined = undefined,
+): void {
   const body: { message: string; detail?: string } = { message: error.message };
   if (error.detail !== undefined) body.detail = error.detail;
-  sendJson(res, error.status, JSON.stringify(body), headers);
+  const text = error.detail === undefined ? error.message : `${error.message}: ${error.detail}`;
+  const payload = provider === undefined ? body : { ...body, ...providerErrorEnvelope(provider, error.status, text) };
+  sendJson(res, error.status, JSON.stringify(payload), headers);
 }
 
 /** Sends a complete JSON body. No-op when the client is gone or headers were already sent. */

@@ -121,6 +121,14 @@ export function resolveRoute(method: string, target: string): RouteMatch | undef
   return undefined;
 }
 
+/** The provider whose routes `path` is under (alias included), matched or not. */
+export function providerOfPath(path: string): ProviderName | undefined {
+  const local = path.startsWith(`${ALIAS_PREFIX}/`) ? path.slice(ALIAS_PREFIX.length) : path;
+  if (local.startsWith("/openai/")) return "openai";
+  if (local.startsWith("/anthropic/")) return "anthropic";
+  return undefined;
+}
+
 /** Where an upstream request goes: the origin and the path (with query) on it. */
 export interface UpstreamTarget {
   readonly origin: string;

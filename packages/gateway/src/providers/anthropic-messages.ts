@@ -7,6 +7,7 @@ import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js"
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
 import { contentText, lastOf } from "./content-text.js";
+import { anthropicErrorEnvelope } from "./error-envelope.js";
 import type { Observation, ParsedRequest, ProviderApi, StreamObserver, Thought, TokenUsage, ToolCall } from "./provider-api.js";
 
 const TEXT_PARTS: ReadonlySet<string> = new Set(["text"]);
@@ -215,9 +216,7 @@ class MessagesStreamObserver implements StreamObserver {
 
 /** Anthropic's error body shape. */
 export function anthropicErrorBody(status: number, message: string): string {
-  const type =
-    status === 529 ? "overloaded_error" : status === 504 ? "timeout_error" : status >= 500 ? "api_error" : "invalid_request_error";
-  return JSON.stringify({ type: "error", error: { type, message } });
+  return JSON.stringify(anthropicErrorEnvelope(status, message));
 }
 
 export const anthropicMessagesApi: ProviderApi = Object.freeze({

@@ -5,6 +5,7 @@ import { asArray, asNumber, asObject, asString, hasNonNullKey, tryParseJson } fr
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
 import { contentText, lastOf } from "./content-text.js";
+import { openaiErrorEnvelope } from "./error-envelope.js";
 import { hideForcedUsage, withForcedUsage } from "./forced-stream-usage.js";
 import type { Observation, ParsedRequest, ProviderApi, StreamObserver, TokenUsage, ToolCall } from "./provider-api.js";
 
@@ -160,8 +161,7 @@ class ChatStreamObserver implements StreamObserver {
 
 /** OpenAI's error body shape. */
 export function openaiErrorBody(status: number, message: string): string {
-  const type = status >= 500 ? "server_error" : "invalid_request_error";
-  return JSON.stringify({ error: { message, type, param: null, code: null } });
+  return JSON.stringify(openaiErrorEnvelope(status, message));
 }
 
 export const openaiChatApi: ProviderApi = Object.freeze({

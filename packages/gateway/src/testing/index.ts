@@ -1,5 +1,5 @@
 // Test helpers of @weir/gateway ("@weir/gateway/testing"): a fake control plane over real
-// HTTP/2, a manually advanced clock and hand-built zstd frames.
+// HTTP/2, a manually advanced clock, hand-built zstd frames and the bodies of gateway errors.
 
 export { API_1_1_RPCS, FakeControlPlane, createFakeControlPlane } from "./fake-control-plane.js";
 export type {
@@ -13,3 +13,5 @@ export type {
 } from "./fake-control-plane.js";
 export { FakeClock, createFakeClock, flushMicrotasks } from "./fake-clock.js";
 export { ZSTD_CLI_SAMPLE, zstdRleFrame } from "./zstd-samples.js";
+export { gatewayErrorBody } from "./gateway-error-body.js";
+export type { ErrorRoute } from "./gateway-error-body.js";

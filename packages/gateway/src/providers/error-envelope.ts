@@ -1,0 +1,42 @@
+// Each provider's own error shape, for errors the gateway reports itself. The official SDKs, and
+// the agents built on them, show only what is in it: the OpenAI SDK reads `error.message` (a
+// body without `error` is "403 status code (no body)"), Claude Code reads `error.type`.
+
+import type { ProviderName } from "../routes.js";
+
+/** OpenAI: `{"error": {"message", "type", "param", "code"}}`. */
+export function openaiErrorEnvelope(status: number, message: string): { error: { message: string; type: string; param: null; code: null } } {
+  const type = status >= 500 ? "server_error" : "invalid_request_error";
+  return { error: { message, type, param: null, code: null } };
+}
+
+/** Anthropic: `{"type": "error", "error": {"type", "message"}}`, typed by status as the API does. */
+export function anthropicErrorEnvelope(status: number, message: string): { type: "error"; error: { type: string; message: string } } {
+  return { type: "error", error: { type: anthropicErrorType(status), message } };
+}
+
+function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 504:
+      return "timeout_error";
+    case 529:
+      return "overloaded_error";
+    default:
+      return status >= 500 ? "api_error" : "invalid_request_error";
+  }
+}
+
+/** The provider's envelope for a gateway error on its routes. */
+export function providerErrorEnvelope(provider: ProviderName, status: number, message: string): object {
+  return provider === "openai" ? openaiErrorEnvelope(status, message) : anthropicErrorEnvelope(status, message);
+}
