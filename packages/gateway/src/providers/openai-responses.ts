@@ -10,7 +10,7 @@ import { openaiErrorBody } from "./openai-chat.js";
 import type { Observation, ParsedRequest, ProviderApi, StreamObserver, Thought, TokenUsage, ToolCall } from "./provider-api.js";
 
 const TEXT_PARTS: ReadonlySet<string> = new Set(["input_text", "text"]);
-const TOOL_OUTPUT_TYPES: ReadonlySet<string> = new Set(["function_call_output", "custom_tool_call_output"]);
+const TOOL_OUTPUT_TYPES: ReadonlySet<string> = new Set(["function_call_output", "custom_tool_call_output", "local_shell_call_output"]);
 // A key followed by ':' cannot be inside a JSON string (its quotes would be escaped).
 const SEQUENCE_NUMBER = /"sequence_number"\s*:\s*(\d+)/;
 const TERMINAL_EVENTS: ReadonlySet<string> = new Set(["response.completed", "response.incomplete", "response.failed"]);
@@ -54,7 +54,12 @@ function parseRequest(body: JsonObject): ParsedRequest {
   };
 }
 
-/** Collects function calls and reasoning summaries from output items. */
+/**
+ * Collects the calls of client-run tools (functions, custom tools, and the local shell Codex
+ * runs for some models, recorded as tool "local_shell" with its action as input) and reasoning
+ * summaries from output items. Tools the provider runs itself (web search, hosted MCP) are not
+ * tool calls the client made, as with Anthropic's server tools.
+ */
 function collectItem(item: JsonObject | undefined, calls: ToolCall[], thoughts: Thought[]): void {
   switch (asString(item?.type)) {
     case "function_call":
@@ -69,6 +74,14 @@ function collectItem(item: JsonObject | undefined, calls: ToolCall[], thoughts: 
       });
       return;
     }
+    case "local_shell_call":
+      calls.push({
+        id: asString(item?.call_id) ?? "",
+        name: "local_shell",
+        input: JSON.stringify(item?.action ?? {}),
+        itemId: asString(item?.id) ?? "",
+      });
+      return;
     case "reasoning":
       for (const part of asArray(item?.summary) ?? []) {
         const text = asString(asObject(part)?.text);

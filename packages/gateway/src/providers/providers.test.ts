@@ -293,6 +293,23 @@ describe("stream observers", () => {
     assert.equal(got.complete, true);
   });
 
+  it("responses: Codex's local shell calls are tool calls; hosted tools are not", () => {
+    const action = { type: "exec", command: ["ls", "-la"], working_directory: "/repo", timeout_ms: 1000 };
+    const got = observe(
+      openaiResponsesApi,
+      sse([
+        ["response.created", { type: "response.created", sequence_number: 0, response: { id: "resp_2", status: "in_progress" } }],
+        ["response.output_item.done", { type: "response.output_item.done", sequence_number: 1, item: { id: "ws_1", type: "web_search_call", status: "completed", action: { type: "search", query: "q" } } }],
+        ["response.output_item.done", { type: "response.output_item.done", sequence_number: 2, item: { id: "lsh_1", type: "local_shell_call", call_id: "call_sh", status: "completed", action } }],
+        ["response.completed", { type: "response.completed", sequence_number: 3, response: { id: "resp_2", usage: { input_tokens: 5, output_tokens: 3 } } }],
+      ]),
+    );
+    assert.deepEqual(got.toolCalls, [{ id: "call_sh", name: "local_shell", input: JSON.stringify(action), itemId: "lsh_1" }]);
+    // Its output, sent back next turn, threads the next interception onto this one.
+    const next = openaiResponsesApi.parseRequest({ model: "m", input: [{ type: "local_shell_call_output", call_id: "call_sh", output: "total 0" }] }, "{}");
+    assert.equal(next.correlatingToolCallId, "call_sh");
+  });
+
   it("responses: the error event of a broken stream is a response.failed continuing the sequence", () => {
     const parser = new SseParser();
     const observer = openaiResponsesApi.createStreamObserver();
