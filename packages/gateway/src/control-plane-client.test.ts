@@ -15,7 +15,7 @@ import {
   UnauthorizedError,
 } from "./index.js";
 import { FakeControlPlane, gatewayErrorBody } from "./testing/index.js";
-import { GATEWAY_KEY, captureLogger, eventually, freePort, makeUser, send } from "./test-harness.js";
+import { GATEWAY_KEY, captureLogger, eventually, freePort, makeUser, metricValue, send } from "./test-harness.js";
 import { createLlmEmulator } from "@weir/llm-emulator";
 
 const silent = pino({ level: "silent" });
@@ -154,6 +154,35 @@ describe("start-up: transient failures", () => {
     const second = await fake({ port });
     second.addUser(user);
     await eventually(async () => (await send(`${gw.url}/readyz`)).status === 200, 15_000, "ready again");
+  });
+
+  it("an idle replica turns not-ready when the control plane goes away, before any request fails", async () => {
+    const first = new FakeControlPlane({ gatewayKey: GATEWAY_KEY });
+    await first.start();
+    const port = first.port;
+    const gw = gateway(first.url);
+    await gw.start();
+    await eventually(async () => (await metricValue(gw.metrics.authWatchConnected)) === 1, 5_000, "authorization watch connected");
+    assert.equal((await send(`${gw.url}/readyz`)).status, 200);
+    await first.shutdown();
+    // No LLM request is sent: the lost watch alone makes the replica probe, and the probe fails.
+    await eventually(async () => (await send(`${gw.url}/readyz`)).status === 503, 5_000, "not ready");
+    assert.equal(await metricValue(gw.metrics.controlPlaneReady), 0);
+    await fake({ port });
+    await eventually(async () => (await send(`${gw.url}/readyz`)).status === 200, 15_000, "ready again");
+  });
+
+  it("stays ready while only the authorization watch is refused (the control plane answers)", async () => {
+    const cp = await fake();
+    const gw = gateway(cp.url);
+    await gw.start();
+    await eventually(async () => (await metricValue(gw.metrics.authWatchConnected)) === 1, 5_000, "authorization watch connected");
+    const probes = cp.callsOf("GetMCPServerConfigs");
+    cp.endWatches(Code.Unavailable);
+    await eventually(() => cp.callsOf("GetMCPServerConfigs") > probes, 5_000, "a probe after the watch ended");
+    await eventually(async () => (await metricValue(gw.metrics.authWatchConnected)) === 1, 5_000, "watch back");
+    assert.equal((await send(`${gw.url}/readyz`)).status, 200);
+    assert.equal(await metricValue(gw.metrics.controlPlaneReady), 1);
   });
 
   it("reports a fatal answer that arrives after start() resolved", async () => {

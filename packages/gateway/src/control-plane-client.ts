@@ -167,6 +167,7 @@ export class ControlPlaneClient {
   private readonly stop = new AbortController();
   private isReady = false;
   private probing: Promise<void> | undefined;
+  private checking = false;
   private closed = false;
   private readonly speaks11: boolean;
   private batchSupport: RpcSupport;
@@ -223,11 +224,14 @@ export class ControlPlaneClient {
         clock: this.clock,
         backoff: options.backoff,
         onConnected: () => this.noteAnswered(),
-        // Only a refusal of the gateway itself says something about the control plane here: an
-        // Unavailable watch may just mean the control plane cannot hear changes right now.
+        // A refusal of the gateway itself is a failure. An Unavailable watch may just mean the
+        // control plane cannot hear changes right now (its LISTEN connection is down), or that
+        // it is gone: one probe tells, so an idle replica turns not-ready without waiting for a
+        // client's request to fail first.
         onFailure: (err) => {
           const code = connectCode(err);
           if (code === Code.Unauthenticated || code === Code.FailedPrecondition) this.noteFailure(err);
+          else if (UNREACHABLE_CODES.has(code)) void this.checkReachable();
         },
         onStateChange: metrics ? (connected) => metrics.authWatchConnected.set(connected ? 1 : 0) : undefined,
       });
@@ -463,6 +467,19 @@ export class ControlPlaneClient {
       );
     }
     return undefined;
+  }
+
+  /** One probe while ready: a control plane that does not answer turns the gateway not-ready. */
+  private async checkReachable(): Promise<void> {
+    if (this.closed || !this.isReady || this.checking) return;
+    this.checking = true;
+    try {
+      const outcome = await this.probe();
+      if (outcome.kind === "transient") this.noteFailure(outcome.error);
+      else if (outcome.kind === "fatal") this.noteFailure(outcome.error.cause);
+    } finally {
+      this.checking = false;
+    }
   }
 
   private ensureProbing(): void {
