@@ -22,11 +22,12 @@ export interface GatewaySettingsFlags {
   allowByok?: boolean;
   upstreamTimeout: string;
   shutdownTimeout: string;
+  recordFlushTimeout: string;
   recordQueueSize: string;
 }
 
 /** The shared settings of GatewayOptionsInput (and of EmbeddedGatewayOptionsInput). */
-export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "upstreamTimeoutMs" | "shutdownTimeoutMs" | "recordQueueSize">>;
+export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "upstreamTimeoutMs" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize">>;
 
 export function addGatewaySettingsOptions(command: Command): Command {
   return command
@@ -40,7 +41,12 @@ export function addGatewaySettingsOptions(command: Command): Command {
     .addOption(new Option("--upstream-timeout <duration>", "longest wait for a provider: for its answer, then between two chunks of it").env("WEIR_UPSTREAM_TIMEOUT").default("600s"))
     .addOption(new Option("--shutdown-timeout <duration>", "how long shutdown lets in-flight streams finish").env("WEIR_SHUTDOWN_TIMEOUT").default("30s"))
     .addOption(
-      new Option("--record-queue-size <records>", "undelivered records beyond which new requests are refused (records of admitted requests are never dropped)")
+      new Option("--record-flush-timeout <duration>", "how long shutdown waits for the control plane to take the last records (then they are dropped and the exit code is 1)")
+        .env("WEIR_RECORD_FLUSH_TIMEOUT")
+        .default("10s"),
+    )
+    .addOption(
+      new Option("--record-queue-size <records>", "undelivered records beyond which new requests are refused (records of admitted requests are not dropped to make room)")
         .env("WEIR_RECORD_QUEUE_SIZE")
         .default("10000"),
     );
@@ -53,6 +59,7 @@ export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
     allowByok: flags.allowByok ?? false,
     upstreamTimeoutMs: parseDurationSeconds(flags.upstreamTimeout) * 1000,
     shutdownTimeoutMs: parseDurationSeconds(flags.shutdownTimeout) * 1000,
+    recordFlushTimeoutMs: parseDurationSeconds(flags.recordFlushTimeout) * 1000,
     recordQueueSize: positiveInteger("--record-queue-size", flags.recordQueueSize),
   };
 }

@@ -73,6 +73,7 @@ export class Gateway {
   private lifecycle: GatewayState = "new";
   private stopping: Promise<void> | undefined;
   private released: Promise<void> | undefined;
+  private undeliveredAtShutdown = 0;
 
   constructor(input: GatewayOptionsInput | EmbeddedGatewayOptionsInput) {
     const options = resolveGatewayOptions(input);
@@ -196,6 +197,14 @@ export class Gateway {
     return this.lifecycle;
   }
 
+  /**
+   * Records the last shutdown dropped because the control plane did not take them by the flush
+   * deadline (0: every record was delivered). `weir gateway` then exits 1.
+   */
+  get recordsDroppedAtShutdown(): number {
+    return this.undeliveredAtShutdown;
+  }
+
   /** What /readyz reports. */
   get ready(): boolean {
     return this.front.ready;
@@ -281,8 +290,15 @@ export class Gateway {
       await this.within(this.front.waitIdle(), ABORT_GRACE_MS);
     }
     const pending = this.records.size;
-    const flushed = await this.records.flush(this.options.recordFlushTimeoutMs);
-    if (pending > 0) this.logger.info({ pending, flushed }, "flushed follow-up records");
+    const undelivered = await this.records.flush(this.options.recordFlushTimeoutMs);
+    if (pending > 0) this.logger.info({ pending, undelivered }, "flushed follow-up records");
+    if (undelivered > 0) {
+      this.undeliveredAtShutdown = undelivered;
+      this.logger.error(
+        { undelivered, record_flush_timeout_ms: this.options.recordFlushTimeoutMs },
+        "records not delivered to the control plane by the flush deadline were dropped",
+      );
+    }
     await this.release();
     server?.closeAllConnections();
     await closed;

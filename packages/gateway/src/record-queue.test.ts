@@ -167,7 +167,7 @@ describe("RecordQueue batching", () => {
     assert.deepEqual(cp.calls, [["a:interception", "b:interception"], ["c:interception", "d:interception"]]);
     assert.equal(cp.inFlight(), 2);
     release();
-    assert.equal(await q.flush(1_000), true);
+    assert.equal(await q.flush(1_000), 0);
     assert.deepEqual(cp.calls.at(-1), ["a:token_usage", "a:interception_ended"]);
     assert.equal(cp.maxInFlight(), 2);
   });
@@ -219,7 +219,7 @@ describe("RecordQueue batching", () => {
     cp.reject.add("i1:tool_usage");
     const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, metrics, limits: limits() });
     for (const kind of LIFECYCLE) q.enqueue(rec("i1", kind));
-    assert.equal(await q.flush(1_000), true);
+    assert.equal(await q.flush(1_000), 0);
     assert.deepEqual(cp.stored, ["i1:interception", "i1:prompt_usage", "i1:token_usage", "i1:model_thought", "i1:interception_ended"]);
     assert.equal(await counter(metrics.recordsDroppedTotal, { type: "tool_usage", reason: "permanent" }), 1);
     assert.equal(await counter(metrics.recordsSentTotal, {}), 5);
@@ -235,7 +235,7 @@ describe("RecordQueue batching", () => {
     const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, metrics, limits: limits() });
     q.enqueue(rec("i1", "interception"));
     q.enqueue(rec("i1", "interception_ended"));
-    assert.equal(await q.flush(1_000), true);
+    assert.equal(await q.flush(1_000), 0);
     assert.deepEqual(cp.stored, []);
     assert.equal(await counter(metrics.recordsDroppedTotal, { reason: "permanent" }), 2);
   });
@@ -255,7 +255,7 @@ describe("RecordQueue batching", () => {
     assert.equal(q.size, 6);
     assert.equal(await counter(metrics.recordsDroppedTotal, { reason: "overflow" }), 2);
     release();
-    assert.equal(await q.flush(1_000), true);
+    assert.equal(await q.flush(1_000), 0);
     assert.deepEqual(cp.stored.sort(), ["a:interception", "a:interception_ended", "b:interception", "b:interception_ended", "c:interception", "c:interception_ended"]);
     assert.equal(q.hasRoom(), true);
   });
@@ -287,7 +287,7 @@ describe("RecordQueue batching", () => {
     await flushMicrotasks();
     assert.equal(cp.calls.length, 2, "the pause was cut short");
     await clock.advance(500);
-    assert.equal(await flushed, false);
+    assert.equal(await flushed, 2, "both records were dropped");
     assert.equal(q.size, 0);
     assert.equal(await counter(metrics.recordsDroppedTotal, { reason: "shutdown" }), 2);
     assert.equal(clock.pendingTimers, 0);
@@ -340,7 +340,7 @@ describe("RecordQueue batching", () => {
     const cp = controlPlane();
     const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, metrics, limits: limits({ holdStartMs: 60_000 }) });
     q.enqueue(rec("a", "interception"));
-    assert.equal(await q.flush(1_000), true);
+    assert.equal(await q.flush(1_000), 0);
     assert.deepEqual(cp.calls, [["a:interception"]]);
     q.enqueue(rec("b", "interception"));
     q.enqueue(rec("b", "prompt_usage"));

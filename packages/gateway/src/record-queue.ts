@@ -235,10 +235,10 @@ export class RecordQueue<R extends QueuedRecord> {
   /**
    * Sends everything now (no lingering; a backoff pause is cut short once) and waits until
    * every record is delivered, at most `timeoutMs`. Records still undelivered at the deadline
-   * are dropped (counted and logged). Resolves true when the queue drained.
+   * are dropped (counted and logged). Resolves with how many were: 0 when the queue drained.
    */
-  async flush(timeoutMs: number): Promise<boolean> {
-    if (this.size === 0) return true;
+  async flush(timeoutMs: number): Promise<number> {
+    if (this.size === 0) return 0;
     this.flushing = true;
     try {
       this.releaseExpired();
@@ -254,8 +254,10 @@ export class RecordQueue<R extends QueuedRecord> {
         };
         this.idleWaiters.push(onIdle);
       });
-      if (!drained) this.dropAll("shutdown");
-      return drained;
+      if (drained) return 0;
+      const undelivered = this.size;
+      this.dropAll("shutdown");
+      return undelivered;
     } finally {
       this.flushing = false;
     }

@@ -53,5 +53,10 @@ export function gatewayCommand(): Command {
         if (isFatalStartupError(err)) throw new CliError(err.message);
         throw err;
       }
+      // Lost records are an audit gap: the supervisor must see that this shutdown was not clean.
+      const dropped = gateway.recordsDroppedAtShutdown;
+      if (dropped > 0) {
+        throw new CliError(`${dropped} records were not delivered to the control plane within --record-flush-timeout and were dropped`);
+      }
     });
 }
