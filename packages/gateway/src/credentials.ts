@@ -75,7 +75,15 @@ export function maskCredential(secret: string | undefined): string {
   return "...";
 }
 
-/** The first 11 characters of a gateway key: its public prefix (DESIGN §4). */
+/** A gateway key's length and the length of its public prefix (DESIGN §4). */
+const GATEWAY_KEY_LENGTH = 43;
+const GATEWAY_KEY_PREFIX_LENGTH = 11;
+
+/**
+ * The loggable start of a presented gateway key: its public prefix, or for a string too short to
+ * be a gateway key (a mistyped or truncated secret), at most a quarter of it.
+ */
 export function gatewayKeyPrefix(key: string): string {
-  return key.slice(0, 11);
+  if (key.length >= GATEWAY_KEY_LENGTH) return key.slice(0, GATEWAY_KEY_PREFIX_LENGTH);
+  return key.slice(0, Math.min(GATEWAY_KEY_PREFIX_LENGTH, Math.floor(key.length / 4)));
 }

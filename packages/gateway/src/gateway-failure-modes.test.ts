@@ -184,6 +184,20 @@ describe("failure modes", () => {
     assert.deepEqual(levels, [30, 40, 30]);
   });
 
+  it("logs a request refused because the control plane is unreachable as one warning without a stack", async () => {
+    const fresh = makeUser();
+    h.cp.addUser(fresh);
+    h.cp.failNext("IsAuthorized", 1, Code.Unavailable);
+    const before = h.logs.length;
+    const res = await send(`${h.gateway.url}/openai/v1/chat/completions`, { headers: { authorization: `Bearer ${fresh.key}` }, body: chatBody });
+    assert.equal(res.status, 503);
+    const refused = h.logs
+      .slice(before)
+      .map((l) => JSON.parse(l) as { level: number; msg: string; err?: unknown })
+      .filter((l) => l.msg === "could not connect to the control plane");
+    assert.deepEqual(refused.map((l) => [l.level, l.err]), [[40, undefined]]);
+  });
+
   it("a HEAD with credentials on a route that takes only POST is still a 404", async () => {
     const res = await send(`${h.gateway.url}/anthropic/v1/messages`, { method: "HEAD", headers: { "x-api-key": h.user.key } });
     assert.equal(res.status, 404);

@@ -242,6 +242,10 @@ export class HttpFront {
       log.info({ err }, http.message);
     } else if (isPoolShuttingDownError(err)) {
       log.info(http.message);
+    } else if (isControlPlaneUnavailableError(err)) {
+      // The outage itself is logged once by the control-plane client ("control plane
+      // unreachable"); each refused request is a line without a stack.
+      log.warn(http.message);
     } else if (isClientDisconnectedError((err as { cause?: unknown } | undefined)?.cause) || (res.destroyed && !res.headersSent)) {
       log.info({ err }, "client went away before the request was served");
     } else {

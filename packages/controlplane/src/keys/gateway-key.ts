@@ -26,7 +26,11 @@ export function hashGatewayKey(key: string): Buffer {
   return sha256(key);
 }
 
-/** The loggable part of a presented key (its visible prefix). */
+/**
+ * The loggable part of a presented key: its visible prefix, or for a string too short to be a
+ * gateway key (a mistyped or truncated secret), at most a quarter of it.
+ */
 export function gatewayKeyPrefix(key: string): string {
-  return key.slice(0, GATEWAY_KEY_PREFIX_LENGTH);
+  if (key.length >= GATEWAY_KEY_LENGTH) return key.slice(0, GATEWAY_KEY_PREFIX_LENGTH);
+  return key.slice(0, Math.min(GATEWAY_KEY_PREFIX_LENGTH, Math.floor(key.length / 4)));
 }

@@ -2,7 +2,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { generateApiKey, parseApiKey } from "./api-key.js";
-import { generateGatewayKey, hashGatewayKey } from "./gateway-key.js";
+import { gatewayKeyPrefix, generateGatewayKey, hashGatewayKey } from "./gateway-key.js";
 import { randomAlphanumeric } from "./random-string.js";
 import { digestsEqual, sha256 } from "./secret-hash.js";
 
@@ -15,6 +15,15 @@ describe("gateway keys", () => {
     assert.ok(digestsEqual(k.hashedSecret, hashGatewayKey(k.key)));
     // Hashing only the private suffix must not validate.
     assert.ok(!digestsEqual(k.hashedSecret, sha256(k.key.slice(11))));
+  });
+});
+
+describe("gatewayKeyPrefix", () => {
+  it("logs a key's public prefix, and at most a quarter of a string too short to be a key", () => {
+    const { key } = generateGatewayKey();
+    assert.equal(gatewayKeyPrefix(key), key.slice(0, 11));
+    assert.equal(gatewayKeyPrefix("short-secret-1234"), "shor");
+    assert.equal(gatewayKeyPrefix("abc"), "");
   });
 });
 
