@@ -29,7 +29,7 @@ export interface InflightCount {
 export interface FinishedInterception {
   readonly provider: string;
   readonly route: string;
-  /** Already capped (labelValue): it comes from the request body. */
+  /** Already bounded (LabelValues): it comes from the request body. */
   readonly model: string;
   readonly prompt: boolean;
   readonly usage: { readonly input: number; readonly output: number; readonly cacheRead: number; readonly cacheWrite: number } | undefined;

@@ -18,7 +18,6 @@ import { InvalidRequestBodyError, RecordInterceptionError } from "./errors.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { CredentialKind } from "./headers.js";
 import { asObject, tryParseJson } from "./json.js";
-import { labelValue } from "./metrics.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayOptions } from "./options.js";
 import type { Observation, ParsedRequest, ProviderApi } from "./providers/provider-api.js";
@@ -403,7 +402,7 @@ function finish(
   const { metrics, records } = deps;
   const at = deps.options.clock.now();
   const { observation, failure } = result;
-  const model = labelValue(parsed.model);
+  const model = metrics.modelLabels.of(parsed.model);
   const provider = route.provider;
   if (parsed.prompt !== undefined) {
     records.enqueue(promptRecord(id, observation.responseId, parsed.prompt, at));
@@ -414,7 +413,7 @@ function finish(
   }
   for (const call of observation.toolCalls) {
     records.enqueue(toolUsageRecord(id, observation.responseId, call, at));
-    metrics.toolCallsTotal.inc({ provider, model, name: labelValue(call.name) });
+    metrics.toolCallsTotal.inc({ provider, model, name: metrics.toolLabels.of(call.name) });
   }
   for (const thought of observation.thoughts) records.enqueue(thoughtRecord(id, thought, at));
   // Last, so the queue delivers it after this interception's other records.

@@ -45,6 +45,10 @@ export interface GatewayMetrics {
   readonly poolEventsTotal: Counter<"event">;
   /** error_type: upstream_error, upstream_disconnected, client_disconnected, timeout, internal. */
   readonly interceptionErrorsTotal: Counter<"provider" | "error_type">;
+  /** The `model` label's values (bounded). */
+  readonly modelLabels: LabelValues;
+  /** The tool `name` label's values (bounded). */
+  readonly toolLabels: LabelValues;
 }
 
 /**
@@ -99,6 +103,8 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
   });
   return {
     registry,
+    modelLabels: new LabelValues(),
+    toolLabels: new LabelValues(),
     interceptionTally,
     interceptionsTotal,
     interceptionsInflight: new Gauge({
@@ -208,6 +214,30 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
 }
 
 /** Caps a user-controlled label value (model names come from request bodies). */
-export function labelValue(value: string): string {
+function labelValue(value: string): string {
   return value.length > 100 ? value.slice(0, 100) : value;
+}
+
+/** Distinct values a user-controlled label keeps before the rest count as OTHER_LABEL_VALUE. */
+export const MAX_LABEL_VALUES = 500;
+export const OTHER_LABEL_VALUE = "other";
+
+/**
+ * The values one user-controlled label (models, tool names) may take. Every distinct value is
+ * a time series in every metric that carries it, held for the life of the process: a client
+ * sending a new model name on each request would grow the replica's memory (and every scrape)
+ * without bound. The first MAX_LABEL_VALUES values seen keep their name.
+ */
+export class LabelValues {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly limit: number = MAX_LABEL_VALUES) {}
+
+  of(raw: string): string {
+    const value = labelValue(raw);
+    if (this.seen.has(value)) return value;
+    if (this.seen.size >= this.limit) return OTHER_LABEL_VALUE;
+    this.seen.add(value);
+    return value;
+  }
 }
