@@ -62,6 +62,14 @@ describe("upstreamRequestHeaders", () => {
   for (const c of cases) {
     it(c.name, () => assert.deepEqual(upstreamRequestHeaders(incoming, c.options), c.want));
   }
+
+  it("byok never forwards a credential header holding the Weir key itself", () => {
+    const options = { provider: "anthropic", kind: "byok", providerKey: "sk-central" } as const;
+    const asBearer = { "x-ai-governance-token": " weir-key ", authorization: "Bearer weir-key", "x-api-key": "sk-ant-own", "content-type": "application/json" };
+    assert.deepEqual(upstreamRequestHeaders(asBearer, options), { "x-api-key": "sk-ant-own", "content-type": "application/json" });
+    const asApiKey = { "x-ai-governance-token": "weir-key", authorization: "Bearer sk-ant-oat01-own", "x-api-key": "weir-key" };
+    assert.deepEqual(upstreamRequestHeaders(asApiKey, options), { authorization: "Bearer sk-ant-oat01-own" });
+  });
 });
 
 describe("clientResponseHeaders", () => {

@@ -1,7 +1,7 @@
 // Which headers cross the gateway in each direction (reference §7 "Outgoing headers", DESIGN §6).
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import { GOVERNANCE_HEADER_PREFIX, SESSION_TOKEN_HEADER } from "./credentials.js";
+import { GOVERNANCE_HEADER_PREFIX, GOVERNANCE_TOKEN_HEADER, SESSION_TOKEN_HEADER, bearerToken } from "./credentials.js";
 import type { ProviderName } from "./routes.js";
 
 /** RFC 9110 hop-by-hop headers: meaningful for one connection only. */
@@ -59,11 +59,14 @@ function connectionTokens(headers: IncomingHttpHeaders | Record<string, unknown>
  * Weir-Session-Token (and Content-Encoding when the gateway decoded the body).
  * Centralized: the client's Authorization and X-Api-Key are removed and the provider key is
  * injected (OpenAI `Authorization: Bearer`, Anthropic `x-api-key`). BYOK: the client's own
- * Authorization / X-Api-Key go upstream untouched.
+ * Authorization / X-Api-Key go upstream untouched, unless one holds the governance token itself.
  */
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: UpstreamHeaderOptions): Record<string, string> {
   const named = connectionTokens(incoming);
   const out: Record<string, string> = {};
+  // SECURITY: in BYOK the client's credentials go upstream, but never a copy of its Weir key
+  // (a client configured with the Weir key as its SDK key and as the governance token).
+  const weirKey = options.kind === "byok" ? governanceToken(incoming) : undefined;
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
@@ -71,6 +74,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
     // SECURITY: Weir credentials and internal headers never reach a provider.
     if (lower.startsWith(GOVERNANCE_HEADER_PREFIX) || lower === SESSION_TOKEN_HEADER || lower.startsWith(WEIR_HEADER_PREFIX)) continue;
     if (options.kind === "centralized" && (lower === "authorization" || lower === "x-api-key")) continue;
+    if (weirKey !== undefined && carriesKey(lower, value, weirKey)) continue;
     if (options.bodyDecoded === true && lower === "content-encoding") continue;
     out[lower] = Array.isArray(value) ? value.join(", ") : value;
   }
@@ -80,6 +84,20 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
     else out["x-api-key"] = options.providerKey;
   }
   return out;
+}
+
+function governanceToken(headers: IncomingHttpHeaders): string | undefined {
+  const raw = headers[GOVERNANCE_TOKEN_HEADER];
+  const token = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  return token === undefined || token === "" ? undefined : token;
+}
+
+/** Whether a client credential header holds `key` (as `Authorization: Bearer` or `X-Api-Key`). */
+function carriesKey(name: string, value: string | string[], key: string): boolean {
+  const first = Array.isArray(value) ? value[0] : value;
+  if (name === "authorization") return bearerToken(first) === key;
+  if (name === "x-api-key") return first?.trim() === key;
+  return false;
 }
 
 /**
