@@ -1,8 +1,9 @@
 // A small client for the control plane's admin HTTP API, authenticated with an owner's API key.
+import { redactKeys } from "@weir/controlplane";
 import { CliError } from "./cli-error.js";
 
 export interface AdminClientOptions {
-  /** Control-plane base URL, e.g. http://127.0.0.1:7080. */
+  /** Control-plane base URL, e.g. http://127.0.0.1:7080, or with a path behind a proxy (https://proxy/weir). */
   readonly url: string;
   /** An owner's API key. SECURITY: sent as a bearer token, never printed. */
   readonly token: string;
@@ -14,7 +15,7 @@ export class AdminClient {
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.options.url), {
+      res = await fetch(adminUrl(this.options.url, path), {
         method,
         headers: {
           authorization: `Bearer ${this.options.token}`,
@@ -28,7 +29,8 @@ export class AdminClient {
       throw new CliError(`cannot reach the control plane at ${this.options.url}: ${cause}`);
     }
     const text = await res.text();
-    if (!res.ok) throw new CliError(`${method} ${path}: ${res.status} ${describeError(text)}`);
+    // SECURITY: a full key the operator pasted where an id belongs is not echoed (id only).
+    if (!res.ok) throw new CliError(`${method} ${redactKeys(path)}: ${res.status} ${describeError(text)}`);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
@@ -44,6 +46,15 @@ export class AdminClient {
   delete(path: string): Promise<void> {
     return this.request<void>("DELETE", path);
   }
+}
+
+/**
+ * `path` (absolute, e.g. "/api/v2/users") under the base URL, keeping the base's own path: a
+ * control plane behind a proxy at https://proxy/weir answers at https://proxy/weir/api/v2/users.
+ */
+export function adminUrl(base: string, path: string): URL {
+  const url = new URL(base);
+  return new URL(url.pathname.replace(/\/+$/, "") + path, url);
 }
 
 // The admin API answers {message, detail?, validations?}; show all of it on one line.

@@ -1,7 +1,8 @@
-// Options of commands that work on the database directly (migrate, users create --bootstrap).
+// Options of commands that work on the database directly (migrate, users create --bootstrap,
+// tokens create --recover).
 import { Option, type Command } from "commander";
 import pino from "pino";
-import { DEFAULT_EMBEDDED_DATA_DIR, bootstrapOwner, openDatabase, type OpenDatabase } from "@weir/controlplane";
+import { DEFAULT_EMBEDDED_DATA_DIR, bootstrapOwner, openDatabase, recoverOwnerKey, type OpenDatabase } from "@weir/controlplane";
 
 export interface DatabaseFlags {
   readonly databaseUrl?: string;
@@ -30,4 +31,9 @@ export async function withDatabase<T>(flags: DatabaseFlags, migrate: boolean, wo
 
 export async function bootstrapFirstOwner(flags: DatabaseFlags, username: string, email: string | undefined) {
   return withDatabase(flags, true, (open) => bootstrapOwner(open.db, { username, email }));
+}
+
+/** A new API key for an active owner while no active owner has a usable one (see recoverOwnerKey). */
+export async function recoverOwnerApiKey(flags: DatabaseFlags, user: string, keyName: string | undefined) {
+  return withDatabase(flags, true, (open) => recoverOwnerKey(open.db, { user, keyName }));
 }

@@ -1,5 +1,6 @@
 // The `weir` command. Errors end the process with one line on stderr and exit code 1.
 import { CommanderError } from "commander";
+import { redactKeys } from "@weir/controlplane";
 import { isCliError } from "./cli-error.js";
 import { createProgram } from "./program.js";
 
@@ -8,7 +9,8 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
   const message = isCliError(err) ? err.message : describe(err);
-  process.stderr.write(`weir: ${message}\n`);
+  // SECURITY: an error never repeats a full key (a pasted key keeps only its id or prefix).
+  process.stderr.write(`weir: ${redactKeys(message)}\n`);
   process.exit(1);
 }
 

@@ -60,8 +60,16 @@ export type { ServiceDeps } from "./services/service-deps.js";
 export { ADMIN_API_PATH_PREFIX, createAdminApi } from "./admin/admin-api.js";
 export type { AdminApi, AdminApiDeps } from "./admin/admin-api.js";
 export { ADMIN_REQUESTS_METRIC } from "./admin/metrics.js";
-export { OwnerAlreadyExistsError, bootstrapOwner, isOwnerAlreadyExistsError } from "./admin/bootstrap.js";
-export type { BootstrapOwnerOptions, BootstrappedOwner } from "./admin/bootstrap.js";
+export {
+  OwnerAlreadyExistsError,
+  OwnerKeyRecoveryRefusedError,
+  bootstrapOwner,
+  isOwnerAlreadyExistsError,
+  isOwnerKeyRecoveryRefusedError,
+  recoverOwnerKey,
+} from "./admin/bootstrap.js";
+export type { BootstrapOwnerOptions, BootstrappedOwner, RecoverOwnerKeyOptions, RecoveredOwnerKey } from "./admin/bootstrap.js";
+export { REDACTED, redactKeys } from "./keys/redact.js";
 export { InvalidRequestError, UNAUTHENTICATED_MESSAGE, isInvalidRequestError } from "./admin/errors.js";
 export type { FieldValidation } from "./admin/errors.js";
 // --- end admin HTTP API block ---

@@ -1,8 +1,13 @@
-// weir tokens create|list|delete — users' API keys (what LLM clients send to the gateway).
+// weir tokens create|list|delete — users' API keys (what LLM clients send to the gateway), over
+// the admin API; `create --recover` works on the database directly to give a locked-out owner a
+// key again (only while no active owner has a usable one).
 import { Command, Option } from "commander";
+import { redactKeys } from "@weir/controlplane";
 import { jsonOption, userOption, yesOption } from "../env-options.js";
 import { addAdminOptions, adminClient, type AdminFlags } from "../admin-options.js";
+import { CliError } from "../cli-error.js";
 import { confirm } from "../confirm.js";
+import { addDatabaseOptions, recoverOwnerApiKey, type DatabaseFlags } from "../database-options.js";
 import { parseDurationSeconds } from "../duration.js";
 import { printList } from "../table.js";
 import { findUser } from "../users-lookup.js";
@@ -17,15 +22,34 @@ interface ApiKey {
 export function tokensCommand(): Command {
   const tokens = new Command("tokens").description("manage users' API keys");
 
-  addAdminOptions(
-    tokens
-      .command("create")
-      .description("create an API key for a user; the key is printed once")
-      .addOption(userOption("the key's owner"))
-      .addOption(new Option("--name <name>", "a label for the key").env("WEIR_TOKEN_NAME"))
-      .addOption(new Option("--lifetime <duration>", "expire after e.g. 3600, 12h or 30d (default: never)").env("WEIR_TOKEN_LIFETIME"))
-      .addOption(jsonOption()),
-  ).action(async (flags: AdminFlags & { user: string; name?: string; lifetime?: string; json?: boolean }) => {
+  const create = addDatabaseOptions(
+    addAdminOptions(
+      tokens
+        .command("create")
+        .description("create an API key for a user; the key is printed once (with --recover: for an owner, directly on the database)")
+        .addOption(userOption("the key's owner"))
+        .addOption(new Option("--name <name>", "a label for the key").env("WEIR_TOKEN_NAME"))
+        .addOption(new Option("--lifetime <duration>", "expire after e.g. 3600, 12h or 30d (default: never)").env("WEIR_TOKEN_LIFETIME"))
+        .addOption(
+          new Option("--recover", "issue an active owner a key directly on the database (only while no active owner has a usable API key)")
+            .env("WEIR_RECOVER")
+            .conflicts("lifetime"),
+        )
+        .addOption(jsonOption()),
+    ),
+  );
+  create.action(async (flags: AdminFlags & DatabaseFlags & { user: string; name?: string; lifetime?: string; recover?: boolean; json?: boolean }) => {
+    if (flags.recover) {
+      const { user, apiKey } = await recoverOwnerApiKey(flags, flags.user, flags.name);
+      process.stdout.write(
+        flags.json
+          ? `${JSON.stringify(apiKey, null, 2)}\n`
+          : `Created API key ${apiKey.id} for owner ${user.username}\n  key: ${apiKey.key}\nStore the key now: it is not shown again. Use it as WEIR_ADMIN_TOKEN.\n`,
+      );
+      return;
+    }
+    // The database options only serve --recover; a URL given for nothing would be a surprise.
+    if (create.getOptionValueSource("databaseUrl") === "cli") throw new CliError("--database-url is only used with --recover");
     const client = adminClient(flags);
     const user = await findUser(client, flags.user);
     const body: Record<string, unknown> = { name: flags.name ?? "" };
@@ -50,6 +74,9 @@ export function tokensCommand(): Command {
   addAdminOptions(
     tokens.command("delete").alias("rm").description("delete an API key").argument("<key-id>").addOption(userOption("the key's owner")).addOption(yesOption()),
   ).action(async (keyId: string, flags: AdminFlags & { user: string; yes?: boolean }) => {
+    // SECURITY: a full key is refused before it goes anywhere, and never repeated whole.
+    const masked = redactKeys(keyId);
+    if (masked !== keyId) throw new CliError(`${masked} is a full key, not a key ID: pass only the API key's ID (the 10 characters before "-")`);
     const client = adminClient(flags);
     const user = await findUser(client, flags.user);
     await confirm(`Delete API key ${keyId} of ${user.username}?`, flags.yes ?? false);

@@ -170,3 +170,72 @@ describe("metrics", () => {
     for (const v of metric.values as { labels: Record<string, string> }[]) assert.ok(!String(v.labels.route).includes(h.member.id), "raw path used as a label");
   });
 });
+
+describe("request log", () => {
+  // SECURITY: a full key sent where an id belongs (e.g. `weir tokens delete <key>`) is logged by
+  // its id or prefix only, on any route, matched or not, authenticated or not.
+  it("masks full keys in the logged path", async () => {
+    const [memberId, memberSecret] = h.member.key.split("-") as [string, string];
+    const gatewayKey = `wgk_${"Ab1".repeat(13)}`;
+    const requests: [string, string, string | null][] = [
+      ["DELETE", `/api/v2/users/${h.member.id}/keys/${h.member.key}`, h.owner.key],
+      ["DELETE", `/api/v2/users/${h.member.id}/keys/${h.member.key}`, null],
+      ["GET", `/api/v2/not-a-route/${h.member.key}`, h.owner.key],
+      ["DELETE", `/api/v2/ai-gateway/keys/${gatewayKey}`, h.owner.key],
+    ];
+    for (const [method, path, token] of requests) {
+      const before = h.logs.length;
+      const res = await h.call(method, path, { token });
+      assert.ok(res.status >= 400, `${method} ${path}: ${res.status}`);
+      const lines = h.logs.slice(before).join("");
+      assert.match(lines, /"msg":"admin request"/);
+      assert.ok(!lines.includes(memberSecret) && !lines.includes(gatewayKey.slice(11)), `a secret reached the log: ${lines}`);
+    }
+    const all = h.logs.join("");
+    assert.ok(all.includes(`"path":"/api/v2/users/${h.member.id}/keys/${memberId}-***"`));
+    assert.ok(all.includes(`"path":"/api/v2/ai-gateway/keys/${gatewayKey.slice(0, 11)}***"`));
+    // Ordinary paths are logged as they are.
+    await h.call("GET", `/api/v2/users/${h.member.id}`);
+    assert.ok(h.logs.join("").includes(`"path":"/api/v2/users/${h.member.id}"`));
+  });
+});
+
+describe("HEAD", () => {
+  // RFC 9110 §9.3.2: HEAD is GET without the body, wherever GET is served.
+  const paths = () => ["/api/v2/users", `/api/v2/users/${h.member.id}`, `/api/v2/users/${h.member.id}/keys`, "/api/v2/ai-gateway/keys", "/api/v2/ai-gateway/interceptions"];
+  it("answers like GET without a body, over HTTP/1.1 and HTTP/2", async () => {
+    for (const path of paths()) {
+      const get = await h.call("GET", path);
+      const head = await h.call("HEAD", path);
+      assert.equal(head.status, 200, path);
+      assert.equal(head.text, "");
+      for (const name of ["content-type", "content-length", "cache-control"]) assert.equal(head.headers.get(name), get.headers.get(name), `${path} ${name}`);
+      const head2 = await callH2(h.h2Url, "HEAD", path, { token: h.owner.key });
+      assert.equal(head2.status, 200, path);
+      assert.equal(head2.text, "");
+      assert.equal(head2.headers["content-length"], get.headers.get("content-length"));
+    }
+  });
+  it("answers errors like GET: 401, 403, 404, 400", async () => {
+    const cases: [string, string | null][] = [
+      ["/api/v2/users", null],
+      ["/api/v2/users", h.member.key],
+      [`/api/v2/users/${randomUUID()}`, h.owner.key],
+      ["/api/v2/users/nope", h.owner.key],
+      ["/api/v2/ai-gateway/interceptions?limit=0", h.owner.key],
+    ];
+    for (const [path, token] of cases) {
+      const get = await h.call("GET", path, { token });
+      const head = await h.call("HEAD", path, { token });
+      assert.equal(head.status, get.status, path);
+      assert.ok(get.status >= 400);
+      assert.equal(head.text, "");
+      assert.equal(head.headers.get("content-length"), get.headers.get("content-length"));
+    }
+  });
+  it("is 405 where GET is not served", async () => {
+    const res = await h.call("HEAD", `/api/v2/ai-gateway/keys/${randomUUID()}`);
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get("allow"), "DELETE");
+  });
+});

@@ -13,6 +13,7 @@ import type { Registry } from "prom-client";
 import type { Database } from "../db/schema.js";
 import { generateApiKey, type GeneratedApiKey } from "../keys/api-key.js";
 import { generateGatewayKey, type GeneratedGatewayKey } from "../keys/gateway-key.js";
+import { redactKeys } from "../keys/redact.js";
 import { apiKeyRoutes } from "./api-keys-routes.js";
 import { authenticateOwner } from "./authenticate.js";
 import { errorReply, INTERNAL_ERROR_MESSAGE } from "./error-response.js";
@@ -77,7 +78,8 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     let failureMessage = INTERNAL_ERROR_MESSAGE;
     try {
       if (!path.startsWith(ADMIN_API_PATH_PREFIX)) throw new RouteNotFoundError();
-      const match = router.match(method, path);
+      // HEAD is GET without the body (RFC 9110 §9.3.2): same route, status and headers.
+      const match = router.match(method === "HEAD" ? "GET" : method, path);
       if (match.kind === "not_found") throw new RouteNotFoundError();
       if (match.kind === "method_not_allowed") {
         state.route = match.pattern;
@@ -113,12 +115,13 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
       const q = target.indexOf("?");
       const path = q === -1 ? target : target.slice(0, q);
       const query = new URLSearchParams(q === -1 ? "" : target.slice(q + 1));
-      // The query string is not logged: filters only today, but it is the client's text.
-      const state: RequestState = { route: "unmatched", logger: deps.logger.child({ method, path }) };
+      // The query string is not logged: filters only today, but it is the client's text. The path
+      // is logged with any full key in it masked (SECURITY: e.g. a key pasted as a key id).
+      const state: RequestState = { route: "unmatched", logger: deps.logger.child({ method, path: redactKeys(path) }) };
       let reply = await answer(req, method, path, query, state);
       if (reply.status === 413) reply = stopReading(rawReq, rawRes, reply);
       try {
-        if (!res.headersSent) writeReply(res, reply);
+        if (!res.headersSent) writeReply(res, reply, { headOnly: method === "HEAD" });
       } catch (err) {
         state.logger.warn({ err: describeError(err) }, "admin response not written");
       }

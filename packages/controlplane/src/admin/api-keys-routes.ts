@@ -1,15 +1,20 @@
 // /api/v2/users/{id}/keys: issue, list and delete a user's API keys. The full key appears only
-// in the 201 answer; lists never carry the key or its hash.
-import { deleteApiKey, listApiKeysByUser } from "../db/repositories/api-keys-repository.js";
+// in the 201 answer; lists never carry the key or its hash. The last usable key of the active
+// owners cannot be deleted (409): without it no one could use the admin API again.
+import { activeOwnerHasUsableApiKey, deleteApiKey, listApiKeysByUser } from "../db/repositories/api-keys-repository.js";
 import { insertAuditLog } from "../db/repositories/audit-repository.js";
+import { lockActiveOwnerIds } from "../db/repositories/users-repository.js";
 import { isApiKeyId } from "../keys/api-key.js";
-import { InvalidRequestError, ResourceNotFoundError } from "./errors.js";
+import { ConflictError, InvalidRequestError, ResourceNotFoundError } from "./errors.js";
 import { apiKeyAuditDiff, issueApiKey } from "./issue-api-key.js";
 import { json, noContent } from "./reply.js";
 import { toApiKeyResponse, toCreatedApiKeyResponse } from "./responses.js";
 import { uuidParam, type AdminRoute, type RouteDeps } from "./route-context.js";
-import { INVALID_USER_ID, mutablePathUser, pathUser } from "./users-routes.js";
+import { INVALID_USER_ID, isActiveOwner, mutablePathUser, pathUser } from "./users-routes.js";
 import { FieldChecks, requireJsonObject } from "./validation.js";
+
+export const LAST_OWNER_KEY = "Cannot delete the last usable API key of the active owners.";
+export const LAST_OWNER_KEY_DETAIL = "Create another API key for an active owner first.";
 
 /** 100 years: beyond any sensible lifetime, and far inside what timestamptz can hold. */
 export const MAX_API_KEY_LIFETIME_SECONDS = 100 * 365 * 24 * 60 * 60;
@@ -62,10 +67,20 @@ export function apiKeyRoutes(deps: RouteDeps): AdminRoute[] {
           uuidParam(ctx, "id", INVALID_USER_ID);
           const keyId = ctx.params.keyId ?? "";
           if (!isApiKeyId(keyId)) throw new InvalidRequestError("Invalid key ID.");
+          const now = deps.clock();
           await db.transaction().execute(async (trx) => {
+            // Owners first, then the target: the lock order of the users routes' last-owner
+            // guards, so concurrent deletions of the owners' last keys are serialised.
+            await lockActiveOwnerIds(trx);
             const user = await mutablePathUser(trx, ctx);
             const deleted = await deleteApiKey(trx, user.id, keyId);
             if (deleted === undefined) throw new ResourceNotFoundError("API key not found.");
+            // Keys are the only way into the admin API: the last usable one of the active owners
+            // stays (the throw rolls the deletion back). Expired keys may always go.
+            const usable = deleted.expires_at === null || deleted.expires_at.getTime() > now.getTime();
+            if (isActiveOwner(user) && usable && !(await activeOwnerHasUsableApiKey(trx, now))) {
+              throw new ConflictError(LAST_OWNER_KEY, { detail: LAST_OWNER_KEY_DETAIL });
+            }
             await insertAuditLog(trx, {
               userId: ctx.actor.userId,
               action: "delete",

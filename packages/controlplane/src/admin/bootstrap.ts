@@ -4,19 +4,27 @@
 // it can already write the database, so it grants nothing new; and it refuses once any
 // non-deleted, non-system owner exists (active or suspended), so it cannot mint a second owner
 // behind the API's back. The API key it returns is shown once and stored only as a hash.
+// Recovery, the same way (`weir tokens create --user <owner> --recover`): when every active
+// owner's API keys have expired, no one can use the admin API; recoverOwnerKey issues a new key
+// for an existing active owner, and only then.
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../db/schema.js";
-import { ownerExists } from "../db/repositories/users-repository.js";
+import { activeOwnerHasUsableApiKey } from "../db/repositories/api-keys-repository.js";
+import { lockActiveOwnerIds, ownerExists } from "../db/repositories/users-repository.js";
 import { generateApiKey, type GeneratedApiKey } from "../keys/api-key.js";
 import { issueApiKey } from "./issue-api-key.js";
 import { createUser, parseNewUser } from "./new-user.js";
-import { toUserResponse, type UserResponse } from "./responses.js";
+import { toCreatedApiKeyResponse, toUserResponse, type CreatedApiKeyResponse, type UserResponse } from "./responses.js";
+import { isUuid } from "@weir/proto";
 
 /** An owner exists already; add more owners through the admin API instead. */
 export class OwnerAlreadyExistsError extends Error {
   override readonly name = "OwnerAlreadyExistsError";
   constructor() {
-    super("an owner already exists; create further users through the admin API with an owner's API key");
+    super(
+      "an owner already exists; create further users through the admin API with an owner's API key " +
+        "(no owner has a usable key? weir tokens create --user <owner> --recover)",
+    );
   }
 }
 export function isOwnerAlreadyExistsError(err: unknown): err is OwnerAlreadyExistsError {
@@ -64,5 +72,65 @@ export async function bootstrapOwner(db: Kysely<Database>, options: BootstrapOwn
       null,
     );
     return { user: toUserResponse(row), apiKeyId: issued.record.id, key: issued.key };
+  });
+}
+
+/** recoverOwnerKey refuses: `message` is one line for the operator, without secrets. */
+export class OwnerKeyRecoveryRefusedError extends Error {
+  override readonly name = "OwnerKeyRecoveryRefusedError";
+}
+export function isOwnerKeyRecoveryRefusedError(err: unknown): err is OwnerKeyRecoveryRefusedError {
+  return err instanceof Error && err.name === "OwnerKeyRecoveryRefusedError";
+}
+
+export interface RecoverOwnerKeyOptions {
+  /** The owner, by username (any case) or id. */
+  readonly user: string;
+  /** Name of the API key (default "recovery"). */
+  readonly keyName?: string | undefined;
+  /** Decides which keys are expired and stamps the new one (default: the wall clock). */
+  readonly clock?: () => Date;
+  /** Tests only. */
+  readonly generateApiKey?: () => GeneratedApiKey;
+}
+
+export interface RecoveredOwnerKey {
+  readonly user: UserResponse;
+  /** SECURITY: carries the plaintext key: print it once, never log it. */
+  readonly apiKey: CreatedApiKeyResponse;
+}
+
+/**
+ * Issues a non-expiring API key for an active owner, audited with no acting user, but only while
+ * no active owner has a usable (unexpired) API key, i.e. while the admin API cannot be used at
+ * all; otherwise throws OwnerKeyRecoveryRefusedError. Takes the bootstrap lock and the active
+ * owners' row locks, so it cannot race a bootstrap, another recovery, or an admin change.
+ */
+export async function recoverOwnerKey(db: Kysely<Database>, options: RecoverOwnerKeyOptions): Promise<RecoveredOwnerKey> {
+  const now = (options.clock ?? (() => new Date()))();
+  return db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK[0]}, ${BOOTSTRAP_LOCK[1]})`.execute(trx);
+    await lockActiveOwnerIds(trx);
+    const wanted = options.user.toLowerCase();
+    const row = await trx
+      .selectFrom("users")
+      .selectAll()
+      .where("deleted", "=", false)
+      .where((eb) => (isUuid(wanted) ? eb("id", "=", wanted) : eb(sql<string>`lower(username)`, "=", wanted)))
+      .executeTakeFirst();
+    if (row === undefined) throw new OwnerKeyRecoveryRefusedError(`no user named or with id ${JSON.stringify(options.user)}`);
+    if (row.is_system || row.role !== "owner" || row.status !== "active") {
+      throw new OwnerKeyRecoveryRefusedError(`${row.username} is not an active owner; recovery issues keys for active owners only`);
+    }
+    if (await activeOwnerHasUsableApiKey(trx, now)) {
+      throw new OwnerKeyRecoveryRefusedError("an active owner still has a usable API key; create keys through the admin API with it");
+    }
+    const issued = await issueApiKey(
+      trx,
+      { userId: row.id, name: options.keyName ?? "recovery", createdAt: now, expiresAt: null },
+      options.generateApiKey ?? generateApiKey,
+      null,
+    );
+    return { user: toUserResponse(row), apiKey: toCreatedApiKeyResponse(issued.record, issued.key) };
   });
 }

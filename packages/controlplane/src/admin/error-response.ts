@@ -3,6 +3,7 @@
 // (e.g. "Failed to list keys.") with no detail; the caller logs the cause.
 import {
   isBodyTooLargeError,
+  isConflictError,
   isForbiddenError,
   isInvalidRequestError,
   isMethodNotAllowedError,
@@ -31,6 +32,9 @@ export function errorReply(err: unknown, failureMessage: string): Reply {
   if (isResourceNotFoundError(err) || isRouteNotFoundError(err)) return { status: 404, body: { message: err.message } satisfies ErrorBody };
   if (isMethodNotAllowedError(err)) {
     return { status: 405, body: { message: err.message } satisfies ErrorBody, headers: { allow: err.allow.join(", ") } };
+  }
+  if (isConflictError(err)) {
+    return { status: 409, body: { message: err.message, ...(err.detail !== undefined ? { detail: err.detail } : {}) } satisfies ErrorBody };
   }
   if (isBodyTooLargeError(err)) return { status: 413, body: { message: err.message } satisfies ErrorBody };
   return { status: 500, body: { message: failureMessage } satisfies ErrorBody };

@@ -58,6 +58,19 @@ export function isForbiddenError(err: unknown): err is ForbiddenError {
   return err instanceof Error && err.name === "ForbiddenError";
 }
 
+/** The request conflicts with the current state of a resource (409). Message and detail are safe to send. */
+export class ConflictError extends Error {
+  override readonly name = "ConflictError";
+  readonly detail: string | undefined;
+  constructor(message: string, options: { detail?: string } = {}) {
+    super(message);
+    this.detail = options.detail;
+  }
+}
+export function isConflictError(err: unknown): err is ConflictError {
+  return err instanceof Error && err.name === "ConflictError";
+}
+
 /** The request body exceeds the limit (413). */
 export class BodyTooLargeError extends Error {
   override readonly name = "BodyTooLargeError";

@@ -17,7 +17,7 @@ import { InvalidRequestError, ResourceNotFoundError, type FieldValidation } from
 import { json } from "./reply.js";
 import { toInterceptionResponse, type InterceptionChildRows, type InterceptionResponse } from "./responses.js";
 import { uuidParam, type AdminRoute, type RouteDeps } from "./route-context.js";
-import { parseRfc3339 } from "./rfc3339.js";
+import { checkRfc3339 } from "./rfc3339.js";
 import { NUL_DETAIL, hasNul } from "./validation.js";
 import { isUuid } from "@weir/proto";
 
@@ -57,9 +57,12 @@ export function parseInterceptionQuery(query: URLSearchParams): InterceptionFilt
   const timestamp = (name: "started_after" | "started_before") => {
     const value = get(name);
     if (value === undefined) return undefined;
-    const parsed = parseRfc3339(value);
-    if (parsed === undefined) problems.push({ field: name, detail: "Must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z." });
-    return parsed?.text;
+    const checked = checkRfc3339(value);
+    if (!checked.ok) {
+      problems.push({ field: name, detail: checked.detail });
+      return undefined;
+    }
+    return checked.value.text;
   };
 
   const initiatorId = get("initiator");

@@ -272,12 +272,39 @@ describe("bad parameters", () => {
     { query: "provider=", field: "provider", detail: "Must be 1 to 256 characters." },
     { query: "provider=a&provider=b", field: "provider", detail: "Must be given at most once." },
     { query: "initator=typo", field: "initator", detail: "Unknown query parameter." },
+    // RFC 3339 that PostgreSQL's timestamptz refuses: no year 0000, offsets only to ±15:59.
+    { query: "started_after=0000-01-01T00:00:00Z", field: "started_after", detail: "Must be an RFC 3339 timestamp in year 0001 or later." },
+    { query: "started_before=0000-12-31T23:59:59-01:00", field: "started_before", detail: "Must be an RFC 3339 timestamp in year 0001 or later." },
+    { query: "started_after=9999-12-31T23:59:59-23:59", field: "started_after", detail: "Must be an RFC 3339 timestamp with a UTC offset from -15:59 to +15:59." },
+    { query: "started_before=2026-01-01T00:00:00%2B16:00", field: "started_before", detail: "Must be an RFC 3339 timestamp with a UTC offset from -15:59 to +15:59." },
+    { query: "started_after=2026-01-01T00:00:00-16:00", field: "started_after", detail: "Must be an RFC 3339 timestamp with a UTC offset from -15:59 to +15:59." },
+    { query: "started_after=2026-12-31T23:59:60Z", field: "started_after", detail: "Must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z." },
+    { query: "started_after=2026-01-01T00:00:00.1234567891Z", field: "started_after", detail: "Must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z." },
+    { query: `after=${cursorOf({ started_at: "0000-01-01T00:00:00Z", id: randomUUID() })}`, field: "after", detail: "Must be a next_cursor returned by this endpoint." },
+    { query: `after=${cursorOf({ started_at: "2026-01-01T00:00:00+16:00", id: randomUUID() })}`, field: "after", detail: "Must be a next_cursor returned by this endpoint." },
   ];
   for (const c of cases) {
     it(`refuses ${c.query} naming ${c.field}`, async () => {
       const res = await h.call("GET", `${LIST}?${c.query}`);
       assert.equal(res.status, 400);
       assert.deepEqual(res.json, { message: "Invalid query parameters.", validations: [{ field: c.field, detail: c.detail }] });
+    });
+  }
+  // The extremes that are accepted reach PostgreSQL and work there (no 500).
+  const extremes = [
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00%2B15:59",
+    "9999-12-31T23:59:59.999999999-15:59",
+    "2026-01-01T00:00:00-15:59",
+    "2026-01-01T00:00:00.123456789%2B15:59",
+  ];
+  for (const t of extremes) {
+    it(`accepts ${decodeURIComponent(t)} in started_after, started_before and a cursor`, async () => {
+      const cursor = cursorOf({ started_at: decodeURIComponent(t), id: randomUUID() });
+      for (const query of [`started_after=${t}`, `started_before=${t}`, `after=${cursor}`]) {
+        const res = await h.call("GET", `${LIST}?${query}`);
+        assert.equal(res.status, 200, `${query}: ${res.text}`);
+      }
     });
   }
   it("reports several bad parameters at once", async () => {

@@ -161,6 +161,14 @@ describe("user access tokens", () => {
       want: 400,
       json: { message: "Validation failed", validations: [{ field: "expires_at", detail: "Must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z." }] },
     },
+    {
+      name: "an expiry in year 0000",
+      method: "PUT",
+      path: () => tokenPath(h.member.id, "tokens"),
+      body: { access_token: "t", expires_at: "0000-01-01T00:00:00Z" },
+      want: 400,
+      json: { message: "Validation failed", validations: [{ field: "expires_at", detail: "Must be an RFC 3339 timestamp in year 0001 or later." }] },
+    },
     { name: "deleting for an unknown user", method: "DELETE", path: () => tokenPath(randomUUID(), "tokens"), want: 404, json: { message: "User not found." } },
   ];
   for (const c of invalid) {

@@ -33,7 +33,8 @@ export function noContent(): Reply {
   return { status: 204 };
 }
 
-export function writeReply(res: AdminResponse, reply: Reply): void {
+/** `headOnly` (a HEAD request): every header of the reply, Content-Length included, but no body. */
+export function writeReply(res: AdminResponse, reply: Reply, options: { readonly headOnly?: boolean } = {}): void {
   res.statusCode = reply.status;
   // SECURITY: bodies may carry a freshly created key; keep them out of every cache.
   res.setHeader("cache-control", "no-store");
@@ -45,5 +46,6 @@ export function writeReply(res: AdminResponse, reply: Reply): void {
   const text = JSON.stringify(reply.body);
   res.setHeader("content-type", "application/json");
   res.setHeader("content-length", Buffer.byteLength(text));
-  res.end(text);
+  if (options.headOnly) res.end();
+  else res.end(text);
 }

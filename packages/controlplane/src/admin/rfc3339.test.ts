@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { parseRfc3339 } from "./rfc3339.js";
+import { OFFSET_RANGE_DETAIL, RFC3339_DETAIL, YEAR_ZERO_DETAIL, checkRfc3339, parseRfc3339 } from "./rfc3339.js";
 
 describe("parseRfc3339", () => {
   const cases = [
@@ -19,9 +19,30 @@ describe("parseRfc3339", () => {
     { text: "2026-01-02", want: undefined },
     { text: "2026-01-02T15:04:05+24:00", want: undefined },
     { text: "yesterday", want: undefined },
+    { text: "0001-01-01T00:00:00+15:59", want: "0001-01-01T00:00:00+15:59" },
+    { text: "9999-12-31T23:59:59.123456789-15:59", want: "9999-12-31T23:59:59.123456789-15:59" },
+    { text: "0000-01-01T00:00:00Z", want: undefined },
+    { text: "2026-01-02T15:04:05+16:00", want: undefined },
+    { text: "2026-01-02T15:04:05-23:59", want: undefined },
+    { text: "2026-12-31T23:59:60Z", want: undefined },
+    { text: "2026-01-02T15:04:05.1234567890Z", want: undefined },
   ];
   for (const c of cases) {
     it(`${c.text} → ${c.want ?? "refused"}`, () => assert.equal(parseRfc3339(c.text)?.text, c.want));
+  }
+});
+
+describe("checkRfc3339", () => {
+  // What PostgreSQL's timestamptz refuses gets its own detail.
+  const cases = [
+    { text: "0000-06-01T00:00:00+02:00", detail: YEAR_ZERO_DETAIL },
+    { text: "2026-01-02T15:04:05+16:00", detail: OFFSET_RANGE_DETAIL },
+    { text: "2026-01-02T15:04:05-16:00", detail: OFFSET_RANGE_DETAIL },
+    { text: "2026-01-02T15:04:05+24:00", detail: RFC3339_DETAIL },
+    { text: "2026-02-30T00:00:00Z", detail: RFC3339_DETAIL },
+  ];
+  for (const c of cases) {
+    it(`${c.text} → ${c.detail}`, () => assert.deepEqual(checkRfc3339(c.text), { ok: false, detail: c.detail }));
   }
 });
 

@@ -42,7 +42,7 @@ export async function mutablePathUser(db: Kysely<Database>, ctx: RouteContext): 
   return user;
 }
 
-const isActiveOwner = (u: { role: string; status: string }) => u.role === "owner" && u.status === "active";
+export const isActiveOwner = (u: { role: string; status: string }) => u.role === "owner" && u.status === "active";
 
 export function userRoutes(deps: RouteDeps): AdminRoute[] {
   const { db } = deps;

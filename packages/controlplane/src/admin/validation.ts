@@ -1,7 +1,7 @@
 // Shape checks of JSON request bodies. Problems are collected per field and thrown together as
 // one 400 "Validation failed" (or a caller-chosen message) with `validations: [{field, detail}]`.
 import { InvalidRequestError, type FieldValidation } from "./errors.js";
-import { parseRfc3339 } from "./rfc3339.js";
+import { checkRfc3339, RFC3339_DETAIL } from "./rfc3339.js";
 
 export const VALIDATION_FAILED = "Validation failed";
 
@@ -110,12 +110,12 @@ export class FieldChecks {
     const value = this.body[field];
     if (value === undefined) return undefined;
     if (value === null) return null;
-    const parsed = typeof value === "string" ? parseRfc3339(value) : undefined;
-    if (parsed === undefined) {
-      this.add(field, "Must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z.");
+    const checked = typeof value === "string" ? checkRfc3339(value) : undefined;
+    if (checked === undefined || !checked.ok) {
+      this.add(field, checked?.detail ?? RFC3339_DETAIL);
       return undefined;
     }
-    return parsed.date;
+    return checked.value.date;
   }
 
   /** Throws the collected problems, if any, under `message`. */

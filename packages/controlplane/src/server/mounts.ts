@@ -6,6 +6,7 @@
 // the prefixes it owns.
 import type { Logger } from "pino";
 import type { HttpRequest, HttpResponse } from "./connection-tracker.js";
+import { redactKeys } from "../keys/redact.js";
 
 /** A request handler mounted on the control plane's address. */
 export interface MountedHandler {
@@ -68,7 +69,7 @@ export function serveMounted(mount: MountedHandler, req: HttpRequest, res: HttpR
   try {
     mount.handler(req, res);
   } catch (err) {
-    logger.error({ err, method: req.method, path }, "mounted handler threw");
+    logger.error({ err, method: req.method, path: redactKeys(path) }, "mounted handler threw");
     const r = res as unknown as MinimalResponse;
     if (r.headersSent) {
       r.destroy();

@@ -5,6 +5,7 @@ import type { ControlPlaneMetrics } from "../metrics.js";
 import type { Logger } from "pino";
 import type { ConnectionTracker, HttpRequest, HttpResponse } from "./connection-tracker.js";
 import { isBinaryRecordBatch } from "../rpc/record-batch-fast-path.js";
+import { redactKeys } from "../keys/redact.js";
 import { findMount, serveMounted, type MountedHandler } from "./mounts.js";
 
 /** The admin HTTP API as the control plane mounts it (src/admin/admin-api.ts; it counts its own requests). */
@@ -79,7 +80,7 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
       return;
     }
     Promise.resolve(serve(req.method === "HEAD")).catch((err: unknown) => {
-      logger.error({ err, path: pathOf(req) }, "probe failed");
+      logger.error({ err, path: redactKeys(pathOf(req)) }, "probe failed");
       if (!res.headersSent) sendJson(res, 500, { message: "Internal error." });
       else (res as unknown as MinimalResponse).destroy();
     });
@@ -91,7 +92,7 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
       return;
     }
     admin.handle(req, res).catch((err: unknown) => {
-      logger.error({ err, method: req.method, path: pathOf(req) }, "admin request failed");
+      logger.error({ err, method: req.method, path: redactKeys(pathOf(req)) }, "admin request failed");
       if (!res.headersSent) sendJson(res, 500, { message: "Internal error." });
       else (res as unknown as MinimalResponse).destroy();
     });

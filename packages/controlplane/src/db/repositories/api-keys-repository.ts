@@ -55,3 +55,23 @@ export async function listApiKeysByUser(db: Kysely<Database>, userId: string): P
 export async function deleteApiKey(db: Kysely<Database>, userId: string, id: string): Promise<ApiKeyRecord | undefined> {
   return db.deleteFrom("api_keys").where("id", "=", id).where("user_id", "=", userId).returning(PUBLIC_COLUMNS).executeTakeFirst();
 }
+
+/**
+ * Whether any active, non-system owner has an API key that is unexpired at `now`. Callers that
+ * act on the answer hold the active owners' row locks (lockActiveOwnerIds) first, so concurrent
+ * changes that take the same locks cannot change it before they commit.
+ */
+export async function activeOwnerHasUsableApiKey(db: Kysely<Database>, now: Date): Promise<boolean> {
+  const row = await db
+    .selectFrom("api_keys as k")
+    .innerJoin("users as u", "u.id", "k.user_id")
+    .select("k.id")
+    .where("u.role", "=", "owner")
+    .where("u.status", "=", "active")
+    .where("u.is_system", "=", false)
+    .where("u.deleted", "=", false)
+    .where((eb) => eb.or([eb("k.expires_at", "is", null), eb("k.expires_at", ">", now)]))
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
