@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, request, type Server } from "node:http";
 import { sql } from "kysely";
-import { freePort, runWeir, startStack, type Stack } from "./stack.js";
+import { freePort, startStack, weirAdmin, type Stack } from "./stack.js";
 
 let stack: Stack;
 before(async () => {
@@ -16,11 +16,7 @@ after(async () => {
   await stack?.stop();
 });
 
-async function weir(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
-  const proc = runWeir(args, { WEIR_CONTROL_PLANE_URL: stack.controlPlane.url, WEIR_ADMIN_TOKEN: stack.ownerToken, WEIR_DIR: "/nonexistent", ...env });
-  const { code } = await proc.exited;
-  return { code, out: proc.output() };
-}
+const weir = (args: string[], env: Record<string, string> = {}) => weirAdmin(stack, args, env);
 
 describe("a full key where a key id belongs", () => {
   it("tokens delete refuses it in one line that shows only the key id, and the key stays", async () => {

@@ -2,7 +2,7 @@
 // a real control plane): what they print, what they change, and one clear line on errors.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { freePort, runWeir, startStack, type Stack } from "./stack.js";
+import { freePort, startStack, weirAdmin, type Stack } from "./stack.js";
 
 let stack: Stack;
 before(async () => {
@@ -12,11 +12,7 @@ after(async () => {
   await stack?.stop();
 });
 
-async function weir(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
-  const proc = runWeir(args, { WEIR_CONTROL_PLANE_URL: stack.controlPlane.url, WEIR_ADMIN_TOKEN: stack.ownerToken, WEIR_DIR: "/nonexistent", ...env });
-  const { code } = await proc.exited;
-  return { code, out: proc.output() };
-}
+const weir = (args: string[], env: Record<string, string> = {}) => weirAdmin(stack, args, env);
 
 describe("weir users, tokens and keys", () => {
   it("creates a user and an API key that authorizes, lists them as a table and as JSON", async () => {

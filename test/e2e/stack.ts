@@ -157,3 +157,10 @@ export async function recorded(stack: Stack, ready: (interceptions: any[]) => bo
     return ready(list) ? list : undefined;
   });
 }
+
+/** Runs a `weir` admin command against the stack as its owner (no state directory to fall back on). */
+export async function weirAdmin(stack: Stack, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+  const proc = runWeir(args, { WEIR_CONTROL_PLANE_URL: stack.controlPlane.url, WEIR_ADMIN_TOKEN: stack.ownerToken, WEIR_DIR: "/nonexistent", ...env });
+  const { code } = await proc.exited;
+  return { code, out: proc.output() };
+}
