@@ -64,9 +64,9 @@ describe("every route is owner-only", () => {
 
 describe("request bodies", () => {
   const big = (bytes: number) => {
-    // Valid JSON of exactly `bytes` bytes, so only the size can be the problem.
-    const prefix = '{"username":"big-body","pad":"';
-    return prefix + "x".repeat(bytes - prefix.length - 2) + '"}';
+    // Valid JSON of exactly `bytes` bytes (padded with whitespace), so only the size can be the problem.
+    const prefix = '{"username":"big-body"';
+    return prefix + " ".repeat(bytes - prefix.length - 1) + "}";
   };
   /** A body streamed in chunks without Content-Length, so the limit is found by counting. */
   const streamed = (text: string) => {

@@ -73,6 +73,7 @@ describe("create", () => {
     { name: "duplicate username in other case", body: { username: "ALICE" }, want: { message: "Username must be unique.", detail: "A user with this username already exists." } },
     { name: "unknown role", body: { username: "carol", role: "admin" }, want: { message: "Validation failed", validations: [{ field: "role", detail: 'Must be one of: "owner", "member".' }] } },
     { name: "bad email", body: { username: "carol", email: "nope" }, want: { message: "Validation failed", validations: [{ field: "email", detail: "Must be an email address." }] } },
+    { name: "an unknown field", body: { username: "carol", rol: "owner" }, want: { message: "Validation failed", validations: [{ field: "rol", detail: "Unknown field." }] } },
     {
       name: "several problems at once",
       body: { username: 7, email: 8 },
@@ -121,6 +122,14 @@ describe("list and get", () => {
 });
 
 describe("PATCH", () => {
+  it("refuses a field it does not know (a typo must not answer 200 and change nothing)", async () => {
+    const u = await createUser({ username: "typo-target" });
+    const res = await h.call("PATCH", `${USERS}/${u.id}`, { body: { stauts: "suspended" } });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.json, { message: "Validation failed", validations: [{ field: "stauts", detail: "Unknown field." }] });
+    assert.equal((await h.call("GET", `${USERS}/${u.id}`)).json.status, "active");
+  });
+
   it("suspends and reactivates a user; a suspended user's key stops working", async () => {
     const u = await createUser({ username: "patchy", role: "owner" });
     const key = await issueKey(u.id);

@@ -30,10 +30,22 @@ export function requireJsonObject(body: unknown): JsonObject {
 }
 
 /** Collects field problems of one object; `check()` throws them all at once. */
+/**
+ * Checks a JSON body field by field and collects every problem. A field no check asked for is a
+ * problem too ("Unknown field."): a typo such as `{"stauts": "suspended"}` must not answer 200
+ * while changing nothing.
+ */
 export class FieldChecks {
   private readonly problems: FieldValidation[] = [];
+  private readonly known = new Set<string>();
 
   constructor(private readonly body: JsonObject) {}
+
+  /** The value of `field`, which is then a field this body may have. */
+  private read(field: string): unknown {
+    this.known.add(field);
+    return this.body[field];
+  }
 
   add(field: string, detail: string): void {
     this.problems.push({ field, detail });
@@ -41,7 +53,7 @@ export class FieldChecks {
 
   /** A present, non-empty string. */
   requiredString(field: string): string {
-    const value = this.body[field];
+    const value = this.read(field);
     if (value === undefined || value === null || value === "") {
       this.add(field, requiredDetail(value));
       return "";
@@ -58,7 +70,7 @@ export class FieldChecks {
   }
 
   optionalString(field: string, options: { readonly maxLength?: number } = {}): string | undefined {
-    const value = this.body[field];
+    const value = this.read(field);
     if (value === undefined || value === null) return undefined;
     if (typeof value !== "string") {
       this.add(field, "Must be a string.");
@@ -76,7 +88,7 @@ export class FieldChecks {
   }
 
   optionalBoolean(field: string): boolean | undefined {
-    const value = this.body[field];
+    const value = this.read(field);
     if (value === undefined || value === null) return undefined;
     if (typeof value !== "boolean") {
       this.add(field, "Must be a boolean.");
@@ -86,7 +98,7 @@ export class FieldChecks {
   }
 
   optionalEnum<T extends string>(field: string, allowed: readonly T[]): T | undefined {
-    const value = this.body[field];
+    const value = this.read(field);
     if (value === undefined || value === null) return undefined;
     if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
       this.add(field, `Must be one of: ${allowed.map((a) => JSON.stringify(a)).join(", ")}.`);
@@ -96,7 +108,7 @@ export class FieldChecks {
   }
 
   optionalPositiveInteger(field: string, max: number): number | undefined {
-    const value = this.body[field];
+    const value = this.read(field);
     if (value === undefined || value === null) return undefined;
     if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
       this.add(field, `Must be a positive integer no greater than ${max}.`);
@@ -107,7 +119,7 @@ export class FieldChecks {
 
   /** An RFC 3339 timestamp or null. */
   optionalTimestamp(field: string): Date | null | undefined {
-    const value = this.body[field];
+    const value = this.read(field);
     if (value === undefined) return undefined;
     if (value === null) return null;
     const checked = typeof value === "string" ? checkRfc3339(value) : undefined;
@@ -118,8 +130,9 @@ export class FieldChecks {
     return checked.value.date;
   }
 
-  /** Throws the collected problems, if any, under `message`. */
+  /** Throws the collected problems, unknown fields included, if any, under `message`. */
   check(message: string = VALIDATION_FAILED): void {
+    for (const field of Object.keys(this.body)) if (!this.known.has(field)) this.add(field, "Unknown field.");
     if (this.problems.length > 0) throw new InvalidRequestError(message, { validations: [...this.problems] });
   }
 }
