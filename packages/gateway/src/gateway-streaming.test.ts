@@ -353,6 +353,49 @@ describe("client goes away mid-stream", () => {
   }
 });
 
+describe("an upstream event that never ends", () => {
+  it("is cut at the event limit: the client gets the API's error event and the upstream is let go", { timeout: 30_000 }, async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
+    const upstream = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`event: message_start\ndata: ${JSON.stringify({ type: "message_start", message: { id: "msg_big", usage: { input_tokens: 3, output_tokens: 1 } } })}\n\n`);
+      res.write("event: content_block_start\ndata: {\"doc\":\"");
+      // 16 KiB chunks, no newline, until the gateway lets go.
+      const chunk = "x".repeat(16 * 1024);
+      const pump = (): void => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once("drain", pump);
+      };
+      res.once("close", upstreamClosed);
+      pump();
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    const limited = await startHarness({
+      gateway: { maxUpstreamEventChars: 256 * 1024, anthropic: { baseUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, apiKey: ANTHROPIC_KEY } },
+    });
+    try {
+      const res = await fetch(`${limited.gateway.url}/anthropic/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": limited.user.key },
+        body: JSON.stringify(APIS[2]?.body),
+      });
+      assert.equal(res.status, 200);
+      const events = new SseParser().push(await res.text());
+      assert.deepEqual(events.map((e) => e.event), ["message_start", "error"]);
+      assert.deepEqual(JSON.parse(events[1]?.data ?? "null"), { type: "error", error: { type: "api_error", message: "upstream event too large" } });
+      await closed;
+      await waitForEnded(limited, 1);
+      assert.equal(limited.cp.ended[0]?.errorType, "upstream_disconnected");
+      assert.equal(limited.cp.ended[0]?.errorMessage, "upstream event longer than 262144 characters");
+    } finally {
+      await limited.close();
+      upstream.closeAllConnections();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
+  });
+});
+
 describe("upstream timeout", () => {
   it("bounds silences, not the stream: a stream longer than the timeout whose events keep coming completes", async () => {
     const ended = h.cp.ended.length;

@@ -228,7 +228,7 @@ async function proxy(
     headers[INTERCEPTION_ID_HEADER] = id;
     if (response.statusCode >= 400) return await relayUpstreamError(ctx, api, response, headers, deadline);
     const contentType = String(response.headers["content-type"] ?? "");
-    if (contentType.includes("text/event-stream")) return await relayStream(ctx, api, response, headers, deadline, parsed.clientEvent);
+    if (contentType.includes("text/event-stream")) return await relayStream(ctx, api, response, headers, deadline, parsed.clientEvent, options.maxUpstreamEventChars);
     return await relayBlocking(ctx, api, response, headers, deadline);
   } finally {
     deadline.dispose();
@@ -315,6 +315,7 @@ async function relayStream(
   headers: OutgoingHttpHeaders,
   deadline: UpstreamDeadline,
   clientEvent: ParsedRequest["clientEvent"],
+  maxEventChars: number,
 ): Promise<ProxyResult> {
   const { res } = ctx;
   const parser = new SseParser();
@@ -348,6 +349,12 @@ async function relayStream(
       for (const event of events) observer.onEvent(event);
       if (written === false || (written !== true && !(await written))) {
         failure = upstreamFailure("client_disconnected", "client disconnected");
+        break;
+      }
+      if (parser.pendingLength > maxEventChars) {
+        // SECURITY: an event is held until complete; one that never ends must not exhaust memory.
+        response.body.destroy();
+        failure = upstreamFailure("upstream_disconnected", `upstream event longer than ${maxEventChars} characters`, "upstream event too large");
         break;
       }
     }

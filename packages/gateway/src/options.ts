@@ -68,6 +68,12 @@ export interface GatewayOptions {
   readonly pool: { readonly maxItems: number; readonly ttlMs: number };
   /** Largest request body accepted on LLM routes. */
   readonly maxRequestBodyBytes: number;
+  /**
+   * Largest single SSE event (in characters) an upstream stream may send: an event is held until
+   * it is complete, so a provider that never ends one would otherwise grow the replica's memory
+   * until it dies, with every stream it relays.
+   */
+  readonly maxUpstreamEventChars: number;
   /** "MAJOR.MINOR" spoken to the control plane. Overridable for compatibility tests. */
   readonly apiVersion: string;
   readonly logger: Logger;
@@ -111,6 +117,7 @@ export interface GatewayOptionsInput {
   readonly authCache?: { readonly enabled?: boolean; readonly maxEntries?: number; readonly ttlMs?: number; readonly negativeTtlMs?: number };
   readonly pool?: { readonly maxItems?: number; readonly ttlMs?: number };
   readonly maxRequestBodyBytes?: number;
+  readonly maxUpstreamEventChars?: number;
   readonly apiVersion?: string;
   /** Default: pino at info level to stdout, named "weir-gateway". */
   readonly logger?: Logger;
@@ -144,6 +151,8 @@ export const DEFAULT_GATEWAY_OPTIONS = Object.freeze({
   authCache: Object.freeze({ enabled: true, ...DEFAULT_AUTH_CACHE_OPTIONS }),
   pool: Object.freeze({ maxItems: 5000, ttlMs: 15 * 60_000 }),
   maxRequestBodyBytes: 32 * 1024 * 1024,
+  // Well above the largest real events (a server tool's fetched document, base64).
+  maxUpstreamEventChars: 128 * 1024 * 1024,
   apiVersion: API_VERSION,
 });
 
@@ -228,6 +237,7 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
       ttlMs: positive("pool.ttlMs", input.pool?.ttlMs ?? d.pool.ttlMs),
     }),
     maxRequestBodyBytes: positive("maxRequestBodyBytes", input.maxRequestBodyBytes ?? d.maxRequestBodyBytes),
+    maxUpstreamEventChars: positive("maxUpstreamEventChars", input.maxUpstreamEventChars ?? d.maxUpstreamEventChars),
     apiVersion,
     logger: input.logger ?? pino({ name: "weir-gateway" }),
     clock: input.clock ?? systemClock,

@@ -86,6 +86,16 @@ describe("SseParser", () => {
     assert.deepEqual(parser.end(), { events: [], leftover: "data: " });
   });
 
+  it("reports how much of an unfinished event it holds", () => {
+    const parser = new SseParser();
+    parser.push("event: a\ndata: 12");
+    assert.equal(parser.pendingLength, "event: a\ndata: 12".length);
+    parser.push("345");
+    assert.equal(parser.pendingLength, parser.pending.length);
+    parser.push("\n\ndata: x");
+    assert.equal(parser.pendingLength, "data: x".length);
+  });
+
   // A server tool's result (a fetched PDF, say) arrives as one event of many megabytes. The
   // parser used to rescan everything received at every chunk: 24 MiB in 16 KiB chunks took
   // 96 s and stalled every stream of the replica meanwhile. Linear, it takes well under a

@@ -24,6 +24,7 @@ export class SseParser {
   private readonly decoder = new TextDecoder("utf-8");
   /** The start of an unfinished line, in the pieces it arrived in. */
   private partial: string[] = [];
+  private partialLength = 0;
   private block = "";
   private eventType: string | undefined;
   private dataLines: string[] | undefined;
@@ -36,6 +37,7 @@ export class SseParser {
     const partial = this.partial;
     if (partial.length > 0 && !endsWithCr(partial[partial.length - 1] ?? "") && !hasLineEnd(text)) {
       partial.push(text);
+      this.partialLength += text.length;
       return [];
     }
     return this.drain(this.takePartial(text), false);
@@ -58,10 +60,16 @@ export class SseParser {
     return this.block + this.partial.join("");
   }
 
+  /** The length of `pending`, without building it. */
+  get pendingLength(): number {
+    return this.block.length + this.partialLength;
+  }
+
   private takePartial(text: string): string {
     const partial = this.partial;
     if (partial.length === 0) return text;
     this.partial = [];
+    this.partialLength = 0;
     return partial.length === 1 ? (partial[0] ?? "") + text : partial.join("") + text;
   }
 
@@ -107,7 +115,11 @@ export class SseParser {
         this.field(line);
       }
     }
-    if (start < buf.length) this.partial.push(start === 0 ? buf : buf.slice(start));
+    if (start < buf.length) {
+      const rest = start === 0 ? buf : buf.slice(start);
+      this.partial.push(rest);
+      this.partialLength += rest.length;
+    }
     return events;
   }
 
