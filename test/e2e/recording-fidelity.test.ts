@@ -95,7 +95,11 @@ describe("recording fidelity through a replica", () => {
       .messages.create({
         model: "claude-sonnet-4-5",
         max_tokens: 100,
-        messages: [{ role: "user", content: [{ type: "text", text: reminder }, { type: "text", text: "what does this repo do?" }] }],
+        messages: [
+          { role: "user", content: [{ type: "text", text: reminder }, { type: "text", text: "what does this repo do?" }] },
+          // Claude Code 2.1 appends its agent list as a system message after the user's turn.
+          { role: "system", content: "Available agent types for the Agent tool: ..." } as unknown as Anthropic.MessageParam,
+        ],
       })
       .withResponse();
     const id = response.headers.get("x-weir-interception-id")!;

@@ -6,7 +6,7 @@
 import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js";
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
-import { contentText, lastOf } from "./content-text.js";
+import { contentText, lastTurn } from "./content-text.js";
 import { anthropicErrorEnvelope } from "./error-envelope.js";
 import type { Observation, ParsedRequest, ProviderApi, StreamObserver, Thought, TokenUsage, ToolCall } from "./provider-api.js";
 
@@ -68,7 +68,7 @@ export function anthropicTokenUsage(fields: UsageFields): TokenUsage | undefined
 }
 
 function parseRequest(body: JsonObject): ParsedRequest {
-  const last = asObject(lastOf(asArray(body.messages)));
+  const last = lastTurn(asArray(body.messages));
   let prompt: string | undefined;
   let correlatingToolCallId: string | undefined;
   if (asString(last?.role) === "user") {

@@ -1,6 +1,7 @@
 // Extracting prompt text from the message content shapes of the three APIs.
 
 import { asArray, asObject, asString } from "../json.js";
+import type { JsonObject } from "../json.js";
 
 /**
  * Which text parts of a content array make the prompt. Chat Completions and Messages take the
@@ -32,7 +33,19 @@ export function contentText(content: unknown, textTypes: ReadonlySet<string>, pi
   return texts.length === 0 ? undefined : texts.reverse().join("\n");
 }
 
-/** The last element of an array, if any. */
-export function lastOf(values: readonly unknown[] | undefined): unknown {
-  return values === undefined || values.length === 0 ? undefined : values[values.length - 1];
+/** Roles of instructions a client may place after the turn it sends (Claude Code appends its agent list as a "system" message). */
+const INSTRUCTION_ROLES: ReadonlySet<string> = new Set(["system", "developer"]);
+
+/**
+ * The last message or input item that is not an instruction: the turn the request sends, whose
+ * user text is the prompt and whose tool result threads the interception. Undefined when none.
+ */
+export function lastTurn(values: readonly unknown[] | undefined): JsonObject | undefined {
+  if (values === undefined) return undefined;
+  for (let i = values.length - 1; i >= 0; i--) {
+    const item = asObject(values[i]);
+    const role = asString(item?.role);
+    if (role === undefined || !INSTRUCTION_ROLES.has(role)) return item;
+  }
+  return undefined;
 }

@@ -4,7 +4,7 @@
 import { asArray, asNumber, asObject, asString, hasNonNullKey, tryParseJson } from "../json.js";
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
-import { contentText, lastOf } from "./content-text.js";
+import { contentText, lastTurn } from "./content-text.js";
 import { openaiErrorEnvelope } from "./error-envelope.js";
 import { hideForcedUsage, withForcedUsage } from "./forced-stream-usage.js";
 import type { Observation, ParsedRequest, ProviderApi, StreamObserver, TokenUsage, ToolCall } from "./provider-api.js";
@@ -36,7 +36,7 @@ export function chatTokenUsage(usage: unknown): TokenUsage | undefined {
 
 function parseRequest(body: JsonObject, text: string): ParsedRequest {
   const messages = asArray(body.messages);
-  const last = asObject(lastOf(messages));
+  const last = lastTurn(messages);
   const role = asString(last?.role);
   const stream = body.stream === true;
   // Usage only appears in a chat stream when asked for: force it so every stream is accounted.

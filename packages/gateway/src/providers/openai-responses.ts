@@ -5,7 +5,7 @@
 import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js";
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
-import { contentText, lastOf } from "./content-text.js";
+import { contentText, lastTurn } from "./content-text.js";
 import { openaiErrorBody } from "./openai-chat.js";
 import type { Observation, ParsedRequest, ProviderApi, StreamObserver, Thought, TokenUsage, ToolCall } from "./provider-api.js";
 
@@ -36,7 +36,7 @@ function parseRequest(body: JsonObject): ParsedRequest {
   if (direct !== undefined) {
     prompt = direct === "" ? undefined : direct;
   } else {
-    const last = asObject(lastOf(asArray(input)));
+    const last = lastTurn(asArray(input));
     const type = asString(last?.type);
     if (asString(last?.role) === "user" && (type === undefined || type === "message")) {
       prompt = contentText(last?.content, TEXT_PARTS, "joined");
