@@ -197,7 +197,9 @@ Try it:
 
 Point your clients at it:
   Claude Code:             ANTHROPIC_BASE_URL=${g}/anthropic ANTHROPIC_AUTH_TOKEN=${k} claude
-  Codex / OpenAI SDK:      OPENAI_BASE_URL=${g}/openai/v1 OPENAI_API_KEY=${k}
+  OpenAI SDK:              OPENAI_BASE_URL=${g}/openai/v1 OPENAI_API_KEY=${k}
+  Codex:                   a model provider in ~/.codex/config.toml with base_url = "${g}/openai/v1",
+                           env_key = "OPENAI_API_KEY", wire_api = "responses" (README), and OPENAI_API_KEY=${k}
   Anthropic SDK:           ANTHROPIC_BASE_URL=${g}/anthropic ANTHROPIC_API_KEY=${k}
   Recorded traffic:        curl -sS ${q.WEIR_CONTROL_PLANE_URL}/api/v2/ai-gateway/interceptions -H "Authorization: Bearer $WEIR_ADMIN_TOKEN"
 Press Ctrl-C to stop.
