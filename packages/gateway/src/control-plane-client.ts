@@ -32,6 +32,7 @@ import {
   RecordBatchRequestSchema,
   Recorder,
   compareApiVersions,
+  gatewayKeyPrefix,
   parseApiVersion,
 } from "@weir/proto";
 import type { IsAuthorizedResponse, RecordBatchRequest } from "@weir/proto";
@@ -43,7 +44,6 @@ import { Backoff } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
 import { sleep, systemClock } from "./clock.js";
 import type { Clock } from "./clock.js";
-import { gatewayKeyPrefix } from "./credentials.js";
 import { GuardedSessionManager } from "./guarded-session-manager.js";
 import {
   ControlPlaneError,

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import type { IncomingHttpHeaders } from "node:http";
 import { describe, it } from "node:test";
-import { extractAuthToken, gatewayKeyPrefix, isByokRequest, maskCredential } from "./index.js";
+import { extractAuthToken, isByokRequest, maskCredential } from "./index.js";
 
 describe("extractAuthToken", () => {
   const cases: { name: string; headers: IncomingHttpHeaders; want: string | undefined; source?: string }[] = [
@@ -46,14 +46,6 @@ describe("isByokRequest", () => {
     { name: "set", headers: { "x-ai-governance-token": "k" }, want: true },
   ];
   for (const c of cases) it(c.name, () => assert.equal(isByokRequest(c.headers), c.want));
-});
-
-describe("gatewayKeyPrefix", () => {
-  it("logs a key's public prefix, and at most a quarter of a string too short to be a key", () => {
-    assert.equal(gatewayKeyPrefix("weirgw_abcd" + "x".repeat(32)), "weirgw_abcd");
-    assert.equal(gatewayKeyPrefix("short-secret-1234"), "shor");
-    assert.equal(gatewayKeyPrefix("abc"), "");
-  });
 });
 
 describe("maskCredential", () => {

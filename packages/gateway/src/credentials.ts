@@ -74,16 +74,3 @@ export function maskCredential(secret: string | undefined): string {
   if (secret.length >= 8) return `${secret.slice(0, 2)}...${secret.slice(-2)}`;
   return "...";
 }
-
-/** A gateway key's length and the length of its public prefix (DESIGN §4). */
-const GATEWAY_KEY_LENGTH = 43;
-const GATEWAY_KEY_PREFIX_LENGTH = 11;
-
-/**
- * The loggable start of a presented gateway key: its public prefix, or for a string too short to
- * be a gateway key (a mistyped or truncated secret), at most a quarter of it.
- */
-export function gatewayKeyPrefix(key: string): string {
-  if (key.length >= GATEWAY_KEY_LENGTH) return key.slice(0, GATEWAY_KEY_PREFIX_LENGTH);
-  return key.slice(0, Math.min(GATEWAY_KEY_PREFIX_LENGTH, Math.floor(key.length / 4)));
-}

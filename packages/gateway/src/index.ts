@@ -44,11 +44,11 @@ export {
   SESSION_TOKEN_HEADER,
   bearerToken,
   extractAuthToken,
-  gatewayKeyPrefix,
   isByokRequest,
   maskCredential,
 } from "./credentials.js";
 export type { CredentialSource, ExtractedCredential } from "./credentials.js";
+export { gatewayKeyPrefix } from "@weir/proto";
 export { HOP_BY_HOP_HEADERS, clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 export type { CredentialKind, UpstreamHeaderOptions } from "./headers.js";
 export { ALIAS_PREFIX, PROVIDER_ALIAS_PREFIXES, PROVIDER_PREFIXES, resolveRoute, upstreamTarget } from "./routes.js";

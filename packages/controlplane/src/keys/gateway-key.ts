@@ -2,12 +2,11 @@
 // characters whose first 11 are the stored, visible `secret_prefix`. The prefix starts with
 // "wgk_" so secret scanners can recognise a leaked Weir gateway key. sha256 of the WHOLE key is
 // stored; the plaintext is returned once, on creation.
+import { GATEWAY_KEY_LENGTH, GATEWAY_KEY_PREFIX_LENGTH, GATEWAY_KEY_TYPE_PREFIX } from "@weir/proto";
 import { randomAlphanumeric } from "./random-string.js";
 import { sha256 } from "./secret-hash.js";
 
-export const GATEWAY_KEY_TYPE_PREFIX = "wgk_";
-export const GATEWAY_KEY_LENGTH = 43;
-export const GATEWAY_KEY_PREFIX_LENGTH = 11;
+export { GATEWAY_KEY_LENGTH, GATEWAY_KEY_PREFIX_LENGTH, GATEWAY_KEY_TYPE_PREFIX, gatewayKeyPrefix } from "@weir/proto";
 
 /** A freshly generated gateway key. SECURITY: `key` must never be logged or stored. */
 export interface GeneratedGatewayKey {
@@ -26,11 +25,3 @@ export function hashGatewayKey(key: string): Buffer {
   return sha256(key);
 }
 
-/**
- * The loggable part of a presented key: its visible prefix, or for a string too short to be a
- * gateway key (a mistyped or truncated secret), at most a quarter of it.
- */
-export function gatewayKeyPrefix(key: string): string {
-  if (key.length >= GATEWAY_KEY_LENGTH) return key.slice(0, GATEWAY_KEY_PREFIX_LENGTH);
-  return key.slice(0, Math.min(GATEWAY_KEY_PREFIX_LENGTH, Math.floor(key.length / 4)));
-}

@@ -17,7 +17,7 @@ const MIN_SECRET_RUN = Math.min(API_KEY_SECRET_LENGTH, GATEWAY_KEY_LENGTH - GATE
 // The separator may arrive percent-encoded ("-" as %2D, "_" as %5F).
 const API_KEY_ANYWHERE = new RegExp(`([0-9A-Za-z]{${API_KEY_ID_LENGTH}})(?:-|%2[Dd])[0-9A-Za-z]{${API_KEY_SECRET_LENGTH}}`, "g");
 const GATEWAY_KEY_ANYWHERE = new RegExp(
-  `(wgk(?:_|%5[Ff])[0-9A-Za-z]{${GATEWAY_KEY_PREFIX_LENGTH - GATEWAY_KEY_TYPE_PREFIX.length}})[0-9A-Za-z]{${GATEWAY_KEY_SECRET_LENGTH}}`,
+  `(${GATEWAY_KEY_TYPE_PREFIX.slice(0, -1)}(?:_|%5[Ff])[0-9A-Za-z]{${GATEWAY_KEY_PREFIX_LENGTH - GATEWAY_KEY_TYPE_PREFIX.length}})[0-9A-Za-z]{${GATEWAY_KEY_SECRET_LENGTH}}`,
   "g",
 );
 
