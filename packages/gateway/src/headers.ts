@@ -1,7 +1,7 @@
 // Which headers cross the gateway in each direction (reference §7 "Outgoing headers", DESIGN §6).
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import { GOVERNANCE_HEADER_PREFIX, GOVERNANCE_TOKEN_HEADER, SESSION_TOKEN_HEADER, bearerToken } from "./credentials.js";
+import { GOVERNANCE_HEADER_PREFIX, SESSION_TOKEN_HEADER, bearerToken, extractAuthToken } from "./credentials.js";
 import type { ProviderName } from "./routes.js";
 
 /** RFC 9110 hop-by-hop headers: meaningful for one connection only. */
@@ -65,8 +65,9 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
   const named = connectionTokens(incoming);
   const out: Record<string, string> = {};
   // SECURITY: in BYOK the client's credentials go upstream, but never a copy of its Weir key
-  // (a client configured with the Weir key as its SDK key and as the governance token).
-  const weirKey = options.kind === "byok" ? governanceToken(incoming) : undefined;
+  // (a client configured with the Weir key as its SDK key and as the governance token, which
+  // is what credential extraction finds first in BYOK).
+  const weirKey = options.kind === "byok" ? extractAuthToken(incoming)?.token : undefined;
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
@@ -84,12 +85,6 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
     else out["x-api-key"] = options.providerKey;
   }
   return out;
-}
-
-function governanceToken(headers: IncomingHttpHeaders): string | undefined {
-  const raw = headers[GOVERNANCE_TOKEN_HEADER];
-  const token = (Array.isArray(raw) ? raw[0] : raw)?.trim();
-  return token === undefined || token === "" ? undefined : token;
 }
 
 /** Whether a client credential header holds `key` (as `Authorization: Bearer` or `X-Api-Key`). */

@@ -16,12 +16,14 @@ export const PROVIDER_PREFIXES: Readonly<Record<ProviderName, string>> = Object.
   anthropic: "/anthropic",
 });
 
+const PROVIDERS = Object.keys(PROVIDER_PREFIXES) as ProviderName[];
+
 /**
  * Where a host mounts an embedded gateway's LLM routes: each provider's alias under
  * ALIAS_PREFIX, e.g. "/api/v2/ai-gateway/openai/" (the rest of /api/v2/ai-gateway/ is the
  * control plane's admin API).
  */
-export const PROVIDER_ALIAS_PREFIXES: readonly string[] = Object.freeze(Object.keys(PROVIDER_PREFIXES).map((provider) => `${ALIAS_PREFIX}/${provider}/`));
+export const PROVIDER_ALIAS_PREFIXES: readonly string[] = Object.freeze(PROVIDERS.map((provider) => `${ALIAS_PREFIX}/${provider}/`));
 
 interface RouteBase {
   readonly provider: ProviderName;
@@ -124,8 +126,7 @@ export function resolveRoute(method: string, target: string): RouteMatch | undef
 /** The provider whose routes `path` is under (alias included), matched or not. */
 export function providerOfPath(path: string): ProviderName | undefined {
   const local = path.startsWith(`${ALIAS_PREFIX}/`) ? path.slice(ALIAS_PREFIX.length) : path;
-  if (local.startsWith("/openai/")) return "openai";
-  if (local.startsWith("/anthropic/")) return "anthropic";
+  for (const provider of PROVIDERS) if (local.startsWith(`/${provider}/`)) return provider;
   return undefined;
 }
 
