@@ -1,8 +1,7 @@
 // Passthrough routes (models, count_tokens): authorized and header-filtered like bridged
 // routes, proxied for any method, but not recorded as interceptions.
 
-import { anthropicErrorBody } from "./providers/anthropic-messages.js";
-import { openaiErrorBody } from "./providers/openai-chat.js";
+import { providerErrorBody } from "./providers/error-envelope.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { ExchangeContext, ExchangeDeps } from "./interception.js";
 import { readRequestBody } from "./request-body.js";
@@ -20,7 +19,6 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
   const method = req.method ?? "GET";
   const body = BODYLESS_METHODS.has(method) ? undefined : await readRequestBody(req, options.maxRequestBodyBytes);
   const provider = options[route.provider];
-  const errorBody = route.provider === "openai" ? openaiErrorBody : anthropicErrorBody;
   deps.metrics.passthroughTotal.inc({ provider: route.provider, route: route.route, method });
 
   const deadline = new UpstreamDeadline(ctx.cancellation, options.clock, options.upstreamTimeoutMs);
@@ -42,7 +40,7 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
       const failure = deadline.failure(err);
       ctx.logger.warn({ err, error_type: failure.type }, "passthrough upstream request failed");
       const status = failure.type === "timeout" ? 504 : 502;
-      if (failure.type !== "client_disconnected") sendJson(res, status, errorBody(status, failure.clientMessage));
+      if (failure.type !== "client_disconnected") sendJson(res, status, providerErrorBody(route.provider, status, failure.clientMessage));
       return;
     }
     res.writeHead(response.statusCode, clientResponseHeaders(response.headers));

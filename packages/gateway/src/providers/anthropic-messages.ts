@@ -7,7 +7,7 @@ import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js"
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
 import { contentText, lastTurn } from "./content-text.js";
-import { anthropicErrorEnvelope } from "./error-envelope.js";
+import { anthropicErrorBody } from "./error-envelope.js";
 import type { Observation, ParsedRequest, ProviderApi, StreamObserver, Thought, TokenUsage, ToolCall } from "./provider-api.js";
 
 const TEXT_PARTS: ReadonlySet<string> = new Set(["text"]);
@@ -212,11 +212,6 @@ class MessagesStreamObserver implements StreamObserver {
   errorEvent(message: string): string {
     return `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "api_error", message } })}\n\n`;
   }
-}
-
-/** Anthropic's error body shape. */
-export function anthropicErrorBody(status: number, message: string): string {
-  return JSON.stringify(anthropicErrorEnvelope(status, message));
 }
 
 export const anthropicMessagesApi: ProviderApi = Object.freeze({

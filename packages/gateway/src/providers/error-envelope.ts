@@ -40,3 +40,18 @@ function anthropicErrorType(status: number): string {
 export function providerErrorEnvelope(provider: ProviderName, status: number, message: string): object {
   return provider === "openai" ? openaiErrorEnvelope(status, message) : anthropicErrorEnvelope(status, message);
 }
+
+/** The provider's error body (502, 504, ... the gateway answers itself on its routes). */
+export function providerErrorBody(provider: ProviderName, status: number, message: string): string {
+  return JSON.stringify(providerErrorEnvelope(provider, status, message));
+}
+
+/** OpenAI's error body. */
+export function openaiErrorBody(status: number, message: string): string {
+  return providerErrorBody("openai", status, message);
+}
+
+/** Anthropic's error body. */
+export function anthropicErrorBody(status: number, message: string): string {
+  return providerErrorBody("anthropic", status, message);
+}

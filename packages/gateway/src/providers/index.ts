@@ -12,7 +12,8 @@ export const PROVIDER_APIS: Readonly<Record<BridgedApi, ProviderApi>> = Object.f
   "anthropic-messages": anthropicMessagesApi,
 });
 
-export { anthropicMessagesApi, anthropicErrorBody, anthropicTokenUsage, mergeAnthropicUsage } from "./anthropic-messages.js";
-export { openaiChatApi, openaiErrorBody, chatTokenUsage } from "./openai-chat.js";
+export { anthropicMessagesApi, anthropicTokenUsage, mergeAnthropicUsage } from "./anthropic-messages.js";
+export { openaiChatApi, chatTokenUsage } from "./openai-chat.js";
+export { anthropicErrorBody, openaiErrorBody } from "./error-envelope.js";
 export { openaiResponsesApi, responsesTokenUsage } from "./openai-responses.js";
 export type { Observation, ParsedRequest, ProviderApi, StreamObserver, Thought, TokenUsage, ToolCall } from "./provider-api.js";

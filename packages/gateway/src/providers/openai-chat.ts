@@ -5,7 +5,7 @@ import { asArray, asNumber, asObject, asString, hasNonNullKey, tryParseJson } fr
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
 import { contentText, lastTurn } from "./content-text.js";
-import { openaiErrorEnvelope } from "./error-envelope.js";
+import { openaiErrorBody } from "./error-envelope.js";
 import { hideForcedUsage, withForcedUsage } from "./forced-stream-usage.js";
 import type { Observation, ParsedRequest, ProviderApi, StreamObserver, TokenUsage, ToolCall } from "./provider-api.js";
 
@@ -157,11 +157,6 @@ class ChatStreamObserver implements StreamObserver {
     // A final error chunk and no [DONE]: clients must see that the stream broke.
     return `data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code: null } })}\n\n`;
   }
-}
-
-/** OpenAI's error body shape. */
-export function openaiErrorBody(status: number, message: string): string {
-  return JSON.stringify(openaiErrorEnvelope(status, message));
 }
 
 export const openaiChatApi: ProviderApi = Object.freeze({

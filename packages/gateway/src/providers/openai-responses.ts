@@ -6,7 +6,7 @@ import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js"
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
 import { contentText, lastTurn } from "./content-text.js";
-import { openaiErrorBody } from "./openai-chat.js";
+import { openaiErrorBody } from "./error-envelope.js";
 import type { Observation, ParsedRequest, ProviderApi, StreamObserver, Thought, TokenUsage, ToolCall } from "./provider-api.js";
 
 const TEXT_PARTS: ReadonlySet<string> = new Set(["input_text", "text"]);
