@@ -50,14 +50,6 @@ const MAX_RECORDED_ERROR_CHARS = 64 * 1024;
 /** Header naming the interception on bridged responses, for support and debugging. */
 export const INTERCEPTION_ID_HEADER = "x-weir-interception-id";
 
-/**
- * Only the id, for the gateway's own error answers once the interception exists: the upstream's
- * headers (its framing, a Content-Encoding) do not describe the gateway's JSON body.
- */
-function idHeader(id: string): Record<string, string> {
-  return { [INTERCEPTION_ID_HEADER]: id };
-}
-
 /** Shared services a bridged request uses. */
 export interface ExchangeDeps {
   readonly options: GatewayOptions;
@@ -87,6 +79,28 @@ interface ProxyResult {
   readonly observation: Observation;
   readonly failure: Failure | undefined;
   readonly status: number;
+}
+
+/** What relaying one upstream answer needs, whatever its shape. */
+interface Relay {
+  readonly ctx: ExchangeContext;
+  readonly api: ProviderApi;
+  readonly deadline: UpstreamDeadline;
+  /** The interception's id, named on every answer. */
+  readonly id: string;
+}
+
+/**
+ * Answers a failure before anything reached the client: the provider's own JSON error (504 for a
+ * timeout, 502 otherwise) naming the interception, and only the id of the upstream's headers
+ * (its framing, a Content-Encoding, do not describe this body). Returns the status.
+ */
+function answerFailure(relay: Relay, failure: Failure): number {
+  const status = failure.type === "timeout" ? 504 : 502;
+  if (failure.type !== "client_disconnected") {
+    sendJson(relay.ctx.res, status, relay.api.errorBody(status, failure.clientMessage), { [INTERCEPTION_ID_HEADER]: relay.id });
+  }
+  return status;
 }
 
 /** The provider credential a BYOK request carries for upstream (for its masked hint). */
@@ -175,7 +189,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
     // A bug, not an upstream problem: still end the interception.
     log.error({ err }, "interception failed unexpectedly");
     result = { observation: result.observation, failure: upstreamFailure("internal", errorMessage(err), "internal gateway error"), status: 500 };
-    if (!res.headersSent) sendJson(res, 500, api.errorBody(500, "internal gateway error"), idHeader(id));
+    if (!res.headersSent) sendJson(res, 500, api.errorBody(500, "internal gateway error"), { [INTERCEPTION_ID_HEADER]: id });
     else res.destroy();
   } finally {
     queueStart();
@@ -195,10 +209,11 @@ async function proxy(
   /** Called once the upstream request is handed to the connection pool, in the same synchronous step. */
   onDispatched: () => void,
 ): Promise<ProxyResult> {
-  const { req, res } = ctx;
+  const { req } = ctx;
   const { options } = deps;
   const provider = options[route.provider];
   const deadline = new UpstreamDeadline(ctx.cancellation, options.clock, options.upstreamTimeoutMs);
+  const relay: Relay = { ctx, api, deadline, id };
   try {
     let response: UpstreamResponse;
     try {
@@ -218,51 +233,36 @@ async function proxy(
       deadline.touch();
     } catch (err) {
       const failure = deadline.failure(err);
-      const status = failure.type === "timeout" ? 504 : 502;
-      if (failure.type !== "client_disconnected") sendJson(res, status, api.errorBody(status, failure.clientMessage), idHeader(id));
-      return { observation: emptyObservation(), failure, status };
+      return { observation: emptyObservation(), failure, status: answerFailure(relay, failure) };
     }
 
     // A fresh object: each relay below completes it in place instead of copying it again.
     const headers = clientResponseHeaders(response.headers);
     headers[INTERCEPTION_ID_HEADER] = id;
-    if (response.statusCode >= 400) return await relayUpstreamError(ctx, api, response, headers, deadline);
+    if (response.statusCode >= 400) return await relayUpstreamError(relay, response, headers);
     const contentType = String(response.headers["content-type"] ?? "");
-    if (contentType.includes("text/event-stream")) return await relayStream(ctx, api, response, headers, deadline, parsed.clientEvent, options.maxUpstreamEventChars);
-    return await relayBlocking(ctx, api, response, headers, deadline);
+    if (contentType.includes("text/event-stream")) return await relayStream(relay, response, headers, parsed.clientEvent, options.maxUpstreamEventChars);
+    return await relayBlocking(relay, response, headers);
   } finally {
     deadline.dispose();
   }
 }
 
-/** The whole upstream body; if it breaks half-way the client gets a clean 502 instead. */
-async function collectOr502(
-  ctx: ExchangeContext,
-  api: ProviderApi,
-  response: UpstreamResponse,
-  headers: OutgoingHttpHeaders,
-  deadline: UpstreamDeadline,
-): Promise<Buffer | ProxyResult> {
+/** The whole upstream body; if it breaks half-way the client gets a clean error instead (502, or 504 for a timeout). */
+async function collectBody(relay: Relay, response: UpstreamResponse): Promise<Buffer | ProxyResult> {
   try {
     return await response.body.bytes();
   } catch (err) {
-    const failure = deadline.failure(err);
-    if (failure.type !== "client_disconnected") sendJson(ctx.res, 502, api.errorBody(502, failure.clientMessage), idHeader(String(headers[INTERCEPTION_ID_HEADER])));
-    return { observation: emptyObservation(), failure, status: 502 };
+    const failure = relay.deadline.failure(err);
+    return { observation: emptyObservation(), failure, status: answerFailure(relay, failure) };
   }
 }
 
 /** Upstream HTTP errors go back with their status and body unchanged. */
-async function relayUpstreamError(
-  ctx: ExchangeContext,
-  api: ProviderApi,
-  response: UpstreamResponse,
-  headers: OutgoingHttpHeaders,
-  deadline: UpstreamDeadline,
-): Promise<ProxyResult> {
-  const body = await collectOr502(ctx, api, response, headers, deadline);
+async function relayUpstreamError(relay: Relay, response: UpstreamResponse, headers: OutgoingHttpHeaders): Promise<ProxyResult> {
+  const body = await collectBody(relay, response);
   if (!Buffer.isBuffer(body)) return body;
-  const res = ctx.res;
+  const res = relay.ctx.res;
   if (!res.destroyed) {
     headers["content-length"] = String(body.length);
     res.writeHead(response.statusCode, headers);
@@ -280,16 +280,10 @@ async function relayUpstreamError(
  * A JSON answer is collected whole before anything is sent: the client waits for all of it
  * anyway, and a body that breaks half-way can still become a clean 502.
  */
-async function relayBlocking(
-  ctx: ExchangeContext,
-  api: ProviderApi,
-  response: UpstreamResponse,
-  headers: OutgoingHttpHeaders,
-  deadline: UpstreamDeadline,
-): Promise<ProxyResult> {
-  const body = await collectOr502(ctx, api, response, headers, deadline);
+async function relayBlocking(relay: Relay, response: UpstreamResponse, headers: OutgoingHttpHeaders): Promise<ProxyResult> {
+  const body = await collectBody(relay, response);
   if (!Buffer.isBuffer(body)) return body;
-  const res = ctx.res;
+  const res = relay.ctx.res;
   const delivered = !res.destroyed;
   if (delivered) {
     headers["content-length"] = String(body.length);
@@ -297,7 +291,7 @@ async function relayBlocking(
     res.end(body);
   }
   // Read after the answer is on its way: the client does not wait for the bookkeeping.
-  const observation = api.observeResponse(tryParseJson(body.toString("utf8")));
+  const observation = relay.api.observeResponse(tryParseJson(body.toString("utf8")));
   if (!delivered) return { observation, failure: upstreamFailure("client_disconnected", "client disconnected"), status: response.statusCode };
   return { observation, failure: undefined, status: response.statusCode };
 }
@@ -309,14 +303,13 @@ async function relayBlocking(
  * ends with the API's own error event — never a fake clean end.
  */
 async function relayStream(
-  ctx: ExchangeContext,
-  api: ProviderApi,
+  relay: Relay,
   response: UpstreamResponse,
   headers: OutgoingHttpHeaders,
-  deadline: UpstreamDeadline,
   clientEvent: ParsedRequest["clientEvent"],
   maxEventChars: number,
 ): Promise<ProxyResult> {
+  const { ctx, api, deadline } = relay;
   const { res } = ctx;
   const parser = new SseParser();
   const observer = api.createStreamObserver();
@@ -382,11 +375,7 @@ async function relayStream(
     return { observation: observer.result(), failure, status };
   }
   if (failure !== undefined && failure.type !== "upstream_error") {
-    if (!started) {
-      const errorStatus = failure.type === "timeout" ? 504 : 502;
-      sendJson(res, errorStatus, api.errorBody(errorStatus, failure.clientMessage), idHeader(String(headers[INTERCEPTION_ID_HEADER])));
-      return { observation: observer.result(), failure, status: errorStatus };
-    }
+    if (!started) return { observation: observer.result(), failure, status: answerFailure(relay, failure) };
     // Headers and some events went out: end with the API's own terminal error event.
     if (!res.destroyed) res.end(observer.errorEvent(failure.clientMessage));
     return { observation: observer.result(), failure, status };
