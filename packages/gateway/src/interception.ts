@@ -278,7 +278,7 @@ async function relayUpstreamError(relay: Relay, response: UpstreamResponse, head
 
 /**
  * A JSON answer is collected whole before anything is sent: the client waits for all of it
- * anyway, and a body that breaks half-way can still become a clean 502.
+ * anyway, and a body that breaks half-way can still become a clean error.
  */
 async function relayBlocking(relay: Relay, response: UpstreamResponse, headers: OutgoingHttpHeaders): Promise<ProxyResult> {
   const body = await collectBody(relay, response);
