@@ -1,5 +1,4 @@
 // A small client for the control plane's admin HTTP API, authenticated with an owner's API key.
-import { redactKeys } from "@weir/controlplane";
 import { CliError } from "./cli-error.js";
 
 export interface AdminClientOptions {
@@ -29,8 +28,8 @@ export class AdminClient {
       throw new CliError(`cannot reach the control plane at ${this.options.url}: ${cause}`);
     }
     const text = await res.text();
-    // SECURITY: a full key the operator pasted where an id belongs is not echoed (id only).
-    if (!res.ok) throw new CliError(`${method} ${redactKeys(path)}: ${res.status} ${describeError(text)}`);
+    // The path may hold a full key pasted where an id belongs: main.ts masks every error line.
+    if (!res.ok) throw new CliError(`${method} ${path}: ${res.status} ${describeError(text)}`);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 

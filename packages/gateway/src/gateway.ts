@@ -73,7 +73,7 @@ export class Gateway {
   private lifecycle: GatewayState = "new";
   private stopping: Promise<void> | undefined;
   private released: Promise<void> | undefined;
-  private undeliveredAtShutdown = 0;
+  private droppedAtShutdown = 0;
 
   constructor(input: GatewayOptionsInput | EmbeddedGatewayOptionsInput) {
     const options = resolveGatewayOptions(input);
@@ -202,7 +202,7 @@ export class Gateway {
    * deadline (0: every record was delivered). `weir gateway` then exits 1.
    */
   get recordsDroppedAtShutdown(): number {
-    return this.undeliveredAtShutdown;
+    return this.droppedAtShutdown;
   }
 
   /** What /readyz reports. */
@@ -293,7 +293,7 @@ export class Gateway {
     const undelivered = await this.records.flush(this.options.recordFlushTimeoutMs);
     if (pending > 0) this.logger.info({ pending, undelivered }, "flushed follow-up records");
     if (undelivered > 0) {
-      this.undeliveredAtShutdown = undelivered;
+      this.droppedAtShutdown = undelivered;
       this.logger.error(
         { undelivered, record_flush_timeout_ms: this.options.recordFlushTimeoutMs },
         "records not delivered to the control plane by the flush deadline were dropped",
