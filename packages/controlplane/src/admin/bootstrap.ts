@@ -10,12 +10,12 @@
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../db/schema.js";
 import { activeOwnerHasUsableApiKey } from "../db/repositories/api-keys-repository.js";
-import { lockActiveOwnerIds, ownerExists } from "../db/repositories/users-repository.js";
+import { findUserByNameOrId, lockActiveOwnerIds, ownerExists } from "../db/repositories/users-repository.js";
 import { generateApiKey, type GeneratedApiKey } from "../keys/api-key.js";
 import { issueApiKey } from "./issue-api-key.js";
 import { createUser, parseNewUser } from "./new-user.js";
+import { isActiveOwner } from "./users-routes.js";
 import { toCreatedApiKeyResponse, toUserResponse, type CreatedApiKeyResponse, type UserResponse } from "./responses.js";
-import { isUuid } from "@weir/proto";
 
 /** An owner exists already; add more owners through the admin API instead. */
 export class OwnerAlreadyExistsError extends Error {
@@ -49,8 +49,13 @@ export interface BootstrappedOwner {
   readonly key: string;
 }
 
-/** Two-int advisory lock key ("weir", 1) serialising concurrent bootstraps. */
+/** Two-int advisory lock key ("weir", 1) serialising concurrent bootstraps and recoveries. */
 const BOOTSTRAP_LOCK = [0x77656972, 1] as const;
+
+/** Holds the bootstrap lock until the transaction ends. */
+async function lockBootstrap(trx: Kysely<Database>): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK[0]}, ${BOOTSTRAP_LOCK[1]})`.execute(trx);
+}
 
 /**
  * Creates the first owner and a non-expiring API key for them, with audit rows (actor null: no
@@ -62,7 +67,7 @@ export async function bootstrapOwner(db: Kysely<Database>, options: BootstrapOwn
   const now = (options.clock ?? (() => new Date()))();
   return db.transaction().execute(async (trx) => {
     // Two bootstraps racing would both see "no owner" without this lock.
-    await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK[0]}, ${BOOTSTRAP_LOCK[1]})`.execute(trx);
+    await lockBootstrap(trx);
     if (await ownerExists(trx)) throw new OwnerAlreadyExistsError();
     const row = await createUser(trx, user, null);
     const issued = await issueApiKey(
@@ -109,17 +114,11 @@ export interface RecoveredOwnerKey {
 export async function recoverOwnerKey(db: Kysely<Database>, options: RecoverOwnerKeyOptions): Promise<RecoveredOwnerKey> {
   const now = (options.clock ?? (() => new Date()))();
   return db.transaction().execute(async (trx) => {
-    await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK[0]}, ${BOOTSTRAP_LOCK[1]})`.execute(trx);
+    await lockBootstrap(trx);
     await lockActiveOwnerIds(trx);
-    const wanted = options.user.toLowerCase();
-    const row = await trx
-      .selectFrom("users")
-      .selectAll()
-      .where("deleted", "=", false)
-      .where((eb) => (isUuid(wanted) ? eb("id", "=", wanted) : eb(sql<string>`lower(username)`, "=", wanted)))
-      .executeTakeFirst();
+    const row = await findUserByNameOrId(trx, options.user);
     if (row === undefined) throw new OwnerKeyRecoveryRefusedError(`no user named or with id ${JSON.stringify(options.user)}`);
-    if (row.is_system || row.role !== "owner" || row.status !== "active") {
+    if (row.is_system || !isActiveOwner(row)) {
       throw new OwnerKeyRecoveryRefusedError(`${row.username} is not an active owner; recovery issues keys for active owners only`);
     }
     if (await activeOwnerHasUsableApiKey(trx, now)) {

@@ -1,6 +1,7 @@
 // Users as the admin API sees them. Deleted users are soft-deleted (`deleted = true`) and treated
 // as absent by every read here; system users are visible but never modified (callers enforce).
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
+import { isUuid } from "@weir/proto";
 import type { Database, UserRole, UserRow, UserStatus } from "../schema.js";
 
 export interface NewUser {
@@ -20,6 +21,13 @@ export async function insertUser(db: Kysely<Database>, user: NewUser): Promise<U
 /** A user that is not deleted, or undefined. */
 export async function findUserById(db: Kysely<Database>, id: string): Promise<UserRow | undefined> {
   return db.selectFrom("users").selectAll().where("id", "=", id).where("deleted", "=", false).executeTakeFirst();
+}
+
+/** A user that is not deleted, by id or by username in any case, or undefined. */
+export async function findUserByNameOrId(db: Kysely<Database>, nameOrId: string): Promise<UserRow | undefined> {
+  const wanted = nameOrId.toLowerCase();
+  if (isUuid(wanted)) return findUserById(db, wanted);
+  return db.selectFrom("users").selectAll().where(sql<string>`lower(username)`, "=", wanted).where("deleted", "=", false).executeTakeFirst();
 }
 
 /** Like findUserById, locking the row until the transaction ends. */
