@@ -25,6 +25,7 @@ import { ConnectionTracker, type HttpRequest, type HttpResponse } from "./server
 import { resolveMounts, type MountedHandler } from "./server/mounts.js";
 import { createRequestHandler, notFound, type AdminApi } from "./server/request-handler.js";
 import { registerRecordBatchFastPath } from "./rpc/record-batch-fast-path.js";
+import { RecordPurger } from "./retention/record-purger.js";
 import { registerServices } from "./services/register-services.js";
 import type { ServiceDeps } from "./services/service-deps.js";
 
@@ -63,6 +64,15 @@ export interface ControlPlaneOptions {
    * deployment mounts an embedded gateway's LLM routes here (see server/mounts.ts).
    */
   readonly mounts?: readonly MountedHandler[];
+  /**
+   * Recorded traffic (interceptions and their token usages, prompts, tool usages, thoughts) is
+   * deleted once it started longer ago than this; 0 keeps it forever. Default 60 days.
+   */
+  readonly recordRetentionMs?: number;
+  /** Time between two purges of recorded traffic past the retention period. Default 10 minutes. */
+  readonly recordPurgeIntervalMs?: number;
+  /** Interceptions deleted per purge transaction. Default 5,000. */
+  readonly recordPurgeBatchSize?: number;
 }
 
 /** Every default of ControlPlaneOptions, in one place. */
@@ -73,6 +83,9 @@ export const CONTROL_PLANE_DEFAULTS = Object.freeze({
   readMaxBytes: 4 * 1024 * 1024, // the reference's 4 << 20
   drainTimeoutMs: 5_000,
   gatewayKeyUsageIntervalMs: DEFAULT_GATEWAY_KEY_USAGE_INTERVAL_MS,
+  recordRetentionMs: 60 * 86_400_000, // the reference's --aibridge-retention default, 60d
+  recordPurgeIntervalMs: 10 * 60_000,
+  recordPurgeBatchSize: 5_000,
 });
 
 /** Options with every default applied; frozen. */
@@ -87,6 +100,9 @@ export interface ResolvedControlPlaneOptions {
   readonly drainTimeoutMs: number;
   readonly gatewayKeyUsageIntervalMs: number;
   readonly mounts: readonly MountedHandler[];
+  readonly recordRetentionMs: number;
+  readonly recordPurgeIntervalMs: number;
+  readonly recordPurgeBatchSize: number;
 }
 
 const READY_TIMEOUT_MS = 2_000;
@@ -107,6 +123,9 @@ function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptio
     drainTimeoutMs: options.drainTimeoutMs ?? d.drainTimeoutMs,
     gatewayKeyUsageIntervalMs: options.gatewayKeyUsageIntervalMs ?? d.gatewayKeyUsageIntervalMs,
     mounts: resolveMounts(options.mounts),
+    recordRetentionMs: options.recordRetentionMs ?? d.recordRetentionMs,
+    recordPurgeIntervalMs: options.recordPurgeIntervalMs ?? d.recordPurgeIntervalMs,
+    recordPurgeBatchSize: options.recordPurgeBatchSize ?? d.recordPurgeBatchSize,
   });
 }
 
@@ -121,6 +140,8 @@ interface Running {
   readonly server: Server;
   readonly tracker: ConnectionTracker;
   readonly usage: GatewayKeyUsageTracker;
+  /** Deletes recorded traffic past the retention period; undefined when it is kept forever. */
+  readonly purger: RecordPurger | undefined;
   readonly url: string;
 }
 
@@ -240,13 +261,33 @@ export class ControlPlane {
       });
       server.on("error", (err) => logger.error({ err }, "http server error"));
       const url = formatUrl(tls !== undefined, server.address() as AddressInfo);
-      this.running = { database, server, tracker, usage, url };
-      logger.info({ url, tls: tls !== undefined, embedded_database: database.embedded }, "control plane listening");
+      const purger = this.startPurger(db);
+      this.running = { database, server, tracker, usage, purger, url };
+      logger.info(
+        { url, tls: tls !== undefined, embedded_database: database.embedded, record_retention_seconds: Math.max(0, options.recordRetentionMs) / 1000 },
+        "control plane listening",
+      );
     } catch (err) {
       await this.authorizationChanges?.close();
       await database.close();
       throw err;
     }
+  }
+
+  private startPurger(db: Kysely<Database>): RecordPurger | undefined {
+    const { recordRetentionMs, recordPurgeIntervalMs, recordPurgeBatchSize, logger, clock } = this.options;
+    if (recordRetentionMs <= 0) return undefined;
+    const purger = new RecordPurger({
+      db,
+      logger,
+      clock,
+      retentionMs: recordRetentionMs,
+      intervalMs: recordPurgeIntervalMs,
+      batchSize: recordPurgeBatchSize,
+      purged: this.metrics.recordsPurged,
+    });
+    purger.start();
+    return purger;
   }
 
   private async databaseAnswers(db: Kysely<Database>): Promise<boolean> {
@@ -269,7 +310,7 @@ export class ControlPlane {
     if (this.starting) await this.starting.catch(() => {}); // a failed start cleaned up after itself
     const running = this.running;
     if (!running) return;
-    const { server, tracker, usage, database } = running;
+    const { server, tracker, usage, purger, database } = running;
     // Watch streams never finish on their own: end them first so draining does not wait for them.
     await this.authorizationChanges?.close();
     this.logger.info({ open_connections: tracker.openConnections }, "control plane shutting down");
@@ -283,6 +324,7 @@ export class ControlPlane {
     await closed;
     clearTimeout(deadline);
     await usage.close();
+    await purger?.close();
     await database.close();
     this.running = undefined;
     this.logger.info("control plane stopped");

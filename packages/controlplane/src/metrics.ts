@@ -26,6 +26,8 @@ export class ControlPlaneMetrics {
   readonly recordsRejected: Counter;
   /** Open Authorizer.WatchAuthorizationChanges streams. */
   readonly authorizationWatchers: Gauge;
+  /** Rows deleted because they were past the retention period, by table. */
+  readonly recordsPurged: Counter<"table">;
 
   constructor(options: ControlPlaneMetricsOptions = {}) {
     const registers = [this.registry];
@@ -56,6 +58,12 @@ export class ControlPlaneMetrics {
     this.authorizationWatchers = new Gauge({
       name: `${METRICS_PREFIX}authorization_watchers`,
       help: "Open WatchAuthorizationChanges streams (gateways caching authorizations).",
+      registers,
+    });
+    this.recordsPurged = new Counter({
+      name: `${METRICS_PREFIX}records_purged_total`,
+      help: "Rows of recorded traffic deleted because they were past the retention period, by table.",
+      labelNames: ["table"],
       registers,
     });
     if (options.collectDefaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });

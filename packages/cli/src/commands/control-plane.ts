@@ -8,6 +8,7 @@ import { EmbeddedDeployment } from "../embedded-deployment.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
 import { parseListen } from "../listen-address.js";
 import { createLogger, logLevelOption } from "../logger.js";
+import { recordRetentionMs, recordRetentionOption } from "../record-retention-option.js";
 import { runDaemon } from "../run-daemon.js";
 
 interface ControlPlaneFlags extends DatabaseFlags, GatewaySettingsFlags {
@@ -15,6 +16,7 @@ interface ControlPlaneFlags extends DatabaseFlags, GatewaySettingsFlags {
   tlsCertFile?: string;
   tlsKeyFile?: string;
   embeddedGateway?: boolean;
+  recordRetention: string;
   logLevel: string;
 }
 
@@ -31,7 +33,8 @@ export function controlPlaneCommand(): Command {
             "--embedded-gateway",
             "also run a gateway in this process, serving the LLM routes on this address under /api/v2/ai-gateway/openai/ and /api/v2/ai-gateway/anthropic/ (configured by the options below)",
           ).env("WEIR_EMBEDDED_GATEWAY"),
-        ),
+        )
+        .addOption(recordRetentionOption()),
     ).addOption(logLevelOption()),
   ).action(async (flags: ControlPlaneFlags) => {
     if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new CliError("--tls-cert-file and --tls-key-file must be given together");
@@ -41,6 +44,7 @@ export function controlPlaneCommand(): Command {
       databaseUrl: databaseUrl(flags),
       embeddedDataDir: flags.dataDir,
       tls: flags.tlsCertFile && flags.tlsKeyFile ? { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile } : undefined,
+      recordRetentionMs: recordRetentionMs(flags.recordRetention),
       logger,
     };
     if (flags.embeddedGateway) {

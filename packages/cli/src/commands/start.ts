@@ -13,6 +13,7 @@ import { AdminClient } from "../admin-client.js";
 import { CliError } from "../cli-error.js";
 import { parseListen } from "../listen-address.js";
 import { createLogger, logLevelOption } from "../logger.js";
+import { recordRetentionMs, recordRetentionOption } from "../record-retention-option.js";
 import { shutdownSignal } from "../shutdown-signal.js";
 import { readState, writeEnvFile, writeState, type StartState } from "../state-file.js";
 import type { User } from "../users-lookup.js";
@@ -23,6 +24,7 @@ interface StartFlags {
   gatewayListen: string;
   openaiApiKey?: string;
   anthropicApiKey?: string;
+  recordRetention: string;
   logLevel: string;
 }
 
@@ -36,6 +38,7 @@ export function startCommand(): Command {
     .addOption(new Option("--gateway-listen <host:port>", "gateway address").env("WEIR_GATEWAY_LISTEN").default("127.0.0.1:7081"))
     .addOption(new Option("--openai-api-key <key>", "use the real OpenAI API with this key").env("OPENAI_API_KEY"))
     .addOption(new Option("--anthropic-api-key <key>", "use the real Anthropic API with this key").env("ANTHROPIC_API_KEY"))
+    .addOption(recordRetentionOption())
     .addOption(logLevelOption())
     .action(async (flags: StartFlags) => {
       // An empty variable (OPENAI_API_KEY=) means "not set", here and in the gateway's options.
@@ -77,6 +80,7 @@ async function ensureIdentities(admin: AdminClient, state: StartState): Promise<
 }
 
 async function runStart(flags: StartFlags): Promise<void> {
+  const retentionMs = recordRetentionMs(flags.recordRetention);
   const dir = resolve(flags.dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const logFile = join(dir, "weir.log");
@@ -101,7 +105,12 @@ async function runStart(flags: StartFlags): Promise<void> {
       writeState(statePath, state);
     }
 
-    const controlPlane = createControlPlane({ listen: parseListen(flags.controlPlaneListen), databaseUrl: database.url, logger: logger.child({ daemon: "control-plane" }) });
+    const controlPlane = createControlPlane({
+      listen: parseListen(flags.controlPlaneListen),
+      databaseUrl: database.url,
+      recordRetentionMs: retentionMs,
+      logger: logger.child({ daemon: "control-plane" }),
+    });
     await controlPlane.start();
     cleanups.push(() => controlPlane.shutdown());
     const ids = await ensureIdentities(new AdminClient({ url: controlPlane.url, token: state.ownerToken }), state);

@@ -1,0 +1,64 @@
+// Deletes recorded traffic past the retention period (the reference's DeleteOldAIBridgeRecords):
+// interceptions that started before a cut-off, with their token usages, prompts, tool usages and
+// thoughts. The child tables have no foreign key (migration 2026_12_03), so the children go in
+// the same statement as their interceptions, found through their interception_id indexes.
+//
+// One call deletes at most `limit` interceptions, oldest first, in one transaction, so a large
+// backlog (retention switched on over months of data) is worked off in short transactions that
+// never hold many row locks or write one huge WAL burst. Control-plane replicas purge the same
+// tables: a transaction-level advisory lock lets one of them at a time do it; the others see the
+// lock taken and leave the work to it.
+//
+// A child record that arrives while its interception is being deleted can outlive it (the
+// writers check that the interception exists without locking it). It takes an interception
+// older than the retention period that is still being recorded, which the minimum period
+// (one hour, see the CLI) makes all but impossible.
+import { sql, type Kysely } from "kysely";
+import type { Database } from "../schema.js";
+
+/** Two-int advisory lock key ("weir", 2); bootstrap uses ("weir", 1). */
+const RETENTION_LOCK = [0x77656972, 2] as const;
+
+/** The tables a purge deletes from, children first. */
+export const PURGED_TABLES = [
+  "aibridge_token_usages",
+  "aibridge_user_prompts",
+  "aibridge_tool_usages",
+  "aibridge_model_thoughts",
+  "aibridge_interceptions",
+] as const;
+export type PurgedTable = (typeof PURGED_TABLES)[number];
+
+/** Rows deleted, per table. */
+export type PurgedRows = Readonly<Record<PurgedTable, number>>;
+
+/**
+ * Deletes up to `limit` interceptions that started before `cutoff`, oldest first, and every
+ * child row of them. Answers the rows deleted, or undefined when another session holds the
+ * retention lock (another control plane is purging).
+ */
+export async function purgeInterceptionsStartedBefore(db: Kysely<Database>, cutoff: Date, limit: number): Promise<PurgedRows | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const locked = await sql<{ locked: boolean }>`SELECT pg_try_advisory_xact_lock(${RETENTION_LOCK[0]}, ${RETENTION_LOCK[1]}) AS locked`.execute(trx);
+    if (locked.rows[0]?.locked !== true) return undefined;
+    // MATERIALIZED: every DELETE below must see the same set of ids.
+    const counted = await sql<Record<PurgedTable, number>>`
+      WITH doomed AS MATERIALIZED (
+        SELECT id FROM aibridge_interceptions WHERE started_at < ${cutoff} ORDER BY started_at LIMIT ${limit}
+      ),
+      token_usages AS (DELETE FROM aibridge_token_usages WHERE interception_id IN (SELECT id FROM doomed) RETURNING 1),
+      user_prompts AS (DELETE FROM aibridge_user_prompts WHERE interception_id IN (SELECT id FROM doomed) RETURNING 1),
+      tool_usages AS (DELETE FROM aibridge_tool_usages WHERE interception_id IN (SELECT id FROM doomed) RETURNING 1),
+      model_thoughts AS (DELETE FROM aibridge_model_thoughts WHERE interception_id IN (SELECT id FROM doomed) RETURNING 1),
+      interceptions AS (DELETE FROM aibridge_interceptions WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+      SELECT
+        (SELECT count(*) FROM token_usages)::int AS aibridge_token_usages,
+        (SELECT count(*) FROM user_prompts)::int AS aibridge_user_prompts,
+        (SELECT count(*) FROM tool_usages)::int AS aibridge_tool_usages,
+        (SELECT count(*) FROM model_thoughts)::int AS aibridge_model_thoughts,
+        (SELECT count(*) FROM interceptions)::int AS aibridge_interceptions`.execute(trx);
+    const row = counted.rows[0];
+    if (row === undefined) throw new Error("the purge statement returned no row");
+    return row;
+  });
+}
