@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { controlPlaneCommand } from "./commands/control-plane.js";
 import { gatewayCommand } from "./commands/gateway.js";
+import { interceptionsCommand } from "./commands/interceptions.js";
 import { keysCommand } from "./commands/keys.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { startCommand } from "./commands/start.js";
@@ -18,5 +19,6 @@ export function createProgram(): Command {
     .addCommand(migrateCommand())
     .addCommand(keysCommand())
     .addCommand(usersCommand())
-    .addCommand(tokensCommand());
+    .addCommand(tokensCommand())
+    .addCommand(interceptionsCommand());
 }

@@ -12,8 +12,9 @@ export interface User {
   created_at: string;
 }
 
-export async function findUser(client: AdminClient, usernameOrId: string): Promise<User> {
-  const users = await client.get<User[]>("/api/v2/users");
+/** `users`: the list when the caller has it already (saves a request). */
+export async function findUser(client: AdminClient, usernameOrId: string, users?: readonly User[]): Promise<User> {
+  users ??= await client.get<User[]>("/api/v2/users");
   const wanted = usernameOrId.toLowerCase();
   const user = users.find((u) => u.username.toLowerCase() === wanted) ?? users.find((u) => u.id === wanted);
   if (!user) throw new CliError(`no user named or with id ${JSON.stringify(usernameOrId)}`);

@@ -1,0 +1,132 @@
+// weir interceptions list|show — recorded traffic, over the admin API (the reference's
+// `coder aibridge interceptions list`). `list` prints one page, newest first, as a table (JSON
+// with --json, with the cursor of the next page); --all follows the cursor to the last page.
+import { Command, Option } from "commander";
+import type { AdminClient } from "../admin-client.js";
+import { addAdminOptions, adminClient, type AdminFlags } from "../admin-options.js";
+import { CliError } from "../cli-error.js";
+import { jsonOption } from "../env-options.js";
+import { printList, type Cell } from "../table.js";
+import { findUser, type User } from "../users-lookup.js";
+
+/** The fields of an interception the table shows (the API answers many more; --json has all). */
+interface Interception {
+  id: string;
+  initiator_id: string;
+  provider: string;
+  model: string;
+  client: string;
+  started_at: string;
+  ended_at: string | null;
+  error_type: string | null;
+  token_usages: { input_tokens: number; output_tokens: number; cache_read_input_tokens: number; cache_write_input_tokens: number }[];
+  tool_usages: unknown[];
+}
+
+interface Page {
+  interceptions: Interception[];
+  next_cursor?: string;
+}
+
+interface ListFlags extends AdminFlags {
+  initiator?: string;
+  provider?: string;
+  model?: string;
+  client?: string;
+  startedAfter?: string;
+  startedBefore?: string;
+  limit: string;
+  after?: string;
+  all?: boolean;
+  json?: boolean;
+}
+
+/** The API's largest page. */
+const MAX_LIMIT = 100;
+const LIST_PATH = "/api/v2/ai-gateway/interceptions";
+
+export function interceptionsCommand(): Command {
+  const interceptions = new Command("interceptions").description("read recorded LLM traffic (interceptions with prompts, token usages, tool usages, thoughts)");
+
+  addAdminOptions(
+    interceptions
+      .command("list")
+      .alias("ls")
+      .description("list recorded interceptions, newest first")
+      .addOption(new Option("--initiator <username-or-id>", "only this user's interceptions").env("WEIR_INITIATOR"))
+      .addOption(new Option("--provider <name>", "only this provider (openai, anthropic)").env("WEIR_PROVIDER"))
+      .addOption(new Option("--model <model>", "only this model").env("WEIR_MODEL"))
+      .addOption(new Option("--client <client>", "only this client (e.g. claude-code, codex)").env("WEIR_CLIENT"))
+      .addOption(new Option("--started-after <time>", "only interceptions started after this RFC 3339 time").env("WEIR_STARTED_AFTER"))
+      .addOption(new Option("--started-before <time>", "only interceptions started before this RFC 3339 time").env("WEIR_STARTED_BEFORE"))
+      .addOption(new Option("--limit <n>", `interceptions per page, 1 to ${MAX_LIMIT}`).env("WEIR_LIMIT").default("25"))
+      .addOption(new Option("--after <cursor>", "the page after this cursor (next_cursor of the previous page)").env("WEIR_AFTER"))
+      .addOption(new Option("--all", "follow the cursor through every page").env("WEIR_ALL").conflicts("after"))
+      .addOption(jsonOption()),
+  ).action(async (flags: ListFlags) => {
+    const limit = parseLimit(flags.limit);
+    const client = adminClient(flags);
+    const users = await client.get<User[]>("/api/v2/users");
+    const query = new URLSearchParams();
+    if (flags.initiator !== undefined) query.set("initiator", (await findUser(client, flags.initiator, users)).id);
+    for (const [name, value] of [
+      ["provider", flags.provider],
+      ["model", flags.model],
+      ["client", flags.client],
+      ["started_after", flags.startedAfter],
+      ["started_before", flags.startedBefore],
+    ] as const) {
+      if (value !== undefined) query.set(name, value);
+    }
+    query.set("limit", String(flags.all ? MAX_LIMIT : limit));
+    if (flags.after !== undefined) query.set("after", flags.after);
+
+    const page = flags.all ? await allPages(client, query) : await client.get<Page>(`${LIST_PATH}?${query}`);
+    const usernames = new Map(users.map((u) => [u.id, u.username]));
+    printList(flags.json ?? false, page, ["id", "started at", "user", "provider", "model", "client", "input", "output", "cached", "tools", "status"], page.interceptions.map((i) => row(i, usernames)));
+    // The table goes to stdout; how to get the next page goes to stderr, so a pipe sees only rows.
+    if (!flags.json && page.next_cursor !== undefined) process.stderr.write(`more: --after ${page.next_cursor}\n`);
+  });
+
+  addAdminOptions(interceptions.command("show").description("print one interception with everything recorded for it, as JSON").argument("<id>")).action(
+    async (id: string, flags: AdminFlags) => {
+      const interception = await adminClient(flags).get<unknown>(`${LIST_PATH}/${encodeURIComponent(id)}`);
+      process.stdout.write(`${JSON.stringify(interception, null, 2)}\n`);
+    },
+  );
+  return interceptions;
+}
+
+function parseLimit(text: string): number {
+  const n = /^[0-9]{1,3}$/.test(text.trim()) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= MAX_LIMIT)) throw new CliError(`--limit must be an integer from 1 to ${MAX_LIMIT}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+async function allPages(client: AdminClient, query: URLSearchParams): Promise<Page> {
+  const all: Interception[] = [];
+  for (;;) {
+    const page = await client.get<Page>(`${LIST_PATH}?${query}`);
+    all.push(...page.interceptions);
+    if (page.next_cursor === undefined) return { interceptions: all };
+    query.set("after", page.next_cursor);
+  }
+}
+
+function row(i: Interception, usernames: ReadonlyMap<string, string>): Cell[] {
+  const sum = (pick: (u: Interception["token_usages"][number]) => number) => i.token_usages.reduce((n, u) => n + pick(u), 0);
+  const status = i.ended_at === null ? "in flight" : (i.error_type ?? "ok");
+  return [
+    i.id,
+    i.started_at,
+    usernames.get(i.initiator_id) ?? i.initiator_id,
+    i.provider,
+    i.model,
+    i.client || null,
+    sum((u) => u.input_tokens),
+    sum((u) => u.output_tokens),
+    sum((u) => u.cache_read_input_tokens),
+    i.tool_usages.length,
+    status,
+  ];
+}

@@ -1,0 +1,111 @@
+// `weir interceptions list|show` as an operator runs them, against traffic recorded through a
+// real gateway replica (the official OpenAI client): the table shows what the admin API holds,
+// pages follow the cursor without overlap, filters narrow, and mistakes get one clear line.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import OpenAI from "openai";
+import { recorded, startStack, weirAdmin, type Stack } from "./stack.js";
+
+let stack: Stack;
+let bobId: string;
+const REQUESTS = 5;
+
+before(async () => {
+  stack = await startStack({ replicas: 1 });
+  const openai = new OpenAI({ apiKey: stack.user.apiKey, baseURL: `${stack.replicas[0]!.url}/openai/v1`, maxRetries: 0 });
+  for (let i = 0; i < REQUESTS; i++) {
+    await openai.chat.completions.create({ model: i % 2 === 0 ? "gpt-4o" : "gpt-4o-mini", messages: [{ role: "user", content: `question ${i}` }] });
+  }
+  await recorded(stack, (list) => list.length === REQUESTS && list.every((i) => i.ended_at !== null && i.token_usages.length === 1));
+  bobId = (await stack.admin.request("POST", "/api/v2/users", { username: "bob", role: "member" })).body.id;
+});
+after(async () => {
+  await stack?.stop();
+});
+
+const weir = (args: string[]) => weirAdmin(stack, ["interceptions", ...args]);
+
+/** The admin API's list, newest first. */
+async function apiList(): Promise<any[]> {
+  return (await stack.admin.request("GET", "/api/v2/ai-gateway/interceptions?limit=100")).body.interceptions;
+}
+
+describe("weir interceptions", () => {
+  it("lists interceptions newest first as a table of what was recorded", async () => {
+    const expected = await apiList();
+    const res = await weir(["list"]);
+    assert.equal(res.code, 0, res.out);
+    const [header, ...rows] = res.out.trimEnd().split("\n");
+    assert.match(header!, /^ID +STARTED AT +USER +PROVIDER +MODEL +CLIENT +INPUT +OUTPUT +CACHED +TOOLS +STATUS$/);
+    assert.equal(rows.length, REQUESTS);
+    rows.forEach((line, n) => {
+      const i = expected[n];
+      const u = i.token_usages[0];
+      assert.deepEqual(line.split(/ {2,}/), [i.id, i.started_at, "alice", "openai", i.model, i.client || "-", String(u.input_tokens), String(u.output_tokens), String(u.cache_read_input_tokens), "0", "ok"]);
+      assert.ok(u.input_tokens > 0 && u.output_tokens > 0);
+    });
+  });
+
+  it("pages with --limit and --after without overlap, and --all --json gathers every page", async () => {
+    const expected = (await apiList()).map((i) => i.id);
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const res = await weir(["list", "--limit", "2", "--json", ...(after ? ["--after", after] : [])]);
+      assert.equal(res.code, 0, res.out);
+      const body = JSON.parse(res.out) as { interceptions: { id: string }[]; next_cursor?: string };
+      assert.ok(body.interceptions.length <= 2);
+      seen.push(...body.interceptions.map((i) => i.id));
+      after = body.next_cursor;
+      if (after === undefined) break;
+    }
+    assert.deepEqual(seen, expected);
+
+    const table = await weir(["list", "--limit", "2"]);
+    assert.match(table.out, /^more: --after \S+$/m);
+
+    const all = await weir(["list", "--all", "--json"]);
+    assert.equal(all.code, 0, all.out);
+    const gathered = JSON.parse(all.out) as { interceptions: { id: string; prompts: { prompt: string }[] }[]; next_cursor?: string };
+    assert.deepEqual(gathered.interceptions.map((i) => i.id), expected);
+    assert.equal(gathered.next_cursor, undefined);
+    assert.deepEqual(gathered.interceptions.map((i) => i.prompts[0]?.prompt).reverse(), Array.from({ length: REQUESTS }, (_, i) => `question ${i}`));
+  });
+
+  it("filters by user (name or id), model and time", async () => {
+    const byName = JSON.parse((await weir(["list", "--initiator", "alice", "--model", "gpt-4o-mini", "--json"])).out);
+    assert.deepEqual(byName.interceptions.map((i: any) => i.model), ["gpt-4o-mini", "gpt-4o-mini"]);
+    const bob = JSON.parse((await weir(["list", "--initiator", bobId, "--json"])).out);
+    assert.deepEqual(bob.interceptions, []);
+    const future = JSON.parse((await weir(["list", "--started-after", "2999-01-01T00:00:00Z", "--json"])).out);
+    assert.deepEqual(future.interceptions, []);
+  });
+
+  it("shows one interception as the admin API has it", async () => {
+    const [newest] = await apiList();
+    const res = await weir(["show", newest.id]);
+    assert.equal(res.code, 0, res.out);
+    assert.deepEqual(JSON.parse(res.out), newest);
+  });
+
+  it("answers mistakes with one line and exit code 1", async () => {
+    const checks: Promise<void>[] = [];
+    for (const [args, line] of [
+      [["list", "--limit", "0"], /^weir: --limit must be an integer from 1 to 100, got "0"$/m],
+      [["list", "--limit", "1000"], /^weir: --limit must be an integer from 1 to 100, got "1000"$/m],
+      [["list", "--initiator", "nobody"], /^weir: no user named or with id "nobody"$/m],
+      [["list", "--started-after", "yesterday"], /^weir: GET \/api\/v2\/ai-gateway\/interceptions\?started_after=yesterday&limit=25: 400 Invalid query parameters\. — started_after: /m],
+      [["list", "--after", "forged"], /^weir: GET .*: 400 Invalid query parameters\. — after: Must be a next_cursor returned by this endpoint\.$/m],
+      [["show", "not-a-uuid"], /^weir: GET \/api\/v2\/ai-gateway\/interceptions\/not-a-uuid: 400 /m],
+      [["show", "00000000-0000-4000-8000-000000000000"], /^weir: GET \/api\/v2\/ai-gateway\/interceptions\/00000000-0000-4000-8000-000000000000: 404 /m],
+    ] as const) {
+      checks.push(
+        weir([...args]).then((res) => {
+          assert.equal(res.code, 1, `${args.join(" ")}: ${res.out}`);
+          assert.match(res.out, line);
+        }),
+      );
+    }
+    await Promise.all(checks);
+  });
+});
