@@ -12,6 +12,12 @@ function positiveInteger(flag: string, value: string): number {
   return Number(value);
 }
 
+/** A limit: a whole number, 0 meaning none. */
+function limit(flag: string, value: string): number {
+  if (!/^(0|[1-9][0-9]{0,8})$/.test(value.trim())) throw new CliError(`${flag} must be a whole number (0: no limit), got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
 export interface GatewaySettingsFlags {
   openaiBaseUrl: string;
   openaiApiKey?: string;
@@ -20,6 +26,8 @@ export interface GatewaySettingsFlags {
   anthropicApiKey?: string;
   anthropicApiKeyFile?: string;
   allowByok?: boolean;
+  maxConcurrency: string;
+  rateLimit: string;
   upstreamTimeout: string;
   shutdownTimeout: string;
   recordFlushTimeout: string;
@@ -27,7 +35,7 @@ export interface GatewaySettingsFlags {
 }
 
 /** The shared settings of GatewayOptionsInput (and of EmbeddedGatewayOptionsInput). */
-export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "upstreamTimeoutMs" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize">>;
+export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "maxConcurrency" | "rateLimit" | "upstreamTimeoutMs" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize">>;
 
 export function addGatewaySettingsOptions(command: Command): Command {
   return command
@@ -38,6 +46,8 @@ export function addGatewaySettingsOptions(command: Command): Command {
     .addOption(new Option("--anthropic-api-key <key>", "central Anthropic key (centralized mode)").env("WEIR_ANTHROPIC_API_KEY"))
     .addOption(new Option("--anthropic-api-key-file <path>", "file holding the central Anthropic key").env("WEIR_ANTHROPIC_API_KEY_FILE"))
     .addOption(new Option("--allow-byok", "let users bring their own provider key (X-AI-Governance-Token)").env("WEIR_ALLOW_BYOK"))
+    .addOption(new Option("--max-concurrency <requests>", "LLM requests served at once by this replica; more get 503 (0: no limit)").env("WEIR_MAX_CONCURRENCY").default("0"))
+    .addOption(new Option("--rate-limit <requests>", "requests per second per user API key on this replica; more get 429 with Retry-After (0: no limit)").env("WEIR_RATE_LIMIT").default("0"))
     .addOption(new Option("--upstream-timeout <duration>", "longest wait for a provider: for its answer, then between two chunks of it").env("WEIR_UPSTREAM_TIMEOUT").default("600s"))
     .addOption(new Option("--shutdown-timeout <duration>", "how long shutdown lets in-flight streams finish").env("WEIR_SHUTDOWN_TIMEOUT").default("30s"))
     .addOption(
@@ -57,6 +67,8 @@ export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
     openai: { baseUrl: flags.openaiBaseUrl, apiKey: readSecret("the OpenAI key", flags.openaiApiKey, flags.openaiApiKeyFile) },
     anthropic: { baseUrl: flags.anthropicBaseUrl, apiKey: readSecret("the Anthropic key", flags.anthropicApiKey, flags.anthropicApiKeyFile) },
     allowByok: flags.allowByok ?? false,
+    maxConcurrency: limit("--max-concurrency", flags.maxConcurrency),
+    rateLimit: limit("--rate-limit", flags.rateLimit),
     upstreamTimeoutMs: parseDurationSeconds(flags.upstreamTimeout) * 1000,
     shutdownTimeoutMs: parseDurationSeconds(flags.shutdownTimeout) * 1000,
     recordFlushTimeoutMs: parseDurationSeconds(flags.recordFlushTimeout) * 1000,

@@ -80,6 +80,25 @@ export class PoolShuttingDownError extends Error {
   }
 }
 
+/** As many LLM requests are in flight as --max-concurrency allows (reference: 503 at capacity). */
+export class AtCapacityError extends Error {
+  override readonly name = "AtCapacityError";
+  constructor(readonly maxConcurrency: number) {
+    super("AI Gateway is currently at capacity. Please try again later.");
+  }
+}
+
+/** The credential made more requests this second than --rate-limit allows (reference: 429). */
+export class RateLimitedError extends Error {
+  override readonly name = "RateLimitedError";
+  constructor(
+    readonly limit: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super("rate limit exceeded");
+  }
+}
+
 /** The gateway is draining and refuses new requests. */
 export class GatewayShuttingDownError extends Error {
   override readonly name = "GatewayShuttingDownError";
@@ -154,6 +173,8 @@ export class InProcessGatewayClosedError extends Error {
   }
 }
 
+export const isAtCapacityError = (err: unknown): err is AtCapacityError => err instanceof AtCapacityError;
+export const isRateLimitedError = (err: unknown): err is RateLimitedError => err instanceof RateLimitedError;
 export const isNoCredentialError = (err: unknown): err is NoCredentialError => err instanceof NoCredentialError;
 export const isByokNotAllowedError = (err: unknown): err is ByokNotAllowedError => err instanceof ByokNotAllowedError;
 export const isRouteNotSupportedError = (err: unknown): err is RouteNotSupportedError =>
@@ -211,6 +232,10 @@ export function toHttpError(err: unknown): HttpErrorResponse {
   if (isUnsupportedContentEncodingError(err)) return { status: 415, message: "unsupported content encoding", detail: err.detail };
   if (isRecordInterceptionError(err)) return { status: 500, message: err.message };
   if (isHandlerAcquireError(err)) return { status: 500, message: err.message };
+  if (isRateLimitedError(err)) {
+    return { status: 429, message: err.message, detail: `At most ${err.limit} requests per second per API key; retry after ${err.retryAfterSeconds} s.` };
+  }
+  if (isAtCapacityError(err)) return { status: 503, message: err.message };
   if (isControlPlaneUnavailableError(err)) return { status: 503, message: err.message };
   if (isGatewayShuttingDownError(err) || isPoolShuttingDownError(err)) {
     return { status: 503, message: "gateway is shutting down" };

@@ -11,12 +11,14 @@ import type { AuthorizedUser, ControlPlaneClient, UserCredential } from "./contr
 import { GOVERNANCE_REQUEST_ID_HEADER, extractAuthToken, isByokRequest } from "./credentials.js";
 import { takeDelegation } from "./delegation.js";
 import {
+  AtCapacityError,
   ByokNotAllowedError,
   ClientDisconnectedError,
   GatewayShuttingDownError,
   HandlerAcquireError,
   InvalidOwnerIdError,
   NoCredentialError,
+  RateLimitedError,
   RouteNotSupportedError,
   isByokNotAllowedError,
   isClientDisconnectedError,
@@ -25,6 +27,7 @@ import {
   isInvalidRequestBodyError,
   isNoCredentialError,
   isPoolShuttingDownError,
+  isRateLimitedError,
   isRequestBodyTooLargeError,
   isRouteNotSupportedError,
   isUnauthorizedError,
@@ -35,6 +38,7 @@ import type { HandlerPool } from "./handler-pool.js";
 import { poolKey } from "./handler-pool.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayOptions } from "./options.js";
+import { RateLimiter } from "./rate-limiter.js";
 import type { RequestHandler } from "./request-handler.js";
 import { RequestLog } from "./request-log.js";
 import { sendGatewayError } from "./response-writer.js";
@@ -66,8 +70,13 @@ export class HttpFront {
   private idleWaiters: (() => void)[] = [];
   private draining = false;
   private running = false;
+  /** Per-credential requests per second (--rate-limit); undefined without a limit. */
+  private readonly rateLimiter: RateLimiter | undefined;
 
-  constructor(private readonly o: HttpFrontOptions) {}
+  constructor(private readonly o: HttpFrontOptions) {
+    const { rateLimit, clock } = o.options;
+    this.rateLimiter = rateLimit > 0 ? new RateLimiter(rateLimit, () => clock.now()) : undefined;
+  }
 
   /** The http.Server request listener. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -100,6 +109,15 @@ export class HttpFront {
     }
     if (this.draining) {
       sendGatewayError(res, toHttpError(new GatewayShuttingDownError()), { connection: "close" }, providerOfPath(path));
+      return;
+    }
+    // Outermost, as in the reference: a request beyond the limit costs no routing, no RPC.
+    const maxConcurrency = this.o.options.maxConcurrency;
+    if (maxConcurrency > 0 && this.active.size >= maxConcurrency) {
+      this.o.metrics.requestsRefusedTotal.inc({ reason: "at_capacity" });
+      this.o.logger.debug({ method, path, max_concurrency: maxConcurrency }, "at capacity: request refused");
+      req.resume();
+      sendGatewayError(res, toHttpError(new AtCapacityError(maxConcurrency)), {}, providerOfPath(path));
       return;
     }
 
@@ -175,9 +193,16 @@ export class HttpFront {
       throw new RouteNotSupportedError(method, path);
     }
 
+    const credential = extractAuthToken(req.headers);
+    // Per credential, before the BYOK guard and any RPC (reference order). A request without one
+    // is refused below anyway.
+    if (this.rateLimiter !== undefined) {
+      const key = delegatedApiKeyId !== undefined ? `key-id:${delegatedApiKeyId}` : credential?.token;
+      const retryAfter = key === undefined ? 0 : this.rateLimiter.take(key);
+      if (retryAfter > 0) throw new RateLimitedError(this.rateLimiter.limit, retryAfter);
+    }
     const byok = isByokRequest(req.headers);
     if (byok && !this.o.options.allowByok) throw new ByokNotAllowedError();
-    const credential = extractAuthToken(req.headers);
     // A delegated in-process request authorizes by key id alone (reference: IsAuthorized{key_id}).
     // Its Authorization / X-Api-Key are then the user's provider key (BYOK) or unused; they are
     // stripped or forwarded by mode exactly like on any other request.
@@ -240,6 +265,9 @@ export class HttpFront {
       log.warn({ reason: "invalid_owner_id" }, "unauthorized");
     } else if (isByokNotAllowedError(err) || isInvalidRequestBodyError(err) || isRequestBodyTooLargeError(err) || isUnsupportedContentEncodingError(err)) {
       log.info({ err }, http.message);
+    } else if (isRateLimitedError(err)) {
+      this.o.metrics.requestsRefusedTotal.inc({ reason: "rate_limited" });
+      log.debug(http.message);
     } else if (isPoolShuttingDownError(err)) {
       log.info(http.message);
     } else if (isControlPlaneUnavailableError(err)) {
@@ -256,7 +284,8 @@ export class HttpFront {
       return;
     }
     req.resume();
-    sendGatewayError(res, http, {}, providerOfPath(path));
+    const headers: Record<string, string> = isRateLimitedError(err) ? { "retry-after": String(err.retryAfterSeconds) } : {};
+    sendGatewayError(res, http, headers, providerOfPath(path));
   }
 
   private text(res: ServerResponse, status: number, body: string): void {

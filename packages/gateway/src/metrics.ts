@@ -26,6 +26,8 @@ export interface GatewayMetrics {
   readonly toolCallsTotal: Counter<"provider" | "model" | "name">;
   /** outcome: allowed, denied, unavailable, error. */
   readonly authorizationsTotal: Counter<"outcome">;
+  /** LLM requests refused before authorization; reason: at_capacity (503), rate_limited (429). */
+  readonly requestsRefusedTotal: Counter<"reason">;
   readonly recordsSentTotal: Counter<"type">;
   /** reason: overflow, permanent, shutdown. */
   readonly recordsDroppedTotal: Counter<"type" | "reason">;
@@ -141,6 +143,12 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
       name: `${p}authorizations_total`,
       help: "IsAuthorized outcomes.",
       labelNames: ["outcome"] as const,
+      registers,
+    }),
+    requestsRefusedTotal: new Counter({
+      name: `${p}requests_refused_total`,
+      help: "LLM requests refused before authorization: at_capacity (--max-concurrency, 503), rate_limited (--rate-limit, 429).",
+      labelNames: ["reason"] as const,
       registers,
     }),
     recordsSentTotal: new Counter({

@@ -31,6 +31,10 @@ export interface GatewayOptions {
   readonly anthropic: ProviderOptions;
   /** Allow requests that bring their own provider key (X-AI-Governance-Token). */
   readonly allowByok: boolean;
+  /** LLM requests served at once; beyond it new ones get 503 (reference MaxConcurrency). 0: no limit. */
+  readonly maxConcurrency: number;
+  /** Requests per second per user credential; beyond it 429 with Retry-After (reference RateLimit). 0: no limit. */
+  readonly rateLimit: number;
   /** Deadline of one upstream request, streaming included. */
   readonly upstreamTimeoutMs: number;
   /** How long shutdown() lets in-flight requests finish before aborting them. */
@@ -101,6 +105,8 @@ export interface GatewayOptionsInput {
   readonly openai?: Partial<ProviderOptions>;
   readonly anthropic?: Partial<ProviderOptions>;
   readonly allowByok?: boolean;
+  readonly maxConcurrency?: number;
+  readonly rateLimit?: number;
   readonly upstreamTimeoutMs?: number;
   readonly shutdownTimeoutMs?: number;
   readonly recordFlushTimeoutMs?: number;
@@ -141,6 +147,8 @@ export const DEFAULT_GATEWAY_OPTIONS = Object.freeze({
   openai: Object.freeze({ baseUrl: "https://api.openai.com/v1" }),
   anthropic: Object.freeze({ baseUrl: "https://api.anthropic.com" }),
   allowByok: false,
+  maxConcurrency: 0,
+  rateLimit: 0,
   upstreamTimeoutMs: 600_000,
   shutdownTimeoutMs: 30_000,
   recordFlushTimeoutMs: 10_000,
@@ -168,6 +176,11 @@ function positive(name: string, value: number): number {
 
 function atMost(name: string, value: number, max: number): number {
   if (!Number.isFinite(value) || value < 0 || value > max) throw new InvalidGatewayOptionsError(`${name} must be between 0 and ${max}, got ${value}`);
+  return value;
+}
+
+function limit(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidGatewayOptionsError(`${name} must be a whole number, 0 for no limit, got ${value}`);
   return value;
 }
 
@@ -213,6 +226,8 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
       apiKey: input.anthropic?.apiKey,
     }),
     allowByok: input.allowByok ?? d.allowByok,
+    maxConcurrency: limit("maxConcurrency", input.maxConcurrency ?? d.maxConcurrency),
+    rateLimit: limit("rateLimit", input.rateLimit ?? d.rateLimit),
     upstreamTimeoutMs: positive("upstreamTimeoutMs", input.upstreamTimeoutMs ?? d.upstreamTimeoutMs),
     shutdownTimeoutMs: positive("shutdownTimeoutMs", input.shutdownTimeoutMs ?? d.shutdownTimeoutMs),
     recordFlushTimeoutMs: positive("recordFlushTimeoutMs", input.recordFlushTimeoutMs ?? d.recordFlushTimeoutMs),

@@ -12,6 +12,7 @@ const ANTHROPIC_TYPES: Readonly<Record<number, string>> = {
   404: "not_found_error",
   413: "request_too_large",
   415: "invalid_request_error",
+  429: "rate_limit_error",
   500: "api_error",
   502: "api_error",
   503: "api_error",
