@@ -10,6 +10,7 @@ export const CONTROL_PLANE_ENV = Object.freeze({
   dataDir: "WEIR_DATA_DIR",
   tlsCertFile: "WEIR_TLS_CERT_FILE",
   tlsKeyFile: "WEIR_TLS_KEY_FILE",
+  databaseWaitSeconds: "WEIR_DATABASE_WAIT",
 });
 
 /** A configuration mistake; its message is one line meant for the operator. */
@@ -35,8 +36,13 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv, logger: Logge
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new ConfigError(`${CONTROL_PLANE_ENV.tlsCertFile} and ${CONTROL_PLANE_ENV.tlsKeyFile} must be set together`);
   }
+  const waitText = env[CONTROL_PLANE_ENV.databaseWaitSeconds];
+  if (waitText !== undefined && !/^[0-9]{1,6}$/.test(waitText)) {
+    throw new ConfigError(`${CONTROL_PLANE_ENV.databaseWaitSeconds}: want whole seconds, got ${JSON.stringify(waitText)}`);
+  }
   return {
     listen,
+    ...(waitText !== undefined ? { databaseWaitMs: Number(waitText) * 1000 } : {}),
     databaseUrl: env[CONTROL_PLANE_ENV.databaseUrl] || undefined,
     embeddedDataDir: env[CONTROL_PLANE_ENV.dataDir] || undefined,
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,

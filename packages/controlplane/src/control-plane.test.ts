@@ -16,7 +16,8 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Authorizer, MCPConfigurator, Recorder } from "@weir/proto";
 import pino from "pino";
-import { CONTROL_PLANE_DEFAULTS, createControlPlane, type ControlPlane } from "./index.js";
+import { sql } from "kysely";
+import { CONTROL_PLANE_DEFAULTS, bootstrapOwner, createControlPlane, type ControlPlane } from "./index.js";
 import { createDatabase, createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from "./testing/index.js";
 import { createTestH2Transport, gatewayHeaders, insertApiKey, insertGatewayKey, insertUser, type GatewayKeyFixture, type TestH2Transport } from "./testing/rpc-fixtures.js";
 
@@ -159,6 +160,52 @@ describe("/readyz", () => {
       assert.deepEqual([got.status, JSON.parse(got.body)], [503, { status: "not ready", message: "database unavailable" }]);
       assert.equal((await get(`${cp.url}/healthz`)).status, 200);
     } finally {
+      await cp.shutdown();
+      await dropDatabase(t.serverUrl, name);
+    }
+  });
+});
+
+describe("the admin API's own pool", () => {
+  // Property: admin requests stuck in the database (here: behind a lock, as behind a slow scan)
+  // hold at most the admin pool's few connections, so gateways' RPCs still get theirs; and the
+  // statement timeout cancels them with a 503 instead of letting them pile up.
+  it("keeps RPCs served while admin requests are stuck, and times the stuck ones out with 503", async () => {
+    const name = `weir_adminpool_${randomBytes(4).toString("hex")}`;
+    await createDatabase(t.serverUrl, name, process.env.WEIR_TEST_TEMPLATE_DB);
+    const url = databaseUrl(t.serverUrl, name);
+    const cp = createControlPlane({ listen, databaseUrl: url, logger, adminStatementTimeoutMs: 3_000 });
+    await cp.start();
+    const h2 = createTestH2Transport(cp.url);
+    try {
+      const db = cp.db;
+      const owner = await bootstrapOwner(db, { username: "owner" });
+      const gw = await insertGatewayKey(db);
+      const user = await insertUser(db);
+      const apiKey = await insertApiKey(db, user.id);
+      await db.connection().execute(async (locker) => {
+        await sql`BEGIN`.execute(locker);
+        await sql`LOCK TABLE aibridge_interceptions IN ACCESS EXCLUSIVE MODE`.execute(locker);
+        try {
+          // More stuck admin requests than the whole main pool (20) has connections.
+          const stuck = Array.from({ length: 25 }, () =>
+            get(`${cp.url}/api/v2/ai-gateway/interceptions`, { headers: { authorization: `Bearer ${owner.key}` } }),
+          );
+          await new Promise((r) => setTimeout(r, 500));
+          const answer = await h2.client(Authorizer).isAuthorized({ key: apiKey.key }, { headers: gatewayHeaders(gw.key), timeoutMs: 2_000 });
+          assert.equal(answer.ownerId, user.id);
+          const answers = await Promise.all(stuck);
+          assert.ok(answers.every((a) => a.status === 503), answers.map((a) => a.status).join(","));
+          const bodies = new Set(answers.map((a) => a.body));
+          assert.ok(bodies.has(JSON.stringify({ message: "The request took too long. Narrow it down with filters or a smaller limit." })), [...bodies].join(" | "));
+        } finally {
+          await sql`ROLLBACK`.execute(locker);
+        }
+      });
+      const after = await get(`${cp.url}/api/v2/ai-gateway/interceptions`, { headers: { authorization: `Bearer ${owner.key}` } });
+      assert.equal(after.status, 200);
+    } finally {
+      h2.close();
       await cp.shutdown();
       await dropDatabase(t.serverUrl, name);
     }

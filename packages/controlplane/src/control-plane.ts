@@ -13,7 +13,7 @@ import type { Logger } from "pino";
 import { createAdminApi } from "./admin/admin-api.js";
 import { AuthorizationChangeHub } from "./auth/authorization-change-hub.js";
 import { systemClock, type Clock } from "./clock.js";
-import { DEFAULT_EMBEDDED_DATA_DIR, openDatabase, type OpenDatabase } from "./db/database.js";
+import { DEFAULT_EMBEDDED_DATA_DIR, createKysely, openDatabase, type OpenDatabase } from "./db/database.js";
 import type { Database } from "./db/schema.js";
 import { ControlPlaneMetrics } from "./metrics.js";
 import { createGatewayAuthInterceptor } from "./rpc/gateway-auth-interceptor.js";
@@ -28,6 +28,11 @@ import { registerRecordBatchFastPath } from "./rpc/record-batch-fast-path.js";
 import { RecordPurger } from "./retention/record-purger.js";
 import { registerServices } from "./services/register-services.js";
 import type { ServiceDeps } from "./services/service-deps.js";
+
+// The admin API gets a pool of its own, small and with a statement timeout: lists over months
+// of records, however many an owner or a dashboard sends at once, cannot take the connections
+// that recording and authorization need, and a runaway query is cancelled.
+const ADMIN_POOL_SIZE = 4;
 
 /** Accept backlog of the control plane's listener (Node's default is 511). */
 const LISTEN_BACKLOG = 4096;
@@ -73,6 +78,10 @@ export interface ControlPlaneOptions {
   readonly recordPurgeIntervalMs?: number;
   /** Interceptions deleted per purge transaction. Default 5,000. */
   readonly recordPurgeBatchSize?: number;
+  /** The admin API's statement timeout (its requests then get 503). Default 15 s. */
+  readonly adminStatementTimeoutMs?: number;
+  /** How long start() keeps retrying a database server it cannot reach. Default 60 s; 0: fail at once. */
+  readonly databaseWaitMs?: number;
 }
 
 /** Every default of ControlPlaneOptions, in one place. */
@@ -86,6 +95,8 @@ export const CONTROL_PLANE_DEFAULTS = Object.freeze({
   recordRetentionMs: 60 * 86_400_000, // the reference's --aibridge-retention default, 60d
   recordPurgeIntervalMs: 10 * 60_000,
   recordPurgeBatchSize: 5_000,
+  adminStatementTimeoutMs: 15_000,
+  databaseWaitMs: 60_000,
 });
 
 /** Options with every default applied; frozen. */
@@ -103,6 +114,8 @@ export interface ResolvedControlPlaneOptions {
   readonly recordRetentionMs: number;
   readonly recordPurgeIntervalMs: number;
   readonly recordPurgeBatchSize: number;
+  readonly adminStatementTimeoutMs: number;
+  readonly databaseWaitMs: number;
 }
 
 const READY_TIMEOUT_MS = 2_000;
@@ -126,6 +139,8 @@ function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptio
     recordRetentionMs: options.recordRetentionMs ?? d.recordRetentionMs,
     recordPurgeIntervalMs: options.recordPurgeIntervalMs ?? d.recordPurgeIntervalMs,
     recordPurgeBatchSize: options.recordPurgeBatchSize ?? d.recordPurgeBatchSize,
+    adminStatementTimeoutMs: options.adminStatementTimeoutMs ?? d.adminStatementTimeoutMs,
+    databaseWaitMs: options.databaseWaitMs ?? d.databaseWaitMs,
   });
 }
 
@@ -136,6 +151,8 @@ function formatUrl(tls: boolean, address: AddressInfo): string {
 
 interface Running {
   readonly database: OpenDatabase;
+  /** The admin API's own pool on the same database. */
+  readonly adminDb: Kysely<Database>;
   /** The listening server: TLS (h2 + http/1.1 by ALPN) or the cleartext sniffing listener. */
   readonly server: Server;
   readonly tracker: ConnectionTracker;
@@ -154,6 +171,8 @@ export class ControlPlane {
   private authorizationChanges: AuthorizationChangeHub | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  /** Aborted by shutdown(): a start still waiting for its database gives up. */
+  private readonly startAbort = new AbortController();
 
   constructor(options: ControlPlaneOptions) {
     this.options = resolveOptions(options);
@@ -187,6 +206,7 @@ export class ControlPlane {
 
   /** Stops accepting, drains connections (bounded), flushes key-usage writes, closes the DB. Idempotent. */
   shutdown(): Promise<void> {
+    this.startAbort.abort(new Error("control plane shut down while starting"));
     this.stopping ??= this.doShutdown();
     return this.stopping;
   }
@@ -206,7 +226,14 @@ export class ControlPlane {
       cert: await readFile(options.tls.certFile),
       key: await readFile(options.tls.keyFile),
     };
-    const database = await openDatabase({ url: options.databaseUrl, embeddedDataDir: options.embeddedDataDir, logger: options.logger });
+    const database = await openDatabase({
+      url: options.databaseUrl,
+      embeddedDataDir: options.embeddedDataDir,
+      logger: options.logger,
+      waitForServerMs: options.databaseWaitMs,
+      signal: this.startAbort.signal,
+    });
+    let adminDb: Kysely<Database> | undefined;
     try {
       const { db } = database;
       // One LISTEN connection per control plane; a failed first attempt retries in the background.
@@ -225,7 +252,8 @@ export class ControlPlane {
         fallback,
       });
       // Every /api/v2/ path goes to the admin API (src/admin/admin-api.ts); it counts its own requests.
-      const admin: AdminApi = createAdminApi({ db, logger: options.logger, clock: () => options.clock.now(), registry: this.metrics.registry });
+      adminDb = createKysely(database.url, ADMIN_POOL_SIZE, options.logger, { statementTimeoutMs: options.adminStatementTimeoutMs });
+      const admin: AdminApi = createAdminApi({ db: adminDb, logger: options.logger, clock: () => options.clock.now(), registry: this.metrics.registry });
       const tracker = new ConnectionTracker();
       const handler = createRequestHandler({
         rpc: rpc as (req: HttpRequest, res: HttpResponse) => void,
@@ -262,13 +290,14 @@ export class ControlPlane {
       server.on("error", (err) => logger.error({ err }, "http server error"));
       const url = formatUrl(tls !== undefined, server.address() as AddressInfo);
       const purger = this.startPurger(db);
-      this.running = { database, server, tracker, usage, purger, url };
+      this.running = { database, adminDb, server, tracker, usage, purger, url };
       logger.info(
         { url, tls: tls !== undefined, embedded_database: database.embedded, record_retention_seconds: Math.max(0, options.recordRetentionMs) / 1000 },
         "control plane listening",
       );
     } catch (err) {
       await this.authorizationChanges?.close();
+      await adminDb?.destroy();
       await database.close();
       throw err;
     }
@@ -310,7 +339,7 @@ export class ControlPlane {
     if (this.starting) await this.starting.catch(() => {}); // a failed start cleaned up after itself
     const running = this.running;
     if (!running) return;
-    const { server, tracker, usage, purger, database } = running;
+    const { server, tracker, usage, purger, database, adminDb } = running;
     // Watch streams never finish on their own: end them first so draining does not wait for them.
     await this.authorizationChanges?.close();
     this.logger.info({ open_connections: tracker.openConnections }, "control plane shutting down");
@@ -325,6 +354,7 @@ export class ControlPlane {
     clearTimeout(deadline);
     await usage.close();
     await purger?.close();
+    await adminDb.destroy();
     await database.close();
     this.running = undefined;
     this.logger.info("control plane stopped");

@@ -90,7 +90,7 @@ describe("main", () => {
   const failures = [
     { name: "a bad listen address", env: { WEIR_LISTEN: "nowhere", DATABASE_URL: "postgres://u@127.0.0.1:1/x" }, want: /^weir control plane: WEIR_LISTEN: want host:port/ },
     { name: "a TLS cert without a key", env: { WEIR_TLS_CERT_FILE: "/tmp/c.pem", DATABASE_URL: "postgres://u@127.0.0.1:1/x" }, want: /must be set together/ },
-    { name: "an unreachable database", env: { WEIR_LISTEN: "127.0.0.1:0", DATABASE_URL: "postgres://weir@127.0.0.1:1/x" }, want: /^weir control plane: migrate to latest: .*ECONNREFUSED/ },
+    { name: "an unreachable database", env: { WEIR_LISTEN: "127.0.0.1:0", DATABASE_URL: "postgres://weir@127.0.0.1:1/x", WEIR_DATABASE_WAIT: "0" }, want: /^weir control plane: cannot reach the database: connect ECONNREFUSED 127\.0\.0\.1:1\n/ },
   ];
   for (const c of failures) {
     // Property: start-up failures exit 1 with exactly one line on stderr.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point until the `weir` CLI exists: `node packages/controlplane/dist/main.js`.
 // Configuration from the environment (WEIR_LISTEN, DATABASE_URL, WEIR_DATA_DIR,
-// WEIR_TLS_CERT_FILE, WEIR_TLS_KEY_FILE); JSON logs on stdout; SIGINT/SIGTERM shut down
+// WEIR_TLS_CERT_FILE, WEIR_TLS_KEY_FILE, WEIR_DATABASE_WAIT seconds); JSON logs on stdout; SIGINT/SIGTERM shut down
 // cleanly (exit 0); a start-up failure exits 1 with a one-line message on stderr.
 import pino from "pino";
 import { createControlPlane, type ControlPlane } from "./control-plane.js";

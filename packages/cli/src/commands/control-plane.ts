@@ -3,6 +3,7 @@
 import { Command, Option } from "commander";
 import { createControlPlane } from "@weir/controlplane";
 import { CliError } from "../cli-error.js";
+import { parseDurationSeconds } from "../duration.js";
 import { addDatabaseOptions, databaseUrl, type DatabaseFlags } from "../database-options.js";
 import { EmbeddedDeployment } from "../embedded-deployment.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
@@ -17,6 +18,7 @@ interface ControlPlaneFlags extends DatabaseFlags, GatewaySettingsFlags {
   tlsKeyFile?: string;
   embeddedGateway?: boolean;
   recordRetention: string;
+  databaseWait: string;
   logLevel: string;
 }
 
@@ -34,7 +36,12 @@ export function controlPlaneCommand(): Command {
             "also run a gateway in this process, serving the LLM routes on this address under /api/v2/ai-gateway/openai/ and /api/v2/ai-gateway/anthropic/ (configured by the options below)",
           ).env("WEIR_EMBEDDED_GATEWAY"),
         )
-        .addOption(recordRetentionOption()),
+        .addOption(recordRetentionOption())
+        .addOption(
+          new Option("--database-wait <duration>", "how long start-up keeps retrying a database server it cannot reach (0: fail at once)")
+            .env("WEIR_DATABASE_WAIT")
+            .default("60s"),
+        ),
     ).addOption(logLevelOption()),
   ).action(async (flags: ControlPlaneFlags) => {
     if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new CliError("--tls-cert-file and --tls-key-file must be given together");
@@ -45,6 +52,7 @@ export function controlPlaneCommand(): Command {
       embeddedDataDir: flags.dataDir,
       tls: flags.tlsCertFile && flags.tlsKeyFile ? { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile } : undefined,
       recordRetentionMs: recordRetentionMs(flags.recordRetention),
+      databaseWaitMs: flags.databaseWait.trim() === "0" ? 0 : parseDurationSeconds(flags.databaseWait) * 1000,
       logger,
     };
     if (flags.embeddedGateway) {

@@ -1,9 +1,11 @@
 // Opens the control plane's database: the server DATABASE_URL names, or an embedded one.
-import { Kysely, PostgresDialect } from "kysely";
+import { setTimeout as delay } from "node:timers/promises";
+import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Logger } from "pino";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
 import { migrateToLatest } from "./migrate.js";
+import { isDatabaseUnavailableError } from "./postgres-error.js";
 import type { Database } from "./schema.js";
 
 /** How to reach (or start) the database. */
@@ -16,6 +18,14 @@ export interface DatabaseOptions {
   readonly migrate?: boolean;
   /** Maximum pool size (default 20). */
   readonly poolSize?: number;
+  /**
+   * How long to keep trying while the server cannot be reached (refused, timed out, starting
+   * up), logging each attempt, before failing with the last error; `signal` stops it early. A
+   * daemon started before its database (a reboot, docker compose) then comes up by itself. A
+   * server that refuses the login or lacks the database fails at once. Default 0: one attempt.
+   */
+  readonly waitForServerMs?: number;
+  readonly signal?: AbortSignal;
   readonly logger: Logger;
 }
 
@@ -31,12 +41,37 @@ export interface OpenDatabase {
 
 export const DEFAULT_EMBEDDED_DATA_DIR = ".weir/postgres";
 
+/**
+ * How long opening a connection, or waiting for a free one in the pool, may take before the
+ * query fails (as "database unavailable"): a server that accepts TCP but never answers must not
+ * hold requests, or start-up, forever.
+ */
+export const DATABASE_CONNECT_TIMEOUT_MS = 5_000;
+
+export interface PoolOptions {
+  /** The server cancels a statement running longer than this (SQLSTATE 57014). Default: none. */
+  readonly statementTimeoutMs?: number;
+}
+
 /** Builds a kysely instance over a pg pool for `url`. */
-export function createKysely(url: string, poolSize = 20, logger?: Logger): Kysely<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 30_000 });
-  // An idle client whose connection dies (server restart, failover) emits 'error' on the pool;
-  // unhandled, that would crash the daemon. The pool discards the client and reconnects.
-  pool.on("error", (err) => logger?.warn({ err: err.message }, "idle database connection lost"));
+export function createKysely(url: string, poolSize = 20, logger?: Logger, options: PoolOptions = {}): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    ...(options.statementTimeoutMs !== undefined ? { statement_timeout: options.statementTimeoutMs } : {}),
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: DATABASE_CONNECT_TIMEOUT_MS,
+    // Notice a peer that vanished without closing (failover, network partition).
+    keepAlive: true,
+  });
+  // A connection that dies (server restart, failover, pg_terminate_backend) makes its client emit
+  // 'error'; unhandled, that crashes the daemon. pg-pool listens only while the client is idle, so
+  // every client gets a listener of its own for its whole life; a failed client is not reused.
+  pool.on("connect", (client) => {
+    client.on("error", (err) => logger?.warn({ err: err.message }, "database connection lost"));
+  });
+  // The pool re-emits an idle client's error here too; the client's own listener logged it.
+  pool.on("error", () => undefined);
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
@@ -59,6 +94,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     return closing;
   };
   try {
+    if (!embedded) await waitForServer(db, logger, options.waitForServerMs ?? 0, options.signal);
     if (options.migrate ?? true) {
       const applied = await migrateToLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
@@ -68,4 +104,30 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     throw err;
   }
   return { db, url, embedded: embedded !== undefined, close };
+}
+
+const WAIT_INITIAL_BACKOFF_MS = 500;
+const WAIT_MAX_BACKOFF_MS = 5_000;
+
+/**
+ * Resolves once the server answers. Throws at once what is not an outage, and the outage itself
+ * once `waitMs` has passed (or `signal` aborts).
+ */
+async function waitForServer(db: Kysely<Database>, logger: Logger, waitMs: number, signal: AbortSignal | undefined): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    signal?.throwIfAborted();
+    try {
+      await sql`SELECT 1`.execute(db);
+      if (attempt > 1) logger.info({ attempts: attempt }, "database reachable");
+      return;
+    } catch (err) {
+      if (!isDatabaseUnavailableError(err)) throw err;
+      const delayMs = Math.min(WAIT_INITIAL_BACKOFF_MS * 2 ** (attempt - 1), WAIT_MAX_BACKOFF_MS, deadline - Date.now());
+      if (delayMs <= 0) throw new Error("cannot reach the database", { cause: err });
+      // SECURITY: the error's message only; the URL (with its password) is never logged.
+      logger.warn({ err: (err as Error).message, attempt, retry_in_ms: delayMs }, "database not reachable; retrying");
+      await delay(delayMs, undefined, { signal }).catch(() => signal?.throwIfAborted());
+    }
+  }
 }

@@ -7,6 +7,7 @@
 import pg from "pg";
 import type { Logger } from "pino";
 import { systemTimers, type Timers } from "../timers.js";
+import { DATABASE_CONNECT_TIMEOUT_MS } from "./database.js";
 
 export interface NotificationListenerOptions {
   /** postgres:// URL. SECURITY: may contain a password; never logged. */
@@ -23,11 +24,23 @@ export interface NotificationListenerOptions {
   readonly initialBackoffMs?: number;
   /** Default 5 s. */
   readonly maxBackoffMs?: number;
+  /**
+   * How often the connection is asked to answer a `SELECT 1`, and how long the answer may take
+   * before the connection counts as lost. Default 5 s and 5 s.
+   */
+  readonly heartbeatIntervalMs?: number;
+  readonly heartbeatTimeoutMs?: number;
   readonly timers?: Timers;
 }
 
 const DEFAULT_INITIAL_BACKOFF_MS = 100;
 const DEFAULT_MAX_BACKOFF_MS = 5_000;
+// A LISTEN connection is silent by nature, so a server that hangs, or a path to it that drops
+// packets, goes unnoticed: no error, no end, and TCP keepalive takes minutes. Notifications would
+// then be lost while subscribers believe they hear every change (a revoked key stays cached in
+// gateways). A periodic query bounds how long that can last.
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
+const DEFAULT_HEARTBEAT_TIMEOUT_MS = 5_000;
 
 export class NotificationListener {
   private readonly logger: Logger;
@@ -37,6 +50,7 @@ export class NotificationListener {
   private everConnected = false;
   private failures = 0;
   private retryTimer: unknown;
+  private heartbeatTimer: unknown;
   private closed = false;
   private connecting: Promise<void> | undefined;
 
@@ -60,6 +74,7 @@ export class NotificationListener {
   async close(): Promise<void> {
     this.closed = true;
     this.timers.clearTimeout(this.retryTimer);
+    this.timers.clearTimeout(this.heartbeatTimer);
     // Ending the client also aborts a connection attempt in progress.
     const client = this.client;
     this.client = undefined;
@@ -76,7 +91,12 @@ export class NotificationListener {
   private async connect(): Promise<void> {
     if (this.closed) return;
     // keepAlive: notice a silently dead connection (no FIN/RST) instead of waiting forever.
-    const client = new pg.Client({ connectionString: this.options.url, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    const client = new pg.Client({
+      connectionString: this.options.url,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      connectionTimeoutMillis: DATABASE_CONNECT_TIMEOUT_MS,
+    });
     client.on("notification", (msg) => {
       if (msg.channel === this.options.channel && this.client === client) this.options.onNotification(msg.payload ?? "");
     });
@@ -100,11 +120,33 @@ export class NotificationListener {
     this.failures = 0;
     if (reconnected) this.logger.info("listening again");
     this.options.onConnected?.(reconnected);
+    this.scheduleHeartbeat(client);
+  }
+
+  private scheduleHeartbeat(client: pg.Client): void {
+    const intervalMs = this.options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    const timeoutMs = this.options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+    this.timers.clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = this.timers.setTimeout(() => {
+      if (this.client !== client) return;
+      const deadline = this.timers.setTimeout(() => this.lost(client, new Error(`no answer to a heartbeat within ${timeoutMs} ms`)), timeoutMs);
+      client.query("SELECT 1").then(
+        () => {
+          this.timers.clearTimeout(deadline);
+          if (this.client === client) this.scheduleHeartbeat(client);
+        },
+        (err: unknown) => {
+          this.timers.clearTimeout(deadline);
+          this.lost(client, err);
+        },
+      );
+    }, intervalMs);
   }
 
   private lost(client: pg.Client, err: unknown): void {
     if (this.client !== client) return; // an old connection reporting late
     this.client = undefined;
+    this.timers.clearTimeout(this.heartbeatTimer);
     const wasConnected = this.isConnected;
     this.isConnected = false;
     client.end().catch(() => undefined);

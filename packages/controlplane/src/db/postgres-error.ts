@@ -5,6 +5,8 @@ import pg from "pg";
 export const FOREIGN_KEY_VIOLATION = "23503";
 export const UNIQUE_VIOLATION = "23505";
 export const CHECK_VIOLATION = "23514";
+/** A statement cancelled, e.g. by statement_timeout. */
+export const QUERY_CANCELED = "57014";
 
 /** The SQLSTATE of an error the server reported; undefined for anything else (e.g. ECONNREFUSED). */
 export function postgresErrorCode(err: unknown): string | undefined {
@@ -33,4 +35,35 @@ export function describeError(err: unknown, depth = 0): Record<string, unknown> 
   if (typeof e.column === "string") out.column = e.column;
   if (err.cause !== undefined && depth < 4) out.cause = describeError(err.cause, depth + 1);
   return out;
+}
+
+// SQLSTATEs of a server that is going away or not taking connections: class 08 (connection
+// exception), 57P01–57P03 (admin/crash shutdown, cannot connect now), 53300 (too many
+// connections).
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+// Socket errors of a server that cannot be reached.
+const UNREACHABLE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EPIPE"]);
+// pg and pg-pool report a lost or timed-out connection with these messages and no code.
+const UNAVAILABLE_MESSAGES = [
+  "Connection terminated",
+  "timeout exceeded when trying to connect",
+  "Client has encountered a connection error and is not queryable",
+  "Client was closed and is not queryable",
+];
+
+/**
+ * True when `err` (or one of its causes) says the database cannot be reached or is going away,
+ * as opposed to refusing a statement: the caller should answer "unavailable, try again", not
+ * "internal error".
+ */
+export function isDatabaseUnavailableError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") {
+      if (e instanceof pg.DatabaseError && (code.startsWith("08") || UNAVAILABLE_SQLSTATES.has(code))) return true;
+      if (UNREACHABLE_SOCKET_CODES.has(code)) return true;
+    }
+    if (UNAVAILABLE_MESSAGES.some((m) => e instanceof Error && e.message.startsWith(m))) return true;
+  }
+  return false;
 }

@@ -7,6 +7,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import { IsAuthorizedFailureSchema } from "@weir/proto";
 import type { Logger } from "pino";
 import { isApiKeyRefusedError, type ApiKeyFailureReason } from "../auth/verify-api-key.js";
+import { isDatabaseUnavailableError } from "../db/postgres-error.js";
+import { LogThrottle } from "../log-throttle.js";
 import {
   isAlreadyExistsError,
   isAuthorizationChangesUnavailableError,
@@ -38,6 +40,12 @@ export const AUTHORIZATION_FAILURE_CODES: Readonly<Record<AuthorizationFailureRe
 /** The generic message of every Internal error; details stay in the log. */
 export const INTERNAL_ERROR_MESSAGE = "internal error";
 
+/** Sent with Unavailable when the control plane cannot reach its database (gateways retry, answer 503). */
+export const DATABASE_UNAVAILABLE_MESSAGE = "the control plane's database is unavailable";
+
+// During an outage every RPC fails the same way: one line per 5 s, without a stack.
+const databaseOutageLog = new LogThrottle(5_000);
+
 function authorizationFailure(message: string, reason: AuthorizationFailureReason): ConnectError {
   return new ConnectError(message, AUTHORIZATION_FAILURE_CODES[reason], undefined, [
     { desc: IsAuthorizedFailureSchema, value: { reason } },
@@ -56,6 +64,11 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
   if (isGatewayKeyRefusedError(err)) return new ConnectError(err.message, Code.Unauthenticated);
   if (isIncompatibleApiVersionError(err)) return new ConnectError(err.message, Code.FailedPrecondition);
   if (isAuthorizationChangesUnavailableError(err)) return new ConnectError(err.message, Code.Unavailable);
+  if (isDatabaseUnavailableError(err)) {
+    const held = databaseOutageLog.take("rpc");
+    if (held !== undefined) logger.warn({ err: describeCauses(err), held_back: held }, "rpc failed: database unavailable");
+    return new ConnectError(DATABASE_UNAVAILABLE_MESSAGE, Code.Unavailable);
+  }
   if (isGatewayKeyLookupError(err)) {
     logger.error({ err: err.cause }, "gateway key lookup failed");
     return new ConnectError(err.message, Code.Internal);
@@ -63,6 +76,13 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
   // SECURITY: the cause (SQL, connection strings, stack) is logged, never returned.
   logger.error({ err }, "rpc failed");
   return new ConnectError(INTERNAL_ERROR_MESSAGE, Code.Internal);
+}
+
+/** An error's message and its causes' on one line (no stack: the outage, not the code path, matters). */
+function describeCauses(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 5; e = e.cause) parts.push(e.message);
+  return parts.join(": ");
 }
 
 /**

@@ -15,6 +15,7 @@ import pino, { type Logger } from "pino";
 import { GatewayKeyUsageTracker, createControlPlane, createGatewayAuthInterceptor, registerServices, type ControlPlane } from "../index.js";
 import type { Database } from "../db/schema.js";
 import { createTestDatabase, type TestDatabase } from "../testing/index.js";
+import { DATABASE_UNAVAILABLE_MESSAGE } from "./connect-errors.js";
 import { FakeClock, createTestH2Transport, gatewayHeaders, insertGatewayKey, unreachableDatabase, type GatewayKeyFixture, type TestH2Transport } from "../testing/rpc-fixtures.js";
 
 const silent = pino({ level: "silent" });
@@ -121,16 +122,17 @@ describe("gateway auth on a 1.0 server", () => {
 });
 
 describe("gateway key lookup failure", () => {
-  // Property: a database failure is Internal with the reference's generic text, cause logged only.
-  it("answers Internal with a generic message", async () => {
+  // Property: a lookup the database cannot answer is Unavailable (not a refused key), cause logged only.
+  it("answers Unavailable when the database cannot be reached", async () => {
     const db = unreachableDatabase();
     const { logger, lines } = capturingLogger();
     const server = await serveRpc(db, "1.0", logger);
     const h2 = createTestH2Transport(server.url);
     try {
       const got = await failure(h2.client(MCPConfigurator).getMCPServerConfigs({}, { headers: gatewayHeaders(`wgk_${"y".repeat(39)}`) }));
-      assert.deepEqual(got, { code: "Internal", message: "Failed to look up AI Gateway key." });
+      assert.deepEqual(got, { code: "Unavailable", message: DATABASE_UNAVAILABLE_MESSAGE });
       assert.ok(lines.some((l) => l.includes("ECONNREFUSED")), "cause logged");
+      assert.ok(!lines.some((l) => l.includes('"gateway key refused"')), "nothing was refused");
     } finally {
       h2.close();
       await server.close();

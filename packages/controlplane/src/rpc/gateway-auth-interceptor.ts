@@ -17,7 +17,7 @@ import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { findGatewayKeyByHashedSecret } from "../db/repositories/gateway-key-auth-repository.js";
 import type { Database } from "../db/schema.js";
-import { GatewayKeyLookupError, GatewayKeyRefusedError, IncompatibleApiVersionError } from "../errors.js";
+import { GatewayKeyLookupError, GatewayKeyRefusedError, IncompatibleApiVersionError, isGatewayKeyLookupError } from "../errors.js";
 import { gatewayKeyPrefix, hashGatewayKey } from "../keys/gateway-key.js";
 import { digestsEqual } from "../keys/secret-hash.js";
 import { toConnectError } from "./connect-errors.js";
@@ -66,9 +66,12 @@ export function createGatewayAuthInterceptor(options: GatewayAuthInterceptorOpti
     try {
       key = await authenticate(db, presented);
     } catch (err) {
-      // SECURITY: only the visible 11-character prefix of a refused key is logged.
+      // SECURITY: only the visible 11-character prefix of a refused key is logged. A failed
+      // lookup refused nothing: toConnectError logs it as the database failure it is.
       const l = log();
-      l.warn({ gateway_key_prefix: presented ? gatewayKeyPrefix(presented) : undefined, reason: (err as Error).message }, "gateway key refused");
+      if (!isGatewayKeyLookupError(err)) {
+        l.warn({ gateway_key_prefix: presented ? gatewayKeyPrefix(presented) : undefined, reason: (err as Error).message }, "gateway key refused");
+      }
       throw toConnectError(err, l);
     }
     const clientVersion = req.header.get(API_VERSION_HEADER) ?? "";

@@ -1,6 +1,6 @@
 // Authorizer.IsAuthorized: every reference case (TestAuthorization and the delegated table),
 // each asserting the Connect code AND the IsAuthorizedFailure reason; who may delegate
-// (in-process yes, network only with allow_delegation); database failure is Internal.
+// (in-process yes, network only with allow_delegation); an unreachable database is Unavailable.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
@@ -11,6 +11,7 @@ import { SYSTEM_USER_ID, createControlPlane, createInProcessTransport, registerS
 import { generateApiKey } from "../keys/api-key.js";
 import { sha256 } from "../keys/secret-hash.js";
 import { createTestDatabase, type TestDatabase } from "../testing/index.js";
+import { DATABASE_UNAVAILABLE_MESSAGE } from "../rpc/connect-errors.js";
 import { FakeClock, unreachableDatabase, createTestH2Transport, gatewayHeaders, insertApiKey, insertGatewayKey, insertOrphanApiKey, insertUser, type TestH2Transport } from "../testing/rpc-fixtures.js";
 
 const logger = pino({ level: "silent" });
@@ -191,14 +192,14 @@ describe("IsAuthorized outside both transports", () => {
     assertOutcome(await outcome(() => client.isAuthorized({ keyId: f.keyId })), { code: Code.PermissionDenied, reason: "delegation_not_allowed" });
   });
 
-  // Property: a database failure is Internal with a generic message and no refusal reason.
-  it("maps a database failure to Internal", async () => {
+  // Property: an unreachable database is Unavailable (the gateway answers 503), with no refusal reason.
+  it("maps an unreachable database to Unavailable", async () => {
     const broken = unreachableDatabase();
     after(() => broken.destroy());
     const client = createClient(Authorizer, createInProcessTransport({ db: broken, logger, clock }));
     const f = await validKey();
     const got = await outcome(() => client.isAuthorized({ key: f.key }));
     assert.ok(!("ok" in got));
-    assert.deepEqual({ code: Code[got.code], reason: got.reason, message: got.message }, { code: "Internal", reason: undefined, message: "internal error" });
+    assert.deepEqual({ code: Code[got.code], reason: got.reason, message: got.message }, { code: "Unavailable", reason: undefined, message: DATABASE_UNAVAILABLE_MESSAGE });
   });
 });

@@ -93,12 +93,12 @@ describe("GetMCPServerAccessTokensBatch", () => {
     });
   });
 
-  it("maps a database failure to Internal", async () => {
+  it("maps an unreachable database to Unavailable", async () => {
     const unreachable = unreachableDatabase();
     after(() => unreachable.destroy());
     const broken = createClient(MCPConfigurator, createInProcessTransport({ db: unreachable, logger, clock }));
     for (const call of [() => broken.getMCPServerConfigs({}), () => broken.getMCPServerAccessTokensBatch({ userId, mcpServerConfigIds: ["alpha"] })]) {
-      await assert.rejects(call(), (err: unknown) => ConnectError.from(err).code === Code.Internal);
+      await assert.rejects(call(), (err: unknown) => ConnectError.from(err).code === Code.Unavailable);
     }
   });
 });

@@ -16,6 +16,7 @@ import { sql } from "kysely";
 import pino from "pino";
 import { ControlPlaneMetrics, MAX_BATCH_RECORDS, createInProcessTransport } from "../index.js";
 import { createTestDatabase, type TestDatabase } from "../testing/index.js";
+import { DATABASE_UNAVAILABLE_MESSAGE } from "../rpc/connect-errors.js";
 import { unreachableDatabase } from "../testing/rpc-fixtures.js";
 
 type Envelope = MessageInitShape<typeof RecordEnvelopeSchema>;
@@ -162,13 +163,13 @@ describe("RecordBatch", () => {
   });
 
   // Property: a transient failure stores nothing and fails the whole call: the gateway retries it.
-  it("fails the whole call with Internal when the database is down", async () => {
+  it("fails the whole call with Unavailable when the database is down (the gateway retries it)", async () => {
     const unreachable = unreachableDatabase();
     try {
       const broken = createClient(Recorder, createInProcessTransport({ db: unreachable, logger }));
       await assert.rejects(broken.recordBatch({ records: lifecycle(randomUUID()) }), (err: unknown) => {
         const e = ConnectError.from(err);
-        return e.code === Code.Internal && e.rawMessage === "internal error";
+        return e.code === Code.Unavailable && e.rawMessage === DATABASE_UNAVAILABLE_MESSAGE;
       });
     } finally {
       await unreachable.destroy();

@@ -1,5 +1,5 @@
 // Recorder: per RPC a valid record (the exact row, metadata JSON and token columns), an invalid
-// id, an unknown interception (NotFound), a database failure (Internal); plus the interception's
+// id, an unknown interception (NotFound), an unreachable database (Unavailable); plus the interception's
 // defaults, duplicates, ending once and thread lineage.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -10,6 +10,7 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { Recorder } from "@weir/proto";
 import pino from "pino";
 import { ControlPlaneMetrics, createInProcessTransport } from "../index.js";
+import { DATABASE_UNAVAILABLE_MESSAGE as DB_UNAVAILABLE } from "../rpc/connect-errors.js";
 import { createTestDatabase, type TestDatabase } from "../testing/index.js";
 import { unreachableDatabase } from "../testing/rpc-fixtures.js";
 
@@ -160,8 +161,8 @@ describe("RecordInterception", () => {
     );
   });
 
-  it("maps a database failure to Internal", async () => {
-    assert.deepEqual(await code(broken.recordInterception(interceptionRequest())), { code: "Internal", message: "internal error" });
+  it("maps an unreachable database to Unavailable", async () => {
+    assert.deepEqual(await code(broken.recordInterception(interceptionRequest())), { code: "Unavailable", message: DB_UNAVAILABLE });
   });
 });
 
@@ -204,8 +205,8 @@ describe("RecordInterceptionEnded", () => {
     });
   }
 
-  it("maps a database failure to Internal", async () => {
-    assert.deepEqual(await code(broken.recordInterceptionEnded({ id: randomUUID(), endedAt: ts("2026-11-22T10:00:05Z") })), { code: "Internal", message: "internal error" });
+  it("maps an unreachable database to Unavailable", async () => {
+    assert.deepEqual(await code(broken.recordInterceptionEnded({ id: randomUUID(), endedAt: ts("2026-11-22T10:00:05Z") })), { code: "Unavailable", message: DB_UNAVAILABLE });
   });
 });
 
@@ -316,8 +317,8 @@ for (const c of childCases) {
       assert.equal((await t.db.selectFrom(c.table).select("id").where("interception_id", "=", id).execute()).length, 0);
     });
 
-    it("maps a database failure to Internal", async () => {
-      assert.deepEqual(await code(c.call(broken, randomUUID())), { code: "Internal", message: "internal error" });
+    it("maps an unreachable database to Unavailable", async () => {
+      assert.deepEqual(await code(c.call(broken, randomUUID())), { code: "Unavailable", message: DB_UNAVAILABLE });
     });
   });
 }
