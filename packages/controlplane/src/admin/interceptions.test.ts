@@ -148,6 +148,11 @@ describe("list", () => {
       newestFirst(seeded).map((s) => s.id),
     );
     assert.ok(!("next_cursor" in res.json));
+    // started_at to the microsecond: the three rows one microsecond apart read as they sort.
+    assert.deepEqual(
+      res.json.interceptions.map((x: { started_at: string }) => x.started_at),
+      newestFirst(seeded).map((s) => isoMicros(s.micros)),
+    );
     assert.equal(res.json.interceptions[0].ended_at, null);
     assert.equal(res.json.interceptions[0].id, seeded[29]!.id);
   });
@@ -209,7 +214,7 @@ describe("list", () => {
       thread_parent_id: null,
       thread_root_id: null,
     });
-    assert.equal(started_at, new Date(Number(s.micros / 1000n)).toISOString());
+    assert.equal(started_at, isoMicros(s.micros));
     assert.equal(ended_at, new Date(Number(s.micros / 1000n) + 500).toISOString());
     const strip = <T extends { id: string; created_at: string }>(rows: T[]) => rows.map(({ id, created_at, ...r }) => (assert.match(id, /^[0-9a-f-]{36}$/), assert.ok(created_at), r));
     assert.deepEqual(strip(prompts), [

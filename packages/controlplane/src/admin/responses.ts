@@ -252,7 +252,9 @@ export function toInterceptionResponse(row: InterceptionPageRow, children: Inter
     credential_kind: row.credential_kind,
     credential_hint: row.credential_hint,
     metadata: row.metadata,
-    started_at: iso(row.started_at),
+    // Exact (microseconds), as the list is ordered and its cursors are: a millisecond rendering
+    // makes interceptions in one millisecond look simultaneous and a client's own paging skip them.
+    started_at: row.started_at_exact,
     ended_at: isoOrNull(row.ended_at),
     error_type: row.error_type,
     error_message: row.error_message,
