@@ -8,6 +8,7 @@ import {
   findInterceptionById,
   listInterceptionChildren,
   listInterceptions,
+  recordedBytes,
   type InterceptionFilter,
   type InterceptionPageRow,
 } from "../db/repositories/interceptions-repository.js";
@@ -23,6 +24,13 @@ import { isUuid } from "@weir/proto";
 
 export const DEFAULT_PAGE_SIZE = 25;
 export const MAX_PAGE_SIZE = 100;
+/**
+ * Recorded content one page carries at most (beyond its first interception, which always comes
+ * whole): a page of big prompts (pasted logs, fetched documents) would otherwise be hundreds of
+ * MB built in memory as one string, blocking the control plane's event loop, gateways' RPCs
+ * included, for seconds. A page cut short says so the usual way: a next_cursor.
+ */
+export const PAGE_CONTENT_BUDGET_BYTES = 8 * 1024 * 1024;
 const MAX_FILTER_LENGTH = 256;
 
 const QUERY_PARAMETERS = ["initiator", "provider", "model", "client", "started_after", "started_before", "limit", "after"] as const;
@@ -95,6 +103,21 @@ export function parseInterceptionQuery(query: URLSearchParams): InterceptionFilt
   };
 }
 
+/** The leading rows whose recorded content fits PAGE_CONTENT_BUDGET_BYTES (at least one). */
+async function withinBudget(db: Kysely<Database>, rows: InterceptionPageRow[]): Promise<InterceptionPageRow[]> {
+  if (rows.length <= 1) return rows;
+  const bytes = await recordedBytes(
+    db,
+    rows.map((r) => r.id),
+  );
+  let total = 0;
+  for (let i = 0; i < rows.length; i++) {
+    total += bytes.get(rows[i]!.id) ?? 0;
+    if (total > PAGE_CONTENT_BUDGET_BYTES && i > 0) return rows.slice(0, i);
+  }
+  return rows;
+}
+
 type ChildLists = { -readonly [K in keyof InterceptionChildRows]: InterceptionChildRows[K][number][] };
 
 /** Maps rows and their children (grouped by interception) to responses, keeping row order. */
@@ -130,9 +153,10 @@ export function interceptionRoutes(deps: RouteDeps): AdminRoute[] {
           const page = await snapshot().execute(async (trx) => {
             // One row more than asked tells whether another page exists.
             const rows = await listInterceptions(trx, { ...filter, limit: filter.limit + 1 });
-            const pageRows = rows.slice(0, filter.limit);
+            const pageRows = await withinBudget(trx, rows.slice(0, filter.limit));
             const last = pageRows.at(-1);
-            const nextCursor = rows.length > filter.limit && last ? encodeCursor({ startedAt: last.started_at_exact, id: last.id }) : undefined;
+            const more = rows.length > pageRows.length;
+            const nextCursor = more && last ? encodeCursor({ startedAt: last.started_at_exact, id: last.id }) : undefined;
             return { interceptions: await withChildren(trx, pageRows), nextCursor };
           });
           return json(200, {
