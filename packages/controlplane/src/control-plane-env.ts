@@ -2,6 +2,7 @@
 // map its flags to the same options). Environment is read here, once, never deeper down.
 import type { Logger } from "pino";
 import { CONTROL_PLANE_DEFAULTS, type ControlPlaneOptions, type ListenAddress } from "./control-plane.js";
+export { oneLineError } from "./one-line-error.js";
 
 /** Environment variables understood by the control plane's entry point. */
 export const CONTROL_PLANE_ENV = Object.freeze({
@@ -48,14 +49,4 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv, logger: Logge
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     logger,
   };
-}
-
-/** An error and its causes on one line, for a fatal start-up message. */
-export function oneLineError(err: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = err; e !== undefined && e !== null && parts.length < 5; e = (e as { cause?: unknown }).cause) {
-    parts.push(e instanceof Error ? e.message : String(e));
-    if (!(e instanceof Error)) break;
-  }
-  return parts.join(": ").replace(/\s*\n\s*/g, " ");
 }

@@ -23,6 +23,7 @@ import { interceptionRoutes } from "./interceptions-routes.js";
 import { mcpRoutes } from "./mcp-routes.js";
 import { createAdminMetrics } from "./metrics.js";
 import { describeError } from "../db/postgres-error.js";
+import { oneLineError } from "../one-line-error.js";
 import { writeReply, type AdminResponse, type ErrorBody, type Reply } from "./reply.js";
 import { MAX_BODY_BYTES, readJsonBody, type AdminRequest } from "./request-body.js";
 import type { AdminRouteHandler, RouteContext, RouteDeps } from "./route-context.js";
@@ -99,7 +100,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
       return await match.route.handler.run(ctx);
     } catch (err) {
       const reply = errorReply(err, failureMessage);
-      if (reply.status === 503) state.logger.warn({ err: (err as Error).message, answer: (reply.body as ErrorBody).message }, "admin request failed");
+      if (reply.status === 503) state.logger.warn({ err: oneLineError(err), answer: (reply.body as ErrorBody).message }, "admin request failed");
       else if (reply.status >= 500) state.logger.error({ err: describeError(err) }, "admin request failed");
       else if (isUnauthenticatedError(err)) state.logger.info({ reason: err.reason }, "admin request not authenticated");
       return reply;

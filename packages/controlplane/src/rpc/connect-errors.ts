@@ -7,6 +7,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { IsAuthorizedFailureSchema } from "@weir/proto";
 import type { Logger } from "pino";
 import { isApiKeyRefusedError, type ApiKeyFailureReason } from "../auth/verify-api-key.js";
+import { oneLineError } from "../one-line-error.js";
 import { isDatabaseUnavailableError } from "../db/postgres-error.js";
 import { LogThrottle } from "../log-throttle.js";
 import {
@@ -66,7 +67,7 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
   if (isAuthorizationChangesUnavailableError(err)) return new ConnectError(err.message, Code.Unavailable);
   if (isDatabaseUnavailableError(err)) {
     const held = databaseOutageLog.take("rpc");
-    if (held !== undefined) logger.warn({ err: describeCauses(err), held_back: held }, "rpc failed: database unavailable");
+    if (held !== undefined) logger.warn({ err: oneLineError(err), held_back: held }, "rpc failed: database unavailable");
     return new ConnectError(DATABASE_UNAVAILABLE_MESSAGE, Code.Unavailable);
   }
   if (isGatewayKeyLookupError(err)) {
@@ -76,13 +77,6 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
   // SECURITY: the cause (SQL, connection strings, stack) is logged, never returned.
   logger.error({ err }, "rpc failed");
   return new ConnectError(INTERNAL_ERROR_MESSAGE, Code.Internal);
-}
-
-/** An error's message and its causes' on one line (no stack: the outage, not the code path, matters). */
-function describeCauses(err: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = err; e instanceof Error && parts.length < 5; e = e.cause) parts.push(e.message);
-  return parts.join(": ");
 }
 
 /**
