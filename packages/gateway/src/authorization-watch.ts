@@ -1,8 +1,8 @@
 // Keeps the gateway's Authorizer.WatchAuthorizationChanges stream open (API 1.1) and applies
 // what it carries to the AuthCache: the cache is active from the stream's first reset until
 // the stream ends, so it never serves an answer whose revocation it could not hear about.
-// A broken stream is reopened with jittered backoff (50 ms → 10 s); meanwhile every request
-// asks the control plane. A control plane that answers Unimplemented (older than 1.1) is asked
+// A broken stream is reopened with jittered backoff (50 ms → 10 s), at once when the control
+// plane is found answering again (retrySoon); meanwhile every request asks the control plane. A control plane that answers Unimplemented (older than 1.1) is asked
 // again only after a long pause (it may be upgraded); until then the gateway runs uncached.
 
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -44,6 +44,8 @@ export class AuthorizationWatch {
   private running: Promise<void> | undefined;
   private isConnected = false;
   private support: WatchSupport = "unknown";
+  /** Aborts the pause before the next attempt (retrySoon). */
+  private wake: AbortController | undefined;
 
   constructor(private readonly options: AuthorizationWatchOptions) {
     this.backoff = new Backoff(options.backoff);
@@ -64,6 +66,17 @@ export class AuthorizationWatch {
   start(): void {
     if (this.stopController.signal.aborted) return;
     this.running ??= this.loop();
+  }
+
+  /**
+   * The control plane answers again after an outage: reopen the stream now, and retry it quickly
+   * from there, instead of waiting out a backoff grown to 10 s. Until the stream is back every
+   * request costs an IsAuthorized, which is when the control plane can least afford it.
+   */
+  retrySoon(): void {
+    if (this.isConnected || this.support === "unsupported") return;
+    this.backoff.reset();
+    this.wake?.abort();
   }
 
   /** Closes the stream and stops reconnecting; the cache is left inactive. */
@@ -103,10 +116,14 @@ export class AuthorizationWatch {
         else this.logger.debug(fields, "authorization watch failed");
         this.options.onFailure?.(failure);
       }
+      const wake = new AbortController();
+      this.wake = wake;
       try {
-        await sleep(this.clock, delayMs, stop);
+        await sleep(this.clock, delayMs, AbortSignal.any([stop, wake.signal]));
       } catch {
-        return;
+        if (stop.aborted) return;
+      } finally {
+        this.wake = undefined;
       }
     }
   }

@@ -573,7 +573,10 @@ export class ControlPlaneClient {
   private setReady(ready: boolean): void {
     if (this.isReady === ready) return;
     this.isReady = ready;
-    if (ready) void this.firstContact();
+    if (ready) {
+      void this.firstContact();
+      this.watch?.retrySoon();
+    }
     this.options.onReadyChange?.(ready);
   }
 }
