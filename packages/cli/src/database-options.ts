@@ -2,7 +2,7 @@
 // tokens create --recover).
 import { Option, type Command } from "commander";
 import pino from "pino";
-import { DEFAULT_EMBEDDED_DATA_DIR, bootstrapOwner, openDatabase, recoverOwnerKey, type OpenDatabase } from "@weir/controlplane";
+import type { OpenDatabase } from "@weir/controlplane";
 
 export interface DatabaseFlags {
   readonly databaseUrl?: string;
@@ -12,7 +12,9 @@ export interface DatabaseFlags {
 export function addDatabaseOptions(command: Command): Command {
   return command
     .addOption(new Option("--database-url <url>", "PostgreSQL URL (default: embedded PostgreSQL in --data-dir)").env("WEIR_DATABASE_URL"))
-    .addOption(new Option("--data-dir <dir>", "embedded PostgreSQL data directory").env("WEIR_DATA_DIR").default(DEFAULT_EMBEDDED_DATA_DIR));
+    // Unset, the control plane's own default applies (importing that constant here would load the
+    // control plane for every command, admin commands included).
+    .addOption(new Option("--data-dir <dir>", "embedded PostgreSQL data directory (default: .weir/postgres)").env("WEIR_DATA_DIR"));
 }
 
 /** DATABASE_URL is honoured too, as every Postgres tool does. */
@@ -21,6 +23,7 @@ export function databaseUrl(flags: DatabaseFlags): string | undefined {
 }
 
 export async function withDatabase<T>(flags: DatabaseFlags, migrate: boolean, work: (db: OpenDatabase) => Promise<T>): Promise<T> {
+  const { openDatabase } = await import("@weir/controlplane");
   const open = await openDatabase({ url: databaseUrl(flags), embeddedDataDir: flags.dataDir, migrate, logger: pino({ level: "warn" }, pino.destination(2)) });
   try {
     return await work(open);
@@ -30,10 +33,12 @@ export async function withDatabase<T>(flags: DatabaseFlags, migrate: boolean, wo
 }
 
 export async function bootstrapFirstOwner(flags: DatabaseFlags, username: string, email: string | undefined) {
+  const { bootstrapOwner } = await import("@weir/controlplane");
   return withDatabase(flags, true, (open) => bootstrapOwner(open.db, { username, email }));
 }
 
 /** A new API key for an active owner while no active owner has a usable one (see recoverOwnerKey). */
 export async function recoverOwnerApiKey(flags: DatabaseFlags, user: string, keyName: string | undefined) {
+  const { recoverOwnerKey } = await import("@weir/controlplane");
   return withDatabase(flags, true, (open) => recoverOwnerKey(open.db, { user, keyName }));
 }

@@ -1,6 +1,7 @@
 // The `weir` command. Errors end the process with one line on stderr and exit code 1.
 import { CommanderError } from "commander";
-import { redactKeys } from "@weir/controlplane";
+// The light subpath: admin commands must not load the daemons just to mask a key.
+import { redactKeys } from "@weir/controlplane/redact";
 import { isCliError } from "./cli-error.js";
 import { createProgram } from "./program.js";
 

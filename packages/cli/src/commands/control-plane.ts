@@ -1,11 +1,9 @@
 // weir control-plane — the daemon that owns PostgreSQL and serves gateways and admins; with
 // --embedded-gateway also a gateway in the same process (embedded-deployment.ts).
 import { Command, Option } from "commander";
-import { createControlPlane } from "@weir/controlplane";
 import { CliError } from "../cli-error.js";
 import { parseDurationSeconds } from "../duration.js";
 import { addDatabaseOptions, databaseUrl, type DatabaseFlags } from "../database-options.js";
-import { EmbeddedDeployment } from "../embedded-deployment.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
 import { parseListen } from "../listen-address.js";
 import { createLogger, logLevelOption } from "../logger.js";
@@ -55,10 +53,13 @@ export function controlPlaneCommand(): Command {
       databaseWaitMs: flags.databaseWait.trim() === "0" ? 0 : parseDurationSeconds(flags.databaseWait) * 1000,
       logger,
     };
+    // Loaded here, not at the top: every other command starts without the daemons' code.
     if (flags.embeddedGateway) {
+      const { EmbeddedDeployment } = await import("../embedded-deployment.js");
       await runDaemon(new EmbeddedDeployment(options, gatewaySettings(flags), logger), logger);
       return;
     }
+    const { createControlPlane } = await import("@weir/controlplane");
     await runDaemon(createControlPlane(options), logger);
   });
 }

@@ -1,6 +1,6 @@
 // weir gateway — one stateless gateway replica. Run as many as you like with the same key.
 import { Command, Option } from "commander";
-import { createGateway, isFatalStartupError, type FatalStartupError } from "@weir/gateway";
+import type { FatalStartupError } from "@weir/gateway";
 import { CliError } from "../cli-error.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
 import { parseListen } from "../listen-address.js";
@@ -34,6 +34,8 @@ export function gatewayCommand(): Command {
     .addOption(new Option("--exit-with-parent", "shut down when standard input closes").env("WEIR_EXIT_WITH_PARENT").hideHelp())
     .addOption(logLevelOption())
     .action(async (flags: GatewayFlags) => {
+      // Loaded here, not at the top: every other command starts without the gateway's code.
+      const { createGateway, isFatalStartupError } = await import("@weir/gateway");
       const logger = createLogger(flags.logLevel, "weir-gateway");
       let onFatal: (err: FatalStartupError) => void = () => {};
       const fatal = new Promise<Error>((resolve) => (onFatal = resolve));

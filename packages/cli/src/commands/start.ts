@@ -7,8 +7,7 @@ import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
-import { bootstrapOwner, createControlPlane, freeLoopbackPort, openDatabase } from "@weir/controlplane";
-import { createLlmEmulator, type LlmEmulator } from "@weir/llm-emulator";
+import type { LlmEmulator } from "@weir/llm-emulator";
 import { AdminClient } from "../admin-client.js";
 import { CliError } from "../cli-error.js";
 import { parseListen } from "../listen-address.js";
@@ -81,6 +80,9 @@ async function ensureIdentities(admin: AdminClient, state: StartState): Promise<
 
 async function runStart(flags: StartFlags): Promise<void> {
   const retentionMs = recordRetentionMs(flags.recordRetention);
+  // Loaded here, not at the top: every other command starts without the daemons' code.
+  const { bootstrapOwner, createControlPlane, freeLoopbackPort, openDatabase } = await import("@weir/controlplane");
+  const { createLlmEmulator } = await import("@weir/llm-emulator");
   const dir = resolve(flags.dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const logFile = join(dir, "weir.log");

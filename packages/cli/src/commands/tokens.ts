@@ -2,7 +2,7 @@
 // the admin API; `create --recover` works on the database directly to give a locked-out owner a
 // key again (only while no active owner has a usable one).
 import { Command, Option } from "commander";
-import { redactKeys } from "@weir/controlplane";
+import { redactKeys } from "@weir/controlplane/redact";
 import { jsonOption, userOption, yesOption } from "../env-options.js";
 import { addAdminOptions, adminClient, type AdminFlags } from "../admin-options.js";
 import { CliError } from "../cli-error.js";
