@@ -61,8 +61,8 @@ describe("weir interceptions", () => {
     }
     assert.deepEqual(seen, expected);
 
-    const table = await weir(["list", "--limit", "2"]);
-    assert.match(table.out, /^more: --after \S+$/m);
+    const limited = await weir(["list", "--limit", "2"]);
+    assert.match(limited.out, /^more: --after \S+$/m);
 
     const all = await weir(["list", "--all", "--json"]);
     assert.equal(all.code, 0, all.out);
@@ -70,6 +70,11 @@ describe("weir interceptions", () => {
     assert.deepEqual(gathered.interceptions.map((i) => i.id), expected);
     assert.equal(gathered.next_cursor, undefined);
     assert.deepEqual(gathered.interceptions.map((i) => i.prompts[0]?.prompt).reverse(), Array.from({ length: REQUESTS }, (_, i) => `question ${i}`));
+
+    const table = await weir(["list", "--all"]);
+    const [header, ...rows] = table.out.trimEnd().split("\n");
+    assert.match(header!, /^ID +STARTED AT +USER/);
+    assert.deepEqual(rows.map((r) => r.split(/ +/)[0]), expected);
   });
 
   it("filters by user (name or id), model and time", async () => {

@@ -81,9 +81,13 @@ export function interceptionsCommand(): Command {
     query.set("limit", String(flags.all ? MAX_LIMIT : limit));
     if (flags.after !== undefined) query.set("after", flags.after);
 
-    const page = flags.all ? await allPages(client, query) : await client.get<Page>(`${LIST_PATH}?${query}`);
     const usernames = new Map(users.map((u) => [u.id, u.username]));
-    printList(flags.json ?? false, page, ["id", "started at", "user", "provider", "model", "client", "input", "output", "cached", "tools", "status"], page.interceptions.map((i) => row(i, usernames)));
+    if (flags.all) {
+      await printAllPages(client, query, flags.json ?? false, usernames);
+      return;
+    }
+    const page = await client.get<Page>(`${LIST_PATH}?${query}`);
+    printList(flags.json ?? false, page, TABLE_HEADERS, page.interceptions.map((i) => row(i, usernames)));
     // The table goes to stdout; how to get the next page goes to stderr, so a pipe sees only rows.
     if (!flags.json && page.next_cursor !== undefined) process.stderr.write(`more: --after ${page.next_cursor}\n`);
   });
@@ -103,14 +107,38 @@ function parseLimit(text: string): number {
   return n;
 }
 
-async function allPages(client: AdminClient, query: URLSearchParams): Promise<Page> {
-  const all: Interception[] = [];
+const TABLE_HEADERS = ["id", "started at", "user", "provider", "model", "client", "input", "output", "cached", "tools", "status"];
+
+/**
+ * Every page, following the cursor. JSON is written page by page as `{"interceptions": [...]}`
+ * (one interception a line), so an export of months of prompts never sits in memory whole; the
+ * table keeps only its short cells.
+ */
+async function printAllPages(client: AdminClient, query: URLSearchParams, json: boolean, usernames: ReadonlyMap<string, string>): Promise<void> {
+  const rows: Cell[][] = [];
+  let first = true;
+  if (json) process.stdout.write('{"interceptions": [');
   for (;;) {
     const page = await client.get<Page>(`${LIST_PATH}?${query}`);
-    all.push(...page.interceptions);
-    if (page.next_cursor === undefined) return { interceptions: all };
+    for (const interception of page.interceptions) {
+      if (json) {
+        await write(`${first ? "" : ","}\n${JSON.stringify(interception)}`);
+        first = false;
+      } else {
+        rows.push(row(interception, usernames));
+      }
+    }
+    if (page.next_cursor === undefined) break;
     query.set("after", page.next_cursor);
   }
+  if (json) process.stdout.write("\n]}\n");
+  else printList(false, undefined, TABLE_HEADERS, rows);
+}
+
+/** Writes to stdout, waiting while a slow reader (a pipe) has not taken the previous writes. */
+function write(text: string): Promise<void> | void {
+  if (process.stdout.write(text)) return;
+  return new Promise((resolve) => process.stdout.once("drain", () => resolve()));
 }
 
 function row(i: Interception, usernames: ReadonlyMap<string, string>): Cell[] {
