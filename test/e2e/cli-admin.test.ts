@@ -2,7 +2,7 @@
 // a real control plane): what they print, what they change, and one clear line on errors.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { freePort, startStack, weirAdmin, type Stack } from "./stack.js";
+import { eventually, freePort, runWeir, startStack, weirAdmin, type Stack } from "./stack.js";
 
 let stack: Stack;
 before(async () => {
@@ -79,4 +79,35 @@ describe("weir users, tokens and keys", () => {
       assert.match(out, c.want);
     });
   }
+
+  // Commander alone would turn a boolean flag on for any value of its variable, "false" too.
+  it("reads boolean variables by their value: false and 0 are off, anything unclear is refused", async () => {
+    const off = await weir(["keys", "list"], { WEIR_JSON: "false" });
+    assert.equal(off.code, 0, off.out);
+    assert.match(off.out, /^ID +NAME +KEY PREFIX/);
+    const on = await weir(["keys", "list"], { WEIR_JSON: "1" });
+    assert.ok(Array.isArray(JSON.parse(on.out)));
+    await weir(["keys", "create", "keep-me"]);
+    const notConfirmed = await weir(["keys", "delete", "keep-me"], { WEIR_YES: "0" });
+    assert.equal(notConfirmed.code, 1);
+    assert.match(notConfirmed.out, /refusing without --yes/);
+    const unclear = await weir(["keys", "list"], { WEIR_JSON: "maybe" });
+    assert.equal(unclear.code, 1);
+    assert.equal(unclear.out, 'weir: WEIR_JSON must be true or false (also 1/0, yes/no, on/off), got "maybe"\n');
+  });
+
+  it("does not allow BYOK when WEIR_ALLOW_BYOK=false", async () => {
+    const gateway = runWeir(["gateway", "--listen", "127.0.0.1:0", "--log-level", "info"], {
+      WEIR_CONTROL_PLANE_URL: stack.controlPlane.url,
+      WEIR_GATEWAY_KEY: stack.gatewayKey.key,
+      WEIR_ALLOW_BYOK: "false",
+    });
+    try {
+      const starting = await eventually("the start-up line", async () => gateway.output().split("\n").find((l) => l.includes('"gateway starting"')));
+      assert.equal(JSON.parse(starting).allow_byok, false);
+    } finally {
+      gateway.child.kill("SIGTERM");
+      await gateway.exited;
+    }
+  });
 });

@@ -1,5 +1,6 @@
 // The command tree of `weir`.
 import { Command } from "commander";
+import { applyBooleanEnv } from "./boolean-env.js";
 import { controlPlaneCommand } from "./commands/control-plane.js";
 import { gatewayCommand } from "./commands/gateway.js";
 import { interceptionsCommand } from "./commands/interceptions.js";
@@ -13,6 +14,7 @@ export function createProgram(): Command {
   return new Command("weir")
     .description("Weir: a self-hosted AI gateway (control plane + stateless gateway replicas)")
     .showHelpAfterError()
+    .hook("preAction", (_program, command) => applyBooleanEnv(command))
     .addCommand(startCommand())
     .addCommand(controlPlaneCommand())
     .addCommand(gatewayCommand())

@@ -225,6 +225,8 @@ export class Gateway {
         gateway_key_prefix: gatewayKeyPrefix(this.options.gatewayKey),
         api_version: this.options.apiVersion,
         allow_byok: this.options.allowByok,
+        max_concurrency: this.options.maxConcurrency,
+        rate_limit: this.options.rateLimit,
         openai_base_url: this.options.openai.baseUrl,
         anthropic_base_url: this.options.anthropic.baseUrl,
         openai_key_configured: this.options.openai.apiKey !== undefined,
