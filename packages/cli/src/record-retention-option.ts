@@ -6,6 +6,8 @@ import { parseDurationSeconds } from "./duration.js";
 
 /** Shortest retention accepted: anything shorter could delete interceptions still being recorded. */
 const MIN_RETENTION_SECONDS = 3600;
+/** Longest: 100 years (beyond it the cut-off is not a date PostgreSQL takes; 0 means forever). */
+const MAX_RETENTION_SECONDS = 36_500 * 86_400;
 
 export function recordRetentionOption(): Option {
   return new Option(
@@ -18,10 +20,10 @@ export function recordRetentionOption(): Option {
 
 /** The retention period in ms: "0" keeps records forever (0), otherwise at least an hour. */
 export function recordRetentionMs(input: string): number {
-  if (input.trim() === "0") return 0;
+  if (/^0+[smhd]?$/.test(input.trim())) return 0;
   const seconds = parseDurationSeconds(input);
-  if (seconds < MIN_RETENTION_SECONDS) {
-    throw new CliError(`--record-retention must be 0 (keep forever) or at least 1h, got ${JSON.stringify(input)}`);
+  if (seconds < MIN_RETENTION_SECONDS || seconds > MAX_RETENTION_SECONDS) {
+    throw new CliError(`--record-retention must be 0 (keep forever) or from 1h to 36500d, got ${JSON.stringify(input)}`);
   }
   return seconds * 1000;
 }

@@ -47,6 +47,13 @@ describe("options", () => {
     assert.deepEqual(cp.options.listen, { host: "127.0.0.1", port: 7080 });
     assert.throws(() => cp.url, /not running/);
   });
+
+  // Property: a retention whose cut-off would be no date PostgreSQL takes is refused up front
+  // (it crashed the first purge).
+  it("refuses a record retention beyond 100 years", () => {
+    assert.throws(() => createControlPlane({ logger, recordRetentionMs: 999_999_999 * 86_400_000 }), RangeError);
+    assert.equal(createControlPlane({ logger, recordRetentionMs: 36_500 * 86_400_000 }).options.recordRetentionMs, 36_500 * 86_400_000);
+  });
 });
 
 describe("a running control plane (h2c + HTTP/1.1 on one port)", () => {

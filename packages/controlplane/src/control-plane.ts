@@ -123,8 +123,15 @@ const READY_TIMEOUT_MS = 2_000;
 // own request/headers timeout checks do not run; this bounds slow or stuck clients instead).
 const HTTP1_IDLE_TIMEOUT_MS = 60_000;
 
+/** Longest record retention: beyond about 100 years the cut-off is no date PostgreSQL takes. */
+const MAX_RECORD_RETENTION_MS = 36_500 * 86_400_000;
+
 function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptions {
   const d = CONTROL_PLANE_DEFAULTS;
+  const retention = options.recordRetentionMs ?? d.recordRetentionMs;
+  if (!Number.isFinite(retention) || retention < 0 || retention > MAX_RECORD_RETENTION_MS) {
+    throw new RangeError(`recordRetentionMs must be 0 (keep forever) or up to ${MAX_RECORD_RETENTION_MS} (100 years), got ${retention}`);
+  }
   return Object.freeze({
     listen: Object.freeze({ ...(options.listen ?? d.listen) }),
     databaseUrl: options.databaseUrl || undefined,
@@ -136,7 +143,7 @@ function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptio
     drainTimeoutMs: options.drainTimeoutMs ?? d.drainTimeoutMs,
     gatewayKeyUsageIntervalMs: options.gatewayKeyUsageIntervalMs ?? d.gatewayKeyUsageIntervalMs,
     mounts: resolveMounts(options.mounts),
-    recordRetentionMs: options.recordRetentionMs ?? d.recordRetentionMs,
+    recordRetentionMs: retention,
     recordPurgeIntervalMs: options.recordPurgeIntervalMs ?? d.recordPurgeIntervalMs,
     recordPurgeBatchSize: options.recordPurgeBatchSize ?? d.recordPurgeBatchSize,
     adminStatementTimeoutMs: options.adminStatementTimeoutMs ?? d.adminStatementTimeoutMs,

@@ -139,15 +139,17 @@ const rows = (r: Partial<PurgedRows>): PurgedRows => ({
 });
 
 describe("RecordPurger", () => {
-  // Property: exactly the interceptions that started before now − retention go, each with all
-  // of its children; in-flight ones too (the reference purges by started_at alone); one that
-  // started at the cut-off itself and everything younger stays, children included.
-  it("deletes interceptions started before the cut-off with every child row, and nothing else", async () => {
+  // Property: exactly the ended interceptions that started before now − retention go, each with
+  // all of its children, and in-flight ones a day after that (a long stream, or a gateway whose
+  // clock runs behind, keeps its interception); one that started at the cut-off itself and
+  // everything younger stays, children included.
+  it("deletes interceptions started before the cut-off with every child row, in-flight ones a day later, and nothing else", async () => {
     const oldEnded = await seed(new Date(CUTOFF.getTime() - DAY), ALL);
-    const oldInFlight = await seed(new Date(CUTOFF.getTime() - 1), { prompts: 1 }, true);
+    const oldInFlight = await seed(new Date(CUTOFF.getTime() - DAY - 1), { prompts: 1 }, true);
+    const recentInFlight = await seed(new Date(CUTOFF.getTime() - DAY + 60_000), { prompts: 1 }, true);
     const atCutoff = await seed(CUTOFF, ALL);
     const young = await seed(new Date(NOW.getTime() - 3_600_000), ALL);
-    assert.equal(Object.keys(await childCounts()).length, 4 * 3 + 1);
+    assert.equal(Object.keys(await childCounts()).length, 4 * 3 + 2);
 
     const { purger: p, metrics, lines } = purger();
     const pass = await p.runPass();
@@ -155,14 +157,16 @@ describe("RecordPurger", () => {
     assert.deepEqual(pass, {
       cutoff: CUTOFF,
       ran: true,
+      complete: true,
       rows: rows({ aibridge_interceptions: 2, aibridge_token_usages: 1, aibridge_user_prompts: 2, aibridge_tool_usages: 2, aibridge_model_thoughts: 1 }),
     });
-    assert.deepEqual(await interceptionIds(), [atCutoff, young]);
+    assert.deepEqual(await interceptionIds(), [recentInFlight, atCutoff, young]);
     const kept = await childCounts();
     for (const id of [atCutoff, young]) {
       assert.deepEqual([kept[`tokens:${id}`], kept[`prompts:${id}`], kept[`tools:${id}`], kept[`thoughts:${id}`]], [1, 1, 2, 1]);
     }
-    assert.equal(Object.keys(kept).length, 8, `no child of ${oldEnded} or ${oldInFlight} may remain`);
+    assert.equal(kept[`prompts:${recentInFlight}`], 1);
+    assert.equal(Object.keys(kept).length, 9, `no child of ${oldEnded} or ${oldInFlight} may remain`);
     assert.deepEqual(await purgedMetric(metrics), {
       aibridge_interceptions: 2,
       aibridge_token_usages: 1,
@@ -208,7 +212,7 @@ describe("RecordPurger", () => {
     await t.db.connection().execute(async (other) => {
       await sql`SELECT pg_advisory_lock(${0x77656972}, 2)`.execute(other);
       try {
-        assert.deepEqual(await p.runPass(), { cutoff: CUTOFF, ran: false, rows: rows({}) });
+        assert.deepEqual(await p.runPass(), { cutoff: CUTOFF, ran: false, complete: false, rows: rows({}) });
         assert.deepEqual(await interceptionIds(), [old]);
       } finally {
         await sql`SELECT pg_advisory_unlock(${0x77656972}, 2)`.execute(other);
@@ -239,6 +243,20 @@ describe("RecordPurger", () => {
     }
   });
 
+  // Property: a pass that deleted many interceptions refreshes the planner's statistics itself
+  // (with stale ones list pages were ten times slower after a big purge).
+  it("analyzes the tables after a large pass", async () => {
+    await sql`INSERT INTO aibridge_interceptions (id, initiator_id, api_key_id, provider, provider_name, model, started_at, ended_at)
+      SELECT gen_random_uuid(), gen_random_uuid(), 'abcdefghij', 'openai', 'openai', 'gpt-4o', ${CUTOFF}::timestamptz - g * interval '1 second', ${CUTOFF}::timestamptz
+      FROM generate_series(1, 10000) AS g`.execute(t.db);
+    const analyzed = async () =>
+      (await sql<{ n: number }>`SELECT coalesce(analyze_count, 0)::int AS n FROM pg_stat_user_tables WHERE relname = 'aibridge_interceptions'`.execute(t.db)).rows[0]?.n ?? 0;
+    const before = await analyzed();
+    const { purger: p } = purger({ batchSize: 5_000 });
+    assert.equal((await p.runPass())?.rows.aibridge_interceptions, 10_000);
+    assert.ok((await analyzed()) > before, "ANALYZE ran");
+  });
+
   // Property: a database that fails does not throw out of the job; the pass is logged as failed
   // and nothing is counted.
   it("logs a failed pass and counts nothing when the database fails", async () => {
@@ -250,7 +268,7 @@ describe("RecordPurger", () => {
       assert.equal(failed.length, 1);
       assert.equal(failed[0].level, 40);
       assert.match(failed[0].err.message, /does not exist/);
-      assert.deepEqual(await purgedMetric(metrics), {});
+      assert.deepEqual(await purgedMetric(metrics), { aibridge_interceptions: 0, aibridge_token_usages: 0, aibridge_user_prompts: 0, aibridge_tool_usages: 0, aibridge_model_thoughts: 0 });
     } finally {
       await missing.destroy();
     }

@@ -9,10 +9,14 @@
 // tables: a transaction-level advisory lock lets one of them at a time do it; the others see the
 // lock taken and leave the work to it.
 //
-// A child record that arrives while its interception is being deleted can outlive it (the
-// writers check that the interception exists without locking it). It takes an interception
-// older than the retention period that is still being recorded, which the minimum period
-// (one hour, see the CLI) makes all but impossible.
+// An interception still in flight (no end recorded) is kept a day longer than the period: a
+// stream longer than the period, or a gateway whose clock runs behind the control plane's,
+// must not lose its interception and with it the records still to come (they would be refused
+// as referring to an unknown interception). One that never ends (its gateway died) goes then.
+//
+// A child record that arrives while its interception is being deleted can still outlive it (the
+// writers check that the interception exists without locking it); that takes a record arriving
+// more than a day after its interception's end.
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../schema.js";
 
@@ -29,6 +33,11 @@ export const PURGED_TABLES = [
 ] as const;
 export type PurgedTable = (typeof PURGED_TABLES)[number];
 
+/** Refreshes the planner's statistics of the purged tables (after a large purge). */
+export async function analyzePurgedTables(db: Kysely<Database>): Promise<void> {
+  await sql`ANALYZE aibridge_interceptions, aibridge_token_usages, aibridge_user_prompts, aibridge_tool_usages, aibridge_model_thoughts`.execute(db);
+}
+
 /** Rows deleted, per table. */
 export type PurgedRows = Readonly<Record<PurgedTable, number>>;
 
@@ -44,7 +53,9 @@ export async function purgeInterceptionsStartedBefore(db: Kysely<Database>, cuto
     // MATERIALIZED: every DELETE below must see the same set of ids.
     const counted = await sql<Record<PurgedTable, number>>`
       WITH doomed AS MATERIALIZED (
-        SELECT id FROM aibridge_interceptions WHERE started_at < ${cutoff} ORDER BY started_at LIMIT ${limit}
+        SELECT id FROM aibridge_interceptions
+        WHERE started_at < ${cutoff} AND (ended_at IS NOT NULL OR started_at < ${cutoff}::timestamptz - interval '1 day')
+        ORDER BY started_at LIMIT ${limit}
       ),
       token_usages AS (DELETE FROM aibridge_token_usages WHERE interception_id IN (SELECT id FROM doomed) RETURNING 1),
       user_prompts AS (DELETE FROM aibridge_user_prompts WHERE interception_id IN (SELECT id FROM doomed) RETURNING 1),
