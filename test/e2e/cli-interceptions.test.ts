@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
-import { recorded, startStack, weirAdmin, type Stack } from "./stack.js";
+import { eventually, recorded, startStack, weirAdmin, type Stack } from "./stack.js";
 
 let stack: Stack;
 let bobId: string;
@@ -84,6 +84,20 @@ describe("weir interceptions", () => {
     assert.deepEqual(bob.interceptions, []);
     const future = JSON.parse((await weir(["list", "--started-after", "2999-01-01T00:00:00Z", "--json"])).out);
     assert.deepEqual(future.interceptions, []);
+    // A deleted user's id still finds their traffic (the users list no longer has them).
+    const carol = (await stack.admin.request("POST", "/api/v2/users", { username: "carol", role: "member" })).body;
+    const carolKey = (await stack.admin.request("POST", `/api/v2/users/${carol.id}/keys`, { name: "k" })).body.key;
+    const openai = new OpenAI({ apiKey: carolKey, baseURL: `${stack.replicas[0]!.url}/openai/v1`, maxRetries: 0 });
+    await openai.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "carol's question" }] });
+    await eventually("carol's interception", async () => {
+      const res = await stack.admin.request("GET", `/api/v2/ai-gateway/interceptions?initiator=${carol.id}`);
+      return res.body.interceptions.length === 1 && res.body.interceptions[0].ended_at ? true : undefined;
+    });
+    assert.equal((await stack.admin.request("DELETE", `/api/v2/users/${carol.id}`)).status, 204);
+    const deleted = await weir(["list", "--initiator", carol.id, "--json"]);
+    assert.equal(deleted.code, 0, deleted.out);
+    assert.deepEqual(JSON.parse(deleted.out).interceptions.map((i: any) => i.prompts[0].prompt), ["carol's question"]);
+    assert.match((await weir(["list", "--initiator", "carol"])).out, /^weir: no user named or with id "carol"$/m);
   });
 
   it("shows one interception as the admin API has it", async () => {

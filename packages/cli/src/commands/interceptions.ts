@@ -2,6 +2,7 @@
 // `coder aibridge interceptions list`). `list` prints one page, newest first, as a table (JSON
 // with --json, with the cursor of the next page); --all follows the cursor to the last page.
 import { Command, Option } from "commander";
+import { isUuid } from "@weir/proto";
 import type { AdminClient } from "../admin-client.js";
 import { addAdminOptions, adminClient, type AdminFlags } from "../admin-options.js";
 import { CliError } from "../cli-error.js";
@@ -68,7 +69,9 @@ export function interceptionsCommand(): Command {
     const client = adminClient(flags);
     const users = await client.get<User[]>("/api/v2/users");
     const query = new URLSearchParams();
-    if (flags.initiator !== undefined) query.set("initiator", (await findUser(client, flags.initiator, users)).id);
+    // A user id goes through as it is: a deleted user's traffic is still recorded (and is what an
+    // audit looks for), but the users list no longer has them.
+    if (flags.initiator !== undefined) query.set("initiator", isUuid(flags.initiator) ? flags.initiator : (await findUser(client, flags.initiator, users)).id);
     for (const [name, value] of [
       ["provider", flags.provider],
       ["model", flags.model],
