@@ -92,6 +92,16 @@ describe("weir control-plane --embedded-gateway", () => {
     assert.equal(interception.prompts[0].prompt, "Hello there");
   });
 
+  // One process, one /metrics: the embedded gateway's series are there with the control plane's.
+  it("serves the gateway's metrics on the control plane's /metrics", async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    assert.match(text, /^weir_gateway_interceptions_total\{provider="openai",model="gpt-4o-mini",status="completed",route="\/openai\/v1\/chat\/completions"\} 1$/m);
+    assert.match(text, /^weir_gateway_requests_refused_total/m);
+    assert.match(text, /^weir_controlplane_rpc_requests_total\{/m);
+    const helps = text.split("\n").filter((l) => l.startsWith("# HELP "));
+    assert.equal(new Set(helps).size, helps.length, "no metric twice");
+  });
+
   // Pins the mount's scope: the rest of /api/v2/ai-gateway/ is the admin API.
   it("keeps the admin API under /api/v2/ai-gateway/", async () => {
     const keys = await admin("GET", "/api/v2/ai-gateway/keys");

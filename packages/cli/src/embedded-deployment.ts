@@ -47,6 +47,8 @@ export class EmbeddedDeployment implements Daemon {
       throw err;
     }
     this.embeddedGateway = gateway;
+    // One process, one /metrics: the gateway's series (requests refused, tokens, ...) too.
+    this.controlPlane.metrics.include(gateway.metrics.registry);
   }
 
   /** The gateway first — it drains its streams and flushes its records through the control plane — then the control plane. */

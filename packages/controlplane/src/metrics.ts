@@ -69,8 +69,17 @@ export class ControlPlaneMetrics {
     if (options.collectDefaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });
   }
 
+  /** Registries of other components in this process, served on the same /metrics. */
+  private readonly included: Registry[] = [];
+
+  /** Serves `registry` (e.g. an embedded gateway's) on this control plane's /metrics too. */
+  include(registry: Registry): void {
+    this.included.push(registry);
+  }
+
   /** The exposition text and its content type. */
   async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const bodies = await Promise.all([this.registry, ...this.included].map((r) => r.metrics()));
+    return { contentType: this.registry.contentType, body: bodies.join("\n") };
   }
 }

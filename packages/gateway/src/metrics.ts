@@ -103,6 +103,14 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
     registers,
     collect: drainTally,
   });
+  const refusals = new Counter({
+    name: `${p}requests_refused_total`,
+    help: "LLM requests refused before authorization: at_capacity (--max-concurrency, 503), rate_limited (--rate-limit, 429).",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+  // Both series exist from the start, at 0, so an alert can tell "none refused" from "no data".
+  for (const reason of ["at_capacity", "rate_limited"]) refusals.inc({ reason }, 0);
   return {
     registry,
     modelLabels: new LabelValues(),
@@ -145,12 +153,7 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
       labelNames: ["outcome"] as const,
       registers,
     }),
-    requestsRefusedTotal: new Counter({
-      name: `${p}requests_refused_total`,
-      help: "LLM requests refused before authorization: at_capacity (--max-concurrency, 503), rate_limited (--rate-limit, 429).",
-      labelNames: ["reason"] as const,
-      registers,
-    }),
+    requestsRefusedTotal: refusals,
     recordsSentTotal: new Counter({
       name: `${p}records_sent_total`,
       help: "Follow-up records delivered to the control plane.",
