@@ -137,11 +137,12 @@ describe("weir control-plane --record-retention", () => {
     for (const [value, shown] of [
       ["30m", '"30m"'],
       ["3599", '"3599"'],
+      ["36501d", '"36501d"'],
     ] as const) {
       const weir = runWeir(["control-plane", "--listen", "127.0.0.1:0", "--record-retention", value], { WEIR_DATABASE_URL: database.url });
       running.push(weir);
       assert.equal((await weir.exited).code, 1);
-      assert.match(weir.output(), new RegExp(`--record-retention must be 0 \\(keep forever\\) or at least 1h, got ${shown}`));
+      assert.match(weir.output(), new RegExp(`--record-retention must be 0 \\(keep forever\\) or from 1h to 36500d, got ${shown}`));
     }
     const bad = runWeir(["control-plane", "--listen", "127.0.0.1:0"], { WEIR_DATABASE_URL: database.url, WEIR_RECORD_RETENTION: "sixty days" });
     running.push(bad);
