@@ -53,6 +53,9 @@ describe("options", () => {
   it("refuses a record retention beyond 100 years", () => {
     assert.throws(() => createControlPlane({ logger, recordRetentionMs: 999_999_999 * 86_400_000 }), RangeError);
     assert.equal(createControlPlane({ logger, recordRetentionMs: 36_500 * 86_400_000 }).options.recordRetentionMs, 36_500 * 86_400_000);
+    // A batch of 0 would never finish a pass.
+    assert.throws(() => createControlPlane({ logger, recordPurgeBatchSize: 0 }), /recordPurgeBatchSize must be a positive whole number, got 0/);
+    assert.throws(() => createControlPlane({ logger, recordPurgeIntervalMs: -1 }), /recordPurgeIntervalMs must be a positive whole number/);
   });
 });
 

@@ -132,6 +132,12 @@ function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptio
   if (!Number.isFinite(retention) || retention < 0 || retention > MAX_RECORD_RETENTION_MS) {
     throw new RangeError(`recordRetentionMs must be 0 (keep forever) or up to ${MAX_RECORD_RETENTION_MS} (100 years), got ${retention}`);
   }
+  for (const [name, value] of [
+    ["recordPurgeIntervalMs", options.recordPurgeIntervalMs],
+    ["recordPurgeBatchSize", options.recordPurgeBatchSize],
+  ] as const) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive whole number, got ${value}`);
+  }
   return Object.freeze({
     listen: Object.freeze({ ...(options.listen ?? d.listen) }),
     databaseUrl: options.databaseUrl || undefined,

@@ -220,6 +220,26 @@ describe("ControlPlaneClient.authorize", () => {
     });
   }
 
+  // Property: a busy control plane (no free database connection) fails the request with 503 but
+  // leaves the replica ready; an unreachable one makes it not ready.
+  it("stays ready when the control plane is busy (ResourceExhausted), not when it is unavailable", async () => {
+    for (const [code, readyAfter] of [
+      [Code.ResourceExhausted, true],
+      [Code.Unavailable, false],
+    ] as const) {
+      const cp = await fake();
+      const user = makeUser();
+      cp.addUser(user);
+      cp.failAuthorization(user.key, { code });
+      const client = new ControlPlaneClient({ baseUrl: cp.url, gatewayKey: GATEWAY_KEY, apiVersion: "1.0", rpcTimeoutMs: 2_000, logger: silent });
+      cleanups.push(async () => client.close());
+      await client.start();
+      assert.equal(client.ready, true);
+      await assert.rejects(async () => client.authorize({ key: user.key }), (err: unknown) => err instanceof ControlPlaneUnavailableError);
+      assert.equal(client.ready, readyAfter, Code[code]);
+    }
+  });
+
   it("returns the user on success", async () => {
     const cp = await fake();
     const user = makeUser();

@@ -544,6 +544,10 @@ export class ControlPlaneClient {
       case Code.NotFound:
         this.noteAnswered();
         return new UnauthorizedError(Code[ce.code], { cause: ce });
+      case Code.ResourceExhausted:
+        // Overloaded, not gone: 503 for this request, but the replica stays ready (every replica
+        // turning not-ready at once would take them all out of their load balancer).
+        return new ControlPlaneUnavailableError({ cause: ce });
       default:
         return new ControlPlaneError("authorize request", { cause: ce });
     }

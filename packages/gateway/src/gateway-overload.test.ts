@@ -58,12 +58,11 @@ describe("--rate-limit", () => {
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
   }
 
-  it("answers 429 with Retry-After to a credential beyond its requests per second, before authorizing it", async () => {
+  it("answers 429 with Retry-After to a credential beyond its requests per second, without calling the provider", async () => {
     const url = `${h.gateway.url}/openai/v1/chat/completions`;
     const other = makeUser("bob");
     h.cp.addUser(other);
     await startOfSecond();
-    const authorizeBefore = h.cp.callsOf("IsAuthorized");
     const upstreamBefore = h.emulator.requests.length;
     const results = await Promise.all([0, 1, 2].map(() => send(url, { headers: { authorization: `Bearer ${h.user.key}` }, body: CHAT })));
     // Another credential has its own count; the same key by X-Api-Key is the same credential.
@@ -77,13 +76,22 @@ describe("--rate-limit", () => {
     assert.equal(bob.status, 200);
     assert.equal(viaApiKeyHeader.status, 429);
     assert.deepEqual(viaApiKeyHeader.json, gatewayErrorBody("anthropic", 429, "rate limit exceeded", "At most 2 requests per second per API key; retry after 1 s."));
-    // Only the admitted requests were authorized (the cache may answer some) and sent upstream.
-    assert.ok(h.cp.callsOf("IsAuthorized") - authorizeBefore <= 3);
+    // Only the admitted requests were sent upstream.
     assert.equal(h.emulator.requests.length - upstreamBefore, 3);
     assert.equal(await metricValue(h.gateway.metrics.requestsRefusedTotal, { reason: "rate_limited" }), 2);
 
     await startOfSecond();
     assert.equal((await send(url, { headers: { authorization: `Bearer ${h.user.key}` }, body: CHAT })).status, 200);
+  });
+
+  // Property: the limit comes before authorization: an unknown key is refused as unauthorized
+  // (403) while within the limit and as rate-limited (429) beyond it, without an IsAuthorized.
+  it("counts a credential before authorizing it", async () => {
+    const unknown = makeUser("nobody"); // never added to the control plane
+    await startOfSecond();
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await send(`${h.gateway.url}/openai/v1/chat/completions`, { headers: { authorization: `Bearer ${unknown.key}` }, body: CHAT })).status);
+    assert.deepEqual(statuses, [403, 403, 429]);
   });
 
   it("does not limit requests without a credential (they get 400)", async () => {

@@ -38,7 +38,7 @@ import type { HandlerPool } from "./handler-pool.js";
 import { poolKey } from "./handler-pool.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayOptions } from "./options.js";
-import { RateLimiter } from "./rate-limiter.js";
+import { RateLimiter, rateLimitKey } from "./rate-limiter.js";
 import type { RequestHandler } from "./request-handler.js";
 import { RequestLog } from "./request-log.js";
 import { sendGatewayError } from "./response-writer.js";
@@ -197,7 +197,7 @@ export class HttpFront {
     // Per credential, before the BYOK guard and any RPC (reference order). A request without one
     // is refused below anyway.
     if (this.rateLimiter !== undefined) {
-      const key = delegatedApiKeyId !== undefined ? `key-id:${delegatedApiKeyId}` : credential?.token;
+      const key = rateLimitKey(delegatedApiKeyId, credential?.token);
       const retryAfter = key === undefined ? 0 : this.rateLimiter.take(key);
       if (retryAfter > 0) throw new RateLimitedError(this.rateLimiter.limit, retryAfter);
     }

@@ -2,7 +2,7 @@
 // starting over at the next second, keys independent, refused requests not counted.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { RateLimiter } from "./rate-limiter.js";
+import { RateLimiter, rateLimitKey } from "./rate-limiter.js";
 
 describe("RateLimiter", () => {
   it("allows `limit` requests per key in one second, refuses the rest until the next second", () => {
@@ -16,6 +16,14 @@ describe("RateLimiter", () => {
     assert.equal(limiter.take("b"), 1);
     now += 10; // the next second
     assert.deepEqual([limiter.take("a"), limiter.take("a"), limiter.take("a")], [0, 0, 1]);
+  });
+
+  // SECURITY: key ids are public; a token that spells one must not share its budget.
+  it("counts delegated key ids and presented tokens apart", () => {
+    assert.equal(rateLimitKey("abcdefghij", "ignored"), "delegated:abcdefghij");
+    assert.equal(rateLimitKey(undefined, "abcdefghij-secret"), "token:abcdefghij-secret");
+    assert.notEqual(rateLimitKey(undefined, "delegated:abcdefghij"), rateLimitKey("abcdefghij", undefined));
+    assert.equal(rateLimitKey(undefined, undefined), undefined);
   });
 
   it("does not count refused requests against the next window", () => {

@@ -3,6 +3,17 @@
 // the gateway's clock, so the table holds only the credentials seen in the current second and
 // needs no sweeping. Each replica counts its own requests.
 
+/**
+ * The key a request is counted under: its delegated API key id (in-process requests) or the
+ * credential it presents, in separate namespaces. SECURITY: a network client presenting the text
+ * "<prefix><someone's key id>" as its token must not spend that user's in-process budget, and
+ * key ids are public (the first ten characters of every key).
+ */
+export function rateLimitKey(delegatedApiKeyId: string | undefined, token: string | undefined): string | undefined {
+  if (delegatedApiKeyId !== undefined) return `delegated:${delegatedApiKeyId}`;
+  return token === undefined ? undefined : `token:${token}`;
+}
+
 export class RateLimiter {
   private window = Number.NaN;
   private readonly counts = new Map<string, number>();

@@ -50,7 +50,7 @@ export function controlPlaneCommand(): Command {
       embeddedDataDir: flags.dataDir,
       tls: flags.tlsCertFile && flags.tlsKeyFile ? { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile } : undefined,
       recordRetentionMs: recordRetentionMs(flags.recordRetention),
-      databaseWaitMs: flags.databaseWait.trim() === "0" ? 0 : parseDurationSeconds(flags.databaseWait) * 1000,
+      databaseWaitMs: /^0+[smhd]?$/.test(flags.databaseWait.trim()) ? 0 : parseDurationSeconds(flags.databaseWait) * 1000,
       logger,
     };
     // Loaded here, not at the top: every other command starts without the daemons' code.

@@ -12,7 +12,7 @@ import pino from "pino";
 import { createTestDatabase, type TestDatabase } from "../testing/index.js";
 import { createKysely } from "./database.js";
 import { freeLoopbackPort } from "./embedded-postgres.js";
-import { isDatabaseUnavailableError } from "./postgres-error.js";
+import { isDatabaseUnavailableError, isPoolExhaustedError } from "./postgres-error.js";
 
 let t: TestDatabase;
 before(async () => {
@@ -90,6 +90,24 @@ describe("database connection loss", () => {
     assert.equal(isDatabaseUnavailableError(syntax), false);
     assert.equal(isDatabaseUnavailableError(new Error("wrapped", { cause: Object.assign(new Error("x"), { code: "ECONNRESET" }) })), true);
     assert.equal(isDatabaseUnavailableError("Connection terminated"), false);
+  });
+
+  // Property: a query that waited too long for a free pooled connection is overload, not an
+  // outage (answered "busy"; gateways must not all turn not-ready).
+  it("tells a pool with no free connection from an unreachable database", { timeout: 30_000 }, async () => {
+    const db = createKysely(t.url, 1);
+    try {
+      let release!: () => void;
+      const held = db.connection().execute(() => new Promise<void>((r) => (release = r)));
+      await new Promise((r) => setTimeout(r, 100));
+      const err = await sql`SELECT 1`.execute(db).then(() => undefined, (e: unknown) => e);
+      release();
+      await held;
+      assert.equal(isPoolExhaustedError(err), true, String(err));
+      assert.equal(isDatabaseUnavailableError(err), false);
+    } finally {
+      await db.destroy();
+    }
   });
 
   it("gives up on a server that accepts connections but never answers", { timeout: 30_000 }, async () => {

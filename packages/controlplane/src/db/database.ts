@@ -61,8 +61,10 @@ export function createKysely(url: string, poolSize = 20, logger?: Logger, option
     ...(options.statementTimeoutMs !== undefined ? { statement_timeout: options.statementTimeoutMs } : {}),
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: DATABASE_CONNECT_TIMEOUT_MS,
-    // Notice a peer that vanished without closing (failover, network partition).
+    // Notice a peer that vanished without closing (failover, network partition) within about a
+    // minute, not after the system's default two hours.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   });
   // A connection that dies (server restart, failover, pg_terminate_backend) makes its client emit
   // 'error'; unhandled, that crashes the daemon. pg-pool listens only while the client is idle, so

@@ -46,10 +46,17 @@ const UNREACHABLE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDO
 // pg and pg-pool report a lost or timed-out connection with these messages and no code.
 const UNAVAILABLE_MESSAGES = [
   "Connection terminated",
-  "timeout exceeded when trying to connect",
   "Client has encountered a connection error and is not queryable",
   "Client was closed and is not queryable",
 ];
+// pg-pool's answer when every pooled connection stayed busy for connectionTimeoutMillis: the
+// server is there, this process has more work than connections.
+const POOL_EXHAUSTED_MESSAGE = "timeout exceeded when trying to connect";
+
+/** True when `err` is a query that waited too long for a free pooled connection (overload, not outage). */
+export function isPoolExhaustedError(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith(POOL_EXHAUSTED_MESSAGE);
+}
 
 /**
  * True when `err` (or one of its causes) says the database cannot be reached or is going away,

@@ -8,7 +8,7 @@ import { IsAuthorizedFailureSchema } from "@weir/proto";
 import type { Logger } from "pino";
 import { isApiKeyRefusedError, type ApiKeyFailureReason } from "../auth/verify-api-key.js";
 import { oneLineError } from "../one-line-error.js";
-import { isDatabaseUnavailableError } from "../db/postgres-error.js";
+import { isDatabaseUnavailableError, isPoolExhaustedError } from "../db/postgres-error.js";
 import { LogThrottle } from "../log-throttle.js";
 import {
   isAlreadyExistsError,
@@ -44,6 +44,13 @@ export const INTERNAL_ERROR_MESSAGE = "internal error";
 /** Sent with Unavailable when the control plane cannot reach its database (gateways retry, answer 503). */
 export const DATABASE_UNAVAILABLE_MESSAGE = "the control plane's database is unavailable";
 
+/**
+ * Sent with ResourceExhausted when every database connection stayed busy: the control plane is
+ * overloaded, not gone, so gateways answer 503 without declaring it unreachable (which would take
+ * every replica out of its load balancer at once).
+ */
+export const CONTROL_PLANE_BUSY_MESSAGE = "the control plane is busy";
+
 // During an outage every RPC fails the same way: one line per 5 s, without a stack.
 const databaseOutageLog = new LogThrottle(5_000);
 
@@ -65,6 +72,11 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
   if (isGatewayKeyRefusedError(err)) return new ConnectError(err.message, Code.Unauthenticated);
   if (isIncompatibleApiVersionError(err)) return new ConnectError(err.message, Code.FailedPrecondition);
   if (isAuthorizationChangesUnavailableError(err)) return new ConnectError(err.message, Code.Unavailable);
+  if (isPoolExhaustedError(err)) {
+    const held = databaseOutageLog.take("busy");
+    if (held !== undefined) logger.warn({ err: oneLineError(err), held_back: held }, "rpc failed: no free database connection");
+    return new ConnectError(CONTROL_PLANE_BUSY_MESSAGE, Code.ResourceExhausted);
+  }
   if (isDatabaseUnavailableError(err)) {
     const held = databaseOutageLog.take("rpc");
     if (held !== undefined) logger.warn({ err: oneLineError(err), held_back: held }, "rpc failed: database unavailable");

@@ -17,6 +17,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`CREATE INDEX aibridge_interceptions_provider_started_idx ON aibridge_interceptions (provider, started_at DESC, id DESC)`.execute(db);
   await sql`CREATE INDEX aibridge_interceptions_client_provider_started_idx ON aibridge_interceptions (client, provider, started_at DESC, id DESC)`.execute(db);
   await sql`CREATE STATISTICS aibridge_interceptions_client_provider_stats (dependencies, mcv) ON client, provider FROM aibridge_interceptions`.execute(db);
+  // Extended statistics are empty until the table is analyzed; autovacuum may be off or late.
+  await sql`ANALYZE aibridge_interceptions`.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

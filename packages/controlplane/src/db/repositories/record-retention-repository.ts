@@ -15,8 +15,9 @@
 // as referring to an unknown interception). One that never ends (its gateway died) goes then.
 //
 // A child record that arrives while its interception is being deleted can still outlive it (the
-// writers check that the interception exists without locking it); that takes a record arriving
-// more than a day after its interception's end.
+// writers check that the interception exists without locking it); that takes a record of an
+// interception whose end was recorded before it, which gateways never send. Such a row would
+// stay: purges go through interceptions.
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../schema.js";
 
