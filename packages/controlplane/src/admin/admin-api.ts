@@ -23,6 +23,7 @@ import { interceptionRoutes } from "./interceptions-routes.js";
 import { mcpRoutes } from "./mcp-routes.js";
 import { createAdminMetrics } from "./metrics.js";
 import { describeError } from "../db/postgres-error.js";
+import { LogThrottle } from "../log-throttle.js";
 import { oneLineError } from "../one-line-error.js";
 import { writeReply, type AdminResponse, type ErrorBody, type Reply } from "./reply.js";
 import { MAX_BODY_BYTES, readJsonBody, type AdminRequest } from "./request-body.js";
@@ -73,6 +74,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     ...interceptionRoutes(routeDeps),
   ]);
   const metrics = createAdminMetrics(deps.registry);
+  const outageLog = new LogThrottle(5_000);
 
   /** Routes, authenticates and runs one request; records the route and logger in `state`. */
   async function answer(req: AdminRequest, method: string, path: string, query: URLSearchParams, state: RequestState): Promise<Reply> {
@@ -100,8 +102,11 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
       return await match.route.handler.run(ctx);
     } catch (err) {
       const reply = errorReply(err, failureMessage);
-      if (reply.status === 503) state.logger.warn({ err: oneLineError(err), answer: (reply.body as ErrorBody).message }, "admin request failed");
-      else if (reply.status >= 500) state.logger.error({ err: describeError(err) }, "admin request failed");
+      if (reply.status === 503) {
+        // An outage fails every request alike: one line per 5 s and kind.
+        const held = outageLog.take((reply.body as ErrorBody).message);
+        if (held !== undefined) state.logger.warn({ err: oneLineError(err), answer: (reply.body as ErrorBody).message, held_back: held }, "admin request failed");
+      } else if (reply.status >= 500) state.logger.error({ err: describeError(err) }, "admin request failed");
       else if (isUnauthenticatedError(err)) state.logger.info({ reason: err.reason }, "admin request not authenticated");
       return reply;
     }

@@ -51,6 +51,8 @@ export class NotificationListener {
   private failures = 0;
   private retryTimer: unknown;
   private heartbeatTimer: unknown;
+  /** The deadline of the heartbeat in flight. */
+  private heartbeatDeadline: unknown;
   private closed = false;
   private connecting: Promise<void> | undefined;
 
@@ -75,6 +77,7 @@ export class NotificationListener {
     this.closed = true;
     this.timers.clearTimeout(this.retryTimer);
     this.timers.clearTimeout(this.heartbeatTimer);
+    this.timers.clearTimeout(this.heartbeatDeadline);
     // Ending the client also aborts a connection attempt in progress.
     const client = this.client;
     this.client = undefined;
@@ -129,14 +132,14 @@ export class NotificationListener {
     this.timers.clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = this.timers.setTimeout(() => {
       if (this.client !== client) return;
-      const deadline = this.timers.setTimeout(() => this.lost(client, new Error(`no answer to a heartbeat within ${timeoutMs} ms`)), timeoutMs);
+      this.heartbeatDeadline = this.timers.setTimeout(() => this.lost(client, new Error(`no answer to a heartbeat within ${timeoutMs} ms`)), timeoutMs);
       client.query("SELECT 1").then(
         () => {
-          this.timers.clearTimeout(deadline);
+          this.timers.clearTimeout(this.heartbeatDeadline);
           if (this.client === client) this.scheduleHeartbeat(client);
         },
         (err: unknown) => {
-          this.timers.clearTimeout(deadline);
+          this.timers.clearTimeout(this.heartbeatDeadline);
           this.lost(client, err);
         },
       );
@@ -147,6 +150,7 @@ export class NotificationListener {
     if (this.client !== client) return; // an old connection reporting late
     this.client = undefined;
     this.timers.clearTimeout(this.heartbeatTimer);
+    this.timers.clearTimeout(this.heartbeatDeadline);
     const wasConnected = this.isConnected;
     this.isConnected = false;
     client.end().catch(() => undefined);

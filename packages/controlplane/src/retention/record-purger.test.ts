@@ -139,17 +139,19 @@ const rows = (r: Partial<PurgedRows>): PurgedRows => ({
 });
 
 describe("RecordPurger", () => {
-  // Property: exactly the ended interceptions that started before now − retention go, each with
-  // all of its children, and in-flight ones a day after that (a long stream, or a gateway whose
-  // clock runs behind, keeps its interception); one that started at the cut-off itself and
-  // everything younger stays, children included.
+  // Property: exactly the interceptions that started and ended before now − retention go, each
+  // with all of its children, and in-flight ones a day after that (a long stream, or a gateway
+  // whose clock runs behind, keeps its interception); one that ended after the cut-off, one that
+  // started at the cut-off itself and everything younger stays, children included.
   it("deletes interceptions started before the cut-off with every child row, in-flight ones a day later, and nothing else", async () => {
     const oldEnded = await seed(new Date(CUTOFF.getTime() - DAY), ALL);
     const oldInFlight = await seed(new Date(CUTOFF.getTime() - DAY - 1), { prompts: 1 }, true);
     const recentInFlight = await seed(new Date(CUTOFF.getTime() - DAY + 60_000), { prompts: 1 }, true);
+    const endedAfterCutoff = await seed(new Date(CUTOFF.getTime() - 60_000), { prompts: 1 }, true);
+    await t.db.updateTable("aibridge_interceptions").set({ ended_at: new Date(CUTOFF.getTime() + 1) }).where("id", "=", endedAfterCutoff).execute();
     const atCutoff = await seed(CUTOFF, ALL);
     const young = await seed(new Date(NOW.getTime() - 3_600_000), ALL);
-    assert.equal(Object.keys(await childCounts()).length, 4 * 3 + 2);
+    assert.equal(Object.keys(await childCounts()).length, 4 * 3 + 3);
 
     const { purger: p, metrics, lines } = purger();
     const pass = await p.runPass();
@@ -160,13 +162,14 @@ describe("RecordPurger", () => {
       complete: true,
       rows: rows({ aibridge_interceptions: 2, aibridge_token_usages: 1, aibridge_user_prompts: 2, aibridge_tool_usages: 2, aibridge_model_thoughts: 1 }),
     });
-    assert.deepEqual(await interceptionIds(), [recentInFlight, atCutoff, young]);
+    assert.deepEqual(await interceptionIds(), [recentInFlight, endedAfterCutoff, atCutoff, young]);
     const kept = await childCounts();
     for (const id of [atCutoff, young]) {
       assert.deepEqual([kept[`tokens:${id}`], kept[`prompts:${id}`], kept[`tools:${id}`], kept[`thoughts:${id}`]], [1, 1, 2, 1]);
     }
     assert.equal(kept[`prompts:${recentInFlight}`], 1);
-    assert.equal(Object.keys(kept).length, 9, `no child of ${oldEnded} or ${oldInFlight} may remain`);
+    assert.equal(kept[`prompts:${endedAfterCutoff}`], 1);
+    assert.equal(Object.keys(kept).length, 10, `no child of ${oldEnded} or ${oldInFlight} may remain`);
     assert.deepEqual(await purgedMetric(metrics), {
       aibridge_interceptions: 2,
       aibridge_token_usages: 1,
@@ -247,7 +250,7 @@ describe("RecordPurger", () => {
   // (with stale ones list pages were ten times slower after a big purge).
   it("analyzes the tables after a large pass", async () => {
     await sql`INSERT INTO aibridge_interceptions (id, initiator_id, api_key_id, provider, provider_name, model, started_at, ended_at)
-      SELECT gen_random_uuid(), gen_random_uuid(), 'abcdefghij', 'openai', 'openai', 'gpt-4o', ${CUTOFF}::timestamptz - g * interval '1 second', ${CUTOFF}::timestamptz
+      SELECT gen_random_uuid(), gen_random_uuid(), 'abcdefghij', 'openai', 'openai', 'gpt-4o', ${CUTOFF}::timestamptz - g * interval '1 second', ${CUTOFF}::timestamptz - g * interval '1 second' + interval '1 millisecond'
       FROM generate_series(1, 10000) AS g`.execute(t.db);
     const analyzed = async () =>
       (await sql<{ n: number }>`SELECT coalesce(analyze_count, 0)::int AS n FROM pg_stat_user_tables WHERE relname = 'aibridge_interceptions'`.execute(t.db)).rows[0]?.n ?? 0;

@@ -9,15 +9,16 @@
 // tables: a transaction-level advisory lock lets one of them at a time do it; the others see the
 // lock taken and leave the work to it.
 //
-// An interception still in flight (no end recorded) is kept a day longer than the period: a
-// stream longer than the period, or a gateway whose clock runs behind the control plane's,
-// must not lose its interception and with it the records still to come (they would be refused
-// as referring to an unknown interception). One that never ends (its gateway died) goes then.
+// An interception goes once it both started and ended before the cut-off: a stream longer than
+// the period keeps its interception until the period has passed since its end too, so records
+// still on their way (batches travel in parallel) find it. One still in flight is kept a day
+// longer than the period (a gateway whose clock runs behind must not lose it, with the records
+// still to come); one that never ends (its gateway died) goes then.
 //
 // A child record that arrives while its interception is being deleted can still outlive it (the
-// writers check that the interception exists without locking it); that takes a record of an
-// interception whose end was recorded before it, which gateways never send. Such a row would
-// stay: purges go through interceptions.
+// writers check that the interception exists without locking it); that takes a record arriving
+// a whole retention period after its interception ended. Such a row would stay: purges go
+// through interceptions.
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../schema.js";
 
@@ -55,7 +56,7 @@ export async function purgeInterceptionsStartedBefore(db: Kysely<Database>, cuto
     const counted = await sql<Record<PurgedTable, number>>`
       WITH doomed AS MATERIALIZED (
         SELECT id FROM aibridge_interceptions
-        WHERE started_at < ${cutoff} AND (ended_at IS NOT NULL OR started_at < ${cutoff}::timestamptz - interval '1 day')
+        WHERE started_at < ${cutoff} AND coalesce(ended_at, started_at + interval '1 day') < ${cutoff}
         ORDER BY started_at LIMIT ${limit}
       ),
       token_usages AS (DELETE FROM aibridge_token_usages WHERE interception_id IN (SELECT id FROM doomed) RETURNING 1),
