@@ -91,6 +91,9 @@ describe("weir users, tokens and keys", () => {
     const notConfirmed = await weir(["keys", "delete", "keep-me"], { WEIR_YES: "0" });
     assert.equal(notConfirmed.code, 1);
     assert.match(notConfirmed.out, /refusing without --yes/);
+    // A switch that is off is not given: no conflict with the option it excludes.
+    const notAll = await weir(["interceptions", "list", "--after", "forged"], { WEIR_ALL: "false" });
+    assert.match(notAll.out, /after: Must be a next_cursor returned by this endpoint\./);
     const unclear = await weir(["keys", "list"], { WEIR_JSON: "maybe" });
     assert.equal(unclear.code, 1);
     assert.equal(unclear.out, 'weir: WEIR_JSON must be true or false (also 1/0, yes/no, on/off), got "maybe"\n');

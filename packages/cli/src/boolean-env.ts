@@ -1,6 +1,6 @@
 // Commander turns a boolean flag on whenever its environment variable is defined, whatever its
-// value: WEIR_ALLOW_BYOK=false would allow BYOK and WEIR_YES=0 skip a confirmation. Before any
-// command runs, every boolean flag that came from the environment is read again from its value.
+// value: WEIR_ALLOW_BYOK=false would allow BYOK and WEIR_YES=0 skip a confirmation. Every boolean
+// flag that comes from the environment is read again from its value.
 import type { Command } from "commander";
 import { CliError } from "./cli-error.js";
 
@@ -15,12 +15,20 @@ export function parseBooleanEnv(name: string, value: string): boolean {
   throw new CliError(`${name} must be true or false (also 1/0, yes/no, on/off), got ${JSON.stringify(value)}`);
 }
 
-/** Re-reads the boolean flags `command` took from the environment (a preAction hook). */
-export function applyBooleanEnv(command: Command): void {
+/**
+ * Makes every boolean flag of `command` and its subcommands read its variable by value. Commander
+ * sets the flag when it reads the variable; this listener runs right after, before commander
+ * checks conflicting options, so a variable that says false counts as not given at all.
+ */
+export function readBooleanEnvByValue(command: Command): void {
   for (const option of command.options) {
-    if (!option.isBoolean() || option.envVar === undefined) continue;
+    const envVar = option.envVar;
+    if (!option.isBoolean() || envVar === undefined) continue;
     const key = option.attributeName();
-    if (command.getOptionValueSource(key) !== "env") continue;
-    if (!parseBooleanEnv(option.envVar, process.env[option.envVar] ?? "")) command.setOptionValueWithSource(key, undefined, "env");
+    command.on(`optionEnv:${option.name()}`, () => {
+      if (command.getOptionValueSource(key) !== "env") return;
+      if (!parseBooleanEnv(envVar, process.env[envVar] ?? "")) command.setOptionValueWithSource(key, undefined, "env");
+    });
   }
+  for (const sub of command.commands) readBooleanEnvByValue(sub);
 }

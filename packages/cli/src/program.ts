@@ -1,6 +1,6 @@
 // The command tree of `weir`.
 import { Command } from "commander";
-import { applyBooleanEnv } from "./boolean-env.js";
+import { readBooleanEnvByValue } from "./boolean-env.js";
 import { controlPlaneCommand } from "./commands/control-plane.js";
 import { gatewayCommand } from "./commands/gateway.js";
 import { interceptionsCommand } from "./commands/interceptions.js";
@@ -11,10 +11,9 @@ import { tokensCommand } from "./commands/tokens.js";
 import { usersCommand } from "./commands/users.js";
 
 export function createProgram(): Command {
-  return new Command("weir")
+  const program = new Command("weir")
     .description("Weir: a self-hosted AI gateway (control plane + stateless gateway replicas)")
     .showHelpAfterError()
-    .hook("preAction", (_program, command) => applyBooleanEnv(command))
     .addCommand(startCommand())
     .addCommand(controlPlaneCommand())
     .addCommand(gatewayCommand())
@@ -23,4 +22,6 @@ export function createProgram(): Command {
     .addCommand(usersCommand())
     .addCommand(tokensCommand())
     .addCommand(interceptionsCommand());
+  readBooleanEnvByValue(program);
+  return program;
 }
