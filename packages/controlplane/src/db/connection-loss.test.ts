@@ -12,6 +12,9 @@ import pino from "pino";
 import { createTestDatabase, type TestDatabase } from "../testing/index.js";
 import { createKysely } from "./database.js";
 import { freeLoopbackPort } from "./embedded-postgres.js";
+import { Code } from "@connectrpc/connect";
+import { GatewayKeyLookupError } from "../errors.js";
+import { toConnectError } from "../rpc/connect-errors.js";
 import { isDatabaseUnavailableError, isPoolExhaustedError } from "./postgres-error.js";
 
 let t: TestDatabase;
@@ -105,6 +108,9 @@ describe("database connection loss", () => {
       await held;
       assert.equal(isPoolExhaustedError(err), true, String(err));
       assert.equal(isDatabaseUnavailableError(err), false);
+      // The first query of every RPC is the gateway-key lookup, whose error wraps the driver's.
+      const wrapped = toConnectError(new GatewayKeyLookupError({ cause: err }), pino({ level: "silent" }));
+      assert.deepEqual([Code[wrapped.code], wrapped.rawMessage], ["ResourceExhausted", "the control plane is busy"]);
     } finally {
       await db.destroy();
     }

@@ -53,9 +53,18 @@ const UNAVAILABLE_MESSAGES = [
 // server is there, this process has more work than connections.
 const POOL_EXHAUSTED_MESSAGE = "timeout exceeded when trying to connect";
 
-/** True when `err` is a query that waited too long for a free pooled connection (overload, not outage). */
+/** `err` and its causes, outermost first (at most five): domain errors wrap the driver's. */
+function* causes(err: unknown): Generator<Error> {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) yield e;
+}
+
+/**
+ * True when `err` (or one of its causes: a failed gateway-key lookup wraps it) is a query that
+ * waited too long for a free pooled connection: overload, not outage.
+ */
 export function isPoolExhaustedError(err: unknown): boolean {
-  return err instanceof Error && err.message.startsWith(POOL_EXHAUSTED_MESSAGE);
+  for (const e of causes(err)) if (e.message.startsWith(POOL_EXHAUSTED_MESSAGE)) return true;
+  return false;
 }
 
 /**
@@ -64,13 +73,13 @@ export function isPoolExhaustedError(err: unknown): boolean {
  * "internal error".
  */
 export function isDatabaseUnavailableError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+  for (const e of causes(err)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string") {
       if (e instanceof pg.DatabaseError && (code.startsWith("08") || UNAVAILABLE_SQLSTATES.has(code))) return true;
       if (UNREACHABLE_SOCKET_CODES.has(code)) return true;
     }
-    if (UNAVAILABLE_MESSAGES.some((m) => e instanceof Error && e.message.startsWith(m))) return true;
+    if (UNAVAILABLE_MESSAGES.some((m) => e.message.startsWith(m))) return true;
   }
   return false;
 }

@@ -103,20 +103,21 @@ export async function listInterceptionChildren(db: Kysely<Database>, ids: readon
 
 /**
  * Bytes of recorded content per interception (prompts, tool inputs and errors, thoughts, every
- * child's metadata), measured by the server from the stored values' sizes without reading them
- * (octet_length of a TOASTed value reads only its header).
+ * child's metadata), measured by the server without reading the values: octet_length of a
+ * TOASTed text reads only its header, and pg_column_size gives a jsonb's stored size (small;
+ * converting it to text would read it whole).
  */
 export async function recordedBytes(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, number>> {
   if (ids.length === 0) return new Map();
   const rows = await sql<{ interception_id: string; bytes: string }>`
     SELECT interception_id, sum(bytes)::bigint AS bytes FROM (
-      SELECT interception_id, octet_length(prompt) + octet_length(metadata::text) AS bytes FROM aibridge_user_prompts WHERE interception_id = ANY(${ids}::uuid[])
+      SELECT interception_id, octet_length(prompt) + pg_column_size(metadata) AS bytes FROM aibridge_user_prompts WHERE interception_id = ANY(${ids}::uuid[])
       UNION ALL
-      SELECT interception_id, octet_length(input) + coalesce(octet_length(invocation_error), 0) + octet_length(metadata::text) FROM aibridge_tool_usages WHERE interception_id = ANY(${ids}::uuid[])
+      SELECT interception_id, octet_length(input) + coalesce(octet_length(invocation_error), 0) + pg_column_size(metadata) FROM aibridge_tool_usages WHERE interception_id = ANY(${ids}::uuid[])
       UNION ALL
-      SELECT interception_id, octet_length(content) + octet_length(metadata::text) FROM aibridge_model_thoughts WHERE interception_id = ANY(${ids}::uuid[])
+      SELECT interception_id, octet_length(content) + pg_column_size(metadata) FROM aibridge_model_thoughts WHERE interception_id = ANY(${ids}::uuid[])
       UNION ALL
-      SELECT interception_id, octet_length(metadata::text) FROM aibridge_token_usages WHERE interception_id = ANY(${ids}::uuid[])
+      SELECT interception_id, pg_column_size(metadata) FROM aibridge_token_usages WHERE interception_id = ANY(${ids}::uuid[])
     ) AS children GROUP BY interception_id`.execute(db);
   return new Map(rows.rows.map((r) => [r.interception_id, Number(r.bytes)]));
 }
