@@ -305,7 +305,7 @@ export class ControlPlane {
       const purger = this.startPurger(db);
       this.running = { database, adminDb, server, tracker, usage, purger, url };
       logger.info(
-        { url, tls: tls !== undefined, embedded_database: database.embedded, record_retention_seconds: Math.max(0, options.recordRetentionMs) / 1000 },
+        { url, tls: tls !== undefined, embedded_database: database.embedded, record_retention_seconds: options.recordRetentionMs / 1000 },
         "control plane listening",
       );
     } catch (err) {

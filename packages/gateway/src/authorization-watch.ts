@@ -2,8 +2,9 @@
 // what it carries to the AuthCache: the cache is active from the stream's first reset until
 // the stream ends, so it never serves an answer whose revocation it could not hear about.
 // A broken stream is reopened with jittered backoff (50 ms → 10 s), at once when the control
-// plane is found answering again (retrySoon); meanwhile every request asks the control plane. A control plane that answers Unimplemented (older than 1.1) is asked
-// again only after a long pause (it may be upgraded); until then the gateway runs uncached.
+// plane is found answering again (retrySoon); meanwhile every request asks the control plane.
+// A control plane that answers Unimplemented (older than 1.1) is asked again only after a long
+// pause (it may be upgraded); until then the gateway runs uncached.
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";

@@ -208,6 +208,8 @@ export interface HttpErrorResponse {
   readonly status: number;
   readonly message: string;
   readonly detail?: string;
+  /** Response headers the status calls for (Retry-After on 429). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 const INTERNAL: HttpErrorResponse = Object.freeze({ status: 500, message: "internal server error" });
@@ -233,7 +235,12 @@ export function toHttpError(err: unknown): HttpErrorResponse {
   if (isRecordInterceptionError(err)) return { status: 500, message: err.message };
   if (isHandlerAcquireError(err)) return { status: 500, message: err.message };
   if (isRateLimitedError(err)) {
-    return { status: 429, message: err.message, detail: `At most ${err.limit} requests per second per API key; retry after ${err.retryAfterSeconds} s.` };
+    return {
+      status: 429,
+      message: err.message,
+      detail: `At most ${err.limit} requests per second per API key; retry after ${err.retryAfterSeconds} s.`,
+      headers: { "retry-after": String(err.retryAfterSeconds) },
+    };
   }
   if (isAtCapacityError(err)) return { status: 503, message: err.message };
   if (isControlPlaneUnavailableError(err)) return { status: 503, message: err.message };

@@ -199,7 +199,10 @@ export class HttpFront {
     if (this.rateLimiter !== undefined) {
       const key = rateLimitKey(delegatedApiKeyId, credential?.token);
       const retryAfter = key === undefined ? 0 : this.rateLimiter.take(key);
-      if (retryAfter > 0) throw new RateLimitedError(this.rateLimiter.limit, retryAfter);
+      if (retryAfter > 0) {
+        this.o.metrics.requestsRefusedTotal.inc({ reason: "rate_limited" });
+        throw new RateLimitedError(this.rateLimiter.limit, retryAfter);
+      }
     }
     const byok = isByokRequest(req.headers);
     if (byok && !this.o.options.allowByok) throw new ByokNotAllowedError();
@@ -266,7 +269,6 @@ export class HttpFront {
     } else if (isByokNotAllowedError(err) || isInvalidRequestBodyError(err) || isRequestBodyTooLargeError(err) || isUnsupportedContentEncodingError(err)) {
       log.info({ err }, http.message);
     } else if (isRateLimitedError(err)) {
-      this.o.metrics.requestsRefusedTotal.inc({ reason: "rate_limited" });
       log.debug(http.message);
     } else if (isPoolShuttingDownError(err)) {
       log.info(http.message);
@@ -284,8 +286,7 @@ export class HttpFront {
       return;
     }
     req.resume();
-    const headers: Record<string, string> = isRateLimitedError(err) ? { "retry-after": String(err.retryAfterSeconds) } : {};
-    sendGatewayError(res, http, headers, providerOfPath(path));
+    sendGatewayError(res, http, {}, providerOfPath(path));
   }
 
   private text(res: ServerResponse, status: number, body: string): void {

@@ -22,7 +22,7 @@ export function sendGatewayError(
   if (error.detail !== undefined) body.detail = error.detail;
   const text = error.detail === undefined ? error.message : `${error.message}: ${error.detail}`;
   const payload = provider === undefined ? body : { ...body, ...providerErrorEnvelope(provider, error.status, text) };
-  sendJson(res, error.status, JSON.stringify(payload), headers);
+  sendJson(res, error.status, JSON.stringify(payload), { ...error.headers, ...headers });
 }
 
 /** Sends a complete JSON body. No-op when the client is gone or headers were already sent. */

@@ -2,7 +2,7 @@
 // --embedded-gateway also a gateway in the same process (embedded-deployment.ts).
 import { Command, Option } from "commander";
 import { CliError } from "../cli-error.js";
-import { parseDurationSeconds } from "../duration.js";
+import { parseDurationSecondsOrZero } from "../duration.js";
 import { addDatabaseOptions, databaseUrl, type DatabaseFlags } from "../database-options.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
 import { parseListen } from "../listen-address.js";
@@ -50,7 +50,7 @@ export function controlPlaneCommand(): Command {
       embeddedDataDir: flags.dataDir,
       tls: flags.tlsCertFile && flags.tlsKeyFile ? { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile } : undefined,
       recordRetentionMs: recordRetentionMs(flags.recordRetention),
-      databaseWaitMs: /^0+[smhd]?$/.test(flags.databaseWait.trim()) ? 0 : parseDurationSeconds(flags.databaseWait) * 1000,
+      databaseWaitMs: parseDurationSecondsOrZero(flags.databaseWait) * 1000,
       logger,
     };
     // Loaded here, not at the top: every other command starts without the daemons' code.

@@ -8,6 +8,7 @@
 // owner's API keys have expired, no one can use the admin API; recoverOwnerKey issues a new key
 // for an existing active owner, and only then.
 import { sql, type Kysely } from "kysely";
+import { ADVISORY_LOCKS } from "../db/advisory-locks.js";
 import type { Database } from "../db/schema.js";
 import { activeOwnerHasUsableApiKey } from "../db/repositories/api-keys-repository.js";
 import { findUserByNameOrId, lockActiveOwnerIds, ownerExists } from "../db/repositories/users-repository.js";
@@ -49,12 +50,10 @@ export interface BootstrappedOwner {
   readonly key: string;
 }
 
-/** Two-int advisory lock key ("weir", 1) serialising concurrent bootstraps and recoveries. */
-const BOOTSTRAP_LOCK = [0x77656972, 1] as const;
-
 /** Holds the bootstrap lock until the transaction ends. */
 async function lockBootstrap(trx: Kysely<Database>): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK[0]}, ${BOOTSTRAP_LOCK[1]})`.execute(trx);
+  const [a, b] = ADVISORY_LOCKS.bootstrap;
+  await sql`SELECT pg_advisory_xact_lock(${a}, ${b})`.execute(trx);
 }
 
 /**

@@ -5,6 +5,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
 import { migrateToLatest } from "./migrate.js";
+import { backoffDelay } from "../backoff.js";
 import { isDatabaseUnavailableError } from "./postgres-error.js";
 import type { Database } from "./schema.js";
 
@@ -125,7 +126,7 @@ async function waitForServer(db: Kysely<Database>, logger: Logger, waitMs: numbe
       return;
     } catch (err) {
       if (!isDatabaseUnavailableError(err)) throw err;
-      const delayMs = Math.min(WAIT_INITIAL_BACKOFF_MS * 2 ** (attempt - 1), WAIT_MAX_BACKOFF_MS, deadline - Date.now());
+      const delayMs = Math.min(backoffDelay(attempt, WAIT_INITIAL_BACKOFF_MS, WAIT_MAX_BACKOFF_MS), deadline - Date.now());
       if (delayMs <= 0) throw new Error("cannot reach the database", { cause: err });
       // SECURITY: the error's message only; the URL (with its password) is never logged.
       logger.warn({ err: (err as Error).message, attempt, retry_in_ms: delayMs }, "database not reachable; retrying");

@@ -6,6 +6,7 @@
 // it can make up for them.
 import pg from "pg";
 import type { Logger } from "pino";
+import { backoffDelay } from "../backoff.js";
 import { systemTimers, type Timers } from "../timers.js";
 import { DATABASE_CONNECT_TIMEOUT_MS } from "./database.js";
 
@@ -156,7 +157,7 @@ export class NotificationListener {
     client.end().catch(() => undefined);
     if (this.closed) return;
     this.failures += 1;
-    const base = Math.min((this.options.initialBackoffMs ?? DEFAULT_INITIAL_BACKOFF_MS) * 2 ** (this.failures - 1), this.options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS);
+    const base = backoffDelay(this.failures, this.options.initialBackoffMs ?? DEFAULT_INITIAL_BACKOFF_MS, this.options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS);
     const delayMs = Math.round(base * (0.8 + 0.4 * Math.random()));
     // SECURITY: the error's message, never the connection string.
     this.logger.warn({ err: (err as Error)?.message ?? String(err), failures: this.failures, retry_in_ms: delayMs }, wasConnected ? "listen connection lost" : "listen connection failed");

@@ -4,6 +4,7 @@
 // so a sick database does not get one UPDATE (and one log line) per RPC.
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
+import { backoffDelay } from "../backoff.js";
 import type { Clock } from "../clock.js";
 import { touchGatewayKeyLastUsed } from "../db/repositories/gateway-key-auth-repository.js";
 import type { Database } from "../db/schema.js";
@@ -61,7 +62,7 @@ export class GatewayKeyUsageTracker {
       (err: unknown) => {
         const failures = (this.failures.get(key.id) ?? 0) + 1;
         this.failures.set(key.id, failures);
-        const retryInMs = Math.min(this.initialBackoffMs * 2 ** (failures - 1), this.intervalMs);
+        const retryInMs = backoffDelay(failures, this.initialBackoffMs, this.intervalMs);
         this.nextWriteAt.set(key.id, nowMs + retryInMs);
         this.logger.warn({ err, ...gatewayKeyLogFields(key), failures, retry_in_ms: retryInMs }, "record gateway key use failed");
       },

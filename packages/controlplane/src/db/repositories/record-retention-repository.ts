@@ -20,10 +20,8 @@
 // a whole retention period after its interception ended. Such a row would stay: purges go
 // through interceptions.
 import { sql, type Kysely } from "kysely";
+import { ADVISORY_LOCKS } from "../advisory-locks.js";
 import type { Database } from "../schema.js";
-
-/** Two-int advisory lock key ("weir", 2); bootstrap uses ("weir", 1). */
-const RETENTION_LOCK = [0x77656972, 2] as const;
 
 /** The tables a purge deletes from, children first. */
 export const PURGED_TABLES = [
@@ -50,7 +48,8 @@ export type PurgedRows = Readonly<Record<PurgedTable, number>>;
  */
 export async function purgeInterceptionsStartedBefore(db: Kysely<Database>, cutoff: Date, limit: number): Promise<PurgedRows | undefined> {
   return db.transaction().execute(async (trx) => {
-    const locked = await sql<{ locked: boolean }>`SELECT pg_try_advisory_xact_lock(${RETENTION_LOCK[0]}, ${RETENTION_LOCK[1]}) AS locked`.execute(trx);
+    const [a, b] = ADVISORY_LOCKS.recordRetention;
+    const locked = await sql<{ locked: boolean }>`SELECT pg_try_advisory_xact_lock(${a}, ${b}) AS locked`.execute(trx);
     if (locked.rows[0]?.locked !== true) return undefined;
     // MATERIALIZED: every DELETE below must see the same set of ids.
     const counted = await sql<Record<PurgedTable, number>>`
