@@ -92,7 +92,7 @@ describe("weir users, tokens and keys", () => {
     assert.equal(notConfirmed.code, 1);
     assert.match(notConfirmed.out, /refusing without --yes/);
     // A switch that is off is not given: no conflict with the option it excludes.
-    const notAll = await weir(["interceptions", "list", "--after", "forged"], { WEIR_ALL: "false" });
+    const notAll = await weir(["interceptions", "list", "--after", "forged"], { WEIR_INTERCEPTIONS_ALL: "false" });
     assert.match(notAll.out, /after: Must be a next_cursor returned by this endpoint\./);
     const unclear = await weir(["keys", "list"], { WEIR_JSON: "maybe" });
     assert.equal(unclear.code, 1);

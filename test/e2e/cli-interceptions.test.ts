@@ -23,7 +23,7 @@ after(async () => {
   await stack?.stop();
 });
 
-const weir = (args: string[]) => weirAdmin(stack, ["interceptions", ...args]);
+const weir = (args: string[], env: Record<string, string> = {}) => weirAdmin(stack, ["interceptions", ...args], env);
 
 /** The admin API's list, newest first. */
 async function apiList(): Promise<any[]> {
@@ -98,6 +98,15 @@ describe("weir interceptions", () => {
     assert.equal(deleted.code, 0, deleted.out);
     assert.deepEqual(JSON.parse(deleted.out).interceptions.map((i: any) => i.prompts[0].prompt), ["carol's question"]);
     assert.match((await weir(["list", "--initiator", "carol"])).out, /^weir: no user named or with id "carol"$/m);
+  });
+
+  it("takes filters from WEIR_INTERCEPTIONS_* variables only, not from generic names left in an environment", async () => {
+    const stray = JSON.parse((await weir(["list", "--json"], { WEIR_MODEL: "gpt-4o-mini", WEIR_LIMIT: "1", WEIR_PROVIDER: "anthropic" })).out);
+    assert.equal(stray.interceptions.length, (await apiList()).length);
+    assert.ok(stray.interceptions.length > 1);
+    const named = JSON.parse((await weir(["list", "--json"], { WEIR_INTERCEPTIONS_MODEL: "gpt-4o-mini", WEIR_INTERCEPTIONS_LIMIT: "1" })).out);
+    assert.deepEqual(named.interceptions.map((i: any) => i.model), ["gpt-4o-mini"]);
+    assert.equal(typeof named.next_cursor, "string");
   });
 
   it("shows one interception as the admin API has it", async () => {
