@@ -1,20 +1,23 @@
-// `weir gateway --rate-limit` and `--max-concurrency` as operators run them, seen by the official
-// SDKs: a refused request is the SDK's own RateLimitError / InternalServerError with the gateway's
-// message, and the SDKs' retries (which honour Retry-After) get through once there is room.
+// `weir gateway --rate-limit`, `--max-concurrency` and `--circuit-breaker` as operators run them,
+// seen by the official SDKs: a refused request is the SDK's own RateLimitError /
+// InternalServerError with the gateway's message, and the SDKs' retries (which honour
+// Retry-After) get through once there is room.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { runWeir, startStack, type Replica, type Stack } from "./stack.js";
+import { eventually, runWeir, startStack, type Replica, type Stack } from "./stack.js";
 
 let stack: Stack;
 let limited: Replica;
 let narrow: Replica;
+let breaking: Replica;
 
 before(async () => {
   stack = await startStack({ replicas: 0 });
   limited = await stack.startReplica(["--rate-limit", "1"]);
   narrow = await stack.startReplica(["--max-concurrency", "1"]);
+  breaking = await stack.startReplica(["--circuit-breaker", "--circuit-breaker-failure-threshold", "2", "--circuit-breaker-timeout", "1s", "--circuit-breaker-max-requests", "1"]);
 });
 after(async () => {
   await stack?.stop();
@@ -59,9 +62,43 @@ describe("weir gateway overload protection", () => {
     assert.match(metrics, /^weir_gateway_requests_refused_total\{reason="at_capacity"\} 1$/m);
   });
 
+  it("--circuit-breaker: after two 503s in a row the OpenAI SDK gets 'circuit breaker is open' at once, recorded; a second later the provider is tried again", async () => {
+    const openai = new OpenAI({ apiKey: stack.user.apiKey, baseURL: `${breaking.url}/openai/v1`, maxRetries: 0 });
+    const failing = { headers: { "x-emulator-status": "503" } };
+    for (let i = 0; i < 2; i++) {
+      const err = await openai.chat.completions.create(CHAT, failing).then(() => assert.fail("the provider answers 503"), (e: unknown) => e);
+      assert.ok(err instanceof OpenAI.InternalServerError && err.status === 503, String(err));
+    }
+    const upstreamBefore = stack.emulator.requests.length;
+    const err = await openai.chat.completions.create(CHAT).then(() => assert.fail("the circuit is open"), (e: unknown) => e);
+    assert.ok(err instanceof OpenAI.InternalServerError, String(err));
+    assert.equal(err.status, 503);
+    assert.equal(err.message, "503 circuit breaker is open");
+    assert.equal(err.code, "service_unavailable");
+    assert.equal(err.headers?.get("retry-after"), "1");
+    assert.equal(stack.emulator.requests.length, upstreamBefore);
+    const id = err.headers?.get("x-weir-interception-id");
+    const recorded = await eventually("the refused interception, ended", async () => {
+      const res = await stack.admin.request("GET", `/api/v2/ai-gateway/interceptions/${id}`);
+      return res.status === 200 && res.body.ended_at !== null ? res.body : undefined;
+    });
+    assert.deepEqual([recorded.error_type, recorded.error_message], ["upstream_error", "circuit breaker is open: the provider failed too often; not called"]);
+    const metrics = await (await fetch(`${breaking.url}/metrics`)).text();
+    assert.match(metrics, /^weir_gateway_circuit_breaker_state\{provider="openai",endpoint="\/openai\/v1\/chat\/completions",model="gpt-4o"\} 1$/m);
+
+    await new Promise((r) => setTimeout(r, 1_100));
+    assert.equal((await openai.chat.completions.create(CHAT)).object, "chat.completion");
+  });
+
   it("refuses a limit that is not a whole number before starting", async () => {
     const weir = runWeir(["gateway", "--listen", "127.0.0.1:0", "--max-concurrency", "-1"], { WEIR_CONTROL_PLANE_URL: stack.controlPlane.url, WEIR_GATEWAY_KEY: stack.gatewayKey.key });
     assert.equal((await weir.exited).code, 1);
     assert.match(weir.output(), /--max-concurrency must be a whole number \(0: no limit\), got "-1"/);
+    const breaker = runWeir(["gateway", "--listen", "127.0.0.1:0", "--circuit-breaker", "--circuit-breaker-max-requests", "0"], {
+      WEIR_CONTROL_PLANE_URL: stack.controlPlane.url,
+      WEIR_GATEWAY_KEY: stack.gatewayKey.key,
+    });
+    assert.equal((await breaker.exited).code, 1);
+    assert.match(breaker.output(), /--circuit-breaker-max-requests must be a positive whole number, got "0"/);
   });
 });

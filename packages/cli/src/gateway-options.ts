@@ -3,7 +3,7 @@
 // --embedded-gateway` define and read them here, so they cannot drift apart.
 import { Option, type Command } from "commander";
 import type { GatewayOptionsInput } from "@weir/gateway";
-import { parseDurationSeconds } from "./duration.js";
+import { parseDurationSeconds, parseDurationSecondsOrZero } from "./duration.js";
 import { CliError } from "./cli-error.js";
 import { readSecret } from "./secrets.js";
 
@@ -28,6 +28,11 @@ export interface GatewaySettingsFlags {
   allowByok?: boolean;
   maxConcurrency: string;
   rateLimit: string;
+  circuitBreaker?: boolean;
+  circuitBreakerFailureThreshold: string;
+  circuitBreakerInterval: string;
+  circuitBreakerTimeout: string;
+  circuitBreakerMaxRequests: string;
   upstreamTimeout: string;
   shutdownTimeout: string;
   recordFlushTimeout: string;
@@ -35,7 +40,7 @@ export interface GatewaySettingsFlags {
 }
 
 /** The shared settings of GatewayOptionsInput (and of EmbeddedGatewayOptionsInput). */
-export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "maxConcurrency" | "rateLimit" | "upstreamTimeoutMs" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize">>;
+export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "maxConcurrency" | "rateLimit" | "circuitBreaker" | "upstreamTimeoutMs" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize">>;
 
 export function addGatewaySettingsOptions(command: Command): Command {
   return command
@@ -48,6 +53,11 @@ export function addGatewaySettingsOptions(command: Command): Command {
     .addOption(new Option("--allow-byok", "let users bring their own provider key (X-AI-Governance-Token)").env("WEIR_ALLOW_BYOK"))
     .addOption(new Option("--max-concurrency <requests>", "LLM requests served at once by this replica; more get 503 (0: no limit)").env("WEIR_MAX_CONCURRENCY").default("0"))
     .addOption(new Option("--rate-limit <requests>", "requests per second per user API key on this replica; more get 429 with Retry-After (0: no limit)").env("WEIR_RATE_LIMIT").default("0"))
+    .addOption(new Option("--circuit-breaker", "stop calling a provider for a model that keeps failing (503, 504, 529, no answer); answer 503 meanwhile").env("WEIR_CIRCUIT_BREAKER"))
+    .addOption(new Option("--circuit-breaker-failure-threshold <failures>", "failures in a row that open a circuit").env("WEIR_CIRCUIT_BREAKER_FAILURE_THRESHOLD").default("5"))
+    .addOption(new Option("--circuit-breaker-interval <duration>", "how often a closed circuit's run of failures starts over (0: never)").env("WEIR_CIRCUIT_BREAKER_INTERVAL").default("10s"))
+    .addOption(new Option("--circuit-breaker-timeout <duration>", "how long an open circuit refuses before trial requests go through").env("WEIR_CIRCUIT_BREAKER_TIMEOUT").default("30s"))
+    .addOption(new Option("--circuit-breaker-max-requests <requests>", "trial requests of a half-open circuit; as many successes close it").env("WEIR_CIRCUIT_BREAKER_MAX_REQUESTS").default("3"))
     .addOption(new Option("--upstream-timeout <duration>", "longest wait for a provider: for its answer, then between two chunks of it").env("WEIR_UPSTREAM_TIMEOUT").default("600s"))
     .addOption(new Option("--shutdown-timeout <duration>", "how long shutdown lets in-flight streams finish").env("WEIR_SHUTDOWN_TIMEOUT").default("30s"))
     .addOption(
@@ -69,6 +79,13 @@ export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
     allowByok: flags.allowByok ?? false,
     maxConcurrency: limit("--max-concurrency", flags.maxConcurrency),
     rateLimit: limit("--rate-limit", flags.rateLimit),
+    circuitBreaker: {
+      enabled: flags.circuitBreaker ?? false,
+      failureThreshold: positiveInteger("--circuit-breaker-failure-threshold", flags.circuitBreakerFailureThreshold),
+      intervalMs: parseDurationSecondsOrZero(flags.circuitBreakerInterval) * 1000,
+      timeoutMs: parseDurationSeconds(flags.circuitBreakerTimeout) * 1000,
+      maxRequests: positiveInteger("--circuit-breaker-max-requests", flags.circuitBreakerMaxRequests),
+    },
     upstreamTimeoutMs: parseDurationSeconds(flags.upstreamTimeout) * 1000,
     shutdownTimeoutMs: parseDurationSeconds(flags.shutdownTimeout) * 1000,
     recordFlushTimeoutMs: parseDurationSeconds(flags.recordFlushTimeout) * 1000,

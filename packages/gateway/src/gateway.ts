@@ -27,6 +27,8 @@ import type { Transport } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import { gatewayKeyPrefix } from "@weir/proto";
+import { CircuitBreakers } from "./circuit-breaker.js";
+import type { BreakerState } from "./circuit-breaker.js";
 import { ControlPlaneClient } from "./control-plane-client.js";
 import { ShutdownAbortError } from "./errors.js";
 import { HandlerPool } from "./handler-pool.js";
@@ -117,6 +119,7 @@ export class Gateway {
       records: this.records,
       upstream: this.upstream,
       metrics: this.metrics,
+      circuitBreakers: options.circuitBreaker.enabled ? observedCircuitBreakers(options, this.metrics) : undefined,
     };
     this.front = new HttpFront({
       options,
@@ -227,6 +230,7 @@ export class Gateway {
         allow_byok: this.options.allowByok,
         max_concurrency: this.options.maxConcurrency,
         rate_limit: this.options.rateLimit,
+        circuit_breaker: this.options.circuitBreaker.enabled ? this.options.circuitBreaker : false,
         openai_base_url: this.options.openai.baseUrl,
         anthropic_base_url: this.options.anthropic.baseUrl,
         openai_key_configured: this.options.openai.apiKey !== undefined,
@@ -351,4 +355,31 @@ export function createGateway(options: GatewayOptionsInput): Gateway {
  */
 export function createEmbeddedGateway(options: EmbeddedGatewayOptionsInput): Gateway {
   return new Gateway(options);
+}
+
+const BREAKER_GAUGE: Readonly<Record<BreakerState, number>> = { closed: 0, half_open: 0.5, open: 1 };
+
+/** The gateway's circuit breakers, reporting their changes to the metrics and the log. */
+function observedCircuitBreakers(options: GatewayOptions, metrics: GatewayMetrics): CircuitBreakers {
+  const log = options.logger.child({ component: "circuit_breaker" });
+  const labels = (key: { provider: string; endpoint: string; model: string }) => ({
+    provider: key.provider,
+    endpoint: key.endpoint,
+    model: metrics.modelLabels.of(key.model),
+  });
+  return new CircuitBreakers(
+    options.circuitBreaker,
+    {
+      onStateChange(key, from, to) {
+        // warn when a provider is cut off, info when it comes back.
+        log[to === "open" ? "warn" : "info"]({ ...labels(key), from, to }, "circuit breaker state change");
+        metrics.circuitBreakerState.set(labels(key), BREAKER_GAUGE[to]);
+        if (to === "open") metrics.circuitBreakerTripsTotal.inc(labels(key));
+      },
+      onReject(key) {
+        metrics.circuitBreakerRejectsTotal.inc(labels(key));
+      },
+    },
+    () => options.clock.now(),
+  );
 }

@@ -10,6 +10,8 @@
 
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Cancellation } from "./cancellation.js";
+import { isBreakerFailureStatus } from "./circuit-breaker.js";
+import type { BreakerOutcome, CircuitBreakers } from "./circuit-breaker.js";
 import { detectClient, detectClientSessionId } from "./client-detection.js";
 import { decodeRequestBody } from "./content-coding.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
@@ -57,6 +59,8 @@ export interface ExchangeDeps {
   readonly records: Pick<RecordQueue<GatewayRecord>, "admit" | "enqueue">;
   readonly upstream: Upstream;
   readonly metrics: GatewayMetrics;
+  /** With --circuit-breaker. */
+  readonly circuitBreakers?: CircuitBreakers | undefined;
 }
 
 /** One authorized request. */
@@ -212,6 +216,10 @@ async function proxy(
   const { req } = ctx;
   const { options } = deps;
   const provider = options[route.provider];
+  const breakers = deps.circuitBreakers;
+  const admission = breakers?.admit({ provider: route.provider, endpoint: route.route, model: parsed.model });
+  if (admission !== undefined && !admission.admitted) return refuseOpenCircuit(ctx, route, id, admission.state, admission.retryAfterSeconds);
+  const ticket = admission?.ticket;
   const deadline = new UpstreamDeadline(ctx.cancellation, options.clock, options.upstreamTimeoutMs);
   const relay: Relay = { ctx, api, deadline, id };
   try {
@@ -233,8 +241,10 @@ async function proxy(
       deadline.touch();
     } catch (err) {
       const failure = deadline.failure(err);
+      breakers?.report(ticket, breakerOutcomeOfFailure(failure));
       return { observation: emptyObservation(), failure, status: answerFailure(relay, failure) };
     }
+    breakers?.report(ticket, isBreakerFailureStatus(response.statusCode) ? "failure" : "success");
 
     // A fresh object: each relay below completes it in place instead of copying it again.
     const headers = clientResponseHeaders(response.headers);
@@ -246,6 +256,28 @@ async function proxy(
   } finally {
     deadline.dispose();
   }
+}
+
+/** A provider that could not be reached, or did not answer in time, is failing; a client that left says nothing. */
+function breakerOutcomeOfFailure(failure: Failure): BreakerOutcome {
+  return failure.type === "timeout" || failure.type === "upstream_disconnected" ? "failure" : "neither";
+}
+
+/**
+ * The circuit for this model is open (or its half-open trials are all taken): 503 at once, with
+ * Retry-After, in the provider's own error shape (the reference's bodies: OpenAI's
+ * service_unavailable, Anthropic's overloaded_error, which Claude Code retries). The interception
+ * is recorded as failed, as the reference does: the user did ask.
+ */
+function refuseOpenCircuit(ctx: ExchangeContext, route: BridgedRoute, id: string, state: "open" | "half_open", retryAfterSeconds: number): ProxyResult {
+  const message = "circuit breaker is open";
+  const body =
+    route.provider === "openai"
+      ? { error: { message, type: "server_error", param: null, code: "service_unavailable" } }
+      : { type: "error", error: { type: "overloaded_error", message } };
+  sendJson(ctx.res, 503, JSON.stringify(body), { [INTERCEPTION_ID_HEADER]: id, "retry-after": String(retryAfterSeconds) });
+  const detail = state === "open" ? "the provider failed too often; not called" : "the provider is being retried; not called";
+  return { observation: emptyObservation(), failure: upstreamFailure("upstream_error", `${message}: ${detail}`, message), status: 503 };
 }
 
 /** The whole upstream body; if it breaks half-way the client gets a clean error instead (502, or 504 for a timeout). */

@@ -45,6 +45,12 @@ export interface GatewayMetrics {
   /** 1 while the control plane answers, 0 otherwise. */
   readonly controlPlaneReady: Gauge;
   readonly poolEventsTotal: Counter<"event">;
+  /** Circuit breakers (--circuit-breaker): 0 closed, 0.5 half-open, 1 open. */
+  readonly circuitBreakerState: Gauge<"provider" | "endpoint" | "model">;
+  /** Times a circuit opened. */
+  readonly circuitBreakerTripsTotal: Counter<"provider" | "endpoint" | "model">;
+  /** Requests answered 503 by an open (or busy half-open) circuit, without calling the provider. */
+  readonly circuitBreakerRejectsTotal: Counter<"provider" | "endpoint" | "model">;
   /** error_type: upstream_error, upstream_disconnected, client_disconnected, timeout, internal. */
   readonly interceptionErrorsTotal: Counter<"provider" | "error_type">;
   /** The `model` label's values (bounded). */
@@ -213,6 +219,24 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
       name: `${p}handler_pool_events_total`,
       help: "Per-user handler pool hits, misses and evictions.",
       labelNames: ["event"] as const,
+      registers,
+    }),
+    circuitBreakerState: new Gauge({
+      name: `${p}circuit_breaker_state`,
+      help: "Circuit breaker per provider, endpoint and model: 0 closed, 0.5 half-open, 1 open.",
+      labelNames: ["provider", "endpoint", "model"] as const,
+      registers,
+    }),
+    circuitBreakerTripsTotal: new Counter({
+      name: `${p}circuit_breaker_trips_total`,
+      help: "Times a circuit breaker opened.",
+      labelNames: ["provider", "endpoint", "model"] as const,
+      registers,
+    }),
+    circuitBreakerRejectsTotal: new Counter({
+      name: `${p}circuit_breaker_rejects_total`,
+      help: "Requests answered 503 by a circuit breaker without calling the provider.",
+      labelNames: ["provider", "endpoint", "model"] as const,
       registers,
     }),
     interceptionErrorsTotal: new Counter({

@@ -7,6 +7,8 @@ import { API_VERSION } from "@weir/proto";
 import { pino } from "pino";
 import type { Logger } from "pino";
 import { DEFAULT_AUTH_CACHE_OPTIONS } from "./auth-cache.js";
+import { DEFAULT_CIRCUIT_BREAKER_SETTINGS } from "./circuit-breaker.js";
+import type { CircuitBreakerSettings } from "./circuit-breaker.js";
 import type { Clock } from "./clock.js";
 import { systemClock } from "./clock.js";
 import type { AuthorizedUser } from "./control-plane-client.js";
@@ -35,6 +37,8 @@ export interface GatewayOptions {
   readonly maxConcurrency: number;
   /** Requests per second per user credential; beyond it 429 with Retry-After (reference RateLimit). 0: no limit. */
   readonly rateLimit: number;
+  /** Per provider × route × model: failing providers get no requests for a while (circuit-breaker.ts). Off by default. */
+  readonly circuitBreaker: CircuitBreakerSettings & { readonly enabled: boolean };
   /** Deadline of one upstream request, streaming included. */
   readonly upstreamTimeoutMs: number;
   /** How long shutdown() lets in-flight requests finish before aborting them. */
@@ -107,6 +111,7 @@ export interface GatewayOptionsInput {
   readonly allowByok?: boolean;
   readonly maxConcurrency?: number;
   readonly rateLimit?: number;
+  readonly circuitBreaker?: Partial<CircuitBreakerSettings> & { readonly enabled?: boolean };
   readonly upstreamTimeoutMs?: number;
   readonly shutdownTimeoutMs?: number;
   readonly recordFlushTimeoutMs?: number;
@@ -149,6 +154,7 @@ export const DEFAULT_GATEWAY_OPTIONS = Object.freeze({
   allowByok: false,
   maxConcurrency: 0,
   rateLimit: 0,
+  circuitBreaker: Object.freeze({ enabled: false, ...DEFAULT_CIRCUIT_BREAKER_SETTINGS }),
   upstreamTimeoutMs: 600_000,
   shutdownTimeoutMs: 30_000,
   recordFlushTimeoutMs: 10_000,
@@ -171,6 +177,11 @@ export class InvalidGatewayOptionsError extends Error {
 
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new InvalidGatewayOptionsError(`${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+function wholePositive(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidGatewayOptionsError(`${name} must be a positive whole number, got ${value}`);
   return value;
 }
 
@@ -228,6 +239,13 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
     allowByok: input.allowByok ?? d.allowByok,
     maxConcurrency: limit("maxConcurrency", input.maxConcurrency ?? d.maxConcurrency),
     rateLimit: limit("rateLimit", input.rateLimit ?? d.rateLimit),
+    circuitBreaker: Object.freeze({
+      enabled: input.circuitBreaker?.enabled ?? d.circuitBreaker.enabled,
+      failureThreshold: wholePositive("circuitBreaker.failureThreshold", input.circuitBreaker?.failureThreshold ?? d.circuitBreaker.failureThreshold),
+      intervalMs: atMost("circuitBreaker.intervalMs", input.circuitBreaker?.intervalMs ?? d.circuitBreaker.intervalMs, 365 * 86_400_000),
+      timeoutMs: positive("circuitBreaker.timeoutMs", input.circuitBreaker?.timeoutMs ?? d.circuitBreaker.timeoutMs),
+      maxRequests: wholePositive("circuitBreaker.maxRequests", input.circuitBreaker?.maxRequests ?? d.circuitBreaker.maxRequests),
+    }),
     upstreamTimeoutMs: positive("upstreamTimeoutMs", input.upstreamTimeoutMs ?? d.upstreamTimeoutMs),
     shutdownTimeoutMs: positive("shutdownTimeoutMs", input.shutdownTimeoutMs ?? d.shutdownTimeoutMs),
     recordFlushTimeoutMs: positive("recordFlushTimeoutMs", input.recordFlushTimeoutMs ?? d.recordFlushTimeoutMs),
