@@ -9,7 +9,7 @@ import { eventually, startStack, type Stack } from "./stack.js";
 
 let stack: Stack;
 before(async () => {
-  stack = await startStack({ replicas: 2, gatewayArgs: ["--allow-byok"] });
+  stack = await startStack({ replicas: 2, gatewayArgs: ["--allow-byok", "--send-actor-headers"] });
 });
 after(async () => {
   await stack?.stop();
@@ -35,15 +35,17 @@ const chat = (replica: number, headers: Record<string, string>) =>
   });
 
 describe("governance", () => {
-  it("BYOK: the user's own key reaches the upstream, the governance header does not", async () => {
+  it("BYOK: the user's own key reaches the upstream, the governance header does not; the actor headers name the user", async () => {
     const before = stack.emulator.requests.length;
-    const res = await chat(0, { "x-ai-governance-token": stack.user.apiKey, authorization: "Bearer sk-users-own-openai-key" });
+    const res = await chat(0, { "x-ai-governance-token": stack.user.apiKey, authorization: "Bearer sk-users-own-openai-key", "x-ai-bridge-actor-id": "forged" });
     assert.equal(res.status, 200, await res.clone().text());
     const upstream = stack.emulator.requests[before]!;
     assert.equal(stack.emulator.requests.length, before + 1);
     assert.equal(upstream.headers.authorization, "Bearer sk-users-own-openai-key");
     assert.deepEqual(Object.keys(upstream.headers).filter((h) => h.startsWith("x-ai-governance")), []);
     assert.ok(!JSON.stringify(upstream.headers).includes(stack.user.apiKey));
+    assert.equal(upstream.headers["x-ai-bridge-actor-id"], stack.user.id);
+    assert.equal(upstream.headers["x-ai-bridge-actor-metadata-username"], "alice");
   });
 
   it("a suspended user's key gets 403 from every replica, without reaching the upstream", async () => {

@@ -26,6 +26,7 @@ export interface GatewaySettingsFlags {
   anthropicApiKey?: string;
   anthropicApiKeyFile?: string;
   allowByok?: boolean;
+  sendActorHeaders?: boolean;
   maxConcurrency: string;
   rateLimit: string;
   circuitBreaker?: boolean;
@@ -40,7 +41,7 @@ export interface GatewaySettingsFlags {
 }
 
 /** The shared settings of GatewayOptionsInput (and of EmbeddedGatewayOptionsInput). */
-export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "maxConcurrency" | "rateLimit" | "circuitBreaker" | "upstreamTimeoutMs" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize">>;
+export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "sendActorHeaders" | "maxConcurrency" | "rateLimit" | "circuitBreaker" | "upstreamTimeoutMs" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize">>;
 
 export function addGatewaySettingsOptions(command: Command): Command {
   return command
@@ -51,6 +52,7 @@ export function addGatewaySettingsOptions(command: Command): Command {
     .addOption(new Option("--anthropic-api-key <key>", "central Anthropic key (centralized mode)").env("WEIR_ANTHROPIC_API_KEY"))
     .addOption(new Option("--anthropic-api-key-file <path>", "file holding the central Anthropic key").env("WEIR_ANTHROPIC_API_KEY_FILE"))
     .addOption(new Option("--allow-byok", "let users bring their own provider key (X-AI-Governance-Token)").env("WEIR_ALLOW_BYOK"))
+    .addOption(new Option("--send-actor-headers", "name the user to the provider (X-AI-Bridge-Actor-ID, X-AI-Bridge-Actor-Metadata-Username)").env("WEIR_SEND_ACTOR_HEADERS"))
     .addOption(new Option("--max-concurrency <requests>", "LLM requests served at once by this replica; more get 503 (0: no limit)").env("WEIR_MAX_CONCURRENCY").default("0"))
     .addOption(new Option("--rate-limit <requests>", "requests per second per user API key on this replica; more get 429 with Retry-After (0: no limit)").env("WEIR_RATE_LIMIT").default("0"))
     .addOption(new Option("--circuit-breaker", "stop calling a provider for a model that keeps failing (503, 504, 529, no answer); answer 503 meanwhile").env("WEIR_CIRCUIT_BREAKER"))
@@ -77,6 +79,7 @@ export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
     openai: { baseUrl: flags.openaiBaseUrl, apiKey: readSecret("the OpenAI key", flags.openaiApiKey, flags.openaiApiKeyFile) },
     anthropic: { baseUrl: flags.anthropicBaseUrl, apiKey: readSecret("the Anthropic key", flags.anthropicApiKey, flags.anthropicApiKeyFile) },
     allowByok: flags.allowByok ?? false,
+    sendActorHeaders: flags.sendActorHeaders ?? false,
     maxConcurrency: limit("--max-concurrency", flags.maxConcurrency),
     rateLimit: limit("--rate-limit", flags.rateLimit),
     circuitBreaker: {

@@ -84,7 +84,16 @@ describe("headers reaching the provider", () => {
     it(c.name, async () => {
       const ended = h.cp.ended.length;
       const res = await send(`${h.gateway.url}${c.path}`, {
-        headers: { ...c.headers(), "x-ai-governance-request-id": "req-42", "x-ai-governance-other": "internal", "weir-session-token": "session-secret", "x-custom": "kept" },
+        headers: {
+          ...c.headers(),
+          "x-ai-governance-request-id": "req-42",
+          "x-ai-governance-other": "internal",
+          "weir-session-token": "session-secret",
+          "x-custom": "kept",
+          // A client claiming to be someone else to the provider.
+          "x-ai-bridge-actor-id": "00000000-0000-0000-0000-000000000000",
+          "x-ai-bridge-actor-metadata-username": "admin",
+        },
         body: c.body,
       });
       assert.equal(res.status, 200, res.text);
@@ -94,6 +103,7 @@ describe("headers reaching the provider", () => {
       assert.deepEqual(governanceHeaders(received.headers), []);
       assert.equal(received.headers["weir-session-token"], undefined);
       assert.equal(received.headers["x-custom"], "kept");
+      assert.deepEqual(Object.keys(received.headers).filter((n) => n.startsWith("x-ai-bridge-actor-")), [], "actor headers without --send-actor-headers");
       assert.deepEqual({ authorization: received.headers.authorization, "x-api-key": received.headers["x-api-key"] }, c.want());
       assert.ok(!JSON.stringify(received.headers).includes(h.user.key), "the Weir key reached the provider");
       const interception = h.cp.interceptions.at(-1);
@@ -118,5 +128,35 @@ describe("headers reaching the provider", () => {
     for (const secret of [GATEWAY_KEY, h.user.key, OPENAI_KEY, ANTHROPIC_KEY, "sk-user-own-openai-key-1234", "sk-ant-user-own-key-5678", "session-secret"]) {
       assert.ok(h.logs.every((l) => !l.includes(secret)), `logged: ${secret.slice(0, 6)}…`);
     }
+  });
+});
+
+describe("--send-actor-headers", () => {
+  let actors: Harness;
+  before(async () => {
+    actors = await startHarness({ gateway: { sendActorHeaders: true } });
+  });
+  after(() => actors.close());
+
+  it("names the authorized user to the provider, replacing whatever the client claimed", async () => {
+    const res = await send(`${actors.gateway.url}/anthropic/v1/messages`, {
+      headers: { "x-api-key": actors.user.key, "X-AI-Bridge-Actor-ID": "00000000-0000-0000-0000-000000000000", "x-ai-bridge-actor-metadata-role": "owner" },
+      body: messages,
+    });
+    assert.equal(res.status, 200, res.text);
+    const received = actors.emulator.requests.at(-1)!;
+    const actorHeaders = Object.fromEntries(Object.entries(received.headers).filter(([n]) => n.startsWith("x-ai-bridge-actor-")));
+    assert.deepEqual(actorHeaders, { "x-ai-bridge-actor-id": actors.user.ownerId, "x-ai-bridge-actor-metadata-username": "alice" });
+  });
+
+  it("drops a client's actor headers on passthrough routes too", async () => {
+    const res = await send(`${actors.gateway.url}/openai/v1/models`, {
+      method: "GET",
+      headers: { authorization: `Bearer ${actors.user.key}`, "x-ai-bridge-actor-id": "00000000-0000-0000-0000-000000000000" },
+    });
+    assert.equal(res.status, 200, res.text);
+    const received = actors.emulator.requests.at(-1)!;
+    assert.equal(received.path, "/openai/v1/models");
+    assert.equal(received.headers["x-ai-bridge-actor-id"], undefined);
   });
 });

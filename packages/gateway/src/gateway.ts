@@ -228,6 +228,7 @@ export class Gateway {
         gateway_key_prefix: gatewayKeyPrefix(this.options.gatewayKey),
         api_version: this.options.apiVersion,
         allow_byok: this.options.allowByok,
+        send_actor_headers: this.options.sendActorHeaders,
         max_concurrency: this.options.maxConcurrency,
         rate_limit: this.options.rateLimit,
         circuit_breaker: this.options.circuitBreaker.enabled ? this.options.circuitBreaker : false,

@@ -23,6 +23,15 @@ const REQUEST_ONLY_DROPPED: ReadonlySet<string> = new Set(["host", "content-leng
 /** Weir's own header namespace (x-weir-interception-id on answers): never sent to a provider. */
 const WEIR_HEADER_PREFIX = "x-weir-";
 
+/**
+ * The reference's actor headers (SendActorHeaders): who made the request, for a provider or an
+ * egress proxy that attributes usage. Only the gateway writes them (--send-actor-headers); a
+ * client's are always dropped, or it could claim to be someone else.
+ */
+export const ACTOR_HEADER_PREFIX = "x-ai-bridge-actor-";
+export const ACTOR_ID_HEADER = `${ACTOR_HEADER_PREFIX}id`;
+export const ACTOR_USERNAME_HEADER = `${ACTOR_HEADER_PREFIX}metadata-username`;
+
 /** How the upstream credential is chosen. */
 export type CredentialKind = "centralized" | "byok";
 
@@ -34,6 +43,8 @@ export interface UpstreamHeaderOptions {
   readonly providerKey: string | undefined;
   /** The body goes upstream decoded (bridged routes): the client's Content-Encoding is dropped. */
   readonly bodyDecoded?: boolean;
+  /** With --send-actor-headers: the authorized user, named in the actor headers. */
+  readonly actor?: { readonly id: string; readonly username: string } | undefined;
 }
 
 const NO_TOKENS: ReadonlySet<string> = new Set();
@@ -55,8 +66,9 @@ function connectionTokens(headers: IncomingHttpHeaders | Record<string, unknown>
 
 /**
  * The client's headers minus hop-by-hop headers (and any named in Connection), Host,
- * Content-Length, Accept-Encoding, every X-AI-Governance-* and X-Weir-* header and
- * Weir-Session-Token (and Content-Encoding when the gateway decoded the body).
+ * Content-Length, Accept-Encoding, every X-AI-Governance-*, X-Weir-* and X-AI-Bridge-Actor-*
+ * header and Weir-Session-Token (and Content-Encoding when the gateway decoded the body); the
+ * actor headers are then written by the gateway when `actor` is given.
  * Centralized: the client's Authorization and X-Api-Key are removed and the provider key is
  * injected (OpenAI `Authorization: Bearer`, Anthropic `x-api-key`). BYOK: the client's own
  * Authorization / X-Api-Key go upstream untouched, unless one holds the governance token itself.
@@ -74,6 +86,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
     if (HOP_BY_HOP_HEADERS.has(lower) || REQUEST_ONLY_DROPPED.has(lower) || named.has(lower)) continue;
     // SECURITY: Weir credentials and internal headers never reach a provider.
     if (lower.startsWith(GOVERNANCE_HEADER_PREFIX) || lower === SESSION_TOKEN_HEADER || lower.startsWith(WEIR_HEADER_PREFIX)) continue;
+    if (lower.startsWith(ACTOR_HEADER_PREFIX)) continue;
     if (options.kind === "centralized" && (lower === "authorization" || lower === "x-api-key")) continue;
     if (weirKey !== undefined && carriesKey(lower, value, weirKey)) continue;
     if (options.bodyDecoded === true && lower === "content-encoding") continue;
@@ -83,6 +96,11 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
     // SECURITY: the provider key is only ever written into the upstream request.
     if (options.provider === "openai") out.authorization = `Bearer ${options.providerKey}`;
     else out["x-api-key"] = options.providerKey;
+  }
+  if (options.actor !== undefined) {
+    out[ACTOR_ID_HEADER] = options.actor.id;
+    // Usernames are ASCII letters, digits and hyphens; encoded anyway, a header must stay one line.
+    out[ACTOR_USERNAME_HEADER] = encodeURIComponent(options.actor.username);
   }
   return out;
 }

@@ -232,6 +232,7 @@ async function proxy(
           kind: ctx.byok ? "byok" : "centralized",
           providerKey: provider.apiKey,
           bodyDecoded: true,
+          actor: options.sendActorHeaders ? { id: ctx.user.ownerId, username: ctx.user.username } : undefined,
         }),
         body: parsed.rewrittenBody ?? raw,
         cancellation: deadline.cancellation,

@@ -33,6 +33,8 @@ export interface GatewayOptions {
   readonly anthropic: ProviderOptions;
   /** Allow requests that bring their own provider key (X-AI-Governance-Token). */
   readonly allowByok: boolean;
+  /** Name the user to the provider in X-AI-Bridge-Actor-ID / -Metadata-Username (reference SendActorHeaders). */
+  readonly sendActorHeaders: boolean;
   /** LLM requests served at once; beyond it new ones get 503 (reference MaxConcurrency). 0: no limit. */
   readonly maxConcurrency: number;
   /** Requests per second per user credential; beyond it 429 with Retry-After (reference RateLimit). 0: no limit. */
@@ -109,6 +111,7 @@ export interface GatewayOptionsInput {
   readonly openai?: Partial<ProviderOptions>;
   readonly anthropic?: Partial<ProviderOptions>;
   readonly allowByok?: boolean;
+  readonly sendActorHeaders?: boolean;
   readonly maxConcurrency?: number;
   readonly rateLimit?: number;
   readonly circuitBreaker?: Partial<CircuitBreakerSettings> & { readonly enabled?: boolean };
@@ -152,6 +155,7 @@ export const DEFAULT_GATEWAY_OPTIONS = Object.freeze({
   openai: Object.freeze({ baseUrl: "https://api.openai.com/v1" }),
   anthropic: Object.freeze({ baseUrl: "https://api.anthropic.com" }),
   allowByok: false,
+  sendActorHeaders: false,
   maxConcurrency: 0,
   rateLimit: 0,
   circuitBreaker: Object.freeze({ enabled: false, ...DEFAULT_CIRCUIT_BREAKER_SETTINGS }),
@@ -237,6 +241,7 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
       apiKey: input.anthropic?.apiKey,
     }),
     allowByok: input.allowByok ?? d.allowByok,
+    sendActorHeaders: input.sendActorHeaders ?? d.sendActorHeaders,
     maxConcurrency: limit("maxConcurrency", input.maxConcurrency ?? d.maxConcurrency),
     rateLimit: limit("rateLimit", input.rateLimit ?? d.rateLimit),
     circuitBreaker: Object.freeze({
