@@ -42,10 +42,12 @@ import { createGatewayMetrics } from "./metrics.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { resolveGatewayOptions } from "./options.js";
 import type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput } from "./options.js";
+import { ProviderKeyPool } from "./provider-key-pool.js";
 import { RecordQueue } from "./record-queue.js";
 import type { GatewayRecord } from "./records.js";
 import { createRequestHandler } from "./request-handler.js";
 import type { RequestHandler } from "./request-handler.js";
+import { PROVIDERS } from "./routes.js";
 import type { ProviderName } from "./routes.js";
 import { Upstream } from "./upstream.js";
 
@@ -66,6 +68,8 @@ export class Gateway {
   private readonly records: RecordQueue<GatewayRecord>;
   private readonly pool: HandlerPool<RequestHandler>;
   private readonly upstream: Upstream;
+  /** Central provider keys, per provider (several: failover on refusal). */
+  private readonly providerKeys: Readonly<Record<ProviderName, ProviderKeyPool>>;
   private readonly front: HttpFront;
   /** In-memory connections to `front`: the in-process clients' and the HTTP/2 relay's. */
   private readonly connections: InMemoryConnections;
@@ -81,7 +85,14 @@ export class Gateway {
     const options = resolveGatewayOptions(input);
     this.options = options;
     // The queue is made below; its depth is only read when /metrics is scraped.
-    this.metrics = createGatewayMetrics({ recordQueueDepth: () => this.records.size });
+    this.metrics = createGatewayMetrics({
+      recordQueueDepth: () => this.records.size,
+      providerKeys: () => PROVIDERS.map((provider) => ({ provider, configured: this.providerKeys[provider].size, usable: this.providerKeys[provider].usable() })),
+    });
+    this.providerKeys = {
+      openai: new ProviderKeyPool(options.openai.apiKeys, () => options.clock.now()),
+      anthropic: new ProviderKeyPool(options.anthropic.apiKeys, () => options.clock.now()),
+    };
     // SECURITY: the gateway key is never logged, only its public 11-character prefix.
     this.logger = options.logger.child({ component: "gateway" });
     this.metrics.controlPlaneReady.set(0);
@@ -119,6 +130,7 @@ export class Gateway {
       records: this.records,
       upstream: this.upstream,
       metrics: this.metrics,
+      providerKeys: this.providerKeys,
       circuitBreakers: options.circuitBreaker.enabled ? observedCircuitBreakers(options, this.metrics) : undefined,
     };
     this.front = new HttpFront({
@@ -234,8 +246,8 @@ export class Gateway {
         circuit_breaker: this.options.circuitBreaker.enabled ? this.options.circuitBreaker : false,
         openai_base_url: this.options.openai.baseUrl,
         anthropic_base_url: this.options.anthropic.baseUrl,
-        openai_key_configured: this.options.openai.apiKey !== undefined,
-        anthropic_key_configured: this.options.anthropic.apiKey !== undefined,
+        openai_keys: this.options.openai.apiKeys.length,
+        anthropic_keys: this.options.anthropic.apiKeys.length,
       },
       "gateway starting",
     );

@@ -24,6 +24,8 @@ import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayOptions } from "./options.js";
 import type { Observation, ParsedRequest, ProviderApi } from "./providers/provider-api.js";
 import { emptyObservation } from "./providers/provider-api.js";
+import { isKeyRefusedStatus, retryAfterMs } from "./provider-key-pool.js";
+import type { ProviderKeyPool } from "./provider-key-pool.js";
 import type { RecordQueue } from "./record-queue.js";
 import type { RequestLog } from "./request-log.js";
 import { readRequestBody } from "./request-body.js";
@@ -61,6 +63,8 @@ export interface ExchangeDeps {
   readonly metrics: GatewayMetrics;
   /** With --circuit-breaker. */
   readonly circuitBreakers?: CircuitBreakers | undefined;
+  /** Central provider keys (centralized mode), per provider. */
+  readonly providerKeys: Readonly<Record<ProviderName, ProviderKeyPool>>;
 }
 
 /** One authorized request. */
@@ -83,6 +87,8 @@ interface ProxyResult {
   readonly observation: Observation;
   readonly failure: Failure | undefined;
   readonly status: number;
+  /** When the provider refused the first central key and another one answered: its hint. */
+  readonly credentialHint?: string;
 }
 
 /** What relaying one upstream answer needs, whatever its shape. */
@@ -137,10 +143,10 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   if (body === undefined) throw new InvalidRequestBodyError("the body must be a JSON object");
   const parsed = api.parseRequest(body, text);
 
-  const provider = options[route.provider];
   const kind: CredentialKind = byok ? "byok" : "centralized";
+  const centralKey = byok ? undefined : deps.providerKeys[route.provider].pick();
   // SECURITY: only the masked hint of the provider credential is recorded or logged.
-  const credentialHint = maskCredential(byok ? byokProviderCredential(req.headers, route.provider) : provider.apiKey);
+  const credentialHint = maskCredential(byok ? byokProviderCredential(req.headers, route.provider) : centralKey);
   const client = detectClient(req.headers);
   const userAgent = req.headers["user-agent"] ?? "";
   const id = uuidv7(startedAtMs);
@@ -188,7 +194,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   metrics.interceptionTally.started(route.provider, route.route);
   let result: ProxyResult = { observation: emptyObservation(), failure: undefined, status: 0 };
   try {
-    result = await proxy(ctx, route, api, deps, parsed, raw, id, queueStart);
+    result = await proxy(ctx, route, api, deps, parsed, raw, id, centralKey, queueStart);
   } catch (err) {
     // A bug, not an upstream problem: still end the interception.
     log.error({ err }, "interception failed unexpectedly");
@@ -198,7 +204,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   } finally {
     queueStart();
     metrics.interceptionTally.ended(route.provider, route.route);
-    finish(deps, route, parsed, id, credentialHint, startedAtMs, result, log);
+    finish(deps, route, parsed, id, result.credentialHint ?? credentialHint, startedAtMs, result, log);
   }
 }
 
@@ -210,6 +216,8 @@ async function proxy(
   parsed: ParsedRequest,
   raw: Buffer,
   id: string,
+  /** Centralized mode: the central key to try first (others follow if the provider refuses it). */
+  firstKey: string | undefined,
   /** Called once the upstream request is handed to the connection pool, in the same synchronous step. */
   onDispatched: () => void,
 ): Promise<ProxyResult> {
@@ -222,38 +230,59 @@ async function proxy(
   const ticket = admission?.ticket;
   const deadline = new UpstreamDeadline(ctx.cancellation, options.clock, options.upstreamTimeoutMs);
   const relay: Relay = { ctx, api, deadline, id };
+  const keys = deps.providerKeys[route.provider];
+  let key = firstKey;
+  /** The hint of the key that answered, when it is not the first one. */
+  const switched = (result: ProxyResult): ProxyResult => (key === firstKey ? result : { ...result, credentialHint: maskCredential(key) });
   try {
     let response: UpstreamResponse;
-    try {
-      const pending = deps.upstream.request(upstreamTarget(provider.baseUrl, route.upstreamPath), {
-        method: "POST",
-        headers: upstreamRequestHeaders(req.headers, {
-          provider: route.provider,
-          kind: ctx.byok ? "byok" : "centralized",
-          providerKey: provider.apiKey,
-          bodyDecoded: true,
-          actor: options.sendActorHeaders ? { id: ctx.user.ownerId, username: ctx.user.username } : undefined,
-        }),
-        body: parsed.rewrittenBody ?? raw,
-        cancellation: deadline.cancellation,
-      });
-      onDispatched();
-      response = await pending;
-      deadline.touch();
-    } catch (err) {
-      const failure = deadline.failure(err);
-      breakers?.report(ticket, breakerOutcomeOfFailure(failure));
-      return { observation: emptyObservation(), failure, status: answerFailure(relay, failure) };
+    let tried: Set<string> | undefined;
+    for (;;) {
+      try {
+        const pending = deps.upstream.request(upstreamTarget(provider.baseUrl, route.upstreamPath), {
+          method: "POST",
+          headers: upstreamRequestHeaders(req.headers, {
+            provider: route.provider,
+            kind: ctx.byok ? "byok" : "centralized",
+            providerKey: key,
+            bodyDecoded: true,
+            actor: options.sendActorHeaders ? { id: ctx.user.ownerId, username: ctx.user.username } : undefined,
+          }),
+          body: parsed.rewrittenBody ?? raw,
+          cancellation: deadline.cancellation,
+        });
+        onDispatched();
+        response = await pending;
+        deadline.touch();
+      } catch (err) {
+        const failure = deadline.failure(err);
+        breakers?.report(ticket, breakerOutcomeOfFailure(failure));
+        return switched({ observation: emptyObservation(), failure, status: answerFailure(relay, failure) });
+      }
+      // The provider refused this central key, not the request: the next key may be served.
+      if (key === undefined || keys.size < 2 || !isKeyRefusedStatus(response.statusCode)) break;
+      keys.refused(key, response.statusCode, retryAfterMs(response.headers));
+      (tried ??= new Set()).add(key);
+      const next = keys.pick(tried);
+      if (next === undefined) break;
+      // The refusal is small; reading it lets its connection serve the next attempt.
+      await response.body.bytes().catch(() => undefined);
+      deps.metrics.providerKeyFailoversTotal.inc({ provider: route.provider, status: String(response.statusCode) });
+      ctx.logger.info(
+        { interception_id: id, provider: route.provider, status: response.statusCode, refused_key: maskCredential(key), next_key: maskCredential(next) },
+        "provider refused a central key; trying the next",
+      );
+      key = next;
     }
     breakers?.report(ticket, isBreakerFailureStatus(response.statusCode) ? "failure" : "success");
 
     // A fresh object: each relay below completes it in place instead of copying it again.
     const headers = clientResponseHeaders(response.headers);
     headers[INTERCEPTION_ID_HEADER] = id;
-    if (response.statusCode >= 400) return await relayUpstreamError(relay, response, headers);
+    if (response.statusCode >= 400) return switched(await relayUpstreamError(relay, response, headers));
     const contentType = String(response.headers["content-type"] ?? "");
-    if (contentType.includes("text/event-stream")) return await relayStream(relay, response, headers, parsed.clientEvent, options.maxUpstreamEventChars);
-    return await relayBlocking(relay, response, headers);
+    if (contentType.includes("text/event-stream")) return switched(await relayStream(relay, response, headers, parsed.clientEvent, options.maxUpstreamEventChars));
+    return switched(await relayBlocking(relay, response, headers));
   } finally {
     deadline.dispose();
   }

@@ -45,6 +45,10 @@ export interface GatewayMetrics {
   /** 1 while the control plane answers, 0 otherwise. */
   readonly controlPlaneReady: Gauge;
   readonly poolEventsTotal: Counter<"event">;
+  /** Requests sent again with the next central key after the provider refused one (401, 403, 429). */
+  readonly providerKeyFailoversTotal: Counter<"provider" | "status">;
+  /** Central keys usable now, per provider (read when scraped). */
+  readonly providerKeysUsable: Gauge<"provider">;
   /** Circuit breakers (--circuit-breaker): 0 closed, 0.5 half-open, 1 open. */
   readonly circuitBreakerState: Gauge<"provider" | "endpoint" | "model">;
   /** Times a circuit opened. */
@@ -66,6 +70,8 @@ export interface GatewayMetrics {
 export interface GatewayMetricSources {
   /** Records not yet delivered; record_queue_depth stays 0 without it. */
   readonly recordQueueDepth?: () => number;
+  /** Central keys configured and usable now (not cooling down after a refusal), per provider. */
+  readonly providerKeys?: () => readonly { readonly provider: string; readonly configured: number; readonly usable: number }[];
 }
 
 /** Creates the metrics on a fresh registry. */
@@ -220,6 +226,21 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
       help: "Per-user handler pool hits, misses and evictions.",
       labelNames: ["event"] as const,
       registers,
+    }),
+    providerKeyFailoversTotal: new Counter({
+      name: `${p}provider_key_failovers_total`,
+      help: "Requests sent again with the next central provider key after the provider refused one (401, 403, 429).",
+      labelNames: ["provider", "status"] as const,
+      registers,
+    }),
+    providerKeysUsable: new Gauge({
+      name: `${p}provider_keys_usable`,
+      help: "Central provider keys usable now (configured ones not cooling down after a refusal).",
+      labelNames: ["provider"] as const,
+      registers,
+      collect() {
+        for (const { provider, usable } of sources.providerKeys?.() ?? []) this.set({ provider }, usable);
+      },
     }),
     circuitBreakerState: new Gauge({
       name: `${p}circuit_breaker_state`,

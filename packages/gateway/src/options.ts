@@ -18,8 +18,20 @@ import { DEFAULT_RECORD_QUEUE_OPTIONS } from "./record-queue.js";
 /** One upstream provider. */
 export interface ProviderOptions {
   readonly baseUrl: string;
-  /** Centralized-mode key sent upstream. SECURITY: secret; never logged. */
+  /** Centralized-mode key sent upstream (the first of apiKeys). SECURITY: secret; never logged. */
   readonly apiKey?: string | undefined;
+  /**
+   * Centralized-mode keys in order: the first is used until the provider refuses it (429, 401,
+   * 403), then the next (provider-key-pool.ts). SECURITY: secrets; never logged.
+   */
+  readonly apiKeys: readonly string[];
+}
+
+/** What callers give for one provider: one key, or several. */
+export interface ProviderOptionsInput {
+  readonly baseUrl?: string;
+  readonly apiKey?: string | undefined;
+  readonly apiKeys?: readonly string[];
 }
 
 /** Every setting of a gateway, resolved. */
@@ -108,8 +120,8 @@ export interface GatewayOptionsInput {
   readonly controlPlaneUrl: string;
   readonly gatewayKey: string;
   readonly listen?: { readonly host?: string; readonly port?: number };
-  readonly openai?: Partial<ProviderOptions>;
-  readonly anthropic?: Partial<ProviderOptions>;
+  readonly openai?: ProviderOptionsInput;
+  readonly anthropic?: ProviderOptionsInput;
   readonly allowByok?: boolean;
   readonly sendActorHeaders?: boolean;
   readonly maxConcurrency?: number;
@@ -209,6 +221,16 @@ function url(name: string, value: string): string {
   return value;
 }
 
+function providerOptions(name: string, input: ProviderOptionsInput | undefined, defaultBaseUrl: string): ProviderOptions {
+  if (input?.apiKey !== undefined && input.apiKeys !== undefined) throw new InvalidGatewayOptionsError(`${name}: give apiKey or apiKeys, not both`);
+  // A single empty key means "none" (an empty variable is an unset one).
+  const single = input?.apiKey !== undefined && input.apiKey.trim() !== "" ? [input.apiKey] : [];
+  const apiKeys = Object.freeze([...(input?.apiKeys ?? single)]);
+  if (apiKeys.some((k) => typeof k !== "string" || k.trim() === "")) throw new InvalidGatewayOptionsError(`${name}: an API key is empty`);
+  if (new Set(apiKeys).size !== apiKeys.length) throw new InvalidGatewayOptionsError(`${name}: an API key is given twice`);
+  return Object.freeze({ baseUrl: url(`${name}.baseUrl`, input?.baseUrl ?? defaultBaseUrl), apiKey: apiKeys[0], apiKeys });
+}
+
 // The embedded options: every shared setting resolved and validated like a networked
 // gateway's, with the network-only settings left empty.
 function resolveEmbeddedGatewayOptions({ controlPlaneTransport, ...shared }: EmbeddedGatewayOptionsInput): GatewayOptions {
@@ -232,14 +254,8 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
     controlPlaneUrl: url("controlPlaneUrl", input.controlPlaneUrl),
     gatewayKey: input.gatewayKey.trim(),
     listen: Object.freeze({ host: input.listen?.host ?? d.listen.host, port }),
-    openai: Object.freeze({
-      baseUrl: url("openai.baseUrl", input.openai?.baseUrl ?? d.openai.baseUrl),
-      apiKey: input.openai?.apiKey,
-    }),
-    anthropic: Object.freeze({
-      baseUrl: url("anthropic.baseUrl", input.anthropic?.baseUrl ?? d.anthropic.baseUrl),
-      apiKey: input.anthropic?.apiKey,
-    }),
+    openai: providerOptions("openai", input.openai, d.openai.baseUrl),
+    anthropic: providerOptions("anthropic", input.anthropic, d.anthropic.baseUrl),
     allowByok: input.allowByok ?? d.allowByok,
     sendActorHeaders: input.sendActorHeaders ?? d.sendActorHeaders,
     maxConcurrency: limit("maxConcurrency", input.maxConcurrency ?? d.maxConcurrency),

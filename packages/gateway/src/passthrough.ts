@@ -13,7 +13,7 @@ import { UpstreamDeadline } from "./upstream-deadline.js";
 
 const BODYLESS_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD"]);
 
-export async function servePassthrough(ctx: ExchangeContext, route: PassthroughRoute, deps: Pick<ExchangeDeps, "options" | "upstream" | "metrics">): Promise<void> {
+export async function servePassthrough(ctx: ExchangeContext, route: PassthroughRoute, deps: Pick<ExchangeDeps, "options" | "upstream" | "metrics" | "providerKeys">): Promise<void> {
   const { req, res } = ctx;
   const { options } = deps;
   const method = req.method ?? "GET";
@@ -30,7 +30,7 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
         headers: upstreamRequestHeaders(req.headers, {
           provider: route.provider,
           kind: ctx.byok ? "byok" : "centralized",
-          providerKey: provider.apiKey,
+          providerKey: ctx.byok ? undefined : deps.providerKeys[route.provider].pick(),
         }),
         body,
         cancellation: deadline.cancellation,

@@ -16,7 +16,7 @@ export const PROVIDER_PREFIXES: Readonly<Record<ProviderName, string>> = Object.
   anthropic: "/anthropic",
 });
 
-const PROVIDERS = Object.keys(PROVIDER_PREFIXES) as ProviderName[];
+export const PROVIDERS: readonly ProviderName[] = Object.keys(PROVIDER_PREFIXES) as ProviderName[];
 
 /**
  * Where a host mounts an embedded gateway's LLM routes: each provider's alias under

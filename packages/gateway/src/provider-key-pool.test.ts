@@ -1,0 +1,57 @@
+// ProviderKeyPool alone, on a scripted clock: the first usable key in order, refused keys cooling
+// down (Retry-After for 429, 5 min for 401/403), no further key once every other one is refused.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ProviderKeyPool, REJECTED_COOLDOWN_MS, isKeyRefusedStatus, retryAfterMs } from "./provider-key-pool.js";
+
+describe("ProviderKeyPool", () => {
+  it("uses the first key until it is refused, then the next, and the first again once it cooled down", () => {
+    let now = 1_000;
+    const pool = new ProviderKeyPool(["k1", "k2", "k3"], () => now);
+    assert.equal(pool.pick(), "k1");
+    pool.refused("k1", 429, 20_000);
+    assert.equal(pool.pick(), "k2");
+    assert.equal(pool.pick(new Set(["k1"])), "k2");
+    assert.equal(pool.usable(), 2);
+    now += 20_000;
+    assert.equal(pool.pick(), "k1");
+  });
+
+  it("cools a rejected key (401, 403) for 5 minutes, a rate-limited one without Retry-After for 30 s", () => {
+    let now = 0;
+    const pool = new ProviderKeyPool(["k1", "k2"], () => now);
+    pool.refused("k1", 403, undefined);
+    pool.refused("k2", 429, undefined);
+    now += 30_000;
+    assert.equal(pool.pick(), "k2");
+    now = REJECTED_COOLDOWN_MS - 1;
+    assert.equal(pool.usable(), 1);
+    now = REJECTED_COOLDOWN_MS;
+    assert.equal(pool.pick(), "k1");
+  });
+
+  it("sends a first attempt with the key that comes back soonest when all cool, but gives up after a refusal", () => {
+    const now = 0;
+    const pool = new ProviderKeyPool(["k1", "k2"], () => now);
+    pool.refused("k1", 429, 60_000);
+    pool.refused("k2", 429, 10_000);
+    assert.equal(pool.pick(), "k2");
+    assert.equal(pool.pick(new Set(["k2"])), undefined);
+    assert.equal(new ProviderKeyPool([], () => now).pick(), undefined);
+  });
+
+  it("bounds a provider's Retry-After to 5 minutes", () => {
+    let now = 0;
+    const pool = new ProviderKeyPool(["k1", "k2"], () => now);
+    pool.refused("k1", 429, 86_400_000);
+    now = 300_000;
+    assert.equal(pool.pick(), "k1");
+  });
+
+  it("fails over on 401, 403 and 429 only, and reads Retry-After in seconds", () => {
+    assert.deepEqual([400, 401, 402, 403, 404, 429, 500, 503].filter(isKeyRefusedStatus), [401, 403, 429]);
+    assert.equal(retryAfterMs({ "retry-after": "17" }), 17_000);
+    assert.equal(retryAfterMs({ "retry-after": "Wed, 21 Oct 2015 07:28:00 GMT" }), undefined);
+    assert.equal(retryAfterMs({}), undefined);
+  });
+});

@@ -1,0 +1,80 @@
+// Several central keys for one provider (the reference's key pool): requests use the first key
+// that is not cooling down; when the provider refuses a key (429 rate limited, 401/403 rejected)
+// it cools down and the same request is sent again with the next key, before anything reached
+// the client. A rate-limited key comes back after the provider's Retry-After (30 s without one,
+// at most 5 min); a rejected one after 5 min, so a key that was rotated out costs one extra
+// round trip every 5 min rather than forever, and a key that was only briefly refused recovers.
+//
+// Keys are tried in the order given: the first is the primary, the others take over while it
+// cools. The pool is per replica and only used in centralized mode (BYOK requests carry the
+// user's own key).
+
+import type { IncomingHttpHeaders } from "./upstream.js";
+
+/** Statuses that mean "this key, not this request": another key may well succeed. */
+const KEY_REFUSED_STATUSES: ReadonlySet<number> = new Set([401, 403, 429]);
+
+export const RATE_LIMITED_COOLDOWN_MS = 30_000;
+export const REJECTED_COOLDOWN_MS = 300_000;
+const MAX_COOLDOWN_MS = 300_000;
+
+/** Whether the provider refused the key (not the request). */
+export function isKeyRefusedStatus(status: number): boolean {
+  return KEY_REFUSED_STATUSES.has(status);
+}
+
+/** Retry-After in seconds (a date is not worth parsing here: providers send seconds). */
+export function retryAfterMs(headers: IncomingHttpHeaders): number | undefined {
+  const raw = headers["retry-after"];
+  const value = Number(Array.isArray(raw) ? raw[0] : raw);
+  return raw !== undefined && Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
+}
+
+export class ProviderKeyPool {
+  /** Until when each key (by index) cools down; 0: usable. */
+  private readonly coolUntilMs: number[];
+
+  constructor(
+    readonly keys: readonly string[],
+    private readonly now: () => number,
+  ) {
+    this.coolUntilMs = keys.map(() => 0);
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  /**
+   * The key for the next attempt: the first usable one not in `tried`. When none is usable: for
+   * a first attempt the key that comes back soonest (the provider decides, not the gateway);
+   * after a refusal, undefined (the others are known to be refused right now).
+   */
+  pick(tried: ReadonlySet<string> = NO_KEYS): string | undefined {
+    const now = this.now();
+    let soonest = -1;
+    for (let i = 0; i < this.keys.length; i++) {
+      const key = this.keys[i]!;
+      if (tried.has(key)) continue;
+      if (this.coolUntilMs[i]! <= now) return key;
+      if (soonest < 0 || this.coolUntilMs[i]! < this.coolUntilMs[soonest]!) soonest = i;
+    }
+    return tried.size === 0 && soonest >= 0 ? this.keys[soonest] : undefined;
+  }
+
+  /** The provider refused `key` with `status`; it cools down. */
+  refused(key: string, status: number, retryAfter: number | undefined): void {
+    const i = this.keys.indexOf(key);
+    if (i < 0) return;
+    const ms = status === 429 ? Math.min(retryAfter ?? RATE_LIMITED_COOLDOWN_MS, MAX_COOLDOWN_MS) : REJECTED_COOLDOWN_MS;
+    this.coolUntilMs[i] = Math.max(this.coolUntilMs[i]!, this.now() + ms);
+  }
+
+  /** Keys usable now (for the metrics). */
+  usable(): number {
+    const now = this.now();
+    return this.coolUntilMs.filter((until) => until <= now).length;
+  }
+}
+
+const NO_KEYS: ReadonlySet<string> = new Set();
