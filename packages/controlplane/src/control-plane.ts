@@ -38,6 +38,14 @@ const ADMIN_POOL_SIZE = 4;
 const LISTEN_BACKLOG = 4096;
 
 /** host:port to listen on; port 0 picks a free port (read it back from `url`). */
+
+/**
+ * Memory one HTTP/2 session (one gateway replica) may hold, in MB. Node's default, 10, is less
+ * than a few RecordBatch messages of readMaxBytes (4 MiB) in flight at once: past it nghttp2
+ * resets streams (ENHANCE_YOUR_CALM) before Connect can answer a too-large message with
+ * ResourceExhausted, and the replica's authorizations on the same session fail with them.
+ */
+const HTTP2_SESSION_MEMORY_MB = 128;
 export interface ListenAddress {
   readonly host: string;
   readonly port: number;
@@ -280,11 +288,11 @@ export class ControlPlane {
       });
       let server: Server;
       if (tls) {
-        const secure = http2.createSecureServer({ ...tls, allowHTTP1: true }, handler);
+        const secure = http2.createSecureServer({ ...tls, allowHTTP1: true, maxSessionMemory: HTTP2_SESSION_MEMORY_MB }, handler);
         tracker.trackSessions(secure);
         server = secure;
       } else {
-        const h2 = http2.createServer({}, handler);
+        const h2 = http2.createServer({ maxSessionMemory: HTTP2_SESSION_MEMORY_MB }, handler);
         const h1 = http.createServer(handler);
         h1.timeout = HTTP1_IDLE_TIMEOUT_MS;
         tracker.trackSessions(h2);

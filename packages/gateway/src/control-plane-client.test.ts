@@ -4,7 +4,8 @@
 
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { CONTROL_PLANE_BUSY_MESSAGE } from "@weir/proto";
 import { pino } from "pino";
 import {
   ControlPlaneClient,
@@ -248,5 +249,19 @@ describe("ControlPlaneClient.authorize", () => {
     cleanups.push(async () => client.close());
     assert.deepEqual(await client.authorize({ key: user.key }), { ownerId: user.ownerId, apiKeyId: user.apiKeyId, username: user.username });
     assert.equal(cp.callsOf("IsAuthorized"), 1);
+  });
+});
+
+describe("ControlPlaneClient.classifyRecordError", () => {
+  const client = new ControlPlaneClient({ baseUrl: "http://127.0.0.1:1", gatewayKey: GATEWAY_KEY, apiVersion: "1.1", rpcTimeoutMs: 2_000, logger: silent });
+  after(() => client.close());
+
+  it("drops a record too large for the control plane, but retries one a busy control plane could not take", () => {
+    const tooLarge = new ConnectError("message size 5242880 is larger than configured readMaxBytes 4194304", Code.ResourceExhausted);
+    assert.equal(client.classifyRecordError(tooLarge, 1), "permanent");
+    assert.equal(client.classifyRecordError(tooLarge, 2), "transient");
+    assert.equal(client.classifyRecordError(new ConnectError(CONTROL_PLANE_BUSY_MESSAGE, Code.ResourceExhausted), 1), "transient");
+    assert.equal(client.classifyRecordError(new ConnectError("down", Code.Unavailable), 1), "transient");
+    assert.equal(client.classifyRecordError(new ConnectError("no such interception", Code.InvalidArgument), 1), "permanent");
   });
 });

@@ -27,6 +27,7 @@ import {
   API_VERSION_HEADER,
   Authorizer,
   GATEWAY_KEY_HEADER,
+  CONTROL_PLANE_BUSY_MESSAGE,
   IsAuthorizedFailureSchema,
   MCPConfigurator,
   RecordBatchRequestSchema,
@@ -393,7 +394,9 @@ export class ControlPlaneClient {
   classifyRecordError(err: unknown, batchSize: number): FailureClass {
     if (err instanceof RecordBatchUnsupportedError) return "transient";
     const code = connectCode(err);
-    if (code === Code.ResourceExhausted && batchSize <= 1) return "permanent";
+    // A busy control plane (no free database connection) will take the record later.
+    const busy = err instanceof ConnectError && err.rawMessage === CONTROL_PLANE_BUSY_MESSAGE;
+    if (code === Code.ResourceExhausted && batchSize <= 1 && !busy) return "permanent";
     return TRANSIENT_CODES.has(code) ? "transient" : "permanent";
   }
 

@@ -67,7 +67,9 @@ export interface BatchLimits {
 
 export const DEFAULT_RECORD_QUEUE_OPTIONS = Object.freeze({
   maxSize: 10_000,
-  limits: Object.freeze({ maxRecords: 1000, maxInFlight: 4, lingerMs: 100, maxBytes: 4 * 1024 * 1024, holdStartMs: 250 }),
+  // maxBytes stays under the control plane's 4 MiB message limit with room to spare: records are
+  // at most about 1 MiB each (records.ts bounds their texts), and one alone always fits.
+  limits: Object.freeze({ maxRecords: 1000, maxInFlight: 4, lingerMs: 100, maxBytes: 3 * 1024 * 1024, holdStartMs: 250 }),
 });
 
 export interface RecordQueueOptions<R extends QueuedRecord> {

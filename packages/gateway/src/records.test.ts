@@ -21,6 +21,7 @@ import {
   RecordToolUsageRequestSchema,
 } from "@weir/proto";
 import { batchRequest } from "./control-plane-client.js";
+import { MAX_RECORDED_TEXT_BYTES, boundedText } from "./records.js";
 import { decodeRecord, endedRecord, fromMetadata, interceptionRecord, promptRecord, thoughtRecord, tokenUsageRecord, toolUsageRecord } from "./index.js";
 import type { GatewayRecord, InterceptionStart } from "./index.js";
 import { RECORD_FIELD_NUMBERS } from "./records.js";
@@ -283,5 +284,27 @@ describe("batchRequest", () => {
 
   it("an empty batch is an empty message", () => {
     assert.equal(toBinary(RecordBatchRequestSchema, batchRequest([])).length, 0);
+  });
+});
+
+describe("boundedText", () => {
+  it("keeps a text within the bound as it is", () => {
+    const text = "x".repeat(MAX_RECORDED_TEXT_BYTES);
+    assert.equal(boundedText(text), text);
+  });
+
+  it("cuts a longer one at a whole character to the bound, ending with the size it had", () => {
+    const text = `a${"€".repeat(400_000)}`; // 1 + 1,200,000 bytes
+    const cut = boundedText(text);
+    assert.ok(cut.endsWith(" […truncated by Weir: 1200001 bytes in all]"), cut.slice(-60));
+    assert.ok(Buffer.byteLength(cut) <= MAX_RECORDED_TEXT_BYTES);
+    assert.ok(Buffer.byteLength(cut) > MAX_RECORDED_TEXT_BYTES - 6, "cut well short of the bound");
+    assert.ok(!cut.includes("\uFFFD"), "a character was cut in two");
+    assert.equal(boundedText("€€€€", 12).length, 4);
+  });
+
+  it("bounds what a prompt record carries", () => {
+    const record = promptRecord("0194d4e2-0000-7000-8000-000000000001", "msg", "p".repeat(5 * 1024 * 1024), 1);
+    assert.ok(record.sizeBytes < MAX_RECORDED_TEXT_BYTES + 200, String(record.sizeBytes));
   });
 });

@@ -104,6 +104,36 @@ export interface InterceptionStart {
   readonly startedAtMs: number;
 }
 
+/**
+ * Recorded texts a client or model controls (a prompt, a tool call's input, a thought) are kept up
+ * to this many UTF-8 bytes, and names (model, user agent, ids) up to MAX_RECORDED_NAME_BYTES: a
+ * record must fit in one RPC message (4 MiB), and one request body may be 32 MiB. The request and
+ * the answer themselves pass untouched; only what is recorded is cut, and says so.
+ */
+export const MAX_RECORDED_TEXT_BYTES = 1024 * 1024;
+export const MAX_RECORDED_NAME_BYTES = 4096;
+
+/** `text`, or its first bytes (whole characters) ending with a note of the size it had. */
+export function boundedText(text: string, maxBytes: number = MAX_RECORDED_TEXT_BYTES): string {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most texts need no counting at all.
+  if (text.length * 3 <= maxBytes) return text;
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes <= maxBytes) return text;
+  const note = ` […truncated by Weir: ${bytes} bytes in all]`;
+  return headBytes(text, maxBytes - Buffer.byteLength(note)) + note;
+}
+
+/** A name cut to MAX_RECORDED_NAME_BYTES, without a note. */
+function boundedName(name: string): string {
+  if (name.length * 3 <= MAX_RECORDED_NAME_BYTES || Buffer.byteLength(name, "utf8") <= MAX_RECORDED_NAME_BYTES) return name;
+  return headBytes(name, MAX_RECORDED_NAME_BYTES);
+}
+
+function headBytes(text: string, maxBytes: number): string {
+  // A character cut in two decodes as U+FFFD at the end: drop it.
+  return Buffer.from(text, "utf8").subarray(0, maxBytes).toString("utf8").replace(/\uFFFD$/, "");
+}
+
 // Records are built one at a time on the event loop, so one buffer serves them all.
 const writer = new WireWriter(4096);
 
@@ -122,14 +152,14 @@ export function interceptionRecord(start: InterceptionStart): GatewayRecord {
     w.string(START.id, start.id)
       .string(START.initiatorId, start.initiatorId)
       .string(START.provider, start.provider)
-      .string(START.model, start.model)
+      .string(START.model, boundedName(start.model))
       .valueMap(START.metadata, { username: start.username })
       .timestamp(START.startedAt, start.startedAtMs)
       .string(START.apiKeyId, start.apiKeyId)
       .string(START.client, start.client)
-      .string(START.userAgent, start.userAgent)
-      .optionalString(START.correlatingToolCallId, start.correlatingToolCallId)
-      .optionalString(START.clientSessionId, start.clientSessionId)
+      .string(START.userAgent, boundedName(start.userAgent))
+      .optionalString(START.correlatingToolCallId, start.correlatingToolCallId === undefined ? undefined : boundedName(start.correlatingToolCallId))
+      .optionalString(START.clientSessionId, start.clientSessionId === undefined ? undefined : boundedName(start.clientSessionId))
       .string(START.providerName, start.provider)
       .string(START.credentialKind, start.credentialKind)
       .string(START.credentialHint, start.credentialHint);
@@ -139,8 +169,8 @@ export function interceptionRecord(start: InterceptionStart): GatewayRecord {
 export function promptRecord(interceptionId: string, msgId: string, prompt: string, atMs: number): GatewayRecord {
   return record(uuidv7(atMs), interceptionId, "prompt_usage", ENVELOPE.promptUsage, (w) => {
     w.string(PROMPT.interceptionId, interceptionId)
-      .string(PROMPT.msgId, msgId)
-      .string(PROMPT.prompt, prompt)
+      .string(PROMPT.msgId, boundedName(msgId))
+      .string(PROMPT.prompt, boundedText(prompt))
       .valueMap(PROMPT.metadata, NO_METADATA)
       .timestamp(PROMPT.createdAt, atMs);
   });
@@ -149,7 +179,7 @@ export function promptRecord(interceptionId: string, msgId: string, prompt: stri
 export function tokenUsageRecord(interceptionId: string, msgId: string, usage: TokenUsage, atMs: number): GatewayRecord {
   return record(uuidv7(atMs), interceptionId, "token_usage", ENVELOPE.tokenUsage, (w) => {
     w.string(TOKENS.interceptionId, interceptionId)
-      .string(TOKENS.msgId, msgId)
+      .string(TOKENS.msgId, boundedName(msgId))
       .int64(TOKENS.inputTokens, usage.input)
       .int64(TOKENS.outputTokens, usage.output)
       .valueMap(TOKENS.metadata, usage.extras)
@@ -162,21 +192,21 @@ export function tokenUsageRecord(interceptionId: string, msgId: string, usage: T
 export function toolUsageRecord(interceptionId: string, msgId: string, call: ToolCall, atMs: number): GatewayRecord {
   return record(uuidv7(atMs), interceptionId, "tool_usage", ENVELOPE.toolUsage, (w) => {
     w.string(TOOL.interceptionId, interceptionId)
-      .string(TOOL.msgId, msgId)
-      .string(TOOL.tool, call.name)
-      .string(TOOL.input, call.input)
+      .string(TOOL.msgId, boundedName(msgId))
+      .string(TOOL.tool, boundedName(call.name))
+      .string(TOOL.input, boundedText(call.input))
       .bool(TOOL.injected, false)
       .valueMap(TOOL.metadata, NO_METADATA)
       .timestamp(TOOL.createdAt, atMs)
-      .string(TOOL.toolCallId, call.id)
-      .string(TOOL.itemId, call.itemId);
+      .string(TOOL.toolCallId, boundedName(call.id))
+      .string(TOOL.itemId, boundedName(call.itemId));
   });
 }
 
 export function thoughtRecord(interceptionId: string, thought: Thought, atMs: number): GatewayRecord {
   return record(uuidv7(atMs), interceptionId, "model_thought", ENVELOPE.modelThought, (w) => {
     w.string(THOUGHT.interceptionId, interceptionId)
-      .string(THOUGHT.content, thought.content)
+      .string(THOUGHT.content, boundedText(thought.content))
       .valueMap(THOUGHT.metadata, { source: thought.source })
       .timestamp(THOUGHT.createdAt, atMs);
   });

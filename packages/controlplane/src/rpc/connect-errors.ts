@@ -4,7 +4,7 @@
 // Internal with a generic message; the cause is logged, never sent.
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
-import { IsAuthorizedFailureSchema } from "@weir/proto";
+import { CONTROL_PLANE_BUSY_MESSAGE, IsAuthorizedFailureSchema } from "@weir/proto";
 import type { Logger } from "pino";
 import { isApiKeyRefusedError, type ApiKeyFailureReason } from "../auth/verify-api-key.js";
 import { oneLineError } from "../one-line-error.js";
@@ -47,9 +47,9 @@ export const DATABASE_UNAVAILABLE_MESSAGE = "the control plane's database is una
 /**
  * Sent with ResourceExhausted when every database connection stayed busy: the control plane is
  * overloaded, not gone, so gateways answer 503 without declaring it unreachable (which would take
- * every replica out of its load balancer at once).
+ * every replica out of its load balancer at once), and retry their records.
  */
-export const CONTROL_PLANE_BUSY_MESSAGE = "the control plane is busy";
+export { CONTROL_PLANE_BUSY_MESSAGE };
 
 // During an outage every RPC fails the same way: one line per 5 s, without a stack.
 const databaseOutageLog = new LogThrottle(5_000);
