@@ -3,6 +3,7 @@
 // closes idle HTTP/2 sessions and keep-alive connections so processes exit on their own.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Writable } from "node:stream";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -158,16 +159,22 @@ describe("a running control plane (h2c + HTTP/1.1 on one port)", () => {
 
 describe("/readyz", () => {
   // Property: readiness follows the database; liveness does not.
-  it("turns 503 when the database goes away", async () => {
+  it("turns 503 when the database goes away, logging it once however often it is probed", async () => {
     const name = `weir_ready_${randomBytes(4).toString("hex")}`;
     await createDatabase(t.serverUrl, name);
-    const cp = createControlPlane({ listen, databaseUrl: databaseUrl(t.serverUrl, name), logger });
+    const lines: string[] = [];
+    const captured = pino({ level: "warn" }, new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }));
+    const cp = createControlPlane({ listen, databaseUrl: databaseUrl(t.serverUrl, name), logger: captured });
     await cp.start();
     try {
       assert.equal((await get(`${cp.url}/readyz`)).status, 200);
       await dropDatabase(t.serverUrl, name);
       const got = await get(`${cp.url}/readyz`);
       assert.deepEqual([got.status, JSON.parse(got.body)], [503, { status: "not ready", message: "database unavailable" }]);
+      for (let i = 0; i < 4; i++) assert.equal((await get(`${cp.url}/readyz`)).status, 503);
+      const notAnswering = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "database not answering");
+      assert.equal(notAnswering.length, 1, lines.join(""));
+      assert.equal(typeof notAnswering[0].err, "string", "one line, no stack");
       assert.equal((await get(`${cp.url}/healthz`)).status, 200);
     } finally {
       await cp.shutdown();

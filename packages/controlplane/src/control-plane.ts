@@ -15,7 +15,9 @@ import { AuthorizationChangeHub } from "./auth/authorization-change-hub.js";
 import { systemClock, type Clock } from "./clock.js";
 import { DEFAULT_EMBEDDED_DATA_DIR, createKysely, openDatabase, type OpenDatabase } from "./db/database.js";
 import type { Database } from "./db/schema.js";
+import { LogThrottle } from "./log-throttle.js";
 import { ControlPlaneMetrics } from "./metrics.js";
+import { oneLineError } from "./one-line-error.js";
 import { createGatewayAuthInterceptor } from "./rpc/gateway-auth-interceptor.js";
 import { DEFAULT_GATEWAY_KEY_USAGE_INTERVAL_MS, GatewayKeyUsageTracker } from "./rpc/gateway-key-usage.js";
 import { createInProcessTransport } from "./rpc/in-process-transport.js";
@@ -187,6 +189,7 @@ export class ControlPlane {
   readonly options: ResolvedControlPlaneOptions;
   readonly metrics = new ControlPlaneMetrics();
   private readonly logger: Logger;
+  private readonly readinessLog = new LogThrottle(5_000);
   private running: Running | undefined;
   /** Tells gateways about authorization changes (WatchAuthorizationChanges); set by start(). */
   private authorizationChanges: AuthorizationChangeHub | undefined;
@@ -349,7 +352,9 @@ export class ControlPlane {
     try {
       return await Promise.race([sql`SELECT 1`.execute(db).then(() => true), timeout]);
     } catch (err) {
-      this.logger.warn({ err }, "database not answering");
+      // Probed every few seconds by every load balancer: one line per 5 s, without a stack.
+      const held = this.readinessLog.take("not answering");
+      if (held !== undefined) this.logger.warn({ err: oneLineError(err), held_back: held }, "database not answering");
       return false;
     } finally {
       clearTimeout(timer);

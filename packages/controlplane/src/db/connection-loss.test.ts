@@ -95,6 +95,31 @@ describe("database connection loss", () => {
     assert.equal(isDatabaseUnavailableError("Connection terminated"), false);
   });
 
+  it("classifies a database closed to new connections, or that no longer exists, as unavailable", async () => {
+    const closed = await createTestDatabase();
+    const db = createKysely(closed.url, 1);
+    try {
+      await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${closed.name} AND pid <> pg_backend_pid()`.execute(t.db);
+      await sql.raw(`ALTER DATABASE "${closed.name}" ALLOW_CONNECTIONS false`).execute(t.db);
+      const refused = await sql`SELECT 1`.execute(db).then(() => undefined, (err: unknown) => err);
+      assert.equal((refused as { code?: string }).code, "55000", String(refused));
+      assert.equal(isDatabaseUnavailableError(refused), true, String(refused));
+      assert.equal(toConnectError(refused, pino({ level: "silent" })).code, Code.Unavailable);
+      await sql.raw(`ALTER DATABASE "${closed.name}" ALLOW_CONNECTIONS true`).execute(t.db);
+    } finally {
+      await db.destroy();
+      await closed.drop();
+    }
+    const gone = createKysely(t.url.replace(/\/[^/?]+(\?|$)/, "/weir_no_such_database$1"), 1);
+    try {
+      const missing = await sql`SELECT 1`.execute(gone).then(() => undefined, (err: unknown) => err);
+      assert.equal((missing as { code?: string }).code, "3D000", String(missing));
+      assert.equal(isDatabaseUnavailableError(missing), true);
+    } finally {
+      await gone.destroy();
+    }
+  });
+
   // Property: a query that waited too long for a free pooled connection is overload, not an
   // outage (answered "busy"; gateways must not all turn not-ready).
   it("tells a pool with no free connection from an unreachable database", { timeout: 30_000 }, async () => {

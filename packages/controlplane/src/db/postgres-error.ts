@@ -39,8 +39,13 @@ export function describeError(err: unknown, depth = 0): Record<string, unknown> 
 
 // SQLSTATEs of a server that is going away or not taking connections: class 08 (connection
 // exception), 57P01–57P03 (admin/crash shutdown, cannot connect now), 53300 (too many
-// connections).
-const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+// connections), and what refuses a new connection to a database that is there for others:
+// 3D000 (it was dropped or renamed), 28000/28P01 (the role may no longer log in, its password
+// changed). Each refuses every query until an operator acts: an outage, not a failed statement.
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300", "3D000", "28000", "28P01"]);
+// 55000 is any "object not in prerequisite state"; at connection time it is a database closed to
+// new connections (ALTER DATABASE … ALLOW_CONNECTIONS false, or a database being dropped).
+const NOT_ACCEPTING_CONNECTIONS = /is not currently accepting connections/;
 // Socket errors of a server that cannot be reached.
 const UNREACHABLE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EPIPE"]);
 // pg and pg-pool report a lost or timed-out connection with these messages and no code.
@@ -77,6 +82,7 @@ export function isDatabaseUnavailableError(err: unknown): boolean {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string") {
       if (e instanceof pg.DatabaseError && (code.startsWith("08") || UNAVAILABLE_SQLSTATES.has(code))) return true;
+      if (e instanceof pg.DatabaseError && code === "55000" && NOT_ACCEPTING_CONNECTIONS.test(e.message)) return true;
       if (UNREACHABLE_SOCKET_CODES.has(code)) return true;
     }
     if (UNAVAILABLE_MESSAGES.some((m) => e.message.startsWith(m))) return true;
