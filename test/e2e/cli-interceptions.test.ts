@@ -116,6 +116,22 @@ describe("weir interceptions", () => {
     assert.deepEqual(JSON.parse(res.out), newest);
   });
 
+  // SECURITY: a member names the model; the owner's terminal must not run it.
+  it("shows control characters a client put in a model name escaped, on one row", async () => {
+    const evil = "evil\u001b[2J\u001b]0;pwned\u0007\nFAKE  bob  openai  gpt-4o  ok\u202e";
+    const openai = new OpenAI({ apiKey: stack.user.apiKey, baseURL: `${stack.replicas[0]!.url}/openai/v1`, maxRetries: 0 });
+    await openai.chat.completions.create({ model: evil, messages: [{ role: "user", content: "hi" }] });
+    await eventually("the interception", async () => ((await apiList()).some((i) => i.model === evil && i.ended_at !== null) ? true : undefined));
+    const res = await weir(["list", "--limit", "1"]);
+    assert.equal(res.code, 0, res.out);
+    assert.doesNotMatch(res.out, /[\u001b\u0007\u202e]/);
+    const rows = res.out.trimEnd().split("\n").filter((l) => !l.startsWith("more:"));
+    assert.equal(rows.length, 2, res.out);
+    assert.ok(rows[1]!.includes("evil\\u001b[2J\\u001b]0;pwned\\u0007\\u000aFAKE  bob  openai  gpt-4o  ok\\u202e"), rows[1]);
+    const json = JSON.parse((await weir(["list", "--limit", "1", "--json"])).out);
+    assert.equal(json.interceptions[0].model, evil);
+  });
+
   it("answers mistakes with one line and exit code 1", async () => {
     const checks: Promise<void>[] = [];
     for (const [args, line] of [

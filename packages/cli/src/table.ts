@@ -2,8 +2,15 @@
 
 export type Cell = string | number | boolean | null | undefined;
 
+// SECURITY: cells hold what clients sent (a model name comes from a request body): control
+// characters would reach the operator's terminal as escape sequences (clearing it, retitling it,
+// writing the clipboard) or forge table rows. C0, DEL, C1 and the bidi overrides that reorder
+// text are shown escaped instead.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
 function text(cell: Cell): string {
-  return cell === null || cell === undefined ? "-" : String(cell);
+  const value = cell === null || cell === undefined ? "-" : String(cell);
+  return value.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /** Renders rows under upper-case headers, columns padded to their widest cell. */
