@@ -70,6 +70,14 @@ describe("upstreamRequestHeaders", () => {
     const asApiKey = { "x-ai-governance-token": "weir-key", authorization: "Bearer sk-ant-oat01-own", "x-api-key": "weir-key" };
     assert.deepEqual(upstreamRequestHeaders(asApiKey, options), { authorization: "Bearer sk-ant-oat01-own" });
   });
+
+  // Node joins a repeated X-Api-Key into one value: "k, k" must not slip past as "not the key".
+  it("byok never forwards the Weir key sent twice, or inside any other header", () => {
+    const options = { provider: "anthropic", kind: "byok", providerKey: undefined } as const;
+    const twice = { "x-ai-governance-token": "weir-key-0123456789", "x-api-key": "weir-key-0123456789, weir-key-0123456789", "x-note": "token=weir-key-0123456789" };
+    assert.deepEqual(upstreamRequestHeaders(twice, options), {});
+    assert.deepEqual(upstreamRequestHeaders({ "x-ai-governance-token": "weir-key-0123456789", "x-api-key": ["weir-key-0123456789", "sk-ant-own"] }, options), {});
+  });
 });
 
 describe("clientResponseHeaders", () => {

@@ -1,7 +1,7 @@
 // Which headers cross the gateway in each direction (reference §7 "Outgoing headers", DESIGN §6).
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import { GOVERNANCE_HEADER_PREFIX, SESSION_TOKEN_HEADER, bearerToken, extractAuthToken } from "./credentials.js";
+import { GOVERNANCE_HEADER_PREFIX, SESSION_TOKEN_HEADER, extractAuthToken } from "./credentials.js";
 import type { ProviderName } from "./routes.js";
 
 /** RFC 9110 hop-by-hop headers: meaningful for one connection only. */
@@ -78,7 +78,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
   const out: Record<string, string> = {};
   // SECURITY: in BYOK the client's credentials go upstream, but never a copy of its Weir key
   // (a client configured with the Weir key as its SDK key and as the governance token, which
-  // is what credential extraction finds first in BYOK).
+  // is what credential extraction finds first in BYOK): no header holding it is forwarded.
   const weirKey = options.kind === "byok" ? extractAuthToken(incoming)?.token : undefined;
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined) continue;
@@ -88,7 +88,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
     if (lower.startsWith(GOVERNANCE_HEADER_PREFIX) || lower === SESSION_TOKEN_HEADER || lower.startsWith(WEIR_HEADER_PREFIX)) continue;
     if (lower.startsWith(ACTOR_HEADER_PREFIX)) continue;
     if (options.kind === "centralized" && (lower === "authorization" || lower === "x-api-key")) continue;
-    if (weirKey !== undefined && carriesKey(lower, value, weirKey)) continue;
+    if (weirKey !== undefined && carriesKey(value, weirKey)) continue;
     if (options.bodyDecoded === true && lower === "content-encoding") continue;
     out[lower] = Array.isArray(value) ? value.join(", ") : value;
   }
@@ -105,12 +105,12 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
   return out;
 }
 
-/** Whether a client credential header holds `key` (as `Authorization: Bearer` or `X-Api-Key`). */
-function carriesKey(name: string, value: string | string[], key: string): boolean {
-  const first = Array.isArray(value) ? value[0] : value;
-  if (name === "authorization") return bearerToken(first) === key;
-  if (name === "x-api-key") return first?.trim() === key;
-  return false;
+/**
+ * Whether a header's value holds `key` anywhere. Not only "is it the key": a header sent twice
+ * arrives joined ("k, k"), and a key is long and random enough that containing it means leaking it.
+ */
+function carriesKey(value: string | string[], key: string): boolean {
+  return Array.isArray(value) ? value.some((v) => v.includes(key)) : value.includes(key);
 }
 
 /**

@@ -15,7 +15,7 @@ import type { BreakerOutcome, CircuitBreakers } from "./circuit-breaker.js";
 import { detectClient, detectClientSessionId } from "./client-detection.js";
 import { decodeRequestBody } from "./content-coding.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
-import { bearerToken, maskCredential } from "./credentials.js";
+import { bearerToken, extractAuthToken, maskCredential } from "./credentials.js";
 import { InvalidRequestBodyError, RecordInterceptionError } from "./errors.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { CredentialKind } from "./headers.js";
@@ -113,14 +113,19 @@ function answerFailure(relay: Relay, failure: Failure): number {
   return status;
 }
 
-/** The provider credential a BYOK request carries for upstream (for its masked hint). */
+/**
+ * The provider credential a BYOK request carries for upstream (for its masked hint): not a header
+ * holding the Weir key itself, which is never forwarded (headers.ts) and whose hint would show
+ * part of the Weir key's secret.
+ */
 export function byokProviderCredential(headers: IncomingHttpHeaders, provider: ProviderName): string | undefined {
+  const weirKey = extractAuthToken(headers)?.token;
+  const own = (value: string | undefined): string | undefined => (value === undefined || value === "" || (weirKey !== undefined && value.includes(weirKey)) ? undefined : value);
   const auth = headers.authorization;
-  const bearer = bearerToken(Array.isArray(auth) ? auth[0] : auth);
+  const bearer = own(bearerToken(Array.isArray(auth) ? auth[0] : auth));
   if (provider === "openai") return bearer;
   const apiKey = headers["x-api-key"];
-  const key = (Array.isArray(apiKey) ? apiKey[0] : apiKey)?.trim();
-  return key !== undefined && key !== "" ? key : bearer;
+  return own((Array.isArray(apiKey) ? apiKey[0] : apiKey)?.trim()) ?? bearer;
 }
 
 /** Serves one bridged route. Errors thrown before the interception is recorded go to the HTTP error mapping. */
