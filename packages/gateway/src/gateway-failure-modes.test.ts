@@ -127,6 +127,15 @@ const cases: Case[] = [
     recordCalls: 0,
   },
   {
+    name: "body nested deeper than 512 levels (its parse would stall the replica)",
+    headers: (fresh) => ({ authorization: `Bearer ${fresh.key}` }),
+    body: () => `{"model":"gpt-4o","messages":[],"x":${'{"a":'.repeat(600)}1${"}".repeat(600)}}`,
+    status: 400,
+    json: { message: "invalid request body", detail: "the body nests deeper than 512 levels" },
+    authorizeCalls: 1,
+    recordCalls: 0,
+  },
+  {
     name: "body too large",
     headers: (fresh) => ({ authorization: `Bearer ${fresh.key}` }),
     body: () => ({ ...chatBody, padding: "x".repeat(100 * 1024) }),

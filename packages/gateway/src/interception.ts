@@ -19,7 +19,7 @@ import { bearerToken, extractAuthToken, maskCredential } from "./credentials.js"
 import { InvalidRequestBodyError, RecordInterceptionError } from "./errors.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { CredentialKind } from "./headers.js";
-import { asObject, tryParseJson } from "./json.js";
+import { asObject, jsonNestsDeeperThan, tryParseJson } from "./json.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayOptions } from "./options.js";
 import type { Observation, ParsedRequest, ProviderApi } from "./providers/provider-api.js";
@@ -47,6 +47,12 @@ import type { Upstream, UpstreamResponse } from "./upstream.js";
 import { UpstreamDeadline, errorMessage, upstreamFailure } from "./upstream-deadline.js";
 import type { UpstreamFailure } from "./upstream-deadline.js";
 import { uuidv7 } from "./uuid7.js";
+
+/**
+ * Arrays and objects nested deeper than this are refused before parsing (JSON.parse of millions of
+ * levels stalls the replica for seconds). Real requests nest a few dozen levels (tool schemas).
+ */
+export const MAX_JSON_DEPTH = 512;
 
 /** Upstream error bodies are recorded up to this many characters. */
 const MAX_RECORDED_ERROR_CHARS = 64 * 1024;
@@ -140,6 +146,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   // usual request has no such header and skips the call (an async function costs a promise).
   const encoding = req.headers["content-encoding"];
   if (encoding !== undefined) raw = await decodeRequestBody(raw, encoding, options.maxRequestBodyBytes);
+  if (jsonNestsDeeperThan(raw, MAX_JSON_DEPTH)) throw new InvalidRequestBodyError(`the body nests deeper than ${MAX_JSON_DEPTH} levels`);
   // JSON.parse never yields undefined, so undefined here means the text did not parse.
   const text = raw.toString("utf8");
   const json = tryParseJson(text);

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { hasNonNullKey } from "./json.js";
+import { hasNonNullKey, jsonNestsDeeperThan } from "./json.js";
 
 describe("hasNonNullKey", () => {
   const cases = [
@@ -19,4 +19,19 @@ describe("hasNonNullKey", () => {
     { name: "false is a value", text: '{"usage":false}', want: true },
   ];
   for (const c of cases) it(c.name, () => assert.equal(hasNonNullKey(c.text, c.key ?? "usage"), c.want));
+});
+
+describe("jsonNestsDeeperThan", () => {
+  const nested = (depth: number) => Buffer.from(`${'{"a":['.repeat(depth)}1${"]}".repeat(depth)}`);
+  it("counts arrays and objects, not brackets inside strings, escaped quotes included", () => {
+    assert.equal(jsonNestsDeeperThan(nested(5), 10), false); // depth 10
+    assert.equal(jsonNestsDeeperThan(nested(6), 10), true); // depth 12
+    const inStrings = Buffer.from(JSON.stringify({ text: "[".repeat(100), quoted: '\\"{{{{{{{{{{{{', more: "\\\\" }));
+    assert.equal(jsonNestsDeeperThan(inStrings, 3), false);
+    assert.equal(jsonNestsDeeperThan(Buffer.from(`[[["\\"]]]", [[[[1]]]]]`), 3), true);
+  });
+
+  it("stops at the limit: a body nested millions deep is answered at once", () => {
+    assert.equal(jsonNestsDeeperThan(Buffer.from("[".repeat(8_000_000)), 512), true);
+  });
 });

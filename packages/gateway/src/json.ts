@@ -28,6 +28,42 @@ export function tryParseJson(text: string): unknown {
   }
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Whether the JSON bytes nest arrays and objects deeper than `limit` — without parsing them.
+ * JSON.parse takes about a microsecond per level on the event loop, so a 32 MiB body nested
+ * millions deep stalls every stream of a replica for many seconds; this scan stops at the limit.
+ * Strings are skipped with native searches for the closing quote: in an LLM request most bytes are
+ * inside strings, so only the structure is looked at byte by byte. Meant for well-formed input;
+ * on malformed input its answer does not matter (JSON.parse refuses it).
+ */
+export function jsonNestsDeeperThan(bytes: Uint8Array & { indexOf(value: number, byteOffset?: number): number }, limit: number): boolean {
+  // Each level takes at least one byte to open: a shorter body cannot exceed the limit.
+  if (bytes.length <= limit) return false;
+  let depth = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (c === QUOTE) {
+      // The closing quote is the next one not escaped by an odd run of backslashes.
+      for (;;) {
+        const end = bytes.indexOf(QUOTE, i + 1);
+        if (end < 0) return false;
+        let slashes = 0;
+        while (bytes[end - 1 - slashes] === BACKSLASH) slashes++;
+        i = end;
+        if (slashes % 2 === 0) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 function isJsonSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
