@@ -3,6 +3,7 @@
 // afterwards nothing is left open — this file's process must exit on its own.
 
 import assert from "node:assert/strict";
+import { Code } from "@connectrpc/connect";
 import { after, describe, it } from "node:test";
 import { SseParser } from "./index.js";
 import { eventually, metricValue, startHarness, waitForEnded } from "./test-harness.js";
@@ -115,6 +116,24 @@ describe("shutdown", () => {
     assert.equal(h.cp.ended.length, 0);
     // The start, the prompt, the token usage and the end.
     assert.equal(await metricValue(h.gateway.metrics.recordsDroppedTotal, { reason: "shutdown" }), 4);
+  });
+
+  // As when the gateway key is deleted under running requests: the records are refused for good.
+  it("reports records the control plane refused during the run, not just those left at the deadline", async () => {
+    const h = await harness();
+    h.cp.failNext("RecordBatch", 1, Code.InvalidArgument);
+    const res = await fetch(`${h.gateway.url}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${h.user.key}` },
+      body: JSON.stringify({ ...chat, stream: false }),
+    });
+    await res.text();
+    await eventually(async () => (await metricValue(h.gateway.metrics.recordsDroppedTotal, { reason: "permanent" })) > 0, 5_000, "a refused batch");
+    const refused = await metricValue(h.gateway.metrics.recordsDroppedTotal, { reason: "permanent" });
+    await h.gateway.shutdown();
+    const summary = h.logs.map((l) => JSON.parse(l)).find((l) => l.msg === "records the control plane refused were dropped during this run");
+    assert.equal(summary?.rejected, refused, h.logs.join(""));
+    assert.equal(summary?.level, 50);
   });
 
   it("is idempotent", async () => {

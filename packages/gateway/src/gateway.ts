@@ -309,8 +309,15 @@ export class Gateway {
       await this.within(this.front.waitIdle(), ABORT_GRACE_MS);
     }
     const pending = this.records.size;
+    const rejectedBefore = this.records.rejected;
     const undelivered = await this.records.flush(this.options.recordFlushTimeoutMs);
-    if (pending > 0) this.logger.info({ pending, undelivered }, "flushed follow-up records");
+    const rejected = this.records.rejected - rejectedBefore;
+    if (pending > 0) this.logger.info({ pending, delivered: pending - undelivered - rejected, rejected, undelivered }, "flushed follow-up records");
+    // Refused for good (the gateway key was deleted under running requests, say): an audit gap,
+    // whenever it happened during this run.
+    if (this.records.rejected > 0) {
+      this.logger.error({ rejected: this.records.rejected }, "records the control plane refused were dropped during this run");
+    }
     if (undelivered > 0) {
       this.droppedAtShutdown = undelivered;
       this.logger.error(

@@ -108,6 +108,7 @@ interface Batch<R> {
 
 export class RecordQueue<R extends QueuedRecord> {
   private pending: Pending<R>[] = [];
+  private rejectedRecords = 0;
   /** Interceptions whose start is held: their records so far, start first; oldest start first. */
   private readonly held = new Map<string, Pending<R>[]>();
   private heldRecords = 0;
@@ -141,6 +142,11 @@ export class RecordQueue<R extends QueuedRecord> {
   /** Records not yet delivered or dropped (queued, in flight, or waiting to be retried). */
   get size(): number {
     return this.pending.length + this.heldRecords + this.inFlightRecords;
+  }
+
+  /** Records the control plane refused for good and that were dropped, since the queue was made. */
+  get rejected(): number {
+    return this.rejectedRecords;
   }
 
   /** Batches on the wire now. */
@@ -483,6 +489,7 @@ export class RecordQueue<R extends QueuedRecord> {
 
   private dropped(record: Pick<QueuedRecord, "kind" | "interceptionId">, reason: DropReason, count: number, log = true): void {
     this.options.metrics?.recordsDroppedTotal.inc({ type: record.kind, reason }, count);
+    if (reason === "permanent") this.rejectedRecords += count;
     if (log) {
       this.logger.error(
         { interception_id: record.interceptionId, record_type: record.kind, reason, count },
