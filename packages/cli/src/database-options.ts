@@ -3,6 +3,7 @@
 import { Option, type Command } from "commander";
 import pino from "pino";
 import type { OpenDatabase } from "@weir/controlplane";
+import { CliError } from "./cli-error.js";
 
 export interface DatabaseFlags {
   readonly databaseUrl?: string;
@@ -17,9 +18,27 @@ export function addDatabaseOptions(command: Command): Command {
     .addOption(new Option("--data-dir <dir>", "embedded PostgreSQL data directory (default: .weir/postgres)").env("WEIR_DATA_DIR"));
 }
 
-/** DATABASE_URL is honoured too, as every Postgres tool does. */
+/**
+ * DATABASE_URL is honoured too, as every Postgres tool does. Anything but a postgres(ql):// URL
+ * (or pg's socket: form) is refused: the driver reads "notaurl" as a relative URL and start-up
+ * then retried a host named "base" for a minute. SECURITY: the value is not echoed (a password).
+ */
 export function databaseUrl(flags: DatabaseFlags): string | undefined {
-  return flags.databaseUrl ?? (process.env.DATABASE_URL || undefined);
+  // An empty variable is an unset one.
+  const given = flags.databaseUrl || undefined;
+  const url = given ?? (process.env.DATABASE_URL || undefined);
+  if (url === undefined) return undefined;
+  const source = given !== undefined ? "--database-url" : "DATABASE_URL";
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new CliError(`${source} is not a URL: use postgres://user:password@host:5432/database`);
+  }
+  if (!["postgres:", "postgresql:", "socket:"].includes(parsed.protocol)) {
+    throw new CliError(`${source} must be a postgres:// or postgresql:// URL, not ${parsed.protocol}//…`);
+  }
+  return url;
 }
 
 export async function withDatabase<T>(flags: DatabaseFlags, migrate: boolean, work: (db: OpenDatabase) => Promise<T>): Promise<T> {

@@ -41,8 +41,9 @@ export function controlPlaneCommand(): Command {
             .default("60s"),
         ),
     ).addOption(logLevelOption()),
-  ).action(async (flags: ControlPlaneFlags) => {
+  ).action(async (flags: ControlPlaneFlags, command: Command) => {
     if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new CliError("--tls-cert-file and --tls-key-file must be given together");
+    refuseFlagsWithoutEffect(flags, command);
     const logger = createLogger(flags.logLevel, "weir-control-plane");
     const options = {
       listen: parseListen(flags.listen),
@@ -62,4 +63,20 @@ export function controlPlaneCommand(): Command {
     const { createControlPlane } = await import("@weir/controlplane");
     await runDaemon(createControlPlane(options), logger);
   });
+}
+
+/**
+ * A flag given on the command line that this run would ignore is refused: an operator who typed
+ * `--max-concurrency 5` without `--embedded-gateway` believes the limit is set. (Variables are
+ * let be: one environment file often serves both daemons.)
+ */
+function refuseFlagsWithoutEffect(flags: ControlPlaneFlags, command: Command): void {
+  if (!flags.embeddedGateway) {
+    const gatewayOnly = addGatewaySettingsOptions(new Command()).options;
+    const given = gatewayOnly.find((o) => command.getOptionValueSource(o.attributeName()) === "cli");
+    if (given !== undefined) throw new CliError(`${given.long} only applies with --embedded-gateway (weir gateway takes it too)`);
+  }
+  if (command.getOptionValueSource("dataDir") === "cli" && databaseUrl(flags) !== undefined) {
+    throw new CliError("--data-dir is for the embedded PostgreSQL: it has no effect with a database URL");
+  }
 }
