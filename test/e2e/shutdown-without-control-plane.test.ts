@@ -34,6 +34,10 @@ describe("shutdown without a control plane", () => {
 
     await stack.controlPlane.shutdown();
     replica.process.child.kill("SIGTERM");
+    // A second signal (npm forwards Ctrl-C once more; an impatient operator) does not cut the
+    // drain short, and says so.
+    await new Promise((r) => setTimeout(r, 200));
+    replica.process.child.kill("SIGINT");
     let text = Buffer.from(first.value!).toString("utf8");
     for (;;) {
       const { done, value } = await reader.read();
@@ -45,6 +49,7 @@ describe("shutdown without a control plane", () => {
     const exit = await replica.process.exited;
     const output = replica.process.output();
     assert.deepEqual(exit, { code: 1, signal: null }, output.slice(-3_000));
+    assert.match(output, /"signal":"SIGINT".*"msg":"already shutting down: in-flight work gets until the shutdown deadlines \(kill -9 would lose it\)"/);
     assert.match(output, /\d+ records were not delivered to the control plane within --record-flush-timeout and were dropped/);
     await eventually("the summary log line", async () => (output.includes("records not delivered to the control plane by the flush deadline were dropped") ? true : undefined), 1_000);
   });

@@ -38,3 +38,26 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     assert.equal(stdout, line, 'nothing else is printed');
   });
 }
+
+test('main --help prints the usage and the control headers; an unknown option is one message and exit 2, not a stack', async () => {
+  const run = async (arg: string): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+    const args = runningFromSource ? ['--import', 'tsx', entry, arg] : [entry, arg];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, stdout, stderr };
+  };
+  const help = await run('--help');
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: llm-emulator /);
+  for (const header of ['x-emulator-ttfb-ms', 'x-emulator-events', 'x-emulator-event-delay-ms', 'x-emulator-status', 'x-emulator-disconnect-after', 'x-emulator-usage']) {
+    assert.ok(help.stdout.includes(header), header);
+  }
+  const bad = await run('--bogus');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^llm-emulator: Unknown option '--bogus'/);
+  assert.ok(!bad.stderr.includes('    at '), 'no stack');
+});

@@ -2,15 +2,42 @@
 import { parseArgs } from 'node:util';
 import { createLlmEmulator } from './emulator.js';
 
-const { values } = parseArgs({
-  options: {
-    host: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'string', default: '0' },
-    // 0 disables recording (benchmarks).
-    'max-recorded': { type: 'string', default: '10000' },
-  },
-  strict: true,
-});
+const USAGE = `Usage: llm-emulator [--host 127.0.0.1] [--port 0] [--max-recorded 10000]
+
+A stand-in for the OpenAI (/openai/v1/chat/completions, /openai/v1/responses, /openai/v1/models)
+and Anthropic (/anthropic/v1/messages, .../count_tokens, /anthropic/v1/models) APIs with canned answers, for tests
+and benchmarks. --port 0 takes any free port; --max-recorded 0 turns the request log off.
+
+Per request, headers (or a model suffix such as "gpt-4o@events=5,delay=100") script the answer:
+  x-emulator-ttfb-ms: N            wait N ms before the response head
+  x-emulator-events: N             stream N text deltas (default 3, at most 10000)
+  x-emulator-event-delay-ms: N     N ms between stream events
+  x-emulator-status: N             answer HTTP status N with the provider's error body
+  x-emulator-disconnect-after: N   cut the connection after N events (blocking: at once)
+  x-emulator-usage: input=N,output=N,cacheRead=N,cacheWrite=N,reasoning=N
+Recorded requests: GET /_emulator/requests; health: GET /_emulator/health.
+`;
+
+let values: { host: string; port: string; 'max-recorded': string; help?: boolean };
+try {
+  values = parseArgs({
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '0' },
+      // 0 disables recording (benchmarks).
+      'max-recorded': { type: 'string', default: '10000' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  }).values as typeof values;
+} catch (error) {
+  process.stderr.write(`llm-emulator: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 0 || port > 65_535) {
