@@ -272,7 +272,11 @@ export class ControlPlaneClient {
       await this.firstContact();
       return;
     }
-    this.logger.warn({ err: outcome.error }, "control plane unreachable at start-up; serving not-ready while retrying");
+    // A TLS setting that cannot work never fixes itself: say which, and stop, as for a bad key.
+    const tls = tlsMisconfiguration(outcome.error, this.options.baseUrl);
+    if (tls !== undefined) throw new FatalStartupError(tls, "tls", { cause: outcome.error });
+    const hint = /^http:/.test(this.options.baseUrl) && hasCode(outcome.error, "ECONNRESET") ? "a control plane with TLS needs an https:// URL" : undefined;
+    this.logger.warn({ err: outcome.error, hint }, "control plane unreachable at start-up; serving not-ready while retrying");
     this.ensureProbing();
   }
 
@@ -591,4 +595,47 @@ export class ControlPlaneClient {
 /** Creates a ControlPlaneClient. */
 export function createControlPlaneClient(options: ControlPlaneClientOptions): ControlPlaneClient {
   return new ControlPlaneClient(options);
+}
+
+// Node's codes for a certificate the gateway does not accept.
+const UNTRUSTED_CERTIFICATE_CODES: ReadonlySet<string> = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/** The error's code, or its causes' (a ConnectError wraps Node's). */
+function errorCodes(err: unknown): string[] {
+  const codes: string[] = [];
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") codes.push(code);
+  }
+  return codes;
+}
+
+function hasCode(err: unknown, code: string): boolean {
+  return errorCodes(err).includes(code);
+}
+
+/**
+ * What is wrong with the TLS settings, when the first call's error says: a certificate the gateway
+ * does not trust, or https:// to a control plane without TLS. Undefined for anything else.
+ */
+export function tlsMisconfiguration(err: unknown, baseUrl: string): string | undefined {
+  const codes = errorCodes(err);
+  const untrusted = codes.find((c) => UNTRUSTED_CERTIFICATE_CODES.has(c));
+  if (untrusted !== undefined) {
+    return `the control plane's TLS certificate at ${baseUrl} is not accepted (${untrusted}): for a private CA, set NODE_EXTRA_CA_CERTS to its certificate file`;
+  }
+  const wrongVersion = codes.includes("ERR_SSL_WRONG_VERSION_NUMBER") || (err instanceof Error && /wrong version number/.test(err.message));
+  if (wrongVersion && /^https:/.test(baseUrl)) {
+    return `the control plane at ${baseUrl} does not speak TLS: use an http:// URL, or give it --tls-cert-file and --tls-key-file`;
+  }
+  return undefined;
 }

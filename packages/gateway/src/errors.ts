@@ -147,7 +147,7 @@ export class FatalStartupError extends Error {
   override readonly name = "FatalStartupError";
   constructor(
     message: string,
-    readonly kind: "gateway_key" | "api_version",
+    readonly kind: "gateway_key" | "api_version" | "tls",
     options?: { cause?: unknown },
   ) {
     super(message.replace(/\s*[\r\n]+\s*/g, " "), options);
