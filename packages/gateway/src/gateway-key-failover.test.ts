@@ -30,11 +30,14 @@ let h: Harness;
 
 before(async () => {
   upstream = createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const key = String(req.headers.authorization).replace(/^Bearer /, "");
       keysSeen.push(key);
-      const refusal = refusals.get(key);
+      // A model no key may use: the refusal is the request's, not a key's.
+      const forbidden = chunks.length > 0 && JSON.parse(Buffer.concat(chunks).toString("utf8")).model === "o1-forbidden";
+      const refusal = forbidden ? { status: 403 } : refusals.get(key);
       if (refusal !== undefined) {
         res.writeHead(refusal.status, { "content-type": "application/json", ...(refusal.retryAfter ? { "retry-after": refusal.retryAfter } : {}) });
         res.end(JSON.stringify({ error: { message: `refused ${refusal.status}`, type: "requests", code: null, param: null } }));
@@ -74,6 +77,8 @@ describe("central key failover", () => {
     assert.equal(await metricValue(h.gateway.metrics.providerKeyFailoversTotal, { provider: "openai", status: "429" }), 1);
     assert.equal(await metricValue(h.gateway.metrics.providerKeysUsable, { provider: "openai" }), 2);
     assert.ok(h.logs.some((l) => l.includes("provider refused a central key; trying the next")));
+    const endLine = h.logs.map((l) => JSON.parse(l)).find((l) => l.msg === "interception ended" && l.answered_credential_hint !== undefined);
+    assert.deepEqual([endLine?.credential_hint, endLine?.answered_credential_hint], [maskCredential(KEYS[0]), maskCredential(KEYS[1])]);
     assert.ok(h.logs.every((l) => !KEYS.some((k) => l.includes(k))), "a provider key was logged");
   });
 
@@ -99,6 +104,25 @@ describe("central key failover", () => {
     assert.deepEqual(keysSeen, [KEYS[2]]);
     assert.equal(refused.status, 403);
     assert.deepEqual(refused.json, { error: { message: "refused 403", type: "requests", code: null, param: null } });
+  });
+
+  it("cools no key for a request every key refuses, so one member cannot keep all keys cooling", async () => {
+    refusals = new Map();
+    // Start from a pool where every key is usable again.
+    const fresh = await startHarness({ gateway: { openai: { baseUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`, apiKeys: KEYS.slice(0, 2) } } });
+    try {
+      const send2 = (model: string) =>
+        send(`${fresh.gateway.url}/openai/v1/chat/completions`, { headers: { authorization: `Bearer ${fresh.user.key}` }, body: { ...CHAT, model } });
+      const refused = await send2("o1-forbidden");
+      assert.equal(refused.status, 403);
+      assert.deepEqual(keysSeen, [KEYS[0], KEYS[1]]);
+      keysSeen.length = 0;
+      assert.equal((await send2("gpt-4o")).status, 200);
+      assert.deepEqual(keysSeen, [KEYS[0]], "the first key was not cooled by the request's own refusal");
+      assert.equal(await metricValue(fresh.gateway.metrics.providerKeysUsable, { provider: "openai" }), 2);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it("never fails over a BYOK request: the user's own key is the only one", async () => {

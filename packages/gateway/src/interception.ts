@@ -249,6 +249,10 @@ async function proxy(
   try {
     let response: UpstreamResponse;
     let tried: Set<string> | undefined;
+    // Refusals are applied once another key is accepted: when every key refuses, it was the
+    // request (a model the project may not use, a prompt over the per-minute token limit) and no
+    // key should cool down for it, or one member could keep every key cooling.
+    let refusals: { key: string; status: number; retryAfter: number | undefined }[] | undefined;
     for (;;) {
       try {
         const pending = deps.upstream.request(upstreamTarget(provider.baseUrl, route.upstreamPath), {
@@ -271,9 +275,9 @@ async function proxy(
         breakers?.report(ticket, breakerOutcomeOfFailure(failure));
         return switched({ observation: emptyObservation(), failure, status: answerFailure(relay, failure) });
       }
-      // The provider refused this central key, not the request: the next key may be served.
+      // The provider refused this central key, or the request: another key tells which.
       if (key === undefined || keys.size < 2 || !isKeyRefusedStatus(response.statusCode)) break;
-      keys.refused(key, response.statusCode, retryAfterMs(response.headers));
+      (refusals ??= []).push({ key, status: response.statusCode, retryAfter: retryAfterMs(response.headers) });
       (tried ??= new Set()).add(key);
       const next = keys.pick(tried);
       if (next === undefined) break;
@@ -285,6 +289,9 @@ async function proxy(
         "provider refused a central key; trying the next",
       );
       key = next;
+    }
+    if (refusals !== undefined && !isKeyRefusedStatus(response.statusCode)) {
+      for (const r of refusals) keys.refused(r.key, r.status, r.retryAfter);
     }
     breakers?.report(ticket, isBreakerFailureStatus(response.statusCode) ? "failure" : "success");
 
@@ -500,6 +507,8 @@ function finish(
     cache_read_tokens: usage?.cacheRead,
     cache_write_tokens: usage?.cacheWrite,
     tool_calls: observation.toolCalls.length,
+    // The log's credential_hint names the key tried first; after a failover, the one that answered.
+    ...(result.credentialHint !== undefined ? { answered_credential_hint: result.credentialHint } : {}),
   };
   if (failure === undefined) {
     log.info(fields, "interception ended");
