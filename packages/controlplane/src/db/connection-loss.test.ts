@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { sql } from "kysely";
 import pino from "pino";
 import { createTestDatabase, type TestDatabase } from "../testing/index.js";
-import { createKysely } from "./database.js";
+import { createKysely, openDatabase } from "./database.js";
 import { freeLoopbackPort } from "./embedded-postgres.js";
 import { Code } from "@connectrpc/connect";
 import { GatewayKeyLookupError } from "../errors.js";
@@ -118,6 +118,19 @@ describe("database connection loss", () => {
     } finally {
       await gone.destroy();
     }
+  });
+
+  // Property: a typo in the URL is not an outage to wait out at start-up.
+  it("fails start-up at once for a database that does not exist, however long it may wait for an outage", async () => {
+    const started = Date.now();
+    const err = await openDatabase({
+      url: t.url.replace(/\/[^/?]+(\?|$)/, "/weir_no_such_database$1"),
+      logger: pino({ level: "silent" }),
+      waitForServerMs: 60_000,
+      migrate: false,
+    }).then(() => undefined, (e: unknown) => e);
+    assert.equal((err as { code?: string }).code, "3D000", String(err));
+    assert.ok(Date.now() - started < 10_000, "it waited");
   });
 
   // Property: a query that waited too long for a free pooled connection is overload, not an

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
 import { migrateToLatest } from "./migrate.js";
 import { backoffDelay } from "../backoff.js";
-import { isDatabaseUnavailableError } from "./postgres-error.js";
+import { isConnectionRefusedByConfiguration, isDatabaseUnavailableError } from "./postgres-error.js";
 import type { Database } from "./schema.js";
 
 /** How to reach (or start) the database. */
@@ -125,7 +125,7 @@ async function waitForServer(db: Kysely<Database>, logger: Logger, waitMs: numbe
       if (attempt > 1) logger.info({ attempts: attempt }, "database reachable");
       return;
     } catch (err) {
-      if (!isDatabaseUnavailableError(err)) throw err;
+      if (!isDatabaseUnavailableError(err) || isConnectionRefusedByConfiguration(err)) throw err;
       const delayMs = Math.min(backoffDelay(attempt, WAIT_INITIAL_BACKOFF_MS, WAIT_MAX_BACKOFF_MS), deadline - Date.now());
       if (delayMs <= 0) throw new Error("cannot reach the database", { cause: err });
       // SECURITY: the error's message only; the URL (with its password) is never logged.

@@ -42,7 +42,9 @@ export function describeError(err: unknown, depth = 0): Record<string, unknown> 
 // connections), and what refuses a new connection to a database that is there for others:
 // 3D000 (it was dropped or renamed), 28000/28P01 (the role may no longer log in, its password
 // changed). Each refuses every query until an operator acts: an outage, not a failed statement.
-const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300", "3D000", "28000", "28P01"]);
+// At start-up those three are a mistake in the URL, which waiting does not mend.
+const REFUSED_BY_CONFIGURATION = new Set(["3D000", "28000", "28P01"]);
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300", ...REFUSED_BY_CONFIGURATION]);
 // 55000 is any "object not in prerequisite state"; at connection time it is a database closed to
 // new connections (ALTER DATABASE … ALLOW_CONNECTIONS false, or a database being dropped).
 const NOT_ACCEPTING_CONNECTIONS = /is not currently accepting connections/;
@@ -86,6 +88,19 @@ export function isDatabaseUnavailableError(err: unknown): boolean {
       if (UNREACHABLE_SOCKET_CODES.has(code)) return true;
     }
     if (UNAVAILABLE_MESSAGES.some((m) => e.message.startsWith(m))) return true;
+  }
+  return false;
+}
+
+/**
+ * True when the server refused the connection for what the connection says: a database that does
+ * not exist, a role that may not log in, a wrong password. Start-up fails at once on these
+ * instead of waiting for an outage to end.
+ */
+export function isConnectionRefusedByConfiguration(err: unknown): boolean {
+  for (const e of causes(err)) {
+    const code = (e as { code?: unknown }).code;
+    if (e instanceof pg.DatabaseError && typeof code === "string" && REFUSED_BY_CONFIGURATION.has(code)) return true;
   }
   return false;
 }
