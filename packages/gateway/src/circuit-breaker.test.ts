@@ -137,6 +137,21 @@ describe("CircuitBreakers", () => {
     assert.equal(breakers.size, 2);
   });
 
+  it("forgets breakers nobody used for a while when room is needed, an open one reporting closed", () => {
+    const { clock, changes, breakers, run } = setup({ ...SETTINGS, intervalMs: 0 }, 2);
+    run(GPT, "failure"); // an old failure that never expires (interval 0)
+    for (let i = 0; i < 3; i++) run(MINI, "failure"); // open
+    const o3 = { ...GPT, model: "o3" };
+    assert.deepEqual(breakers.admit(o3), { admitted: true, ticket: undefined }, "full: unguarded");
+    clock.now += 60_000;
+    assert.deepEqual(breakers.admit(o3), { admitted: true, ticket: undefined }, "still in use recently");
+    clock.now += 10 * 60_000;
+    const admitted = breakers.admit(o3);
+    assert.ok(admitted.admitted && admitted.ticket !== undefined, "room was made");
+    assert.deepEqual(changes, ["gpt-4o-mini closed->open", "gpt-4o-mini open->half_open", "gpt-4o-mini half_open->closed"]);
+    assert.equal(breakers.size, 1);
+  });
+
   it("counts 503, 504 and 529 as failures, not 429 or other errors", () => {
     assert.deepEqual(
       [200, 400, 401, 404, 429, 500, 502, 503, 504, 529].filter(isBreakerFailureStatus),

@@ -17,7 +17,9 @@
 //
 // Breakers are per replica, like --max-concurrency and --rate-limit. Only breakers with something
 // to remember are kept: a closed one with no failures is dropped, so the map holds the models
-// that are failing now, bounded by MAX_TRACKED (a client can name any model).
+// that are failing now, bounded by MAX_TRACKED (a client can name any model). When it is full, a
+// sweep (at most once a second) also forgets breakers nobody used for FORGET_AFTER_MS, whatever
+// their state: a model nobody asks for any more must not hold a place, or keep its gauge at open.
 
 import type { ProviderName } from "./routes.js";
 
@@ -71,6 +73,9 @@ export interface CircuitBreakerEvents {
 
 /** Breakers tracked at once; beyond it a new model's requests pass unguarded. */
 export const MAX_TRACKED = 10_000;
+/** A breaker unused this long may be forgotten when room is needed (never before its open period ends). */
+export const FORGET_AFTER_MS = 10 * 60_000;
+const SWEEP_EVERY_MS = 1_000;
 
 const FAILURE_STATUSES: ReadonlySet<number> = new Set([503, 504, 529]);
 
@@ -92,6 +97,7 @@ export class Breaker {
   private consecutiveSuccesses = 0;
   /** closed: when the run of failures starts over (0: never); open: when trials may start. */
   private expiresAtMs: number;
+  private lastUsedMs: number;
 
   constructor(
     readonly key: BreakerKey,
@@ -102,6 +108,7 @@ export class Breaker {
     nowMs: number,
   ) {
     this.expiresAtMs = settings.intervalMs > 0 ? nowMs + settings.intervalMs : 0;
+    this.lastUsedMs = nowMs;
   }
 
   /** A closed breaker with nothing counted and nothing in flight behaves exactly like a new one. */
@@ -109,7 +116,21 @@ export class Breaker {
     return this.state === "closed" && this.consecutiveFailures === 0 && this.inFlight === 0;
   }
 
+  /**
+   * Whether this breaker may go to make room: idle once time is applied, or unused for
+   * FORGET_AFTER_MS (and past its open period). A forgotten breaker that was not closed reports
+   * closing, so its gauge does not stay at open.
+   */
+  forget(nowMs: number): boolean {
+    this.advance(nowMs);
+    if (this.idle) return true;
+    if (this.inFlight > 0 || nowMs - this.lastUsedMs < Math.max(FORGET_AFTER_MS, this.settings.timeoutMs)) return false;
+    if (this.state !== "closed") this.moveTo("closed", nowMs);
+    return true;
+  }
+
   admit(nowMs: number): Admission {
+    this.lastUsedMs = nowMs;
     this.advance(nowMs);
     if (this.state === "open") {
       this.events.onReject(this.key);
@@ -128,6 +149,7 @@ export class Breaker {
   }
 
   report(generation: number, outcome: BreakerOutcome, nowMs: number): void {
+    this.lastUsedMs = nowMs;
     this.advance(nowMs);
     if (generation !== this.generation) return;
     this.inFlight = Math.max(0, this.inFlight - 1);
@@ -177,6 +199,7 @@ export class Breaker {
 /** Every breaker of one gateway. */
 export class CircuitBreakers {
   private readonly breakers = new Map<string, Breaker>();
+  private lastSweepMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly settings: CircuitBreakerSettings,
@@ -212,9 +235,13 @@ export class CircuitBreakers {
     return this.breakers.size;
   }
 
-  /** Drops every idle breaker; answers whether room was made. */
+  /** Drops every breaker that may go (at most once a second); answers whether there is room. */
   private sweep(): boolean {
-    for (const [id, breaker] of this.breakers) if (breaker.idle) this.breakers.delete(id);
+    const now = this.now();
+    if (now - this.lastSweepMs >= SWEEP_EVERY_MS) {
+      this.lastSweepMs = now;
+      for (const [id, breaker] of this.breakers) if (breaker.forget(now)) this.breakers.delete(id);
+    }
     return this.breakers.size < this.maxTracked;
   }
 }
