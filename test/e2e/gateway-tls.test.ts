@@ -26,7 +26,7 @@ before(async () => {
   const keyFile = join(dir, "key.pem");
   await promisify(execFile)("openssl", [
     "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile,
+    "-subj", "/CN=weir-control-plane", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile,
   ]);
   database = await createTestDatabase();
   controlPlane = runWeir(["control-plane", "--listen", "127.0.0.1:0", "--log-level", "info", "--tls-cert-file", certFile, "--tls-key-file", keyFile], {
@@ -61,12 +61,18 @@ describe("weir gateway and the control plane's TLS", () => {
   it("stops at once, naming NODE_EXTRA_CA_CERTS, when it does not trust the certificate", async () => {
     assert.match(cpUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
     const line = await gatewayExit(cpUrl);
-    assert.match(line, /^weir: the control plane's TLS certificate at https:\/\/127\.0\.0\.1:\d+ is not accepted \(DEPTH_ZERO_SELF_SIGNED_CERT\): for a private CA, set NODE_EXTRA_CA_CERTS to its certificate file/);
+    assert.match(line, /^weir: the control plane's TLS certificate at https:\/\/127\.0\.0\.1:\d+ is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\): for a private CA, set NODE_EXTRA_CA_CERTS to its certificate file/);
   });
 
   it("accepts the certificate with NODE_EXTRA_CA_CERTS (and then judges the key)", async () => {
     const line = await gatewayExit(cpUrl, { NODE_EXTRA_CA_CERTS: certFile });
     assert.equal(line, "weir: control plane rejected gateway key weirgw_01...: AI Gateway key invalid.");
+  });
+
+  it("stops at once when the certificate does not name the URL's host", async () => {
+    // Issued for IP 127.0.0.1 only.
+    const line = await gatewayExit(cpUrl.replace("127.0.0.1", "localhost"), { NODE_EXTRA_CA_CERTS: certFile });
+    assert.match(line, /^weir: the control plane's TLS certificate does not name the host of https:\/\/localhost:\d+ \(ERR_TLS_CERT_ALTNAME_INVALID\): use a host name it was issued for$/);
   });
 
   it("stops at once when https:// points at a server without TLS", async () => {

@@ -275,8 +275,7 @@ export class ControlPlaneClient {
     // A TLS setting that cannot work never fixes itself: say which, and stop, as for a bad key.
     const tls = tlsMisconfiguration(outcome.error, this.options.baseUrl);
     if (tls !== undefined) throw new FatalStartupError(tls, "tls", { cause: outcome.error });
-    const hint = /^http:/.test(this.options.baseUrl) && hasCode(outcome.error, "ECONNRESET") ? "a control plane with TLS needs an https:// URL" : undefined;
-    this.logger.warn({ err: outcome.error, hint }, "control plane unreachable at start-up; serving not-ready while retrying");
+    this.logger.warn({ err: outcome.error, hint: connectionHint(outcome.error, this.options.baseUrl) }, "control plane unreachable at start-up; serving not-ready while retrying");
     this.ensureProbing();
   }
 
@@ -521,7 +520,7 @@ export class ControlPlaneClient {
         reportedFatal = true;
         continue;
       }
-      this.logger.warn({ err: outcome.error, retry_in_ms: delayMs }, "control plane still unreachable");
+      this.logger.warn({ err: outcome.error, retry_in_ms: delayMs, hint: connectionHint(outcome.error, this.options.baseUrl) }, "control plane still unreachable");
     }
   }
 
@@ -597,17 +596,16 @@ export function createControlPlaneClient(options: ControlPlaneClientOptions): Co
   return new ControlPlaneClient(options);
 }
 
-// Node's codes for a certificate the gateway does not accept.
+// Node's codes for a certificate the gateway does not trust: its issuer is unknown to it.
 const UNTRUSTED_CERTIFICATE_CODES: ReadonlySet<string> = new Set([
   "DEPTH_ZERO_SELF_SIGNED_CERT",
   "SELF_SIGNED_CERT_IN_CHAIN",
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
   "UNABLE_TO_GET_ISSUER_CERT",
   "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "CERT_HAS_EXPIRED",
-  "CERT_NOT_YET_VALID",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
+// A certificate out of its validity period: renewing it mends that, so the gateway keeps trying.
+const OUT_OF_DATE_CERTIFICATE_CODES: ReadonlySet<string> = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"]);
 
 /** The error's code, or its causes' (a ConnectError wraps Node's). */
 function errorCodes(err: unknown): string[] {
@@ -619,23 +617,31 @@ function errorCodes(err: unknown): string[] {
   return codes;
 }
 
-function hasCode(err: unknown, code: string): boolean {
-  return errorCodes(err).includes(code);
-}
-
 /**
- * What is wrong with the TLS settings, when the first call's error says: a certificate the gateway
- * does not trust, or https:// to a control plane without TLS. Undefined for anything else.
+ * What is wrong with the TLS settings, when the first call's error says so and only the operator
+ * can mend it: a certificate from an issuer the gateway does not trust, one that does not name
+ * the host in the URL, or https:// to a control plane without TLS. Undefined for anything else.
  */
 export function tlsMisconfiguration(err: unknown, baseUrl: string): string | undefined {
   const codes = errorCodes(err);
   const untrusted = codes.find((c) => UNTRUSTED_CERTIFICATE_CODES.has(c));
   if (untrusted !== undefined) {
-    return `the control plane's TLS certificate at ${baseUrl} is not accepted (${untrusted}): for a private CA, set NODE_EXTRA_CA_CERTS to its certificate file`;
+    return `the control plane's TLS certificate at ${baseUrl} is not trusted (${untrusted}): for a private CA, set NODE_EXTRA_CA_CERTS to its certificate file`;
+  }
+  if (codes.includes("ERR_TLS_CERT_ALTNAME_INVALID")) {
+    return `the control plane's TLS certificate does not name the host of ${baseUrl} (ERR_TLS_CERT_ALTNAME_INVALID): use a host name it was issued for`;
   }
   const wrongVersion = codes.includes("ERR_SSL_WRONG_VERSION_NUMBER") || (err instanceof Error && /wrong version number/.test(err.message));
   if (wrongVersion && /^https:/.test(baseUrl)) {
     return `the control plane at ${baseUrl} does not speak TLS: use an http:// URL, or give it --tls-cert-file and --tls-key-file`;
   }
+  return undefined;
+}
+
+/** A likely cause worth a line in the retry log, for failures that look like a setting. */
+function connectionHint(err: unknown, baseUrl: string): string | undefined {
+  const codes = errorCodes(err);
+  if (codes.some((c) => OUT_OF_DATE_CERTIFICATE_CODES.has(c))) return "the control plane's TLS certificate is out of date: renew it";
+  if (/^http:/.test(baseUrl) && codes.includes("ECONNRESET")) return "a control plane with TLS needs an https:// URL";
   return undefined;
 }
