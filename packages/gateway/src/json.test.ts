@@ -31,7 +31,17 @@ describe("jsonNestsDeeperThan", () => {
     assert.equal(jsonNestsDeeperThan(Buffer.from(`[[["\\"]]]", [[[[1]]]]]`), 3), true);
   });
 
-  it("stops at the limit: a body nested millions deep is answered at once", () => {
-    assert.equal(jsonNestsDeeperThan(Buffer.from("[".repeat(8_000_000)), 512), true);
+  it("stops at the limit: of a body nested millions deep it reads only the first levels", () => {
+    const body = Buffer.from("[".repeat(8_000_000));
+    let furthest = -1;
+    const watched = new Proxy(body, {
+      get(target, prop) {
+        if (typeof prop === "string" && /^\d+$/.test(prop)) furthest = Math.max(furthest, Number(prop));
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    assert.equal(jsonNestsDeeperThan(watched, 512), true);
+    assert.equal(furthest, 512);
   });
 });
