@@ -10,6 +10,7 @@ const incoming: IncomingHttpHeaders = {
   connection: "keep-alive, x-drop-me",
   "keep-alive": "timeout=5",
   "proxy-authorization": "Basic x",
+  "proxy-connection": "keep-alive",
   te: "trailers",
   trailer: "x",
   "transfer-encoding": "chunked",

@@ -10,6 +10,8 @@ export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
   "keep-alive",
   "proxy-authenticate",
   "proxy-authorization",
+  // Not in RFC 9110, but old clients send it meaning Connection; no proxy forwards it.
+  "proxy-connection",
   "te",
   "trailer",
   "transfer-encoding",
