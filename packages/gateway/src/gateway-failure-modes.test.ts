@@ -249,6 +249,21 @@ describe("the interception cannot be recorded", () => {
     }
   });
 
+  // A member's 32 MiB of tiny objects (32 KiB gzipped) took 9-12 s of JSON.parse on the event
+  // loop, every stream of the replica with it; a few at once ran it out of memory.
+  it("refuses a body of more objects and arrays than any real request holds, before parsing it", async () => {
+    const big = await startHarness();
+    try {
+      const body = `{"model":"gpt-4o","messages":[],"x":[${Array(100_000).fill("{}").join(",")}]}`;
+      const res = await send(`${big.gateway.url}/openai/v1/chat/completions`, { headers: { authorization: `Bearer ${big.user.key}` }, body });
+      assert.equal(res.status, 400);
+      assert.deepEqual(res.json, gatewayErrorBody("openai", 400, "invalid request body", "the body has more than 100000 objects and arrays"));
+      assert.equal(big.emulator.requests.length, 0, "no upstream call");
+    } finally {
+      await big.close();
+    }
+  });
+
   // Property (1.0): the synchronous RecordInterception failing fails the request.
   it("against a 1.0 control plane: RecordInterception failing fails the request with 500", async () => {
     const old = await startHarness({ controlPlaneVersion: "1.0", gateway: { apiVersion: "1.0" } });

@@ -19,7 +19,7 @@ import { bearerToken, extractAuthToken, maskCredential } from "./credentials.js"
 import { InvalidRequestBodyError, RecordInterceptionError } from "./errors.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { CredentialKind } from "./headers.js";
-import { asObject, jsonNestsDeeperThan, tryParseJson } from "./json.js";
+import { asObject, jsonShapeProblem, tryParseJson } from "./json.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayOptions } from "./options.js";
 import type { Observation, ParsedRequest, ProviderApi } from "./providers/provider-api.js";
@@ -49,10 +49,11 @@ import type { UpstreamFailure } from "./upstream-deadline.js";
 import { uuidv7 } from "./uuid7.js";
 
 /**
- * Arrays and objects nested deeper than this are refused before parsing (JSON.parse of millions of
- * levels stalls the replica for seconds). Real requests nest a few dozen levels (tool schemas).
+ * Request bodies beyond these are refused before parsing (json.ts jsonShapeProblem): within them
+ * JSON.parse takes at most about 0.2 s. Real requests stay far below: a long agent session with
+ * a hundred tools holds some tens of thousands of objects and nests a few dozen levels.
  */
-export const MAX_JSON_DEPTH = 512;
+export const REQUEST_JSON_LIMITS = Object.freeze({ maxDepth: 512, maxContainers: 100_000, maxValues: 1_000_000 });
 
 /** Upstream error bodies are recorded up to this many characters. */
 const MAX_RECORDED_ERROR_CHARS = 64 * 1024;
@@ -146,7 +147,8 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   // usual request has no such header and skips the call (an async function costs a promise).
   const encoding = req.headers["content-encoding"];
   if (encoding !== undefined) raw = await decodeRequestBody(raw, encoding, options.maxRequestBodyBytes);
-  if (jsonNestsDeeperThan(raw, MAX_JSON_DEPTH)) throw new InvalidRequestBodyError(`the body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  const tooCostly = jsonShapeProblem(raw, REQUEST_JSON_LIMITS);
+  if (tooCostly !== undefined) throw new InvalidRequestBodyError(tooCostly);
   // JSON.parse never yields undefined, so undefined here means the text did not parse.
   const text = raw.toString("utf8");
   const json = tryParseJson(text);

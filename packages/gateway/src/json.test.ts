@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { hasNonNullKey, jsonNestsDeeperThan } from "./json.js";
+import { hasNonNullKey, jsonShapeProblem } from "./json.js";
 
 describe("hasNonNullKey", () => {
   const cases = [
@@ -21,17 +21,29 @@ describe("hasNonNullKey", () => {
   for (const c of cases) it(c.name, () => assert.equal(hasNonNullKey(c.text, c.key ?? "usage"), c.want));
 });
 
-describe("jsonNestsDeeperThan", () => {
-  const nested = (depth: number) => Buffer.from(`${'{"a":['.repeat(depth)}1${"]}".repeat(depth)}`);
+describe("jsonShapeProblem", () => {
+  const depth = (maxDepth: number) => ({ maxDepth, maxContainers: 1_000_000, maxValues: 1_000_000 });
+  const nests = (bytes: Buffer, maxDepth: number) => jsonShapeProblem(bytes, depth(maxDepth)) !== undefined;
+  const nested = (levels: number) => Buffer.from(`${'{"a":['.repeat(levels)}1${"]}".repeat(levels)}`);
+
   it("counts arrays and objects, not brackets inside strings, escaped quotes included", () => {
-    assert.equal(jsonNestsDeeperThan(nested(5), 10), false); // depth 10
-    assert.equal(jsonNestsDeeperThan(nested(6), 10), true); // depth 12
+    assert.equal(nests(nested(5), 10), false); // depth 10
+    assert.equal(jsonShapeProblem(nested(6), depth(10)), "the body nests deeper than 10 levels"); // depth 12
     const inStrings = Buffer.from(JSON.stringify({ text: "[".repeat(100), quoted: '\\"{{{{{{{{{{{{', more: "\\\\" }));
-    assert.equal(jsonNestsDeeperThan(inStrings, 3), false);
-    assert.equal(jsonNestsDeeperThan(Buffer.from(`[[["\\"]]]", [[[[1]]]]]`), 3), true);
+    assert.equal(nests(inStrings, 3), false);
+    assert.equal(nests(Buffer.from(`[[["\\"]]]", [[[[1]]]]]`), 3), true);
   });
 
-  it("stops at the limit: of a body nested millions deep it reads only the first levels", () => {
+  it("bounds how many objects and arrays, and how many values, a body holds", () => {
+    const limits = { maxDepth: 512, maxContainers: 1000, maxValues: 5000 };
+    assert.equal(jsonShapeProblem(Buffer.from(`[${Array(1000).fill("{}").join(",")}]`), limits), "the body has more than 1000 objects and arrays");
+    assert.equal(jsonShapeProblem(Buffer.from(`[${Array(999).fill("{}").join(",")}]`), limits), undefined);
+    assert.equal(jsonShapeProblem(Buffer.from(`[${Array(5002).fill("1").join(",")}]`), limits), "the body has more than 5000 values");
+    // Commas inside strings are text.
+    assert.equal(jsonShapeProblem(Buffer.from(JSON.stringify({ text: ",".repeat(20_000) })), limits), undefined);
+  });
+
+  it("stops at the first bound exceeded: of a body nested millions deep it reads only the first levels", () => {
     const body = Buffer.from("[".repeat(8_000_000));
     let furthest = -1;
     const watched = new Proxy(body, {
@@ -41,7 +53,7 @@ describe("jsonNestsDeeperThan", () => {
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
-    assert.equal(jsonNestsDeeperThan(watched, 512), true);
+    assert.equal(nests(watched, 512), true);
     assert.equal(furthest, 512);
   });
 });

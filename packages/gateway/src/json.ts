@@ -31,37 +31,53 @@ export function tryParseJson(text: string): unknown {
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+/** Bounds on the shape of a JSON body, checked before it is parsed (jsonShapeProblem). */
+export interface JsonShapeLimits {
+  /** Arrays and objects inside one another. */
+  readonly maxDepth: number;
+  /** Arrays and objects in all. */
+  readonly maxContainers: number;
+  /** Values in arrays and members of objects in all (about the commas, plus one). */
+  readonly maxValues: number;
+}
+
 /**
- * Whether the JSON bytes nest arrays and objects deeper than `limit` — without parsing them.
- * JSON.parse takes about a microsecond per level on the event loop, so a 32 MiB body nested
- * millions deep stalls every stream of a replica for many seconds; this scan stops at the limit.
- * Strings are skipped with native searches for the closing quote: in an LLM request most bytes are
- * inside strings, so only the structure is looked at byte by byte. Meant for well-formed input;
- * on malformed input its answer does not matter (JSON.parse refuses it).
+ * What makes the JSON bytes too costly to parse, or undefined. JSON.parse runs on the event loop:
+ * about a microsecond per nesting level and per object, a tenth of that per other value, so a
+ * 32 MiB body of millions of tiny objects or levels stalls every stream of a replica for seconds
+ * (and a few of them at once exhaust its memory). This scan stops at the first bound exceeded.
+ * Strings are skipped with native searches for the closing quote: in an LLM request most bytes
+ * are inside strings, so only the structure is looked at byte by byte. Meant for well-formed
+ * input; on malformed input its answer does not matter (JSON.parse refuses it).
  */
-export function jsonNestsDeeperThan(bytes: Uint8Array & { indexOf(value: number, byteOffset?: number): number }, limit: number): boolean {
-  // Each level takes at least one byte to open: a shorter body cannot exceed the limit.
-  if (bytes.length <= limit) return false;
+export function jsonShapeProblem(bytes: Uint8Array & { indexOf(value: number, byteOffset?: number): number }, limits: JsonShapeLimits): string | undefined {
+  // Every level, container or value takes at least one byte: a shorter body is within bounds.
+  if (bytes.length <= Math.min(limits.maxDepth, limits.maxContainers, limits.maxValues)) return undefined;
   let depth = 0;
+  let containers = 0;
+  let values = 0;
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i]!;
     if (c === QUOTE) {
       // The closing quote is the next one not escaped by an odd run of backslashes.
       for (;;) {
         const end = bytes.indexOf(QUOTE, i + 1);
-        if (end < 0) return false;
+        if (end < 0) return undefined;
         let slashes = 0;
         while (bytes[end - 1 - slashes] === BACKSLASH) slashes++;
         i = end;
         if (slashes % 2 === 0) break;
       }
     } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > limit) return true;
+      if (++depth > limits.maxDepth) return `the body nests deeper than ${limits.maxDepth} levels`;
+      if (++containers > limits.maxContainers) return `the body has more than ${limits.maxContainers} objects and arrays`;
     } else if (c === 0x5d || c === 0x7d) {
       depth--;
+    } else if (c === 0x2c) {
+      if (++values > limits.maxValues) return `the body has more than ${limits.maxValues} values`;
     }
   }
-  return false;
+  return undefined;
 }
 
 function isJsonSpace(c: number): boolean {
