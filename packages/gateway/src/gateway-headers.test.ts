@@ -142,6 +142,17 @@ describe("headers reaching the provider", () => {
     assert.ok(withId.length >= cases.length);
   });
 
+  it("logs a client's model name cut to 256 characters", async () => {
+    const ended = h.cp.ended.length;
+    const model = "m".repeat(300_000);
+    const res = await send(`${h.gateway.url}/openai/v1/chat/completions`, { headers: { authorization: `Bearer ${h.user.key}` }, body: { ...chat, model } });
+    assert.equal(res.status, 200, res.text.slice(0, 200));
+    await waitForEnded(h, ended + 1);
+    const line = h.logs.map((l) => JSON.parse(l)).find((l) => l.msg === "interception ended" && String(l.model).startsWith("mmm"));
+    assert.equal(line?.model, `${"m".repeat(256)}…`);
+    assert.ok(h.logs.every((l) => l.length < 10_000), "a line carries the whole name");
+  });
+
   it("never logs a user key, a provider key or the gateway key", () => {
     for (const secret of [GATEWAY_KEY, h.user.key, OPENAI_KEY, ANTHROPIC_KEY, "sk-user-own-openai-key-1234", "sk-ant-user-own-key-5678", "session-secret"]) {
       assert.ok(h.logs.every((l) => !l.includes(secret)), `logged: ${secret.slice(0, 6)}…`);

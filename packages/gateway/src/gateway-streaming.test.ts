@@ -396,6 +396,39 @@ describe("an upstream event that never ends", () => {
   });
 });
 
+describe("a huge upstream error event", () => {
+  // A 5 MiB error event made the end record larger than the control plane takes: it was
+  // refused and dropped, and the interception stayed in flight for good.
+  it("is relayed whole, and recorded cut to 64 KiB so the interception still ends", async () => {
+    const message = "overloaded ".repeat(500_000); // 5.5 MB
+    const upstream = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`event: message_start\ndata: ${JSON.stringify({ type: "message_start", message: { id: "msg_err", usage: { input_tokens: 3, output_tokens: 1 } } })}\n\n`);
+      res.end(`event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "overloaded_error", message } })}\n\n`);
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    const failing = await startHarness({ gateway: { anthropic: { baseUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, apiKey: ANTHROPIC_KEY } } });
+    try {
+      const res = await fetch(`${failing.gateway.url}/anthropic/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": failing.user.key },
+        body: JSON.stringify(APIS[2]?.body),
+      });
+      const events = new SseParser().push(await res.text());
+      assert.equal(JSON.parse(events.at(-1)?.data ?? "null").error.message, message, "the client gets the provider's event whole");
+      await waitForEnded(failing, 1);
+      const ended = failing.cp.ended[0]!;
+      assert.equal(ended.errorType, "upstream_error");
+      assert.ok(Buffer.byteLength(ended.errorMessage ?? "") <= 64 * 1024, String(ended.errorMessage?.length));
+      assert.match(ended.errorMessage ?? "", / \[…truncated by Weir: \d+ bytes in all\]$/);
+    } finally {
+      await failing.close();
+      upstream.closeAllConnections();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
+  });
+});
+
 describe("upstream timeout", () => {
   it("bounds silences, not the stream: a stream longer than the timeout whose events keep coming completes", async () => {
     const ended = h.cp.ended.length;

@@ -33,6 +33,7 @@ const WEIR_HEADER_PREFIX = "x-weir-";
 export const ACTOR_HEADER_PREFIX = "x-ai-bridge-actor-";
 export const ACTOR_ID_HEADER = `${ACTOR_HEADER_PREFIX}id`;
 export const ACTOR_USERNAME_HEADER = `${ACTOR_HEADER_PREFIX}metadata-username`;
+const UNDERSCORED_RESERVED = /^(x[-_]ai[-_]bridge[-_]actor[-_]|x[-_]ai[-_]governance[-_]|x[-_]weir[-_]|weir[-_]session[-_]token$)/;
 
 /** How the upstream credential is chosen. */
 export type CredentialKind = "centralized" | "byok";
@@ -89,6 +90,9 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
     // SECURITY: Weir credentials and internal headers never reach a provider.
     if (lower.startsWith(GOVERNANCE_HEADER_PREFIX) || lower === SESSION_TOKEN_HEADER || lower.startsWith(WEIR_HEADER_PREFIX)) continue;
     if (lower.startsWith(ACTOR_HEADER_PREFIX)) continue;
+    // Spelled with underscores, a CGI, WSGI or Rack proxy between here and the provider reads the
+    // same header: drop those too (only names with "_" pay for the check).
+    if (lower.includes("_") && UNDERSCORED_RESERVED.test(lower)) continue;
     if (options.kind === "centralized" && (lower === "authorization" || lower === "x-api-key")) continue;
     if (weirKey !== undefined && carriesKey(value, weirKey)) continue;
     if (options.bodyDecoded === true && lower === "content-encoding") continue;

@@ -48,6 +48,9 @@ import { UpstreamDeadline, errorMessage, upstreamFailure } from "./upstream-dead
 import type { UpstreamFailure } from "./upstream-deadline.js";
 import { uuidv7 } from "./uuid7.js";
 
+/** Model names are logged up to this many characters. */
+const MAX_LOGGED_MODEL_CHARS = 256;
+
 /**
  * Request bodies beyond these are refused before parsing (json.ts jsonShapeProblem): within them
  * JSON.parse takes at most about 0.2 s. Real requests stay far below: a long agent session with
@@ -55,8 +58,6 @@ import { uuidv7 } from "./uuid7.js";
  */
 export const REQUEST_JSON_LIMITS = Object.freeze({ maxDepth: 512, maxContainers: 100_000, maxValues: 1_000_000 });
 
-/** Upstream error bodies are recorded up to this many characters. */
-const MAX_RECORDED_ERROR_CHARS = 64 * 1024;
 
 /** Header naming the interception on bridged responses, for support and debugging. */
 export const INTERCEPTION_ID_HEADER = "x-weir-interception-id";
@@ -167,7 +168,9 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   const log = ctx.logger.with({
     interception_id: id,
     provider: route.provider,
-    model: parsed.model,
+    // A client names the model, at any length: a 10 MiB name made a 10 MiB line (and past 16 MiB
+    // the logger dropped the line, and with it the request's trace).
+    model: parsed.model.length > MAX_LOGGED_MODEL_CHARS ? `${parsed.model.slice(0, MAX_LOGGED_MODEL_CHARS)}…` : parsed.model,
     streaming: parsed.stream,
     client,
     credential_kind: kind,
@@ -354,7 +357,8 @@ async function relayUpstreamError(relay: Relay, response: UpstreamResponse, head
   const text = body.toString("utf8");
   return {
     observation: emptyObservation(),
-    failure: upstreamFailure("upstream_error", text.length > MAX_RECORDED_ERROR_CHARS ? text.slice(0, MAX_RECORDED_ERROR_CHARS) : text),
+    // Recorded up to MAX_RECORDED_ERROR_BYTES (records.ts), like a stream's error event.
+    failure: upstreamFailure("upstream_error", text),
     status: response.statusCode,
   };
 }

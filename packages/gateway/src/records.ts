@@ -112,6 +112,8 @@ export interface InterceptionStart {
  */
 export const MAX_RECORDED_TEXT_BYTES = 1024 * 1024;
 export const MAX_RECORDED_NAME_BYTES = 4096;
+/** An interception's error message (an upstream error body or event, which a provider may make huge). */
+export const MAX_RECORDED_ERROR_BYTES = 64 * 1024;
 
 /** `text`, or its first bytes (whole characters) ending with a note of the size it had. */
 export function boundedText(text: string, maxBytes: number = MAX_RECORDED_TEXT_BYTES): string {
@@ -223,7 +225,7 @@ export function endedRecord(
       .timestamp(ENDED.endedAt, atMs)
       .string(ENDED.credentialHint, credentialHint)
       .optionalString(ENDED.errorType, error?.type)
-      .optionalString(ENDED.errorMessage, error?.message);
+      .optionalString(ENDED.errorMessage, error === undefined ? undefined : boundedText(error.message, MAX_RECORDED_ERROR_BYTES));
   });
 }
 
