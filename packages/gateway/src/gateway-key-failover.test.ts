@@ -125,6 +125,19 @@ describe("central key failover", () => {
     }
   });
 
+  it("fails over on passthrough routes too (models, count_tokens)", async () => {
+    const fresh = await startHarness({ gateway: { openai: { baseUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`, apiKeys: KEYS.slice(0, 2) } } });
+    try {
+      refusals = new Map([[KEYS[0]!, { status: 401 }]]);
+      const res = await send(`${fresh.gateway.url}/openai/v1/models`, { headers: { authorization: `Bearer ${fresh.user.key}` } });
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(keysSeen, [KEYS[0], KEYS[1]]);
+      assert.equal(await metricValue(fresh.gateway.metrics.providerKeyFailoversTotal, { provider: "openai", status: "401" }), 1);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it("never fails over a BYOK request: the user's own key is the only one", async () => {
     refusals = new Map([["sk-users-own-key-00000000", { status: 429 }]]);
     const res = await chat({ "x-ai-governance-token": h.user.key, authorization: "Bearer sk-users-own-key-00000000" });

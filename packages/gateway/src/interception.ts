@@ -24,8 +24,8 @@ import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayOptions } from "./options.js";
 import type { Observation, ParsedRequest, ProviderApi } from "./providers/provider-api.js";
 import { emptyObservation } from "./providers/provider-api.js";
-import { isKeyRefusedStatus, retryAfterMs } from "./provider-key-pool.js";
-import type { ProviderKeyPool } from "./provider-key-pool.js";
+import { requestWithKeyFailover } from "./provider-key-pool.js";
+import type { KeyInUse, ProviderKeyPool } from "./provider-key-pool.js";
 import type { RecordQueue } from "./record-queue.js";
 import type { RequestLog } from "./request-log.js";
 import { readRequestBody } from "./request-body.js";
@@ -247,56 +247,41 @@ async function proxy(
   const ticket = admission?.ticket;
   const deadline = new UpstreamDeadline(ctx.cancellation, options.clock, options.upstreamTimeoutMs);
   const relay: Relay = { ctx, api, deadline, id };
-  const keys = deps.providerKeys[route.provider];
-  let key = firstKey;
+  const inUse: KeyInUse = { key: firstKey };
   /** The hint of the key that answered, when it is not the first one. */
-  const switched = (result: ProxyResult): ProxyResult => (key === firstKey ? result : { ...result, credentialHint: maskCredential(key) });
+  const switched = (result: ProxyResult): ProxyResult => (inUse.key === firstKey ? result : { ...result, credentialHint: maskCredential(inUse.key) });
   try {
     let response: UpstreamResponse;
-    let tried: Set<string> | undefined;
-    // Refusals are applied once another key is accepted: when every key refuses, it was the
-    // request (a model the project may not use, a prompt over the per-minute token limit) and no
-    // key should cool down for it, or one member could keep every key cooling.
-    let refusals: { key: string; status: number; retryAfter: number | undefined }[] | undefined;
-    for (;;) {
-      try {
-        const pending = deps.upstream.request(upstreamTarget(provider.baseUrl, route.upstreamPath), {
-          method: "POST",
-          headers: upstreamRequestHeaders(req.headers, {
-            provider: route.provider,
-            kind: ctx.byok ? "byok" : "centralized",
-            providerKey: key,
-            bodyDecoded: true,
-            actor: options.sendActorHeaders ? { id: ctx.user.ownerId, username: ctx.user.username } : undefined,
-          }),
-          body: parsed.rewrittenBody ?? raw,
-          cancellation: deadline.cancellation,
-        });
-        onDispatched();
-        response = await pending;
-        deadline.touch();
-      } catch (err) {
-        const failure = deadline.failure(err);
-        breakers?.report(ticket, breakerOutcomeOfFailure(failure));
-        return switched({ observation: emptyObservation(), failure, status: answerFailure(relay, failure) });
-      }
-      // The provider refused this central key, or the request: another key tells which.
-      if (key === undefined || keys.size < 2 || !isKeyRefusedStatus(response.statusCode)) break;
-      (refusals ??= []).push({ key, status: response.statusCode, retryAfter: retryAfterMs(response.headers) });
-      (tried ??= new Set()).add(key);
-      const next = keys.pick(tried);
-      if (next === undefined) break;
-      // The refusal is small; reading it lets its connection serve the next attempt.
-      await response.body.bytes().catch(() => undefined);
-      deps.metrics.providerKeyFailoversTotal.inc({ provider: route.provider, status: String(response.statusCode) });
-      ctx.logger.info(
-        { interception_id: id, provider: route.provider, status: response.statusCode, refused_key: maskCredential(key), next_key: maskCredential(next) },
-        "provider refused a central key; trying the next",
-      );
-      key = next;
-    }
-    if (refusals !== undefined && !isKeyRefusedStatus(response.statusCode)) {
-      for (const r of refusals) keys.refused(r.key, r.status, r.retryAfter);
+    const send = (key: string | undefined): Promise<UpstreamResponse> => {
+      const pending = deps.upstream.request(upstreamTarget(provider.baseUrl, route.upstreamPath), {
+        method: "POST",
+        headers: upstreamRequestHeaders(req.headers, {
+          provider: route.provider,
+          kind: ctx.byok ? "byok" : "centralized",
+          providerKey: key,
+          bodyDecoded: true,
+          actor: options.sendActorHeaders ? { id: ctx.user.ownerId, username: ctx.user.username } : undefined,
+        }),
+        body: parsed.rewrittenBody ?? raw,
+        cancellation: deadline.cancellation,
+      });
+      onDispatched();
+      return pending;
+    };
+    const keys = deps.providerKeys[route.provider];
+    try {
+      // One key (the usual case) needs no failover machinery on the hot path.
+      response = await (firstKey === undefined || keys.size < 2
+        ? send(firstKey)
+        : requestWithKeyFailover(keys, inUse, send, (refused, next) => {
+            deadline.touch();
+            noteKeyFailover(deps, ctx, route, refused, next, id);
+          }));
+      deadline.touch();
+    } catch (err) {
+      const failure = deadline.failure(err);
+      breakers?.report(ticket, breakerOutcomeOfFailure(failure));
+      return switched({ observation: emptyObservation(), failure, status: answerFailure(relay, failure) });
     }
     breakers?.report(ticket, isBreakerFailureStatus(response.statusCode) ? "failure" : "success");
 
@@ -310,6 +295,22 @@ async function proxy(
   } finally {
     deadline.dispose();
   }
+}
+
+/** Counts and logs one failover to the next central key (masked hints only). */
+export function noteKeyFailover(
+  deps: Pick<ExchangeDeps, "metrics">,
+  ctx: Pick<ExchangeContext, "logger">,
+  route: { readonly provider: ProviderName },
+  refused: { readonly key: string; readonly status: number },
+  next: string,
+  interceptionId?: string,
+): void {
+  deps.metrics.providerKeyFailoversTotal.inc({ provider: route.provider, status: String(refused.status) });
+  ctx.logger.info(
+    { interception_id: interceptionId, provider: route.provider, status: refused.status, refused_key: maskCredential(refused.key), next_key: maskCredential(next) },
+    "provider refused a central key; trying the next",
+  );
 }
 
 /** A provider that could not be reached, or did not answer in time, is failing; a client that left says nothing. */

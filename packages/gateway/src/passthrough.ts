@@ -3,7 +3,10 @@
 
 import { providerErrorBody } from "./providers/error-envelope.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
+import { noteKeyFailover } from "./interception.js";
 import type { ExchangeContext, ExchangeDeps } from "./interception.js";
+import { requestWithKeyFailover } from "./provider-key-pool.js";
+import type { KeyInUse } from "./provider-key-pool.js";
 import { readRequestBody } from "./request-body.js";
 import { sendJson, writeChunk } from "./response-writer.js";
 import { upstreamTarget } from "./routes.js";
@@ -24,16 +27,20 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
   const deadline = new UpstreamDeadline(ctx.cancellation, options.clock, options.upstreamTimeoutMs);
   try {
     let response: UpstreamResponse;
-    try {
-      response = await deps.upstream.request(upstreamTarget(provider.baseUrl, route.upstreamPath), {
+    const send = (key: string | undefined): Promise<UpstreamResponse> =>
+      deps.upstream.request(upstreamTarget(provider.baseUrl, route.upstreamPath), {
         method,
-        headers: upstreamRequestHeaders(req.headers, {
-          provider: route.provider,
-          kind: ctx.byok ? "byok" : "centralized",
-          providerKey: ctx.byok ? undefined : deps.providerKeys[route.provider].pick(),
-        }),
+        headers: upstreamRequestHeaders(req.headers, { provider: route.provider, kind: ctx.byok ? "byok" : "centralized", providerKey: key }),
         body,
         cancellation: deadline.cancellation,
+      });
+    // The same central keys as recorded requests, failing over the same way.
+    const keys = deps.providerKeys[route.provider];
+    const inUse: KeyInUse = { key: ctx.byok ? undefined : keys.pick() };
+    try {
+      response = await requestWithKeyFailover(keys, inUse, send, (refused, next) => {
+        deadline.touch();
+        noteKeyFailover(deps, ctx, route, refused, next);
       });
       deadline.touch();
     } catch (err) {

@@ -9,7 +9,7 @@
 // cools. The pool is per replica and only used in centralized mode (BYOK requests carry the
 // user's own key).
 
-import type { IncomingHttpHeaders } from "./upstream.js";
+import type { IncomingHttpHeaders, UpstreamResponse } from "./upstream.js";
 
 /** Statuses that mean "this key, not this request": another key may well succeed. */
 const KEY_REFUSED_STATUSES: ReadonlySet<number> = new Set([401, 403, 429]);
@@ -78,3 +78,42 @@ export class ProviderKeyPool {
 }
 
 const NO_KEYS: ReadonlySet<string> = new Set();
+
+/** Where requestWithKeyFailover keeps the key in use, so a caller knows it even after a throw. */
+export interface KeyInUse {
+  key: string | undefined;
+}
+
+/**
+ * Sends a request with `inUse.key` and, while the provider refuses the key (401, 403, 429) and
+ * another usable key is left, again with the next one — only ever before anything reached the
+ * client. Refused keys cool down once another key was accepted: when every key refuses, it was
+ * the request (a model the project may not use, a prompt over the per-minute token limit), and
+ * cooling them all would let one member turn failover off for everyone. `send` may throw (the
+ * connection failed): that ends the attempts.
+ */
+export async function requestWithKeyFailover(
+  keys: ProviderKeyPool,
+  inUse: KeyInUse,
+  send: (key: string | undefined) => Promise<UpstreamResponse>,
+  onFailover: (refused: { key: string; status: number }, next: string) => void,
+): Promise<UpstreamResponse> {
+  let tried: Set<string> | undefined;
+  let refusals: { key: string; status: number; retryAfter: number | undefined }[] | undefined;
+  for (;;) {
+    const key = inUse.key;
+    const response = await send(key);
+    if (key === undefined || keys.size < 2 || !isKeyRefusedStatus(response.statusCode)) {
+      if (refusals !== undefined && !isKeyRefusedStatus(response.statusCode)) for (const r of refusals) keys.refused(r.key, r.status, r.retryAfter);
+      return response;
+    }
+    (refusals ??= []).push({ key, status: response.statusCode, retryAfter: retryAfterMs(response.headers) });
+    (tried ??= new Set()).add(key);
+    const next = keys.pick(tried);
+    if (next === undefined) return response;
+    // The refusal is small; reading it lets its connection serve the next attempt.
+    await response.body.bytes().catch(() => undefined);
+    onFailover({ key, status: response.statusCode }, next);
+    inUse.key = next;
+  }
+}
