@@ -129,6 +129,11 @@ export class Breaker {
     return true;
   }
 
+  /** Applies what time alone changes (an open period that ended), for a scrape between requests. */
+  tick(nowMs: number): void {
+    this.advance(nowMs);
+  }
+
   admit(nowMs: number): Admission {
     this.lastUsedMs = nowMs;
     this.advance(nowMs);
@@ -228,6 +233,12 @@ export class CircuitBreakers {
     breaker.report(ticket.generation, outcome, this.now());
     // Only this very breaker: a stale ticket's may have been replaced under the same key.
     if (breaker.idle && this.breakers.get(breaker.id) === breaker) this.breakers.delete(breaker.id);
+  }
+
+  /** Applies elapsed time to every breaker, so their states (and gauges) are current when read. */
+  refresh(): void {
+    const now = this.now();
+    for (const breaker of this.breakers.values()) breaker.tick(now);
   }
 
   /** Breakers held now (tests, and the bound). */

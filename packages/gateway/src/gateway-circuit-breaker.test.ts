@@ -52,6 +52,8 @@ describe("--circuit-breaker", () => {
     assert.equal(ended.errorMessage, "circuit breaker is open: the provider failed too often; not called");
 
     await sleep(CIRCUIT.timeoutMs + 50);
+    // Read between requests, the gauge is current: the open period is over.
+    assert.equal(await metricValue(h.gateway.metrics.circuitBreakerState, labels), 0.5);
     const trial = await chat(CHAT);
     assert.equal(trial.status, 200);
     assert.equal(await metricValue(h.gateway.metrics.circuitBreakerState, labels), 0);

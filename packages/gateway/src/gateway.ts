@@ -68,6 +68,8 @@ export class Gateway {
   private readonly records: RecordQueue<GatewayRecord>;
   private readonly pool: HandlerPool<RequestHandler>;
   private readonly upstream: Upstream;
+  /** With --circuit-breaker. */
+  private readonly circuitBreakers: CircuitBreakers | undefined;
   /** Central provider keys, per provider (several: failover on refusal). */
   private readonly providerKeys: Readonly<Record<ProviderName, ProviderKeyPool>>;
   private readonly front: HttpFront;
@@ -87,6 +89,7 @@ export class Gateway {
     // The queue is made below; its depth is only read when /metrics is scraped.
     this.metrics = createGatewayMetrics({
       recordQueueDepth: () => this.records.size,
+      refreshCircuitBreakers: () => this.circuitBreakers?.refresh(),
       providerKeys: () => PROVIDERS.map((provider) => ({ provider, configured: this.providerKeys[provider].size, usable: this.providerKeys[provider].usable() })),
     });
     this.providerKeys = {
@@ -124,6 +127,7 @@ export class Gateway {
       onEvent: (event) => this.metrics.poolEventsTotal.inc({ event }),
     });
     this.upstream = new Upstream({ timeoutMs: options.upstreamTimeoutMs });
+    this.circuitBreakers = options.circuitBreaker.enabled ? observedCircuitBreakers(options, this.metrics) : undefined;
     const deps: ExchangeDeps = {
       options,
       controlPlane: this.controlPlane,
@@ -131,7 +135,7 @@ export class Gateway {
       upstream: this.upstream,
       metrics: this.metrics,
       providerKeys: this.providerKeys,
-      circuitBreakers: options.circuitBreaker.enabled ? observedCircuitBreakers(options, this.metrics) : undefined,
+      circuitBreakers: this.circuitBreakers,
     };
     this.front = new HttpFront({
       options,

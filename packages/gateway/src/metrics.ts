@@ -70,6 +70,8 @@ export interface GatewayMetrics {
 export interface GatewayMetricSources {
   /** Records not yet delivered; record_queue_depth stays 0 without it. */
   readonly recordQueueDepth?: () => number;
+  /** Brings the circuit breakers up to date (an open period may have ended with no request since). */
+  readonly refreshCircuitBreakers?: () => void;
   /** Central keys configured and usable now (not cooling down after a refusal), per provider. */
   readonly providerKeys?: () => readonly { readonly provider: string; readonly configured: number; readonly usable: number }[];
 }
@@ -247,6 +249,9 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
       help: "Circuit breaker per provider, endpoint and model: 0 closed, 0.5 half-open, 1 open.",
       labelNames: ["provider", "endpoint", "model"] as const,
       registers,
+      collect() {
+        sources.refreshCircuitBreakers?.();
+      },
     }),
     circuitBreakerTripsTotal: new Counter({
       name: `${p}circuit_breaker_trips_total`,
