@@ -115,25 +115,29 @@ export const MAX_RECORDED_NAME_BYTES = 4096;
 /** An interception's error message (an upstream error body or event, which a provider may make huge). */
 export const MAX_RECORDED_ERROR_BYTES = 64 * 1024;
 
-/** `text`, or its first bytes (whole characters) ending with a note of the size it had. */
+/**
+ * `text`, or its first bytes (whole characters) ending with a note of its length in characters.
+ * Work in proportion to `maxBytes`, not to the text: a 32 MiB prompt is never encoded whole.
+ */
 export function boundedText(text: string, maxBytes: number = MAX_RECORDED_TEXT_BYTES): string {
-  // A UTF-16 unit is at most 3 UTF-8 bytes: most texts need no counting at all.
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most texts need no counting at all. One of more
+  // units than maxBytes has more bytes too; in between, count.
   if (text.length * 3 <= maxBytes) return text;
-  const bytes = Buffer.byteLength(text, "utf8");
-  if (bytes <= maxBytes) return text;
-  const note = ` […truncated by Weir: ${bytes} bytes in all]`;
+  if (text.length <= maxBytes && Buffer.byteLength(text, "utf8") <= maxBytes) return text;
+  const note = ` […truncated by Weir: ${text.length} characters in all]`;
   return headBytes(text, maxBytes - Buffer.byteLength(note)) + note;
 }
 
 /** A name cut to MAX_RECORDED_NAME_BYTES, without a note. */
 function boundedName(name: string): string {
-  if (name.length * 3 <= MAX_RECORDED_NAME_BYTES || Buffer.byteLength(name, "utf8") <= MAX_RECORDED_NAME_BYTES) return name;
+  if (name.length * 3 <= MAX_RECORDED_NAME_BYTES || (name.length <= MAX_RECORDED_NAME_BYTES && Buffer.byteLength(name, "utf8") <= MAX_RECORDED_NAME_BYTES)) return name;
   return headBytes(name, MAX_RECORDED_NAME_BYTES);
 }
 
 function headBytes(text: string, maxBytes: number): string {
+  // The first maxBytes bytes lie within the first maxBytes characters: only those are encoded.
   // A character cut in two decodes as U+FFFD at the end: drop it.
-  return Buffer.from(text, "utf8").subarray(0, maxBytes).toString("utf8").replace(/\uFFFD$/, "");
+  return Buffer.from(text.slice(0, maxBytes), "utf8").subarray(0, maxBytes).toString("utf8").replace(/\uFFFD$/, "");
 }
 
 // Records are built one at a time on the event loop, so one buffer serves them all.
