@@ -125,6 +125,21 @@ describe("central key failover", () => {
     }
   });
 
+  it("when every key is rate-limited, pauses failover for the Retry-After instead of trying every key on every request", async () => {
+    const fresh = await startHarness({ gateway: { openai: { baseUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`, apiKeys: KEYS } } });
+    try {
+      refusals = new Map(KEYS.map((k) => [k, { status: 429, retryAfter: "20" }]));
+      const one = () => send(`${fresh.gateway.url}/openai/v1/chat/completions`, { headers: { authorization: `Bearer ${fresh.user.key}` }, body: CHAT });
+      assert.equal((await one()).status, 429);
+      assert.deepEqual(keysSeen, KEYS, "the first request tries every key");
+      keysSeen.length = 0;
+      for (let i = 0; i < 5; i++) assert.equal((await one()).status, 429);
+      assert.deepEqual(keysSeen, Array(5).fill(KEYS[0]), "then one attempt per request, as with one key");
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it("fails over on passthrough routes too (models, count_tokens)", async () => {
     const fresh = await startHarness({ gateway: { openai: { baseUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`, apiKeys: KEYS.slice(0, 2) } } });
     try {

@@ -40,6 +40,31 @@ describe("ProviderKeyPool", () => {
     assert.equal(new ProviderKeyPool([], () => now).pick(), undefined);
   });
 
+  it("undoes a refusal on request, unless a later one moved the key's cool-down", () => {
+    let now = 0;
+    const pool = new ProviderKeyPool(["k1", "k2"], () => now);
+    const undo = pool.refused("k1", 429, 10_000);
+    assert.equal(pool.pick(), "k2");
+    undo();
+    assert.equal(pool.pick(), "k1");
+    const first = pool.refused("k1", 429, 10_000);
+    now += 1;
+    pool.refused("k1", 403, undefined);
+    first();
+    assert.equal(pool.pick(), "k2", "the later refusal still holds");
+  });
+
+  it("pauses failover for at most 30 s", () => {
+    let now = 0;
+    const pool = new ProviderKeyPool(["k1", "k2"], () => now);
+    pool.pauseFailover(3_600_000);
+    assert.equal(pool.failoverPaused, true);
+    now = 29_999;
+    assert.equal(pool.failoverPaused, true);
+    now = 30_000;
+    assert.equal(pool.failoverPaused, false);
+  });
+
   it("bounds a provider's Retry-After to 5 minutes", () => {
     let now = 0;
     const pool = new ProviderKeyPool(["k1", "k2"], () => now);

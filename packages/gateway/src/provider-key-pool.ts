@@ -5,6 +5,13 @@
 // at most 5 min); a rejected one after 5 min, so a key that was rotated out costs one extra
 // round trip every 5 min rather than forever, and a key that was only briefly refused recovers.
 //
+// When every key a request tries refuses it, that may be the request (a model the project may
+// not use, a prompt over a token limit: cooling the keys for it would let one member turn
+// failover off for everyone) or the provider limiting the whole organisation (then trying every
+// key on every request multiplies the load it is refusing). So the request's cool-downs are
+// undone, and failover pauses instead (the provider's Retry-After, at most 30 s): meanwhile each
+// request makes one attempt, as with a single key.
+//
 // Keys are tried in the order given: the first is the primary, the others take over while it
 // cools. The pool is per replica and only used in centralized mode (BYOK requests carry the
 // user's own key).
@@ -17,6 +24,8 @@ const KEY_REFUSED_STATUSES: ReadonlySet<number> = new Set([401, 403, 429]);
 export const RATE_LIMITED_COOLDOWN_MS = 30_000;
 export const REJECTED_COOLDOWN_MS = 300_000;
 const MAX_COOLDOWN_MS = 300_000;
+/** Longest failover pause after a request every key refused. */
+export const MAX_FAILOVER_PAUSE_MS = 30_000;
 
 /** Whether the provider refused the key (not the request). */
 export function isKeyRefusedStatus(status: number): boolean {
@@ -33,6 +42,7 @@ export function retryAfterMs(headers: IncomingHttpHeaders): number | undefined {
 export class ProviderKeyPool {
   /** Until when each key (by index) cools down; 0: usable. */
   private readonly coolUntilMs: number[];
+  private failoverPausedUntilMs = 0;
 
   constructor(
     readonly keys: readonly string[],
@@ -62,12 +72,27 @@ export class ProviderKeyPool {
     return tried.size === 0 && soonest >= 0 ? this.keys[soonest] : undefined;
   }
 
-  /** The provider refused `key` with `status`; it cools down. */
-  refused(key: string, status: number, retryAfter: number | undefined): void {
+  /** The provider refused `key` with `status`; it cools down. Answers what undoes that. */
+  refused(key: string, status: number, retryAfter: number | undefined): () => void {
     const i = this.keys.indexOf(key);
-    if (i < 0) return;
+    if (i < 0) return () => {};
+    const before = this.coolUntilMs[i]!;
     const ms = status === 429 ? Math.min(retryAfter ?? RATE_LIMITED_COOLDOWN_MS, MAX_COOLDOWN_MS) : REJECTED_COOLDOWN_MS;
-    this.coolUntilMs[i] = Math.max(this.coolUntilMs[i]!, this.now() + ms);
+    const until = Math.max(before, this.now() + ms);
+    this.coolUntilMs[i] = until;
+    // Undone only if no later refusal moved it.
+    return () => {
+      if (this.coolUntilMs[i] === until) this.coolUntilMs[i] = before;
+    };
+  }
+
+  /** No failover for `ms`: every key just refused the same request. */
+  pauseFailover(ms: number): void {
+    this.failoverPausedUntilMs = Math.max(this.failoverPausedUntilMs, this.now() + Math.min(ms, MAX_FAILOVER_PAUSE_MS));
+  }
+
+  get failoverPaused(): boolean {
+    return this.now() < this.failoverPausedUntilMs;
   }
 
   /** Keys usable now (for the metrics). */
@@ -87,10 +112,9 @@ export interface KeyInUse {
 /**
  * Sends a request with `inUse.key` and, while the provider refuses the key (401, 403, 429) and
  * another usable key is left, again with the next one — only ever before anything reached the
- * client. Refused keys cool down once another key was accepted: when every key refuses, it was
- * the request (a model the project may not use, a prompt over the per-minute token limit), and
- * cooling them all would let one member turn failover off for everyone. `send` may throw (the
- * connection failed): that ends the attempts.
+ * client. A refused key cools down at once; when every key the request tried refused it, the
+ * request's cool-downs are undone and failover pauses (see the top of this file). `send` may
+ * throw (the connection failed): that ends the attempts, the cool-downs so far kept.
  */
 export async function requestWithKeyFailover(
   keys: ProviderKeyPool,
@@ -99,18 +123,20 @@ export async function requestWithKeyFailover(
   onFailover: (refused: { key: string; status: number }, next: string) => void,
 ): Promise<UpstreamResponse> {
   let tried: Set<string> | undefined;
-  let refusals: { key: string; status: number; retryAfter: number | undefined }[] | undefined;
+  let undo: (() => void)[] | undefined;
   for (;;) {
     const key = inUse.key;
     const response = await send(key);
-    if (key === undefined || keys.size < 2 || !isKeyRefusedStatus(response.statusCode)) {
-      if (refusals !== undefined && !isKeyRefusedStatus(response.statusCode)) for (const r of refusals) keys.refused(r.key, r.status, r.retryAfter);
-      return response;
-    }
-    (refusals ??= []).push({ key, status: response.statusCode, retryAfter: retryAfterMs(response.headers) });
+    if (key === undefined || keys.size < 2 || !isKeyRefusedStatus(response.statusCode) || keys.failoverPaused) return response;
+    const retryAfter = retryAfterMs(response.headers);
+    (undo ??= []).push(keys.refused(key, response.statusCode, retryAfter));
     (tried ??= new Set()).add(key);
     const next = keys.pick(tried);
-    if (next === undefined) return response;
+    if (next === undefined) {
+      for (const u of undo) u();
+      keys.pauseFailover(retryAfter ?? MAX_FAILOVER_PAUSE_MS);
+      return response;
+    }
     // The refusal is small; reading it lets its connection serve the next attempt.
     await response.body.bytes().catch(() => undefined);
     onFailover({ key, status: response.statusCode }, next);
