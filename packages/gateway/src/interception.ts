@@ -56,7 +56,7 @@ const MAX_LOGGED_MODEL_CHARS = 256;
  * JSON.parse takes at most about 0.2 s. Real requests stay far below: a long agent session with
  * a hundred tools holds some tens of thousands of objects and nests a few dozen levels.
  */
-export const REQUEST_JSON_LIMITS = Object.freeze({ maxDepth: 512, maxContainers: 100_000, maxValues: 1_000_000 });
+export const REQUEST_JSON_LIMITS = Object.freeze({ maxDepth: 512, maxContainers: 100_000, maxValues: 1_000_000, maxMembers: 200_000 });
 
 
 /** Header naming the interception on bridged responses, for support and debugging. */

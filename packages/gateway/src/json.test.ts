@@ -22,7 +22,7 @@ describe("hasNonNullKey", () => {
 });
 
 describe("jsonShapeProblem", () => {
-  const depth = (maxDepth: number) => ({ maxDepth, maxContainers: 1_000_000, maxValues: 1_000_000 });
+  const depth = (maxDepth: number) => ({ maxDepth, maxContainers: 1_000_000, maxValues: 1_000_000, maxMembers: 1_000_000 });
   const nests = (bytes: Buffer, maxDepth: number) => jsonShapeProblem(bytes, depth(maxDepth)) !== undefined;
   const nested = (levels: number) => Buffer.from(`${'{"a":['.repeat(levels)}1${"]}".repeat(levels)}`);
 
@@ -35,12 +35,15 @@ describe("jsonShapeProblem", () => {
   });
 
   it("bounds how many objects and arrays, and how many values, a body holds", () => {
-    const limits = { maxDepth: 512, maxContainers: 1000, maxValues: 5000 };
+    const limits = { maxDepth: 512, maxContainers: 1000, maxValues: 5000, maxMembers: 3000 };
     assert.equal(jsonShapeProblem(Buffer.from(`[${Array(1000).fill("{}").join(",")}]`), limits), "the body has more than 1000 objects and arrays");
     assert.equal(jsonShapeProblem(Buffer.from(`[${Array(999).fill("{}").join(",")}]`), limits), undefined);
     assert.equal(jsonShapeProblem(Buffer.from(`[${Array(5002).fill("1").join(",")}]`), limits), "the body has more than 5000 values");
-    // Commas inside strings are text.
-    assert.equal(jsonShapeProblem(Buffer.from(JSON.stringify({ text: ",".repeat(20_000) })), limits), undefined);
+    // Commas and colons inside strings are text.
+    assert.equal(jsonShapeProblem(Buffer.from(JSON.stringify({ text: ",:".repeat(20_000) })), limits), undefined);
+    const members = (n: number) => Buffer.from(JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]))));
+    assert.equal(jsonShapeProblem(members(3001), limits), "the body has more than 3000 object members");
+    assert.equal(jsonShapeProblem(members(3000), limits), undefined);
   });
 
   it("stops at the first bound exceeded: of a body nested millions deep it reads only the first levels", () => {

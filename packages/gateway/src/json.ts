@@ -39,11 +39,14 @@ export interface JsonShapeLimits {
   readonly maxContainers: number;
   /** Values in arrays and members of objects in all (about the commas, plus one). */
   readonly maxValues: number;
+  /** Members of objects in all (the colons): each new key name costs JSON.parse a property. */
+  readonly maxMembers: number;
 }
 
 /**
  * What makes the JSON bytes too costly to parse, or undefined. JSON.parse runs on the event loop:
- * about a microsecond per nesting level and per object, a tenth of that per other value, so a
+ * about a microsecond per nesting level, per object and per member with a new key name, a tenth
+ * of that per other value, so a
  * 32 MiB body of millions of tiny objects or levels stalls every stream of a replica for seconds
  * (and a few of them at once exhaust its memory). This scan stops at the first bound exceeded.
  * Strings are skipped with native searches for the closing quote: in an LLM request most bytes
@@ -52,10 +55,11 @@ export interface JsonShapeLimits {
  */
 export function jsonShapeProblem(bytes: Uint8Array & { indexOf(value: number, byteOffset?: number): number }, limits: JsonShapeLimits): string | undefined {
   // Every level, container or value takes at least one byte: a shorter body is within bounds.
-  if (bytes.length <= Math.min(limits.maxDepth, limits.maxContainers, limits.maxValues)) return undefined;
+  if (bytes.length <= Math.min(limits.maxDepth, limits.maxContainers, limits.maxValues, limits.maxMembers)) return undefined;
   let depth = 0;
   let containers = 0;
   let values = 0;
+  let members = 0;
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i]!;
     if (c === QUOTE) {
@@ -75,6 +79,8 @@ export function jsonShapeProblem(bytes: Uint8Array & { indexOf(value: number, by
       depth--;
     } else if (c === 0x2c) {
       if (++values > limits.maxValues) return `the body has more than ${limits.maxValues} values`;
+    } else if (c === 0x3a) {
+      if (++members > limits.maxMembers) return `the body has more than ${limits.maxMembers} object members`;
     }
   }
   return undefined;
