@@ -35,7 +35,7 @@ describe("an oversized prompt", () => {
       return r.status === 200 && r.body.ended_at !== null && r.body.prompts.length === 1 ? r.body : undefined;
     }, 30_000);
     const stored: string = recorded.prompts[0].prompt;
-    assert.ok(stored.endsWith(" […truncated by Weir: 8388608 characters in all]"), stored.slice(-80));
+    assert.ok(stored.endsWith(" […truncated by Weir: 16777216 bytes in all]"), stored.slice(-80));
     assert.ok(Buffer.byteLength(stored) <= 1024 * 1024);
     assert.ok(stored.startsWith("éé"));
     assert.equal(recorded.token_usages.length, 1);

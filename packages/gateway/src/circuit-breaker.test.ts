@@ -152,6 +152,19 @@ describe("CircuitBreakers", () => {
     assert.equal(breakers.size, 1);
   });
 
+  it("brings states up to date when refreshed (a scrape), and forgets a model nobody asks for any more", () => {
+    const { clock, changes, breakers, run } = setup();
+    for (let i = 0; i < 3; i++) run(GPT, "failure");
+    clock.now += 30_000;
+    breakers.refresh();
+    assert.deepEqual(changes.slice(-1), ["gpt-4o open->half_open"]);
+    assert.equal(breakers.size, 1);
+    clock.now += 10 * 60_000;
+    breakers.refresh();
+    assert.deepEqual(changes.slice(-1), ["gpt-4o half_open->closed"]);
+    assert.equal(breakers.size, 0);
+  });
+
   it("counts 503, 504 and 529 as failures, not 429 or other errors", () => {
     assert.deepEqual(
       [200, 400, 401, 404, 429, 500, 502, 503, 504, 529].filter(isBreakerFailureStatus),

@@ -129,11 +129,6 @@ export class Breaker {
     return true;
   }
 
-  /** Applies what time alone changes (an open period that ended), for a scrape between requests. */
-  tick(nowMs: number): void {
-    this.advance(nowMs);
-  }
-
   admit(nowMs: number): Admission {
     this.lastUsedMs = nowMs;
     this.advance(nowMs);
@@ -235,10 +230,14 @@ export class CircuitBreakers {
     if (breaker.idle && this.breakers.get(breaker.id) === breaker) this.breakers.delete(breaker.id);
   }
 
-  /** Applies elapsed time to every breaker, so their states (and gauges) are current when read. */
+  /**
+   * Applies elapsed time to every breaker, so their states (and gauges) are current when read,
+   * and forgets those unused for FORGET_AFTER_MS: a model nobody asks for any more must not keep
+   * its gauge at half-open (and an alert on it firing) for good.
+   */
   refresh(): void {
     const now = this.now();
-    for (const breaker of this.breakers.values()) breaker.tick(now);
+    for (const [id, breaker] of this.breakers) if (breaker.forget(now)) this.breakers.delete(id);
   }
 
   /** Breakers held now (tests, and the bound). */

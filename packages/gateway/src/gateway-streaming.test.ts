@@ -420,7 +420,7 @@ describe("a huge upstream error event", () => {
       const ended = failing.cp.ended[0]!;
       assert.equal(ended.errorType, "upstream_error");
       assert.ok(Buffer.byteLength(ended.errorMessage ?? "") <= 64 * 1024, String(ended.errorMessage?.length));
-      assert.match(ended.errorMessage ?? "", / \[…truncated by Weir: \d+ characters in all\]$/);
+      assert.match(ended.errorMessage ?? "", / \[…truncated by Weir: \d+ bytes in all\]$/);
     } finally {
       await failing.close();
       upstream.closeAllConnections();

@@ -296,11 +296,13 @@ describe("boundedText", () => {
   it("cuts a longer one at a whole character to the bound, ending with the size it had", () => {
     const text = `a${"€".repeat(400_000)}`; // 1 + 1,200,000 bytes
     const cut = boundedText(text);
-    assert.ok(cut.endsWith(" […truncated by Weir: 400001 characters in all]"), cut.slice(-60));
+    assert.ok(cut.endsWith(" […truncated by Weir: 1200001 bytes in all]"), cut.slice(-60));
     assert.ok(Buffer.byteLength(cut) <= MAX_RECORDED_TEXT_BYTES);
     assert.ok(Buffer.byteLength(cut) > MAX_RECORDED_TEXT_BYTES - 6, "cut well short of the bound");
     assert.ok(!cut.includes("\uFFFD"), "a character was cut in two");
     assert.equal(boundedText("€€€€", 12).length, 4);
+    // A bound smaller than the note keeps the bound.
+    assert.equal(boundedText("x".repeat(300), 30), "x".repeat(30));
   });
 
   it("bounds what a prompt record carries", () => {
