@@ -63,6 +63,10 @@ describe("ProviderKeyPool", () => {
     assert.equal(pool.failoverPaused, true);
     now = 30_000;
     assert.equal(pool.failoverPaused, false);
+    pool.pauseFailover(0);
+    assert.equal(pool.failoverPaused, true, "Retry-After: 0 still pauses a second");
+    now += 1_000;
+    assert.equal(pool.failoverPaused, false);
   });
 
   it("bounds a provider's Retry-After to 5 minutes", () => {

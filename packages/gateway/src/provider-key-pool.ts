@@ -24,8 +24,9 @@ const KEY_REFUSED_STATUSES: ReadonlySet<number> = new Set([401, 403, 429]);
 export const RATE_LIMITED_COOLDOWN_MS = 30_000;
 export const REJECTED_COOLDOWN_MS = 300_000;
 const MAX_COOLDOWN_MS = 300_000;
-/** Longest failover pause after a request every key refused. */
+/** Longest and shortest failover pause after a request every key refused (a "Retry-After: 0" still pauses). */
 export const MAX_FAILOVER_PAUSE_MS = 30_000;
+const MIN_FAILOVER_PAUSE_MS = 1_000;
 
 /** Whether the provider refused the key (not the request). */
 export function isKeyRefusedStatus(status: number): boolean {
@@ -86,9 +87,10 @@ export class ProviderKeyPool {
     };
   }
 
-  /** No failover for `ms`: every key just refused the same request. */
+  /** No failover for `ms` (1 to 30 s): every key just refused the same request. */
   pauseFailover(ms: number): void {
-    this.failoverPausedUntilMs = Math.max(this.failoverPausedUntilMs, this.now() + Math.min(ms, MAX_FAILOVER_PAUSE_MS));
+    const pause = Math.max(MIN_FAILOVER_PAUSE_MS, Math.min(ms, MAX_FAILOVER_PAUSE_MS));
+    this.failoverPausedUntilMs = Math.max(this.failoverPausedUntilMs, this.now() + pause);
   }
 
   get failoverPaused(): boolean {
