@@ -24,6 +24,7 @@ import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayOptions } from "./options.js";
 import type { Observation, ParsedRequest, ProviderApi } from "./providers/provider-api.js";
 import { emptyObservation } from "./providers/provider-api.js";
+import { providerOverloadedBody } from "./providers/error-envelope.js";
 import { requestWithKeyFailover } from "./provider-key-pool.js";
 import type { KeyInUse, ProviderKeyPool } from "./provider-key-pool.js";
 import type { RecordQueue } from "./record-queue.js";
@@ -57,7 +58,6 @@ const MAX_LOGGED_MODEL_CHARS = 256;
  * a hundred tools holds some tens of thousands of objects and nests a few dozen levels.
  */
 export const REQUEST_JSON_LIMITS = Object.freeze({ maxDepth: 512, maxContainers: 100_000, maxValues: 1_000_000, maxMembers: 200_000 });
-
 
 /** Header naming the interception on bridged responses, for support and debugging. */
 export const INTERCEPTION_ID_HEADER = "x-weir-interception-id";
@@ -268,15 +268,11 @@ async function proxy(
       onDispatched();
       return pending;
     };
-    const keys = deps.providerKeys[route.provider];
     try {
-      // One key (the usual case) needs no failover machinery on the hot path.
-      response = await (firstKey === undefined || keys.size < 2
-        ? send(firstKey)
-        : requestWithKeyFailover(keys, inUse, send, (refused, next) => {
-            deadline.touch();
-            noteKeyFailover(deps, ctx, route, refused, next, id);
-          }));
+      response = await requestWithKeyFailover(deps.providerKeys[route.provider], inUse, send, (refused, next) => {
+        deadline.touch();
+        noteKeyFailover(deps, ctx, route, refused, next, id);
+      });
       deadline.touch();
     } catch (err) {
       const failure = deadline.failure(err);
@@ -326,11 +322,7 @@ function breakerOutcomeOfFailure(failure: Failure): BreakerOutcome {
  */
 function refuseOpenCircuit(ctx: ExchangeContext, route: BridgedRoute, id: string, state: "open" | "half_open", retryAfterSeconds: number): ProxyResult {
   const message = "circuit breaker is open";
-  const body =
-    route.provider === "openai"
-      ? { error: { message, type: "server_error", param: null, code: "service_unavailable" } }
-      : { type: "error", error: { type: "overloaded_error", message } };
-  sendJson(ctx.res, 503, JSON.stringify(body), { [INTERCEPTION_ID_HEADER]: id, "retry-after": String(retryAfterSeconds) });
+  sendJson(ctx.res, 503, providerOverloadedBody(route.provider, message), { [INTERCEPTION_ID_HEADER]: id, "retry-after": String(retryAfterSeconds) });
   const detail = state === "open" ? "the provider failed too often; not called" : "the provider is being retried; not called";
   return { observation: emptyObservation(), failure: upstreamFailure("upstream_error", `${message}: ${detail}`, message), status: 503 };
 }

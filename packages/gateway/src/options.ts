@@ -18,8 +18,6 @@ import { DEFAULT_RECORD_QUEUE_OPTIONS } from "./record-queue.js";
 /** One upstream provider. */
 export interface ProviderOptions {
   readonly baseUrl: string;
-  /** Centralized-mode key sent upstream (the first of apiKeys). SECURITY: secret; never logged. */
-  readonly apiKey?: string | undefined;
   /**
    * Centralized-mode keys in order: the first is used until the provider refuses it (429, 401,
    * 403), then the next (provider-key-pool.ts). SECURITY: secrets; never logged.
@@ -27,7 +25,7 @@ export interface ProviderOptions {
   readonly apiKeys: readonly string[];
 }
 
-/** What callers give for one provider: one key, or several. */
+/** What callers give for one provider: one key, or several. SECURITY: secrets; never logged. */
 export interface ProviderOptionsInput {
   readonly baseUrl?: string;
   readonly apiKey?: string | undefined;
@@ -228,7 +226,7 @@ function providerOptions(name: string, input: ProviderOptionsInput | undefined, 
   const apiKeys = Object.freeze([...(input?.apiKeys ?? single)]);
   if (apiKeys.some((k) => typeof k !== "string" || k.trim() === "")) throw new InvalidGatewayOptionsError(`${name}: an API key is empty`);
   if (new Set(apiKeys).size !== apiKeys.length) throw new InvalidGatewayOptionsError(`${name}: an API key is given twice`);
-  return Object.freeze({ baseUrl: url(`${name}.baseUrl`, input?.baseUrl ?? defaultBaseUrl), apiKey: apiKeys[0], apiKeys });
+  return Object.freeze({ baseUrl: url(`${name}.baseUrl`, input?.baseUrl ?? defaultBaseUrl), apiKeys });
 }
 
 // The embedded options: every shared setting resolved and validated like a networked

@@ -116,9 +116,20 @@ export interface KeyInUse {
  * another usable key is left, again with the next one — only ever before anything reached the
  * client. A refused key cools down at once; when every key the request tried refused it, the
  * request's cool-downs are undone and failover pauses (see the top of this file). `send` may
- * throw (the connection failed): that ends the attempts, the cool-downs so far kept.
+ * throw (the connection failed): that ends the attempts, the cool-downs so far kept. With one key
+ * (the usual case) or none (BYOK), this is `send` itself: no extra promise on the hot path.
  */
-export async function requestWithKeyFailover(
+export function requestWithKeyFailover(
+  keys: ProviderKeyPool,
+  inUse: KeyInUse,
+  send: (key: string | undefined) => Promise<UpstreamResponse>,
+  onFailover: (refused: { key: string; status: number }, next: string) => void,
+): Promise<UpstreamResponse> {
+  if (inUse.key === undefined || keys.size < 2) return send(inUse.key);
+  return failingOver(keys, inUse, send, onFailover);
+}
+
+async function failingOver(
   keys: ProviderKeyPool,
   inUse: KeyInUse,
   send: (key: string | undefined) => Promise<UpstreamResponse>,
@@ -127,9 +138,9 @@ export async function requestWithKeyFailover(
   let tried: Set<string> | undefined;
   let undo: (() => void)[] | undefined;
   for (;;) {
-    const key = inUse.key;
+    const key = inUse.key!;
     const response = await send(key);
-    if (key === undefined || keys.size < 2 || !isKeyRefusedStatus(response.statusCode) || keys.failoverPaused) return response;
+    if (!isKeyRefusedStatus(response.statusCode) || keys.failoverPaused) return response;
     const retryAfter = retryAfterMs(response.headers);
     (undo ??= []).push(keys.refused(key, response.statusCode, retryAfter));
     (tried ??= new Set()).add(key);

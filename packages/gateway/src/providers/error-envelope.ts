@@ -55,3 +55,14 @@ export function openaiErrorBody(status: number, message: string): string {
 export function anthropicErrorBody(status: number, message: string): string {
   return providerErrorBody("anthropic", status, message);
 }
+
+/**
+ * The provider's body for "overloaded, try again" (503): OpenAI's `service_unavailable` server
+ * error, Anthropic's `overloaded_error`, which the SDKs and Claude Code retry (the reference's
+ * circuit-breaker bodies).
+ */
+export function providerOverloadedBody(provider: ProviderName, message: string): string {
+  return JSON.stringify(
+    provider === "openai" ? { error: { message, type: "server_error", param: null, code: "service_unavailable" } } : { type: "error", error: { type: "overloaded_error", message } },
+  );
+}
