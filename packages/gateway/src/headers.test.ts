@@ -68,7 +68,8 @@ describe("upstreamRequestHeaders", () => {
   }
 
   it("byok never forwards a credential header holding the Weir key itself", () => {
-    const options = { provider: "anthropic", kind: "byok", providerKey: "sk-central" } as const;
+    // The gateway passes the key the client presented (the governance token, trimmed).
+    const options = { provider: "anthropic", kind: "byok", providerKey: "sk-central", weirKey: "weir-key" } as const;
     const asBearer = { "x-ai-governance-token": " weir-key ", authorization: "Bearer weir-key", "x-api-key": "sk-ant-own", "content-type": "application/json" };
     assert.deepEqual(upstreamRequestHeaders(asBearer, options), { "x-api-key": "sk-ant-own", "content-type": "application/json" });
     const asApiKey = { "x-ai-governance-token": "weir-key", authorization: "Bearer sk-ant-oat01-own", "x-api-key": "weir-key" };
@@ -77,7 +78,7 @@ describe("upstreamRequestHeaders", () => {
 
   // Node joins a repeated X-Api-Key into one value: "k, k" must not slip past as "not the key".
   it("byok never forwards the Weir key sent twice, or inside any other header", () => {
-    const options = { provider: "anthropic", kind: "byok", providerKey: undefined } as const;
+    const options = { provider: "anthropic", kind: "byok", providerKey: undefined, weirKey: "weir-key-0123456789" } as const;
     const twice = { "x-ai-governance-token": "weir-key-0123456789", "x-api-key": "weir-key-0123456789, weir-key-0123456789", "x-note": "token=weir-key-0123456789" };
     assert.deepEqual(upstreamRequestHeaders(twice, options), {});
     assert.deepEqual(upstreamRequestHeaders({ "x-ai-governance-token": "weir-key-0123456789", "x-api-key": ["weir-key-0123456789", "sk-ant-own"] }, options), {});

@@ -1,7 +1,7 @@
 // Which headers cross the gateway in each direction (reference §7 "Outgoing headers", DESIGN §6).
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import { GOVERNANCE_HEADER_PREFIX, SESSION_TOKEN_HEADER, extractAuthToken } from "./credentials.js";
+import { GOVERNANCE_HEADER_PREFIX, SESSION_TOKEN_HEADER } from "./credentials.js";
 import type { ProviderName } from "./routes.js";
 
 /** RFC 9110 hop-by-hop headers: meaningful for one connection only. */
@@ -44,6 +44,8 @@ export interface UpstreamHeaderOptions {
   readonly kind: CredentialKind;
   /** The configured provider key, injected in centralized mode. SECURITY: secret. */
   readonly providerKey: string | undefined;
+  /** The Weir key the client presented: in BYOK no header holding it goes upstream. SECURITY: secret. */
+  readonly weirKey?: string | undefined;
   /** The body goes upstream decoded (bridged routes): the client's Content-Encoding is dropped. */
   readonly bodyDecoded?: boolean;
   /** With --send-actor-headers: the authorized user, named in the actor headers. */
@@ -80,9 +82,9 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
   const named = connectionTokens(incoming);
   const out: Record<string, string> = {};
   // SECURITY: in BYOK the client's credentials go upstream, but never a copy of its Weir key
-  // (a client configured with the Weir key as its SDK key and as the governance token, which
-  // is what credential extraction finds first in BYOK): no header holding it is forwarded.
-  const weirKey = options.kind === "byok" ? extractAuthToken(incoming)?.token : undefined;
+  // (a client configured with the Weir key as its SDK key and as the governance token): no
+  // header holding it is forwarded. (Centralized mode drops every credential header anyway.)
+  const weirKey = options.kind === "byok" ? options.weirKey : undefined;
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();

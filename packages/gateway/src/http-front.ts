@@ -8,7 +8,7 @@ import { isUuid } from "@weir/proto";
 import type { Logger } from "pino";
 import { Cancellation } from "./cancellation.js";
 import type { AuthorizedUser, ControlPlaneClient, UserCredential } from "./control-plane-client.js";
-import { GOVERNANCE_REQUEST_ID_HEADER, extractAuthToken, isByokRequest } from "./credentials.js";
+import { GOVERNANCE_REQUEST_ID_HEADER, extractAuthToken } from "./credentials.js";
 import { takeDelegation } from "./delegation.js";
 import {
   AtCapacityError,
@@ -204,7 +204,8 @@ export class HttpFront {
         throw new RateLimitedError(this.rateLimiter.limit, retryAfter);
       }
     }
-    const byok = isByokRequest(req.headers);
+    // The governance header is the first place a credential is read from: present, it is BYOK.
+    const byok = credential?.source === "governance_token";
     if (byok && !this.o.options.allowByok) throw new ByokNotAllowedError();
     // A delegated in-process request authorizes by key id alone (reference: IsAuthorized{key_id}).
     // Its Authorization / X-Api-Key are then the user's provider key (BYOK) or unused; they are
@@ -243,6 +244,7 @@ export class HttpFront {
       res,
       user,
       byok,
+      presentedKey: credential?.token,
       cancellation: exchange,
       logger: log.with({
         route: route.route,

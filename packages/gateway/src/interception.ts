@@ -15,7 +15,7 @@ import type { BreakerOutcome, CircuitBreakers } from "./circuit-breaker.js";
 import { detectClient, detectClientSessionId } from "./client-detection.js";
 import { decodeRequestBody } from "./content-coding.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
-import { bearerToken, extractAuthToken, maskCredential } from "./credentials.js";
+import { bearerToken, maskCredential } from "./credentials.js";
 import { InvalidRequestBodyError, RecordInterceptionError } from "./errors.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { CredentialKind } from "./headers.js";
@@ -81,6 +81,8 @@ export interface ExchangeContext {
   readonly res: ServerResponse;
   readonly user: AuthorizedUser;
   readonly byok: boolean;
+  /** The Weir key the client presented (none for a delegated request). SECURITY: never logged or forwarded. */
+  readonly presentedKey: string | undefined;
   readonly logger: RequestLog;
   /**
    * Aborted when the client disconnects (ClientDisconnectedError), at the shutdown deadline
@@ -126,8 +128,7 @@ function answerFailure(relay: Relay, failure: Failure): number {
  * holding the Weir key itself, which is never forwarded (headers.ts) and whose hint would show
  * part of the Weir key's secret.
  */
-export function byokProviderCredential(headers: IncomingHttpHeaders, provider: ProviderName): string | undefined {
-  const weirKey = extractAuthToken(headers)?.token;
+export function byokProviderCredential(headers: IncomingHttpHeaders, provider: ProviderName, weirKey: string | undefined): string | undefined {
   const own = (value: string | undefined): string | undefined => (value === undefined || value === "" || (weirKey !== undefined && value.includes(weirKey)) ? undefined : value);
   const auth = headers.authorization;
   const bearer = own(bearerToken(Array.isArray(auth) ? auth[0] : auth));
@@ -161,7 +162,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   const kind: CredentialKind = byok ? "byok" : "centralized";
   const centralKey = byok ? undefined : deps.providerKeys[route.provider].pick();
   // SECURITY: only the masked hint of the provider credential is recorded or logged.
-  const credentialHint = maskCredential(byok ? byokProviderCredential(req.headers, route.provider) : centralKey);
+  const credentialHint = maskCredential(byok ? byokProviderCredential(req.headers, route.provider, ctx.presentedKey) : centralKey);
   const client = detectClient(req.headers);
   const userAgent = req.headers["user-agent"] ?? "";
   const id = uuidv7(startedAtMs);
@@ -259,6 +260,7 @@ async function proxy(
           provider: route.provider,
           kind: ctx.byok ? "byok" : "centralized",
           providerKey: key,
+          weirKey: ctx.presentedKey,
           bodyDecoded: true,
           actor: options.sendActorHeaders ? { id: ctx.user.ownerId, username: ctx.user.username } : undefined,
         }),

@@ -30,7 +30,7 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
     const send = (key: string | undefined): Promise<UpstreamResponse> =>
       deps.upstream.request(upstreamTarget(provider.baseUrl, route.upstreamPath), {
         method,
-        headers: upstreamRequestHeaders(req.headers, { provider: route.provider, kind: ctx.byok ? "byok" : "centralized", providerKey: key }),
+        headers: upstreamRequestHeaders(req.headers, { provider: route.provider, kind: ctx.byok ? "byok" : "centralized", providerKey: key, weirKey: ctx.presentedKey }),
         body,
         cancellation: deadline.cancellation,
       });
