@@ -3,7 +3,6 @@
 // closes idle HTTP/2 sessions and keep-alive connections so processes exit on their own.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -19,7 +18,7 @@ import { Authorizer, MCPConfigurator, Recorder } from "@weir/proto";
 import pino from "pino";
 import { sql } from "kysely";
 import { CONTROL_PLANE_DEFAULTS, bootstrapOwner, createControlPlane, type ControlPlane } from "./index.js";
-import { createDatabase, createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from "./testing/index.js";
+import { captureLogger, createDatabase, createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from "./testing/index.js";
 import { createTestH2Transport, gatewayHeaders, insertApiKey, insertGatewayKey, insertUser, type GatewayKeyFixture, type TestH2Transport } from "./testing/rpc-fixtures.js";
 
 const logger = pino({ level: "silent" });
@@ -162,8 +161,7 @@ describe("/readyz", () => {
   it("turns 503 when the database goes away, logging it once however often it is probed", async () => {
     const name = `weir_ready_${randomBytes(4).toString("hex")}`;
     await createDatabase(t.serverUrl, name);
-    const lines: string[] = [];
-    const captured = pino({ level: "warn" }, new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }));
+    const { logger: captured, lines } = captureLogger("warn");
     const cp = createControlPlane({ listen, databaseUrl: databaseUrl(t.serverUrl, name), logger: captured });
     await cp.start();
     try {
@@ -172,9 +170,9 @@ describe("/readyz", () => {
       const got = await get(`${cp.url}/readyz`);
       assert.deepEqual([got.status, JSON.parse(got.body)], [503, { status: "not ready", message: "database unavailable" }]);
       for (let i = 0; i < 4; i++) assert.equal((await get(`${cp.url}/readyz`)).status, 503);
-      const notAnswering = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "database not answering");
-      assert.equal(notAnswering.length, 1, lines.join(""));
-      assert.equal(typeof notAnswering[0].err, "string", "one line, no stack");
+      const notAnswering = lines().filter((l) => l.msg === "database not answering");
+      assert.equal(notAnswering.length, 1, JSON.stringify(lines()));
+      assert.equal(typeof notAnswering[0]?.err, "string", "one line, no stack");
       assert.equal((await get(`${cp.url}/healthz`)).status, 200);
     } finally {
       await cp.shutdown();

@@ -5,11 +5,10 @@
 // that accepts connections but never answers.
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { sql } from "kysely";
 import pino from "pino";
-import { createTestDatabase, type TestDatabase } from "../testing/index.js";
+import { captureLogger, createTestDatabase, type TestDatabase } from "../testing/index.js";
 import { createKysely, openDatabase } from "./database.js";
 import { freeLoopbackPort } from "./embedded-postgres.js";
 import { Code } from "@connectrpc/connect";
@@ -25,22 +24,11 @@ after(async () => {
   await t?.drop();
 });
 
-function capture(): { logger: pino.Logger; messages: () => string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _e, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { logger: pino(stream), messages: () => lines.map((l) => JSON.parse(l).msg as string) };
-}
-
 describe("database connection loss", () => {
   // The crash this pins: pg-pool listens for a client's errors only while it is idle, so a
   // FATAL arriving between two statements of a transaction was an unhandled 'error' event.
   it("survives the server ending a connection a transaction holds between two statements, and serves again", async () => {
-    const { logger, messages } = capture();
+    const { logger, messages } = captureLogger("info");
     const db = createKysely(t.url, 2, logger);
     try {
       let failure: unknown;

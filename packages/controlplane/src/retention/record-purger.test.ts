@@ -3,7 +3,6 @@
 // across control-plane replicas, and how it is scheduled and survives a failing database.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { Writable } from "node:stream";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { sql, type Kysely } from "kysely";
 import pino from "pino";
@@ -11,7 +10,7 @@ import { createKysely } from "../db/database.js";
 import { purgeInterceptionsStartedBefore, type PurgedRows } from "../db/repositories/record-retention-repository.js";
 import type { Database } from "../db/schema.js";
 import { ControlPlaneMetrics } from "../metrics.js";
-import { createTestDatabase, databaseUrl, type TestDatabase } from "../testing/index.js";
+import { captureLogger, createTestDatabase, databaseUrl, type TestDatabase } from "../testing/index.js";
 import type { Timers } from "../timers.js";
 import { RecordPurger, type RecordPurgerOptions } from "./record-purger.js";
 
@@ -97,20 +96,9 @@ async function interceptionIds(): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-function capturedLogger(): { logger: pino.Logger; lines: () => any[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  return { logger: pino({ level: "info" }, stream), lines: () => chunks.join("").split("\n").filter(Boolean).map((l) => JSON.parse(l)) };
-}
-
 function purger(over: Partial<RecordPurgerOptions> = {}): { purger: RecordPurger; metrics: ControlPlaneMetrics; lines: () => any[] } {
   const metrics = new ControlPlaneMetrics({ collectDefaultMetrics: false });
-  const { logger, lines } = capturedLogger();
+  const { logger, lines } = captureLogger("info");
   const p = new RecordPurger({
     db: t.db,
     logger,

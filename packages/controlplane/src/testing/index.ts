@@ -12,3 +12,5 @@ export {
 export type { TestDatabase, TestServer } from "./test-database.js";
 export { insertApiKey, insertGatewayKey, insertUser } from "./rpc-fixtures.js";
 export type { GatewayKeyFixture } from "./rpc-fixtures.js";
+export { captureLogger } from "./capture-logger.js";
+export type { CapturedLogger } from "./capture-logger.js";
