@@ -21,10 +21,7 @@ export function parentGone(): Promise<"parent_gone"> {
 
 export async function runDaemon(daemon: Daemon, logger: Logger, fatal?: Promise<Error>, stop?: Promise<"parent_gone">): Promise<void> {
   await daemon.start();
-  const signalled = shutdownSignal((signal) =>
-    logger.warn({ signal }, "already shutting down: in-flight work gets until the shutdown deadlines (kill -9 would lose it)"),
-  );
-  const reason = await Promise.race<Error | NodeJS.Signals | "parent_gone">([signalled, ...(fatal ? [fatal] : []), ...(stop ? [stop] : [])]);
+  const reason = await Promise.race<Error | NodeJS.Signals | "parent_gone">([shutdownSignal(logger), ...(fatal ? [fatal] : []), ...(stop ? [stop] : [])]);
   if (typeof reason === "string") logger.info({ signal: reason }, "shutting down");
   else logger.error({ err: reason.message }, "shutting down after a fatal error");
   await daemon.shutdown();

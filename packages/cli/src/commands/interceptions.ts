@@ -67,11 +67,13 @@ export function interceptionsCommand(): Command {
   ).action(async (flags: ListFlags) => {
     const limit = parseLimit(flags.limit);
     const client = adminClient(flags);
-    const users = await client.get<User[]>("/api/v2/users");
+    // Users are read only when needed: to find an initiator by name, or to name initiators in the table.
+    const byName = flags.initiator !== undefined && !isUuid(flags.initiator);
+    const users = byName || !flags.json ? await client.get<User[]>("/api/v2/users") : [];
     const query = new URLSearchParams();
     // A user id goes through as it is: a deleted user's traffic is still recorded (and is what an
     // audit looks for), but the users list no longer has them.
-    if (flags.initiator !== undefined) query.set("initiator", isUuid(flags.initiator) ? flags.initiator : (await findUser(client, flags.initiator, users)).id);
+    if (flags.initiator !== undefined) query.set("initiator", byName ? (await findUser(client, flags.initiator, users)).id : flags.initiator);
     for (const [name, value] of [
       ["provider", flags.provider],
       ["model", flags.model],

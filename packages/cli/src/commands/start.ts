@@ -165,7 +165,7 @@ async function runStart(flags: StartFlags): Promise<void> {
     writeEnvFile(quickstartFile, quickstart);
     // Listening before the banner says "Press Ctrl-C": a Ctrl-C right after it must not find the
     // default handler, which would kill us without cleaning up.
-    const stopRequested = shutdownSignal();
+    const stopRequested = shutdownSignal(logger);
     process.stdout.write(banner(quickstart, quickstartFile, emulator !== undefined, logFile));
 
     const gatewayDied = new Promise<void>((resolveExit) =>
