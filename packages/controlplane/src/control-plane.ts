@@ -39,8 +39,6 @@ const ADMIN_POOL_SIZE = 4;
 /** Accept backlog of the control plane's listener (Node's default is 511). */
 const LISTEN_BACKLOG = 4096;
 
-/** host:port to listen on; port 0 picks a free port (read it back from `url`). */
-
 /**
  * Memory one HTTP/2 session (one gateway replica) may hold, in MB. Node's default, 10, is less
  * than a few RecordBatch messages of readMaxBytes (4 MiB) in flight at once: past it nghttp2
@@ -48,6 +46,8 @@ const LISTEN_BACKLOG = 4096;
  * ResourceExhausted, and the replica's authorizations on the same session fail with them.
  */
 const HTTP2_SESSION_MEMORY_MB = 128;
+
+/** host:port to listen on; port 0 picks a free port (read it back from `url`). */
 export interface ListenAddress {
   readonly host: string;
   readonly port: number;

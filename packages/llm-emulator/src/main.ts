@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { CONTROL_HEADERS, DEFAULT_EVENTS, MAX_EVENTS } from './controls.js';
 import { createLlmEmulator } from './emulator.js';
 
 const USAGE = `Usage: llm-emulator [--host 127.0.0.1] [--port 0] [--max-recorded 10000]
@@ -9,12 +10,12 @@ and Anthropic (/anthropic/v1/messages, .../count_tokens, /anthropic/v1/models) A
 and benchmarks. --port 0 takes any free port; --max-recorded 0 turns the request log off.
 
 Per request, headers (or a model suffix such as "gpt-4o@events=5,delay=100") script the answer:
-  x-emulator-ttfb-ms: N            wait N ms before the response head
-  x-emulator-events: N             stream N text deltas (default 3, at most 10000)
-  x-emulator-event-delay-ms: N     N ms between stream events
-  x-emulator-status: N             answer HTTP status N with the provider's error body
-  x-emulator-disconnect-after: N   cut the connection after N events (blocking: at once)
-  x-emulator-usage: input=N,output=N,cacheRead=N,cacheWrite=N,reasoning=N
+  ${CONTROL_HEADERS.ttfbMs}: N            wait N ms before the response head
+  ${CONTROL_HEADERS.events}: N             stream N text deltas (default ${DEFAULT_EVENTS}, at most ${MAX_EVENTS})
+  ${CONTROL_HEADERS.eventDelayMs}: N     N ms between stream events
+  ${CONTROL_HEADERS.status}: N             answer HTTP status N with the provider's error body
+  ${CONTROL_HEADERS.disconnectAfter}: N   cut the connection after N events (blocking: at once)
+  ${CONTROL_HEADERS.usage}: input=N,output=N,cacheRead=N,cacheWrite=N,reasoning=N
 Recorded requests: GET /_emulator/requests; health: GET /_emulator/health.
 `;
 

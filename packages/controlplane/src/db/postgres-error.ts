@@ -81,12 +81,11 @@ export function isPoolExhaustedError(err: unknown): boolean {
  */
 export function isDatabaseUnavailableError(err: unknown): boolean {
   for (const e of causes(err)) {
+    const sqlstate = postgresErrorCode(e);
+    if (sqlstate !== undefined && (sqlstate.startsWith("08") || UNAVAILABLE_SQLSTATES.has(sqlstate))) return true;
+    if (sqlstate === "55000" && NOT_ACCEPTING_CONNECTIONS.test(e.message)) return true;
     const code = (e as { code?: unknown }).code;
-    if (typeof code === "string") {
-      if (e instanceof pg.DatabaseError && (code.startsWith("08") || UNAVAILABLE_SQLSTATES.has(code))) return true;
-      if (e instanceof pg.DatabaseError && code === "55000" && NOT_ACCEPTING_CONNECTIONS.test(e.message)) return true;
-      if (UNREACHABLE_SOCKET_CODES.has(code)) return true;
-    }
+    if (typeof code === "string" && UNREACHABLE_SOCKET_CODES.has(code)) return true;
     if (UNAVAILABLE_MESSAGES.some((m) => e.message.startsWith(m))) return true;
   }
   return false;
@@ -99,8 +98,8 @@ export function isDatabaseUnavailableError(err: unknown): boolean {
  */
 export function isConnectionRefusedByConfiguration(err: unknown): boolean {
   for (const e of causes(err)) {
-    const code = (e as { code?: unknown }).code;
-    if (e instanceof pg.DatabaseError && typeof code === "string" && REFUSED_BY_CONFIGURATION.has(code)) return true;
+    const sqlstate = postgresErrorCode(e);
+    if (sqlstate !== undefined && REFUSED_BY_CONFIGURATION.has(sqlstate)) return true;
   }
   return false;
 }

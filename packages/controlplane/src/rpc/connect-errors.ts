@@ -44,12 +44,6 @@ export const INTERNAL_ERROR_MESSAGE = "internal error";
 /** Sent with Unavailable when the control plane cannot reach its database (gateways retry, answer 503). */
 export const DATABASE_UNAVAILABLE_MESSAGE = "the control plane's database is unavailable";
 
-/**
- * Sent with ResourceExhausted when every database connection stayed busy: the control plane is
- * overloaded, not gone, so gateways answer 503 without declaring it unreachable (which would take
- * every replica out of its load balancer at once), and retry their records.
- */
-export { CONTROL_PLANE_BUSY_MESSAGE };
 
 // During an outage every RPC fails the same way: one line per 5 s, without a stack.
 const databaseOutageLog = new LogThrottle(5_000);
@@ -75,6 +69,8 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
   if (isPoolExhaustedError(err)) {
     const held = databaseOutageLog.take("busy");
     if (held !== undefined) logger.warn({ err: oneLineError(err), held_back: held }, "rpc failed: no free database connection");
+    // Overloaded, not gone: gateways answer 503 without declaring it unreachable (which would
+    // take every replica out of its load balancer at once), and retry their records.
     return new ConnectError(CONTROL_PLANE_BUSY_MESSAGE, Code.ResourceExhausted);
   }
   if (isDatabaseUnavailableError(err)) {

@@ -35,7 +35,7 @@ export type PurgedTable = (typeof PURGED_TABLES)[number];
 
 /** Refreshes the planner's statistics of the purged tables (after a large purge). */
 export async function analyzePurgedTables(db: Kysely<Database>): Promise<void> {
-  await sql`ANALYZE aibridge_interceptions, aibridge_token_usages, aibridge_user_prompts, aibridge_tool_usages, aibridge_model_thoughts`.execute(db);
+  await sql`ANALYZE ${sql.join(PURGED_TABLES.map((t) => sql.table(t)))}`.execute(db);
 }
 
 /** Rows deleted, per table. */
