@@ -52,6 +52,9 @@ describe("options", () => {
   // (it crashed the first purge).
   it("refuses a record retention beyond 100 years", () => {
     assert.throws(() => createControlPlane({ logger, recordRetentionMs: 999_999_999 * 86_400_000 }), RangeError);
+    // Shorter than an hour could purge interceptions still being recorded; 0 keeps everything.
+    assert.throws(() => createControlPlane({ logger, recordRetentionMs: 60_000 }), /from 3600000 \(1 hour\)/);
+    assert.equal(createControlPlane({ logger, recordRetentionMs: 0 }).options.recordRetentionMs, 0);
     assert.equal(createControlPlane({ logger, recordRetentionMs: 36_500 * 86_400_000 }).options.recordRetentionMs, 36_500 * 86_400_000);
     // A batch of 0 would never finish a pass.
     assert.throws(() => createControlPlane({ logger, recordPurgeBatchSize: 0 }), /recordPurgeBatchSize must be a positive whole number, got 0/);

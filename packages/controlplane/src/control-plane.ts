@@ -135,12 +135,14 @@ const HTTP1_IDLE_TIMEOUT_MS = 60_000;
 
 /** Longest record retention: beyond about 100 years the cut-off is no date PostgreSQL takes. */
 const MAX_RECORD_RETENTION_MS = 36_500 * 86_400_000;
+/** Shortest (but 0, forever): anything shorter could purge interceptions still being recorded. */
+const MIN_RECORD_RETENTION_MS = 3_600_000;
 
 function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptions {
   const d = CONTROL_PLANE_DEFAULTS;
   const retention = options.recordRetentionMs ?? d.recordRetentionMs;
-  if (!Number.isFinite(retention) || retention < 0 || retention > MAX_RECORD_RETENTION_MS) {
-    throw new RangeError(`recordRetentionMs must be 0 (keep forever) or up to ${MAX_RECORD_RETENTION_MS} (100 years), got ${retention}`);
+  if (!Number.isFinite(retention) || (retention !== 0 && (retention < MIN_RECORD_RETENTION_MS || retention > MAX_RECORD_RETENTION_MS))) {
+    throw new RangeError(`recordRetentionMs must be 0 (keep forever) or from ${MIN_RECORD_RETENTION_MS} (1 hour) to ${MAX_RECORD_RETENTION_MS} (100 years), got ${retention}`);
   }
   for (const [name, value] of [
     ["recordPurgeIntervalMs", options.recordPurgeIntervalMs],
