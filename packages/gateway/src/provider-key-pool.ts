@@ -119,22 +119,17 @@ export interface KeyInUse {
  * throw (the connection failed): that ends the attempts, the cool-downs so far kept. With one key
  * (the usual case) or none (BYOK), this is `send` itself: no extra promise on the hot path.
  */
-export function requestWithKeyFailover(
-  keys: ProviderKeyPool,
-  inUse: KeyInUse,
-  send: (key: string | undefined) => Promise<UpstreamResponse>,
-  onFailover: (refused: { key: string; status: number }, next: string) => void,
-): Promise<UpstreamResponse> {
+export function requestWithKeyFailover(keys: ProviderKeyPool, inUse: KeyInUse, send: SendWithKey, onFailover: OnFailover): Promise<UpstreamResponse> {
   if (inUse.key === undefined || keys.size < 2) return send(inUse.key);
   return failingOver(keys, inUse, send, onFailover);
 }
 
-async function failingOver(
-  keys: ProviderKeyPool,
-  inUse: KeyInUse,
-  send: (key: string | undefined) => Promise<UpstreamResponse>,
-  onFailover: (refused: { key: string; status: number }, next: string) => void,
-): Promise<UpstreamResponse> {
+/** One attempt with `key` (undefined: no central key, BYOK). */
+export type SendWithKey = (key: string | undefined) => Promise<UpstreamResponse>;
+/** Told of each failover, before the next attempt. */
+export type OnFailover = (refused: { key: string; status: number }, next: string) => void;
+
+async function failingOver(keys: ProviderKeyPool, inUse: KeyInUse, send: SendWithKey, onFailover: OnFailover): Promise<UpstreamResponse> {
   let tried: Set<string> | undefined;
   let undo: (() => void)[] | undefined;
   for (;;) {
