@@ -24,7 +24,7 @@ export type { ControlPlaneOptions, ListenAddress, ResolvedControlPlaneOptions, T
 export { InvalidMountError } from "./server/mounts.js";
 export type { MountedHandler } from "./server/mounts.js";
 export type { HttpRequest, HttpResponse } from "./server/connection-tracker.js";
-export { CONTROL_PLANE_ENV, ConfigError, controlPlaneOptionsFromEnv, oneLineError, parseListenAddress } from "./control-plane-env.js";
+export { oneLineError } from "./one-line-error.js";
 export {
   AlreadyExistsError,
   AmbiguousCredentialError,
