@@ -86,6 +86,32 @@ describe("recording fidelity through a replica", () => {
     assert.deepEqual(i.tool_usages.map((t: any) => t.provider_tool_call_id), calls.map((c) => c.id));
   });
 
+  it("stores an Anthropic answer's tool inputs as the model wrote them, not re-serialised", async () => {
+    // Parsed and stringified again, 12345678901234567890 would become 12345678901234567000,
+    // 2.50 would become 2.5, and the key "2" would move ahead of "b".
+    upstream.answer({
+      body: `{"id": "msg_raw", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [
+          {"type": "text", "text": "Looking up."},
+          {"type": "tool_use", "id": "toolu_big", "name": "lookup", "input": {"b": "x y", "2": 2.50, "n": 12345678901234567890}},
+          {"type": "tool_use", "id": "toolu_empty", "name": "ping", "input": {}}
+        ],
+        "stop_reason": "tool_use", "stop_sequence": null,
+        "usage": {"input_tokens": 10, "output_tokens": 4, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}`,
+    });
+    const { data, response } = await anthropic().messages.create({ model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user", content: "look it up" }] }).withResponse();
+    assert.equal(data.stop_reason, "tool_use");
+    const id = response.headers.get("x-weir-interception-id")!;
+    const i = await interception(id, (x) => x.tool_usages.length === 2);
+    assert.deepEqual(
+      i.tool_usages.map((t: any) => [t.provider_tool_call_id, t.tool, t.input]),
+      [
+        ["toolu_big", "lookup", `{"b":"x y","2":2.50,"n":12345678901234567890}`],
+        ["toolu_empty", "ping", "{}"],
+      ],
+    );
+  });
+
   it("records what a Claude Code user typed as the prompt, not the reminders sent ahead of it", async () => {
     upstream.answer({
       json: { id: "msg_prompt", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [{ type: "text", text: "ok" }], stop_reason: "end_turn", usage: ANTHROPIC_USAGE },

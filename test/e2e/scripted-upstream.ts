@@ -11,6 +11,8 @@ export interface ScriptedAnswer {
   /** A JSON body, or the SSE events (each a complete `event:`/`data:` block) of a stream. */
   readonly json?: unknown;
   readonly events?: readonly string[];
+  /** A JSON body sent exactly as written (instead of `json`). */
+  readonly body?: string;
 }
 
 export interface ReceivedRequest {
@@ -44,7 +46,7 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
         return;
       }
       res.writeHead(answer.status ?? 200, { "content-type": "application/json", ...answer.headers });
-      res.end(JSON.stringify(answer.json));
+      res.end(answer.body ?? JSON.stringify(answer.json));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

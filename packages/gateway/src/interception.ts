@@ -373,7 +373,8 @@ async function relayBlocking(relay: Relay, response: UpstreamResponse, headers: 
     res.end(body);
   }
   // Read after the answer is on its way: the client does not wait for the bookkeeping.
-  const observation = relay.api.observeResponse(tryParseJson(body.toString("utf8")));
+  const text = body.toString("utf8");
+  const observation = relay.api.observeResponse(tryParseJson(text), text);
   if (!delivered) return { observation, failure: upstreamFailure("client_disconnected", "client disconnected"), status: response.statusCode };
   return { observation, failure: undefined, status: response.statusCode };
 }

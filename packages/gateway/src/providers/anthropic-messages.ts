@@ -4,6 +4,7 @@
 // terminal event of a broken stream.
 
 import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js";
+import { rawMembersOfElements } from "../json-raw-values.js";
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
 import { contentText, lastTurn } from "./content-text.js";
@@ -88,18 +89,22 @@ function parseRequest(body: JsonObject): ParsedRequest {
   };
 }
 
-function observeResponse(body: unknown): Observation {
+function observeResponse(body: unknown, text: string): Observation {
   const obj = asObject(body);
   const toolCalls: ToolCall[] = [];
   const thoughts: Thought[] = [];
-  for (const raw of asArray(obj?.content) ?? []) {
-    const block = asObject(raw);
+  // A tool's input as the model wrote it (re-serialising the parsed value could change it).
+  let rawInputs: (string | undefined)[] | undefined;
+  const content = asArray(obj?.content) ?? [];
+  for (let index = 0; index < content.length; index++) {
+    const block = asObject(content[index]);
     const type = asString(block?.type);
     if (type === "tool_use") {
+      rawInputs ??= rawMembersOfElements(text, "content", "input") ?? [];
       toolCalls.push({
         id: asString(block?.id) ?? "",
         name: asString(block?.name) ?? "",
-        input: JSON.stringify(block?.input ?? {}),
+        input: rawInputs[index] ?? JSON.stringify(block?.input ?? {}),
         itemId: "",
       });
     } else if (type === "thinking") {

@@ -79,7 +79,8 @@ export interface ProviderApi {
   /** `text` is the body's JSON text, for rewrites that keep the client's exact bytes. */
   parseRequest(body: JsonObject, text: string): ParsedRequest;
   createStreamObserver(): StreamObserver;
-  observeResponse(body: unknown): Observation;
+  /** `body` is the parsed response (undefined if it was not JSON), `text` its JSON text. */
+  observeResponse(body: unknown, text: string): Observation;
   /** A provider-shaped JSON error body for failures the gateway reports itself (502, 504). */
   errorBody(status: number, message: string): string;
 }

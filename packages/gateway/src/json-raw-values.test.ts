@@ -1,0 +1,54 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { rawMembersOfElements } from "./json-raw-values.js";
+
+const inputs = (text: string) => rawMembersOfElements(text, "content", "input");
+
+describe("rawMembersOfElements", () => {
+  it("keeps each element's member exactly as written, spaces outside strings removed", () => {
+    const text = `{
+      "id": "msg_1", "content": [
+        {"type": "text", "text": "a \\"quoted\\" {not: json} [x]"},
+        {"type": "tool_use", "id": "toolu_1", "input": {"b": 1, "2": 2.50, "n": 12345678901234567890, "s": "two  spaces, \\"q\\" \\\\"}},
+        {"type": "tool_use", "input": [1, {"x": [true, null]}]},
+        {"type": "tool_use", "input": "str"}, {"input": -1.0e3}
+      ], "usage": {"input": 9}}`;
+    assert.deepEqual(inputs(text), [
+      undefined,
+      `{"b":1,"2":2.50,"n":12345678901234567890,"s":"two  spaces, \\"q\\" \\\\"}`,
+      `[1,{"x":[true,null]}]`,
+      `"str"`,
+      `-1.0e3`,
+    ]);
+  });
+
+  it("takes the last of a repeated key, as JSON.parse does, and reads escaped keys", () => {
+    assert.deepEqual(inputs(`{"content":[{"input":1}],"content":[{"input":{"a":1},"input":{"a":2}}]}`), [`{"a":2}`]);
+    assert.deepEqual(inputs(`{"cont\\u0065nt":[{"inp\\u0075t":true}]}`), ["true"]);
+  });
+
+  it("answers undefined for elements that are not objects or lack the member", () => {
+    assert.deepEqual(inputs(`{"content":[null,"input",[{"input":1}],{"type":"text"},{}]}`), [undefined, undefined, undefined, undefined, undefined]);
+    assert.deepEqual(inputs(`{"content":[]}`), []);
+  });
+
+  it("answers undefined when the text is not an object holding the array", () => {
+    assert.equal(inputs(`[{"content":[{"input":1}]}]`), undefined);
+    assert.equal(inputs(`{"content":{"input":1}}`), undefined);
+    assert.equal(inputs(`{"other":[{"input":1}], "nested": {"content":[{"input":1}]}}`), undefined);
+    assert.equal(inputs(`{}`), undefined);
+  });
+
+  it("ends on text that is not valid JSON instead of looping", () => {
+    for (const bad of [`{"content":[{"input":"unterminated`, `{"content":[{"input":{"a":[1,2`, `{"content":[{input:1}]}`, `{"content`, ``]) {
+      assert.doesNotThrow(() => inputs(bad));
+    }
+  });
+
+  it("agrees with JSON.parse on every value it returns", () => {
+    const doc = { content: [{ input: { z: [1, 2, { y: "é ☃ \u2028" }], a: null } }, { type: "x" }, { input: "\\\"" }] };
+    const text = JSON.stringify(doc, null, 2);
+    const raw = inputs(text)!;
+    assert.deepEqual(raw.map((r) => (r === undefined ? undefined : JSON.parse(r))), doc.content.map((c) => ("input" in c ? c.input : undefined)));
+  });
+});
