@@ -5,7 +5,9 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -22,10 +24,15 @@ after(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function start(dir: string): Promise<{ proc: WeirProcess; banner: string }> {
+async function start(dir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ proc: WeirProcess; banner: string }> {
   const env = { ...process.env };
   for (const name of ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DATABASE_URL", "WEIR_DATABASE_URL"]) delete env[name];
-  const proc = runWeir(["start", "--dir", join(dir, ".weir"), "--control-plane-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"], { ...env, OPENAI_API_KEY: "", ANTHROPIC_API_KEY: "" });
+  const proc = runWeir(["start", "--dir", join(dir, ".weir"), "--control-plane-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"], {
+    ...env,
+    OPENAI_API_KEY: "",
+    ANTHROPIC_API_KEY: "",
+    ...extraEnv,
+  });
   running.push(proc);
   const banner = await eventually("the start banner", async () => {
     if (proc.child.exitCode !== null) throw new Error(`weir start exited ${proc.child.exitCode}: ${proc.output()}`);
@@ -49,7 +56,11 @@ describe("weir start", () => {
     await chmod(dir, 0o755); // as root, embedded PostgreSQL runs as `postgres` and must reach .weir/
 
     const first = await start(dir);
-    assert.match(first.banner, /LLM EMULATOR/);
+    const upstreamLines = (banner: string) => banner.split("\n").filter((l) => /^  (OpenAI|Anthropic): /.test(l));
+    assert.deepEqual(upstreamLines(first.banner), [
+      "  OpenAI:         LLM EMULATOR: canned answers, not a real model (set OPENAI_API_KEY for the real API)",
+      "  Anthropic:      LLM EMULATOR: canned answers, not a real model (set ANTHROPIC_API_KEY for the real API)",
+    ]);
     const curls = first.banner.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("curl -sS http"));
     assert.equal(curls.filter((l) => /\/(chat\/completions|responses|messages) /.test(l)).length, 3, first.banner);
     for (const line of curls.filter((l) => !l.includes("/interceptions"))) {
@@ -73,11 +84,24 @@ describe("weir start", () => {
     assert.deepEqual(recorded.map((i) => i.provider).sort(), ["anthropic", "openai", "openai"]);
     await stop(first.proc);
 
-    // Created once, reused on the next start.
-    const second = await start(dir);
+    // Created once, reused on the next start. With one provider's key, that provider is real and
+    // the other still emulated, and the banner says which; the gateway's own provider variables
+    // from a shared environment file do not reach its gateway (a key file next to the key start
+    // sets was refused as a key given twice).
+    const second = await start(dir, { OPENAI_API_KEY: "sk-test-not-called", WEIR_OPENAI_API_KEY_FILE: join(dir, "missing.key"), WEIR_ANTHROPIC_API_KEY_FILE: join(dir, "missing.key") });
+    assert.deepEqual(upstreamLines(second.banner), [
+      "  OpenAI:         the real OpenAI API (OPENAI_API_KEY is set)",
+      "  Anthropic:      LLM EMULATOR: canned answers, not a real model (set ANTHROPIC_API_KEY for the real API)",
+    ]);
     assert.equal(readEnvFile(envFile).WEIR_API_KEY, env.WEIR_API_KEY);
     assert.equal(readEnvFile(envFile).WEIR_ADMIN_TOKEN, env.WEIR_ADMIN_TOKEN);
     await stop(second.proc);
+    // Two clean stops so far: the gateway's exit was logged as a stop, never as an error.
+    const exits = (await readFile(join(dir, ".weir", "weir.log"), "utf8"))
+      .split("\n")
+      .filter((l) => l.includes('"gateway process exited"'))
+      .map((l) => (JSON.parse(l) as { level: number }).level);
+    assert.deepEqual(exits, [30, 30]);
 
     // Killed outright, `weir start` does not leave its gateway behind holding the port.
     const third = await start(dir);
@@ -88,5 +112,23 @@ describe("weir start", () => {
     await eventually("the orphaned gateway to stop", async () => ((await fetch(`${gatewayUrl}/healthz`).then(() => true, () => false)) ? undefined : true), 15_000);
     // And the next start recovers the data directory the killed run left behind.
     await stop((await start(dir)).proc);
+  });
+
+  it("refuses a gateway address another process holds, before starting anything", async () => {
+    // Another Weir's gateway answers /readyz 200: it must not be announced as this one's.
+    const other = createServer((_req, res) => res.end("ok"));
+    await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
+    const { port } = other.address() as AddressInfo;
+    const dir = await mkdtemp(join(tmpdir(), "weir-start-taken-"));
+    dirs.push(dir);
+    try {
+      const proc = runWeir(["start", "--dir", join(dir, ".weir"), "--control-plane-listen", "127.0.0.1:0", "--gateway-listen", `127.0.0.1:${port}`]);
+      running.push(proc);
+      assert.deepEqual(await proc.exited, { code: 1, signal: null });
+      assert.equal(proc.output(), `weir: the gateway address 127.0.0.1:${port} is in use by another process: stop it, or choose another with --gateway-listen\n`);
+      await assert.rejects(stat(join(dir, ".weir", "postgres")), { code: "ENOENT" });
+    } finally {
+      await new Promise((r) => other.close(r));
+    }
   });
 });

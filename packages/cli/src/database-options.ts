@@ -12,7 +12,7 @@ export interface DatabaseFlags {
 
 export function addDatabaseOptions(command: Command): Command {
   return command
-    .addOption(new Option("--database-url <url>", "PostgreSQL URL (default: embedded PostgreSQL in --data-dir)").env("WEIR_DATABASE_URL"))
+    .addOption(new Option("--database-url <url>", "PostgreSQL URL, also read from DATABASE_URL (default: embedded PostgreSQL in --data-dir)").env("WEIR_DATABASE_URL"))
     // Unset, the control plane's own default applies (importing that constant here would load the
     // control plane for every command, admin commands included).
     .addOption(new Option("--data-dir <dir>", "embedded PostgreSQL data directory (default: .weir/postgres)").env("WEIR_DATA_DIR"));

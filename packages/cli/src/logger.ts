@@ -1,4 +1,5 @@
 // One pino logger per process, JSON to stdout (daemons) or to a file (weir start).
+import { openSync } from "node:fs";
 import { Option } from "commander";
 import pino, { type Logger } from "pino";
 
@@ -18,5 +19,8 @@ export function logLevelOption(): Option {
 const LOG_OUTPUT = Object.freeze({ sync: false, minLength: 4096, periodicFlush: 100, maxLength: 16 * 1024 * 1024 });
 
 export function createLogger(level: string, name: string, destination?: string): Logger {
-  return pino({ level, name }, pino.destination(destination ? { ...LOG_OUTPUT, dest: destination, mkdir: true } : { ...LOG_OUTPUT, dest: 1 }));
+  // A log file is opened here, synchronously: opened by pino in the background, a process that
+  // failed and exited before the file was open crashed flushing it ("sonic boom is not ready yet").
+  const dest = destination === undefined ? 1 : openSync(destination, "a", 0o600);
+  return pino({ level, name }, pino.destination({ ...LOG_OUTPUT, dest }));
 }

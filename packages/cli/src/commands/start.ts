@@ -4,6 +4,7 @@
 // process with that key. Ctrl-C stops everything cleanly.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
@@ -56,6 +57,30 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
   throw new CliError(`the gateway at ${url} did not become ready within ${timeoutMs / 1000} s`);
 }
 
+/**
+ * Refuses an address another process listens on: its /readyz could answer for the gateway we are
+ * about to start (a second checkout's `weir start`), and we would announce that process as ours.
+ */
+async function ensureAddressFree(host: string, port: number): Promise<void> {
+  const server = createServer();
+  await new Promise<void>((resolveListen, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === "EADDRINUSE"
+          ? new CliError(`the gateway address ${host}:${port} is in use by another process: stop it, or choose another with --gateway-listen`)
+          : err,
+      ),
+    );
+    server.listen({ host, port }, resolveListen);
+  });
+  await new Promise((r) => server.close(r));
+}
+
+/** Where one provider's requests go, for the banner. */
+function upstreamLine(provider: string, envVar: string, real: boolean): string {
+  return real ? `the real ${provider} API (${envVar} is set)` : `LLM EMULATOR: canned answers, not a real model (set ${envVar} for the real API)`;
+}
+
 async function ensureIdentities(admin: AdminClient, state: StartState): Promise<Required<StartState>> {
   const users = await admin.get<User[]>("/api/v2/users");
   let demo = users.find((u) => u.username === "demo");
@@ -94,6 +119,9 @@ async function runStart(flags: StartFlags): Promise<void> {
     for (const step of cleanups.reverse()) await step().catch((err: Error) => logger.error({ err: err.message }, "shutdown step failed"));
   };
 
+  const gatewayAddress = parseListen(flags.gatewayListen);
+  // Before anything starts: a taken address is found at once, not after the database is up.
+  if (gatewayAddress.port !== 0) await ensureAddressFree(gatewayAddress.host, gatewayAddress.port);
   try {
     // The embedded server is started once, here; the control plane connects to it by URL.
     const database = await openDatabase({ embeddedDataDir: join(dir, "postgres"), logger });
@@ -128,12 +156,15 @@ async function runStart(flags: StartFlags): Promise<void> {
     // SECURITY: the gateway reads its key from a 0600 file, not from argv or the environment.
     writeFileSync(keyFile, `${ids.gatewayKey}\n`, { mode: 0o600 });
 
-    const gatewayAddress = parseListen(flags.gatewayListen);
     // The gateway is another process: with port 0 we choose the port so we can print its URL.
     if (gatewayAddress.port === 0) gatewayAddress.port = await freeLoopbackPort();
     const gatewayUrl = `http://${gatewayAddress.host}:${gatewayAddress.port}`;
+    // Other `weir gateway` variables in our environment (WEIR_RATE_LIMIT, ...) apply to its
+    // gateway; the providers' are ours to choose: an inherited WEIR_OPENAI_API_KEY_FILE next to
+    // the key we set would be refused as a key given twice.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^WEIR_(OPENAI|ANTHROPIC)_/.test(name)));
     const childEnv: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...inherited,
       WEIR_CONTROL_PLANE_URL: controlPlane.url,
       WEIR_GATEWAY_KEY_FILE: keyFile,
       WEIR_GATEWAY_LISTEN: `${gatewayAddress.host}:${gatewayAddress.port}`,
@@ -166,15 +197,23 @@ async function runStart(flags: StartFlags): Promise<void> {
     // Listening before the banner says "Press Ctrl-C": a Ctrl-C right after it must not find the
     // default handler, which would kill us without cleaning up.
     const stopRequested = shutdownSignal(logger);
-    process.stdout.write(banner(quickstart, quickstartFile, emulator !== undefined, logFile));
+    const upstreams = {
+      openai: upstreamLine("OpenAI", "OPENAI_API_KEY", flags.openaiApiKey !== undefined),
+      anthropic: upstreamLine("Anthropic", "ANTHROPIC_API_KEY", flags.anthropicApiKey !== undefined),
+    };
+    process.stdout.write(banner(quickstart, quickstartFile, upstreams, { weir: logFile, gateway: join(dir, "gateway.log") }));
 
+    let stopping = false;
     const gatewayDied = new Promise<void>((resolveExit) =>
-      gateway.once("exit", (code) => {
-        logger.error({ code }, "gateway process exited");
+      gateway.once("exit", (code, signal) => {
+        // Our own SIGTERM at Ctrl-C ends it with 0: that is a stop, not a failure.
+        if (stopping && code === 0) logger.info({ code }, "gateway process exited");
+        else logger.error({ code, signal }, "gateway process exited");
         resolveExit();
       }),
     );
     await Promise.race([stopRequested, gatewayDied]);
+    stopping = true;
     process.stdout.write("\nstopping...\n");
     const gatewayFailed = gateway.exitCode !== null && gateway.exitCode !== 0;
     await cleanup();
@@ -186,25 +225,28 @@ async function runStart(flags: StartFlags): Promise<void> {
   }
 }
 
-function banner(q: Record<string, string>, quickstartFile: string, emulated: boolean, logFile: string): string {
+function banner(
+  q: Record<string, string>,
+  quickstartFile: string,
+  upstreams: { openai: string; anthropic: string },
+  logs: { weir: string; gateway: string },
+): string {
   const g = q.WEIR_GATEWAY_URL!;
   const k = q.WEIR_API_KEY!;
-  const upstream = emulated
-    ? `LLM EMULATOR (no OPENAI_API_KEY/ANTHROPIC_API_KEY set: answers are canned, not from a real model)`
-    : `the real OpenAI and Anthropic APIs`;
   return `
 Weir is running.
   gateway:        ${g}
   control plane:  ${q.WEIR_CONTROL_PLANE_URL}
-  upstream:       ${upstream}
+  OpenAI:         ${upstreams.openai}
+  Anthropic:      ${upstreams.anthropic}
   demo API key:   ${k}
   settings:       ${quickstartFile} (WEIR_GATEWAY_URL, WEIR_CONTROL_PLANE_URL, WEIR_API_KEY, WEIR_ADMIN_TOKEN)
-  logs:           ${logFile}
+  logs:           ${logs.weir} (control plane), ${logs.gateway} (gateway, one line per interception)
 
 Try it:
   curl -sS ${g}/openai/v1/chat/completions -H "Authorization: Bearer ${k}" -H "Content-Type: application/json" -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}'
   curl -sS ${g}/openai/v1/responses -H "Authorization: Bearer ${k}" -H "Content-Type: application/json" -d '{"model":"gpt-4o-mini","input":"Hello"}'
-  curl -sS ${g}/anthropic/v1/messages -H "X-Api-Key: ${k}" -H "anthropic-version: 2023-06-01" -H "Content-Type: application/json" -d '{"model":"claude-sonnet-4-5","max_tokens":256,"messages":[{"role":"user","content":"Hello"}]}'
+  curl -sS ${g}/anthropic/v1/messages -H "X-Api-Key: ${k}" -H "anthropic-version: 2023-06-01" -H "Content-Type: application/json" -d '{"model":"claude-sonnet-4-6","max_tokens":256,"messages":[{"role":"user","content":"Hello"}]}'
 
 Point your clients at it:
   Claude Code:             ANTHROPIC_BASE_URL=${g}/anthropic ANTHROPIC_AUTH_TOKEN=${k} claude
