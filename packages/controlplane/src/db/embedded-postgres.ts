@@ -40,7 +40,7 @@ export class EmbeddedPostgresRootError extends Error {
   constructor() {
     super(
       "embedded Postgres cannot run as root and there is no 'postgres' OS user to run it as: " +
-        "create one (useradd --system postgres), run as another user, or set DATABASE_URL",
+        "create one (useradd --system postgres), run as another user, or give weir control-plane a PostgreSQL server (--database-url)",
     );
   }
 }
