@@ -58,7 +58,7 @@ export function interceptionsCommand(): Command {
       .addOption(new Option("--provider <name>", "only this provider (openai, anthropic)").env("WEIR_INTERCEPTIONS_PROVIDER"))
       .addOption(new Option("--model <model>", "only this model").env("WEIR_INTERCEPTIONS_MODEL"))
       .addOption(new Option("--client <client>", "only this client (e.g. claude-code, codex)").env("WEIR_INTERCEPTIONS_CLIENT"))
-      .addOption(new Option("--started-after <time>", "only interceptions started after this RFC 3339 time").env("WEIR_INTERCEPTIONS_STARTED_AFTER"))
+      .addOption(new Option("--started-after <time>", "only interceptions started at or after this RFC 3339 time").env("WEIR_INTERCEPTIONS_STARTED_AFTER"))
       .addOption(new Option("--started-before <time>", "only interceptions started before this RFC 3339 time").env("WEIR_INTERCEPTIONS_STARTED_BEFORE"))
       .addOption(new Option("--limit <n>", `interceptions per page, 1 to ${MAX_LIMIT}`).env("WEIR_INTERCEPTIONS_LIMIT").default("25"))
       .addOption(new Option("--after <cursor>", "the page after this cursor (next_cursor of the previous page)").env("WEIR_INTERCEPTIONS_AFTER"))
