@@ -1,4 +1,6 @@
 // A small client for the control plane's admin HTTP API, authenticated with an owner's API key.
+// The light entry point: the gateway's own classifier, without loading the gateway.
+import { connectionHint, tlsMisconfiguration } from "@weir/gateway/tls-diagnosis";
 import { CliError } from "./cli-error.js";
 
 export interface AdminClientOptions {
@@ -23,9 +25,7 @@ export class AdminClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
-      const inner = (err as { cause?: { code?: string; message?: string } }).cause;
-      const cause = inner?.code ?? inner?.message ?? (err as Error).message;
-      throw new CliError(`cannot reach the control plane at ${this.options.url}: ${cause}`);
+      throw new CliError(connectionFailure(this.options.url, err));
     }
     const text = await res.text();
     // The path may hold a full key pasted where an id belongs: main.ts masks every error line.
@@ -54,6 +54,21 @@ export class AdminClient {
 export function adminUrl(base: string, path: string): URL {
   const url = new URL(base);
   return new URL(url.pathname.replace(/\/+$/, "") + path, url);
+}
+
+/**
+ * Why fetch failed, in one line. A TLS setting that cannot work is named with its fix, in the
+ * gateway's words: the control plane was reached, so "cannot reach" would send the operator
+ * looking at the network.
+ */
+function connectionFailure(url: string, err: unknown): string {
+  const tls = tlsMisconfiguration(err, url);
+  if (tls !== undefined) return tls;
+  const inner = (err as { cause?: { code?: string; message?: string } }).cause;
+  const cause = inner?.code ?? inner?.message ?? (err as Error).message;
+  const hint = connectionHint(err, url);
+  if (hint !== undefined) return `the connection to the control plane at ${url} failed (${cause}): ${hint}`;
+  return `cannot reach the control plane at ${url}: ${cause}`;
 }
 
 // The admin API answers {message, detail?, validations?}; show all of it on one line.
