@@ -2,6 +2,7 @@
 // wrong: an untrusted certificate, and https:// to a server without TLS, each end start-up with
 // exit 1 and one line saying what to change (they never fix themselves; retrying forever hid
 // them behind "unreachable"). With NODE_EXTRA_CA_CERTS the same certificate is accepted.
+// http:// to the control plane with TLS is retried, and every retry's log line hints at https://.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -73,6 +74,26 @@ describe("weir gateway and the control plane's TLS", () => {
     // Issued for IP 127.0.0.1 only.
     const line = await gatewayExit(cpUrl.replace("127.0.0.1", "localhost"), { NODE_EXTRA_CA_CERTS: certFile });
     assert.match(line, /^weir: the control plane's TLS certificate does not name the host of https:\/\/localhost:\d+ \(ERR_TLS_CERT_ALTNAME_INVALID\): use a host name it was issued for$/);
+  });
+
+  it("retries when http:// points at the control plane with TLS, every retry's log line hinting at https://", async () => {
+    const url = cpUrl.replace("https://", "http://");
+    const gateway = runWeir(["gateway", "--listen", "127.0.0.1:0", "--log-level", "info", "--control-plane-url", url], {
+      WEIR_GATEWAY_KEY: "weirgw_0123456789abcdefghijklmnopqrstuv",
+    });
+    try {
+      // The TLS server drops each cleartext connection: reset (ECONNRESET) or closed, which fails
+      // the call as "http/2 stream closed with error code CANCEL (0x8)" — often from the first.
+      const retries = await eventually("six retry log lines", async () => {
+        const lines = gateway.output().split("\n").filter((l) => /"msg":"control plane (unreachable at start-up|still unreachable)/.test(l));
+        return lines.length >= 6 ? lines.map((l) => JSON.parse(l) as { hint?: string; err: { message: string } }) : undefined;
+      }, 20_000);
+      for (const line of retries) assert.equal(line.hint, "a control plane with TLS needs an https:// URL", line.err.message);
+      assert.equal(gateway.child.exitCode, null, gateway.output());
+    } finally {
+      gateway.child.kill("SIGTERM");
+      await gateway.exited;
+    }
   });
 
   it("stops at once when https:// points at a server without TLS", async () => {

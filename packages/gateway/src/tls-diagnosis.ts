@@ -49,11 +49,26 @@ export function tlsMisconfiguration(err: unknown, baseUrl: string): string | und
  * answering: reset (ECONNRESET), or closed (fetch's UND_ERR_SOCKET, "other side closed").
  */
 const DROPPED_CONNECTION_CODES: ReadonlySet<string> = new Set(["ECONNRESET", "UND_ERR_SOCKET"]);
+/**
+ * The same closed connection under an HTTP/2 call: Node cancels the open stream (NGHTTP2_CANCEL)
+ * and connect-node reports it as Canceled with this message and no cause, nothing else to tell
+ * it by. (A call its caller canceled reads as the abort's reason, "This operation was aborted".)
+ */
+const DROPPED_STREAM_MESSAGE = /http\/2 stream closed with error code CANCEL \(0x8\)/;
 
-/** A likely cause worth a line in the retry log, for failures that look like a setting. */
+/** Whether the server dropped the connection without answering. */
+function droppedConnection(err: unknown): boolean {
+  if (errorCodes(err).some((c) => DROPPED_CONNECTION_CODES.has(c))) return true;
+  return err instanceof Error && DROPPED_STREAM_MESSAGE.test(err.message);
+}
+
+/**
+ * A likely cause worth a line in the retry log, for failures that look like a setting. A dropped
+ * connection means little on its own, but to an http:// URL it is what a server with TLS does.
+ */
 export function connectionHint(err: unknown, baseUrl: string): string | undefined {
   const codes = errorCodes(err);
   if (codes.some((c) => OUT_OF_DATE_CERTIFICATE_CODES.has(c))) return "the control plane's TLS certificate is out of date: renew it";
-  if (/^http:/.test(baseUrl) && codes.some((c) => DROPPED_CONNECTION_CODES.has(c))) return "a control plane with TLS needs an https:// URL";
+  if (/^http:/.test(baseUrl) && droppedConnection(err)) return "a control plane with TLS needs an https:// URL";
   return undefined;
 }
