@@ -62,7 +62,7 @@ describe("weir users, tokens and keys", () => {
     { name: "a bad admin token", args: ["users", "list"], env: { WEIR_ADMIN_TOKEN: "abcdefghij-0123456789012345678901" }, want: /^weir: GET \/api\/v2\/users: 401 / },
     { name: "an invalid gateway key name", args: ["keys", "create", "Not-Valid"], env: {}, want: /^weir: POST \/api\/v2\/ai-gateway\/keys: 400 Invalid key name\. — name: Must be 64 characters or fewer/ },
     { name: "an unknown user", args: ["tokens", "list", "--user", "nobody"], env: {}, want: /^weir: no user named or with id "nobody"$/m },
-    { name: "a bad lifetime", args: ["tokens", "create", "--user", "bob", "--lifetime", "soon"], env: {}, want: /^weir: invalid duration "soon"/ },
+    { name: "a bad lifetime", args: ["tokens", "create", "--user", "bob", "--lifetime", "soon"], env: {}, want: /^weir: --lifetime must be a duration above 0 \(e\.g\. 3600, 90s, 15m, 12h or 30d\), got "soon"$/m },
   ];
   it("fails with one line and exit 1 when the control plane is unreachable", async () => {
     const url = `http://127.0.0.1:${await freePort()}`; // nothing listens there

@@ -1,15 +1,25 @@
-// Parses lifetimes such as "3600", "90s", "15m", "12h", "30d" into whole seconds.
+// Parses lifetimes such as "3600", "90s", "15m", "12h", "30d" into whole seconds. Errors name the
+// flag: a daemon reads up to seven, and "invalid duration" alone did not say which was wrong.
 import { CliError } from "./cli-error.js";
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+const EXAMPLES = "(e.g. 3600, 90s, 15m, 12h or 30d)";
 
 /** Like parseDurationSeconds, and "0" (or "0s", "0d", ...) is 0: a setting that 0 turns off. */
-export function parseDurationSecondsOrZero(input: string): number {
-  return /^0+[smhd]?$/.test(input.trim()) ? 0 : parseDurationSeconds(input);
+export function parseDurationSecondsOrZero(flag: string, input: string): number {
+  if (/^0+[smhd]?$/.test(input.trim())) return 0;
+  const seconds = durationSeconds(input);
+  if (seconds === undefined) throw new CliError(`${flag} must be 0 or a duration ${EXAMPLES}, got ${JSON.stringify(input)}`);
+  return seconds;
 }
 
-export function parseDurationSeconds(input: string): number {
+export function parseDurationSeconds(flag: string, input: string): number {
+  const seconds = durationSeconds(input);
+  if (seconds === undefined) throw new CliError(`${flag} must be a duration above 0 ${EXAMPLES}, got ${JSON.stringify(input)}`);
+  return seconds;
+}
+
+function durationSeconds(input: string): number | undefined {
   const m = /^([1-9][0-9]*)([smhd]?)$/.exec(input.trim());
-  if (!m) throw new CliError(`invalid duration ${JSON.stringify(input)}: use e.g. 3600, 90s, 15m, 12h or 30d`);
-  return Number(m[1]) * (UNITS[m[2] || "s"] ?? 1);
+  return m ? Number(m[1]) * (UNITS[m[2] || "s"] ?? 1) : undefined;
 }

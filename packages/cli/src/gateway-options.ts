@@ -5,6 +5,7 @@ import { Option, type Command } from "commander";
 import type { GatewayOptionsInput } from "@weir/gateway";
 import { parseDurationSeconds, parseDurationSecondsOrZero } from "./duration.js";
 import { CliError } from "./cli-error.js";
+import { httpUrl } from "./http-url.js";
 import { readSecret } from "./secrets.js";
 
 function positiveInteger(flag: string, value: string): number {
@@ -87,8 +88,8 @@ export function addGatewaySettingsOptions(command: Command): Command {
 
 export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
   return {
-    openai: { baseUrl: flags.openaiBaseUrl, apiKeys: providerKeys("--openai-api-key", readSecret("the OpenAI key", flags.openaiApiKey, flags.openaiApiKeyFile)) },
-    anthropic: { baseUrl: flags.anthropicBaseUrl, apiKeys: providerKeys("--anthropic-api-key", readSecret("the Anthropic key", flags.anthropicApiKey, flags.anthropicApiKeyFile)) },
+    openai: { baseUrl: httpUrl("--openai-base-url", flags.openaiBaseUrl), apiKeys: providerKeys("--openai-api-key", readSecret("the OpenAI key", flags.openaiApiKey, flags.openaiApiKeyFile)) },
+    anthropic: { baseUrl: httpUrl("--anthropic-base-url", flags.anthropicBaseUrl), apiKeys: providerKeys("--anthropic-api-key", readSecret("the Anthropic key", flags.anthropicApiKey, flags.anthropicApiKeyFile)) },
     allowByok: flags.allowByok ?? false,
     sendActorHeaders: flags.sendActorHeaders ?? false,
     maxConcurrency: limit("--max-concurrency", flags.maxConcurrency),
@@ -96,13 +97,13 @@ export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
     circuitBreaker: {
       enabled: flags.circuitBreaker ?? false,
       failureThreshold: positiveInteger("--circuit-breaker-failure-threshold", flags.circuitBreakerFailureThreshold),
-      intervalMs: parseDurationSecondsOrZero(flags.circuitBreakerInterval) * 1000,
-      timeoutMs: parseDurationSeconds(flags.circuitBreakerTimeout) * 1000,
+      intervalMs: parseDurationSecondsOrZero("--circuit-breaker-interval", flags.circuitBreakerInterval) * 1000,
+      timeoutMs: parseDurationSeconds("--circuit-breaker-timeout", flags.circuitBreakerTimeout) * 1000,
       maxRequests: positiveInteger("--circuit-breaker-max-requests", flags.circuitBreakerMaxRequests),
     },
-    upstreamTimeoutMs: parseDurationSeconds(flags.upstreamTimeout) * 1000,
-    shutdownTimeoutMs: parseDurationSeconds(flags.shutdownTimeout) * 1000,
-    recordFlushTimeoutMs: parseDurationSeconds(flags.recordFlushTimeout) * 1000,
+    upstreamTimeoutMs: parseDurationSeconds("--upstream-timeout", flags.upstreamTimeout) * 1000,
+    shutdownTimeoutMs: parseDurationSeconds("--shutdown-timeout", flags.shutdownTimeout) * 1000,
+    recordFlushTimeoutMs: parseDurationSeconds("--record-flush-timeout", flags.recordFlushTimeout) * 1000,
     recordQueueSize: positiveInteger("--record-queue-size", flags.recordQueueSize),
   };
 }

@@ -20,7 +20,7 @@ export function recordRetentionOption(): Option {
 
 /** The retention period in ms: "0" keeps records forever (0), otherwise at least an hour. */
 export function recordRetentionMs(input: string): number {
-  const seconds = parseDurationSecondsOrZero(input);
+  const seconds = parseDurationSecondsOrZero("--record-retention", input);
   if (seconds === 0) return 0;
   if (seconds < MIN_RETENTION_SECONDS || seconds > MAX_RETENTION_SECONDS) {
     throw new CliError(`--record-retention must be 0 (keep forever) or from 1h to 36500d, got ${JSON.stringify(input)}`);

@@ -51,7 +51,7 @@ export function controlPlaneCommand(): Command {
       embeddedDataDir: flags.dataDir,
       tls: flags.tlsCertFile && flags.tlsKeyFile ? { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile } : undefined,
       recordRetentionMs: recordRetentionMs(flags.recordRetention),
-      databaseWaitMs: parseDurationSecondsOrZero(flags.databaseWait) * 1000,
+      databaseWaitMs: parseDurationSecondsOrZero("--database-wait", flags.databaseWait) * 1000,
       logger,
     };
     // Loaded here, not at the top: every other command starts without the daemons' code.

@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import type { FatalStartupError } from "@weir/gateway";
 import { CliError } from "../cli-error.js";
+import { httpUrl } from "../http-url.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
 import { parseListen } from "../listen-address.js";
 import { createLogger, logLevelOption } from "../logger.js";
@@ -40,7 +41,7 @@ export function gatewayCommand(): Command {
       let onFatal: (err: FatalStartupError) => void = () => {};
       const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
       const gateway = createGateway({
-        controlPlaneUrl: flags.controlPlaneUrl,
+        controlPlaneUrl: httpUrl("--control-plane-url", flags.controlPlaneUrl),
         gatewayKey: requireSecret("the gateway key", "key", flags.key, flags.keyFile),
         listen: parseListen(flags.listen),
         ...gatewaySettings(flags),

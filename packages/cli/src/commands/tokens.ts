@@ -53,7 +53,7 @@ export function tokensCommand(): Command {
     const client = adminClient(flags);
     const user = await findUser(client, flags.user);
     const body: Record<string, unknown> = { name: flags.name ?? "" };
-    if (flags.lifetime) body.lifetime_seconds = parseDurationSeconds(flags.lifetime);
+    if (flags.lifetime) body.lifetime_seconds = parseDurationSeconds("--lifetime", flags.lifetime);
     const created = await client.post<ApiKey & { key: string }>(`/api/v2/users/${user.id}/keys`, body);
     process.stdout.write(
       flags.json

@@ -1,0 +1,80 @@
+// The daemons' commands refuse a bad duration or URL before starting anything, in one line that
+// names the flag at fault — set on the command line or through its variable. A daemon reads up to
+// seven durations: "invalid duration" alone, or the gateway's option names (controlPlaneUrl,
+// openai.baseUrl), left the operator guessing which setting to fix.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { createProgram } from "@weir/cli";
+import { runWeir } from "./stack.js";
+
+// What each command needs besides the flag under test to get as far as reading its settings.
+const COMMANDS: Record<string, string[]> = {
+  gateway: ["gateway", "--listen", "127.0.0.1:0", "--key", "wgk_x"],
+  "control-plane": ["control-plane", "--listen", "127.0.0.1:0", "--embedded-gateway"],
+  start: ["start", "--dir", "/nonexistent/weir-flag-errors"],
+};
+
+async function refused(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const weir = runWeir(args, env);
+  const { code } = await weir.exited;
+  assert.equal(code, 1, weir.output());
+  return weir.output();
+}
+
+const gatewayDurations = [
+  { flag: "--circuit-breaker-interval", env: "WEIR_CIRCUIT_BREAKER_INTERVAL", zeroAllowed: true },
+  { flag: "--circuit-breaker-timeout", env: "WEIR_CIRCUIT_BREAKER_TIMEOUT", zeroAllowed: false },
+  { flag: "--upstream-timeout", env: "WEIR_UPSTREAM_TIMEOUT", zeroAllowed: false },
+  { flag: "--shutdown-timeout", env: "WEIR_SHUTDOWN_TIMEOUT", zeroAllowed: false },
+  { flag: "--record-flush-timeout", env: "WEIR_RECORD_FLUSH_TIMEOUT", zeroAllowed: false },
+];
+const durations = [
+  ...gatewayDurations.map((d) => ({ command: "gateway", ...d })),
+  ...gatewayDurations.map((d) => ({ command: "control-plane", ...d })),
+  { command: "control-plane", flag: "--database-wait", env: "WEIR_DATABASE_WAIT", zeroAllowed: true },
+  { command: "control-plane", flag: "--record-retention", env: "WEIR_RECORD_RETENTION", zeroAllowed: true },
+  { command: "start", flag: "--record-retention", env: "WEIR_RECORD_RETENTION", zeroAllowed: true },
+];
+
+const urls = [
+  { command: "gateway", flag: "--control-plane-url", env: "WEIR_CONTROL_PLANE_URL", value: "ftp://x" },
+  { command: "gateway", flag: "--openai-base-url", env: "WEIR_OPENAI_BASE_URL", value: "notaurl" },
+  { command: "gateway", flag: "--anthropic-base-url", env: "WEIR_ANTHROPIC_BASE_URL", value: "api.anthropic.com" },
+  { command: "control-plane", flag: "--openai-base-url", env: "WEIR_OPENAI_BASE_URL", value: "notaurl" },
+  { command: "control-plane", flag: "--anthropic-base-url", env: "WEIR_ANTHROPIC_BASE_URL", value: "file:///etc/passwd" },
+];
+
+describe("weir gateway, control-plane and start: bad durations and URLs", () => {
+  it("the table below has every duration flag of the three commands", () => {
+    const program = createProgram();
+    const have = Object.keys(COMMANDS).flatMap((name) =>
+      program.commands
+        .find((c) => c.name() === name)!
+        .options.filter((o) => o.flags.includes("<duration>"))
+        .map((o) => `${name} ${o.long} ${o.envVar}`),
+    );
+    assert.deepEqual(durations.map((d) => `${d.command} ${d.flag} ${d.env}`).sort(), have.sort());
+  });
+
+  for (const d of durations) {
+    // 0 where 0 turns the setting off; otherwise 0 itself is the mistake.
+    const value = d.zeroAllowed ? "soon" : "0";
+    const want = d.zeroAllowed
+      ? `weir: ${d.flag} must be 0 or a duration (e.g. 3600, 90s, 15m, 12h or 30d), got "soon"\n`
+      : `weir: ${d.flag} must be a duration above 0 (e.g. 3600, 90s, 15m, 12h or 30d), got "0"\n`;
+    it(`weir ${d.command} names ${d.flag} for ${JSON.stringify(value)}, as a flag and as ${d.env}`, async () => {
+      const [asFlag, asEnv] = await Promise.all([refused([...COMMANDS[d.command]!, d.flag, value]), refused(COMMANDS[d.command]!, { [d.env]: value })]);
+      assert.equal(asFlag, want);
+      assert.equal(asEnv, want);
+    });
+  }
+
+  for (const u of urls) {
+    it(`weir ${u.command} names ${u.flag} for ${JSON.stringify(u.value)}, as a flag and as ${u.env}`, async () => {
+      const want = `weir: ${u.flag} must be an http:// or https:// URL, got ${JSON.stringify(u.value)}\n`;
+      const [asFlag, asEnv] = await Promise.all([refused([...COMMANDS[u.command]!, u.flag, u.value]), refused(COMMANDS[u.command]!, { [u.env]: u.value })]);
+      assert.equal(asFlag, want);
+      assert.equal(asEnv, want);
+    });
+  }
+});
