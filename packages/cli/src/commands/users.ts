@@ -3,6 +3,7 @@
 import { Command, Option } from "commander";
 import { jsonOption, yesOption } from "../env-options.js";
 import { addAdminOptions, adminClient, type AdminFlags } from "../admin-options.js";
+import { CliError } from "../cli-error.js";
 import { confirm } from "../confirm.js";
 import { printList } from "../table.js";
 import { findUser, type User } from "../users-lookup.js";
@@ -22,8 +23,12 @@ export function usersCommand(): Command {
         .addOption(new Option("--bootstrap", "create the first owner directly on the database (only while no owner exists)").env("WEIR_BOOTSTRAP"))
         .addOption(jsonOption()),
     ),
-  ).action(async (username: string, flags: AdminFlags & DatabaseFlags & { email?: string; role: string; bootstrap?: boolean; json?: boolean }) => {
+  ).action(async (username: string, flags: AdminFlags & DatabaseFlags & { email?: string; role: string; bootstrap?: boolean; json?: boolean }, command: Command) => {
     if (flags.bootstrap) {
+      // Bootstrap makes an owner: a role asked for explicitly (the default aside) must be that.
+      if (flags.role !== "owner" && command.getOptionValueSource("role") !== "default") {
+        throw new CliError(`--bootstrap creates the first owner, not a ${flags.role}: leave out --role ${flags.role}, and create members with the owner's API key once it exists`);
+      }
       const { user, key } = await bootstrapFirstOwner(flags, username, flags.email);
       process.stdout.write(
         flags.json

@@ -1,5 +1,5 @@
 // Bootstrapping the first owner. The admin API only answers owners, so a fresh installation needs
-// one created another way: the CLI exposes this as `weir users create --owner --bootstrap`,
+// one created another way: the CLI exposes this as `weir users create <name> --bootstrap`,
 // which works on the database directly (like `weir migrate`), never over HTTP. Whoever can run
 // it can already write the database, so it grants nothing new; and it refuses once any
 // non-deleted, non-system owner exists (active or suspended), so it cannot mint a second owner
