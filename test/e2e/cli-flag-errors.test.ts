@@ -69,6 +69,29 @@ describe("weir gateway, control-plane and start: bad durations and URLs", () => 
     });
   }
 
+  // Node fires a timer longer than 2^31 - 1 ms (24.8 days) after 1 ms: `--upstream-timeout 30d`
+  // timed every request out at once. The circuit's interval is not a timer; the gateway takes a year.
+  const tooLong = [
+    ...["--upstream-timeout", "--shutdown-timeout", "--record-flush-timeout"].flatMap((flag) => [
+      { command: "gateway", flag, value: "25d", want: `weir: ${flag} must be at most 24d, got "25d"\n` },
+      { command: "control-plane", flag, value: "2073601", want: `weir: ${flag} must be at most 24d, got "2073601"\n` },
+    ]),
+    { command: "gateway", flag: "--circuit-breaker-interval", value: "366d", want: `weir: --circuit-breaker-interval must be at most 365d, got "366d"\n` },
+  ];
+  for (const t of tooLong) {
+    it(`weir ${t.command} refuses ${t.flag} ${t.value}`, async () => {
+      assert.equal(await refused([...COMMANDS[t.command]!, t.flag, t.value]), t.want);
+    });
+  }
+  it("takes the longest timer, --upstream-timeout 24d", async () => {
+    const weir = runWeir([...COMMANDS.gateway!, "--upstream-timeout", "24d", "--control-plane-url", "http://127.0.0.1:9"]);
+    // It gets past its settings and waits for the (absent) control plane: still running.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(weir.child.exitCode, null, weir.output());
+    weir.child.kill("SIGTERM");
+    await weir.exited;
+  });
+
   for (const u of urls) {
     it(`weir ${u.command} names ${u.flag} for ${JSON.stringify(u.value)}, as a flag and as ${u.env}`, async () => {
       const want = `weir: ${u.flag} must be an http:// or https:// URL, got ${JSON.stringify(u.value)}\n`;

@@ -19,6 +19,19 @@ export function parseDurationSeconds(flag: string, input: string): number {
   return seconds;
 }
 
+/**
+ * The longest wait a timer can take: Node's timers hold at most 2^31 - 1 ms (24.8 days) and fire
+ * a longer one after 1 ms, so `--upstream-timeout 30d` timed every request out at once.
+ */
+export const MAX_TIMER_SECONDS = 24 * 86_400;
+
+/** Like parseDurationSeconds, for a setting a timer waits out: at most 24 days. */
+export function parseTimerSeconds(flag: string, input: string): number {
+  const seconds = parseDurationSeconds(flag, input);
+  if (seconds > MAX_TIMER_SECONDS) throw new CliError(`${flag} must be at most 24d, got ${JSON.stringify(input)}`);
+  return seconds;
+}
+
 function durationSeconds(input: string): number | undefined {
   const m = /^([1-9][0-9]*)([smhd]?)$/.exec(input.trim());
   return m ? Number(m[1]) * (UNITS[m[2] || "s"] ?? 1) : undefined;

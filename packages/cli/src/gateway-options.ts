@@ -3,7 +3,7 @@
 // --embedded-gateway` define and read them here, so they cannot drift apart.
 import { Option, type Command } from "commander";
 import type { GatewayOptionsInput } from "@weir/gateway";
-import { parseDurationSeconds, parseDurationSecondsOrZero } from "./duration.js";
+import { parseDurationSeconds, parseDurationSecondsOrZero, parseTimerSeconds } from "./duration.js";
 import { CliError } from "./cli-error.js";
 import { httpUrl } from "./http-url.js";
 import { readSecret } from "./secrets.js";
@@ -86,6 +86,13 @@ export function addGatewaySettingsOptions(command: Command): Command {
     );
 }
 
+/** The gateway takes up to a year (a closed circuit's run of failures restarting yearly is already never). */
+function circuitBreakerIntervalSeconds(value: string): number {
+  const seconds = parseDurationSecondsOrZero("--circuit-breaker-interval", value);
+  if (seconds > 365 * 86_400) throw new CliError(`--circuit-breaker-interval must be at most 365d, got ${JSON.stringify(value)}`);
+  return seconds;
+}
+
 export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
   return {
     openai: { baseUrl: httpUrl("--openai-base-url", flags.openaiBaseUrl), apiKeys: providerKeys("--openai-api-key", readSecret("the OpenAI key", flags.openaiApiKey, flags.openaiApiKeyFile)) },
@@ -97,13 +104,13 @@ export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
     circuitBreaker: {
       enabled: flags.circuitBreaker ?? false,
       failureThreshold: positiveInteger("--circuit-breaker-failure-threshold", flags.circuitBreakerFailureThreshold),
-      intervalMs: parseDurationSecondsOrZero("--circuit-breaker-interval", flags.circuitBreakerInterval) * 1000,
+      intervalMs: circuitBreakerIntervalSeconds(flags.circuitBreakerInterval) * 1000,
       timeoutMs: parseDurationSeconds("--circuit-breaker-timeout", flags.circuitBreakerTimeout) * 1000,
       maxRequests: positiveInteger("--circuit-breaker-max-requests", flags.circuitBreakerMaxRequests),
     },
-    upstreamTimeoutMs: parseDurationSeconds("--upstream-timeout", flags.upstreamTimeout) * 1000,
-    shutdownTimeoutMs: parseDurationSeconds("--shutdown-timeout", flags.shutdownTimeout) * 1000,
-    recordFlushTimeoutMs: parseDurationSeconds("--record-flush-timeout", flags.recordFlushTimeout) * 1000,
+    upstreamTimeoutMs: parseTimerSeconds("--upstream-timeout", flags.upstreamTimeout) * 1000,
+    shutdownTimeoutMs: parseTimerSeconds("--shutdown-timeout", flags.shutdownTimeout) * 1000,
+    recordFlushTimeoutMs: parseTimerSeconds("--record-flush-timeout", flags.recordFlushTimeout) * 1000,
     recordQueueSize: positiveInteger("--record-queue-size", flags.recordQueueSize),
   };
 }

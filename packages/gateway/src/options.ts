@@ -194,6 +194,15 @@ function positive(name: string, value: number): number {
   return value;
 }
 
+/** Node's timers hold at most 2^31 - 1 ms; a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A positive wait that a timer waits out. */
+function timer(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) throw new InvalidGatewayOptionsError(`${name} must be above 0 and at most ${MAX_TIMER_MS} ms, got ${value}`);
+  return value;
+}
+
 function wholePositive(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidGatewayOptionsError(`${name} must be a positive whole number, got ${value}`);
   return value;
@@ -265,10 +274,10 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
       timeoutMs: positive("circuitBreaker.timeoutMs", input.circuitBreaker?.timeoutMs ?? d.circuitBreaker.timeoutMs),
       maxRequests: wholePositive("circuitBreaker.maxRequests", input.circuitBreaker?.maxRequests ?? d.circuitBreaker.maxRequests),
     }),
-    upstreamTimeoutMs: positive("upstreamTimeoutMs", input.upstreamTimeoutMs ?? d.upstreamTimeoutMs),
-    shutdownTimeoutMs: positive("shutdownTimeoutMs", input.shutdownTimeoutMs ?? d.shutdownTimeoutMs),
-    recordFlushTimeoutMs: positive("recordFlushTimeoutMs", input.recordFlushTimeoutMs ?? d.recordFlushTimeoutMs),
-    rpcTimeoutMs: positive("rpcTimeoutMs", input.rpcTimeoutMs ?? d.rpcTimeoutMs),
+    upstreamTimeoutMs: timer("upstreamTimeoutMs", input.upstreamTimeoutMs ?? d.upstreamTimeoutMs),
+    shutdownTimeoutMs: timer("shutdownTimeoutMs", input.shutdownTimeoutMs ?? d.shutdownTimeoutMs),
+    recordFlushTimeoutMs: timer("recordFlushTimeoutMs", input.recordFlushTimeoutMs ?? d.recordFlushTimeoutMs),
+    rpcTimeoutMs: timer("rpcTimeoutMs", input.rpcTimeoutMs ?? d.rpcTimeoutMs),
     recordQueueSize: positive("recordQueueSize", input.recordQueueSize ?? d.recordQueueSize),
     recordConcurrency: positive("recordConcurrency", input.recordConcurrency ?? d.recordConcurrency),
     recordBatch: Object.freeze({

@@ -1,0 +1,22 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { InvalidGatewayOptionsError, resolveGatewayOptions } from "./options.js";
+
+const base = { controlPlaneUrl: "http://127.0.0.1:7080", gatewayKey: "wgk_x", listen: { host: "127.0.0.1", port: 0 } };
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+describe("resolveGatewayOptions: waits a timer waits out", () => {
+  // Node fires a timer longer than 2^31 - 1 ms after 1 ms: a 30-day upstream timeout timed every
+  // request out at once.
+  for (const name of ["upstreamTimeoutMs", "shutdownTimeoutMs", "recordFlushTimeoutMs", "rpcTimeoutMs"] as const) {
+    it(`refuses ${name} beyond ${MAX_TIMER_MS} ms and 0, takes the maximum`, () => {
+      for (const bad of [MAX_TIMER_MS + 1, 30 * 86_400_000, 0, Number.NaN]) {
+        assert.throws(
+          () => resolveGatewayOptions({ ...base, [name]: bad }),
+          (err: unknown) => err instanceof InvalidGatewayOptionsError && err.message === `${name} must be above 0 and at most ${MAX_TIMER_MS} ms, got ${bad}`,
+        );
+      }
+      assert.equal(resolveGatewayOptions({ ...base, [name]: MAX_TIMER_MS })[name], MAX_TIMER_MS);
+    });
+  }
+});
