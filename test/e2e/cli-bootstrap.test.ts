@@ -30,6 +30,11 @@ describe("weir users create --bootstrap", () => {
     assert.deepEqual(await users(), []);
   });
 
+  it("refuses --database-url without --bootstrap instead of ignoring it", async () => {
+    assert.deepEqual(await weir(["y"]), { code: 1, out: "weir: --database-url is only used with --bootstrap\n" });
+    assert.deepEqual(await users(), []);
+  });
+
   it("creates an owner with --bootstrap alone", async () => {
     const { code, out } = await weir(["admin", "--bootstrap"]);
     assert.equal(code, 0, out);

@@ -37,6 +37,8 @@ export function usersCommand(): Command {
       );
       return;
     }
+    // The database options only serve --bootstrap; a URL given for nothing would be a surprise.
+    if (command.getOptionValueSource("databaseUrl") === "cli") throw new CliError("--database-url is only used with --bootstrap");
     const user = await adminClient(flags).post<User>("/api/v2/users", { username, email: flags.email, role: flags.role });
     process.stdout.write(flags.json ? `${JSON.stringify(user, null, 2)}\n` : `Created ${user.role} ${user.username} (${user.id})\n`);
   });
