@@ -237,6 +237,63 @@ describe("AuthCache", () => {
     assert.equal(cache.size, 1);
   });
 
+  // Property: changes to OTHER keys and users do not stop an answer being stored. With one global
+  // counter, a control plane slower than the gap between any admin changes got nothing stored.
+  it("stores an answer fetched while other keys and users changed", async () => {
+    const { cache, cp, authorize, answer, events } = setup();
+    cache.activate();
+    const release = cp.hold();
+    const pending = authorize("key-a");
+    await flushMicrotasks();
+    cache.invalidateApiKey(bob.apiKeyId);
+    cache.invalidateUser(bob.ownerId);
+    cache.invalidateApiKey(alice2.apiKeyId); // alice's other key: not this answer's
+    release();
+    assert.deepEqual(await pending, alice);
+    assert.deepEqual(answer("key-a"), alice, "stored: answered at once");
+    assert.equal(cp.calls.length, 1);
+    assert.deepEqual(events.filter((e) => e === "hit").length, 1);
+  });
+
+  it("does not store an answer fetched while its user changed, nor a refusal fetched during any change", async () => {
+    const { cache, cp, authorize } = setup();
+    cache.activate();
+    const release = cp.hold();
+    const allowed = authorize("key-a");
+    const refused = authorize("key-bad");
+    await flushMicrotasks();
+    cache.invalidateUser(alice.ownerId);
+    cache.invalidateApiKey(bob.apiKeyId);
+    release();
+    assert.deepEqual(await allowed, alice);
+    await assert.rejects(refused, (e: unknown) => e instanceof UnauthorizedError);
+    assert.equal(cache.size, 0);
+    await authorize("key-a");
+    await assert.rejects(authorize("key-bad"));
+    assert.equal(cp.calls.length, 4, "both asked again");
+  });
+
+  // Property: what is remembered for running calls is bounded; past the bound, running calls'
+  // answers are not stored (safe), and later ones are again.
+  it("remembers a bounded number of changes while a call runs", async () => {
+    const { cache, cp, authorize } = setup();
+    cache.activate();
+    const release = cp.hold();
+    const pending = authorize("key-a");
+    await flushMicrotasks();
+    for (let i = 0; i < 10_050; i++) cache.invalidateApiKey(`other-${i}`);
+    const remembered = cache as unknown as { apiKeyChanged: Map<string, number>; userChanged: Map<string, number> };
+    assert.ok(remembered.apiKeyChanged.size + remembered.userChanged.size <= 10_000, String(remembered.apiKeyChanged.size));
+    release();
+    await pending;
+    assert.equal(cache.size, 0, "not stored: its changes were forgotten");
+    cache.invalidateApiKey("once-idle");
+    assert.equal(remembered.apiKeyChanged.size, 0, "nothing running: nothing remembered");
+    await authorize("key-a");
+    await authorize("key-a");
+    assert.equal(cp.calls.length, 2, "stored again once the flood is over");
+  });
+
   // Property (SECURITY): credentials are kept only as digests.
   it("keys entries by a digest, never the credential", async () => {
     const { cache, authorize } = setup();

@@ -14,8 +14,12 @@
 // - allowed answers are indexed by API key id and user id, for the pushed invalidations;
 // - concurrent misses for one credential share ONE IsAuthorized call; each waiter can still
 //   give up on its own (its client went away) without cancelling the others;
-// - an answer fetched while an invalidation arrived may predate the change, so it is handed to
-//   its callers but not stored (a generation counter detects this).
+// - an answer fetched while a change to ITS key or user arrived may predate the change, so it is
+//   handed to its callers but not stored, and requests after any change do not join a call that
+//   began before it. Changes to other keys and users do not stop an answer being stored: with
+//   one global counter, a control plane slower than the gap between admin changes (any user's)
+//   got nothing stored, every request asked it, and it slowed further (a soak test's 6-minute
+//   partial outage).
 
 import { hash } from "node:crypto";
 import type { Clock } from "./clock.js";
@@ -56,6 +60,16 @@ export interface AuthorizationAnswer {
   readonly keyExpiresAtMs: number | undefined;
 }
 
+/** A running IsAuthorized call that requests for the same credential share. */
+interface Inflight {
+  readonly promise: Promise<AuthorizationAnswer>;
+  /** The count of pushed changes when it began. */
+  readonly sinceChange: number;
+}
+
+/** Most key and user changes remembered for running loads (see noteChange). */
+const MAX_REMEMBERED_CHANGES = 10_000;
+
 type Entry =
   | { readonly kind: "allowed"; readonly user: AuthorizedUser; readonly expiresAt: number }
   | { readonly kind: "refused"; readonly reason: string; readonly expiresAt: number };
@@ -95,11 +109,19 @@ export class AuthCache {
   private readonly byApiKey = new Map<string, Set<string>>();
   private readonly byUser = new Map<string, Set<string>>();
   private readonly refused = new Set<string>();
-  private readonly inflight = new Map<string, Promise<AuthorizationAnswer>>();
+  private readonly inflight = new Map<string, Inflight>();
+  /** Pushed changes so far; a load remembers the count it began at. */
+  private changes = 0;
+  /** API key id / user id -> the count of the last change to it, while a load might predate it. */
+  private readonly apiKeyChanged = new Map<string, number>();
+  private readonly userChanged = new Map<string, number>();
+  /** The change counts running loads began at (count -> loads), to know what to remember. */
+  private readonly running = new Map<number, number>();
   private readonly maxEntries: number;
   private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
   private readonly clock: Clock;
+  /** Bumped by clear(): no answer of a load begun before it is stored. */
   private generation = 0;
   private isActive = false;
 
@@ -137,6 +159,8 @@ export class AuthCache {
   clear(): void {
     this.generation += 1;
     this.inflight.clear();
+    this.apiKeyChanged.clear();
+    this.userChanged.clear();
     if (this.entries.size > 0) this.options.onEvent?.("invalidate");
     this.entries.clear();
     this.byApiKey.clear();
@@ -146,11 +170,13 @@ export class AuthCache {
 
   /** Forgets the answers for one API key (and every refusal). */
   invalidateApiKey(apiKeyId: string): void {
+    this.noteChange(this.apiKeyChanged, apiKeyId);
     this.invalidate(this.byApiKey.get(apiKeyId));
   }
 
   /** Forgets the answers for every key of one user (and every refusal). */
   invalidateUser(userId: string): void {
+    this.noteChange(this.userChanged, userId);
     this.invalidate(this.byUser.get(userId));
   }
 
@@ -182,35 +208,74 @@ export class AuthCache {
       return Promise.reject(new UnauthorizedError(entry.reason));
     }
     let shared = this.inflight.get(digest);
-    if (shared === undefined) {
+    // A call begun before a change may answer from before it: only requests from before share it.
+    if (shared === undefined || shared.sinceChange !== this.changes) {
       this.options.onEvent?.("miss");
       shared = this.load(digest, load);
     } else {
       this.options.onEvent?.("shared");
     }
-    return abandonable(shared, signal?.()).then(userOf);
+    return abandonable(shared.promise, signal?.()).then(userOf);
   }
 
-  private load(digest: string, load: (signal: AbortSignal | undefined) => Promise<AuthorizationAnswer>): Promise<AuthorizationAnswer> {
+  private load(digest: string, load: (signal: AbortSignal | undefined) => Promise<AuthorizationAnswer>): Inflight {
     const generation = this.generation;
+    const since = this.changes;
+    this.running.set(since, (this.running.get(since) ?? 0) + 1);
     const promise = load(undefined).then(
       (answer) => {
-        if (this.generation === generation && this.isActive) this.storeAllowed(digest, answer);
+        if (this.generation === generation && this.isActive && !this.changedSince(answer.user, since)) this.storeAllowed(digest, answer);
         return answer;
       },
       (err: unknown) => {
-        if (isUnauthorizedError(err) && this.generation === generation && this.isActive && this.negativeTtlMs > 0) {
+        // Any change may have turned this refusal into a success (a reactivated user, a new key).
+        if (isUnauthorizedError(err) && this.generation === generation && this.changes === since && this.isActive && this.negativeTtlMs > 0) {
           this.store(digest, { kind: "refused", reason: err.reason, expiresAt: this.clock.now() + this.negativeTtlMs });
         }
         throw err;
       },
     );
-    this.inflight.set(digest, promise);
+    const call: Inflight = { promise, sinceChange: since };
+    this.inflight.set(digest, call);
     const settle = (): void => {
-      if (this.inflight.get(digest) === promise) this.inflight.delete(digest);
+      if (this.inflight.get(digest) === call) this.inflight.delete(digest);
+      const left = (this.running.get(since) ?? 1) - 1;
+      if (left > 0) this.running.set(since, left);
+      else this.running.delete(since);
     };
     promise.then(settle, settle);
-    return promise;
+    return call;
+  }
+
+  /** Whether a change to the answer's key or user came after the count `since`. */
+  private changedSince(user: AuthorizedUser, since: number): boolean {
+    return (this.apiKeyChanged.get(user.apiKeyId) ?? 0) > since || (this.userChanged.get(user.ownerId) ?? 0) > since;
+  }
+
+  /**
+   * Counts a change to `id` and remembers it while a running load might predate it: only changes
+   * after the oldest running load's start matter. Beyond MAX_REMEMBERED_CHANGES (a flood of
+   * changes under a stalled control plane), it forgets them and stores no running load's answer.
+   */
+  private noteChange(changed: Map<string, number>, id: string): void {
+    this.changes += 1;
+    changed.set(id, this.changes);
+    if (this.running.size === 0) {
+      this.apiKeyChanged.clear();
+      this.userChanged.clear();
+      return;
+    }
+    if (this.apiKeyChanged.size + this.userChanged.size <= MAX_REMEMBERED_CHANGES) return;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const since of this.running.keys()) oldest = Math.min(oldest, since);
+    for (const map of [this.apiKeyChanged, this.userChanged]) {
+      for (const [key, at] of map) if (at <= oldest) map.delete(key);
+    }
+    if (this.apiKeyChanged.size + this.userChanged.size > MAX_REMEMBERED_CHANGES) {
+      this.generation += 1;
+      this.apiKeyChanged.clear();
+      this.userChanged.clear();
+    }
   }
 
   private lookup(digest: string): Entry | undefined {
@@ -251,8 +316,6 @@ export class AuthCache {
 
   private invalidate(digests: ReadonlySet<string> | undefined): void {
     // Any change may turn a refusal into a success (a reactivated user, a new key).
-    this.generation += 1;
-    this.inflight.clear();
     const removed = (digests?.size ?? 0) + this.refused.size;
     for (const digest of [...(digests ?? []), ...this.refused]) {
       const entry = this.entries.get(digest);
