@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { LabelValues, MAX_LABEL_VALUES, OTHER_LABEL_VALUE } from "./metrics.js";
+import { LabelValues, MAX_LABEL_VALUES, OTHER_LABEL_VALUE, ToolCallLabels } from "./metrics.js";
 import { send, startHarness, waitForEnded } from "./test-harness.js";
 import type { Harness } from "./test-harness.js";
 
@@ -17,6 +17,27 @@ describe("LabelValues", () => {
     // Values already kept keep their name.
     assert.equal(labels.of("gpt-4o"), "gpt-4o");
     assert.equal(labels.of("x".repeat(120)), "x".repeat(100));
+  });
+});
+
+describe("ToolCallLabels", () => {
+  it("bounds (model, tool) pairs, not only each label: a new pair past the bound counts as other", () => {
+    const labels = new ToolCallLabels(3, 4);
+    assert.deepEqual(
+      [labels.of("m1", "a"), labels.of("m1", "b"), labels.of("m2", "a"), labels.of("m2", "b"), labels.of("m3", "a")],
+      ["a", "b", "a", "b", OTHER_LABEL_VALUE],
+    );
+    // Pairs already kept keep their name; new pairs stay other, as does a fourth tool name.
+    assert.deepEqual([labels.of("m1", "b"), labels.of("m1", "c"), labels.of("m1", "d")], ["b", OTHER_LABEL_VALUE, OTHER_LABEL_VALUE]);
+    const fresh = new ToolCallLabels(3, 100);
+    assert.deepEqual(["a", "b", "c", "d"].map((t) => fresh.of("m", t)), ["a", "b", "c", OTHER_LABEL_VALUE]);
+  });
+
+  it("keeps at most the pair bound plus one other per model, whatever the traffic", () => {
+    const labels = new ToolCallLabels();
+    const series = new Set<string>();
+    for (let m = 0; m <= MAX_LABEL_VALUES; m++) for (let t = 0; t < 60; t++) series.add(`m${m} ${labels.of(`m${m}`, `tool-${(m * 7 + t) % 700}`)}`);
+    assert.ok(series.size <= 1_000 + MAX_LABEL_VALUES + 1, String(series.size));
   });
 });
 

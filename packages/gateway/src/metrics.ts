@@ -59,8 +59,8 @@ export interface GatewayMetrics {
   readonly interceptionErrorsTotal: Counter<"provider" | "error_type">;
   /** The `model` label's values (bounded). */
   readonly modelLabels: LabelValues;
-  /** The tool `name` label's values (bounded). */
-  readonly toolLabels: LabelValues;
+  /** The tool `name` label's values, bounded alone and in pairs with the model. */
+  readonly toolLabels: ToolCallLabels;
 }
 
 /**
@@ -128,7 +128,7 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
   return {
     registry,
     modelLabels: new LabelValues(),
-    toolLabels: new LabelValues(),
+    toolLabels: new ToolCallLabels(),
     interceptionTally,
     interceptionsTotal,
     interceptionsInflight: new Gauge({
@@ -300,5 +300,37 @@ export class LabelValues {
     if (this.seen.size >= this.limit) return OTHER_LABEL_VALUE;
     this.seen.add(value);
     return value;
+  }
+}
+
+/** Distinct (model, tool name) pairs the tool-call counter keeps. */
+export const MAX_TOOL_CALL_PAIRS = 1_000;
+
+/**
+ * The tool `name` label of non_injected_tool_selections_total, which also carries the model:
+ * each label bounded alone still let 501 models × 501 names become 250,000 series (a 29 MB
+ * scrape blocking the event loop for seconds). Beyond MAX_TOOL_CALL_PAIRS pairs, a new pair's
+ * tool counts as OTHER_LABEL_VALUE, so the counter holds at most that many pairs plus one per model.
+ */
+export class ToolCallLabels {
+  private readonly names: LabelValues;
+  private readonly pairs = new Set<string>();
+
+  constructor(
+    maxNames: number = MAX_LABEL_VALUES,
+    private readonly maxPairs: number = MAX_TOOL_CALL_PAIRS,
+  ) {
+    this.names = new LabelValues(maxNames);
+  }
+
+  /** The label for tool `raw` called by `model` (already a bounded model label). */
+  of(model: string, raw: string): string {
+    const name = this.names.of(raw);
+    if (name === OTHER_LABEL_VALUE) return name;
+    const pair = `${model}\n${name}`;
+    if (this.pairs.has(pair)) return name;
+    if (this.pairs.size >= this.maxPairs) return OTHER_LABEL_VALUE;
+    this.pairs.add(pair);
+    return name;
   }
 }
