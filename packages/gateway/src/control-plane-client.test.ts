@@ -4,7 +4,12 @@
 
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { constants as http2Constants, createServer as createHttp2Server, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
+import type { AddressInfo } from "node:net";
+import { Authorizer } from "@weir/proto";
+import { failedInTransport } from "./control-plane-client.js";
 import { CONTROL_PLANE_BUSY_MESSAGE } from "@weir/proto";
 import { pino } from "pino";
 import {
@@ -263,5 +268,47 @@ describe("ControlPlaneClient.classifyRecordError", () => {
     assert.equal(client.classifyRecordError(new ConnectError(CONTROL_PLANE_BUSY_MESSAGE, Code.ResourceExhausted), 1), "transient");
     assert.equal(client.classifyRecordError(new ConnectError("down", Code.Unavailable), 1), "transient");
     assert.equal(client.classifyRecordError(new ConnectError("no such interception", Code.InvalidArgument), 1), "permanent");
+  });
+});
+
+describe("failedInTransport", () => {
+  // A control plane that fails the connection under a call, as an overloaded or crashing one does.
+  async function failingServer(fail: (stream: ServerHttp2Stream) => void): Promise<string> {
+    const server = createHttp2Server();
+    const sessions: ServerHttp2Session[] = [];
+    server.on("session", (session) => sessions.push(session));
+    server.on("stream", (stream) => {
+      stream.on("error", () => {}); // a stream reset with an error code reports it here too
+      fail(stream);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(async () => {
+      for (const session of sessions) session.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  async function callError(baseUrl: string): Promise<ConnectError> {
+    const client = createClient(Authorizer, createConnectTransport({ httpVersion: "2", baseUrl }));
+    try {
+      await client.isAuthorized({ key: "k" });
+    } catch (err) {
+      return ConnectError.from(err);
+    }
+    throw new Error("the call succeeded");
+  }
+
+  it("is true for a session closed with an error and a stream reset under the call", async () => {
+    const sessionError = await callError(await failingServer((stream) => stream.session?.goaway(http2Constants.NGHTTP2_INTERNAL_ERROR)));
+    assert.equal(sessionError.code, Code.Internal, sessionError.message);
+    assert.equal(failedInTransport(sessionError), true, sessionError.message);
+    const reset = await callError(await failingServer((stream) => stream.close(http2Constants.NGHTTP2_INTERNAL_ERROR)));
+    assert.equal(reset.code, Code.Internal, reset.message);
+    assert.equal(failedInTransport(reset), true, reset.message);
+  });
+
+  it("is false for an internal error the control plane answered", () => {
+    assert.equal(failedInTransport(new ConnectError("database exploded", Code.Internal)), false);
   });
 });

@@ -115,6 +115,23 @@ const TRANSIENT_CODES: ReadonlySet<Code> = new Set([
 // Codes meaning the control plane cannot be reached at all.
 const UNREACHABLE_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Aborted, Code.Canceled]);
 
+/** Node's codes for an HTTP/2 connection or stream that failed under a call. */
+const TRANSPORT_ERROR_CODES: ReadonlySet<string> = new Set(["ERR_HTTP2_SESSION_ERROR", "ERR_HTTP2_STREAM_ERROR", "ERR_HTTP2_GOAWAY_SESSION", "EPIPE"]);
+
+/**
+ * Whether a call failed in transport, before the control plane answered it: connect-node reports
+ * an HTTP/2 session closed with an error ("Session closed with error code 2", an overloaded or
+ * crashing control plane) or a stream reset as Internal, like a handler's own internal error.
+ */
+export function failedInTransport(err: ConnectError): boolean {
+  if (/^http\/2 stream closed with error code /.test(err.rawMessage)) return true;
+  for (let e: unknown = err.cause, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && TRANSPORT_ERROR_CODES.has(code)) return true;
+  }
+  return false;
+}
+
 /** The Connect code of any error (non-Connect errors count as Unknown). */
 export function connectCode(err: unknown): Code {
   return err instanceof ConnectError ? err.code : Code.Unknown;
@@ -556,6 +573,9 @@ export class ControlPlaneClient {
         // turning not-ready at once would take them all out of their load balancer).
         return new ControlPlaneUnavailableError({ cause: ce });
       default:
+        // Unanswered (the connection failed under it): 503, which clients retry, not 500. The
+        // connection's own loss, if it is one, is noticed by the probes.
+        if (failedInTransport(ce)) return new ControlPlaneUnavailableError({ cause: ce });
         return new ControlPlaneError("authorize request", { cause: ce });
     }
   }
