@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Cancellation } from "./cancellation.js";
+import { Cancellation, unlimitedAbortController } from "./cancellation.js";
 
 describe("Cancellation", () => {
   it("runs each listener once, in order, with the first reason", () => {
@@ -59,5 +59,28 @@ describe("Cancellation", () => {
     c.abort(reason);
     assert.equal(c.signal.aborted, true);
     assert.equal(c.signal.reason, reason);
+  });
+});
+
+describe("unlimitedAbortController", () => {
+  // Property: many calls in flight listening to a client's close() signal are load, not a leak:
+  // no MaxListenersExceededWarning (printed once per gateway under load before).
+  it("takes any number of listeners without a leak warning, and still aborts them all", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on("warning", onWarning);
+    try {
+      const controller = unlimitedAbortController();
+      let aborted = 0;
+      for (let i = 0; i < 50; i++) controller.signal.addEventListener("abort", () => aborted++);
+      const plain = new AbortController(); // the control: Node warns past 10
+      for (let i = 0; i < 11; i++) plain.signal.addEventListener("abort", () => {});
+      await new Promise((resolve) => setImmediate(resolve));
+      controller.abort();
+      assert.equal(aborted, 50);
+      assert.deepEqual(warnings, ["MaxListenersExceededWarning"]);
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 });

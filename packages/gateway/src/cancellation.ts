@@ -4,6 +4,8 @@
 // more under load), and every request needs one; this is two fields and a listener list. A
 // real AbortSignal is made only when an API asks for one (an IsAuthorized call on a cache miss).
 
+import { setMaxListeners } from "node:events";
+
 /** The listening side: what an exchange's code reads. */
 export interface AbortSource {
   readonly aborted: boolean;
@@ -61,4 +63,15 @@ export class Cancellation implements AbortSource {
       if (i >= 0) this.listeners?.splice(i, 1);
     };
   }
+}
+
+/**
+ * An AbortController for a long-lived signal that every call in flight listens to (a client's
+ * close()): Node warns of a possible leak past 10 listeners on one signal, which there means
+ * only that more than 10 calls are running.
+ */
+export function unlimitedAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

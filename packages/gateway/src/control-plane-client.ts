@@ -44,6 +44,7 @@ import { AuthorizationWatch } from "./authorization-watch.js";
 import { Backoff } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
 import { sleep, systemClock } from "./clock.js";
+import { unlimitedAbortController } from "./cancellation.js";
 import type { Clock } from "./clock.js";
 import { GuardedSessionManager } from "./guarded-session-manager.js";
 import {
@@ -183,7 +184,8 @@ export class ControlPlaneClient {
   private readonly clock: Clock;
   private readonly backoff: Backoff;
   private readonly logger: Logger;
-  private readonly stop = new AbortController();
+  /** Aborts every call at close(); each call in flight listens to it (so no listener limit). */
+  private readonly stop = unlimitedAbortController();
   private isReady = false;
   private probing: Promise<void> | undefined;
   private checking = false;

@@ -30,6 +30,7 @@ import { Backoff } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import { systemClock } from "./clock.js";
+import { unlimitedAbortController } from "./cancellation.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 /** The record types: the interception start and the follow-up records. */
@@ -126,7 +127,8 @@ export class RecordQueue<R extends QueuedRecord> {
   private lingerAt = 0;
   private flushing = false;
   private closed = false;
-  private readonly abort = new AbortController();
+  /** Aborts every delivery at close(); each one in flight listens to it (so no listener limit). */
+  private readonly abort = unlimitedAbortController();
   private idleWaiters: (() => void)[] = [];
   private readonly maxSize: number;
   private readonly clock: Clock;
