@@ -4,48 +4,17 @@
 // them behind "unreachable"). With NODE_EXTRA_CA_CERTS the same certificate is accepted.
 // http:// to the control plane with TLS is retried, and every retry's log line hints at https://.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
-import { createTestDatabase, type TestDatabase } from "@weir/controlplane/testing";
-import { createLlmEmulator, type LlmEmulator } from "@weir/llm-emulator";
-import { eventually, runWeir, type WeirProcess } from "./stack.js";
+import { eventually, runWeir } from "./stack.js";
+import { startTlsControlPlane, type TlsControlPlane } from "./tls-control-plane.js";
 
-let dir: string;
-let certFile: string;
-let database: TestDatabase;
-let controlPlane: WeirProcess;
-let cpUrl: string;
-let plainHttp: LlmEmulator;
+let tls: TlsControlPlane;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), "weir-gw-tls-"));
-  certFile = join(dir, "cert.pem");
-  const keyFile = join(dir, "key.pem");
-  await promisify(execFile)("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=weir-control-plane", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile,
-  ]);
-  database = await createTestDatabase();
-  controlPlane = runWeir(["control-plane", "--listen", "127.0.0.1:0", "--log-level", "info", "--tls-cert-file", certFile, "--tls-key-file", keyFile], {
-    WEIR_DATABASE_URL: database.url,
-  });
-  cpUrl = await eventually("the control plane's address", async () => {
-    const line = controlPlane.output().split("\n").find((l) => l.includes('"control plane listening"'));
-    return line === undefined ? undefined : (JSON.parse(line).url as string);
-  }, 30_000);
-  plainHttp = createLlmEmulator();
-  await plainHttp.start();
+  tls = await startTlsControlPlane({ privateCa: false });
 });
 after(async () => {
-  controlPlane?.child.kill("SIGTERM");
-  await controlPlane?.exited;
-  await plainHttp?.shutdown();
-  await database?.drop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await tls?.stop();
 });
 
 async function gatewayExit(url: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
@@ -60,24 +29,24 @@ async function gatewayExit(url: string, env: NodeJS.ProcessEnv = {}): Promise<st
 
 describe("weir gateway and the control plane's TLS", () => {
   it("stops at once, naming NODE_EXTRA_CA_CERTS, when it does not trust the certificate", async () => {
-    assert.match(cpUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
-    const line = await gatewayExit(cpUrl);
+    assert.match(tls.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const line = await gatewayExit(tls.url);
     assert.match(line, /^weir: the control plane's TLS certificate at https:\/\/127\.0\.0\.1:\d+ is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\): for a private CA, set NODE_EXTRA_CA_CERTS to its certificate file/);
   });
 
   it("accepts the certificate with NODE_EXTRA_CA_CERTS (and then judges the key)", async () => {
-    const line = await gatewayExit(cpUrl, { NODE_EXTRA_CA_CERTS: certFile });
+    const line = await gatewayExit(tls.url, { NODE_EXTRA_CA_CERTS: tls.trustFile });
     assert.equal(line, "weir: control plane rejected gateway key weirgw_01...: AI Gateway key invalid.");
   });
 
   it("stops at once when the certificate does not name the URL's host", async () => {
     // Issued for IP 127.0.0.1 only.
-    const line = await gatewayExit(cpUrl.replace("127.0.0.1", "localhost"), { NODE_EXTRA_CA_CERTS: certFile });
+    const line = await gatewayExit(tls.url.replace("127.0.0.1", "localhost"), { NODE_EXTRA_CA_CERTS: tls.trustFile });
     assert.match(line, /^weir: the control plane's TLS certificate does not name the host of https:\/\/localhost:\d+ \(ERR_TLS_CERT_ALTNAME_INVALID\): use a host name it was issued for$/);
   });
 
   it("retries when http:// points at the control plane with TLS, every retry's log line hinting at https://", async () => {
-    const url = cpUrl.replace("https://", "http://");
+    const url = tls.url.replace("https://", "http://");
     const gateway = runWeir(["gateway", "--listen", "127.0.0.1:0", "--log-level", "info", "--control-plane-url", url], {
       WEIR_GATEWAY_KEY: "weirgw_0123456789abcdefghijklmnopqrstuv",
     });
@@ -97,7 +66,7 @@ describe("weir gateway and the control plane's TLS", () => {
   });
 
   it("stops at once when https:// points at a server without TLS", async () => {
-    const url = plainHttp.url.replace("http://", "https://");
+    const url = tls.plainHttp.url.replace("http://", "https://");
     const line = await gatewayExit(url);
     assert.equal(line.startsWith(`weir: the control plane at ${url} does not speak TLS: use an http:// URL, or give it --tls-cert-file and --tls-key-file`), true, line);
   });

@@ -15,6 +15,19 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
+/** Just past the string whose opening quote is at `start` (text.length if it never closes). */
+function stringEnd(text: string, start: number): number {
+  for (let from = start + 1; ; ) {
+    const end = text.indexOf('"', from);
+    if (end < 0) return text.length;
+    // The closing quote is the first one not escaped by an odd run of backslashes.
+    let slashes = 0;
+    while (text.charCodeAt(end - 1 - slashes) === BACKSLASH) slashes++;
+    if (slashes % 2 === 0) return end + 1;
+    from = end + 1;
+  }
+}
+
 /** A scanner over valid JSON: every method starts and ends at a token, spaces skipped. */
 class Scanner {
   i = 0;
@@ -36,22 +49,8 @@ class Scanner {
     return true;
   }
 
-  /** Ends after a string's closing quote: the next one not escaped by an odd run of backslashes. */
   private skipString(): void {
-    for (let from = this.i + 1; ; ) {
-      const end = this.text.indexOf('"', from);
-      if (end < 0) {
-        this.i = this.text.length; // not valid JSON: end the scan
-        return;
-      }
-      let slashes = 0;
-      while (this.text.charCodeAt(end - 1 - slashes) === BACKSLASH) slashes++;
-      from = end + 1;
-      if (slashes % 2 === 0) {
-        this.i = from;
-        return;
-      }
-    }
+    this.i = stringEnd(this.text, this.i);
   }
 
   /** A string token's value (keys are usually written without escapes). */
@@ -122,15 +121,7 @@ function compact(text: string, start: number, end: number): string {
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      // Jump over the string: its spaces are content.
-      for (;;) {
-        const close = text.indexOf('"', i + 1);
-        if (close < 0) return out + text.slice(runStart, end);
-        let slashes = 0;
-        while (text.charCodeAt(close - 1 - slashes) === BACKSLASH) slashes++;
-        i = close;
-        if (slashes % 2 === 0) break;
-      }
+      i = stringEnd(text, i) - 1; // its spaces are content
     } else if (isSpace(c)) {
       out += text.slice(runStart, i);
       runStart = i + 1;

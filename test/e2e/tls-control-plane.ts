@@ -1,0 +1,72 @@
+// A `weir control-plane` serving TLS on a test database, for the TLS tests of the gateway and the
+// admin CLI: its certificate names IP 127.0.0.1 and is made by openssl, self-signed or issued by a
+// private CA (as a company's internal CA would). A server without TLS comes with it, for
+// https:// pointed at the wrong place.
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { bootstrapOwner } from "@weir/controlplane";
+import { createTestDatabase, type TestDatabase } from "@weir/controlplane/testing";
+import { createLlmEmulator, type LlmEmulator } from "@weir/llm-emulator";
+import { eventually, runWeir, type WeirProcess } from "./stack.js";
+
+export interface TlsControlPlane {
+  /** Its https:// URL. */
+  readonly url: string;
+  readonly process: WeirProcess;
+  readonly database: TestDatabase;
+  /** The certificate a client must trust: the private CA's, or the self-signed one. */
+  readonly trustFile: string;
+  /** An owner's API key. */
+  readonly ownerToken: string;
+  /** A server without TLS. */
+  readonly plainHttp: LlmEmulator;
+  stop(): Promise<void>;
+}
+
+const openssl = (args: string[]) => promisify(execFile)("openssl", args);
+const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"];
+
+export async function startTlsControlPlane(options: { privateCa: boolean }): Promise<TlsControlPlane> {
+  const dir = await mkdtemp(join(tmpdir(), "weir-tls-"));
+  const certFile = join(dir, "cert.pem");
+  const keyFile = join(dir, "key.pem");
+  const leaf = ["-subj", "/CN=weir-control-plane", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile];
+  let trustFile = certFile;
+  if (options.privateCa) {
+    trustFile = join(dir, "ca.pem");
+    const caKey = join(dir, "ca-key.pem");
+    await openssl(["req", "-x509", ...EC_KEY, "-subj", "/CN=weir-test-ca", "-keyout", caKey, "-out", trustFile]);
+    await openssl(["req", "-x509", "-CA", trustFile, "-CAkey", caKey, ...EC_KEY, "-addext", "basicConstraints=critical,CA:FALSE", ...leaf]);
+  } else {
+    await openssl(["req", "-x509", ...EC_KEY, ...leaf]);
+  }
+  const database = await createTestDatabase();
+  const ownerToken = (await bootstrapOwner(database.db, { username: "owner" })).key;
+  const controlPlane = runWeir(["control-plane", "--listen", "127.0.0.1:0", "--log-level", "info", "--tls-cert-file", certFile, "--tls-key-file", keyFile], {
+    WEIR_DATABASE_URL: database.url,
+  });
+  const url = await eventually("the control plane's address", async () => {
+    const line = controlPlane.output().split("\n").find((l) => l.includes('"control plane listening"'));
+    return line === undefined ? undefined : (JSON.parse(line).url as string);
+  }, 30_000);
+  const plainHttp = createLlmEmulator();
+  await plainHttp.start();
+  return {
+    url,
+    process: controlPlane,
+    database,
+    trustFile,
+    ownerToken,
+    plainHttp,
+    async stop() {
+      controlPlane.child.kill("SIGTERM");
+      await controlPlane.exited;
+      await plainHttp.shutdown();
+      await database.drop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
