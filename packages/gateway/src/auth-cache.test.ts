@@ -273,6 +273,27 @@ describe("AuthCache", () => {
     assert.equal(cp.calls.length, 4, "both asked again");
   });
 
+  // Property (SECURITY): an answer from a call begun before a change never replaces what a call
+  // begun after it stored. Here key-a is revoked between the two calls, before its push arrives:
+  // the newer call's refusal is stored, then the older call's "allowed" lands.
+  it("does not let an older call's answer replace a newer call's", async () => {
+    const { cache, answer } = setup();
+    cache.activate();
+    let answerOld!: (a: AuthorizationAnswer) => void;
+    const old = cache.authorize("key-a", () => new Promise<AuthorizationAnswer>((resolve) => (answerOld = resolve)));
+    await flushMicrotasks();
+    cache.invalidateUser(bob.ownerId); // unrelated: later requests start a call of their own
+    const refused = cache.authorize("key-a", async () => {
+      throw new UnauthorizedError("unknown_key");
+    });
+    await assert.rejects(Promise.resolve(refused), (e: unknown) => e instanceof UnauthorizedError);
+    answerOld({ user: alice, keyExpiresAtMs: undefined });
+    assert.deepEqual(await old, alice);
+    const now = answer("key-a");
+    assert.ok(now instanceof Promise, "not answered from the cache as allowed");
+    await assert.rejects(now, (e: unknown) => e instanceof UnauthorizedError && e.reason === "unknown_key");
+  });
+
   // Property: what is remembered for running calls is bounded; past the bound, running calls'
   // answers are not stored (safe), and later ones are again.
   it("remembers a bounded number of changes while a call runs", async () => {

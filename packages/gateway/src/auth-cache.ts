@@ -35,6 +35,8 @@ export interface AuthCacheOptions {
   readonly ttlMs?: number;
   /** Lifetime of a refusal. */
   readonly negativeTtlMs?: number;
+  /** Most key and user changes remembered for running calls (see noteChange); default 10,000. */
+  readonly maxRememberedChanges?: number;
   readonly clock?: Clock;
   /** Called for every lookup outcome and invalidation (metrics). */
   readonly onEvent?: (event: AuthCacheEvent) => void;
@@ -44,6 +46,7 @@ export const DEFAULT_AUTH_CACHE_OPTIONS = Object.freeze({
   maxEntries: 10_000,
   ttlMs: 60_000,
   negativeTtlMs: 5_000,
+  maxRememberedChanges: 10_000,
 });
 
 /**
@@ -66,9 +69,6 @@ interface Inflight {
   /** The count of pushed changes when it began. */
   readonly sinceChange: number;
 }
-
-/** Most key and user changes remembered for running loads (see noteChange). */
-const MAX_REMEMBERED_CHANGES = 10_000;
 
 type Entry =
   | { readonly kind: "allowed"; readonly user: AuthorizedUser; readonly expiresAt: number }
@@ -120,8 +120,9 @@ export class AuthCache {
   private readonly maxEntries: number;
   private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
+  private readonly maxRememberedChanges: number;
   private readonly clock: Clock;
-  /** Bumped by clear(): no answer of a load begun before it is stored. */
+  /** Bumped by clear() and when too many changes were to be remembered: no answer of a load begun before it is stored. */
   private generation = 0;
   private isActive = false;
 
@@ -130,6 +131,7 @@ export class AuthCache {
     this.maxEntries = Math.max(1, options.maxEntries ?? d.maxEntries);
     this.ttlMs = Math.max(0, options.ttlMs ?? d.ttlMs);
     this.negativeTtlMs = Math.max(0, options.negativeTtlMs ?? d.negativeTtlMs);
+    this.maxRememberedChanges = Math.max(1, options.maxRememberedChanges ?? d.maxRememberedChanges);
     this.clock = options.clock ?? systemClock;
   }
 
@@ -222,14 +224,18 @@ export class AuthCache {
     const generation = this.generation;
     const since = this.changes;
     this.running.set(since, (this.running.get(since) ?? 0) + 1);
+    // Stored only while this is the credential's current call: a call begun after a change may
+    // have answered first (a refusal of a key revoked since), and an older answer must not
+    // replace it.
+    const current = (): boolean => this.inflight.get(digest) === call && this.generation === generation && this.isActive;
     const promise = load(undefined).then(
       (answer) => {
-        if (this.generation === generation && this.isActive && !this.changedSince(answer.user, since)) this.storeAllowed(digest, answer);
+        if (current() && !this.changedSince(answer.user, since)) this.storeAllowed(digest, answer);
         return answer;
       },
       (err: unknown) => {
         // Any change may have turned this refusal into a success (a reactivated user, a new key).
-        if (isUnauthorizedError(err) && this.generation === generation && this.changes === since && this.isActive && this.negativeTtlMs > 0) {
+        if (isUnauthorizedError(err) && current() && this.changes === since && this.negativeTtlMs > 0) {
           this.store(digest, { kind: "refused", reason: err.reason, expiresAt: this.clock.now() + this.negativeTtlMs });
         }
         throw err;
@@ -254,7 +260,7 @@ export class AuthCache {
 
   /**
    * Counts a change to `id` and remembers it while a running load might predate it: only changes
-   * after the oldest running load's start matter. Beyond MAX_REMEMBERED_CHANGES (a flood of
+   * after the oldest running load's start matter. Beyond maxRememberedChanges (a flood of
    * changes under a stalled control plane), it forgets them and stores no running load's answer.
    */
   private noteChange(changed: Map<string, number>, id: string): void {
@@ -265,13 +271,13 @@ export class AuthCache {
       this.userChanged.clear();
       return;
     }
-    if (this.apiKeyChanged.size + this.userChanged.size <= MAX_REMEMBERED_CHANGES) return;
+    if (this.apiKeyChanged.size + this.userChanged.size <= this.maxRememberedChanges) return;
     let oldest = Number.POSITIVE_INFINITY;
     for (const since of this.running.keys()) oldest = Math.min(oldest, since);
     for (const map of [this.apiKeyChanged, this.userChanged]) {
       for (const [key, at] of map) if (at <= oldest) map.delete(key);
     }
-    if (this.apiKeyChanged.size + this.userChanged.size > MAX_REMEMBERED_CHANGES) {
+    if (this.apiKeyChanged.size + this.userChanged.size > this.maxRememberedChanges) {
       this.generation += 1;
       this.apiKeyChanged.clear();
       this.userChanged.clear();
