@@ -30,8 +30,11 @@ describe("weir users create --bootstrap", () => {
     assert.deepEqual(await users(), []);
   });
 
-  it("refuses --database-url without --bootstrap instead of ignoring it", async () => {
+  it("refuses --database-url or --data-dir without --bootstrap instead of ignoring them", async () => {
     assert.deepEqual(await weir(["y"]), { code: 1, out: "weir: --database-url is only used with --bootstrap\n" });
+    const dataDir = runWeir(["users", "create", "y", "--data-dir", "/nonexistent/pg"], { WEIR_DIR: "/nonexistent" });
+    assert.deepEqual(await dataDir.exited, { code: 1, signal: null });
+    assert.equal(dataDir.output(), "weir: --data-dir is only used with --bootstrap\n");
     assert.deepEqual(await users(), []);
   });
 

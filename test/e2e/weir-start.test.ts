@@ -90,7 +90,7 @@ describe("weir start", () => {
     // sets was refused as a key given twice).
     const second = await start(dir, { OPENAI_API_KEY: "sk-test-not-called", WEIR_OPENAI_API_KEY_FILE: join(dir, "missing.key"), WEIR_ANTHROPIC_API_KEY_FILE: join(dir, "missing.key") });
     assert.deepEqual(upstreamLines(second.banner), [
-      "  OpenAI:         the real OpenAI API (OPENAI_API_KEY is set)",
+      "  OpenAI:         the real OpenAI API (its key is given)",
       "  Anthropic:      LLM EMULATOR: canned answers, not a real model (set ANTHROPIC_API_KEY for the real API)",
     ]);
     assert.equal(readEnvFile(envFile).WEIR_API_KEY, env.WEIR_API_KEY);

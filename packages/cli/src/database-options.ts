@@ -61,3 +61,17 @@ export async function recoverOwnerApiKey(flags: DatabaseFlags, user: string, key
   const { recoverOwnerKey } = await import("@weir/controlplane");
   return withDatabase(flags, true, (open) => recoverOwnerKey(open.db, { user, keyName }));
 }
+
+/**
+ * Refuses the database options on a command line where they serve nothing (`users create`
+ * without --bootstrap, `tokens create` without --recover): silently ignored, a URL given for the
+ * database would have the command go to the admin API instead.
+ */
+export function refuseDatabaseOptions(command: Command, onlyWith: string): void {
+  for (const [key, flag] of [
+    ["databaseUrl", "--database-url"],
+    ["dataDir", "--data-dir"],
+  ] as const) {
+    if (command.getOptionValueSource(key) === "cli") throw new CliError(`${flag} is only used with ${onlyWith}`);
+  }
+}

@@ -306,6 +306,12 @@ describe("failedInTransport", () => {
     const reset = await callError(await failingServer((stream) => stream.close(http2Constants.NGHTTP2_INTERNAL_ERROR)));
     assert.equal(reset.code, Code.Internal, reset.message);
     assert.equal(failedInTransport(reset), true, reset.message);
+    // connect-node maps some reset codes to PermissionDenied (a refusal of the user, 403) when it
+    // reads the code itself; here Node reports the reset first. Either way it is transport.
+    const insecure = await callError(await failingServer((stream) => stream.close(http2Constants.NGHTTP2_INADEQUATE_SECURITY)));
+    assert.ok([Code.Internal, Code.PermissionDenied].includes(insecure.code), insecure.message);
+    assert.equal(failedInTransport(insecure), true, insecure.message);
+    assert.equal(failedInTransport(new ConnectError("http/2 stream closed with error code INADEQUATE_SECURITY (0xc)", Code.PermissionDenied)), true);
   });
 
   it("is false for an internal error the control plane answered", () => {

@@ -58,7 +58,7 @@ import type { GatewayMetrics } from "./metrics.js";
 import type { BatchLimits, FailureClass } from "./record-queue.js";
 import { decodeRecord } from "./records.js";
 import type { GatewayRecord } from "./records.js";
-import { connectionHint, tlsMisconfiguration } from "./tls-diagnosis.js";
+import { connectionHint, errorCodes, tlsMisconfiguration } from "./tls-diagnosis.js";
 
 export interface ControlPlaneClientOptions {
   /** e.g. "http://127.0.0.1:7080" (h2c) or an https URL. */
@@ -122,15 +122,11 @@ const TRANSPORT_ERROR_CODES: ReadonlySet<string> = new Set(["ERR_HTTP2_SESSION_E
 /**
  * Whether a call failed in transport, before the control plane answered it: connect-node reports
  * an HTTP/2 session closed with an error ("Session closed with error code 2", an overloaded or
- * crashing control plane) or a stream reset as Internal, like a handler's own internal error.
+ * crashing control plane) as Internal, like a handler's own internal error, and a stream reset
+ * by its code (INADEQUATE_SECURITY as PermissionDenied, like a refusal of the user).
  */
 export function failedInTransport(err: ConnectError): boolean {
-  if (/^http\/2 stream closed with error code /.test(err.rawMessage)) return true;
-  for (let e: unknown = err.cause, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && TRANSPORT_ERROR_CODES.has(code)) return true;
-  }
-  return false;
+  return /^http\/2 stream closed with error code /.test(err.rawMessage) || errorCodes(err).some((code) => TRANSPORT_ERROR_CODES.has(code));
 }
 
 /** The Connect code of any error (non-Connect errors count as Unknown). */
@@ -551,6 +547,9 @@ export class ControlPlaneClient {
       this.noteAnswered();
       return new UnauthorizedError(failure.reason, { cause: ce });
     }
+    // Unanswered (the connection failed under it): 503, which clients retry — never a refusal
+    // of the user, nor 500. The connection's own loss, if it is one, is noticed by the probes.
+    if (failedInTransport(ce) && ce.code !== Code.Canceled && ce.code !== Code.Unavailable) return new ControlPlaneUnavailableError({ cause: ce });
     switch (ce.code) {
       case Code.Unavailable:
       case Code.DeadlineExceeded:
@@ -575,9 +574,6 @@ export class ControlPlaneClient {
         // turning not-ready at once would take them all out of their load balancer).
         return new ControlPlaneUnavailableError({ cause: ce });
       default:
-        // Unanswered (the connection failed under it): 503, which clients retry, not 500. The
-        // connection's own loss, if it is one, is noticed by the probes.
-        if (failedInTransport(ce)) return new ControlPlaneUnavailableError({ cause: ce });
         return new ControlPlaneError("authorize request", { cause: ce });
     }
   }

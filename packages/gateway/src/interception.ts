@@ -492,7 +492,7 @@ function finish(
   }
   for (const call of observation.toolCalls) {
     records.enqueue(toolUsageRecord(id, observation.responseId, call, at));
-    metrics.toolCallsTotal.inc({ provider, model, name: metrics.toolLabels.of(model, call.name) });
+    metrics.toolCallsTotal.inc({ provider, model, name: metrics.toolLabels.of(provider, model, call.name) });
   }
   for (const thought of observation.thoughts) records.enqueue(thoughtRecord(id, thought, at));
   // Last, so the queue delivers it after this interception's other records.

@@ -21,23 +21,29 @@ describe("LabelValues", () => {
 });
 
 describe("ToolCallLabels", () => {
-  it("bounds (model, tool) pairs, not only each label: a new pair past the bound counts as other", () => {
+  it("bounds (provider, model, tool) series, not only each label: a new series past the bound counts as other", () => {
     const labels = new ToolCallLabels(3, 4);
     assert.deepEqual(
-      [labels.of("m1", "a"), labels.of("m1", "b"), labels.of("m2", "a"), labels.of("m2", "b"), labels.of("m3", "a")],
-      ["a", "b", "a", "b", OTHER_LABEL_VALUE],
+      [labels.of("openai", "m1", "a"), labels.of("openai", "m1", "b"), labels.of("openai", "m2", "a"), labels.of("anthropic", "m1", "a"), labels.of("openai", "m3", "a")],
+      ["a", "b", "a", "a", OTHER_LABEL_VALUE],
     );
-    // Pairs already kept keep their name; new pairs stay other, as does a fourth tool name.
-    assert.deepEqual([labels.of("m1", "b"), labels.of("m1", "c"), labels.of("m1", "d")], ["b", OTHER_LABEL_VALUE, OTHER_LABEL_VALUE]);
+    // Series already kept keep their name; new series stay other.
+    assert.deepEqual([labels.of("openai", "m1", "b"), labels.of("anthropic", "m1", "b"), labels.of("openai", "m1", "c")], ["b", OTHER_LABEL_VALUE, OTHER_LABEL_VALUE]);
     const fresh = new ToolCallLabels(3, 100);
-    assert.deepEqual(["a", "b", "c", "d"].map((t) => fresh.of("m", t)), ["a", "b", "c", OTHER_LABEL_VALUE]);
+    assert.deepEqual(["a", "b", "c", "d"].map((t) => fresh.of("openai", "m", t)), ["a", "b", "c", OTHER_LABEL_VALUE]);
   });
 
-  it("keeps at most the pair bound plus one other per model, whatever the traffic", () => {
+  it("keeps at most 1,000 series plus one other per provider and model, whatever the traffic", () => {
     const labels = new ToolCallLabels();
     const series = new Set<string>();
-    for (let m = 0; m <= MAX_LABEL_VALUES; m++) for (let t = 0; t < 60; t++) series.add(`m${m} ${labels.of(`m${m}`, `tool-${(m * 7 + t) % 700}`)}`);
-    assert.ok(series.size <= 1_000 + MAX_LABEL_VALUES + 1, String(series.size));
+    for (const provider of ["openai", "anthropic"]) {
+      for (let m = 0; m <= MAX_LABEL_VALUES; m++) {
+        for (let t = 0; t < 60; t++) series.add(`${provider} m${m} ${labels.of(provider, `m${m}`, `tool-${(m * 7 + t) % 700}`)}`);
+      }
+    }
+    const named = [...series].filter((s) => !s.endsWith(` ${OTHER_LABEL_VALUE}`));
+    assert.equal(named.length, 1_000);
+    assert.ok(series.size - named.length <= 2 * (MAX_LABEL_VALUES + 1), String(series.size));
   });
 });
 

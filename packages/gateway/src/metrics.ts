@@ -59,7 +59,7 @@ export interface GatewayMetrics {
   readonly interceptionErrorsTotal: Counter<"provider" | "error_type">;
   /** The `model` label's values (bounded). */
   readonly modelLabels: LabelValues;
-  /** The tool `name` label's values, bounded alone and in pairs with the model. */
+  /** The tool `name` label's values, bounded alone and with the provider and model. */
   readonly toolLabels: ToolCallLabels;
 }
 
@@ -303,34 +303,35 @@ export class LabelValues {
   }
 }
 
-/** Distinct (model, tool name) pairs the tool-call counter keeps. */
-export const MAX_TOOL_CALL_PAIRS = 1_000;
+/** Distinct (provider, model, tool name) series the tool-call counter keeps. */
+const MAX_TOOL_CALL_SERIES = 1_000;
 
 /**
- * The tool `name` label of non_injected_tool_selections_total, which also carries the model:
- * each label bounded alone still let 501 models × 501 names become 250,000 series (a 29 MB
- * scrape blocking the event loop for seconds). Beyond MAX_TOOL_CALL_PAIRS pairs, a new pair's
- * tool counts as OTHER_LABEL_VALUE, so the counter holds at most that many pairs plus one per model.
+ * The tool `name` label of non_injected_tool_selections_total, which also carries the provider
+ * and model: each label bounded alone still let 501 models × 501 names become 250,000 series (a
+ * 29 MB scrape blocking the event loop for seconds). Beyond MAX_TOOL_CALL_SERIES series, a new
+ * one's tool counts as OTHER_LABEL_VALUE, so the counter holds at most that many series plus one
+ * per provider and model.
  */
 export class ToolCallLabels {
   private readonly names: LabelValues;
-  private readonly pairs = new Set<string>();
+  private readonly series = new Set<string>();
 
   constructor(
     maxNames: number = MAX_LABEL_VALUES,
-    private readonly maxPairs: number = MAX_TOOL_CALL_PAIRS,
+    private readonly maxSeries: number = MAX_TOOL_CALL_SERIES,
   ) {
     this.names = new LabelValues(maxNames);
   }
 
-  /** The label for tool `raw` called by `model` (already a bounded model label). */
-  of(model: string, raw: string): string {
+  /** The label for tool `raw` called through `provider` by `model` (already a bounded model label). */
+  of(provider: string, model: string, raw: string): string {
     const name = this.names.of(raw);
     if (name === OTHER_LABEL_VALUE) return name;
-    const pair = `${model}\n${name}`;
-    if (this.pairs.has(pair)) return name;
-    if (this.pairs.size >= this.maxPairs) return OTHER_LABEL_VALUE;
-    this.pairs.add(pair);
+    const series = `${provider}\n${model}\n${name}`;
+    if (this.series.has(series)) return name;
+    if (this.series.size >= this.maxSeries) return OTHER_LABEL_VALUE;
+    this.series.add(series);
     return name;
   }
 }

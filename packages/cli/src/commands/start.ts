@@ -78,7 +78,7 @@ async function ensureAddressFree(host: string, port: number): Promise<void> {
 
 /** Where one provider's requests go, for the banner. */
 function upstreamLine(provider: string, envVar: string, real: boolean): string {
-  return real ? `the real ${provider} API (${envVar} is set)` : `LLM EMULATOR: canned answers, not a real model (set ${envVar} for the real API)`;
+  return real ? `the real ${provider} API (its key is given)` : `LLM EMULATOR: canned answers, not a real model (set ${envVar} for the real API)`;
 }
 
 async function ensureIdentities(admin: AdminClient, state: StartState): Promise<Required<StartState>> {

@@ -7,7 +7,7 @@ import { jsonOption, userOption, yesOption } from "../env-options.js";
 import { addAdminOptions, adminClient, type AdminFlags } from "../admin-options.js";
 import { CliError } from "../cli-error.js";
 import { confirm } from "../confirm.js";
-import { addDatabaseOptions, recoverOwnerApiKey, type DatabaseFlags } from "../database-options.js";
+import { addDatabaseOptions, recoverOwnerApiKey, refuseDatabaseOptions, type DatabaseFlags } from "../database-options.js";
 import { parseDurationSeconds } from "../duration.js";
 import { printList } from "../table.js";
 import { findUser } from "../users-lookup.js";
@@ -48,8 +48,7 @@ export function tokensCommand(): Command {
       );
       return;
     }
-    // The database options only serve --recover; a URL given for nothing would be a surprise.
-    if (create.getOptionValueSource("databaseUrl") === "cli") throw new CliError("--database-url is only used with --recover");
+    refuseDatabaseOptions(create, "--recover");
     const client = adminClient(flags);
     const user = await findUser(client, flags.user);
     const body: Record<string, unknown> = { name: flags.name ?? "" };

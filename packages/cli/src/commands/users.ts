@@ -7,7 +7,7 @@ import { CliError } from "../cli-error.js";
 import { confirm } from "../confirm.js";
 import { printList } from "../table.js";
 import { findUser, type User } from "../users-lookup.js";
-import { bootstrapFirstOwner, type DatabaseFlags, addDatabaseOptions } from "../database-options.js";
+import { addDatabaseOptions, bootstrapFirstOwner, refuseDatabaseOptions, type DatabaseFlags } from "../database-options.js";
 
 export function usersCommand(): Command {
   const users = new Command("users").description("manage users");
@@ -37,8 +37,7 @@ export function usersCommand(): Command {
       );
       return;
     }
-    // The database options only serve --bootstrap; a URL given for nothing would be a surprise.
-    if (command.getOptionValueSource("databaseUrl") === "cli") throw new CliError("--database-url is only used with --bootstrap");
+    refuseDatabaseOptions(command, "--bootstrap");
     const user = await adminClient(flags).post<User>("/api/v2/users", { username, email: flags.email, role: flags.role });
     process.stdout.write(flags.json ? `${JSON.stringify(user, null, 2)}\n` : `Created ${user.role} ${user.username} (${user.id})\n`);
   });
