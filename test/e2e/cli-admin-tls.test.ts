@@ -60,7 +60,7 @@ describe("weir keys create and the control plane's TLS", () => {
     const { code, out } = await keysCreate(url);
     assert.equal(code, 1, out);
     // The TLS server closes the connection on the cleartext request, or (by timing) resets it.
-    assert.match(out, /^weir: the connection to the control plane at http:\/\/127\.0\.0\.1:\d+ failed \((UND_ERR_SOCKET|ECONNRESET)\): a control plane with TLS needs an https:\/\/ URL\n$/);
+    assert.match(out, /^weir: the connection to the control plane at http:\/\/127\.0\.0\.1:\d+ failed \((UND_ERR_SOCKET|ECONNRESET)\): if the control plane serves TLS, its URL needs https:\/\/\n$/);
     assert.ok(out.includes(` at ${url} failed (`), out);
   });
 });

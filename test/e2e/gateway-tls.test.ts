@@ -57,7 +57,7 @@ describe("weir gateway and the control plane's TLS", () => {
         const lines = gateway.output().split("\n").filter((l) => /"msg":"control plane (unreachable at start-up|still unreachable)/.test(l));
         return lines.length >= 6 ? lines.map((l) => JSON.parse(l) as { hint?: string; err: { message: string } }) : undefined;
       }, 20_000);
-      for (const line of retries) assert.equal(line.hint, "a control plane with TLS needs an https:// URL", line.err.message);
+      for (const line of retries) assert.equal(line.hint, "if the control plane serves TLS, its URL needs https://", line.err.message);
       assert.equal(gateway.child.exitCode, null, gateway.output());
     } finally {
       gateway.child.kill("SIGTERM");

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectionHint } from "./tls-diagnosis.js";
 
-const HINT = "a control plane with TLS needs an https:// URL";
+const HINT = "if the control plane serves TLS, its URL needs https://";
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
 
 describe("connectionHint", () => {

@@ -69,6 +69,6 @@ function droppedConnection(err: unknown): boolean {
 export function connectionHint(err: unknown, baseUrl: string): string | undefined {
   const codes = errorCodes(err);
   if (codes.some((c) => OUT_OF_DATE_CERTIFICATE_CODES.has(c))) return "the control plane's TLS certificate is out of date: renew it";
-  if (/^http:/.test(baseUrl) && droppedConnection(err)) return "a control plane with TLS needs an https:// URL";
+  if (/^http:/.test(baseUrl) && droppedConnection(err)) return "if the control plane serves TLS, its URL needs https://";
   return undefined;
 }
