@@ -261,7 +261,8 @@ export class AuthCache {
   /**
    * Counts a change to `id` and remembers it while a running load might predate it: only changes
    * after the oldest running load's start matter. Beyond maxRememberedChanges (a flood of
-   * changes under a stalled control plane), it forgets them and stores no running load's answer.
+   * changes under a stalled control plane), it forgets those, and if half as many still matter,
+   * all of them, and stores no running load's answer.
    */
   private noteChange(changed: Map<string, number>, id: string): void {
     this.changes += 1;
@@ -277,7 +278,8 @@ export class AuthCache {
     for (const map of [this.apiKeyChanged, this.userChanged]) {
       for (const [key, at] of map) if (at <= oldest) map.delete(key);
     }
-    if (this.apiKeyChanged.size + this.userChanged.size > this.maxRememberedChanges) {
+    // Still more than half full: forget them all rather than scan again at the next change.
+    if (this.apiKeyChanged.size + this.userChanged.size > this.maxRememberedChanges / 2) {
       this.generation += 1;
       this.apiKeyChanged.clear();
       this.userChanged.clear();
