@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
+import { chatCompletion } from "@weir/gateway/testing";
 import { eventually, startStack, type Stack } from "./stack.js";
 
 const FIRST = "sk-e2e-first-key-0000000001";
@@ -31,16 +32,7 @@ before(async () => {
         return;
       }
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          id: "chatcmpl-e2e",
-          object: "chat.completion",
-          created: 1,
-          model: "gpt-4o",
-          choices: [{ index: 0, message: { role: "assistant", content: "served" }, finish_reason: "stop" }],
-          usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
-        }),
-      );
+      res.end(JSON.stringify(chatCompletion({ id: "chatcmpl-e2e", content: "served", promptTokens: 3 })));
     });
   });
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));

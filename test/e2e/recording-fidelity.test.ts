@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
+import { chatCompletion } from "@weir/gateway/testing";
 import { recorded, startStack, type Stack } from "./stack.js";
 import { sse, startScriptedUpstream, type ScriptedUpstream } from "./scripted-upstream.js";
 
@@ -71,14 +72,7 @@ describe("recording fidelity through a replica", () => {
   it("stores an OpenAI answer's parallel tool calls in the model's order", async () => {
     const calls = Array.from({ length: 8 }, (_, n) => ({ id: `call_${n}`, type: "function", function: { name: `fn_${n}`, arguments: `{"n":${n}}` } }));
     upstream.answer({
-      json: {
-        id: "chatcmpl-order",
-        object: "chat.completion",
-        created: 1,
-        model: "gpt-4o",
-        choices: [{ index: 0, message: { role: "assistant", content: null, tool_calls: calls }, finish_reason: "tool_calls" }],
-        usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
-      },
+      json: chatCompletion({ id: "chatcmpl-order", toolCalls: calls, completionTokens: 3 }),
     });
     const { response } = await openai().chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "go" }] }).withResponse();
     const id = response.headers.get("x-weir-interception-id")!;
@@ -183,7 +177,7 @@ describe("recording fidelity through a replica", () => {
 
   it("keeps a prompt holding U+0000 (valid JSON, refused by PostgreSQL text) with U+FFFD in its place", async () => {
     upstream.answer({
-      json: { id: "chatcmpl-nul", object: "chat.completion", created: 1, model: "gpt-4o", choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } },
+      json: chatCompletion({ id: "chatcmpl-nul", content: "ok" }),
     });
     const { response } = await openai().chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "bad\u0000prompt" }] }).withResponse();
     const id = response.headers.get("x-weir-interception-id")!;

@@ -9,18 +9,12 @@ import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { maskCredential } from "./credentials.js";
 import { metricValue, send, startHarness, waitForEnded } from "./test-harness.js";
+import { chatCompletion } from "./testing/index.js";
 import type { Harness } from "./test-harness.js";
 
 const KEYS = ["sk-first-0000000000000001", "sk-second-000000000000002", "sk-third-0000000000000003"];
 const CHAT = { model: "gpt-4o", messages: [{ role: "user", content: "hi" }] };
-const COMPLETION = {
-  id: "chatcmpl-1",
-  object: "chat.completion",
-  created: 1,
-  model: "gpt-4o",
-  choices: [{ index: 0, message: { role: "assistant", content: "hello" }, finish_reason: "stop" }],
-  usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 },
-};
+const COMPLETION = chatCompletion({ id: "chatcmpl-1", content: "hello" });
 
 /** An OpenAI stand-in that answers each key as scripted and notes which key each request used. */
 let refusals: Map<string, { status: number; retryAfter?: string }>;

@@ -14,4 +14,6 @@ export type {
 export { FakeClock, createFakeClock, flushMicrotasks } from "./fake-clock.js";
 export { ZSTD_CLI_SAMPLE, zstdRleFrame } from "./zstd-samples.js";
 export { gatewayErrorBody } from "./gateway-error-body.js";
+export { chatCompletion } from "./openai-answers.js";
+export type { ChatCompletionOptions } from "./openai-answers.js";
 export type { ErrorRoute } from "./gateway-error-body.js";
