@@ -117,7 +117,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
  * Whether a header's value holds `key` anywhere. Not only "is it the key": a header sent twice
  * arrives joined ("k, k"), and a key is long and random enough that containing it means leaking it.
  */
-function carriesKey(value: string | string[], key: string): boolean {
+export function carriesKey(value: string | string[], key: string): boolean {
   return Array.isArray(value) ? value.some((v) => v.includes(key)) : value.includes(key);
 }
 

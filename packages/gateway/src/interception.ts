@@ -17,7 +17,7 @@ import { decodeRequestBody } from "./content-coding.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
 import { bearerToken, maskCredential } from "./credentials.js";
 import { InvalidRequestBodyError, RecordInterceptionError } from "./errors.js";
-import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
+import { carriesKey, clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { CredentialKind } from "./headers.js";
 import { asObject, jsonShapeProblem, tryParseJson } from "./json.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -129,7 +129,7 @@ function answerFailure(relay: Relay, failure: Failure): number {
  * part of the Weir key's secret.
  */
 export function byokProviderCredential(headers: IncomingHttpHeaders, provider: ProviderName, weirKey: string | undefined): string | undefined {
-  const own = (value: string | undefined): string | undefined => (value === undefined || value === "" || (weirKey !== undefined && value.includes(weirKey)) ? undefined : value);
+  const own = (value: string | undefined): string | undefined => (value === undefined || value === "" || (weirKey !== undefined && carriesKey(value, weirKey)) ? undefined : value);
   const auth = headers.authorization;
   const bearer = own(bearerToken(Array.isArray(auth) ? auth[0] : auth));
   if (provider === "openai") return bearer;
