@@ -97,8 +97,6 @@ interface ProxyResult {
   readonly observation: Observation;
   readonly failure: Failure | undefined;
   readonly status: number;
-  /** When the provider refused the first central key and another one answered: its hint. */
-  readonly credentialHint?: string;
 }
 
 /** What relaying one upstream answer needs, whatever its shape. */
@@ -211,8 +209,10 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
 
   metrics.interceptionTally.started(route.provider, route.route);
   let result: ProxyResult = { observation: emptyObservation(), failure: undefined, status: 0 };
+  // The central key being tried; after a failover, the one that answered.
+  const inUse: KeyInUse = { key: centralKey };
   try {
-    result = await proxy(ctx, route, api, deps, parsed, raw, id, centralKey, queueStart);
+    result = await proxy(ctx, route, api, deps, parsed, raw, id, inUse, queueStart);
   } catch (err) {
     // A bug, not an upstream problem: still end the interception.
     log.error({ err }, "interception failed unexpectedly");
@@ -222,7 +222,8 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   } finally {
     queueStart();
     metrics.interceptionTally.ended(route.provider, route.route);
-    finish(deps, route, parsed, id, result.credentialHint ?? credentialHint, startedAtMs, result, log);
+    const answeredHint = inUse.key === centralKey ? undefined : maskCredential(inUse.key);
+    finish(deps, route, parsed, id, credentialHint, answeredHint, startedAtMs, result, log);
   }
 }
 
@@ -234,8 +235,8 @@ async function proxy(
   parsed: ParsedRequest,
   raw: Buffer,
   id: string,
-  /** Centralized mode: the central key to try first (others follow if the provider refuses it). */
-  firstKey: string | undefined,
+  /** Centralized mode: the central key to try first; others replace it if the provider refuses it. */
+  inUse: KeyInUse,
   /** Called once the upstream request is handed to the connection pool, in the same synchronous step. */
   onDispatched: () => void,
 ): Promise<ProxyResult> {
@@ -248,9 +249,6 @@ async function proxy(
   const ticket = admission?.ticket;
   const deadline = new UpstreamDeadline(ctx.cancellation, options.clock, options.upstreamTimeoutMs);
   const relay: Relay = { ctx, api, deadline, id };
-  const inUse: KeyInUse = { key: firstKey };
-  /** The hint of the key that answered, when it is not the first one. */
-  const switched = (result: ProxyResult): ProxyResult => (inUse.key === firstKey ? result : { ...result, credentialHint: maskCredential(inUse.key) });
   try {
     let response: UpstreamResponse;
     const send = (key: string | undefined): Promise<UpstreamResponse> => {
@@ -279,17 +277,17 @@ async function proxy(
     } catch (err) {
       const failure = deadline.failure(err);
       breakers?.report(ticket, breakerOutcomeOfFailure(failure));
-      return switched({ observation: emptyObservation(), failure, status: answerFailure(relay, failure) });
+      return { observation: emptyObservation(), failure, status: answerFailure(relay, failure) };
     }
     breakers?.report(ticket, isBreakerFailureStatus(response.statusCode) ? "failure" : "success");
 
     // A fresh object: each relay below completes it in place instead of copying it again.
     const headers = clientResponseHeaders(response.headers);
     headers[INTERCEPTION_ID_HEADER] = id;
-    if (response.statusCode >= 400) return switched(await relayUpstreamError(relay, response, headers));
+    if (response.statusCode >= 400) return await relayUpstreamError(relay, response, headers);
     const contentType = String(response.headers["content-type"] ?? "");
-    if (contentType.includes("text/event-stream")) return switched(await relayStream(relay, response, headers, parsed.clientEvent, options.maxUpstreamEventChars));
-    return switched(await relayBlocking(relay, response, headers));
+    if (contentType.includes("text/event-stream")) return await relayStream(relay, response, headers, parsed.clientEvent, options.maxUpstreamEventChars);
+    return await relayBlocking(relay, response, headers);
   } finally {
     deadline.dispose();
   }
@@ -473,7 +471,10 @@ function finish(
   route: BridgedRoute,
   parsed: ParsedRequest,
   id: string,
+  /** The hint of the key tried first (BYOK: the client's). */
   credentialHint: string,
+  /** After a failover: the hint of the central key that answered. */
+  answeredHint: string | undefined,
   startedAtMs: number,
   result: ProxyResult,
   log: RequestLog,
@@ -496,7 +497,7 @@ function finish(
   }
   for (const thought of observation.thoughts) records.enqueue(thoughtRecord(id, thought, at));
   // Last, so the queue delivers it after this interception's other records.
-  records.enqueue(endedRecord(id, credentialHint, at, failure));
+  records.enqueue(endedRecord(id, answeredHint ?? credentialHint, at, failure));
 
   metrics.interceptionTally.finished({ provider, route: route.route, model, prompt: parsed.prompt !== undefined, usage, failed: failure !== undefined });
   metrics.interceptionDuration.observe({ provider, model }, Math.max(0, at - startedAtMs) / 1000);
@@ -510,7 +511,7 @@ function finish(
     cache_write_tokens: usage?.cacheWrite,
     tool_calls: observation.toolCalls.length,
     // The log's credential_hint names the key tried first; after a failover, the one that answered.
-    ...(result.credentialHint !== undefined ? { answered_credential_hint: result.credentialHint } : {}),
+    ...(answeredHint !== undefined ? { answered_credential_hint: answeredHint } : {}),
   };
   if (failure === undefined) {
     log.info(fields, "interception ended");
