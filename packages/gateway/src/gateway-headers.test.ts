@@ -33,10 +33,10 @@ interface Case {
 
 const cases: Case[] = [
   {
-    name: "centralized openai (bearer)",
+    name: "centralized openai (bearer; an Azure- and a Google-style copy of the key dropped)",
     path: "/openai/v1/chat/completions",
     body: chat,
-    headers: () => ({ authorization: `Bearer ${h.user.key}` }),
+    headers: () => ({ authorization: `Bearer ${h.user.key}`, "api-key": h.user.key, "x-goog-api-key": h.user.key }),
     want: () => ({ authorization: `Bearer ${OPENAI_KEY}`, "x-api-key": undefined }),
     kind: "centralized",
     hint: "sk-c...XYZ9",

@@ -83,6 +83,12 @@ describe("upstreamRequestHeaders", () => {
     assert.deepEqual(upstreamRequestHeaders(twice, options), {});
     assert.deepEqual(upstreamRequestHeaders({ "x-ai-governance-token": "weir-key-0123456789", "x-api-key": ["weir-key-0123456789", "sk-ant-own"] }, options), {});
   });
+
+  it("centralized never forwards the Weir key in a header other than Authorization or X-Api-Key", () => {
+    const options = { provider: "openai", kind: "centralized", providerKey: "sk-central", weirKey: "weir-key-0123456789" } as const;
+    const azureAndGoogleStyle = { authorization: "Bearer weir-key-0123456789", "api-key": "weir-key-0123456789", "x-goog-api-key": "weir-key-0123456789", "x-note": "kept" };
+    assert.deepEqual(upstreamRequestHeaders(azureAndGoogleStyle, options), { "x-note": "kept", authorization: "Bearer sk-central" });
+  });
 });
 
 describe("clientResponseHeaders", () => {

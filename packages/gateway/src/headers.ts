@@ -76,15 +76,16 @@ function connectionTokens(headers: IncomingHttpHeaders | Record<string, unknown>
  * actor headers are then written by the gateway when `actor` is given.
  * Centralized: the client's Authorization and X-Api-Key are removed and the provider key is
  * injected (OpenAI `Authorization: Bearer`, Anthropic `x-api-key`). BYOK: the client's own
- * Authorization / X-Api-Key go upstream untouched, unless one holds the governance token itself.
+ * Authorization / X-Api-Key go upstream untouched. In both modes no header holding the client's
+ * Weir key goes upstream.
  */
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: UpstreamHeaderOptions): Record<string, string> {
   const named = connectionTokens(incoming);
   const out: Record<string, string> = {};
-  // SECURITY: in BYOK the client's credentials go upstream, but never a copy of its Weir key
-  // (a client configured with the Weir key as its SDK key and as the governance token): no
-  // header holding it is forwarded. (Centralized mode drops every credential header anyway.)
-  const weirKey = options.kind === "byok" ? options.weirKey : undefined;
+  // SECURITY: no header holding the client's Weir key is forwarded, in either mode: in BYOK a
+  // client may give it as its SDK key as well as the governance token, and in centralized mode
+  // Azure- or Google-style clients send it in `api-key` or `x-goog-api-key` besides Authorization.
+  const weirKey = options.weirKey;
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
