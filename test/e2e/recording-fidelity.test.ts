@@ -175,6 +175,29 @@ describe("recording fidelity through a replica", () => {
     assert.deepEqual(usages.map((u) => (u === null ? null : (u as { total_tokens: number }).total_tokens)), [null, null, 57]);
   });
 
+  // 10,000 input tokens: 2,000 read from the cache, 7,000 written to it, 1,000 neither.
+  it("records OpenAI's cache-written tokens as cache write, not as input (Chat and a Responses stream)", async () => {
+    const usageOf = (i: any) => [i.token_usages[0].input_tokens, i.token_usages[0].cache_read_input_tokens, i.token_usages[0].cache_write_input_tokens, i.token_usages[0].output_tokens];
+    upstream.answer({
+      json: { ...chatCompletion({ id: "chatcmpl-cw", completionTokens: 50 }), usage: { prompt_tokens: 10_000, completion_tokens: 50, total_tokens: 10_050, prompt_tokens_details: { cached_tokens: 2_000, cache_write_tokens: 7_000 } } },
+    });
+    const chat = await openai().chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }).withResponse();
+    const chatRow = await interception(chat.response.headers.get("x-weir-interception-id")!, (x) => x.token_usages.length === 1);
+    assert.deepEqual(usageOf(chatRow), [1_000, 2_000, 7_000, 50]);
+
+    const response = { id: "resp_cw", object: "response", status: "completed", model: "gpt-4o", output: [], usage: { input_tokens: 10_000, input_tokens_details: { cached_tokens: 2_000, cache_write_tokens: 7_000 }, output_tokens: 50, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 10_050 } };
+    upstream.answer({
+      events: [
+        sse({ type: "response.created", sequence_number: 0, response: { ...response, status: "in_progress", usage: null } }, "response.created"),
+        sse({ type: "response.completed", sequence_number: 1, response }, "response.completed"),
+      ],
+    });
+    const streamed = await openai().responses.create({ model: "gpt-4o", input: "hi", stream: true }).withResponse();
+    for await (const _ of streamed.data);
+    const responsesRow = await interception(streamed.response.headers.get("x-weir-interception-id")!, (x) => x.token_usages.length === 1);
+    assert.deepEqual(usageOf(responsesRow), [1_000, 2_000, 7_000, 50]);
+  });
+
   it("keeps a prompt holding U+0000 (valid JSON, refused by PostgreSQL text) with U+FFFD in its place", async () => {
     upstream.answer({
       json: chatCompletion({ id: "chatcmpl-nul", content: "ok" }),

@@ -1,5 +1,5 @@
 // OpenAI Chat Completions (POST /openai/v1/chat/completions): request reading, usage
-// accounting (input = prompt_tokens − cached_tokens), tool calls, and the stream's error chunk.
+// accounting (input = prompt_tokens − cached − cache-write tokens), tool calls, and the stream's error chunk.
 
 import { asArray, asNumber, asObject, asString, hasNonNullKey, tryParseJson } from "../json.js";
 import type { JsonObject } from "../json.js";
@@ -8,6 +8,7 @@ import { contentText, lastTurn } from "./content-text.js";
 import { openaiErrorBody } from "./error-envelope.js";
 import { hideForcedUsage, withForcedUsage } from "./forced-stream-usage.js";
 import type { Observation, ParsedRequest, ProviderApi, StreamObserver, TokenUsage, ToolCall } from "./provider-api.js";
+import { uncachedInput } from "./provider-api.js";
 
 const TEXT_PARTS: ReadonlySet<string> = new Set(["text"]);
 
@@ -20,6 +21,7 @@ export function chatTokenUsage(usage: unknown): TokenUsage | undefined {
   const promptDetails = asObject(u.prompt_tokens_details);
   const completionDetails = asObject(u.completion_tokens_details);
   const cached = asNumber(promptDetails?.cached_tokens) ?? 0;
+  const cacheWrite = asNumber(promptDetails?.cache_write_tokens) ?? 0;
   const extras: Record<string, number> = {};
   const extra = (key: string, value: unknown): void => {
     const n = asNumber(value);
@@ -27,11 +29,12 @@ export function chatTokenUsage(usage: unknown): TokenUsage | undefined {
   };
   extra("prompt_audio", promptDetails?.audio_tokens);
   extra("prompt_cached", promptDetails?.cached_tokens);
+  extra("prompt_cache_write", promptDetails?.cache_write_tokens);
   extra("completion_accepted_prediction", completionDetails?.accepted_prediction_tokens);
   extra("completion_rejected_prediction", completionDetails?.rejected_prediction_tokens);
   extra("completion_audio", completionDetails?.audio_tokens);
   extra("completion_reasoning", completionDetails?.reasoning_tokens);
-  return { input: Math.max(0, prompt - cached), output: completion, cacheRead: cached, cacheWrite: 0, extras };
+  return { input: uncachedInput(prompt, cached, cacheWrite), output: completion, cacheRead: cached, cacheWrite, extras };
 }
 
 function parseRequest(body: JsonObject, text: string): ParsedRequest {

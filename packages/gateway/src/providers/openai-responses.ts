@@ -1,5 +1,5 @@
 // OpenAI Responses (POST /openai/v1/responses): request reading, usage accounting
-// (input = input_tokens − cached_tokens), function calls with their item ids, reasoning
+// (input = input_tokens − cached − cache-write tokens), function calls with their item ids, reasoning
 // summaries as thoughts, and `response.failed` as the terminal event of a broken stream.
 
 import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js";
@@ -8,6 +8,7 @@ import type { SseEvent } from "../sse-parser.js";
 import { contentText, lastTurn } from "./content-text.js";
 import { openaiErrorBody } from "./error-envelope.js";
 import type { Observation, ParsedRequest, ProviderApi, StreamObserver, Thought, TokenUsage, ToolCall } from "./provider-api.js";
+import { uncachedInput } from "./provider-api.js";
 
 const TEXT_PARTS: ReadonlySet<string> = new Set(["input_text", "text"]);
 const TOOL_OUTPUT_TYPES: ReadonlySet<string> = new Set(["function_call_output", "custom_tool_call_output", "local_shell_call_output"]);
@@ -20,12 +21,16 @@ export function responsesTokenUsage(usage: unknown): TokenUsage | undefined {
   const u = asObject(usage);
   if (u === undefined) return undefined;
   const input = asNumber(u.input_tokens) ?? 0;
-  const cached = asNumber(asObject(u.input_tokens_details)?.cached_tokens) ?? 0;
+  const inputDetails = asObject(u.input_tokens_details);
+  const cached = asNumber(inputDetails?.cached_tokens) ?? 0;
+  const written = asNumber(inputDetails?.cache_write_tokens);
   const extras: Record<string, number> = {};
   const reasoning = asNumber(asObject(u.output_tokens_details)?.reasoning_tokens);
   extras.input_cached = cached;
+  if (written !== undefined) extras.input_cache_write = written;
   if (reasoning !== undefined) extras.output_reasoning = reasoning;
-  return { input: Math.max(0, input - cached), output: asNumber(u.output_tokens) ?? 0, cacheRead: cached, cacheWrite: 0, extras };
+  const cacheWrite = written ?? 0;
+  return { input: uncachedInput(input, cached, cacheWrite), output: asNumber(u.output_tokens) ?? 0, cacheRead: cached, cacheWrite, extras };
 }
 
 function parseRequest(body: JsonObject): ParsedRequest {

@@ -16,6 +16,15 @@ export interface TokenUsage {
   readonly extras: Readonly<Record<string, number>>;
 }
 
+/**
+ * OpenAI's uncached input: its input count includes the cached and the cache-written tokens.
+ * Details adding up to more than the total (an OpenAI-compatible server counting otherwise) take
+ * off only the cached tokens, as OpenAI's accounting did before it reported cache writes.
+ */
+export function uncachedInput(total: number, cached: number, cacheWrite: number): number {
+  return cached + cacheWrite <= total ? total - cached - cacheWrite : Math.max(0, total - cached);
+}
+
 /** One tool call the model made. */
 export interface ToolCall {
   /** The provider's call id ("call_…", "toolu_…"). */

@@ -55,6 +55,22 @@ describe("token accounting", () => {
     );
   });
 
+  // 10,000 input tokens: 2,000 read from the cache, 7,000 written to it, 1,000 neither.
+  it("OpenAI chat: cache-written tokens are cache write, not input", () => {
+    const usage = chatTokenUsage({ prompt_tokens: 10_000, completion_tokens: 50, prompt_tokens_details: { cached_tokens: 2_000, cache_write_tokens: 7_000 } });
+    assert.deepEqual(usage, { input: 1_000, output: 50, cacheRead: 2_000, cacheWrite: 7_000, extras: { prompt_cached: 2_000, prompt_cache_write: 7_000 } });
+  });
+
+  it("OpenAI responses: cache-written tokens are cache write, not input", () => {
+    const usage = responsesTokenUsage({ input_tokens: 10_000, input_tokens_details: { cached_tokens: 2_000, cache_write_tokens: 7_000 }, output_tokens: 50 });
+    assert.deepEqual(usage, { input: 1_000, output: 50, cacheRead: 2_000, cacheWrite: 7_000, extras: { input_cached: 2_000, input_cache_write: 7_000 } });
+  });
+
+  it("OpenAI: details adding up to more than the input take off only the cached tokens", () => {
+    const usage = responsesTokenUsage({ input_tokens: 100, input_tokens_details: { cached_tokens: 60, cache_write_tokens: 70 }, output_tokens: 1 });
+    assert.deepEqual([usage?.input, usage?.cacheRead, usage?.cacheWrite], [40, 60, 70]);
+  });
+
   const anthropicCases = [
     {
       name: "message_delta repeats cumulative input and cache counts",
