@@ -198,6 +198,36 @@ describe("recording fidelity through a replica", () => {
     assert.deepEqual(usageOf(responsesRow), [1_000, 2_000, 7_000, 50]);
   });
 
+  it("records a Responses answer's commentary as a thought, the client-run built-in tools' calls, and a failed status as an error", async () => {
+    const operation = { type: "create_file", path: "hello.txt", diff: "+hi" };
+    upstream.answer({
+      json: {
+        id: "resp_tools", object: "response", status: "completed", model: "gpt-5.3-codex",
+        output: [
+          { id: "msg_c", type: "message", role: "assistant", phase: "commentary", status: "completed", content: [{ type: "output_text", text: "Creating the file.", annotations: [] }] },
+          { id: "ap_1", type: "apply_patch_call", call_id: "call_patch", status: "completed", operation },
+          { id: "sh_1", type: "shell_call", call_id: "call_shell", status: "completed", action: { commands: ["cat hello.txt"] }, environment: null },
+        ],
+        usage: { input_tokens: 10, output_tokens: 5 },
+      },
+    });
+    const done = await openai().responses.create({ model: "gpt-5.3-codex", input: "make hello.txt" }).withResponse();
+    const first = await interception(done.response.headers.get("x-weir-interception-id")!, (x) => x.tool_usages.length === 2 && x.model_thoughts.length === 1);
+    assert.deepEqual(first.tool_usages.map((t: any) => [t.provider_tool_call_id, t.tool, t.input]), [
+      ["call_patch", "apply_patch", JSON.stringify(operation)],
+      ["call_shell", "shell", '{"commands":["cat hello.txt"]}'],
+    ]);
+    assert.equal(first.model_thoughts[0].content, "Creating the file.");
+    assert.equal(first.error_type, null);
+
+    // The patch's output threads the next turn onto this interception; that turn fails with 200.
+    upstream.answer({ json: { id: "resp_failed", object: "response", status: "failed", model: "gpt-5.3-codex", error: { code: "server_error", message: "The model failed." }, output: [] } });
+    const failed = await openai().responses.create({ model: "gpt-5.3-codex", input: [{ type: "apply_patch_call_output", call_id: "call_patch", status: "completed" }] }).withResponse();
+    const second = await interception(failed.response.headers.get("x-weir-interception-id")!, () => true);
+    assert.equal(second.thread_parent_id, first.id);
+    assert.deepEqual([second.error_type, second.error_message], ["upstream_error", '{"code":"server_error","message":"The model failed."}']);
+  });
+
   it("keeps a prompt holding U+0000 (valid JSON, refused by PostgreSQL text) with U+FFFD in its place", async () => {
     upstream.answer({
       json: chatCompletion({ id: "chatcmpl-nul", content: "ok" }),

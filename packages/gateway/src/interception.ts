@@ -374,7 +374,9 @@ async function relayBlocking(relay: Relay, response: UpstreamResponse, headers: 
   const text = body.toString("utf8");
   const observation = relay.api.observeResponse(tryParseJson(text), text);
   if (!delivered) return { observation, failure: upstreamFailure("client_disconnected", "client disconnected"), status: response.statusCode };
-  return { observation, failure: undefined, status: response.statusCode };
+  // A 200 can still carry a failure (a Responses answer with status "failed").
+  const failure = observation.upstreamError === undefined ? undefined : upstreamFailure("upstream_error", observation.upstreamError);
+  return { observation, failure, status: response.statusCode };
 }
 
 /**

@@ -11,7 +11,21 @@ import type { Observation, ParsedRequest, ProviderApi, StreamObserver, Thought, 
 import { uncachedInput } from "./provider-api.js";
 
 const TEXT_PARTS: ReadonlySet<string> = new Set(["input_text", "text"]);
-const TOOL_OUTPUT_TYPES: ReadonlySet<string> = new Set(["function_call_output", "custom_tool_call_output", "local_shell_call_output"]);
+const TOOL_OUTPUT_TYPES: ReadonlySet<string> = new Set([
+  "function_call_output",
+  "custom_tool_call_output",
+  "local_shell_call_output",
+  "shell_call_output",
+  "apply_patch_call_output",
+  "computer_call_output",
+]);
+/** Calls of the built-in tools the client runs itself: the item type, the tool's name and the field holding its input. */
+const CLIENT_RUN_BUILTINS: ReadonlyMap<string, { readonly name: string; readonly input: readonly string[] }> = new Map([
+  ["local_shell_call", { name: "local_shell", input: ["action"] }],
+  ["shell_call", { name: "shell", input: ["action"] }],
+  ["apply_patch_call", { name: "apply_patch", input: ["operation"] }],
+  ["computer_call", { name: "computer", input: ["action", "actions"] }],
+]);
 // A key followed by ':' cannot be inside a JSON string (its quotes would be escaped).
 const SEQUENCE_NUMBER = /"sequence_number"\s*:\s*(\d+)/;
 const TERMINAL_EVENTS: ReadonlySet<string> = new Set(["response.completed", "response.incomplete", "response.failed"]);
@@ -60,13 +74,27 @@ function parseRequest(body: JsonObject): ParsedRequest {
 }
 
 /**
- * Collects the calls of client-run tools (functions, custom tools, and the local shell Codex
- * runs for some models, recorded as tool "local_shell" with its action as input) and reasoning
- * summaries from output items. Tools the provider runs itself (web search, hosted MCP) are not
- * tool calls the client made, as with Anthropic's server tools.
+ * Collects the calls of client-run tools (functions, custom tools, and the built-in tools whose
+ * calls the client executes: local_shell, shell, apply_patch, computer, recorded under those
+ * names with their action or operation as input), reasoning summaries and the commentary
+ * messages some models write instead of summaries, from output items. Tools the provider runs
+ * itself (web search, hosted MCP) are not tool calls the client made, as with Anthropic's server
+ * tools.
  */
 function collectItem(item: JsonObject | undefined, calls: ToolCall[], thoughts: Thought[]): void {
-  switch (asString(item?.type)) {
+  const type = asString(item?.type);
+  const builtin = type === undefined ? undefined : CLIENT_RUN_BUILTINS.get(type);
+  if (builtin !== undefined) {
+    const field = builtin.input.find((name) => item?.[name] !== undefined && item[name] !== null);
+    calls.push({
+      id: asString(item?.call_id) ?? "",
+      name: builtin.name,
+      input: JSON.stringify(field === undefined ? {} : item?.[field]),
+      itemId: asString(item?.id) ?? "",
+    });
+    return;
+  }
+  switch (type) {
     case "function_call":
     case "custom_tool_call": {
       const name = asString(item?.name);
@@ -79,18 +107,18 @@ function collectItem(item: JsonObject | undefined, calls: ToolCall[], thoughts: 
       });
       return;
     }
-    case "local_shell_call":
-      calls.push({
-        id: asString(item?.call_id) ?? "",
-        name: "local_shell",
-        input: JSON.stringify(item?.action ?? {}),
-        itemId: asString(item?.id) ?? "",
-      });
-      return;
     case "reasoning":
       for (const part of asArray(item?.summary) ?? []) {
         const text = asString(asObject(part)?.text);
         if (text !== undefined && text !== "") thoughts.push({ content: text, source: "reasoning_summary" });
+      }
+      return;
+    case "message":
+      // The reference records these as thoughts too: Codex models often write no summary.
+      if (asString(item?.role) !== "assistant" || asString(item?.phase) !== "commentary") return;
+      for (const part of asArray(item?.content) ?? []) {
+        const text = asString(asObject(part)?.text);
+        if (text !== undefined && text !== "") thoughts.push({ content: text, source: "commentary" });
       }
       return;
     default:
@@ -109,7 +137,8 @@ function observeResponse(body: unknown): Observation {
     toolCalls,
     thoughts,
     complete: true,
-    upstreamError: undefined,
+    // A blocking answer can report a failure with 200, as a stream's response.failed does.
+    upstreamError: asString(obj?.status) === "failed" ? JSON.stringify(obj?.error ?? null) : undefined,
   };
 }
 

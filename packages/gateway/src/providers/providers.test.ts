@@ -366,6 +366,50 @@ describe("stream observers", () => {
     assert.equal(next.correlatingToolCallId, "call_sh");
   });
 
+  it("responses: the shell, apply_patch and computer calls the client runs are tool calls, and their outputs thread", () => {
+    const shell = { commands: ["ls"], timeout_ms: null, max_output_length: null };
+    const operation = { type: "update_file", path: "a.ts", diff: "@@ -1 +1 @@" };
+    const click = { type: "click", button: "left", x: 1, y: 2 };
+    const items = [
+      { id: "sh_1", type: "shell_call", call_id: "call_shell", status: "completed", action: shell, environment: null },
+      { id: "ap_1", type: "apply_patch_call", call_id: "call_patch", status: "completed", operation },
+      { id: "cu_1", type: "computer_call", call_id: "call_click", status: "completed", action: click, pending_safety_checks: [] },
+      { id: "cu_2", type: "computer_call", call_id: "call_batch", status: "completed", actions: [click, click], pending_safety_checks: [] },
+    ];
+    const want = [
+      { id: "call_shell", name: "shell", input: JSON.stringify(shell), itemId: "sh_1" },
+      { id: "call_patch", name: "apply_patch", input: JSON.stringify(operation), itemId: "ap_1" },
+      { id: "call_click", name: "computer", input: JSON.stringify(click), itemId: "cu_1" },
+      { id: "call_batch", name: "computer", input: JSON.stringify([click, click]), itemId: "cu_2" },
+    ];
+    const streamed = observe(
+      openaiResponsesApi,
+      sse([
+        ...items.map((item, n): [string, unknown] => ["response.output_item.done", { type: "response.output_item.done", sequence_number: n, item }]),
+        ["response.completed", { type: "response.completed", sequence_number: 9, response: { id: "resp_3", usage: { input_tokens: 5, output_tokens: 3 } } }],
+      ]),
+    );
+    assert.deepEqual(streamed.toolCalls, want);
+    assert.deepEqual(openaiResponsesApi.observeResponse({ id: "resp_3", status: "completed", output: items }, "").toolCalls, want);
+    for (const [type, call] of [["shell_call_output", "call_shell"], ["apply_patch_call_output", "call_patch"], ["computer_call_output", "call_click"]]) {
+      const next = openaiResponsesApi.parseRequest({ model: "m", input: [{ type, call_id: call, output: "done" }] }, "{}");
+      assert.equal(next.correlatingToolCallId, call, type);
+    }
+  });
+
+  it("responses: an assistant's commentary messages are thoughts; its final answer is not", () => {
+    const message = (phase: string, text: string) => ({ id: `msg_${phase}`, type: "message", role: "assistant", phase, status: "completed", content: [{ type: "output_text", text, annotations: [] }] });
+    const output = [message("commentary", "Reading the tests first."), { id: "fc_1", type: "function_call", call_id: "call_1", name: "f", arguments: "{}" }, message("final_answer", "Done.")];
+    const got = openaiResponsesApi.observeResponse({ id: "resp_4", status: "completed", output }, "");
+    assert.deepEqual(got.thoughts, [{ content: "Reading the tests first.", source: "commentary" }]);
+  });
+
+  it("responses: a blocking answer with status failed reports its error, like a stream's response.failed", () => {
+    const failed = openaiResponsesApi.observeResponse({ id: "resp_5", status: "failed", error: { code: "server_error", message: "The model failed." }, output: [] }, "");
+    assert.equal(failed.upstreamError, '{"code":"server_error","message":"The model failed."}');
+    assert.equal(openaiResponsesApi.observeResponse({ id: "resp_6", status: "incomplete", output: [] }, "").upstreamError, undefined);
+  });
+
   it("responses: the error event of a broken stream is a response.failed continuing the sequence", () => {
     const parser = new SseParser();
     const observer = openaiResponsesApi.createStreamObserver();
