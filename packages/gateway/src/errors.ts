@@ -115,6 +115,21 @@ export class InvalidRequestBodyError extends Error {
   }
 }
 
+/**
+ * A valid request asking for what the gateway cannot govern (501, as the reference answers):
+ * a Responses request with `background: true` and no stream runs and bills at the provider
+ * while its answer, and so its usage, is fetched later on a route that records nothing.
+ */
+export class UnsupportedRequestError extends Error {
+  override readonly name = "UnsupportedRequestError";
+  constructor(
+    message: string,
+    readonly detail: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The request body exceeds the configured limit. */
 export class RequestBodyTooLargeError extends Error {
   override readonly name = "RequestBodyTooLargeError";
@@ -191,6 +206,7 @@ export const isGatewayShuttingDownError = (err: unknown): err is GatewayShutting
   err instanceof GatewayShuttingDownError;
 export const isInvalidRequestBodyError = (err: unknown): err is InvalidRequestBodyError =>
   err instanceof InvalidRequestBodyError;
+export const isUnsupportedRequestError = (err: unknown): err is UnsupportedRequestError => err instanceof UnsupportedRequestError;
 export const isRequestBodyTooLargeError = (err: unknown): err is RequestBodyTooLargeError =>
   err instanceof RequestBodyTooLargeError;
 export const isUnsupportedContentEncodingError = (err: unknown): err is UnsupportedContentEncodingError =>
@@ -208,7 +224,7 @@ export interface HttpErrorResponse {
   readonly status: number;
   readonly message: string;
   readonly detail?: string;
-  /** Response headers the status calls for (Retry-After on 429). */
+  /** Response headers the status calls for (Retry-After on 429, X-Should-Retry on 501). */
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -232,6 +248,8 @@ export function toHttpError(err: unknown): HttpErrorResponse {
     return { status: 413, message: "request body too large", detail: `The limit is ${err.limitBytes} bytes.` };
   }
   if (isUnsupportedContentEncodingError(err)) return { status: 415, message: "unsupported content encoding", detail: err.detail };
+  // The official SDKs retry any 5xx unless told not to: asking again cannot help.
+  if (isUnsupportedRequestError(err)) return { status: 501, message: err.message, detail: err.detail, headers: { "x-should-retry": "false" } };
   if (isRecordInterceptionError(err)) return { status: 500, message: err.message };
   if (isHandlerAcquireError(err)) return { status: 500, message: err.message };
   if (isRateLimitedError(err)) {

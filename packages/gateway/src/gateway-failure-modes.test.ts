@@ -118,6 +118,20 @@ const cases: Case[] = [
     recordCalls: 0,
   },
   {
+    // The reference answers 501 too: the job would run and bill with no usage ever recorded.
+    name: "a Responses request in the background without a stream",
+    path: "/openai/v1/responses",
+    headers: (fresh) => ({ authorization: `Bearer ${fresh.key}` }),
+    body: () => ({ model: "gpt-4o", input: "hi", background: true }),
+    status: 501,
+    json: {
+      message: "background requests are not supported",
+      detail: 'The gateway records usage from the answer, and a background response is fetched later on a route it does not record; send it with "stream": true or without "background".',
+    },
+    authorizeCalls: 1,
+    recordCalls: 0,
+  },
+  {
     name: "body is a JSON array",
     headers: (fresh) => ({ authorization: `Bearer ${fresh.key}` }),
     body: () => "[1,2]",
@@ -163,6 +177,7 @@ describe("failure modes", () => {
       assert.equal(res.status, c.status);
       assert.deepEqual(res.json, gatewayErrorBody("openai", c.status, c.json.message, c.json.detail));
       assert.equal(res.headers.get("content-type"), "application/json");
+      assert.equal(res.headers.get("x-should-retry"), c.status === 501 ? "false" : null, "the SDKs retry 5xx unless told not to");
       assert.equal(h.emulator.requests.length, upstreamBefore, "no upstream call");
       assert.equal(h.cp.callsOf("IsAuthorized") - authorizeBefore, c.authorizeCalls);
       assert.equal(h.cp.callsOf("RecordInterception") - recordBefore, c.recordCalls);

@@ -25,6 +25,7 @@ import {
   isControlPlaneUnavailableError,
   isInvalidOwnerIdError,
   isInvalidRequestBodyError,
+  isUnsupportedRequestError,
   isNoCredentialError,
   isPoolShuttingDownError,
   isRateLimitedError,
@@ -268,7 +269,7 @@ export class HttpFront {
       log.warn({ reason: err.reason }, "unauthorized");
     } else if (isInvalidOwnerIdError(err)) {
       log.warn({ reason: "invalid_owner_id" }, "unauthorized");
-    } else if (isByokNotAllowedError(err) || isInvalidRequestBodyError(err) || isRequestBodyTooLargeError(err) || isUnsupportedContentEncodingError(err)) {
+    } else if (isByokNotAllowedError(err) || isInvalidRequestBodyError(err) || isRequestBodyTooLargeError(err) || isUnsupportedContentEncodingError(err) || isUnsupportedRequestError(err)) {
       log.info({ err }, http.message);
     } else if (isRateLimitedError(err)) {
       log.debug(http.message);

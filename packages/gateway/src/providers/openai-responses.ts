@@ -2,6 +2,7 @@
 // (input = input_tokens − cached − cache-write tokens), function calls with their item ids, reasoning
 // summaries as thoughts, and `response.failed` as the terminal event of a broken stream.
 
+import { UnsupportedRequestError } from "../errors.js";
 import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js";
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
@@ -48,6 +49,12 @@ export function responsesTokenUsage(usage: unknown): TokenUsage | undefined {
 }
 
 function parseRequest(body: JsonObject): ParsedRequest {
+  if (body.background === true && body.stream !== true) {
+    throw new UnsupportedRequestError(
+      "background requests are not supported",
+      "The gateway records usage from the answer, and a background response is fetched later on a route it does not record; send it with \"stream\": true or without \"background\".",
+    );
+  }
   const input = body.input;
   let prompt: string | undefined;
   let correlatingToolCallId: string | undefined;
