@@ -48,7 +48,7 @@ describe("recording fidelity through a replica", () => {
         sse({ type: "content_block_delta", index: t, delta: { type: "signature_delta", signature: "c2ln" } }, "content_block_delta"),
         sse({ type: "content_block_stop", index: t }, "content_block_stop"),
         sse({ type: "content_block_start", index: t + 1, content_block: { type: "tool_use", id: `toolu_${i}`, name: `tool_${i}`, input: {} } }, "content_block_start"),
-        sse({ type: "content_block_delta", index: t + 1, delta: { type: "input_json_delta", partial_json: `{"n":` } }, "content_block_delta"),
+        sse({ type: "content_block_delta", index: t + 1, delta: { type: "input_json_delta", partial_json: `{"n": ` } }, "content_block_delta"),
         sse({ type: "content_block_delta", index: t + 1, delta: { type: "input_json_delta", partial_json: `${i}}` } }, "content_block_delta"),
         sse({ type: "content_block_stop", index: t + 1 }, "content_block_stop"),
       );

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { rawMembersOfElements } from "./json-raw-values.js";
+import { compactJson, rawMembersOfElements } from "./json-raw-values.js";
 
 const inputs = (text: string) => rawMembersOfElements(text, "content", "input");
 
@@ -50,5 +50,11 @@ describe("rawMembersOfElements", () => {
     const text = JSON.stringify(doc, null, 2);
     const raw = inputs(text)!;
     assert.deepEqual(raw.map((r) => (r === undefined ? undefined : JSON.parse(r))), doc.content.map((c) => ("input" in c ? c.input : undefined)));
+  });
+});
+
+describe("compactJson", () => {
+  it("removes the spaces outside strings and keeps every value as written", () => {
+    assert.equal(compactJson('{ "a b": "x \\" y" ,\n\t"n": 12345678901234567890, "f": 2.50, "2": [ 1 , {} ] }'), '{"a b":"x \\" y","n":12345678901234567890,"f":2.50,"2":[1,{}]}');
   });
 });

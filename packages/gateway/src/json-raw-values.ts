@@ -131,6 +131,14 @@ function compact(text: string, start: number, end: number): string {
 }
 
 /**
+ * A JSON text without the spaces outside its strings, values untouched: a streamed tool input
+ * stored as its blocking twin is. (On text that is not JSON, a string left open keeps the rest.)
+ */
+export function compactJson(text: string): string {
+  return compact(text, 0, text.length);
+}
+
+/**
  * For a JSON text that is an object holding the array `arrayKey` (as `{"content": [...]}`), the
  * raw text, spaces outside strings removed, of member `memberKey` of each of the array's elements
  * (undefined where an element is not an object or lacks it). Where a key is repeated, the last

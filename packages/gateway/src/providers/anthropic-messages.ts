@@ -4,7 +4,7 @@
 // terminal event of a broken stream.
 
 import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js";
-import { rawMembersOfElements } from "../json-raw-values.js";
+import { compactJson, rawMembersOfElements } from "../json-raw-values.js";
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
 import { contentText, lastTurn } from "./content-text.js";
@@ -184,7 +184,8 @@ class MessagesStreamObserver implements StreamObserver {
         this.blocks.delete(index);
         if (block === undefined) return;
         if (block.type === "tool_use") {
-          const input = block.text !== "" ? block.text : JSON.stringify(block.initialInput ?? {});
+          // Spaces removed, as a blocking answer's input is recorded: the model's values, one form.
+          const input = block.text !== "" ? compactJson(block.text) : JSON.stringify(block.initialInput ?? {});
           this.toolCalls.push({ id: block.id, name: block.name, input, itemId: "" });
         } else if (block.type === "thinking" && block.text !== "") {
           this.thoughts.push({ content: block.text, source: "thinking" });

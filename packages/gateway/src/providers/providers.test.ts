@@ -434,13 +434,13 @@ describe("stream observers", () => {
         ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "ok" } }],
         ["content_block_stop", { type: "content_block_stop", index: 0 }],
         ["content_block_start", { type: "content_block_start", index: 1, content_block: { type: "tool_use", id: "toolu_1", name: "get_weather", input: {} } }],
-        ["content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '{"location":' } }],
-        ["content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '"Paris"}' } }],
+        ["content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '{"location": ' } }],
+        ["content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '"Paris, FR", "n": 12345678901234567890}' } }],
         ["content_block_stop", { type: "content_block_stop", index: 1 }],
       ]),
     );
     assert.deepEqual(got.thoughts, [{ content: "hmm ok", source: "thinking" }]);
-    assert.deepEqual(got.toolCalls, [{ id: "toolu_1", name: "get_weather", input: '{"location":"Paris"}', itemId: "" }]);
+    assert.deepEqual(got.toolCalls, [{ id: "toolu_1", name: "get_weather", input: '{"location":"Paris, FR","n":12345678901234567890}', itemId: "" }], "spaces removed as in a blocking answer, values untouched");
     assert.equal(got.complete, false);
     assert.equal(
       anthropicMessagesApi.createStreamObserver().errorEvent("gone"),
