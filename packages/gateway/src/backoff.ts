@@ -13,6 +13,11 @@ export interface BackoffOptions {
   readonly jitter?: number;
   /** Source of randomness in [0, 1); default Math.random (tests pass a constant). */
   readonly random?: () => number;
+  /**
+   * Jitter only shortens a delay: scaled by a random factor in [1 - jitter, 1] (the OpenAI and
+   * Anthropic SDKs' form, which upstream retries follow). Default false.
+   */
+  readonly downwardJitter?: boolean;
 }
 
 export const DEFAULT_BACKOFF = Object.freeze({
@@ -30,6 +35,7 @@ export class Backoff {
   private readonly factor: number;
   private readonly jitter: number;
   private readonly random: () => number;
+  private readonly downwardJitter: boolean;
 
   constructor(options: BackoffOptions = {}) {
     this.initialMs = options.initialMs ?? DEFAULT_BACKOFF.initialMs;
@@ -37,6 +43,7 @@ export class Backoff {
     this.factor = options.factor ?? DEFAULT_BACKOFF.factor;
     this.jitter = Math.min(Math.max(options.jitter ?? DEFAULT_BACKOFF.jitter, 0), 0.99);
     this.random = options.random ?? Math.random;
+    this.downwardJitter = options.downwardJitter ?? false;
   }
 
   /** Number of delays handed out since the last reset. */
@@ -48,7 +55,7 @@ export class Backoff {
   next(): number {
     const base = Math.min(this.initialMs * this.factor ** this.attempt, this.maxMs);
     this.attempt += 1;
-    const scale = 1 - this.jitter + 2 * this.jitter * this.random();
+    const scale = this.downwardJitter ? 1 - this.jitter * this.random() : 1 - this.jitter + 2 * this.jitter * this.random();
     return Math.max(1, Math.min(Math.round(base * scale), this.maxMs));
   }
 

@@ -33,6 +33,22 @@ export class UpstreamDeadline {
     this.lastActivityMs = this.clock.now();
   }
 
+  /**
+   * Stops the clock while the gateway itself waits (a retry's backoff): that wait is no silence of
+   * the provider's, and counting it would time a retried request out early. resume() re-arms it
+   * with a whole timeout, as for a new request.
+   */
+  pause(): void {
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  resume(): void {
+    if (this.timer !== undefined) return;
+    this.lastActivityMs = this.clock.now();
+    this.timer = this.clock.setTimeout(this.expire, this.timeoutMs);
+  }
+
   private readonly expire = (): void => {
     const quietMs = this.clock.now() - this.lastActivityMs;
     if (quietMs >= this.timeoutMs) this.exchange.abort(new UpstreamTimeoutError(this.timeoutMs));

@@ -1,0 +1,153 @@
+// Upstream retries (opt-in, --upstream-max-retries): an LLM request the provider failed before
+// answering is sent again, by the rules of the official OpenAI and Anthropic SDKs, which the
+// reference's upstream calls inherit (their default is 2 retries; Weir's is 0, as LiteLLM's,
+// Portkey's and Bifrost's: clients' SDKs already retry the gateway's 5xx and 429).
+//
+// Retried: a failure before the response head (connection refused or reset, "other side closed",
+// which is also a keep-alive connection the provider closed as the request was written), and the
+// statuses 408, 409, 429 and >= 500 — unless the provider says `x-should-retry: false`
+// (`x-should-retry: true` makes any status retryable). Never retried: the upstream timeout, a
+// client that left, a shutdown, and anything once the answer's head went to the client (a stream
+// failing midway included): retries happen only here, before a response is handed on.
+//
+// Waits: 0.5 s doubling per retry up to 8 s, shortened by up to a quarter at random; a provider's
+// `retry-after-ms` or `retry-after` (seconds or an HTTP date) is taken instead when it lies
+// strictly between 0 and 60 s, as the SDKs take it. A client that disconnects ends the wait at
+// once; the wait does not count as the provider's silence (UpstreamDeadline.pause).
+
+import { Backoff } from "./backoff.js";
+import type { Cancellation } from "./cancellation.js";
+import type { Clock } from "./clock.js";
+import { sleep } from "./clock.js";
+import { retryAfterMs } from "./provider-key-pool.js";
+import type { IncomingHttpHeaders, UpstreamResponse } from "./upstream.js";
+import type { UpstreamDeadline } from "./upstream-deadline.js";
+
+/** The SDKs' backoff: 0.5 s × 2^retry, at most 8 s, times 1 - 0.25 × random. */
+export const UPSTREAM_RETRY_BACKOFF = Object.freeze({ initialMs: 500, maxMs: 8_000, factor: 2, jitter: 0.25, downwardJitter: true });
+/** A provider's retry hint is taken only below this (the SDKs' bound); longer ones fall back to the backoff. */
+export const MAX_RETRY_HINT_MS = 60_000;
+/** Most retries --upstream-max-retries takes (about a minute of waiting at the 8 s cap). */
+export const MAX_UPSTREAM_RETRIES = 10;
+
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 429]);
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const raw = headers[name];
+  return Array.isArray(raw) ? raw[0] : raw;
+}
+
+/** Whether an upstream answer is worth sending the request again (the SDKs' shouldRetry). */
+export function isRetryableResponse(status: number, headers: IncomingHttpHeaders): boolean {
+  const hint = header(headers, "x-should-retry")?.trim().toLowerCase();
+  if (hint === "true") return true;
+  if (hint === "false") return false;
+  return RETRYABLE_STATUSES.has(status) || status >= 500;
+}
+
+/**
+ * How long the provider asks to wait: `retry-after-ms`, else `retry-after` in seconds or as an
+ * HTTP date; undefined when absent, unreadable, or not strictly between 0 and 60 s.
+ */
+export function retryHintMs(headers: IncomingHttpHeaders, nowMs: number): number | undefined {
+  const ms = header(headers, "retry-after-ms");
+  let hint = ms === undefined || !Number.isFinite(Number(ms)) ? undefined : Number(ms);
+  // Seconds: the parsing the key pool's cool-downs use.
+  hint ??= retryAfterMs(headers);
+  if (hint === undefined) {
+    const date = header(headers, "retry-after");
+    const at = date === undefined ? Number.NaN : Date.parse(date);
+    if (Number.isFinite(at)) hint = at - nowMs;
+  }
+  return hint !== undefined && hint > 0 && hint < MAX_RETRY_HINT_MS ? hint : undefined;
+}
+
+/** What the retry loop takes from the gateway: the setting, and time and chance for tests to drive. */
+export interface UpstreamRetrySettings {
+  /** Retries after the first attempt; 0: none. */
+  readonly maxRetries: number;
+  readonly clock: Clock;
+  /** In [0, 1); default Math.random. */
+  readonly random?: () => number;
+}
+
+/** One retry about to be waited for: what failed and how long the wait is. */
+export interface RetryNote {
+  /** 1 for the first retry. */
+  readonly attempt: number;
+  /** The retried status, or undefined for a failure before the response head. */
+  readonly status: number | undefined;
+  /** A connection failure's code (ECONNRESET, UND_ERR_SOCKET, ...). */
+  readonly errorCode: string | undefined;
+  readonly delayMs: number;
+}
+
+/** The metric's `reason` of a retry: the status class ("5xx", "4xx") or "connection". */
+export function retryReason(note: Pick<RetryNote, "status">): string {
+  return note.status === undefined ? "connection" : `${Math.floor(note.status / 100)}xx`;
+}
+
+export interface RetryingRequest {
+  /** One attempt (with key failover): resolves at the response head. */
+  readonly send: () => Promise<UpstreamResponse>;
+  /** The request's own cancellation: a client that left ends a wait at once. */
+  readonly exchange: Cancellation;
+  /** Paused while waiting. */
+  readonly deadline: UpstreamDeadline;
+  /** Asked before each retry: false stops them (the model's circuit opened meanwhile). */
+  readonly mayRetry: () => boolean;
+  /** Told of each retry before its wait. */
+  readonly onRetry: (note: RetryNote) => void;
+}
+
+/**
+ * Sends a request, and again while it fails retryably and retries are left. Resolves with the
+ * last answer (a failed one once retries run out: the client gets it as the provider sent it);
+ * rejects with the last attempt's error, or with the exchange's reason if it was aborted while
+ * waiting. Without retries this is `send` itself.
+ */
+export function requestWithRetries(settings: UpstreamRetrySettings, request: RetryingRequest): Promise<UpstreamResponse> {
+  if (settings.maxRetries <= 0) return request.send();
+  return retrying(settings, request);
+}
+
+async function retrying(settings: UpstreamRetrySettings, request: RetryingRequest): Promise<UpstreamResponse> {
+  const { exchange, deadline } = request;
+  let backoff: Backoff | undefined;
+  for (let attempt = 1; ; attempt++) {
+    const last = attempt > settings.maxRetries;
+    let response: UpstreamResponse;
+    try {
+      response = await request.send();
+    } catch (err) {
+      // A timeout, a client that left or a shutdown abort the exchange: never retried. So is an
+      // undici headers timeout (the same --upstream-timeout).
+      const code = (err as { code?: unknown } | undefined)?.code;
+      if (last || exchange.aborted || code === "UND_ERR_HEADERS_TIMEOUT" || !request.mayRetry()) throw err;
+      backoff ??= new Backoff({ ...UPSTREAM_RETRY_BACKOFF, random: settings.random });
+      const delayMs = backoff.next();
+      request.onRetry({ attempt, status: undefined, errorCode: typeof code === "string" ? code : undefined, delayMs });
+      await wait(settings.clock, delayMs, exchange, deadline);
+      continue;
+    }
+    if (last || !isRetryableResponse(response.statusCode, response.headers) || !request.mayRetry()) return response;
+    backoff ??= new Backoff({ ...UPSTREAM_RETRY_BACKOFF, random: settings.random });
+    // The backoff moves on with every retry, hint or not (the SDKs count retries, not waits).
+    const backoffMs = backoff.next();
+    const delayMs = retryHintMs(response.headers, settings.clock.now()) ?? backoffMs;
+    // Read whole and dropped (error bodies are small): the connection then serves the next attempt.
+    await response.body.bytes().catch(() => undefined);
+    if (exchange.aborted) throw exchange.reason;
+    request.onRetry({ attempt, status: response.statusCode, errorCode: undefined, delayMs });
+    await wait(settings.clock, delayMs, exchange, deadline);
+  }
+}
+
+async function wait(clock: Clock, ms: number, exchange: Cancellation, deadline: UpstreamDeadline): Promise<void> {
+  deadline.pause();
+  try {
+    await sleep(clock, ms, exchange.signal);
+  } finally {
+    deadline.resume();
+  }
+}
