@@ -2,7 +2,7 @@
 // timeouts — as flags with WEIR_* variables: `weir gateway` and `weir control-plane
 // --embedded-gateway` define and read them here, so they cannot drift apart.
 import { Option, type Command } from "commander";
-import type { GatewayOptionsInput } from "@weir/gateway";
+import { MAX_UPSTREAM_RETRIES, type GatewayOptionsInput } from "@weir/gateway";
 import { parseDurationSeconds, parseDurationSecondsOrZero, parseTimerSeconds } from "./duration.js";
 import { CliError } from "./cli-error.js";
 import { httpUrl } from "./http-url.js";
@@ -17,6 +17,15 @@ function positiveInteger(flag: string, value: string): number {
 function limit(flag: string, value: string): number {
   if (!/^(0|[1-9][0-9]{0,8})$/.test(value.trim())) throw new CliError(`${flag} must be a whole number (0: no limit), got ${JSON.stringify(value)}`);
   return Number(value);
+}
+
+/** Upstream retries: 0 (none) up to the gateway's bound. */
+function retries(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^(0|[1-9][0-9]?)$/.test(value.trim()) || n > MAX_UPSTREAM_RETRIES) {
+    throw new CliError(`${flag} must be a whole number from 0 to ${MAX_UPSTREAM_RETRIES} (0: no retries), got ${JSON.stringify(value)}`);
+  }
+  return n;
 }
 
 /**
@@ -47,13 +56,14 @@ export interface GatewaySettingsFlags {
   circuitBreakerTimeout: string;
   circuitBreakerMaxRequests: string;
   upstreamTimeout: string;
+  upstreamMaxRetries: string;
   shutdownTimeout: string;
   recordFlushTimeout: string;
   recordQueueSize: string;
 }
 
 /** The shared settings of GatewayOptionsInput (and of EmbeddedGatewayOptionsInput). */
-export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "sendActorHeaders" | "maxConcurrency" | "rateLimit" | "circuitBreaker" | "upstreamTimeoutMs" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize">>;
+export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "sendActorHeaders" | "maxConcurrency" | "rateLimit" | "circuitBreaker" | "upstreamTimeoutMs" | "upstreamMaxRetries" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize">>;
 
 export function addGatewaySettingsOptions(command: Command): Command {
   return command
@@ -73,6 +83,11 @@ export function addGatewaySettingsOptions(command: Command): Command {
     .addOption(new Option("--circuit-breaker-timeout <duration>", "how long an open circuit refuses before trial requests go through").env("WEIR_CIRCUIT_BREAKER_TIMEOUT").default("30s"))
     .addOption(new Option("--circuit-breaker-max-requests <requests>", "trial requests of a half-open circuit; as many successes close it").env("WEIR_CIRCUIT_BREAKER_MAX_REQUESTS").default("3"))
     .addOption(new Option("--upstream-timeout <duration>", "longest wait for a provider: for its answer, then between two chunks of it").env("WEIR_UPSTREAM_TIMEOUT").default("600s"))
+    .addOption(
+      new Option("--upstream-max-retries <retries>", "times an LLM request the provider failed before answering (no connection, 408, 409, 429, 5xx) is sent again, with backoff (0: never)")
+        .env("WEIR_UPSTREAM_MAX_RETRIES")
+        .default("0"),
+    )
     .addOption(new Option("--shutdown-timeout <duration>", "how long shutdown lets in-flight streams finish").env("WEIR_SHUTDOWN_TIMEOUT").default("30s"))
     .addOption(
       new Option("--record-flush-timeout <duration>", "how long shutdown waits for the control plane to take the last records (then they are dropped and the exit code is 1)")
@@ -109,6 +124,7 @@ export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
       maxRequests: positiveInteger("--circuit-breaker-max-requests", flags.circuitBreakerMaxRequests),
     },
     upstreamTimeoutMs: parseTimerSeconds("--upstream-timeout", flags.upstreamTimeout) * 1000,
+    upstreamMaxRetries: retries("--upstream-max-retries", flags.upstreamMaxRetries),
     shutdownTimeoutMs: parseTimerSeconds("--shutdown-timeout", flags.shutdownTimeout) * 1000,
     recordFlushTimeoutMs: parseTimerSeconds("--record-flush-timeout", flags.recordFlushTimeout) * 1000,
     recordQueueSize: positiveInteger("--record-queue-size", flags.recordQueueSize),

@@ -231,6 +231,15 @@ export class CircuitBreakers {
   }
 
   /**
+   * Whether the ticket's circuit has opened (or gone on to half-open) since its request was
+   * admitted: that request's upstream retries stop, so that retries do not keep loading a
+   * provider the breaker has just judged to be failing.
+   */
+  openedSince(ticket: BreakerTicket | undefined): boolean {
+    return ticket !== undefined && ticket.generation !== ticket.breaker.generation && ticket.breaker.state !== "closed";
+  }
+
+  /**
    * Applies elapsed time to every breaker, so their states (and gauges) are current when read,
    * and forgets those unused for FORGET_AFTER_MS: a model nobody asks for any more must not keep
    * its gauge at half-open (and an alert on it firing) for good.

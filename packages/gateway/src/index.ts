@@ -8,6 +8,8 @@ export { systemClock, sleep } from "./clock.js";
 export type { Clock, TimerHandle } from "./clock.js";
 export { Backoff, DEFAULT_BACKOFF, createBackoff } from "./backoff.js";
 export type { BackoffOptions } from "./backoff.js";
+export { MAX_RETRY_HINT_MS, MAX_UPSTREAM_RETRIES, UPSTREAM_RETRY_BACKOFF, isRetryableResponse, requestWithRetries, retryHintMs, retryReason } from "./upstream-retry.js";
+export type { RetryNote, RetryingRequest, UpstreamRetrySettings } from "./upstream-retry.js";
 export {
   ByokNotAllowedError,
   ClientDisconnectedError,

@@ -47,6 +47,8 @@ import type { SseEvent } from "./sse-parser.js";
 import type { Upstream, UpstreamResponse } from "./upstream.js";
 import { UpstreamDeadline, errorMessage, upstreamFailure } from "./upstream-deadline.js";
 import type { UpstreamFailure } from "./upstream-deadline.js";
+import { requestWithRetries, retryReason } from "./upstream-retry.js";
+import type { RetryNote } from "./upstream-retry.js";
 import { uuidv7 } from "./uuid7.js";
 
 /** Model names are logged up to this many characters. */
@@ -268,11 +270,29 @@ async function proxy(
       onDispatched();
       return pending;
     };
-    try {
-      response = await requestWithKeyFailover(deps.providerKeys[route.provider], inUse, send, (refused, next) => {
+    const keys = deps.providerKeys[route.provider];
+    let attempts = 0;
+    // Each attempt fails over between central keys; a retry starts again from the pool's current
+    // choice (a key refused meanwhile is cooling and skipped), so failover and retries compose.
+    const attempt = (): Promise<UpstreamResponse> => {
+      if (attempts++ > 0 && inUse.key !== undefined) inUse.key = keys.pick() ?? inUse.key;
+      return requestWithKeyFailover(keys, inUse, send, (refused, next) => {
         deadline.touch();
         noteKeyFailover(deps, ctx, route, refused, next, id);
       });
+    };
+    try {
+      response = await requestWithRetries(
+        { maxRetries: options.upstreamMaxRetries, clock: options.clock },
+        {
+          send: attempt,
+          exchange: ctx.cancellation,
+          deadline,
+          // The breaker hears one outcome per request (below); a circuit that opened meanwhile stops the retries.
+          mayRetry: () => breakers === undefined || !breakers.openedSince(ticket),
+          onRetry: (note) => noteUpstreamRetry(deps, ctx, route, note, inUse.key, id),
+        },
+      );
       deadline.touch();
     } catch (err) {
       const failure = deadline.failure(err);
@@ -306,6 +326,23 @@ export function noteKeyFailover(
   ctx.logger.info(
     { interception_id: interceptionId, provider: route.provider, status: refused.status, refused_key: maskCredential(refused.key), next_key: maskCredential(next) },
     "provider refused a central key; trying the next",
+  );
+}
+
+/** Counts and logs one upstream retry (the key only as its masked hint). */
+function noteUpstreamRetry(deps: Pick<ExchangeDeps, "metrics">, ctx: Pick<ExchangeContext, "logger">, route: BridgedRoute, note: RetryNote, key: string | undefined, interceptionId: string): void {
+  deps.metrics.upstreamRetriesTotal.inc({ provider: route.provider, endpoint: route.route, reason: retryReason(note) });
+  ctx.logger.info(
+    {
+      interception_id: interceptionId,
+      provider: route.provider,
+      attempt: note.attempt,
+      status: note.status,
+      error_code: note.errorCode,
+      delay_ms: Math.round(note.delayMs),
+      ...(key !== undefined ? { credential_hint: maskCredential(key) } : {}),
+    },
+    "upstream request failed; retrying",
   );
 }
 

@@ -47,6 +47,11 @@ export interface GatewayMetrics {
   readonly poolEventsTotal: Counter<"event">;
   /** Requests sent again with the next central key after the provider refused one (401, 403, 429). */
   readonly providerKeyFailoversTotal: Counter<"provider" | "status">;
+  /**
+   * LLM requests sent again after the provider failed them before answering (--upstream-max-retries);
+   * reason: the retried status's class ("5xx", "4xx", ...) or "connection".
+   */
+  readonly upstreamRetriesTotal: Counter<"provider" | "endpoint" | "reason">;
   /** Central keys usable now, per provider (read when scraped). */
   readonly providerKeysUsable: Gauge<"provider">;
   /** Circuit breakers (--circuit-breaker): 0 closed, 0.5 half-open, 1 open. */
@@ -233,6 +238,12 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
       name: `${p}provider_key_failovers_total`,
       help: "Requests sent again with the next central provider key after the provider refused one (401, 403, 429).",
       labelNames: ["provider", "status"] as const,
+      registers,
+    }),
+    upstreamRetriesTotal: new Counter({
+      name: `${p}upstream_retries_total`,
+      help: "LLM requests sent to the provider again after it failed them before answering (--upstream-max-retries), by the status class retried or connection.",
+      labelNames: ["provider", "endpoint", "reason"] as const,
       registers,
     }),
     providerKeysUsable: new Gauge({

@@ -14,6 +14,7 @@ import { systemClock } from "./clock.js";
 import type { AuthorizedUser } from "./control-plane-client.js";
 import type { FatalStartupError } from "./errors.js";
 import { DEFAULT_RECORD_QUEUE_OPTIONS } from "./record-queue.js";
+import { MAX_UPSTREAM_RETRIES } from "./upstream-retry.js";
 
 /** One upstream provider. */
 export interface ProviderOptions {
@@ -53,6 +54,11 @@ export interface GatewayOptions {
   readonly circuitBreaker: CircuitBreakerSettings & { readonly enabled: boolean };
   /** Deadline of one upstream request, streaming included. */
   readonly upstreamTimeoutMs: number;
+  /**
+   * Times an LLM request the provider failed before answering (no connection, 408, 409, 429,
+   * >= 500) is sent again, with the SDKs' backoff (upstream-retry.ts). 0: never (the default).
+   */
+  readonly upstreamMaxRetries: number;
   /** How long shutdown() lets in-flight requests finish before aborting them. */
   readonly shutdownTimeoutMs: number;
   /** How long shutdown() waits for queued records to be delivered. */
@@ -126,6 +132,7 @@ export interface GatewayOptionsInput {
   readonly rateLimit?: number;
   readonly circuitBreaker?: Partial<CircuitBreakerSettings> & { readonly enabled?: boolean };
   readonly upstreamTimeoutMs?: number;
+  readonly upstreamMaxRetries?: number;
   readonly shutdownTimeoutMs?: number;
   readonly recordFlushTimeoutMs?: number;
   readonly rpcTimeoutMs?: number;
@@ -170,6 +177,7 @@ export const DEFAULT_GATEWAY_OPTIONS = Object.freeze({
   rateLimit: 0,
   circuitBreaker: Object.freeze({ enabled: false, ...DEFAULT_CIRCUIT_BREAKER_SETTINGS }),
   upstreamTimeoutMs: 600_000,
+  upstreamMaxRetries: 0,
   shutdownTimeoutMs: 30_000,
   recordFlushTimeoutMs: 10_000,
   rpcTimeoutMs: 5_000,
@@ -215,6 +223,13 @@ function atMost(name: string, value: number, max: number): number {
 
 function limit(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) throw new InvalidGatewayOptionsError(`${name} must be a whole number, 0 for no limit, got ${value}`);
+  return value;
+}
+
+function retries(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_UPSTREAM_RETRIES) {
+    throw new InvalidGatewayOptionsError(`${name} must be a whole number from 0 to ${MAX_UPSTREAM_RETRIES}, got ${value}`);
+  }
   return value;
 }
 
@@ -275,6 +290,7 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
       maxRequests: wholePositive("circuitBreaker.maxRequests", input.circuitBreaker?.maxRequests ?? d.circuitBreaker.maxRequests),
     }),
     upstreamTimeoutMs: timer("upstreamTimeoutMs", input.upstreamTimeoutMs ?? d.upstreamTimeoutMs),
+    upstreamMaxRetries: retries("upstreamMaxRetries", input.upstreamMaxRetries ?? d.upstreamMaxRetries),
     shutdownTimeoutMs: timer("shutdownTimeoutMs", input.shutdownTimeoutMs ?? d.shutdownTimeoutMs),
     recordFlushTimeoutMs: timer("recordFlushTimeoutMs", input.recordFlushTimeoutMs ?? d.recordFlushTimeoutMs),
     rpcTimeoutMs: timer("rpcTimeoutMs", input.rpcTimeoutMs ?? d.rpcTimeoutMs),
