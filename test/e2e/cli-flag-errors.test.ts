@@ -92,6 +92,15 @@ describe("weir gateway, control-plane and start: bad durations and URLs", () => 
     await weir.exited;
   });
 
+  for (const [command, value] of [["gateway", "11"], ["gateway", "two"], ["control-plane", "-1"]] as const) {
+    it(`weir ${command} names --upstream-max-retries for ${JSON.stringify(value)}, as a flag and as WEIR_UPSTREAM_MAX_RETRIES`, async () => {
+      const want = `weir: --upstream-max-retries must be a whole number from 0 to 10 (0: no retries), got ${JSON.stringify(value)}\n`;
+      const [asFlag, asEnv] = await Promise.all([refused([...COMMANDS[command]!, `--upstream-max-retries=${value}`]), refused(COMMANDS[command]!, { WEIR_UPSTREAM_MAX_RETRIES: value })]);
+      assert.equal(asFlag, want);
+      assert.equal(asEnv, want);
+    });
+  }
+
   for (const u of urls) {
     it(`weir ${u.command} names ${u.flag} for ${JSON.stringify(u.value)}, as a flag and as ${u.env}`, async () => {
       const want = `weir: ${u.flag} must be an http:// or https:// URL, got ${JSON.stringify(u.value)}\n`;
