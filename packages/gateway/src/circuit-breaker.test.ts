@@ -37,6 +37,19 @@ function setup(settings: CircuitBreakerSettings = SETTINGS, maxTracked?: number)
 }
 
 describe("CircuitBreakers", () => {
+  // Upstream retries ask this before each retry: a request's retries stop once its circuit opened.
+  it("openedSince: true for a ticket whose circuit opened after it was admitted, false while it stays closed or for its own half-open trial", () => {
+    const { clock, breakers, ticket, run } = setup();
+    const waiting = ticket(breakers.admit(GPT));
+    assert.equal(breakers.openedSince(waiting), false);
+    for (let i = 0; i < SETTINGS.failureThreshold; i++) run(GPT, "failure");
+    assert.equal(breakers.openedSince(waiting), true);
+    assert.equal(breakers.openedSince(undefined), false);
+    clock.now += SETTINGS.timeoutMs;
+    const trial = ticket(breakers.admit(GPT));
+    assert.equal(breakers.openedSince(trial), false);
+  });
+
   it("opens after failureThreshold failures in a row and refuses with the time left until trials", () => {
     const { clock, changes, rejects, breakers, run } = setup();
     run(GPT, "failure");
