@@ -29,6 +29,7 @@ describe("isRetryableResponse", () => {
     { name: "503 with x-should-retry: false", status: 503, headers: { "x-should-retry": "false" }, want: false },
     { name: "429 with x-should-retry: false", status: 429, headers: { "x-should-retry": "false" }, want: false },
     { name: "400 with x-should-retry: true", status: 400, headers: { "x-should-retry": "true" }, want: true },
+    { name: "200 with x-should-retry: true (a success is never sent again)", status: 200, headers: { "x-should-retry": "true" }, want: false },
     { name: "an unknown x-should-retry value leaves the status rule", status: 503, headers: { "x-should-retry": "maybe" }, want: true },
   ];
   for (const c of cases) {

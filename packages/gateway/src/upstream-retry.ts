@@ -6,7 +6,7 @@
 // Retried: a failure before the response head (connection refused or reset, "other side closed",
 // which is also a keep-alive connection the provider closed as the request was written), and the
 // statuses 408, 409, 429 and >= 500 — unless the provider says `x-should-retry: false`
-// (`x-should-retry: true` makes any status retryable). Never retried: the upstream timeout, a
+// (`x-should-retry: true` makes any status but a 2xx retryable). Never retried: the upstream timeout, a
 // client that left, a shutdown, and anything once the answer's head went to the client (a stream
 // failing midway included): retries happen only here, before a response is handed on.
 //
@@ -39,6 +39,8 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 
 /** Whether an upstream answer is worth sending the request again (the SDKs' shouldRetry). */
 export function isRetryableResponse(status: number, headers: IncomingHttpHeaders): boolean {
+  // The SDKs ask shouldRetry only of an answer that is not ok: a success is never sent again.
+  if (status >= 200 && status < 300) return false;
   const hint = header(headers, "x-should-retry")?.trim().toLowerCase();
   if (hint === "true") return true;
   if (hint === "false") return false;
