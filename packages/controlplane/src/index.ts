@@ -3,7 +3,7 @@ export { DEFAULT_EMBEDDED_DATA_DIR, createKysely, openDatabase } from "./db/data
 export type { DatabaseOptions, OpenDatabase } from "./db/database.js";
 export { EmbeddedPostgresInUseError, EmbeddedPostgresRootError, freeLoopbackPort, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 export type { EmbeddedPostgres, EmbeddedPostgresOptions } from "./db/embedded-postgres.js";
-export { migrateDown, migrateToLatest } from "./db/migrate.js";
+export { latestAppliedMigration, migrateDown, migrateToLatest } from "./db/migrate.js";
 export { MIGRATIONS } from "./db/migrations/index.js";
 export { SYSTEM_USER_ID } from "./db/migrations/2026_11_22_000000_initial.js";
 export { AUTHORIZATION_CHANGES_CHANNEL } from "./db/migrations/2026_12_01_000000_authorization_notify.js";

@@ -26,3 +26,9 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
 export async function migrateDown(db: Kysely<any>): Promise<string | undefined> {
   return unwrap("migrate down", await migrator(db).migrateDown()).find((r) => r.status === "Success")?.migrationName;
 }
+
+/** The most recent applied migration's name (the one migrateDown would revert), or undefined. */
+export async function latestAppliedMigration(db: Kysely<any>): Promise<string | undefined> {
+  const applied = (await migrator(db).getMigrations()).filter((m) => m.executedAt !== undefined);
+  return applied.at(-1)?.name;
+}
