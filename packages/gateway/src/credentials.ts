@@ -2,6 +2,7 @@
 // and logs (DESIGN §6, reference §6 "ServeHTTP steps" 2-3).
 
 import type { IncomingHttpHeaders } from "node:http";
+import type { ProviderName } from "./routes.js";
 
 /** BYOK: the user's Weir key travels here and their own provider key stays in Authorization / X-Api-Key. */
 export const GOVERNANCE_TOKEN_HEADER = "x-ai-governance-token";
@@ -73,4 +74,26 @@ export function maskCredential(secret: string | undefined): string {
   if (secret.length >= 16) return `${secret.slice(0, 4)}...${secret.slice(-4)}`;
   if (secret.length >= 8) return `${secret.slice(0, 2)}...${secret.slice(-2)}`;
   return "...";
+}
+
+/**
+ * Whether a header's value holds `key` anywhere. Not only "is it the key": a header sent twice
+ * arrives joined ("k, k"), and a key is long and random enough that containing it means leaking it.
+ */
+export function carriesKey(value: string | string[], key: string): boolean {
+  return Array.isArray(value) ? value.some((v) => v.includes(key)) : value.includes(key);
+}
+
+/**
+ * The provider credential a request carries of its own for upstream (OpenAI: a bearer; Anthropic:
+ * X-Api-Key, else a bearer): not a header holding the Weir key itself, which is never forwarded
+ * (headers.ts) and whose hint would show part of the Weir key's secret.
+ */
+export function ownProviderCredential(headers: IncomingHttpHeaders, provider: ProviderName, weirKey: string | undefined): string | undefined {
+  const own = (value: string | undefined): string | undefined => (value === undefined || value === "" || (weirKey !== undefined && carriesKey(value, weirKey)) ? undefined : value);
+  const auth = headers.authorization;
+  const bearer = own(bearerToken(Array.isArray(auth) ? auth[0] : auth));
+  if (provider === "openai") return bearer;
+  const apiKey = headers["x-api-key"];
+  return own((Array.isArray(apiKey) ? apiKey[0] : apiKey)?.trim()) ?? bearer;
 }

@@ -113,23 +113,26 @@ describe("headers reaching the provider", () => {
     });
   }
 
-  // The Weir key in Authorization is not a provider key: it is not forwarded, and its hint
-  // (part of the Weir key's secret) is not recorded as the provider credential's.
-  it("byok with the Weir key as the bearer sends no key upstream and records no hint", async () => {
-    const ended = h.cp.ended.length;
-    const res = await send(`${h.gateway.url}/openai/v1/chat/completions`, {
-      headers: { "x-ai-governance-token": h.user.key, authorization: `Bearer ${h.user.key}` },
-      body: chat,
+  // The Weir key in Authorization is not a provider key: it is not forwarded, and its hint (part
+  // of the Weir key's secret) is not recorded. With no provider credential of its own, the request
+  // uses the central key, as the reference does (the same user gets it without the governance header).
+  for (const c of [
+    { name: "the Weir key as the bearer too", headers: () => ({ "x-ai-governance-token": h.user.key, authorization: `Bearer ${h.user.key}` }) },
+    { name: "nothing beside the governance header", headers: () => ({ "x-ai-governance-token": h.user.key }) },
+  ]) {
+    it(`byok with ${c.name} uses the central key and records it as centralized`, async () => {
+      const ended = h.cp.ended.length;
+      const res = await send(`${h.gateway.url}/openai/v1/chat/completions`, { headers: c.headers(), body: chat });
+      assert.equal(res.status, 200, res.text);
+      await waitForEnded(h, ended + 1);
+      const received = h.emulator.requests.at(-1)!;
+      assert.equal(received.headers.authorization, `Bearer ${OPENAI_KEY}`);
+      assert.ok(!JSON.stringify(received.headers).includes(h.user.key));
+      assert.equal(h.cp.interceptions.at(-1)?.credentialKind, "centralized");
+      assert.equal(h.cp.interceptions.at(-1)?.credentialHint, "sk-c...XYZ9");
+      assert.equal(h.cp.ended.at(-1)?.credentialHint, "sk-c...XYZ9");
     });
-    assert.equal(res.status, 401, "the emulator wants a key");
-    await waitForEnded(h, ended + 1);
-    const received = h.emulator.requests.at(-1)!;
-    assert.equal(received.headers.authorization, undefined);
-    assert.ok(!JSON.stringify(received.headers).includes(h.user.key));
-    assert.equal(h.cp.interceptions.at(-1)?.credentialKind, "byok");
-    assert.equal(h.cp.interceptions.at(-1)?.credentialHint, "");
-    assert.equal(h.cp.ended.at(-1)?.credentialHint, "");
-  });
+  }
 
   it("forwards Anthropic's version and beta headers", () => {
     const anthropic = h.emulator.requests.find((r) => r.headers["anthropic-beta"] !== undefined);

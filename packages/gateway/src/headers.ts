@@ -1,7 +1,7 @@
 // Which headers cross the gateway in each direction (reference §7 "Outgoing headers", DESIGN §6).
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import { GOVERNANCE_HEADER_PREFIX, SESSION_TOKEN_HEADER } from "./credentials.js";
+import { GOVERNANCE_HEADER_PREFIX, SESSION_TOKEN_HEADER, carriesKey } from "./credentials.js";
 import type { ProviderName } from "./routes.js";
 
 /** RFC 9110 hop-by-hop headers: meaningful for one connection only. */
@@ -112,14 +112,6 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
     out[ACTOR_USERNAME_HEADER] = encodeURIComponent(options.actor.username);
   }
   return out;
-}
-
-/**
- * Whether a header's value holds `key` anywhere. Not only "is it the key": a header sent twice
- * arrives joined ("k, k"), and a key is long and random enough that containing it means leaking it.
- */
-export function carriesKey(value: string | string[], key: string): boolean {
-  return Array.isArray(value) ? value.some((v) => v.includes(key)) : value.includes(key);
 }
 
 /**

@@ -8,7 +8,7 @@ import { isUuid } from "@weir/proto";
 import type { Logger } from "pino";
 import { Cancellation } from "./cancellation.js";
 import type { AuthorizedUser, ControlPlaneClient, UserCredential } from "./control-plane-client.js";
-import { GOVERNANCE_REQUEST_ID_HEADER, extractAuthToken } from "./credentials.js";
+import { GOVERNANCE_REQUEST_ID_HEADER, extractAuthToken, ownProviderCredential } from "./credentials.js";
 import { takeDelegation } from "./delegation.js";
 import {
   AtCapacityError,
@@ -206,8 +206,12 @@ export class HttpFront {
       }
     }
     // The governance header is the first place a credential is read from: present, it is BYOK.
-    const byok = credential?.source === "governance_token";
-    if (byok && !this.o.options.allowByok) throw new ByokNotAllowedError();
+    const governed = credential?.source === "governance_token";
+    if (governed && !this.o.options.allowByok) throw new ByokNotAllowedError();
+    // ... but with no provider credential of its own beside it, the central key is used, as the
+    // reference does: the same user would get it by leaving the governance header out.
+    const byokCredential = governed ? ownProviderCredential(req.headers, route.provider, credential.token) : undefined;
+    const byok = byokCredential !== undefined;
     // A delegated in-process request authorizes by key id alone (reference: IsAuthorized{key_id}).
     // Its Authorization / X-Api-Key are then the user's provider key (BYOK) or unused; they are
     // stripped or forwarded by mode exactly like on any other request.
@@ -245,6 +249,7 @@ export class HttpFront {
       res,
       user,
       byok,
+      byokCredential,
       presentedKey: credential?.token,
       cancellation: exchange,
       logger: log.with({

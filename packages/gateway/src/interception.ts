@@ -8,16 +8,16 @@
 // refuses it (full, or shutting down). Against a 1.0 control plane it is the synchronous
 // RecordInterception, as in the reference.
 
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Cancellation } from "./cancellation.js";
 import { isBreakerFailureStatus } from "./circuit-breaker.js";
 import type { BreakerOutcome, CircuitBreakers } from "./circuit-breaker.js";
 import { detectClient, detectClientSessionId } from "./client-detection.js";
 import { decodeRequestBody } from "./content-coding.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
-import { bearerToken, maskCredential } from "./credentials.js";
+import { maskCredential } from "./credentials.js";
 import { InvalidRequestBodyError, RecordInterceptionError } from "./errors.js";
-import { carriesKey, clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
+import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { CredentialKind } from "./headers.js";
 import { asObject, jsonShapeProblem, tryParseJson } from "./json.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -82,7 +82,10 @@ export interface ExchangeContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly user: AuthorizedUser;
+  /** BYOK: the request carries a provider credential of its own (`byokCredential`), which goes upstream. */
   readonly byok: boolean;
+  /** SECURITY: recorded and logged only masked. */
+  readonly byokCredential: string | undefined;
   /** The Weir key the client presented (none for a delegated request). SECURITY: never logged or forwarded. */
   readonly presentedKey: string | undefined;
   readonly logger: RequestLog;
@@ -123,20 +126,6 @@ function answerFailure(relay: Relay, failure: Failure): number {
   return status;
 }
 
-/**
- * The provider credential a BYOK request carries for upstream (for its masked hint): not a header
- * holding the Weir key itself, which is never forwarded (headers.ts) and whose hint would show
- * part of the Weir key's secret.
- */
-export function byokProviderCredential(headers: IncomingHttpHeaders, provider: ProviderName, weirKey: string | undefined): string | undefined {
-  const own = (value: string | undefined): string | undefined => (value === undefined || value === "" || (weirKey !== undefined && carriesKey(value, weirKey)) ? undefined : value);
-  const auth = headers.authorization;
-  const bearer = own(bearerToken(Array.isArray(auth) ? auth[0] : auth));
-  if (provider === "openai") return bearer;
-  const apiKey = headers["x-api-key"];
-  return own((Array.isArray(apiKey) ? apiKey[0] : apiKey)?.trim()) ?? bearer;
-}
-
 /** Serves one bridged route. Errors thrown before the interception is recorded go to the HTTP error mapping. */
 export async function serveInterception(ctx: ExchangeContext, route: BridgedRoute, api: ProviderApi, deps: ExchangeDeps): Promise<void> {
   const { req, res, user, byok } = ctx;
@@ -162,7 +151,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   const kind: CredentialKind = byok ? "byok" : "centralized";
   const centralKey = byok ? undefined : deps.providerKeys[route.provider].pick();
   // SECURITY: only the masked hint of the provider credential is recorded or logged.
-  const credentialHint = maskCredential(byok ? byokProviderCredential(req.headers, route.provider, ctx.presentedKey) : centralKey);
+  const credentialHint = maskCredential(byok ? ctx.byokCredential : centralKey);
   const client = detectClient(req.headers);
   const userAgent = req.headers["user-agent"] ?? "";
   const id = uuidv7(startedAtMs);
