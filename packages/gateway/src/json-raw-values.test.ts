@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { compactJson, rawMembersOfElements } from "./json-raw-values.js";
+import { compactJson, rawMembersOfElements, withMemberReplaced } from "./json-raw-values.js";
 
 const inputs = (text: string) => rawMembersOfElements(text, "content", "input");
 
@@ -56,5 +56,18 @@ describe("rawMembersOfElements", () => {
 describe("compactJson", () => {
   it("removes the spaces outside strings and keeps every value as written", () => {
     assert.equal(compactJson('{ "a b": "x \\" y" ,\n\t"n": 12345678901234567890, "f": 2.50, "2": [ 1 , {} ] }'), '{"a b":"x \\" y","n":12345678901234567890,"f":2.50,"2":[1,{}]}');
+  });
+});
+
+describe("withMemberReplaced", () => {
+  it("replaces a top-level member's value and keeps every other byte", () => {
+    const text = '{"seed": 9007199254740993, "stream_options" : {"include_usage": false}, "t": 1.0, "x": {"stream_options": 1}}';
+    assert.equal(withMemberReplaced(text, "stream_options", '{"include_usage":true}'), '{"seed": 9007199254740993, "stream_options" : {"include_usage":true}, "t": 1.0, "x": {"stream_options": 1}}');
+  });
+
+  it("replaces every occurrence of a repeated key, and is undefined without the key or an object", () => {
+    assert.equal(withMemberReplaced('{"a":1,"a":[2],"b":"a"}', "a", "3"), '{"a":3,"a":3,"b":"a"}');
+    assert.equal(withMemberReplaced('{"b":{"a":1}}', "a", "3"), undefined);
+    assert.equal(withMemberReplaced("[1]", "a", "3"), undefined);
   });
 });

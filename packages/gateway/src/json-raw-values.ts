@@ -170,3 +170,26 @@ export function rawMembersOfElements(text: string, arrayKey: string, memberKey: 
   });
   return found;
 }
+
+/**
+ * The JSON object text with the value of its top-level member `key` replaced by `replacement`
+ * (every occurrence of a repeated key, so that any parser reads the same), the rest byte for byte;
+ * undefined when the text is not an object holding `key`. `text` must be valid JSON.
+ */
+export function withMemberReplaced(text: string, key: string, replacement: string): string | undefined {
+  const scanner = new Scanner(text);
+  if (scanner.peek() !== OPEN_OBJECT) return undefined;
+  const spans: [number, number][] = [];
+  scanner.members((name) => {
+    const start = scanner.value();
+    if (name === key) spans.push([start, scanner.i]);
+  });
+  if (spans.length === 0) return undefined;
+  let out = "";
+  let from = 0;
+  for (const [start, end] of spans) {
+    out += text.slice(from, start) + replacement;
+    from = end;
+  }
+  return out + text.slice(from);
+}

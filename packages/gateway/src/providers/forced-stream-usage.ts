@@ -5,6 +5,7 @@
 // OpenAI adds `"usage":null` to every other chunk.
 
 import { asArray, asObject, hasNonNullKey, tryParseJson } from "../json.js";
+import { withMemberReplaced } from "../json-raw-values.js";
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
 
@@ -12,10 +13,10 @@ const FORCED_OPTION = '"stream_options":{"include_usage":true}';
 const NULL_USAGE = ',"usage":null';
 
 /**
- * The request text with `include_usage` turned on. Without `stream_options` in the request the
- * option is added to the client's exact text, so nothing else changes: re-serialising would
- * round integers beyond 2^53 (a `seed`) and rewrite numbers. A request that has the option
- * (turned off, or with other fields) is rare and re-serialised with it merged in.
+ * The request text with `include_usage` turned on, the rest of the client's exact text kept:
+ * re-serialising would round integers beyond 2^53 (a `seed`) and rewrite numbers. Without
+ * `stream_options` the option is added; with it (turned off, or with other fields) only its own
+ * value is rewritten, with `include_usage` merged in.
  */
 export function withForcedUsage(body: JsonObject, text: string): string {
   if (!Object.hasOwn(body, "stream_options")) {
@@ -23,7 +24,8 @@ export function withForcedUsage(body: JsonObject, text: string): string {
     const end = text.lastIndexOf("}");
     if (end > 0) return `${text.slice(0, end)},${FORCED_OPTION}${text.slice(end)}`;
   }
-  return JSON.stringify({ ...body, stream_options: { ...asObject(body.stream_options), include_usage: true } });
+  const merged = JSON.stringify({ ...asObject(body.stream_options), include_usage: true });
+  return withMemberReplaced(text, "stream_options", merged) ?? JSON.stringify({ ...body, stream_options: JSON.parse(merged) });
 }
 
 /**

@@ -271,6 +271,9 @@ describe("parseRequest", () => {
       assert.deepEqual(JSON.parse(got.rewrittenBody ?? "null"), { model: "m", stream: true, stream_options: want, messages: [] });
       assert.equal(got.clientEvent, hideForcedUsage, "the client did not ask for usage: it does not see it");
     }
+    // Only the option's own value is rewritten: the seed beyond 2^53 and "1.0" survive.
+    const text = '{"model": "m", "stream": true, "stream_options": {"include_usage": false}, "seed": 9007199254740993, "temperature": 1.0}';
+    assert.equal(chat(text).rewrittenBody, '{"model": "m", "stream": true, "stream_options": {"include_usage":true}, "seed": 9007199254740993, "temperature": 1.0}');
   });
 
   it("chat streams that already ask for usage, and blocking requests, are forwarded untouched", () => {
