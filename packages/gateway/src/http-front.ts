@@ -281,9 +281,10 @@ export class HttpFront {
     } else if (isPoolShuttingDownError(err)) {
       log.info(http.message);
     } else if (isControlPlaneUnavailableError(err)) {
-      // The outage itself is logged once by the control-plane client ("control plane
-      // unreachable"); each refused request is a line without a stack.
-      log.warn(http.message);
+      // The outage itself is logged at warn by the control-plane client ("control plane
+      // unreachable", then each retry); each refused request is an info line without a stack, as
+      // each served one is: at warn it was hundreds of lines a second for one outage.
+      log.info(http.message);
     } else if (isClientDisconnectedError((err as { cause?: unknown } | undefined)?.cause) || (res.destroyed && !res.headersSent)) {
       log.info({ err }, "client went away before the request was served");
     } else {
