@@ -131,12 +131,13 @@ class ChatStreamObserver implements StreamObserver {
           partial = { id: "", name: "", args: "" };
           this.calls.set(key, partial);
         }
-        const fn = asObject(call?.function);
+        // A custom (freeform) tool's call streams as `custom` {name, input}, as its blocking form.
+        const fn = asObject(call?.function) ?? asObject(call?.custom);
         const id = asString(call?.id);
         if (id !== undefined && id !== "") partial.id = id;
         const name = asString(fn?.name);
         if (name !== undefined && name !== "") partial.name = name;
-        partial.args += asString(fn?.arguments) ?? "";
+        partial.args += asString(fn?.arguments) ?? asString(fn?.input) ?? "";
       }
     }
   }

@@ -326,6 +326,18 @@ describe("stream observers", () => {
     assert.equal(got.usage?.input, 10);
   });
 
+  it("chat: a custom (freeform) tool's streamed call is recorded as its blocking form is", () => {
+    const got = observe(
+      openaiChatApi,
+      sse([
+        [undefined, { id: "c2", choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: "call_c", type: "custom", custom: { name: "apply_patch", input: "*** Begin" } }] } }] }],
+        [undefined, { id: "c2", choices: [{ index: 0, delta: { tool_calls: [{ index: 0, custom: { input: " Patch" } }] } }] }],
+        [undefined, "[DONE]"],
+      ]),
+    );
+    assert.deepEqual(got.toolCalls, [{ id: "call_c", name: "apply_patch", input: "*** Begin Patch", itemId: "" }]);
+  });
+
   it("chat: a stream without [DONE] is incomplete", () => {
     assert.equal(observe(openaiChatApi, sse([[undefined, { id: "c1", choices: [] }]])).complete, false);
   });
