@@ -1,7 +1,9 @@
 // Shared pieces of the contract guard rails (proto:check, proto:release). Every function takes
 // the tree's root so tests can run the guards on a temporary copy instead of the real tree.
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
+import { appendFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
@@ -73,4 +75,38 @@ export async function buildImage(root: string, out: string): Promise<void> {
 export function rootFromArgs(argv: readonly string[]): string {
   const i = argv.indexOf("--root");
   return i >= 0 && argv[i + 1] ? argv[i + 1]! : process.cwd();
+}
+
+/**
+ * buf breaking's rules, pinned here rather than read from buf.yaml: the change being checked must
+ * not be able to relax them. `tree` checks the module at the root; `image` compares two images.
+ */
+export const BREAKING_RULES = Object.freeze({
+  tree: JSON.stringify({ version: "v2", modules: [{ path: "proto" }], breaking: { use: ["FILE"] } }),
+  image: JSON.stringify({ version: "v2", breaking: { use: ["FILE"] } }),
+});
+
+/** proto/versions/SHA256SUMS: `<sha256>  v1.0.binpb` per released image, as sha256sum writes it. */
+export function digestsPath(root: string): string {
+  return join(root, "proto", "versions", "SHA256SUMS");
+}
+
+export async function imageDigest(path: string): Promise<string> {
+  return createHash("sha256").update(await readFile(path)).digest("hex");
+}
+
+/** The released images' digests by file name. */
+export async function readDigests(root: string): Promise<Map<string, string>> {
+  const path = digestsPath(root);
+  const digests = new Map<string, string>();
+  if (!existsSync(path)) return digests;
+  for (const line of (await readFile(path, "utf8")).split("\n")) {
+    const m = /^([0-9a-f]{64}) {2}(\S+)$/.exec(line.trim());
+    if (m) digests.set(m[2]!, m[1]!);
+  }
+  return digests;
+}
+
+export async function recordDigest(root: string, imagePath: string, name: string): Promise<void> {
+  await appendFile(digestsPath(root), `${await imageDigest(imagePath)}  ${name}\n`);
 }

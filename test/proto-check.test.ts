@@ -3,6 +3,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { cp, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -43,6 +44,25 @@ async function protoCheck(root: string): Promise<{ code: number; out: string }> 
   }
 }
 
+async function protoRelease(root: string): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", join(repo, "scripts", "proto-release.ts"), "--root", root], { cwd: repo });
+    return { code: 0, out: stdout + stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: e.stdout + e.stderr };
+  }
+}
+
+/** Declares the next minor with a history entry. */
+async function bumpMinor(root: string): Promise<void> {
+  await edit(root, VERSION_TS, (t) =>
+    t
+      .replace(`API_MINOR = ${API_MINOR}`, `API_MINOR = ${API_MINOR + 1}`)
+      .replace(/\n\];\s*$/, `\n  { version: "${NEXT}", changes: "A change." },\n];\n`),
+  );
+}
+
 async function generate(root: string): Promise<void> {
   await run(join(repo, "node_modules", ".bin", "buf"), ["generate"], { cwd: root });
 }
@@ -55,6 +75,8 @@ const NEXT = `${API_MAJOR}.${API_MINOR + 1}`;
 const escaped = (v: string) => v.replace(".", "\\.");
 const ANCHOR = "google.protobuf.Timestamp key_expires_at = 4;";
 const addField = (t: string) => t.replace(ANCHOR, `${ANCHOR}\n  // The owner's email.\n  string email = 5;`);
+// Renumbers a field the current release added: wire-breaking for a gateway of that release only.
+const renumber = (t: string) => t.replace(ANCHOR, "google.protobuf.Timestamp key_expires_at = 5;");
 
 after(async () => {
   await Promise.all(copies.map((d) => rm(d, { recursive: true, force: true })));
@@ -71,6 +93,7 @@ describe("proto:check", () => {
     assert.equal(got.code, 0, got.out);
     assert.match(got.out, /^ok {3}lint$/m);
     assert.match(got.out, /^ok {3}breaking$/m);
+    assert.match(got.out, /^ok {3}released images are intact$/m);
     assert.match(got.out, /^ok {3}generated code is fresh$/m);
     assert.match(got.out, /^ok {3}version rule$/m);
   });
@@ -84,6 +107,66 @@ describe("proto:check", () => {
     assert.equal(got.code, 1, got.out);
     assert.match(got.out, /^FAIL breaking: .*/m);
     assert.match(got.out, /username/);
+  });
+
+  // The audited hole: released as a new version, a broken contract became its own baseline and
+  // passed. Now proto:release refuses it, and an image written by hand is caught twice over.
+  it("refuses to release a breaking change as a new minor, and catches its image written by hand", async () => {
+    const root = await copyTree();
+    await edit(root, AUTHORIZER, renumber);
+    await generate(root);
+    await bumpMinor(root);
+    const released = await protoRelease(root);
+    assert.equal(released.code, 1, released.out);
+    assert.match(released.out, new RegExp(`^FAIL breaking: [\\s\\S]*key_expires_at[\\s\\S]*against the released ${escaped(CURRENT)}: a deployed gateway of that version would break`, "m"));
+    assert.match(released.out, /^not released: 1 guard\(s\) of proto:check failed$/m);
+    assert.equal(existsSync(join(root, "proto", "versions", `v${NEXT}.binpb`)), false);
+
+    await run(join(repo, "node_modules", ".bin", "buf"), ["build", "--exclude-source-info", "-o", `proto/versions/v${NEXT}.binpb`], { cwd: root });
+    const got = await protoCheck(root);
+    assert.equal(got.code, 1, got.out);
+    assert.match(got.out, new RegExp(`^FAIL released images are intact: v${escaped(NEXT)}\\.binpb is not listed in proto/versions/SHA256SUMS`, "m"));
+    assert.match(got.out, /^FAIL breaking: /m);
+  });
+
+  it("fails when a released image is rewritten, deleted or left without its history entry", async () => {
+    const rewritten = await copyTree();
+    await edit(rewritten, AUTHORIZER, renumber);
+    await run(join(repo, "node_modules", ".bin", "buf"), ["build", "--exclude-source-info", "-o", `proto/versions/v${CURRENT}.binpb`], { cwd: rewritten });
+    const got = await protoCheck(rewritten);
+    assert.equal(got.code, 1, got.out);
+    assert.match(got.out, new RegExp(`^FAIL released images are intact: v${escaped(CURRENT)}\\.binpb differs from the image released`, "m"));
+
+    const deleted = await copyTree();
+    await rm(join(deleted, "proto", "versions", "v1.0.binpb"));
+    assert.match((await protoCheck(deleted)).out, /^FAIL released images are intact: v1\.0\.binpb is listed in SHA256SUMS but missing/m);
+
+    const forgotten = await copyTree();
+    await edit(forgotten, VERSION_TS, (t) => t.replace(/\{\s*version: "1\.0",/, '{ version: "0.9",'));
+    assert.match((await protoCheck(forgotten)).out, /^FAIL released images are intact: the released 1\.0 has no entry in API_VERSION_HISTORY/m);
+  });
+
+  it("checks by its own rules: buf.yaml cannot relax them", async () => {
+    const root = await copyTree();
+    await edit(root, "buf.yaml", (t) => t.replace("breaking:\n  use:\n    - FILE", "breaking:\n  use:\n    - FILE\n  except:\n    - FIELD_NO_DELETE"));
+    await edit(root, AUTHORIZER, (t) => t.replace(/\s*\/\/ The owner's username\.\n\s*string username = 3;/, ""));
+    await generate(root);
+    const got = await protoCheck(root);
+    assert.equal(got.code, 1, got.out);
+    assert.match(got.out, /^FAIL breaking: [\s\S]*"username"/m);
+  });
+
+  it("releases an additive minor: the image and its digest, which proto:check then accepts", async () => {
+    const root = await copyTree();
+    await edit(root, AUTHORIZER, addField);
+    await generate(root);
+    await bumpMinor(root);
+    const released = await protoRelease(root);
+    assert.equal(released.code, 0, released.out);
+    assert.match(released.out, new RegExp(`released .*v${escaped(NEXT)}\\.binpb`));
+    assert.match(await readFile(join(root, "proto", "versions", "SHA256SUMS"), "utf8"), new RegExp(`^[0-9a-f]{64}  v${escaped(NEXT)}\\.binpb$`, "m"));
+    const got = await protoCheck(root);
+    assert.equal(got.code, 0, got.out);
   });
 
   // An additive change is fine for compatibility but must come with a version bump.
