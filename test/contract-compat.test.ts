@@ -3,6 +3,8 @@
 //   the local protoc-gen-es into a temporary directory) makes every 1.0 RPC, announcing "1.0",
 //   against today's control plane: all succeed and the rows are written — a gateway built from
 //   the 1.0 image keeps working after the control plane is upgraded;
+// - a client generated from the released 1.1 image reads IsAuthorized's key expiry and hears which
+//   API key was revoked on WatchAuthorizationChanges;
 // - today's gateway against a control plane that speaks 1.0 is refused at start-up with
 //   FailedPrecondition naming both versions (upgrade order: control plane first).
 import { after, before, describe, it } from "node:test";
@@ -49,8 +51,10 @@ async function generateReleased(version: string): Promise<(file: string) => Prom
     version: "v2",
     plugins: [{ local: join(repo, "node_modules", ".bin", "protoc-gen-es"), out: "gen", opt: ["target=ts", "import_extension=js"] }],
   });
-  await run(join(repo, "node_modules", ".bin", "buf"), ["generate", join(repo, "proto", "versions", `v${version}.binpb`), "--template", template, "-o", scratch], { cwd: repo });
-  return async (file) => (await import(pathToFileURL(join(scratch, "gen", "weir", "gateway", "v1", file)).href)) as Record<string, unknown>;
+  // One directory per version: a module once imported stays cached by its path.
+  const out = join(scratch, `v${version}`);
+  await run(join(repo, "node_modules", ".bin", "buf"), ["generate", join(repo, "proto", "versions", `v${version}.binpb`), "--template", template, "-o", out], { cwd: repo });
+  return async (file) => (await import(pathToFileURL(join(out, "gen", "weir", "gateway", "v1", file)).href)) as Record<string, unknown>;
 }
 
 describe("a 1.0 client against today's control plane", () => {
@@ -113,6 +117,74 @@ describe("a 1.0 client against today's control plane", () => {
     }
   });
 });
+
+// The 1.1 RPCs as a gateway built from the released 1.1 image uses them: a change that renumbered
+// a 1.1 field (released as a later minor) left such gateways caching revoked keys, and only this
+// kind of test, not the 1.0 one, would see it.
+describe("a 1.1 client against today's control plane", () => {
+  let cp: ControlPlane;
+  let sessions: Http2SessionManager;
+  before(async () => {
+    cp = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: t.url, logger });
+    await cp.start();
+    sessions = new Http2SessionManager(cp.url);
+  });
+  after(async () => {
+    sessions?.abort();
+    await cp?.shutdown();
+  });
+
+  it("reads a key's expiry from IsAuthorized and hears which key was revoked", async () => {
+    const Authorizer = (await (await generateReleased("1.1"))("authorizer_pb.ts")).Authorizer as DescService;
+    assert.deepEqual(Authorizer.methods.map((m) => m.name).sort(), ["IsAuthorized", "WatchAuthorizationChanges"]);
+    const gw = await insertGatewayKey(t.db);
+    const user = await insertUser(t.db);
+    const expiresAt = new Date("2030-01-02T03:04:05Z");
+    const apiKey = await insertApiKey(t.db, user.id, { expiresAt });
+    const announce11: Interceptor = (next) => async (req) => {
+      req.header.set(GATEWAY_KEY_HEADER, gw.key);
+      req.header.set(API_VERSION_HEADER, "1.1");
+      return next(req);
+    };
+    const transport = createConnectTransport({ httpVersion: "2", baseUrl: cp.url, sessionManager: sessions, interceptors: [announce11] });
+    type Change = { case?: string; value?: { apiKeyId?: string } };
+    const authorizer = createClient(Authorizer, transport) as unknown as {
+      isAuthorized(req: object): Promise<{ ownerId: string; keyExpiresAt?: { seconds: bigint } }>;
+      watchAuthorizationChanges(req: object, options: object): AsyncIterable<{ change: Change }>;
+    };
+
+    const authorized = await authorizer.isAuthorized({ key: apiKey.key });
+    assert.equal(authorized.ownerId, user.id);
+    assert.equal(authorized.keyExpiresAt?.seconds, BigInt(expiresAt.getTime() / 1000));
+
+    const abort = new AbortController();
+    const changes: Change[] = [];
+    const reading = (async () => {
+      try {
+        for await (const message of authorizer.watchAuthorizationChanges({}, { signal: abort.signal })) changes.push(message.change);
+      } catch {
+        // aborted below
+      }
+    })();
+    try {
+      await waitUntil(() => changes.length >= 1); // the stream's opening reset
+      await t.db.deleteFrom("api_keys").where("id", "=", apiKey.id).execute();
+      await waitUntil(() => changes.some((c) => c.case === "apiKey"));
+    } finally {
+      abort.abort();
+      await reading;
+    }
+    assert.deepEqual(changes.filter((c) => c.case === "apiKey").map((c) => c.value?.apiKeyId), [apiKey.id]);
+  });
+});
+
+async function waitUntil(done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 describe(`a ${API_VERSION} gateway against a control plane that speaks 1.0`, () => {
   let url: string;
