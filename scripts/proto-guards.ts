@@ -8,8 +8,8 @@
 //      EVERY released image, and each released image against the one before it — so releasing a
 //      broken contract as a new version cannot make it its own baseline;
 //   4. generated code in packages/proto/src/gen is what buf generate produces today;
-//   5. the version rule: a contract that differs from the latest release needs a greater
-//      version with a history entry; a new major needs its own proto package.
+//   5. the version rule: a contract that differs from the latest release needs the next version
+//      (minor, or major .0) with a history entry; a new major needs its own proto package.
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -111,6 +111,12 @@ const guards: Guard[] = [
       if (!latest) return;
       const order = declared.major - latest.version.major || declared.minor - latest.version.minor;
       if (order < 0) throw new Error(`API_VERSION ${declared.text} is older than the released ${latest.text}`);
+      // The next version is the next minor, or the next major's .0: a gap reads as lost releases.
+      const nextMinor = `${latest.version.major}.${latest.version.minor + 1}`;
+      const nextMajor = `${latest.version.major + 1}.0`;
+      if (order > 0 && declared.text !== nextMinor && declared.text !== nextMajor) {
+        throw new Error(`API_VERSION ${declared.text} skips versions: after the released ${latest.text} comes ${nextMinor} (additive) or ${nextMajor} (breaking)`);
+      }
       const image = join(scratch, "current.binpb");
       await buildImage(root, image);
       const [today, released] = await Promise.all([readFile(image), readFile(latest.path)]);

@@ -191,6 +191,19 @@ describe("proto:check", () => {
     assert.match(got.out, new RegExp(`^FAIL version rule: API_VERSION ${escaped(NEXT)} has no entry in API_VERSION_HISTORY$`, "m"));
   });
 
+  it("fails the version rule when the bump skips versions", async () => {
+    const root = await copyTree();
+    await edit(root, AUTHORIZER, addField);
+    await generate(root);
+    const skipped = `${API_MAJOR}.${API_MINOR + 2}`;
+    await edit(root, VERSION_TS, (t) =>
+      t.replace(`API_MINOR = ${API_MINOR}`, `API_MINOR = ${API_MINOR + 2}`).replace(/\n\];\s*$/, `\n  { version: "${skipped}", changes: "A change." },\n];\n`),
+    );
+    const got = await protoCheck(root);
+    assert.equal(got.code, 1, got.out);
+    assert.match(got.out, new RegExp(`^FAIL version rule: API_VERSION ${escaped(skipped)} skips versions: after the released ${escaped(CURRENT)} comes ${escaped(NEXT)} \\(additive\\) or ${API_MAJOR + 1}\\.0 \\(breaking\\)$`, "m"));
+  });
+
   it("passes an additive change with a minor bump and a history entry", async () => {
     const root = await copyTree();
     await edit(root, AUTHORIZER, addField);
