@@ -57,7 +57,17 @@ async function generateReleased(version: string): Promise<(file: string) => Prom
   return async (file) => (await import(pathToFileURL(join(out, "gen", "weir", "gateway", "v1", file)).href)) as Record<string, unknown>;
 }
 
-describe("a 1.0 client against today's control plane", () => {
+/** What a gateway of `version` sends on every call. */
+function announcing(gatewayKey: string, version: string): Interceptor {
+  return (next) => async (req) => {
+    req.header.set(GATEWAY_KEY_HEADER, gatewayKey);
+    req.header.set(API_VERSION_HEADER, version);
+    return next(req);
+  };
+}
+
+/** Today's control plane, which the released images' clients call. */
+describe("clients of released versions against today's control plane", () => {
   let cp: ControlPlane;
   let sessions: Http2SessionManager;
   before(async () => {
@@ -70,111 +80,91 @@ describe("a 1.0 client against today's control plane", () => {
     await cp?.shutdown();
   });
 
-  it("makes every 1.0 RPC successfully, announcing version 1.0, and the rows are written", async () => {
-    const load = await generateReleased("1.0");
-    const Recorder = (await load("recorder_pb.ts")).Recorder as DescService;
-    const Authorizer = (await load("authorizer_pb.ts")).Authorizer as DescService;
-    const MCPConfigurator = (await load("mcp_configurator_pb.ts")).MCPConfigurator as DescService;
-    // Really the 1.0 contract: none of the 1.1 RPCs.
-    assert.deepEqual(Recorder.methods.map((m) => m.name).sort(), ["RecordInterception", "RecordInterceptionEnded", "RecordModelThought", "RecordPromptUsage", "RecordTokenUsage", "RecordToolUsage"]);
-    assert.deepEqual(Authorizer.methods.map((m) => m.name), ["IsAuthorized"]);
+  describe("a 1.0 client", () => {
+    it("makes every 1.0 RPC successfully, announcing version 1.0, and the rows are written", async () => {
+      const load = await generateReleased("1.0");
+      const Recorder = (await load("recorder_pb.ts")).Recorder as DescService;
+      const Authorizer = (await load("authorizer_pb.ts")).Authorizer as DescService;
+      const MCPConfigurator = (await load("mcp_configurator_pb.ts")).MCPConfigurator as DescService;
+      // Really the 1.0 contract: none of the 1.1 RPCs.
+      assert.deepEqual(Recorder.methods.map((m) => m.name).sort(), ["RecordInterception", "RecordInterceptionEnded", "RecordModelThought", "RecordPromptUsage", "RecordTokenUsage", "RecordToolUsage"]);
+      assert.deepEqual(Authorizer.methods.map((m) => m.name), ["IsAuthorized"]);
 
-    const gw = await insertGatewayKey(t.db);
-    const user = await insertUser(t.db);
-    const apiKey = await insertApiKey(t.db, user.id);
-    const announce10: Interceptor = (next) => async (req) => {
-      req.header.set(GATEWAY_KEY_HEADER, gw.key);
-      req.header.set(API_VERSION_HEADER, "1.0");
-      return next(req);
-    };
-    const transport = createConnectTransport({ httpVersion: "2", baseUrl: cp.url, sessionManager: sessions, interceptors: [announce10] });
-    // The generated 1.0 descriptors come from a runtime import, so their clients are typed loosely.
-    type LooseClient = Record<string, (req: object) => Promise<Record<string, unknown>>>;
-    const recorder = createClient(Recorder, transport) as unknown as LooseClient;
-    const authorizer = createClient(Authorizer, transport) as unknown as LooseClient;
-    const mcp = createClient(MCPConfigurator, transport) as unknown as LooseClient;
+      const gw = await insertGatewayKey(t.db);
+      const user = await insertUser(t.db);
+      const apiKey = await insertApiKey(t.db, user.id);
+      const transport = createConnectTransport({ httpVersion: "2", baseUrl: cp.url, sessionManager: sessions, interceptors: [announcing(gw.key, "1.0")] });
+      // The generated 1.0 descriptors come from a runtime import, so their clients are typed loosely.
+      type LooseClient = Record<string, (req: object) => Promise<Record<string, unknown>>>;
+      const recorder = createClient(Recorder, transport) as unknown as LooseClient;
+      const authorizer = createClient(Authorizer, transport) as unknown as LooseClient;
+      const mcp = createClient(MCPConfigurator, transport) as unknown as LooseClient;
 
-    const authorized = await authorizer.isAuthorized!({ key: apiKey.key });
-    assert.deepEqual([authorized.ownerId, authorized.apiKeyId, authorized.username], [user.id, apiKey.id, user.username]);
-    const id = randomUUID();
-    const at = timestampFromDate(new Date("2026-12-01T10:00:00Z"));
-    const metadata = { source: anyPack(ValueSchema, fromJson(ValueSchema, "compat")) };
-    await recorder.recordInterception!({ id, initiatorId: user.id, apiKeyId: apiKey.id, provider: "openai", model: "gpt-4o", startedAt: at, metadata });
-    await recorder.recordPromptUsage!({ interceptionId: id, msgId: "m1", prompt: "hi", createdAt: at, metadata });
-    await recorder.recordTokenUsage!({ interceptionId: id, msgId: "m1", inputTokens: 7n, outputTokens: 3n, cacheReadInputTokens: 2n, createdAt: at, metadata });
-    await recorder.recordToolUsage!({ interceptionId: id, msgId: "m1", tool: "get_weather", input: "{}", toolCallId: "call_1", createdAt: at, metadata });
-    await recorder.recordModelThought!({ interceptionId: id, content: "thinking", createdAt: at, metadata });
-    await recorder.recordInterceptionEnded!({ id, endedAt: at });
-    assert.ok(Array.isArray((await mcp.getMCPServerConfigs!({ userId: user.id })).externalAuthMcpConfigs));
-    assert.deepEqual((await mcp.getMCPServerAccessTokensBatch!({ userId: user.id, mcpServerConfigIds: [] })).accessTokens, {});
+      const authorized = await authorizer.isAuthorized!({ key: apiKey.key });
+      assert.deepEqual([authorized.ownerId, authorized.apiKeyId, authorized.username], [user.id, apiKey.id, user.username]);
+      const id = randomUUID();
+      const at = timestampFromDate(new Date("2026-12-01T10:00:00Z"));
+      const metadata = { source: anyPack(ValueSchema, fromJson(ValueSchema, "compat")) };
+      await recorder.recordInterception!({ id, initiatorId: user.id, apiKeyId: apiKey.id, provider: "openai", model: "gpt-4o", startedAt: at, metadata });
+      await recorder.recordPromptUsage!({ interceptionId: id, msgId: "m1", prompt: "hi", createdAt: at, metadata });
+      await recorder.recordTokenUsage!({ interceptionId: id, msgId: "m1", inputTokens: 7n, outputTokens: 3n, cacheReadInputTokens: 2n, createdAt: at, metadata });
+      await recorder.recordToolUsage!({ interceptionId: id, msgId: "m1", tool: "get_weather", input: "{}", toolCallId: "call_1", createdAt: at, metadata });
+      await recorder.recordModelThought!({ interceptionId: id, content: "thinking", createdAt: at, metadata });
+      await recorder.recordInterceptionEnded!({ id, endedAt: at });
+      assert.ok(Array.isArray((await mcp.getMCPServerConfigs!({ userId: user.id })).externalAuthMcpConfigs));
+      assert.deepEqual((await mcp.getMCPServerAccessTokensBatch!({ userId: user.id, mcpServerConfigIds: [] })).accessTokens, {});
 
-    const interception = await t.db.selectFrom("aibridge_interceptions").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
-    assert.equal(interception.initiator_id, user.id);
-    assert.ok(interception.ended_at !== null);
-    for (const table of ["aibridge_user_prompts", "aibridge_token_usages", "aibridge_tool_usages", "aibridge_model_thoughts"] as const) {
-      const rows = await t.db.selectFrom(table).select("id").where("interception_id", "=", id).execute();
-      assert.equal(rows.length, 1, table);
-    }
-  });
-});
-
-// The 1.1 RPCs as a gateway built from the released 1.1 image uses them: a change that renumbered
-// a 1.1 field (released as a later minor) left such gateways caching revoked keys, and only this
-// kind of test, not the 1.0 one, would see it.
-describe("a 1.1 client against today's control plane", () => {
-  let cp: ControlPlane;
-  let sessions: Http2SessionManager;
-  before(async () => {
-    cp = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: t.url, logger });
-    await cp.start();
-    sessions = new Http2SessionManager(cp.url);
-  });
-  after(async () => {
-    sessions?.abort();
-    await cp?.shutdown();
-  });
-
-  it("reads a key's expiry from IsAuthorized and hears which key was revoked", async () => {
-    const Authorizer = (await (await generateReleased("1.1"))("authorizer_pb.ts")).Authorizer as DescService;
-    assert.deepEqual(Authorizer.methods.map((m) => m.name).sort(), ["IsAuthorized", "WatchAuthorizationChanges"]);
-    const gw = await insertGatewayKey(t.db);
-    const user = await insertUser(t.db);
-    const expiresAt = new Date("2030-01-02T03:04:05Z");
-    const apiKey = await insertApiKey(t.db, user.id, { expiresAt });
-    const announce11: Interceptor = (next) => async (req) => {
-      req.header.set(GATEWAY_KEY_HEADER, gw.key);
-      req.header.set(API_VERSION_HEADER, "1.1");
-      return next(req);
-    };
-    const transport = createConnectTransport({ httpVersion: "2", baseUrl: cp.url, sessionManager: sessions, interceptors: [announce11] });
-    type Change = { case?: string; value?: { apiKeyId?: string } };
-    const authorizer = createClient(Authorizer, transport) as unknown as {
-      isAuthorized(req: object): Promise<{ ownerId: string; keyExpiresAt?: { seconds: bigint } }>;
-      watchAuthorizationChanges(req: object, options: object): AsyncIterable<{ change: Change }>;
-    };
-
-    const authorized = await authorizer.isAuthorized({ key: apiKey.key });
-    assert.equal(authorized.ownerId, user.id);
-    assert.equal(authorized.keyExpiresAt?.seconds, BigInt(expiresAt.getTime() / 1000));
-
-    const abort = new AbortController();
-    const changes: Change[] = [];
-    const reading = (async () => {
-      try {
-        for await (const message of authorizer.watchAuthorizationChanges({}, { signal: abort.signal })) changes.push(message.change);
-      } catch {
-        // aborted below
+      const interception = await t.db.selectFrom("aibridge_interceptions").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+      assert.equal(interception.initiator_id, user.id);
+      assert.ok(interception.ended_at !== null);
+      for (const table of ["aibridge_user_prompts", "aibridge_token_usages", "aibridge_tool_usages", "aibridge_model_thoughts"] as const) {
+        const rows = await t.db.selectFrom(table).select("id").where("interception_id", "=", id).execute();
+        assert.equal(rows.length, 1, table);
       }
-    })();
-    try {
-      await waitUntil(() => changes.length >= 1); // the stream's opening reset
-      await t.db.deleteFrom("api_keys").where("id", "=", apiKey.id).execute();
-      await waitUntil(() => changes.some((c) => c.case === "apiKey"));
-    } finally {
-      abort.abort();
-      await reading;
-    }
-    assert.deepEqual(changes.filter((c) => c.case === "apiKey").map((c) => c.value?.apiKeyId), [apiKey.id]);
+    });
+  });
+
+  // The 1.1 RPCs as a gateway built from the released 1.1 image uses them: a change that renumbered
+  // a 1.1 field (released as a later minor) left such gateways caching revoked keys, and only this
+  // kind of test, not the 1.0 one, would see it.
+  describe("a 1.1 client", () => {
+    it("reads a key's expiry from IsAuthorized and hears which key was revoked", async () => {
+      const Authorizer = (await (await generateReleased("1.1"))("authorizer_pb.ts")).Authorizer as DescService;
+      assert.deepEqual(Authorizer.methods.map((m) => m.name).sort(), ["IsAuthorized", "WatchAuthorizationChanges"]);
+      const gw = await insertGatewayKey(t.db);
+      const user = await insertUser(t.db);
+      const expiresAt = new Date("2030-01-02T03:04:05Z");
+      const apiKey = await insertApiKey(t.db, user.id, { expiresAt });
+      const transport = createConnectTransport({ httpVersion: "2", baseUrl: cp.url, sessionManager: sessions, interceptors: [announcing(gw.key, "1.1")] });
+      type Change = { case?: string; value?: { apiKeyId?: string } };
+      const authorizer = createClient(Authorizer, transport) as unknown as {
+        isAuthorized(req: object): Promise<{ ownerId: string; keyExpiresAt?: { seconds: bigint } }>;
+        watchAuthorizationChanges(req: object, options: object): AsyncIterable<{ change: Change }>;
+      };
+
+      const authorized = await authorizer.isAuthorized({ key: apiKey.key });
+      assert.equal(authorized.ownerId, user.id);
+      assert.equal(authorized.keyExpiresAt?.seconds, BigInt(expiresAt.getTime() / 1000));
+
+      const abort = new AbortController();
+      const changes: Change[] = [];
+      const reading = (async () => {
+        try {
+          for await (const message of authorizer.watchAuthorizationChanges({}, { signal: abort.signal })) changes.push(message.change);
+        } catch {
+          // aborted below
+        }
+      })();
+      try {
+        await waitUntil(() => changes.length >= 1); // the stream's opening reset
+        await t.db.deleteFrom("api_keys").where("id", "=", apiKey.id).execute();
+        await waitUntil(() => changes.some((c) => c.case === "apiKey"));
+      } finally {
+        abort.abort();
+        await reading;
+      }
+      assert.deepEqual(changes.filter((c) => c.case === "apiKey").map((c) => c.value?.apiKeyId), [apiKey.id]);
+    });
   });
 });
 
