@@ -271,17 +271,20 @@ async function proxy(
       });
     };
     try {
-      response = await requestWithRetries(
-        { maxRetries: options.upstreamMaxRetries, clock: options.clock },
-        {
-          send: attempt,
-          exchange: ctx.cancellation,
-          deadline,
-          // The breaker hears one outcome per request (below); a circuit that opened meanwhile stops the retries.
-          mayRetry: () => breakers === undefined || !breakers.openedSince(ticket),
-          onRetry: (note) => noteUpstreamRetry(deps, ctx, route, note, inUse.key, id),
-        },
-      );
+      // Without retries (the default) no retry state is built for the request.
+      response = await (options.upstreamMaxRetries === 0
+        ? attempt()
+        : requestWithRetries(
+            { maxRetries: options.upstreamMaxRetries, clock: options.clock },
+            {
+              send: attempt,
+              exchange: ctx.cancellation,
+              deadline,
+              // The breaker hears one outcome per request (below); a circuit that opened meanwhile stops the retries.
+              mayRetry: () => breakers === undefined || !breakers.openedSince(ticket),
+              onRetry: (note) => noteUpstreamRetry(deps, ctx, route, note, inUse.key, id),
+            },
+          ));
       deadline.touch();
     } catch (err) {
       const failure = deadline.failure(err);
