@@ -37,17 +37,19 @@ function setup(settings: CircuitBreakerSettings = SETTINGS, maxTracked?: number)
 }
 
 describe("CircuitBreakers", () => {
-  // Upstream retries ask this before each retry: a request's retries stop once its circuit opened.
-  it("openedSince: true for a ticket whose circuit opened after it was admitted, false while it stays closed or for its own half-open trial", () => {
+  // Upstream retries ask this before each retry: a request's retries stop once its circuit
+  // opened, and a half-open trial is never retried.
+  it("allowsRetry: not once the ticket's circuit opened after it was admitted, nor for a half-open trial", () => {
     const { clock, breakers, ticket, run } = setup();
     const waiting = ticket(breakers.admit(GPT));
-    assert.equal(breakers.openedSince(waiting), false);
+    assert.equal(breakers.allowsRetry(waiting), true);
     for (let i = 0; i < SETTINGS.failureThreshold; i++) run(GPT, "failure");
-    assert.equal(breakers.openedSince(waiting), true);
-    assert.equal(breakers.openedSince(undefined), false);
+    assert.equal(breakers.allowsRetry(waiting), false);
+    assert.equal(breakers.allowsRetry(undefined), true);
     clock.now += SETTINGS.timeoutMs;
     const trial = ticket(breakers.admit(GPT));
-    assert.equal(breakers.openedSince(trial), false);
+    assert.equal(trial?.trial, true);
+    assert.equal(breakers.allowsRetry(trial), false);
   });
 
   it("opens after failureThreshold failures in a row and refuses with the time left until trials", () => {

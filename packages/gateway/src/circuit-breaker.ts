@@ -63,6 +63,8 @@ export type Admission =
 export interface BreakerTicket {
   readonly breaker: Breaker;
   readonly generation: number;
+  /** Admitted as one of a half-open circuit's trial requests. */
+  readonly trial: boolean;
 }
 
 /** Observers of the breakers (metrics, logs). */
@@ -136,7 +138,8 @@ export class Breaker {
       this.events.onReject(this.key);
       return { admitted: false, state: "open", retryAfterSeconds: Math.max(1, Math.ceil((this.expiresAtMs - nowMs) / 1000)) };
     }
-    if (this.state === "half_open") {
+    const trial = this.state === "half_open";
+    if (trial) {
       if (this.trials >= this.settings.maxRequests) {
         this.events.onReject(this.key);
         // The trials are on their way; their outcome is a response head away.
@@ -145,7 +148,7 @@ export class Breaker {
       this.trials++;
     }
     this.inFlight++;
-    return { admitted: true, ticket: { breaker: this, generation: this.generation } };
+    return { admitted: true, ticket: { breaker: this, generation: this.generation, trial } };
   }
 
   report(generation: number, outcome: BreakerOutcome, nowMs: number): void {
@@ -231,12 +234,16 @@ export class CircuitBreakers {
   }
 
   /**
-   * Whether the ticket's circuit has opened (or gone on to half-open) since its request was
-   * admitted: that request's upstream retries stop, so that retries do not keep loading a
-   * provider the breaker has just judged to be failing.
+   * Whether the ticket's request may be sent upstream again (--upstream-max-retries): not a
+   * half-open trial, whose one outcome the circuit waits on (retried, it would hold the trial
+   * through every wait, and a late success would close the circuit on a provider that failed it
+   * meanwhile), and not once its circuit has opened (or gone on to half-open) since it was
+   * admitted, so that retries do not keep loading a provider the breaker judged to be failing.
    */
-  openedSince(ticket: BreakerTicket | undefined): boolean {
-    return ticket !== undefined && ticket.generation !== ticket.breaker.generation && ticket.breaker.state !== "closed";
+  allowsRetry(ticket: BreakerTicket | undefined): boolean {
+    if (ticket === undefined) return true;
+    if (ticket.trial) return false;
+    return ticket.generation === ticket.breaker.generation || ticket.breaker.state === "closed";
   }
 
   /**

@@ -164,3 +164,27 @@ describe("--upstream-max-retries 0 (the default)", () => {
     assert.equal(await metricValue(h.gateway.metrics.upstreamRetriesTotal), 0);
   });
 });
+
+describe("--upstream-max-retries during a shutdown", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ gateway: { openai: { baseUrl, apiKey: "sk-retries-0000000000000001" }, upstreamMaxRetries: 2, shutdownTimeoutMs: 10_000 } });
+  });
+  after(() => h.close());
+
+  it("a request waiting to retry gets the provider's answer at once, and the shutdown does not wait for it", async () => {
+    // Before, the wait held the shutdown until its deadline, and the client got a 502.
+    const limited = { error: { message: "rate limited", type: "rate_limit_error", param: null, code: null } };
+    script = [{ status: 429, headers: { "retry-after": "30" }, json: limited }];
+    const pending = send(`${h.gateway.url}/openai/v1/chat/completions`, { headers: { authorization: `Bearer ${h.user.key}` }, body: CHAT });
+    await h.cp.waitFor(() => h.logs.some((l) => l.includes('"upstream request failed; retrying"') && l.includes('"delay_ms":30000')), 5_000, "the retry's wait");
+    const shutdown = h.gateway.shutdown();
+    const res = await pending;
+    assert.equal(res.status, 429);
+    assert.deepEqual(res.json, limited);
+    assert.equal(res.headers.get("retry-after"), "30");
+    await shutdown;
+    assert.equal(received.length, 1);
+    assert.equal(h.cp.ended.at(-1)?.errorType, "upstream_error");
+  });
+});

@@ -70,6 +70,8 @@ export class Gateway {
   private readonly upstream: Upstream;
   /** With --circuit-breaker. */
   private readonly circuitBreakers: CircuitBreakers | undefined;
+  /** Aborted when shutdown begins: requests waiting to retry upstream hand on what they have. */
+  private readonly draining = new AbortController();
   /** Central provider keys, per provider (several: failover on refusal). */
   private readonly providerKeys: Readonly<Record<ProviderName, ProviderKeyPool>>;
   private readonly front: HttpFront;
@@ -136,6 +138,7 @@ export class Gateway {
       metrics: this.metrics,
       providerKeys: this.providerKeys,
       circuitBreakers: this.circuitBreakers,
+      draining: this.draining.signal,
     };
     this.front = new HttpFront({
       options,
@@ -303,6 +306,7 @@ export class Gateway {
     this.lifecycle = "stopping";
     this.logger.info({ in_flight: this.front.activeRequests }, "gateway shutting down");
     this.front.beginDrain();
+    this.draining.abort();
     const server = this.server;
     const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
     server?.closeIdleConnections();

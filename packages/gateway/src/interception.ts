@@ -75,6 +75,8 @@ export interface ExchangeDeps {
   readonly circuitBreakers?: CircuitBreakers | undefined;
   /** Central provider keys (centralized mode), per provider. */
   readonly providerKeys: Readonly<Record<ProviderName, ProviderKeyPool>>;
+  /** Aborted when the gateway begins to shut down (upstream retries stop). */
+  readonly draining: AbortSignal;
 }
 
 /** One authorized request. */
@@ -280,8 +282,10 @@ async function proxy(
               send: attempt,
               exchange: ctx.cancellation,
               deadline,
-              // The breaker hears one outcome per request (below); a circuit that opened meanwhile stops the retries.
-              mayRetry: () => breakers === undefined || !breakers.openedSince(ticket),
+              draining: deps.draining,
+              // The breaker hears one outcome per request (below): a half-open trial is not
+              // retried, and a circuit that opened meanwhile stops the retries.
+              mayRetry: () => breakers === undefined || breakers.allowsRetry(ticket),
               onRetry: (note) => noteUpstreamRetry(deps, ctx, route, note, inUse.key, id),
             },
           ));

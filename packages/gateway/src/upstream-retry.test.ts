@@ -118,10 +118,11 @@ function setUp(maxRetries: number, answers: Parameters<typeof scripted>[0], extr
   const deadline = new UpstreamDeadline(exchange, clock, 1_000);
   const provider = scripted(answers);
   const notes: RetryNote[] = [];
+  const draining = new AbortController();
   let settled: "pending" | "resolved" | "rejected" = "pending";
   const result = requestWithRetries(
     { maxRetries, clock, random: () => 0 },
-    { send: provider.send, exchange, deadline, mayRetry: () => true, onRetry: (n) => notes.push(n), ...extra },
+    { send: provider.send, exchange, deadline, mayRetry: () => true, onRetry: (n) => notes.push(n), draining: draining.signal, ...extra },
   ).then(
     (r) => {
       settled = "resolved";
@@ -134,7 +135,7 @@ function setUp(maxRetries: number, answers: Parameters<typeof scripted>[0], extr
   );
   // Each case reads the outcome it expects; a rejection is not left unhandled meanwhile.
   result.catch(() => undefined);
-  return { clock, exchange, deadline, provider, notes, result, settled: () => settled };
+  return { clock, exchange, deadline, provider, notes, result, settled: () => settled, draining };
 }
 
 describe("requestWithRetries", () => {
@@ -217,6 +218,45 @@ describe("requestWithRetries", () => {
     await t.clock.advance(10_000);
     await assert.rejects(t.result, { code: "UND_ERR_ABORTED" });
     assert.deepEqual(t.notes, []);
+  });
+
+  it("does not retry a failure another attempt cannot mend (a header undici refuses, a certificate)", async () => {
+    for (const code of ["UND_ERR_INVALID_ARG", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", undefined]) {
+      const failure = code === undefined ? new Error("a bug") : connectionError(code);
+      const t = setUp(2, [failure, 200]);
+      await t.clock.advance(10_000);
+      await assert.rejects(t.result, (err: unknown) => err === failure);
+      assert.equal(t.provider.sent(), 1, String(code));
+    }
+  });
+
+  it("a shutdown ends a wait at once and hands on the answer that was retried, body and all", async () => {
+    const t = setUp(2, [{ status: 429, headers: { "retry-after": "30" } }, 200]);
+    await t.clock.advance(1_000);
+    assert.equal(t.settled(), "pending");
+    t.draining.abort();
+    await flushMicrotasks();
+    assert.equal(t.settled(), "resolved", "the wait ended without the clock moving");
+    const handedOn = await t.result;
+    assert.equal(handedOn.statusCode, 429);
+    assert.equal(handedOn.headers["retry-after"], "30");
+    assert.equal((await handedOn.body.bytes()).toString(), "{}");
+    assert.deepEqual(t.clock.pendingDelays(), [1_000], "no timer of the wait is left; the deadline re-armed");
+    t.deadline.dispose();
+    await t.clock.advance(60_000);
+    assert.equal(t.provider.sent(), 1);
+  });
+
+  it("a shutdown during the wait after a connection failure rethrows it; once shutting down, nothing is retried", async () => {
+    const t = setUp(2, [connectionError("ECONNRESET"), 200]);
+    await t.clock.advance(100);
+    t.draining.abort();
+    await assert.rejects(t.result, { code: "ECONNRESET" });
+    const u = setUp(2, [503, 200]);
+    u.draining.abort();
+    assert.equal((await u.result).statusCode, 503);
+    assert.equal(t.provider.sent() + u.provider.sent(), 2);
+    t.deadline.dispose();
   });
 
   it("stops when mayRetry says no (the model's circuit opened meanwhile)", async () => {

@@ -18,8 +18,8 @@
 import { Backoff } from "./backoff.js";
 import type { Cancellation } from "./cancellation.js";
 import type { Clock } from "./clock.js";
-import { sleep } from "./clock.js";
 import { retryAfterMs } from "./provider-key-pool.js";
+import { replayedResponse } from "./upstream.js";
 import type { IncomingHttpHeaders, UpstreamResponse } from "./upstream.js";
 import type { UpstreamDeadline } from "./upstream-deadline.js";
 
@@ -27,10 +27,29 @@ import type { UpstreamDeadline } from "./upstream-deadline.js";
 export const UPSTREAM_RETRY_BACKOFF = Object.freeze({ initialMs: 500, maxMs: 8_000, factor: 2, jitter: 0.25, downwardJitter: true });
 /** A provider's retry hint is taken only below this (the SDKs' bound); longer ones fall back to the backoff. */
 export const MAX_RETRY_HINT_MS = 60_000;
-/** Most retries --upstream-max-retries takes (about a minute of waiting at the 8 s cap). */
+/**
+ * Most retries --upstream-max-retries takes: up to about 75 s of backoff, or 10 min if the
+ * provider asks for just under 60 s each time (its hints are followed, as the SDKs follow them).
+ */
 export const MAX_UPSTREAM_RETRIES = 10;
 
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 429]);
+/**
+ * Failures before the head that a second attempt can mend: the connection refused, reset, closed
+ * unanswered or not made in time, a name not resolved for now. Not others (a header undici
+ * refuses, a certificate that does not verify): they fail the same way every time.
+ */
+const RETRYABLE_ERROR_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const raw = headers[name];
@@ -98,6 +117,11 @@ export interface RetryingRequest {
   readonly deadline: UpstreamDeadline;
   /** Asked before each retry: false stops them (the model's circuit opened meanwhile). */
   readonly mayRetry: () => boolean;
+  /**
+   * Aborted when the gateway begins to shut down: no further retry, and a wait ends at once with
+   * the last answer handed on (or the last failure), rather than holding the shutdown.
+   */
+  readonly draining: AbortSignal;
   /** Told of each retry before its wait. */
   readonly onRetry: (note: RetryNote) => void;
 }
@@ -114,7 +138,7 @@ export function requestWithRetries(settings: UpstreamRetrySettings, request: Ret
 }
 
 async function retrying(settings: UpstreamRetrySettings, request: RetryingRequest): Promise<UpstreamResponse> {
-  const { exchange, deadline } = request;
+  const { exchange, deadline, draining } = request;
   let backoff: Backoff | undefined;
   for (let attempt = 1; ; attempt++) {
     const last = attempt > settings.maxRetries;
@@ -122,33 +146,68 @@ async function retrying(settings: UpstreamRetrySettings, request: RetryingReques
     try {
       response = await request.send();
     } catch (err) {
-      // A timeout, a client that left or a shutdown abort the exchange: never retried. So is an
-      // undici headers timeout (the same --upstream-timeout).
+      // A timeout, a client that left or a shutdown abort the exchange: never retried. Nor is a
+      // failure another attempt cannot mend (an undici headers timeout is --upstream-timeout).
       const code = (err as { code?: unknown } | undefined)?.code;
-      if (last || exchange.aborted || code === "UND_ERR_HEADERS_TIMEOUT" || !request.mayRetry()) throw err;
+      const mendable = typeof code === "string" && RETRYABLE_ERROR_CODES.has(code);
+      if (last || exchange.aborted || !mendable || draining.aborted || !request.mayRetry()) throw err;
       backoff ??= new Backoff({ ...UPSTREAM_RETRY_BACKOFF, random: settings.random });
       const delayMs = backoff.next();
-      request.onRetry({ attempt, status: undefined, errorCode: typeof code === "string" ? code : undefined, delayMs });
-      await wait(settings.clock, delayMs, exchange, deadline);
+      request.onRetry({ attempt, status: undefined, errorCode: code, delayMs });
+      if (!(await wait(settings.clock, delayMs, exchange, deadline, draining))) throw err;
       continue;
     }
-    if (last || !isRetryableResponse(response.statusCode, response.headers) || !request.mayRetry()) return response;
+    if (last || !isRetryableResponse(response.statusCode, response.headers) || draining.aborted || !request.mayRetry()) return response;
     backoff ??= new Backoff({ ...UPSTREAM_RETRY_BACKOFF, random: settings.random });
     // The backoff moves on with every retry, hint or not (the SDKs count retries, not waits).
     const backoffMs = backoff.next();
     const delayMs = retryHintMs(response.headers, settings.clock.now()) ?? backoffMs;
-    // Read whole and dropped (error bodies are small): the connection then serves the next attempt.
-    await response.body.bytes().catch(() => undefined);
+    // Read whole (error bodies are small), so the connection serves the next attempt and the
+    // answer can still be handed on if a shutdown ends the wait.
+    const body = await response.body.bytes().catch(() => undefined);
     if (exchange.aborted) throw exchange.reason;
     request.onRetry({ attempt, status: response.statusCode, errorCode: undefined, delayMs });
-    await wait(settings.clock, delayMs, exchange, deadline);
+    if (!(await wait(settings.clock, delayMs, exchange, deadline, draining))) {
+      if (body === undefined) throw new Error(`the provider's ${response.statusCode} answer could not be read, and the gateway is shutting down`);
+      return replayedResponse(response, body);
+    }
   }
 }
 
-async function wait(clock: Clock, ms: number, exchange: Cancellation, deadline: UpstreamDeadline): Promise<void> {
+/**
+ * Waits `ms` with the upstream timeout paused; false if the gateway began draining meanwhile
+ * (the wait then ends at once). Rejects with the exchange's reason if it is aborted.
+ */
+async function wait(clock: Clock, ms: number, exchange: Cancellation, deadline: UpstreamDeadline, draining: AbortSignal): Promise<boolean> {
+  if (draining.aborted) return false;
   deadline.pause();
   try {
-    await sleep(clock, ms, exchange.signal);
+    return await new Promise<boolean>((resolve, reject) => {
+      const signal = exchange.signal;
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const settle = (): void => {
+        clock.clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        draining.removeEventListener("abort", onDrain);
+      };
+      const onAbort = (): void => {
+        settle();
+        reject(signal.reason);
+      };
+      const onDrain = (): void => {
+        settle();
+        resolve(false);
+      };
+      const timer = clock.setTimeout(() => {
+        settle();
+        resolve(true);
+      }, ms);
+      signal.addEventListener("abort", onAbort, { once: true });
+      draining.addEventListener("abort", onDrain, { once: true });
+    });
   } finally {
     deadline.resume();
   }

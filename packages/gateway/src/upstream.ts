@@ -41,6 +41,18 @@ export interface UpstreamResponse {
   readonly body: UpstreamBody;
 }
 
+/** An answer already read whole, handed on as if it were arriving (a retry given up at shutdown). */
+export function replayedResponse(head: Pick<UpstreamResponse, "statusCode" | "headers">, bytes: Buffer): UpstreamResponse {
+  const body: UpstreamBody = {
+    bytes: () => Promise.resolve(bytes),
+    destroy: () => undefined,
+    async *[Symbol.asyncIterator]() {
+      if (bytes.length > 0) yield bytes;
+    },
+  };
+  return { statusCode: head.statusCode, headers: head.headers, body };
+}
+
 /** Bytes of body buffered for a reader before the upstream connection is paused. */
 const HIGH_WATER_MARK = 64 * 1024;
 
