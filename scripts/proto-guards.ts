@@ -1,9 +1,10 @@
 // The contract guard rails (DESIGN §2) that proto:check runs and proto:release runs before it
 // writes an image, fully offline:
 //   1. buf lint;
-//   2. released images: each is listed with its SHA-256 in proto/versions/SHA256SUMS and has a
-//      history entry, so a released image rewritten or slipped in shows as a failure, not only as
-//      a changed binary in review;
+//   2. released images: each is listed with its SHA-256 in proto/versions/SHA256SUMS, has a
+//      history entry and, in a git checkout, is byte for byte the image its first commit added,
+//      so a released image rewritten, deleted or slipped in fails, not only shows as a changed
+//      binary in review;
 //   3. buf breaking, by pinned rules (a change cannot relax them in buf.yaml): the tree against
 //      EVERY released image, and each released image against the one before it — so releasing a
 //      broken contract as a new version cannot make it its own baseline;
@@ -14,7 +15,7 @@ import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
-import { BREAKING_RULES, buf, buildImage, declaredVersion, imageDigest, readDigests, releasedImages } from "./proto-tools.js";
+import { BREAKING_RULES, buf, buildImage, committedImages, declaredVersion, imageDigest, readDigests, releasedImages } from "./proto-tools.js";
 
 type Guard = { name: string; check: (root: string, scratch: string) => Promise<void> };
 
@@ -55,6 +56,14 @@ const guards: Guard[] = [
       }
       for (const name of listed.keys()) {
         if (!images.some((i) => basename(i.path) === name)) problems.push(`${name} is listed in SHA256SUMS but missing (released images are never deleted)`);
+      }
+      // A change rewriting an image and its line together still differs from the image's first
+      // commit, which only rewriting history could hide.
+      for (const committed of (await committedImages(root)) ?? []) {
+        const image = images.find((i) => basename(i.path) === committed.name);
+        const short = committed.commit.slice(0, 12);
+        if (image === undefined) problems.push(`${committed.name}, released in ${short}, is missing (released images are never deleted)`);
+        else if (!(await readFile(image.path)).equals(committed.bytes)) problems.push(`${committed.name} differs from the image released in ${short} (released images never change: bump the version instead)`);
       }
       if (problems.length > 0) throw new Error(problems.join("; "));
     },

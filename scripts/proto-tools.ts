@@ -110,3 +110,34 @@ export async function readDigests(root: string): Promise<Map<string, string>> {
 export async function recordDigest(root: string, imagePath: string, name: string): Promise<void> {
   await appendFile(digestsPath(root), `${await imageDigest(imagePath)}  ${name}\n`);
 }
+
+/** Runs git in `root`; undefined when `root` is not inside a git work tree (a tarball, a test's copy). */
+export async function git(root: string, args: string[]): Promise<Buffer | undefined> {
+  try {
+    await run("git", ["rev-parse", "--is-inside-work-tree"], { cwd: root });
+  } catch {
+    return undefined;
+  }
+  const { stdout } = await run("git", args, { cwd: root, encoding: "buffer", maxBuffer: 64 << 20 });
+  return stdout;
+}
+
+/**
+ * Every image ever committed under proto/versions/, with the commit that first added it: what
+ * SHA256SUMS alone cannot tell (a change may rewrite an image and its line together).
+ */
+export async function committedImages(root: string): Promise<{ name: string; commit: string; bytes: Buffer }[] | undefined> {
+  const log = await git(root, ["log", "--reverse", "--diff-filter=A", "--format=commit %H", "--name-only", "--", "proto/versions/"]);
+  if (log === undefined) return undefined;
+  const firstAdded = new Map<string, string>();
+  let commit = "";
+  for (const line of log.toString("utf8").split("\n")) {
+    if (line.startsWith("commit ")) commit = line.slice("commit ".length);
+    else if (/^proto\/versions\/v\d+\.\d+\.binpb$/.test(line) && !firstAdded.has(line)) firstAdded.set(line, commit);
+  }
+  const images = [];
+  for (const [path, at] of firstAdded) {
+    images.push({ name: path.slice("proto/versions/".length), commit: at, bytes: (await git(root, ["show", `${at}:${path}`]))! });
+  }
+  return images;
+}

@@ -148,6 +148,32 @@ describe("proto:check", () => {
     assert.match((await protoCheck(forgotten)).out, /^FAIL released images are intact: the released 1\.0 has no entry in API_VERSION_HISTORY/m);
   });
 
+  // In a git checkout a change cannot rewrite an image together with its SHA256SUMS line either:
+  // the image must still be the one its first commit added.
+  it("fails when a committed image is rewritten with its digest, or deleted with it", async () => {
+    const root = await copyTree();
+    const gitIn = (...args: string[]) => run("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: root });
+    await gitIn("init", "-q");
+    await gitIn("add", "-A");
+    await gitIn("commit", "-q", "-m", "released");
+    assert.equal((await protoCheck(root)).code, 0);
+
+    const image = join(root, "proto", "versions", `v${CURRENT}.binpb`);
+    await edit(root, AUTHORIZER, renumber);
+    await run(join(repo, "node_modules", ".bin", "buf"), ["build", "--exclude-source-info", "-o", image], { cwd: root });
+    const digest = (await run("sha256sum", [image])).stdout.split(" ")[0];
+    await edit(root, "proto/versions/SHA256SUMS", (t) => t.replace(new RegExp(`^[0-9a-f]{64}(  v${escaped(CURRENT)}\\.binpb)$`, "m"), `${digest}$1`));
+    await gitIn("commit", "-q", "-am", "rewritten");
+    const rewritten = await protoCheck(root);
+    assert.equal(rewritten.code, 1, rewritten.out);
+    assert.match(rewritten.out, new RegExp(`^FAIL released images are intact: v${escaped(CURRENT)}\\.binpb differs from the image released in [0-9a-f]{12}`, "m"));
+
+    await rm(image);
+    await edit(root, "proto/versions/SHA256SUMS", (t) => t.replace(new RegExp(`^.*  v${escaped(CURRENT)}\\.binpb\\n`, "m"), ""));
+    await gitIn("commit", "-q", "-am", "deleted");
+    assert.match((await protoCheck(root)).out, new RegExp(`^FAIL released images are intact: v${escaped(CURRENT)}\\.binpb, released in [0-9a-f]{12}, is missing`, "m"));
+  });
+
   it("checks by its own rules: buf.yaml cannot relax them", async () => {
     const root = await copyTree();
     await edit(root, "buf.yaml", (t) => t.replace("breaking:\n  use:\n    - FILE", "breaking:\n  use:\n    - FILE\n  except:\n    - FIELD_NO_DELETE"));
