@@ -94,15 +94,53 @@ describe("upstreamRequestHeaders", () => {
 describe("clientResponseHeaders", () => {
   it("drops hop-by-hop headers and content-length", () => {
     assert.deepEqual(
-      clientResponseHeaders({
-        "content-type": "application/json",
-        "content-length": "3",
-        connection: "close",
-        "transfer-encoding": "chunked",
-        "x-request-id": "r",
-        "set-cookie": ["a=1", "b=2"],
-      }),
-      { "content-type": "application/json", "x-request-id": "r", "set-cookie": ["a=1", "b=2"] },
+      clientResponseHeaders(
+        {
+          "content-type": "application/json",
+          "content-length": "3",
+          connection: "close",
+          "transfer-encoding": "chunked",
+          "x-request-id": "r",
+        },
+        "byok",
+      ),
+      { "content-type": "application/json", "x-request-id": "r" },
     );
+  });
+
+  // Headers that would act on the gateway's origin, with the provider's ordinary headers.
+  const fromProvider = {
+    "content-type": "application/json",
+    "x-request-id": "req_1",
+    "openai-processing-ms": "12",
+    "anthropic-ratelimit-requests-remaining": "99",
+    "set-cookie": ["__cf_bm=abc; path=/; domain=.api.openai.com", "_cfuvid=def; path=/"],
+    "set-cookie2": "legacy=1",
+    "strict-transport-security": "max-age=31536000; includeSubDomains; preload",
+    "alt-svc": 'h3=":443"; ma=86400',
+    nel: '{"report_to":"cf-nel","max_age":604800}',
+    "report-to": '{"group":"cf-nel","endpoints":[{"url":"https://a.nel.cloudflare.com/report"}]}',
+    "openai-organization": "org-operator",
+    "openai-project": "proj_operator",
+    "anthropic-organization-id": "0f3a-operator",
+  };
+  const ordinary = {
+    "content-type": "application/json",
+    "x-request-id": "req_1",
+    "openai-processing-ms": "12",
+    "anthropic-ratelimit-requests-remaining": "99",
+  };
+
+  it("centralized: drops cookies, HSTS, Alt-Svc, NEL, Report-To and the operator's account ids", () => {
+    assert.deepEqual(clientResponseHeaders(fromProvider, "centralized"), ordinary);
+  });
+
+  it("BYOK: drops the origin headers but passes the client's own account ids", () => {
+    assert.deepEqual(clientResponseHeaders(fromProvider, "byok"), {
+      ...ordinary,
+      "openai-organization": "org-operator",
+      "openai-project": "proj_operator",
+      "anthropic-organization-id": "0f3a-operator",
+    });
   });
 });

@@ -115,16 +115,44 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
 }
 
 /**
- * The upstream's response headers to copy to the client: everything but hop-by-hop headers
- * and Content-Length (the gateway's own framing applies).
+ * Provider response headers that would act on the gateway's own origin, never the provider's:
+ * a client stores the cookies (Cloudflare's __cf_bm, say) for the gateway's host and shares them
+ * between every user behind it; HSTS would pin the provider's policy on the gateway's host (a
+ * plain-http gateway becomes unreachable in browsers); Alt-Svc advertises the provider's HTTP/3
+ * endpoint as the gateway's; NEL and Report-To make browsers report the gateway's network errors
+ * to the provider.
  */
-export function clientResponseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
+const PROVIDER_ORIGIN_HEADERS: ReadonlySet<string> = new Set([
+  "set-cookie",
+  "set-cookie2",
+  "strict-transport-security",
+  "alt-svc",
+  "nel",
+  "report-to",
+]);
+
+/**
+ * Name the provider account a key belongs to. With the central key they are the operator's
+ * organization and project ids, not every user's business; in BYOK they are the client's own.
+ */
+const ACCOUNT_HEADERS: ReadonlySet<string> = new Set(["openai-organization", "openai-project", "anthropic-organization-id"]);
+
+/**
+ * The upstream's response headers to copy to the client: everything but hop-by-hop headers,
+ * Content-Length (the gateway's own framing applies), the headers that would act on the
+ * gateway's origin (PROVIDER_ORIGIN_HEADERS) and, in centralized mode, the headers naming the
+ * operator's provider account (ACCOUNT_HEADERS).
+ */
+export function clientResponseHeaders(upstream: IncomingHttpHeaders, kind: CredentialKind): OutgoingHttpHeaders {
   const named = connectionTokens(upstream);
+  const centralized = kind === "centralized";
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(upstream)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP_HEADERS.has(lower) || named.has(lower) || lower === "content-length") continue;
+    if (PROVIDER_ORIGIN_HEADERS.has(lower)) continue;
+    if (centralized && ACCOUNT_HEADERS.has(lower)) continue;
     out[lower] = value;
   }
   return out;

@@ -298,7 +298,7 @@ async function proxy(
     breakers?.report(ticket, isBreakerFailureStatus(response.statusCode) ? "failure" : "success");
 
     // A fresh object: each relay below completes it in place instead of copying it again.
-    const headers = clientResponseHeaders(response.headers);
+    const headers = clientResponseHeaders(response.headers, ctx.byok ? "byok" : "centralized");
     headers[INTERCEPTION_ID_HEADER] = id;
     if (response.statusCode >= 400) return await relayUpstreamError(relay, response, headers);
     const contentType = String(response.headers["content-type"] ?? "");

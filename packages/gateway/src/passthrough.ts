@@ -50,7 +50,7 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
       if (failure.type !== "client_disconnected") sendJson(res, status, providerErrorBody(route.provider, status, failure.clientMessage));
       return;
     }
-    res.writeHead(response.statusCode, clientResponseHeaders(response.headers));
+    res.writeHead(response.statusCode, clientResponseHeaders(response.headers, ctx.byok ? "byok" : "centralized"));
     try {
       for await (const chunk of response.body) {
         deadline.touch();
