@@ -1,5 +1,6 @@
 // OpenAI Chat Completions (POST /openai/v1/chat/completions): request reading, usage
-// accounting (input = prompt_tokens − cached − cache-write tokens), tool calls, and the stream's error chunk.
+// accounting (input = prompt_tokens − cached − cache-write tokens), tool calls (legacy function
+// calls included), and the stream's error chunk.
 
 import { asArray, asNumber, asObject, asString, hasNonNullKey, tryParseJson } from "../json.js";
 import type { JsonObject } from "../json.js";
@@ -69,7 +70,21 @@ function toolCallsOfMessage(message: JsonObject | undefined): ToolCall[] {
       itemId: "",
     });
   }
+  const legacy = legacyFunctionCall(message);
+  if (legacy !== undefined) calls.push(legacy);
   return calls;
+}
+
+/**
+ * The deprecated `functions` request field gets the call back as the message's `function_call`
+ * {name, arguments}. It has no id, so none is recorded: the provider gives none, and the
+ * `function` turn that answers it names none to thread by (an invented one would match nothing).
+ */
+function legacyFunctionCall(message: JsonObject | undefined): ToolCall | undefined {
+  const call = asObject(message?.function_call);
+  const name = asString(call?.name);
+  if (name === undefined) return undefined;
+  return { id: "", name, input: asString(call?.arguments) ?? "", itemId: "" };
 }
 
 function observeResponse(body: unknown): Observation {
@@ -109,7 +124,15 @@ class ChatStreamObserver implements StreamObserver {
       return;
     }
     // Most chunks are content deltas: once the id is known, only usage, tool calls and errors matter.
-    if (this.responseId !== "" && !hasNonNullKey(data, "usage") && !hasNonNullKey(data, "tool_calls") && !hasNonNullKey(data, "error")) return;
+    if (
+      this.responseId !== "" &&
+      !hasNonNullKey(data, "usage") &&
+      !hasNonNullKey(data, "tool_calls") &&
+      !hasNonNullKey(data, "function_call") &&
+      !hasNonNullKey(data, "error")
+    ) {
+      return;
+    }
     const chunk = asObject(tryParseJson(data));
     if (chunk === undefined) return;
     if (chunk.error !== undefined && chunk.error !== null) {
@@ -123,14 +146,10 @@ class ChatStreamObserver implements StreamObserver {
     for (const rawChoice of asArray(chunk.choices) ?? []) {
       const choice = asObject(rawChoice);
       const choiceIndex = asNumber(choice?.index) ?? 0;
-      for (const rawCall of asArray(asObject(choice?.delta)?.tool_calls) ?? []) {
+      const delta = asObject(choice?.delta);
+      for (const rawCall of asArray(delta?.tool_calls) ?? []) {
         const call = asObject(rawCall);
-        const key = `${choiceIndex}:${asNumber(call?.index) ?? 0}`;
-        let partial = this.calls.get(key);
-        if (partial === undefined) {
-          partial = { id: "", name: "", args: "" };
-          this.calls.set(key, partial);
-        }
+        const partial = this.partialCall(`${choiceIndex}:${asNumber(call?.index) ?? 0}`);
         // A custom (freeform) tool's call streams as `custom` {name, input}, as its blocking form.
         const fn = asObject(call?.function) ?? asObject(call?.custom);
         const id = asString(call?.id);
@@ -139,7 +158,25 @@ class ChatStreamObserver implements StreamObserver {
         if (name !== undefined && name !== "") partial.name = name;
         partial.args += asString(fn?.arguments) ?? asString(fn?.input) ?? "";
       }
+      // A legacy function call (one per choice, no id) streams as `function_call` fragments:
+      // the first names the function, every one adds to the arguments.
+      const legacy = asObject(delta?.function_call);
+      if (legacy !== undefined) {
+        const partial = this.partialCall(`${choiceIndex}:function_call`);
+        if (partial.name === "") partial.name = asString(legacy.name) ?? "";
+        partial.args += asString(legacy.arguments) ?? "";
+      }
     }
+  }
+
+  /** The call being assembled under `key`, started empty on its first fragment. */
+  private partialCall(key: string): PartialCall {
+    let partial = this.calls.get(key);
+    if (partial === undefined) {
+      partial = { id: "", name: "", args: "" };
+      this.calls.set(key, partial);
+    }
+    return partial;
   }
 
   result(): Observation {

@@ -27,7 +27,7 @@ export function uncachedInput(total: number, cached: number, cacheWrite: number)
 
 /** One tool call the model made. */
 export interface ToolCall {
-  /** The provider's call id ("call_…", "toolu_…"). */
+  /** The provider's call id ("call_…", "toolu_…"); "" when it gives none (a chat legacy function_call). */
   readonly id: string;
   readonly name: string;
   /** Arguments as JSON text. */

@@ -338,6 +338,39 @@ describe("stream observers", () => {
     assert.deepEqual(got.toolCalls, [{ id: "call_c", name: "apply_patch", input: "*** Begin Patch", itemId: "" }]);
   });
 
+  // The deprecated `functions` request field is answered with `function_call` instead of
+  // `tool_calls`: one call per choice, no id, its name in the first fragment only.
+  it("chat: a legacy function_call is a tool call without an id, blocking and streamed per choice", () => {
+    const blocking = openaiChatApi.observeResponse(
+      {
+        id: "chatcmpl-f",
+        choices: [{ index: 0, message: { role: "assistant", content: null, function_call: { name: "get_weather", arguments: '{"location":"Paris"}' } }, finish_reason: "function_call" }],
+      },
+      "",
+    );
+    assert.deepEqual(blocking.toolCalls, [{ id: "", name: "get_weather", input: '{"location":"Paris"}', itemId: "" }]);
+
+    const fragment = (index: number, functionCall: object) => [undefined, { id: "c3", choices: [{ index, delta: { function_call: functionCall }, finish_reason: null }] }] as const;
+    const streamed = observe(
+      openaiChatApi,
+      sse([
+        [undefined, { id: "c3", choices: [{ index: 0, delta: { role: "assistant", content: null, function_call: { name: "get_weather", arguments: "" } }, finish_reason: null }] }],
+        fragment(1, { name: "get_time", arguments: '{"zone"' }),
+        fragment(0, { arguments: '{"loc' }),
+        fragment(1, { arguments: ':"CET"}' }),
+        fragment(0, { arguments: 'ation":"Paris"}' }),
+        [undefined, { id: "c3", choices: [{ index: 0, delta: {}, finish_reason: "function_call" }] }],
+        [undefined, { id: "c3", choices: [], usage: { prompt_tokens: 10, completion_tokens: 4 } }],
+        [undefined, "[DONE]"],
+      ]),
+    );
+    assert.deepEqual(streamed.toolCalls, [
+      { id: "", name: "get_weather", input: '{"location":"Paris"}', itemId: "" },
+      { id: "", name: "get_time", input: '{"zone":"CET"}', itemId: "" },
+    ]);
+    assert.equal(streamed.complete, true);
+  });
+
   it("chat: a stream without [DONE] is incomplete", () => {
     assert.equal(observe(openaiChatApi, sse([[undefined, { id: "c1", choices: [] }]])).complete, false);
   });
