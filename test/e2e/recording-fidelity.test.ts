@@ -1,6 +1,6 @@
 // What the control plane stores is what the model produced, through a real replica and real
 // PostgreSQL, for shapes agents send and get: many tool calls and thinking blocks in one turn
-// (stored in the model's order), and Claude Code's turns, whose last user message carries
+// (stored in the model's order), legacy chat function calls, and Claude Code's turns, whose last user message carries
 // context ahead of what the user typed. A chat stream's usage is always asked for, and hidden
 // from a client that did not ask for it.
 import { after, before, describe, it } from "node:test";
@@ -78,6 +78,42 @@ describe("recording fidelity through a replica", () => {
     const id = response.headers.get("x-weir-interception-id")!;
     const i = await interception(id, (x) => x.tool_usages.length === calls.length);
     assert.deepEqual(i.tool_usages.map((t: any) => t.provider_tool_call_id), calls.map((c) => c.id));
+  });
+
+  // The deprecated `functions` field is answered with `function_call`, which has no id.
+  it("records the legacy function_call of a chat answer, blocking and streamed, with an empty call id", async () => {
+    const functions = [{ name: "get_weather", parameters: { type: "object", properties: { location: { type: "string" } } } }];
+    const row = (i: any) => i.tool_usages.map((t: any) => [t.provider_response_id, t.provider_tool_call_id, t.provider_item_id, t.tool, t.input, t.injected, t.server_url]);
+
+    upstream.answer({
+      json: {
+        ...chatCompletion({ id: "chatcmpl-fn" }),
+        choices: [{ index: 0, message: { role: "assistant", content: null, function_call: { name: "get_weather", arguments: '{"location": "Paris"}' } }, finish_reason: "function_call" }],
+      },
+    });
+    const blocking = await openai().chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "weather?" }], functions }).withResponse();
+    assert.equal(blocking.data.choices[0]!.message.function_call?.name, "get_weather");
+    const blockingRow = await interception(blocking.response.headers.get("x-weir-interception-id")!, () => true);
+    assert.deepEqual(row(blockingRow), [["chatcmpl-fn", "", "", "get_weather", '{"location": "Paris"}', false, null]]);
+
+    const chunk = (delta: object, finish: string | null) =>
+      sse({ id: "chatcmpl-fs", object: "chat.completion.chunk", created: 1, model: "gpt-4o", choices: [{ index: 0, delta, finish_reason: finish }] });
+    upstream.answer({
+      events: [
+        chunk({ role: "assistant", content: null, function_call: { name: "get_weather", arguments: "" } }, null),
+        chunk({ function_call: { arguments: '{"loc' } }, null),
+        chunk({ function_call: { arguments: 'ation": "Paris"}' } }, null),
+        chunk({}, "function_call"),
+        sse({ id: "chatcmpl-fs", object: "chat.completion.chunk", created: 1, model: "gpt-4o", choices: [], usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 } }),
+        "data: [DONE]\n\n",
+      ],
+    });
+    const stream = await openai().chat.completions.create({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "weather?" }], functions }).withResponse();
+    let args = "";
+    for await (const c of stream.data) args += c.choices[0]?.delta.function_call?.arguments ?? "";
+    assert.equal(args, '{"location": "Paris"}');
+    const streamedRow = await interception(stream.response.headers.get("x-weir-interception-id")!, () => true);
+    assert.deepEqual(row(streamedRow), [["chatcmpl-fs", "", "", "get_weather", '{"location": "Paris"}', false, null]]);
   });
 
   it("stores an Anthropic answer's tool inputs as the model wrote them, not re-serialised", async () => {
