@@ -1,6 +1,6 @@
 // Random interleavings against the IsAuthorized cache (a property test, seeded so a failure
 // repeats): requests, the control plane computing and delivering answers in any order, changes
-// committed, pushed (or lost while disconnected), resets, deactivations and clears. Property
+// committed, pushed (or lost while disconnected), resets, deactivations, clears and idle sweeps. Property
 // (SECURITY): no answer reflects a key or user older than a change pushed before the request was
 // made — whether it came from the cache or from a shared call. Run also with two remembered
 // changes at most, so the bound's fallback is exercised.
@@ -56,7 +56,13 @@ async function run(seed: number, steps: number, maxRememberedChanges: number): P
     return { user: user!, kv: Number(kv), uv: Number(uv) };
   };
 
+  // Idle sweeps from their own stream, so each seed's sequence of other steps is unchanged.
+  const sweeps = rng(seed ^ 0x5eed);
   for (let step = 0; step < steps && violation === undefined; step++) {
+    if (sweeps() < 0.1) {
+      log.push("sweep");
+      cache.sweep(clock.now());
+    }
     const x = r();
     if (x < 0.25) {
       const key = pick(KEYS);

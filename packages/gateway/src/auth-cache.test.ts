@@ -315,6 +315,51 @@ describe("AuthCache", () => {
     assert.equal(cp.calls.length, 2, "stored again once the flood is over");
   });
 
+  // Property: a sweep drops exactly the answers past their expiry (allowed and refused) and keeps valid ones.
+  it("sweeps expired answers and keeps the ones still valid", async () => {
+    const { clock, cache, cp, authorize } = setup({ ttlMs: 60_000, negativeTtlMs: 5_000 });
+    cache.activate();
+    await authorize("key-a");
+    await assert.rejects(authorize("key-bad"));
+    await clock.advance(30_000);
+    await authorize("key-b");
+    assert.equal(cache.size, 3);
+    assert.equal(cache.sweep(clock.now()), 1, "the refusal");
+    await clock.advance(30_000);
+    assert.equal(cache.sweep(clock.now()), 1, "alice's answer");
+    assert.equal(cache.size, 1);
+    assert.equal(await authorize("key-b"), bob);
+    assert.equal(cp.calls.filter((c) => c === "key-b").length, 1, "bob still answered from the cache");
+  });
+
+  // Property: a sweep forgets remembered changes older than every running call, and keeps the
+  // ones a running call may predate (so its answer is still not stored).
+  it("sweeps remembered changes no running call predates", async () => {
+    const { clock, cache, cp, authorize } = setup();
+    cache.activate();
+    const release = cp.hold();
+    const first = authorize("key-a");
+    await flushMicrotasks();
+    cache.invalidateApiKey("other-1");
+    cache.invalidateUser(bob.ownerId);
+    assert.equal(cache.rememberedChanges, 2);
+    assert.equal(cache.sweep(clock.now()), 0, "the running call began before both");
+    release();
+    await first;
+    assert.equal(cache.rememberedChanges, 2, "kept until a sweep or the next change");
+    const release2 = cp.hold();
+    const second = authorize("key-b");
+    await flushMicrotasks();
+    cache.invalidateApiKey(alice.apiKeyId);
+    assert.equal(cache.rememberedChanges, 3);
+    assert.equal(cache.sweep(clock.now()), 2, "the two changes before the running call began");
+    assert.equal(cache.rememberedChanges, 1);
+    release2();
+    assert.deepEqual(await second, bob);
+    assert.equal(cache.sweep(clock.now()), 1, "nothing running: nothing to remember");
+    assert.equal(cache.rememberedChanges, 0);
+  });
+
   // Property (SECURITY): credentials are kept only as digests.
   it("keys entries by a digest, never the credential", async () => {
     const { cache, authorize } = setup();

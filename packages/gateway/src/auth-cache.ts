@@ -145,6 +145,28 @@ export class AuthCache {
     return this.entries.size;
   }
 
+  /** Key and user changes remembered for running loads (see noteChange). */
+  get rememberedChanges(): number {
+    return this.apiKeyChanged.size + this.userChanged.size;
+  }
+
+  /**
+   * Drops the answers expired by `nowMs` and the changes no running load may predate, and
+   * answers how many: otherwise both wait for their key to be asked again (or the next change),
+   * and a quiet gateway keeps a burst's answers for good.
+   */
+  sweep(nowMs: number): number {
+    let dropped = 0;
+    for (const [digest, entry] of [...this.entries]) {
+      if (entry.expiresAt > nowMs) continue;
+      this.remove(digest, entry);
+      dropped += 1;
+    }
+    const changes = this.rememberedChanges;
+    this.forgetSettledChanges();
+    return dropped + changes - this.rememberedChanges;
+  }
+
   /** A watch stream (re)started with a reset: forget everything, then cache. */
   activate(): void {
     this.clear();
@@ -267,22 +289,27 @@ export class AuthCache {
   private noteChange(changed: Map<string, number>, id: string): void {
     this.changes += 1;
     changed.set(id, this.changes);
-    if (this.running.size === 0) {
-      this.apiKeyChanged.clear();
-      this.userChanged.clear();
-      return;
-    }
-    if (this.apiKeyChanged.size + this.userChanged.size <= this.maxRememberedChanges) return;
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const since of this.running.keys()) oldest = Math.min(oldest, since);
-    for (const map of [this.apiKeyChanged, this.userChanged]) {
-      for (const [key, at] of map) if (at <= oldest) map.delete(key);
-    }
+    if (this.running.size > 0 && this.rememberedChanges <= this.maxRememberedChanges) return;
+    this.forgetSettledChanges();
     // Still more than half full: forget them all rather than scan again at the next change.
     if (this.apiKeyChanged.size + this.userChanged.size > this.maxRememberedChanges / 2) {
       this.generation += 1;
       this.apiKeyChanged.clear();
       this.userChanged.clear();
+    }
+  }
+
+  /** Forgets the remembered changes no running load began before (all of them when none runs). */
+  private forgetSettledChanges(): void {
+    if (this.running.size === 0) {
+      this.apiKeyChanged.clear();
+      this.userChanged.clear();
+      return;
+    }
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const since of this.running.keys()) oldest = Math.min(oldest, since);
+    for (const map of [this.apiKeyChanged, this.userChanged]) {
+      for (const [key, at] of map) if (at <= oldest) map.delete(key);
     }
   }
 

@@ -180,6 +180,23 @@ describe("CircuitBreakers", () => {
     assert.equal(breakers.size, 0);
   });
 
+  // Property: sweep(now) forgets what refresh() forgets, at the time it is given, and counts it.
+  it("sweeps breakers with nothing left to remember and keeps failing or busy ones", () => {
+    const { clock, breakers, run, ticket } = setup();
+    run(GPT, "failure");
+    const busy = ticket(breakers.admit(MINI));
+    run({ ...GPT, model: "o3" }, "failure");
+    for (let i = 0; i < 3; i++) run({ ...GPT, model: "o1" }, "failure");
+    assert.equal(breakers.size, 4);
+    assert.equal(breakers.sweep(clock.now), 0, "all still counting");
+    assert.equal(breakers.sweep(clock.now + 10_000), 2, "the closed runs of failures start over");
+    assert.equal(breakers.size, 2, "the open circuit and the request in flight");
+    breakers.report(busy, "success");
+    assert.equal(breakers.size, 1);
+    assert.equal(breakers.sweep(clock.now + 10 * 60_000), 1, "the open circuit nobody asked for since");
+    assert.equal(breakers.size, 0);
+  });
+
   it("counts 503, 504 and 529 as failures, not 429 or other errors", () => {
     assert.deepEqual(
       [200, 400, 401, 404, 429, 500, 502, 503, 504, 529].filter(isBreakerFailureStatus),

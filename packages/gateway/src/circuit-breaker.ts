@@ -217,7 +217,7 @@ export class CircuitBreakers {
     const id = `${key.provider}\n${key.endpoint}\n${key.model.slice(0, 256)}`;
     let breaker = this.breakers.get(id);
     if (breaker === undefined) {
-      if (this.breakers.size >= this.maxTracked && !this.sweep()) return { admitted: true, ticket: undefined };
+      if (this.breakers.size >= this.maxTracked && !this.makeRoom()) return { admitted: true, ticket: undefined };
       breaker = new Breaker(key, id, this.settings, this.events, this.now());
       this.breakers.set(id, breaker);
     }
@@ -252,8 +252,14 @@ export class CircuitBreakers {
    * its gauge at half-open (and an alert on it firing) for good.
    */
   refresh(): void {
-    const now = this.now();
-    for (const [id, breaker] of this.breakers) if (breaker.forget(now)) this.breakers.delete(id);
+    this.sweep(this.now());
+  }
+
+  /** Forgets every breaker that may go at `nowMs` (see Breaker.forget) and answers how many. */
+  sweep(nowMs: number): number {
+    const before = this.breakers.size;
+    for (const [id, breaker] of this.breakers) if (breaker.forget(nowMs)) this.breakers.delete(id);
+    return before - this.breakers.size;
   }
 
   /** Breakers held now (tests, and the bound). */
@@ -262,11 +268,11 @@ export class CircuitBreakers {
   }
 
   /** Drops every breaker that may go (at most once a second); answers whether there is room. */
-  private sweep(): boolean {
+  private makeRoom(): boolean {
     const now = this.now();
     if (now - this.lastSweepMs >= SWEEP_EVERY_MS) {
       this.lastSweepMs = now;
-      for (const [id, breaker] of this.breakers) if (breaker.forget(now)) this.breakers.delete(id);
+      this.sweep(now);
     }
     return this.breakers.size < this.maxTracked;
   }

@@ -113,4 +113,26 @@ describe("HandlerPool", () => {
       return true;
     });
   });
+
+  // Property: a sweep drops exactly the expired entries no request is using, and counts them as expirations.
+  it("sweeps expired entries that are not in use, and keeps fresh and in-use ones", async () => {
+    const clock = new FakeClock();
+    const busy = new Set<string>();
+    const removed: string[] = [];
+    const pool = new HandlerPool<{ label: string }>({ ttlMs: 60_000, clock, inUse: (v) => busy.has(v.label), onRemove: (_v, key) => removed.push(key) });
+    for (const label of ["a", "b", "c"]) await pool.acquire(label, async () => ({ label }));
+    await clock.advance(30_000);
+    await pool.acquire("fresh", async () => ({ label: "fresh" }));
+    busy.add("b");
+    assert.equal(pool.sweep(clock.now()), 0, "nothing expired yet");
+    await clock.advance(30_000);
+    assert.equal(pool.sweep(clock.now()), 2);
+    assert.deepEqual(removed, ["a", "c"]);
+    assert.deepEqual(pool.stats(), { hits: 0, misses: 4, evictions: 0, expirations: 2, size: 2 });
+    busy.delete("b");
+    assert.equal(pool.sweep(clock.now()), 1, "b once its request ended");
+    await clock.advance(30_000);
+    assert.equal(pool.sweep(clock.now()), 1, "fresh once it expired");
+    assert.equal(pool.stats().size, 0);
+  });
 });

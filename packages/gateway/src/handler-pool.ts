@@ -23,6 +23,8 @@ export interface HandlerPoolOptions<T> {
   /** Called for an entry leaving the pool (evicted, expired, cleared, shut down). */
   readonly onRemove?: (value: T, key: string) => void;
   readonly onEvent?: (event: PoolEvent) => void;
+  /** Whether a value is serving a request now: sweep() keeps such an entry even when expired. */
+  readonly inUse?: (value: T) => boolean;
 }
 
 /** Counters since creation. */
@@ -121,6 +123,23 @@ export class HandlerPool<T> {
   shutdown(): void {
     this.closed = true;
     this.clear();
+  }
+
+  /**
+   * Drops the entries expired by `nowMs` that no running request uses, and answers how many:
+   * without it an expired entry stays until its key asks again or the bound pushes it out, so
+   * a quiet gateway keeps a burst's handlers for good.
+   */
+  sweep(nowMs: number): number {
+    let dropped = 0;
+    for (const [key, entry] of [...this.entries]) {
+      if (entry.expiresAt > nowMs || this.options.inUse?.(entry.value) === true) continue;
+      this.remove(key, entry);
+      this.expirations += 1;
+      this.options.onEvent?.("expire");
+      dropped += 1;
+    }
+    return dropped;
   }
 
   stats(): PoolStats {

@@ -13,6 +13,8 @@ import type { RouteMatch } from "./routes.js";
 export class RequestHandler {
   /** Log fields every request of this user carries. */
   readonly logBindings: Readonly<Record<string, string>>;
+  /** Requests being served now; the pool's idle sweep keeps a handler while any is. */
+  private serving = 0;
 
   constructor(
     readonly user: AuthorizedUser,
@@ -28,11 +30,18 @@ export class RequestHandler {
    */
   async serve(route: RouteMatch, ctx: ExchangeContext): Promise<void> {
     const full: ExchangeContext = { ...ctx, logger: ctx.logger.with(this.logBindings) };
-    if (route.kind === "passthrough") {
-      await servePassthrough(full, route, this.deps);
-      return;
+    this.serving += 1;
+    try {
+      if (route.kind === "passthrough") await servePassthrough(full, route, this.deps);
+      else await serveInterception(full, route, PROVIDER_APIS[route.api], this.deps);
+    } finally {
+      this.serving -= 1;
     }
-    await serveInterception(full, route, PROVIDER_APIS[route.api], this.deps);
+  }
+
+  /** Whether a request of this handler is being served now. */
+  get inUse(): boolean {
+    return this.serving > 0;
   }
 }
 
