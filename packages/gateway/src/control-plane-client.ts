@@ -189,7 +189,8 @@ export class ControlPlaneClient {
   private readonly speaks11: boolean;
   private batchSupport: RpcSupport;
   private contact: Promise<void> | undefined;
-  private readonly authCache: AuthCache | undefined;
+  /** The IsAuthorized cache (API 1.1 with caching on); the gateway sweeps it when idle. */
+  readonly authCache: AuthCache | undefined;
   private readonly watch: AuthorizationWatch | undefined;
 
   constructor(private readonly options: ControlPlaneClientOptions) {

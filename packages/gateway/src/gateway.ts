@@ -33,6 +33,7 @@ import { ControlPlaneClient } from "./control-plane-client.js";
 import { ShutdownAbortError } from "./errors.js";
 import { HandlerPool } from "./handler-pool.js";
 import { HttpFront } from "./http-front.js";
+import { IdleSweeper } from "./idle-sweeper.js";
 import { Http2Bridge } from "./http2-bridge.js";
 import { InMemoryConnections } from "./in-memory-connections.js";
 import { createInProcessDispatcher, createInProcessFetch } from "./in-process-client.js";
@@ -78,6 +79,7 @@ export class Gateway {
   /** In-memory connections to `front`: the in-process clients' and the HTTP/2 relay's. */
   private readonly connections: InMemoryConnections;
   private readonly http2Bridge: Http2Bridge;
+  private readonly idleSweeper: IdleSweeper;
   private server: Server | undefined;
   private address: string | undefined;
   private lifecycle: GatewayState = "new";
@@ -92,6 +94,12 @@ export class Gateway {
     this.metrics = createGatewayMetrics({
       recordQueueDepth: () => this.records.size,
       refreshCircuitBreakers: () => this.circuitBreakers?.refresh(),
+      memoryEntries: () => ({
+        handlers: this.pool.stats().size,
+        auth_cache: this.controlPlane.authCache?.size ?? 0,
+        auth_changes: this.controlPlane.authCache?.rememberedChanges ?? 0,
+        circuits: this.circuitBreakers?.size ?? 0,
+      }),
       providerKeys: () => PROVIDERS.map((provider) => ({ provider, configured: this.providerKeys[provider].size, usable: this.providerKeys[provider].usable() })),
     });
     this.providerKeys = {
@@ -151,6 +159,11 @@ export class Gateway {
     });
     this.connections = new InMemoryConnections(this.front.handle, options.logger.child({ component: "in_process" }));
     this.http2Bridge = new Http2Bridge(this.connections, options.logger.child({ component: "http2_relay" }));
+    this.idleSweeper = new IdleSweeper({
+      targets: () => ({ handlers: this.pool, auth_cache: this.controlPlane.authCache, circuits: this.circuitBreakers }),
+      clock: options.clock,
+      logger: options.logger.child({ component: "idle_sweeper" }),
+    });
   }
 
   /** Embedded mode: the control plane's in-process transport, no listener. */
@@ -240,6 +253,7 @@ export class Gateway {
   async start(): Promise<void> {
     if (this.lifecycle !== "new") throw new Error(`gateway cannot start: it is ${this.lifecycle}`);
     this.lifecycle = "starting";
+    this.idleSweeper.start();
     this.logger.info(
       {
         embedded: this.embedded,
@@ -344,6 +358,7 @@ export class Gateway {
   /** Closes queue, pool, control-plane session, upstream pools and in-memory connections; once. */
   private release(): Promise<void> {
     this.released ??= (async () => {
+      this.idleSweeper.stop();
       this.records.close();
       this.pool.shutdown();
       this.controlPlane.close();

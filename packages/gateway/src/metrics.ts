@@ -60,6 +60,8 @@ export interface GatewayMetrics {
   readonly circuitBreakerTripsTotal: Counter<"provider" | "endpoint" | "model">;
   /** Requests answered 503 by an open (or busy half-open) circuit, without calling the provider. */
   readonly circuitBreakerRejectsTotal: Counter<"provider" | "endpoint" | "model">;
+  /** Entries in the in-memory maps keyed by what clients send; map: handlers, auth_cache, auth_changes, circuits. Read when scraped. */
+  readonly memoryEntries: Gauge<"map">;
   /** error_type: upstream_error, upstream_disconnected, client_disconnected, timeout, internal. */
   readonly interceptionErrorsTotal: Counter<"provider" | "error_type">;
   /** The `model` label's values (bounded). */
@@ -77,6 +79,8 @@ export interface GatewayMetricSources {
   readonly recordQueueDepth?: () => number;
   /** Brings the circuit breakers up to date (an open period may have ended with no request since). */
   readonly refreshCircuitBreakers?: () => void;
+  /** Sizes of the in-memory maps keyed by what clients send (swept when idle). */
+  readonly memoryEntries?: () => Readonly<Record<"handlers" | "auth_cache" | "auth_changes" | "circuits", number>>;
   /** Central keys configured and usable now (not cooling down after a refusal), per provider. */
   readonly providerKeys?: () => readonly { readonly provider: string; readonly configured: number; readonly usable: number }[];
 }
@@ -275,6 +279,16 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}): Gatewa
       help: "Requests answered 503 by a circuit breaker without calling the provider.",
       labelNames: ["provider", "endpoint", "model"] as const,
       registers,
+    }),
+    memoryEntries: new Gauge({
+      name: `${p}memory_entries`,
+      help: "Entries held in the gateway's in-memory maps: handlers (per API key), auth_cache (authorization answers), auth_changes (key and user changes remembered for running calls), circuits (circuit breakers).",
+      labelNames: ["map"] as const,
+      registers,
+      collect() {
+        const sizes = sources.memoryEntries?.();
+        if (sizes !== undefined) for (const [map, size] of Object.entries(sizes)) this.set({ map }, size);
+      },
     }),
     interceptionErrorsTotal: new Counter({
       name: `${p}interception_errors_total`,
