@@ -1,0 +1,71 @@
+// Pins the idle sweep through a real gateway (fake control plane over h2c, the LLM emulator as
+// upstream) on a fake clock: after requests from several API keys go idle past their expiry, the
+// sweep that falls due empties the handler pool, the authorization cache, the changes remembered
+// for running calls and the circuit breakers, and /metrics shows it.
+
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { DEFAULT_POOL_OPTIONS } from "./handler-pool.js";
+import { IDLE_SWEEP_INTERVAL_MS } from "./idle-sweeper.js";
+import { eventually, makeUser, send, startHarness } from "./test-harness.js";
+import type { Harness } from "./test-harness.js";
+import { FakeClock } from "./testing/index.js";
+import type { FakeUser } from "./testing/index.js";
+
+const KEYS = 5;
+const chat = (h: Harness, user: FakeUser, headers: Record<string, string> = {}, model = "gpt-4o") =>
+  send(`${h.gateway.url}/openai/v1/chat/completions`, {
+    headers: { authorization: `Bearer ${user.key}`, ...headers },
+    body: { model, messages: [{ role: "user", content: "hi" }] },
+  });
+
+/** weir_gateway_memory_entries by map, as /metrics shows it. */
+async function memoryEntries(h: Harness): Promise<Record<string, number>> {
+  const text = (await send(`${h.gateway.url}/metrics`)).text;
+  const sizes: Record<string, number> = {};
+  for (const m of text.matchAll(/^weir_gateway_memory_entries\{map="([a-z_]+)"\} (\d+)$/gm)) sizes[m[1]!] = Number(m[2]);
+  return sizes;
+}
+
+describe("idle sweep", () => {
+  const clock = new FakeClock();
+  let h: Harness;
+  before(async () => {
+    // Records go at once (no linger on the fake clock); a closed circuit's failures never reset by themselves.
+    h = await startHarness({
+      gateway: { clock, recordBatch: { lingerMs: 0 }, circuitBreaker: { enabled: true, failureThreshold: 5, intervalMs: 0, timeoutMs: 30_000, maxRequests: 1 } },
+    });
+  });
+  after(() => h.close());
+
+  it("empties the maps once requests from several keys went idle past their expiry", async () => {
+    const users = Array.from({ length: KEYS }, () => {
+      const user = makeUser();
+      h.cp.addUser(user);
+      return user;
+    });
+    for (const user of users) assert.equal((await chat(h, user)).status, 200);
+    // One failure leaves a circuit with something to remember (a model no later request succeeds on).
+    assert.equal((await chat(h, users[0]!, { "x-emulator-status": "503" }, "gpt-4o-mini")).status, 503);
+    // A change pushed while an IsAuthorized call runs is remembered after the call ends.
+    const latecomer = makeUser();
+    h.cp.addUser(latecomer);
+    const asked = h.cp.callsOf("IsAuthorized");
+    const hold = h.cp.hold("IsAuthorized");
+    const late = chat(h, latecomer);
+    await h.cp.waitFor(() => h.cp.callsOf("IsAuthorized") > asked, 5_000, "IsAuthorized in flight");
+    h.cp.invalidateApiKey("someone-else");
+    await eventually(async () => (await memoryEntries(h)).auth_changes === 1, 5_000, "the change to arrive");
+    hold.release();
+    assert.equal((await late).status, 200);
+    await h.cp.waitFor(() => h.cp.ended.length >= KEYS + 2 && h.gateway.pendingRecords === 0, 5_000, "every interception ended");
+
+    assert.deepEqual(await memoryEntries(h), { handlers: KEYS + 1, auth_cache: KEYS + 1, auth_changes: 1, circuits: 1 });
+    // Nothing has expired at the first sweep.
+    await clock.advance(IDLE_SWEEP_INTERVAL_MS);
+    assert.deepEqual(await memoryEntries(h), { handlers: KEYS + 1, auth_cache: KEYS + 1, auth_changes: 0, circuits: 1 });
+    // Past the handlers' 15 minutes (and every shorter expiry), the next sweep empties them all.
+    await clock.advance(DEFAULT_POOL_OPTIONS.ttlMs);
+    assert.deepEqual(await memoryEntries(h), { handlers: 0, auth_cache: 0, auth_changes: 0, circuits: 0 });
+  });
+});
