@@ -157,7 +157,7 @@ export class AuthCache {
    */
   sweep(nowMs: number): number {
     let dropped = 0;
-    for (const [digest, entry] of [...this.entries]) {
+    for (const [digest, entry] of this.entries) {
       if (entry.expiresAt > nowMs) continue;
       this.remove(digest, entry);
       dropped += 1;

@@ -132,7 +132,7 @@ export class HandlerPool<T> {
    */
   sweep(nowMs: number): number {
     let dropped = 0;
-    for (const [key, entry] of [...this.entries]) {
+    for (const [key, entry] of this.entries) {
       if (entry.expiresAt > nowMs || this.options.inUse?.(entry.value) === true) continue;
       this.remove(key, entry);
       this.expirations += 1;
