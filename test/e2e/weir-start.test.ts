@@ -1,18 +1,20 @@
 // `weir start` as a newcomer runs it: it comes up on a machine with nothing installed (embedded
 // PostgreSQL, the emulator as upstream), every curl line it prints works as printed, it writes
 // .weir/quickstart.env (0600), a second start reuses what the first created, and Ctrl-C stops
-// everything with exit code 0.
+// everything with exit code 0. It announces the address its gateway reports bound, and fails
+// rather than announce another process that holds the address it asked for.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { readEnvFile } from "../../packages/cli/src/admin-options.js";
-import { eventually, runWeir, type WeirProcess } from "./stack.js";
+import { eventually, freePort, runWeir, type WeirProcess } from "./stack.js";
 
 const exec = promisify(execFile);
 const dirs: string[] = [];
@@ -24,16 +26,28 @@ after(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function start(dir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ proc: WeirProcess; banner: string }> {
+async function makeDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  dirs.push(dir);
+  await chmod(dir, 0o755); // as root, embedded PostgreSQL runs as `postgres` and must reach .weir/
+  return dir;
+}
+
+function runStart(dir: string, gatewayListen: string, extraEnv: NodeJS.ProcessEnv = {}): WeirProcess {
   const env = { ...process.env };
   for (const name of ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DATABASE_URL", "WEIR_DATABASE_URL"]) delete env[name];
-  const proc = runWeir(["start", "--dir", join(dir, ".weir"), "--control-plane-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"], {
+  const proc = runWeir(["start", "--dir", join(dir, ".weir"), "--control-plane-listen", "127.0.0.1:0", "--gateway-listen", gatewayListen], {
     ...env,
     OPENAI_API_KEY: "",
     ANTHROPIC_API_KEY: "",
     ...extraEnv,
   });
   running.push(proc);
+  return proc;
+}
+
+async function start(dir: string, extraEnv: NodeJS.ProcessEnv = {}, gatewayListen = "127.0.0.1:0"): Promise<{ proc: WeirProcess; banner: string }> {
+  const proc = runStart(dir, gatewayListen, extraEnv);
   const banner = await eventually("the start banner", async () => {
     if (proc.child.exitCode !== null) throw new Error(`weir start exited ${proc.child.exitCode}: ${proc.output()}`);
     return proc.output().includes("Press Ctrl-C to stop.") ? proc.output() : undefined;
@@ -51,9 +65,7 @@ async function stop(proc: WeirProcess): Promise<void> {
 
 describe("weir start", () => {
   it("serves every printed curl line, writes quickstart.env, reuses its keys and stops on Ctrl-C", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "weir-start-"));
-    dirs.push(dir);
-    await chmod(dir, 0o755); // as root, embedded PostgreSQL runs as `postgres` and must reach .weir/
+    const dir = await makeDir("weir-start-");
 
     const first = await start(dir);
     const upstreamLines = (banner: string) => banner.split("\n").filter((l) => /^  (OpenAI|Anthropic): /.test(l));
@@ -130,5 +142,57 @@ describe("weir start", () => {
     } finally {
       await new Promise((r) => other.close(r));
     }
+  });
+
+  it("announces the address its gateway bound: a hostname and port 0 become the bound IP and port", async () => {
+    const dir = await makeDir("weir-start-bound-");
+    const { proc, banner } = await start(dir, {}, "localhost:0");
+    // The gateway's log lines leave in blocks, at least every 100 ms.
+    const listening = await eventually("the gateway's listening line", async () =>
+      (await readFile(join(dir, ".weir", "gateway.log"), "utf8")).split("\n").find((l) => l.includes('"gateway listening"')),
+    );
+    const bound = (JSON.parse(listening) as { url: string }).url;
+    // localhost resolves to an address; the gateway chose the port (port 0 reached it as 0).
+    assert.match(bound, /^http:\/\/(127\.0\.0\.1|\[::1\]):[1-9][0-9]*$/);
+    assert.ok(banner.includes(`\n  gateway:        ${bound}\n`), banner);
+    assert.equal(readEnvFile(join(dir, ".weir", "quickstart.env")).WEIR_GATEWAY_URL, bound);
+    assert.equal((await fetch(`${bound}/readyz`)).status, 200);
+    await stop(proc);
+  });
+
+  it("fails, announcing nothing, when its gateway's address is taken after the early check", async () => {
+    const dir = await makeDir("weir-start-race-");
+    const port = await freePort();
+    // Runs first in every node process of `weir start`; acts only in its gateway process, where it
+    // takes the address after `weir start` found it free and before the gateway binds it, and
+    // answers /readyz 200 there as another Weir's gateway would.
+    const preload = join(dir, "take-gateway-address.mjs");
+    await writeFile(
+      preload,
+      `import { createServer } from "node:http";
+if (process.argv[2] === "gateway") {
+  const listen = process.env.WEIR_GATEWAY_LISTEN;
+  const i = listen.lastIndexOf(":");
+  const thief = createServer((req, res) => res.end("ok"));
+  await new Promise((resolve) => thief.listen(Number(listen.slice(i + 1)), listen.slice(0, i), resolve));
+  thief.unref();
+}
+`,
+    );
+    const proc = runStart(dir, `127.0.0.1:${port}`, { NODE_OPTIONS: `--import ${pathToFileURL(preload).href}` });
+    assert.deepEqual(await proc.exited, { code: 1, signal: null }, proc.output());
+    assert.equal(proc.output(), "weir: the gateway process exited with code 1 before it listened (see its log)\n");
+    // The gateway's log names the cause.
+    assert.match(await readFile(join(dir, ".weir", "gateway.log"), "utf8"), new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
+
+    // Nothing is left running: the embedded PostgreSQL stopped (it removes its pid file), the
+    // control plane's address refuses connections, and the gateway's address is free again.
+    await assert.rejects(stat(join(dir, ".weir", "postgres", "postmaster.pid")), { code: "ENOENT" });
+    const listening = (await readFile(join(dir, ".weir", "weir.log"), "utf8")).split("\n").find((l) => l.includes('"control plane listening"'));
+    assert.ok(listening, "the control plane started");
+    await assert.rejects(fetch(`${(JSON.parse(listening) as { url: string }).url}/healthz`));
+    const probe = createNetServer();
+    await new Promise<void>((resolve, reject) => probe.once("error", reject).listen(port, "127.0.0.1", resolve));
+    await new Promise((r) => probe.close(r));
   });
 });

@@ -82,6 +82,7 @@ export class Gateway {
   private readonly idleSweeper: IdleSweeper;
   private server: Server | undefined;
   private address: string | undefined;
+  private bound: AddressInfo | undefined;
   private lifecycle: GatewayState = "new";
   private stopping: Promise<void> | undefined;
   private released: Promise<void> | undefined;
@@ -228,6 +229,12 @@ export class Gateway {
     return this.address;
   }
 
+  /** The address and port the listener is bound to (port 0 resolved); only after start(). */
+  get listenAddress(): AddressInfo {
+    if (this.bound === undefined) throw new Error(this.embedded ? "an embedded gateway has no listener: mount its handler" : "gateway not started");
+    return this.bound;
+  }
+
   get state(): GatewayState {
     return this.lifecycle;
   }
@@ -301,6 +308,7 @@ export class Gateway {
       });
     });
     const address = server.address() as AddressInfo;
+    this.bound = address;
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
     this.address = `http://${host}:${address.port}`;
   }

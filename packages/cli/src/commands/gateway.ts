@@ -5,6 +5,7 @@ import { CliError } from "../cli-error.js";
 import { httpUrl } from "../http-url.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
 import { parseListen } from "../listen-address.js";
+import { reportListening } from "../listening-report.js";
 import { createLogger, logLevelOption } from "../logger.js";
 import { parentGone, runDaemon } from "../run-daemon.js";
 import { requireSecret } from "../secrets.js";
@@ -50,7 +51,15 @@ export function gatewayCommand(): Command {
         onFatalError: (err) => onFatal(err),
       });
       try {
-        await runDaemon(gateway, logger, fatal, flags.exitWithParent ? parentGone() : undefined);
+        // Started by `weir start` (with an IPC channel), it tells its parent the address bound.
+        const daemon = {
+          start: async () => {
+            await gateway.start();
+            reportListening(gateway.listenAddress, (err) => logger.warn({ err: err.message }, "could not report the listening address to the parent process"));
+          },
+          shutdown: () => gateway.shutdown(),
+        };
+        await runDaemon(daemon, logger, fatal, flags.exitWithParent ? parentGone() : undefined);
       } catch (err) {
         // Fatal control-plane answers (bad key, incompatible version) are one line already.
         if (isFatalStartupError(err)) throw new CliError(err.message);

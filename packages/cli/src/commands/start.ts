@@ -12,6 +12,7 @@ import type { LlmEmulator } from "@weir/llm-emulator";
 import { AdminClient } from "../admin-client.js";
 import { CliError } from "../cli-error.js";
 import { parseListen } from "../listen-address.js";
+import { listeningUrl, parseListeningReport, type ListeningReport } from "../listening-report.js";
 import { createLogger, logLevelOption } from "../logger.js";
 import { recordRetentionMs, recordRetentionOption } from "../record-retention-option.js";
 import { shutdownSignal } from "../shutdown-signal.js";
@@ -29,6 +30,8 @@ interface StartFlags {
 }
 
 const MAIN = fileURLToPath(new URL("./main.js", new URL("..", import.meta.url)));
+/** From spawning the gateway process to its /readyz answering 200. */
+const GATEWAY_START_TIMEOUT_MS = 30_000;
 
 export function startCommand(): Command {
   return new Command("start")
@@ -46,20 +49,47 @@ export function startCommand(): Command {
     });
 }
 
-async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * The address the gateway process reports it bound, over its IPC channel: only then do we know
+ * which listener is ours. Closes the channel once it has served.
+ */
+function gatewayListening(child: ChildProcess, timeoutMs: number): Promise<ListeningReport> {
+  return new Promise((resolveReport, reject) => {
+    const settle = (outcome: ListeningReport | Error) => {
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+      if (child.connected) child.disconnect();
+      if (outcome instanceof Error) reject(outcome);
+      else resolveReport(outcome);
+    };
+    const onMessage = (message: unknown) => {
+      const report = parseListeningReport(message);
+      if (report) settle(report);
+    };
+    // Its own log says why (EADDRINUSE: another process took the address after our check).
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+      settle(new CliError(`the gateway process ${code !== null ? `exited with code ${code}` : `was killed by ${signal}`} before it listened (see its log)`));
+    const timer = setTimeout(() => settle(new CliError(`the gateway process did not listen within ${timeoutMs / 1000} s (see its log)`)), timeoutMs);
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess, deadline: number): Promise<void> {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new CliError(`the gateway process exited with code ${child.exitCode} (see its log)`);
     const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
     if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new CliError(`the gateway at ${url} did not become ready within ${timeoutMs / 1000} s`);
+  throw new CliError(`the gateway at ${url} did not become ready within ${GATEWAY_START_TIMEOUT_MS / 1000} s`);
 }
 
 /**
- * Refuses an address another process listens on: its /readyz could answer for the gateway we are
- * about to start (a second checkout's `weir start`), and we would announce that process as ours.
+ * Refuses an address another process listens on, before the database starts: a fast, friendly
+ * refusal. Not a guarantee: the address can be taken before the gateway binds it, which the
+ * gateway then fails on (we announce only the address it reports bound, never another process).
  */
 async function ensureAddressFree(host: string, port: number): Promise<void> {
   const server = createServer();
@@ -106,7 +136,7 @@ async function ensureIdentities(admin: AdminClient, state: StartState): Promise<
 async function runStart(flags: StartFlags): Promise<void> {
   const retentionMs = recordRetentionMs(flags.recordRetention);
   // Loaded here, not at the top: every other command starts without the daemons' code.
-  const { bootstrapOwner, createControlPlane, freeLoopbackPort, openDatabase } = await import("@weir/controlplane");
+  const { bootstrapOwner, createControlPlane, openDatabase } = await import("@weir/controlplane");
   const { createLlmEmulator } = await import("@weir/llm-emulator");
   const dir = resolve(flags.dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -156,9 +186,6 @@ async function runStart(flags: StartFlags): Promise<void> {
     // SECURITY: the gateway reads its key from a 0600 file, not from argv or the environment.
     writeFileSync(keyFile, `${ids.gatewayKey}\n`, { mode: 0o600 });
 
-    // The gateway is another process: with port 0 we choose the port so we can print its URL.
-    if (gatewayAddress.port === 0) gatewayAddress.port = await freeLoopbackPort();
-    const gatewayUrl = `http://${gatewayAddress.host}:${gatewayAddress.port}`;
     // Other `weir gateway` variables in our environment (WEIR_RATE_LIMIT, ...) apply to its
     // gateway; the providers' are ours to choose: an inherited WEIR_OPENAI_API_KEY_FILE next to
     // the key we set would be refused as a key given twice.
@@ -167,7 +194,8 @@ async function runStart(flags: StartFlags): Promise<void> {
       ...inherited,
       WEIR_CONTROL_PLANE_URL: controlPlane.url,
       WEIR_GATEWAY_KEY_FILE: keyFile,
-      WEIR_GATEWAY_LISTEN: `${gatewayAddress.host}:${gatewayAddress.port}`,
+      // As given, port 0 included: the gateway binds and reports what it bound.
+      WEIR_GATEWAY_LISTEN: flags.gatewayListen,
       WEIR_OPENAI_BASE_URL: flags.openaiApiKey ? "https://api.openai.com/v1" : emulator!.openaiBaseUrl,
       WEIR_ANTHROPIC_BASE_URL: flags.anthropicApiKey ? "https://api.anthropic.com" : emulator!.anthropicBaseUrl,
       WEIR_OPENAI_API_KEY: flags.openaiApiKey ?? "sk-emulator",
@@ -177,14 +205,19 @@ async function runStart(flags: StartFlags): Promise<void> {
     delete childEnv.WEIR_GATEWAY_KEY; // the file is the only source
     const gatewayLog = openSync(join(dir, "gateway.log"), "a", 0o600);
     // The gateway holds a pipe from us on stdin and stops when it closes: if this process is
-    // killed outright, its gateway does not linger holding the port.
-    const gateway = spawn(process.execPath, [MAIN, "gateway", "--exit-with-parent"], { env: childEnv, stdio: ["pipe", gatewayLog, gatewayLog] });
+    // killed outright, its gateway does not linger holding the port. The IPC channel carries
+    // its one report of the address it bound.
+    const gateway = spawn(process.execPath, [MAIN, "gateway", "--exit-with-parent"], { env: childEnv, stdio: ["pipe", gatewayLog, gatewayLog, "ipc"] });
     const gatewayExited = new Promise<void>((r) => gateway.once("exit", () => r()));
     cleanups.push(async () => {
       if (gateway.exitCode === null) gateway.kill("SIGTERM");
       await gatewayExited;
     });
-    await waitReady(gatewayUrl, gateway, 30_000);
+    const deadline = Date.now() + GATEWAY_START_TIMEOUT_MS;
+    // Only the reported address is polled and announced: a listener someone else holds at the
+    // address we asked for is not our gateway.
+    const gatewayUrl = listeningUrl(await gatewayListening(gateway, GATEWAY_START_TIMEOUT_MS));
+    await waitReady(gatewayUrl, gateway, deadline);
 
     const quickstart = {
       WEIR_GATEWAY_URL: gatewayUrl,
