@@ -33,7 +33,8 @@ describe("idle sweep", () => {
   before(async () => {
     // Records go at once (no linger on the fake clock); a closed circuit's failures never reset by themselves.
     h = await startHarness({
-      gateway: { clock, recordBatch: { lingerMs: 0 }, circuitBreaker: { enabled: true, failureThreshold: 5, intervalMs: 0, timeoutMs: 30_000, maxRequests: 1 } },
+      // The upstream timeout is on the fake clock too: long enough that no advance below fires it.
+      gateway: { clock, upstreamTimeoutMs: 24 * 3_600_000, recordBatch: { lingerMs: 0 }, circuitBreaker: { enabled: true, failureThreshold: 5, intervalMs: 0, timeoutMs: 30_000, maxRequests: 1 } },
     });
   });
   after(() => h.close());
@@ -67,5 +68,25 @@ describe("idle sweep", () => {
     // Past the handlers' 15 minutes (and every shorter expiry), the next sweep empties them all.
     await clock.advance(DEFAULT_POOL_OPTIONS.ttlMs);
     assert.deepEqual(await memoryEntries(h), { handlers: 0, auth_cache: 0, auth_changes: 0, circuits: 0 });
+  });
+
+  it("keeps an expired handler while it serves a request, and drops it at the sweep after", async () => {
+    const user = makeUser();
+    h.cp.addUser(user);
+    // A stream of 40 events 100 ms apart (real time): its handler is in use for about 4 s.
+    const response = await fetch(`${h.gateway.url}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${user.key}`, "content-type": "application/json", "x-emulator-events": "40", "x-emulator-event-delay-ms": "100" },
+      body: JSON.stringify({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "hi" }] }),
+    });
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    assert.equal((await reader.read()).done, false);
+    await clock.advance(DEFAULT_POOL_OPTIONS.ttlMs + IDLE_SWEEP_INTERVAL_MS);
+    assert.equal((await memoryEntries(h)).handlers, 1);
+    while (!(await reader.read()).done);
+    await h.cp.waitFor(() => h.gateway.pendingRecords === 0 && h.cp.ended.length >= KEYS + 3, 5_000, "the stream's interception ended");
+    await clock.advance(IDLE_SWEEP_INTERVAL_MS);
+    assert.equal((await memoryEntries(h)).handlers, 0);
   });
 });

@@ -136,6 +136,7 @@ export class Gateway {
       ttlMs: options.pool.ttlMs,
       clock: options.clock,
       onEvent: (event) => this.metrics.poolEventsTotal.inc({ event }),
+      inUse: (handler) => handler.inUse,
     });
     this.upstream = new Upstream({ timeoutMs: options.upstreamTimeoutMs });
     this.circuitBreakers = options.circuitBreaker.enabled ? observedCircuitBreakers(options, this.metrics) : undefined;
