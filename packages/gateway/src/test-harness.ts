@@ -66,18 +66,20 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   cp.addUser(user);
   options.beforeGatewayStart?.(cp);
   const { logger, lines } = captureLogger();
-  const gateway = new Gateway({
-    controlPlaneUrl: cp.url,
-    gatewayKey: GATEWAY_KEY,
-    listen: { host: "127.0.0.1", port: 0 },
-    openai: { baseUrl: emulator.openaiBaseUrl, apiKey: OPENAI_KEY },
-    anthropic: { baseUrl: emulator.anthropicBaseUrl, apiKey: ANTHROPIC_KEY },
-    logger,
-    shutdownTimeoutMs: 5_000,
-    recordFlushTimeoutMs: 5_000,
-    ...options.gateway,
-  });
+  // Assigned in the try below; undefined in its catch when the constructor refused the options.
+  let gateway!: Gateway;
   try {
+    gateway = new Gateway({
+      controlPlaneUrl: cp.url,
+      gatewayKey: GATEWAY_KEY,
+      listen: { host: "127.0.0.1", port: 0 },
+      openai: { baseUrl: emulator.openaiBaseUrl, apiKey: OPENAI_KEY },
+      anthropic: { baseUrl: emulator.anthropicBaseUrl, apiKey: ANTHROPIC_KEY },
+      logger,
+      shutdownTimeoutMs: 5_000,
+      recordFlushTimeoutMs: 5_000,
+      ...options.gateway,
+    });
     await gateway.start();
     // Let the authorization watch settle, so tests start from a caching gateway and no
     // start-up RPC lands in the middle of a test's count.
@@ -85,7 +87,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await eventually(async () => (await metricValue(gateway.metrics.authWatchConnected)) === 1, 5_000, "authorization watch connected");
     }
   } catch (err) {
-    await gateway.shutdown();
+    // A gateway that refused its options leaves the fake control plane and the emulator running otherwise.
+    await gateway?.shutdown();
     await cp.shutdown();
     await emulator.shutdown();
     throw err;
