@@ -48,6 +48,25 @@ const MESSAGE = {
 const MODELS = { object: "list", data: [{ id: "gpt-4o", object: "model", created: 0, owned_by: "openai" }] };
 const RATE_LIMITED = { error: { message: "slow down", type: "rate_limit_error", param: null, code: null } };
 
+const CHAT_STREAM = [
+  { id: "chatcmpl-headers", object: "chat.completion.chunk", created: 0, model: "gpt-4o", choices: [{ index: 0, delta: { role: "assistant", content: "hello" }, finish_reason: null }] },
+  { id: "chatcmpl-headers", object: "chat.completion.chunk", created: 0, model: "gpt-4o", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] },
+  { id: "chatcmpl-headers", object: "chat.completion.chunk", created: 0, model: "gpt-4o", choices: [], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } },
+]
+  .map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`)
+  .concat("data: [DONE]\n\n")
+  .join("");
+const MESSAGE_STREAM = [
+  ["message_start", { type: "message_start", message: { ...MESSAGE, content: [], stop_reason: null } }],
+  ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }],
+  ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "hello" } }],
+  ["content_block_stop", { type: "content_block_stop", index: 0 }],
+  ["message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 1 } }],
+  ["message_stop", { type: "message_stop" }],
+]
+  .map(([event, data]) => `event: ${String(event)}\ndata: ${JSON.stringify(data)}\n\n`)
+  .join("");
+
 /** The next answer's status; 200 unless a test asks for the 429. */
 let nextStatus = 200;
 let upstream: Server;
@@ -55,10 +74,17 @@ let origin: string;
 
 before(async () => {
   upstream = createServer((req, res) => {
-    req.resume();
+    let text = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk: string) => (text += chunk));
     req.on("end", () => {
       const status = nextStatus;
       nextStatus = 200;
+      if (status === 200 && text.includes('"stream":true')) {
+        res.writeHead(200, { "content-type": "text/event-stream", ...ORIGIN_HEADERS, ...ACCOUNT_HEADERS, ...ORDINARY_HEADERS });
+        res.end(req.url === "/v1/messages" ? MESSAGE_STREAM : CHAT_STREAM);
+        return;
+      }
       const body = status !== 200 ? RATE_LIMITED : req.url === "/v1/messages" ? MESSAGE : req.url === "/v1/models" ? MODELS : COMPLETION;
       res.writeHead(status, { "content-type": "application/json", ...ORIGIN_HEADERS, ...ACCOUNT_HEADERS, ...ORDINARY_HEADERS });
       res.end(JSON.stringify(body));
@@ -128,6 +154,20 @@ describe("provider response headers through the gateway", () => {
     const client = new OpenAI({ baseURL: `${h.gateway.url}/openai/v1`, apiKey: h.user.key, defaultHeaders: { "x-ai-governance-token": h.user.key }, maxRetries: 0 });
     const { response } = await client.chat.completions.create(CHAT).withResponse();
     assertFiltered(response.headers, false);
+  });
+
+  it("streamed answers are filtered the same way: centralized OpenAI chat, BYOK Anthropic messages", async () => {
+    const chat = await centralOpenai().chat.completions.create({ ...CHAT, stream: true }).withResponse();
+    assertFiltered(chat.response.headers, false);
+    let text = "";
+    for await (const chunk of chat.data) text += chunk.choices[0]?.delta.content ?? "";
+    assert.equal(text, "hello");
+
+    const messages = await byokAnthropic().messages.create({ ...MESSAGES, stream: true }).withResponse();
+    assertFiltered(messages.response.headers, true);
+    const types: string[] = [];
+    for await (const event of messages.data) types.push(event.type);
+    assert.deepEqual(types, ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);
   });
 
   it("a relayed 429 is filtered the same way (centralized)", async () => {
