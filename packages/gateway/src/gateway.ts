@@ -226,14 +226,18 @@ export class Gateway {
 
   /** "http://host:port" of the listener; only after start(). */
   get url(): string {
-    if (this.address === undefined) throw new Error(this.embedded ? "an embedded gateway has no listener: mount its handler" : "gateway not started");
-    return this.address;
+    return this.ofListener(this.address);
   }
 
   /** The address and port the listener is bound to (port 0 resolved); only after start(). */
   get listenAddress(): AddressInfo {
-    if (this.bound === undefined) throw new Error(this.embedded ? "an embedded gateway has no listener: mount its handler" : "gateway not started");
-    return this.bound;
+    return this.ofListener(this.bound);
+  }
+
+  /** A fact about the listener, which exists only once a non-embedded gateway has started. */
+  private ofListener<T>(value: T | undefined): T {
+    if (value === undefined) throw new Error(this.embedded ? "an embedded gateway has no listener: mount its handler" : "gateway not started");
+    return value;
   }
 
   get state(): GatewayState {
