@@ -1,39 +1,32 @@
 // Pins the gateway's listening report: only a well-formed one is taken (any other IPC message is
-// ignored, never mistaken for an address), and its URL brackets an IPv6 address.
+// ignored, never mistaken for an address), and its URL must name the IP and port bound.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { listeningUrl, parseListeningReport } from "./listening-report.js";
+import { parseListeningReport } from "./listening-report.js";
 
 describe("parseListeningReport", () => {
+  const report = (url: unknown) => ({ type: "weir-listening", url });
   const cases: { name: string; message: unknown; want: unknown }[] = [
-    { name: "IPv4", message: { type: "weir-listening", address: "127.0.0.1", port: 7081 }, want: { type: "weir-listening", address: "127.0.0.1", port: 7081 } },
-    { name: "IPv6", message: { type: "weir-listening", address: "::1", port: 1 }, want: { type: "weir-listening", address: "::1", port: 1 } },
-    { name: "extra fields are dropped", message: { type: "weir-listening", address: "0.0.0.0", port: 65535, family: "IPv4" }, want: { type: "weir-listening", address: "0.0.0.0", port: 65535 } },
-    { name: "another message type", message: { type: "ready", address: "127.0.0.1", port: 7081 }, want: undefined },
-    { name: "no type", message: { address: "127.0.0.1", port: 7081 }, want: undefined },
-    { name: "a hostname, not an address bound", message: { type: "weir-listening", address: "localhost", port: 7081 }, want: undefined },
-    { name: "a bracketed IPv6 address", message: { type: "weir-listening", address: "[::1]", port: 7081 }, want: undefined },
-    { name: "port 0 (not bound yet)", message: { type: "weir-listening", address: "127.0.0.1", port: 0 }, want: undefined },
-    { name: "port beyond 65535", message: { type: "weir-listening", address: "127.0.0.1", port: 65536 }, want: undefined },
-    { name: "fractional port", message: { type: "weir-listening", address: "127.0.0.1", port: 7081.5 }, want: undefined },
-    { name: "port as a string", message: { type: "weir-listening", address: "127.0.0.1", port: "7081" }, want: undefined },
+    { name: "IPv4", message: report("http://127.0.0.1:7081"), want: report("http://127.0.0.1:7081") },
+    { name: "IPv6 in brackets", message: report("http://[::1]:1"), want: report("http://[::1]:1") },
+    { name: "IPv6 any address", message: report("http://[::]:65535"), want: report("http://[::]:65535") },
+    { name: "port 80, which a URL leaves implicit", message: report("http://0.0.0.0:80"), want: report("http://0.0.0.0:80") },
+    { name: "extra fields are dropped", message: { ...report("http://0.0.0.0:7081"), family: "IPv4" }, want: report("http://0.0.0.0:7081") },
+    { name: "another message type", message: { type: "ready", url: "http://127.0.0.1:7081" }, want: undefined },
+    { name: "no type", message: { url: "http://127.0.0.1:7081" }, want: undefined },
+    { name: "a hostname, not an address bound", message: report("http://localhost:7081"), want: undefined },
+    { name: "an unbracketed IPv6 address", message: report("http://::1:7081"), want: undefined },
+    { name: "port 0 (not bound yet)", message: report("http://127.0.0.1:0"), want: undefined },
+    { name: "port beyond 65535", message: report("http://127.0.0.1:65536"), want: undefined },
+    { name: "not http", message: report("https://127.0.0.1:7081"), want: undefined },
+    { name: "a path", message: report("http://127.0.0.1:7081/readyz"), want: undefined },
+    { name: "the URL as a number", message: report(7081), want: undefined },
     { name: "a string message", message: "weir-listening", want: undefined },
     { name: "null", message: null, want: undefined },
-    { name: "an array", message: ["weir-listening", "127.0.0.1", 7081], want: undefined },
+    { name: "an array", message: ["weir-listening", "http://127.0.0.1:7081"], want: undefined },
   ];
   for (const c of cases) {
     it(c.name, () => assert.deepEqual(parseListeningReport(c.message), c.want));
-  }
-});
-
-describe("listeningUrl", () => {
-  const cases: { name: string; address: string; port: number; want: string }[] = [
-    { name: "IPv4 as is", address: "127.0.0.1", port: 7081, want: "http://127.0.0.1:7081" },
-    { name: "IPv6 in brackets", address: "::1", port: 7081, want: "http://[::1]:7081" },
-    { name: "IPv6 any address in brackets", address: "::", port: 80, want: "http://[::]:80" },
-  ];
-  for (const c of cases) {
-    it(c.name, () => assert.equal(listeningUrl({ type: "weir-listening", address: c.address, port: c.port }), c.want));
   }
 });

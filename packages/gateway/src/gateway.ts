@@ -82,7 +82,6 @@ export class Gateway {
   private readonly idleSweeper: IdleSweeper;
   private server: Server | undefined;
   private address: string | undefined;
-  private bound: AddressInfo | undefined;
   private lifecycle: GatewayState = "new";
   private stopping: Promise<void> | undefined;
   private released: Promise<void> | undefined;
@@ -226,18 +225,8 @@ export class Gateway {
 
   /** "http://host:port" of the listener; only after start(). */
   get url(): string {
-    return this.ofListener(this.address);
-  }
-
-  /** The address and port the listener is bound to (port 0 resolved); only after start(). */
-  get listenAddress(): AddressInfo {
-    return this.ofListener(this.bound);
-  }
-
-  /** A fact about the listener, which exists only once a non-embedded gateway has started. */
-  private ofListener<T>(value: T | undefined): T {
-    if (value === undefined) throw new Error(this.embedded ? "an embedded gateway has no listener: mount its handler" : "gateway not started");
-    return value;
+    if (this.address === undefined) throw new Error(this.embedded ? "an embedded gateway has no listener: mount its handler" : "gateway not started");
+    return this.address;
   }
 
   get state(): GatewayState {
@@ -313,7 +302,6 @@ export class Gateway {
       });
     });
     const address = server.address() as AddressInfo;
-    this.bound = address;
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
     this.address = `http://${host}:${address.port}`;
   }

@@ -55,7 +55,7 @@ export function gatewayCommand(): Command {
         const daemon = {
           start: async () => {
             await gateway.start();
-            reportListening(gateway.listenAddress, (err) => logger.warn({ err: err.message }, "could not report the listening address to the parent process"));
+            reportListening(gateway.url, (err) => logger.warn({ err: err.message }, "could not report the listening address to the parent process"));
           },
           shutdown: () => gateway.shutdown(),
         };

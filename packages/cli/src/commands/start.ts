@@ -12,7 +12,7 @@ import type { LlmEmulator } from "@weir/llm-emulator";
 import { AdminClient } from "../admin-client.js";
 import { CliError } from "../cli-error.js";
 import { parseListen } from "../listen-address.js";
-import { listeningUrl, parseListeningReport, type ListeningReport } from "../listening-report.js";
+import { parseListeningReport, type ListeningReport } from "../listening-report.js";
 import { createLogger, logLevelOption } from "../logger.js";
 import { recordRetentionMs, recordRetentionOption } from "../record-retention-option.js";
 import { shutdownSignal } from "../shutdown-signal.js";
@@ -216,7 +216,7 @@ async function runStart(flags: StartFlags): Promise<void> {
     const deadline = Date.now() + GATEWAY_START_TIMEOUT_MS;
     // Only the reported address is polled and announced: a listener someone else holds at the
     // address we asked for is not our gateway.
-    const gatewayUrl = listeningUrl(await gatewayListening(gateway, GATEWAY_START_TIMEOUT_MS));
+    const gatewayUrl = (await gatewayListening(gateway, GATEWAY_START_TIMEOUT_MS)).url;
     await waitReady(gatewayUrl, gateway, deadline);
 
     const quickstart = {
