@@ -292,7 +292,7 @@ export class AuthCache {
     if (this.running.size > 0 && this.rememberedChanges <= this.maxRememberedChanges) return;
     this.forgetSettledChanges();
     // Still more than half full: forget them all rather than scan again at the next change.
-    if (this.apiKeyChanged.size + this.userChanged.size > this.maxRememberedChanges / 2) {
+    if (this.rememberedChanges > this.maxRememberedChanges / 2) {
       this.generation += 1;
       this.apiKeyChanged.clear();
       this.userChanged.clear();

@@ -81,9 +81,7 @@ export class HandlerPool<T> {
         this.options.onEvent?.("hit");
         return entry.value;
       }
-      this.remove(key, entry);
-      this.expirations += 1;
-      this.options.onEvent?.("expire");
+      this.expire(key, entry);
     }
     this.misses += 1;
     this.options.onEvent?.("miss");
@@ -134,9 +132,7 @@ export class HandlerPool<T> {
     let dropped = 0;
     for (const [key, entry] of this.entries) {
       if (entry.expiresAt > nowMs || this.options.inUse?.(entry.value) === true) continue;
-      this.remove(key, entry);
-      this.expirations += 1;
-      this.options.onEvent?.("expire");
+      this.expire(key, entry);
       dropped += 1;
     }
     return dropped;
@@ -161,6 +157,12 @@ export class HandlerPool<T> {
       this.evictions += 1;
       this.options.onEvent?.("evict");
     }
+  }
+
+  private expire(key: string, entry: Entry<T>): void {
+    this.remove(key, entry);
+    this.expirations += 1;
+    this.options.onEvent?.("expire");
   }
 
   private remove(key: string, entry: Entry<T>): void {
