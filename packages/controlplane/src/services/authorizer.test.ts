@@ -11,6 +11,7 @@ import { SYSTEM_USER_ID, createControlPlane, createInProcessTransport, registerS
 import { generateApiKey } from "../keys/api-key.js";
 import { sha256 } from "../keys/secret-hash.js";
 import { createTestDatabase, type TestDatabase } from "../testing/index.js";
+import { captureLogger } from "../testing/capture-logger.js";
 import { DATABASE_UNAVAILABLE_MESSAGE } from "../rpc/connect-errors.js";
 import { FakeClock, unreachableDatabase, createTestH2Transport, gatewayHeaders, insertApiKey, insertGatewayKey, insertOrphanApiKey, insertUser, type TestH2Transport } from "../testing/rpc-fixtures.js";
 
@@ -201,5 +202,57 @@ describe("IsAuthorized outside both transports", () => {
     const got = await outcome(() => client.isAuthorized({ key: f.key }));
     assert.ok(!("ok" in got));
     assert.deepEqual({ code: Code[got.code], reason: got.reason, message: got.message }, { code: "Unavailable", reason: undefined, message: DATABASE_UNAVAILABLE_MESSAGE });
+  });
+});
+
+// An operator reading "api key refused" needs to know which key a client still presents; the
+// line names a well-formed key's public id and never the key, a secret or a malformed token.
+describe("IsAuthorized refusals are logged with the key id, never the key", () => {
+  const logged = async (request: { key?: string; keyId?: string }): Promise<{ line: Record<string, unknown>; text: string }> => {
+    const captured = captureLogger("info");
+    const client = createClient(Authorizer, createInProcessTransport({ db: t.db, logger: captured.logger, clock }));
+    await assert.rejects(client.isAuthorized(request));
+    const lines = captured.lines().filter((l) => l.msg === "api key refused");
+    assert.equal(lines.length, 1);
+    return { line: lines[0]!, text: JSON.stringify(captured.lines()) };
+  };
+
+  it("an expired key: its id", async () => {
+    const f = await validKey({ expiresAt: new Date(clock.now().getTime() - HOUR) });
+    const { line, text } = await logged({ key: f.key });
+    assert.equal(line.api_key_id, f.keyId);
+    assert.equal(line.reason, "expired");
+    assert.ok(!text.includes(f.key.slice(11)), "the secret must not be logged");
+  });
+
+  it("a known id with a wrong secret: the id, not the secret tried", async () => {
+    const f = await validKey();
+    const guess = generateApiKey().secret;
+    const { line, text } = await logged({ key: `${f.keyId}-${guess}` });
+    assert.deepEqual([line.api_key_id, line.reason], [f.keyId, "invalid_key"]);
+    assert.ok(!text.includes(guess));
+  });
+
+  it("an unknown key: its id", async () => {
+    const k = generateApiKey();
+    const { line, text } = await logged({ key: k.key });
+    assert.deepEqual([line.api_key_id, line.reason], [k.id, "unknown_key"]);
+    assert.ok(!text.includes(k.secret));
+  });
+
+  it("a malformed key (say, a provider's secret pasted by mistake): no id, nothing of it", async () => {
+    const pasted = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+    const { line, text } = await logged({ key: pasted });
+    assert.equal(line.reason, "invalid_key");
+    assert.equal("api_key_id" in line, false);
+    assert.ok(!text.includes("AbCdEfGhIj"));
+  });
+
+  it("a delegated key id: logged when well-formed, not when malformed", async () => {
+    const unknown = generateApiKey().id;
+    assert.equal((await logged({ keyId: unknown })).line.api_key_id, unknown);
+    const malformed = await logged({ keyId: "short!" });
+    assert.equal("api_key_id" in malformed.line, false);
+    assert.ok(!malformed.text.includes("short!"));
   });
 });

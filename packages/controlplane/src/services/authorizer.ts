@@ -17,6 +17,7 @@ import { systemClock, type Clock } from "../clock.js";
 import type { Database } from "../db/schema.js";
 import type { ControlPlaneMetrics } from "../metrics.js";
 import { AmbiguousCredentialError, DelegationNotAllowedError } from "../errors.js";
+import { isApiKeyId, parseApiKey } from "../keys/api-key.js";
 import { GATEWAY_KEY_CONTEXT, IN_PROCESS_CONTEXT, callerLogFields } from "../rpc/rpc-context.js";
 import type { ServiceDeps } from "./service-deps.js";
 
@@ -103,8 +104,20 @@ export class AuthorizerService implements ServiceImpl<typeof Authorizer> {
       return isAuthorizedResponseFromKey(verified);
     } catch (err) {
       const reason = isApiKeyRefusedError(err) ? err.reason : (err as { reason?: unknown }).reason;
-      if (typeof reason === "string") this.logger.info({ ...fields(), reason }, "api key refused");
+      if (typeof reason === "string") {
+        // The refused key's id (public: the first ten characters of a well-formed key) tells an
+        // operator which key a client still presents, expired or revoked, or whose secret someone
+        // is guessing. A malformed key is never echoed: it may be another system's secret.
+        const apiKeyId = refusedKeyId(req.key, req.keyId);
+        this.logger.info({ ...fields(), ...(apiKeyId !== undefined ? { api_key_id: apiKeyId } : {}), reason }, "api key refused");
+      }
       throw err;
     }
   }
+}
+
+/** The id of the key a refused call presented, when it is a well-formed key (or key id). */
+function refusedKeyId(key: string, keyId: string): string | undefined {
+  if (keyId !== "") return isApiKeyId(keyId) ? keyId : undefined;
+  return parseApiKey(key)?.id;
 }
