@@ -98,6 +98,9 @@ describe("weir control-plane --embedded-gateway", () => {
     assert.match(text, /^weir_gateway_interceptions_total\{provider="openai",model="gpt-4o-mini",status="completed",route="\/openai\/v1\/chat\/completions"\} 1$/m);
     assert.match(text, /^weir_gateway_requests_refused_total/m);
     assert.match(text, /^weir_controlplane_rpc_requests_total\{/m);
+    // The process's own metrics once, under the control plane's name: not again as the gateway's.
+    assert.match(text, /^weir_controlplane_process_cpu_seconds_total /m);
+    assert.doesNotMatch(text, /^weir_gateway_process_|^weir_gateway_nodejs_/m);
     const helps = text.split("\n").filter((l) => l.startsWith("# HELP "));
     assert.equal(new Set(helps).size, helps.length, "no metric twice");
   });

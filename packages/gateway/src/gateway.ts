@@ -101,7 +101,7 @@ export class Gateway {
         circuits: this.circuitBreakers?.size ?? 0,
       }),
       providerKeys: () => PROVIDERS.map((provider) => ({ provider, configured: this.providerKeys[provider].size, usable: this.providerKeys[provider].usable() })),
-    });
+    }, options.processMetrics);
     this.providerKeys = {
       openai: new ProviderKeyPool(options.openai.apiKeys, () => options.clock.now()),
       anthropic: new ProviderKeyPool(options.anthropic.apiKeys, () => options.clock.now()),

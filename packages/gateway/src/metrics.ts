@@ -1,6 +1,6 @@
 // Prometheus metrics of one gateway, on its own registry (reference §10, prefix weir_gateway_).
 
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { InterceptionTally } from "./interception-tally.js";
 
 export const METRICS_PREFIX = "weir_gateway_";
@@ -85,9 +85,14 @@ export interface GatewayMetricSources {
   readonly providerKeys?: () => readonly { readonly provider: string; readonly configured: number; readonly usable: number }[];
 }
 
-/** Creates the metrics on a fresh registry. */
-export function createGatewayMetrics(sources: GatewayMetricSources = {}): GatewayMetrics {
+/**
+ * Creates the metrics on a fresh registry; with `processMetrics`, the process's own as well
+ * (CPU, memory, heap, event-loop delay, GC: what tells an operator a replica is saturated or
+ * stalling, which request counts alone do not).
+ */
+export function createGatewayMetrics(sources: GatewayMetricSources = {}, processMetrics = false): GatewayMetrics {
   const registry = new Registry();
+  if (processMetrics) collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX });
   const registers = [registry];
   const p = METRICS_PREFIX;
   const interceptionTally = new InterceptionTally();

@@ -46,6 +46,12 @@ export interface GatewayOptions {
   readonly allowByok: boolean;
   /** Name the user to the provider in X-AI-Bridge-Actor-ID / -Metadata-Username (reference SendActorHeaders). */
   readonly sendActorHeaders: boolean;
+  /**
+   * Export the process's own metrics on /metrics too (CPU, resident memory, heap, event-loop
+   * delay, garbage collection: prom-client's defaults, prefixed weir_gateway_). Once per process:
+   * `weir gateway` turns it on; an embedded gateway leaves it to its control plane's.
+   */
+  readonly processMetrics: boolean;
   /** LLM requests served at once; beyond it new ones get 503 (reference MaxConcurrency). 0: no limit. */
   readonly maxConcurrency: number;
   /** Requests per second per user credential; beyond it 429 with Retry-After (reference RateLimit). 0: no limit. */
@@ -128,6 +134,7 @@ export interface GatewayOptionsInput {
   readonly anthropic?: ProviderOptionsInput;
   readonly allowByok?: boolean;
   readonly sendActorHeaders?: boolean;
+  readonly processMetrics?: boolean;
   readonly maxConcurrency?: number;
   readonly rateLimit?: number;
   readonly circuitBreaker?: Partial<CircuitBreakerSettings> & { readonly enabled?: boolean };
@@ -162,7 +169,7 @@ export interface GatewayOptionsInput {
  * Embedded mode (a gateway inside the control plane's process): the control plane's in-process
  * transport instead of its URL and a gateway key, and no listener of its own.
  */
-export interface EmbeddedGatewayOptionsInput extends Omit<GatewayOptionsInput, "controlPlaneUrl" | "gatewayKey" | "listen"> {
+export interface EmbeddedGatewayOptionsInput extends Omit<GatewayOptionsInput, "controlPlaneUrl" | "gatewayKey" | "listen" | "processMetrics"> {
   readonly controlPlaneTransport: Transport;
 }
 
@@ -173,6 +180,7 @@ export const DEFAULT_GATEWAY_OPTIONS = Object.freeze({
   anthropic: Object.freeze({ baseUrl: "https://api.anthropic.com" }),
   allowByok: false,
   sendActorHeaders: false,
+  processMetrics: false,
   maxConcurrency: 0,
   rateLimit: 0,
   circuitBreaker: Object.freeze({ enabled: false, ...DEFAULT_CIRCUIT_BREAKER_SETTINGS }),
@@ -258,7 +266,9 @@ function providerOptions(name: string, input: ProviderOptionsInput | undefined, 
 function resolveEmbeddedGatewayOptions({ controlPlaneTransport, ...shared }: EmbeddedGatewayOptionsInput): GatewayOptions {
   if (controlPlaneTransport === undefined || controlPlaneTransport === null) throw new InvalidGatewayOptionsError("controlPlaneTransport is required");
   const resolved = resolveGatewayOptions({ ...shared, controlPlaneUrl: "http://control-plane.in-process", gatewayKey: "in-process" });
-  return Object.freeze({ ...resolved, controlPlaneUrl: "", gatewayKey: "", controlPlaneTransport });
+  // Its process's metrics are the control plane's (exported twice, they would disagree on nothing
+  // but their names).
+  return Object.freeze({ ...resolved, controlPlaneUrl: "", gatewayKey: "", processMetrics: false, controlPlaneTransport });
 }
 
 /** Applies the defaults, validates, and freezes. */
@@ -280,6 +290,7 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
     anthropic: providerOptions("anthropic", input.anthropic, d.anthropic.baseUrl),
     allowByok: input.allowByok ?? d.allowByok,
     sendActorHeaders: input.sendActorHeaders ?? d.sendActorHeaders,
+    processMetrics: input.processMetrics ?? d.processMetrics,
     maxConcurrency: limit("maxConcurrency", input.maxConcurrency ?? d.maxConcurrency),
     rateLimit: limit("rateLimit", input.rateLimit ?? d.rateLimit),
     circuitBreaker: Object.freeze({

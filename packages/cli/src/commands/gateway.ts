@@ -48,6 +48,8 @@ export function gatewayCommand(): Command {
         ...gatewaySettings(flags),
         ...(flags.apiVersion ? { apiVersion: flags.apiVersion } : {}),
         logger,
+        // One gateway per process here: its /metrics tells the process's CPU, memory and stalls.
+        processMetrics: true,
         onFatalError: (err) => onFatal(err),
       });
       try {
