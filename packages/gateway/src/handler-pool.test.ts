@@ -1,5 +1,5 @@
 // Pins the per-user handler pool (reference TestPool, TestPool_Expiry): counts, keys, LRU,
-// TTL not extended on hits, singleflight, failures, shutdown.
+// TTL not extended on hits, singleflight, failures, shutdown, sweeps and revocations.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -29,7 +29,7 @@ describe("HandlerPool", () => {
     assert.notEqual(a3, a1);
     assert.equal(b.label, "b");
     assert.equal(built(), 3);
-    assert.deepEqual(pool.stats(), { hits: 1, misses: 3, evictions: 2, expirations: 0, size: 1 });
+    assert.deepEqual(pool.stats(), { hits: 1, misses: 3, evictions: 2, expirations: 0, revocations: 0, size: 1 });
   });
 
   it("builds a new instance for a different API key of the same user", async () => {
@@ -49,7 +49,7 @@ describe("HandlerPool", () => {
     assert.equal(await pool.acquire("a", build("a")), a); // a is now most recent
     await pool.acquire("c", build("c")); // evicts b
     assert.equal(await pool.acquire("a", build("a")), a);
-    assert.deepEqual(pool.stats(), { hits: 2, misses: 3, evictions: 1, expirations: 0, size: 2 });
+    assert.deepEqual(pool.stats(), { hits: 2, misses: 3, evictions: 1, expirations: 0, revocations: 0, size: 2 });
   });
 
   it("expires entries after the TTL, and hits do not extend it", async () => {
@@ -128,11 +128,112 @@ describe("HandlerPool", () => {
     await clock.advance(30_000);
     assert.equal(pool.sweep(clock.now()), 2);
     assert.deepEqual(removed, ["a", "c"]);
-    assert.deepEqual(pool.stats(), { hits: 0, misses: 4, evictions: 0, expirations: 2, size: 2 });
+    assert.deepEqual(pool.stats(), { hits: 0, misses: 4, evictions: 0, expirations: 2, revocations: 0, size: 2 });
     busy.delete("b");
     assert.equal(pool.sweep(clock.now()), 1, "b once its request ended");
     await clock.advance(30_000);
     assert.equal(pool.sweep(clock.now()), 1, "fresh once it expired");
     assert.equal(pool.stats().size, 0);
+  });
+
+  describe("revocation", () => {
+    const userC = "7b3f1c2e-0000-4000-8000-000000000003";
+    const keys = [poolKey(userA, "key1"), poolKey(userA, "key2"), poolKey(userB, "key3"), poolKey(userC, "key1x")];
+
+    /** A pool holding one entry per key of `keys` (`values`), recording what leaves it and its revoke events. */
+    async function filled(busy: ReadonlySet<string> = new Set()) {
+      const removed: string[] = [];
+      const events: string[] = [];
+      const values = new Map<string, { key: string }>();
+      const pool = new HandlerPool<{ key: string }>({
+        inUse: (v) => busy.has(v.key),
+        onRemove: (_v, key) => removed.push(key),
+        onEvent: (event) => {
+          if (event === "revoke") events.push(event);
+        },
+      });
+      for (const key of keys) {
+        const value = { key };
+        values.set(key, value);
+        await pool.acquire(key, async () => value);
+      }
+      return { pool, removed, events, values };
+    }
+
+    // Property: each revocation drops exactly the entries of its API key, user, or all, and counts them.
+    const cases = [
+      { name: "an API key drops that key's handler only", revoke: (p: HandlerPool<{ key: string }>) => p.revokeApiKey("key1"), want: [keys[0]] },
+      { name: "an API key matches the whole id, not a suffix of another", revoke: (p: HandlerPool<{ key: string }>) => p.revokeApiKey("1x"), want: [] },
+      { name: "a user drops every key of that user", revoke: (p: HandlerPool<{ key: string }>) => p.revokeUser(userA), want: [keys[0], keys[1]] },
+      { name: "an unknown user drops nothing", revoke: (p: HandlerPool<{ key: string }>) => p.revokeUser("7b3f1c2e-0000-4000-8000-00000000000f"), want: [] },
+      { name: "all drops every handler", revoke: (p: HandlerPool<{ key: string }>) => p.revokeAll(), want: keys },
+    ];
+    for (const c of cases) {
+      it(`revoking ${c.name}`, async () => {
+        const { pool, removed, events } = await filled();
+        c.revoke(pool);
+        assert.deepEqual(removed, c.want);
+        assert.equal(events.length, c.want.length);
+        assert.deepEqual(pool.stats(), { hits: 0, misses: 4, evictions: 0, expirations: 0, revocations: c.want.length, size: keys.length - c.want.length });
+      });
+    }
+
+    // Property: a revoked key's next acquire builds a fresh handler (the old one is not handed out again).
+    it("builds a revoked key's handler afresh on its next acquire", async () => {
+      const pool = new HandlerPool<{ n: number }>();
+      const first = await pool.acquire(poolKey(userA, "key1"), async () => ({ n: 1 }));
+      pool.revokeApiKey("key1");
+      const second = await pool.acquire(poolKey(userA, "key1"), async () => ({ n: 2 }));
+      assert.notEqual(second, first);
+      assert.equal(second.n, 2);
+    });
+
+    // Property: a handler serving a request is kept (not handed to onRemove) until released after its last request.
+    it("keeps a revoked handler that serves a request until it is released", async () => {
+      const busy = new Set([keys[0]!, keys[1]!]);
+      const { pool, removed, values } = await filled(busy);
+      pool.revokeUser(userA);
+      assert.deepEqual(removed, [], "both of the user's handlers are serving");
+      assert.equal(pool.stats().size, 4, "still held while they serve");
+      // No longer handed out: the key's next request gets a new handler.
+      const fresh = await pool.acquire(keys[0]!, async () => ({ key: "fresh" }));
+      assert.notEqual(fresh, values.get(keys[0]!));
+      assert.equal(pool.stats().size, 5);
+      pool.release(fresh);
+      assert.deepEqual(removed, [], "releasing a handler that was not revoked does nothing");
+      // Its last request ended: it leaves at once.
+      busy.delete(keys[0]!);
+      pool.release(values.get(keys[0]!)!);
+      assert.deepEqual(removed, [keys[0]]);
+      assert.deepEqual(pool.stats(), { hits: 0, misses: 5, evictions: 0, expirations: 0, revocations: 1, size: 4 });
+      // Released while another request still runs on it: kept; the idle sweep drops it once it is idle.
+      pool.release(values.get(keys[1]!)!);
+      assert.deepEqual(removed, [keys[0]]);
+      busy.delete(keys[1]!);
+      assert.equal(pool.sweep(0), 1);
+      assert.deepEqual(removed, [keys[0], keys[1]]);
+      assert.deepEqual(pool.stats(), { hits: 0, misses: 5, evictions: 0, expirations: 0, revocations: 2, size: 3 });
+    });
+
+    // Property: a value built while its key was revoked goes to the callers that asked before, never into the pool.
+    it("hands a build in flight during a revocation to its callers without caching it", async () => {
+      const pool = new HandlerPool<{ n: number }>();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const early = pool.acquire(poolKey(userA, "key1"), async () => {
+        await gate;
+        return { n: 1 };
+      });
+      pool.revokeUser(userA);
+      // Asked after the revocation: does not join the build that began before it.
+      const late = pool.acquire(poolKey(userA, "key1"), async () => ({ n: 2 }));
+      release();
+      assert.equal((await early).n, 1);
+      assert.equal((await late).n, 2);
+      assert.equal((await pool.acquire(poolKey(userA, "key1"), async () => ({ n: 3 }))).n, 2, "the later build is the one cached");
+      assert.equal(pool.stats().size, 1);
+    });
   });
 });

@@ -1,6 +1,9 @@
 // A bounded, expiring cache of per-user request handlers (reference §6 "Pool"): keyed by
 // "<userId>|<apiKeyId>", LRU-evicted beyond maxItems, entries expire ttlMs after creation
-// (hits do not extend them), and concurrent misses for one key share one construction.
+// (hits do not extend them), and concurrent misses for one key share one construction. A pushed
+// authorization change drops the handlers of its key or user at once (revokeApiKey, revokeUser,
+// revokeAll): a handler carries its user's identity and per-user set-up, which must not outlive
+// a revoked key or suspended user by up to 15 minutes.
 
 import type { Clock } from "./clock.js";
 import { systemClock } from "./clock.js";
@@ -12,7 +15,7 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
 });
 
 /** Pool events, for metrics. */
-export type PoolEvent = "hit" | "miss" | "evict" | "expire";
+export type PoolEvent = "hit" | "miss" | "evict" | "expire" | "revoke";
 
 export interface HandlerPoolOptions<T> {
   /** Most entries kept; the least recently used is evicted beyond it. Default 5000. */
@@ -23,7 +26,10 @@ export interface HandlerPoolOptions<T> {
   /** Called for an entry leaving the pool (evicted, expired, cleared, shut down). */
   readonly onRemove?: (value: T, key: string) => void;
   readonly onEvent?: (event: PoolEvent) => void;
-  /** Whether a value is serving a request now: sweep() keeps such an entry even when expired. */
+  /**
+   * Whether a value is serving a request now: sweep() keeps such an entry even when expired, and
+   * a revoked one leaves the pool only when released (or swept) after its last request.
+   */
   readonly inUse?: (value: T) => boolean;
 }
 
@@ -33,6 +39,9 @@ export interface PoolStats {
   readonly misses: number;
   readonly evictions: number;
   readonly expirations: number;
+  /** Entries dropped because a pushed change revoked their key or user. */
+  readonly revocations: number;
+  /** Entries held: those handed out on a hit, and revoked ones still serving a request. */
   readonly size: number;
 }
 
@@ -41,23 +50,31 @@ interface Entry<T> {
   readonly expiresAt: number;
 }
 
+const KEY_SEPARATOR = "|";
+
 /** The pool key of a user's handler: a different API key of the same user gets its own handler. */
 export function poolKey(userId: string, apiKeyId: string): string {
-  return `${userId}|${apiKeyId}`;
+  return `${userId}${KEY_SEPARATOR}${apiKeyId}`;
 }
 
 export class HandlerPool<T> {
   private readonly entries = new Map<string, Entry<T>>();
   private readonly inflight = new Map<string, Promise<T>>();
+  /**
+   * Revoked values that were serving a request, by value, with their key: no longer handed out
+   * (their key's next acquire builds afresh), but kept — and not handed to onRemove — until
+   * their last request ends, so a revocation never tears down a stream it lets finish.
+   */
+  private readonly retiring = new Map<T, string>();
   private readonly maxItems: number;
   private readonly ttlMs: number;
   private readonly clock: Clock;
   private closed = false;
-  private generation = 0;
   private hits = 0;
   private misses = 0;
   private evictions = 0;
   private expirations = 0;
+  private revocations = 0;
 
   constructor(private readonly options: HandlerPoolOptions<T> = {}) {
     this.maxItems = Math.max(1, options.maxItems ?? DEFAULT_POOL_OPTIONS.maxItems);
@@ -88,7 +105,8 @@ export class HandlerPool<T> {
     const pending = this.inflight.get(key);
     if (pending !== undefined) return pending;
 
-    const promise = this.build(key, build, this.generation);
+    // A clear, shutdown or revocation while building takes the key's build out of `inflight`.
+    const promise: Promise<T> = this.build(key, build, () => this.inflight.get(key) === promise);
     this.inflight.set(key, promise);
     const settle = (): void => {
       if (this.inflight.get(key) === promise) this.inflight.delete(key);
@@ -97,10 +115,11 @@ export class HandlerPool<T> {
     return promise;
   }
 
-  private async build(key: string, build: () => Promise<T>, generation: number): Promise<T> {
+  private async build(key: string, build: () => Promise<T>, current: () => boolean): Promise<T> {
     const value = await build();
-    // A clear or shutdown while building: hand the value to this caller, keep it out of the pool.
-    if (this.closed || generation !== this.generation) {
+    // A clear, shutdown or revocation while building: the value may predate the change, so it
+    // goes to the callers that asked before it and stays out of the pool.
+    if (this.closed || !current()) {
       this.options.onRemove?.(value, key);
       if (this.closed) throw new PoolShuttingDownError();
       return value;
@@ -110,11 +129,44 @@ export class HandlerPool<T> {
     return value;
   }
 
-  /** Drops every entry; builds in flight are not cached. */
+  /** Drops every entry, revoked ones still serving included; builds in flight are not cached. */
   clear(): void {
-    this.generation += 1;
     this.inflight.clear();
     for (const [key, entry] of [...this.entries]) this.remove(key, entry);
+    for (const [value, key] of [...this.retiring]) {
+      this.retiring.delete(value);
+      this.options.onRemove?.(value, key);
+    }
+  }
+
+  /** Revokes the handler of one API key (a pushed change to it): see revoke(). */
+  revokeApiKey(apiKeyId: string): void {
+    const suffix = KEY_SEPARATOR + apiKeyId;
+    this.revoke((key) => key.endsWith(suffix));
+  }
+
+  /** Revokes the handlers of every API key of one user (a pushed change to them): see revoke(). */
+  revokeUser(userId: string): void {
+    const prefix = userId + KEY_SEPARATOR;
+    this.revoke((key) => key.startsWith(prefix));
+  }
+
+  /** Revokes every handler (the control plane cannot tell what changed): see revoke(). */
+  revokeAll(): void {
+    this.revoke(() => true);
+  }
+
+  /**
+   * Tells the pool that `value` serves no request now. A value revoked while it was serving
+   * leaves the pool here, right after the request it was kept for; for any other value this does
+   * nothing.
+   */
+  release(value: T): void {
+    // Checked first: this runs after every request, and almost always nothing is retiring.
+    if (this.retiring.size === 0) return;
+    const key = this.retiring.get(value);
+    if (key === undefined || this.options.inUse?.(value) === true) return;
+    this.retire(value, key);
   }
 
   /** Refuses further acquires ("pool shutting down") and drops every entry. */
@@ -135,6 +187,12 @@ export class HandlerPool<T> {
       this.expire(key, entry);
       dropped += 1;
     }
+    // Revoked values whose release() never came (a caller that does not report its requests).
+    for (const [value, key] of this.retiring) {
+      if (this.options.inUse?.(value) === true) continue;
+      this.retire(value, key);
+      dropped += 1;
+    }
     return dropped;
   }
 
@@ -144,7 +202,8 @@ export class HandlerPool<T> {
       misses: this.misses,
       evictions: this.evictions,
       expirations: this.expirations,
-      size: this.entries.size,
+      revocations: this.revocations,
+      size: this.entries.size + this.retiring.size,
     };
   }
 
@@ -157,6 +216,33 @@ export class HandlerPool<T> {
       this.evictions += 1;
       this.options.onEvent?.("evict");
     }
+  }
+
+  /**
+   * Drops the entries whose key `matches`, and the builds in flight for such keys (their value,
+   * perhaps authorized before the change, goes to its callers but not into the pool). An entry
+   * serving a request is not torn down: it stops being handed out at once, and leaves when its
+   * last request ends (release) — the idle sweep's rule, so a revocation never cuts a stream
+   * the control plane let start. Its key's next request builds a fresh handler meanwhile.
+   *
+   * A scan of every entry: revocations come at the pace of admin changes, and the pool is bounded.
+   */
+  private revoke(matches: (key: string) => boolean): void {
+    for (const key of [...this.inflight.keys()]) if (matches(key)) this.inflight.delete(key);
+    for (const [key, entry] of [...this.entries]) {
+      if (!matches(key)) continue;
+      this.entries.delete(key);
+      if (this.options.inUse?.(entry.value) === true) this.retiring.set(entry.value, key);
+      else this.retire(entry.value, key);
+    }
+  }
+
+  /** A revoked value leaves the pool. */
+  private retire(value: T, key: string): void {
+    this.retiring.delete(value);
+    this.options.onRemove?.(value, key);
+    this.revocations += 1;
+    this.options.onEvent?.("revoke");
   }
 
   private expire(key: string, entry: Entry<T>): void {
