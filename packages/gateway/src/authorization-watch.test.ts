@@ -73,3 +73,39 @@ describe("AuthorizationWatch.retrySoon", () => {
     await watch.stop();
   });
 });
+
+describe("AuthorizationWatch.onChange", () => {
+  // Property: every pushed change reaches onChange after the cache applied it; a reset and a change this build does not know mean "all".
+  it("tells each pushed change, by what it makes stale", async () => {
+    const messages = [
+      { change: { case: "reset" as const, value: {} } },
+      { change: { case: "apiKey" as const, value: { apiKeyId: "abcde12345" } } },
+      { change: { case: "user" as const, value: { userId: "7b3f1c2e-0000-4000-8000-000000000001" } } },
+      { change: { case: "gatewayKey" as const, value: { gatewayKeyId: "7b3f1c2e-0000-4000-8000-0000000000ff" } } },
+      { change: { case: undefined } },
+    ];
+    const authorizer = {
+      watchAuthorizationChanges: (_req: unknown, opts?: { signal?: AbortSignal }) =>
+        (async function* () {
+          yield* messages;
+          await new Promise((_, reject) => opts?.signal?.addEventListener("abort", () => reject(opts.signal!.reason), { once: true }));
+        })(),
+    };
+    const cache = new AuthCache();
+    const told: unknown[] = [];
+    const watch = new AuthorizationWatch({
+      authorizer: authorizer as never,
+      cache,
+      logger: pino({ level: "silent" }),
+      onChange: (change) => told.push({ change, cacheActive: cache.active }),
+    });
+    watch.start();
+    await settle();
+    assert.deepEqual(
+      told.map((t) => (t as { change: unknown }).change),
+      [{ kind: "all" }, { kind: "api_key", apiKeyId: "abcde12345" }, { kind: "user", userId: "7b3f1c2e-0000-4000-8000-000000000001" }, { kind: "gateway_key" }, { kind: "all" }],
+    );
+    assert.equal((told[0] as { cacheActive: boolean }).cacheActive, true, "told after the reset activated the cache");
+    await watch.stop();
+  });
+});

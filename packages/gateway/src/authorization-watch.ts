@@ -4,7 +4,8 @@
 // A broken stream is reopened with jittered backoff (50 ms → 10 s), at once when the control
 // plane is found answering again (retrySoon); meanwhile every request asks the control plane.
 // A control plane that answers Unimplemented (older than 1.1) is asked again only after a long
-// pause (it may be upgraded); until then the gateway runs uncached.
+// pause (it may be upgraded); until then the gateway runs uncached. Each change applied is also
+// told to onChange, for what else the gateway keeps per key or user (its handler pool).
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
@@ -30,7 +31,19 @@ export interface AuthorizationWatchOptions {
   readonly onFailure?: (err: unknown) => void;
   /** Connected state changes (metrics). */
   readonly onStateChange?: (connected: boolean) => void;
+  /** A pushed change, after the cache applied it. */
+  readonly onChange?: (change: AuthorizationChange) => void;
 }
+
+/**
+ * What a pushed change makes stale. "all": a reset (a new stream, or a control plane that may
+ * have missed changes) or a change this build does not know — anything may have changed.
+ */
+export type AuthorizationChange =
+  | { readonly kind: "api_key"; readonly apiKeyId: string }
+  | { readonly kind: "user"; readonly userId: string }
+  | { readonly kind: "gateway_key" }
+  | { readonly kind: "all" };
 
 export const DEFAULT_UNSUPPORTED_RETRY_MS = 5 * 60_000;
 
@@ -130,11 +143,12 @@ export class AuthorizationWatch {
   }
 
   private apply(message: WatchAuthorizationChangesResponse): void {
-    const { cache } = this.options;
+    const { cache, onChange } = this.options;
     const change = message.change;
     switch (change.case) {
       case "reset":
         cache.activate();
+        onChange?.({ kind: "all" });
         if (!this.isConnected) {
           this.support = "supported";
           this.backoff.reset();
@@ -145,16 +159,20 @@ export class AuthorizationWatch {
         return;
       case "apiKey":
         cache.invalidateApiKey(change.value.apiKeyId);
+        onChange?.({ kind: "api_key", apiKeyId: change.value.apiKeyId });
         return;
       case "user":
         cache.invalidateUser(change.value.userId);
+        onChange?.({ kind: "user", userId: change.value.userId });
         return;
       case "gatewayKey":
         cache.clear();
+        onChange?.({ kind: "gateway_key" });
         return;
       default:
         // A change this build does not know (a newer minor): forgetting everything is safe.
         cache.clear();
+        onChange?.({ kind: "all" });
     }
   }
 

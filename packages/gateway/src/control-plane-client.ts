@@ -41,6 +41,7 @@ import type { Logger } from "pino";
 import { AuthCache, userOf } from "./auth-cache.js";
 import type { AuthCacheOptions, AuthorizationAnswer } from "./auth-cache.js";
 import { AuthorizationWatch } from "./authorization-watch.js";
+import type { AuthorizationChange } from "./authorization-watch.js";
 import { Backoff } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
 import { sleep, systemClock } from "./clock.js";
@@ -88,6 +89,8 @@ export interface ControlPlaneClientOptions {
   readonly transport?: Transport;
   /** Cache events and watch state are counted here when given. */
   readonly metrics?: Pick<GatewayMetrics, "authCacheEventsTotal" | "authWatchConnected">;
+  /** Each authorization change the watch pushes (only while the cache is on: see authCache). */
+  readonly onAuthorizationChange?: (change: AuthorizationChange) => void;
 }
 
 /** What a request authorizes with: the user's full API key, or a delegated key id. */
@@ -252,6 +255,7 @@ export class ControlPlaneClient {
           else if (UNREACHABLE_CODES.has(code)) void this.checkReachable();
         },
         onStateChange: metrics ? (connected) => metrics.authWatchConnected.set(connected ? 1 : 0) : undefined,
+        onChange: options.onAuthorizationChange,
       });
     }
   }

@@ -27,6 +27,7 @@ import type { Transport } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import { gatewayKeyPrefix } from "@weir/proto";
+import type { AuthorizationChange } from "./authorization-watch.js";
 import { CircuitBreakers } from "./circuit-breaker.js";
 import type { BreakerState } from "./circuit-breaker.js";
 import { ControlPlaneClient } from "./control-plane-client.js";
@@ -120,6 +121,7 @@ export class Gateway {
       onFatalError: options.onFatalError,
       authCache: options.authCache.enabled ? options.authCache : false,
       metrics: this.metrics,
+      onAuthorizationChange: (change) => this.dropStaleHandlers(change),
     });
     this.records = new RecordQueue<GatewayRecord>({
       send: (records, signal) => this.controlPlane.sendRecords(records, signal),
@@ -165,6 +167,35 @@ export class Gateway {
       clock: options.clock,
       logger: options.logger.child({ component: "idle_sweeper" }),
     });
+  }
+
+  /**
+   * A pushed authorization change drops the handlers it makes stale at once, instead of at their
+   * 15-minute expiry: a handler carries its user's identity and per-user set-up (onHandlerCreate),
+   * which must not outlive a deleted key or a suspended user. Handlers serving a request finish
+   * it first (HandlerPool.revoke).
+   */
+  private dropStaleHandlers(change: AuthorizationChange): void {
+    switch (change.kind) {
+      case "api_key":
+        this.pool.revokeApiKey(change.apiKeyId);
+        return;
+      case "user":
+        this.pool.revokeUser(change.userId);
+        return;
+      case "all":
+        // A reset: the control plane cannot tell what changed (a new stream after a gap, or its
+        // own listener reconnected), exactly why the auth cache forgets every answer.
+        this.pool.revokeAll();
+        return;
+      case "gateway_key":
+        // Kept: nothing in a handler comes from the gateway key, and every request is authorized
+        // again (the cache forgot every answer) before it reaches one, so a handler whose key
+        // the change refuses (say, a delegation no longer allowed) serves nothing more. Dropping
+        // them all would only make every user build theirs again. (A deleted gateway key ends the
+        // stream instead, and every request is refused from then on.)
+        return;
+    }
   }
 
   /** Embedded mode: the control plane's in-process transport, no listener. */

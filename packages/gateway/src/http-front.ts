@@ -244,20 +244,25 @@ export class HttpFront {
       if (isPoolShuttingDownError(err)) throw err;
       throw new HandlerAcquireError({ cause: err });
     }
-    await handler.serve(route, {
-      req,
-      res,
-      user,
-      byok,
-      byokCredential,
-      presentedKey: credential?.token,
-      cancellation: exchange,
-      logger: log.with({
-        route: route.route,
-        auth_mode: byok ? "byok" : "centralized",
-        credential_source: delegatedApiKeyId !== undefined ? "delegated" : credential?.source,
-      }),
-    });
+    try {
+      await handler.serve(route, {
+        req,
+        res,
+        user,
+        byok,
+        byokCredential,
+        presentedKey: credential?.token,
+        cancellation: exchange,
+        logger: log.with({
+          route: route.route,
+          auth_mode: byok ? "byok" : "centralized",
+          credential_source: delegatedApiKeyId !== undefined ? "delegated" : credential?.source,
+        }),
+      });
+    } finally {
+      // A handler revoked while it served leaves the pool once its last request is done.
+      if (!handler.inUse) this.o.pool.release(handler);
+    }
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, method: string, path: string, err: unknown, log: RequestLog): void {

@@ -38,7 +38,7 @@ export type { AuthorizedUser, ControlPlaneClientOptions, RpcSupport, UserCredent
 export { AuthCache, DEFAULT_AUTH_CACHE_OPTIONS, createAuthCache, credentialDigest } from "./auth-cache.js";
 export type { AuthCacheEvent, AuthCacheOptions, AuthorizationAnswer } from "./auth-cache.js";
 export { AuthorizationWatch, DEFAULT_UNSUPPORTED_RETRY_MS } from "./authorization-watch.js";
-export type { AuthorizationWatchOptions, WatchSupport } from "./authorization-watch.js";
+export type { AuthorizationChange, AuthorizationWatchOptions, WatchSupport } from "./authorization-watch.js";
 export {
   GOVERNANCE_HEADER_PREFIX,
   GOVERNANCE_REQUEST_ID_HEADER,

@@ -44,6 +44,7 @@ export interface GatewayMetrics {
   readonly authWatchConnected: Gauge;
   /** 1 while the control plane answers, 0 otherwise. */
   readonly controlPlaneReady: Gauge;
+  /** event: hit, miss, evict, expire, revoke (PoolEvent). */
   readonly poolEventsTotal: Counter<"event">;
   /** Requests sent again with the next central key after the provider refused one (401, 403, 429). */
   readonly providerKeyFailoversTotal: Counter<"provider" | "status">;
@@ -239,7 +240,7 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}, process
     }),
     poolEventsTotal: new Counter({
       name: `${p}handler_pool_events_total`,
-      help: "Per-user handler pool hits, misses and evictions.",
+      help: "Per-user handler pool events: hit, miss, evict (beyond the bound), expire (15 minutes after creation), revoke (a pushed change to its API key or user).",
       labelNames: ["event"] as const,
       registers,
     }),
