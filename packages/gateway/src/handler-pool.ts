@@ -23,7 +23,10 @@ export interface HandlerPoolOptions<T> {
   /** Lifetime of an entry from its creation. Default 15 min. */
   readonly ttlMs?: number;
   readonly clock?: Clock;
-  /** Called for an entry leaving the pool (evicted, expired, cleared, shut down). */
+  /**
+   * Called for an entry leaving the pool (evicted, expired, cleared, shut down, revoked — the
+   * last only once no request uses it).
+   */
   readonly onRemove?: (value: T, key: string) => void;
   readonly onEvent?: (event: PoolEvent) => void;
   /**
@@ -63,7 +66,8 @@ export class HandlerPool<T> {
   /**
    * Revoked values that were serving a request, by value, with their key: no longer handed out
    * (their key's next acquire builds afresh), but kept — and not handed to onRemove — until
-   * their last request ends, so a revocation never tears down a stream it lets finish.
+   * their last request ends, so a revocation never tears down a stream it lets finish. Outside
+   * maxItems, but never more than the requests in flight.
    */
   private readonly retiring = new Map<T, string>();
   private readonly maxItems: number;
@@ -133,7 +137,7 @@ export class HandlerPool<T> {
   clear(): void {
     this.inflight.clear();
     for (const [key, entry] of [...this.entries]) this.remove(key, entry);
-    for (const [value, key] of [...this.retiring]) {
+    for (const [value, key] of this.retiring) {
       this.retiring.delete(value);
       this.options.onRemove?.(value, key);
     }
@@ -228,8 +232,9 @@ export class HandlerPool<T> {
    * A scan of every entry: revocations come at the pace of admin changes, and the pool is bounded.
    */
   private revoke(matches: (key: string) => boolean): void {
-    for (const key of [...this.inflight.keys()]) if (matches(key)) this.inflight.delete(key);
-    for (const [key, entry] of [...this.entries]) {
+    // Deleting the entry a Map iteration is at is safe: no copy of a 5,000-entry pool per push.
+    for (const key of this.inflight.keys()) if (matches(key)) this.inflight.delete(key);
+    for (const [key, entry] of this.entries) {
       if (!matches(key)) continue;
       this.entries.delete(key);
       if (this.options.inUse?.(entry.value) === true) this.retiring.set(entry.value, key);
