@@ -1,6 +1,6 @@
 // A revocation made through the admin API empties the gateway's handler pool at once, real
 // processes (control plane on Postgres, `weir gateway`, the LLM emulator): deleting an API key
-// drops its pooled handler within 1 s — not at its 15-minute expiry — as /metrics shows
+// drops its pooled handler at once — not at its 15-minute expiry — as /metrics shows
 // (weir_gateway_memory_entries{map="handlers"}, weir_gateway_handler_pool_events_total{event="revoke"});
 // suspending a user drops every handler of theirs. A stream in flight on a deleted key's
 // handler is not cut: the official OpenAI SDK reads it to its last chunk, and the handler leaves
@@ -10,7 +10,9 @@ import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { eventually, startStack, type Replica, type Stack } from "./stack.js";
 
-const DROP_BOUND_MS = 1_000;
+// Far below the 15-minute expiry this replaces; a push takes ~0.1–0.3 s here, and the bound
+// leaves room for a loaded machine (the refusal's own 1 s bound is revocation.test.ts's).
+const DROP_BOUND_MS = 5_000;
 
 let stack: Stack;
 let gateway: Replica;
@@ -53,7 +55,7 @@ before(async () => {
 after(() => stack?.stop());
 
 describe("pushed revocations and the handler pool", () => {
-  it("drops a deleted key's handler within 1 s and keeps the user's other key's", async (t) => {
+  it("drops a deleted key's handler at once and keeps the user's other key's", async (t) => {
     const doomed = await must("POST", `/api/v2/users/${stack.user.id}/keys`, { name: "doomed" });
     await ask(stack.user.apiKey);
     await ask(doomed.key);
@@ -105,7 +107,7 @@ describe("pushed revocations and the handler pool", () => {
     t.diagnostic(`handler dropped ${elapsed} ms after the stream ended`);
   });
 
-  it("drops every handler of a suspended user within 1 s", async (t) => {
+  it("drops every handler of a suspended user at once", async (t) => {
     const bob = await must("POST", "/api/v2/users", { username: "bob", role: "member" });
     const keys = [await must("POST", `/api/v2/users/${bob.id}/keys`, { name: "one" }), await must("POST", `/api/v2/users/${bob.id}/keys`, { name: "two" })];
     for (const key of keys) await ask(key.key);
