@@ -14,6 +14,8 @@ import { createAdminApi } from "./admin/admin-api.js";
 import { AuthorizationChangeHub } from "./auth/authorization-change-hub.js";
 import { systemClock, type Clock } from "./clock.js";
 import { DEFAULT_EMBEDDED_DATA_DIR, createKysely, openDatabase, type OpenDatabase } from "./db/database.js";
+import { migrateToLatest } from "./db/migrate.js";
+import { holdRunningControlPlaneLock } from "./db/running-control-plane-lock.js";
 import type { Database } from "./db/schema.js";
 import { LogThrottle } from "./log-throttle.js";
 import { ControlPlaneMetrics } from "./metrics.js";
@@ -252,19 +254,30 @@ export class ControlPlane {
       cert: await readFile(options.tls.certFile),
       key: await readFile(options.tls.keyFile),
     };
+    // Migrated below, once the running lock is held.
     const database = await openDatabase({
       url: options.databaseUrl,
       embeddedDataDir: options.embeddedDataDir,
       logger: options.logger,
       waitForServerMs: options.databaseWaitMs,
       signal: this.startAbort.signal,
+      migrate: false,
     });
     let adminDb: Kysely<Database> | undefined;
     try {
       const { db } = database;
       // One LISTEN connection per control plane; a failed first attempt retries in the background.
-      this.authorizationChanges = new AuthorizationChangeHub({ url: database.url, db, logger: options.logger });
+      // Its every session holds the running lock, so no migration is reverted under this control
+      // plane; taken before migrating, so none can be reverted between the migration and serving.
+      this.authorizationChanges = new AuthorizationChangeHub({
+        url: database.url,
+        db,
+        logger: options.logger,
+        prepareListenSession: (client) => holdRunningControlPlaneLock(client, logger),
+      });
       await this.authorizationChanges.start();
+      const applied = await migrateToLatest(db);
+      if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
       const usage = new GatewayKeyUsageTracker({ db, logger: options.logger, clock: options.clock, intervalMs: options.gatewayKeyUsageIntervalMs });
       const interceptors = [createRpcMetricsInterceptor(this.metrics), createGatewayAuthInterceptor({ db, logger: options.logger, usage })];
       const fallback = (req: unknown, res: unknown): void => notFound(req as HttpRequest, res as HttpResponse);
@@ -369,7 +382,9 @@ export class ControlPlane {
     if (!running) return;
     const { server, tracker, usage, purger, database, adminDb } = running;
     // Watch streams never finish on their own: end them first so draining does not wait for them.
-    await this.authorizationChanges?.close();
+    // The LISTEN connection itself closes last: its session holds the running lock, and no
+    // migration may be reverted before this control plane's last write.
+    this.authorizationChanges?.endSubscriptions();
     this.logger.info({ open_connections: tracker.openConnections }, "control plane shutting down");
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     tracker.drain();
@@ -383,6 +398,7 @@ export class ControlPlane {
     await usage.close();
     await purger?.close();
     await adminDb.destroy();
+    await this.authorizationChanges?.close();
     await database.close();
     this.running = undefined;
     this.logger.info("control plane stopped");

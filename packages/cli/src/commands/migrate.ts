@@ -8,21 +8,18 @@ export function migrateCommand(): Command {
   return addDatabaseOptions(
     new Command("migrate")
       .description("apply pending database migrations (the control plane also does this at start-up)")
-      .addOption(new Option("--down", "revert the most recent migration instead (asks first: it can drop data)").env("WEIR_MIGRATE_DOWN"))
+      .addOption(new Option("--down", "revert the most recent migration instead (asks first: it can drop data; refused while a control plane runs)").env("WEIR_MIGRATE_DOWN"))
       .addOption(yesOption()),
   ).action(async (flags: DatabaseFlags & { down?: boolean; yes?: boolean }) => {
-    const { latestAppliedMigration, migrateDown, migrateToLatest } = await import("@weir/controlplane");
+    const { migrateDown, migrateToLatest } = await import("@weir/controlplane");
     await withDatabase(flags, false, async ({ db }) => {
       if (flags.down) {
-        const latest = await latestAppliedMigration(db);
-        if (latest === undefined) {
-          process.stdout.write("no migration to revert\n");
-          return;
-        }
-        // A down step drops what its migration created; the first one's drops every table, with
-        // every recorded interception, under any control plane still running.
-        await confirm(`Revert migration ${latest}? Its down step drops what it created, data included (the first migration's drops every table); stop the control planes first`, flags.yes ?? false);
-        const reverted = await migrateDown(db);
+        // migrateDown refuses while a control plane runs on the database, before asking: it asks
+        // holding the lock that keeps control planes from starting until the revert is over.
+        const reverted = await migrateDown(db, {
+          confirm: (latest) =>
+            confirm(`Revert migration ${latest}? Its down step drops what it created, data included (the first migration's drops every table)`, flags.yes ?? false),
+        });
         process.stdout.write(reverted ? `reverted ${reverted}\n` : "no migration to revert\n");
         return;
       }

@@ -15,6 +15,7 @@
 // - a subscriber that does not keep up gets its undelivered changes collapsed into one reset
 //   (invalidations are idempotent and a reset covers them all), so memory stays bounded.
 import type { Kysely } from "kysely";
+import type pg from "pg";
 import type { Logger } from "pino";
 import { AUTHORIZATION_CHANGES_CHANNEL } from "../db/migrations/2026_12_01_000000_authorization_notify.js";
 import { NotificationListener } from "../db/notification-listener.js";
@@ -41,6 +42,8 @@ export interface AuthorizationChangeHubOptions {
   /** For re-checking subscribers' gateway keys after a reconnect. */
   readonly db: Kysely<Database>;
   readonly logger: Logger;
+  /** Runs on every new session of the LISTEN connection, before its LISTEN (NotificationListenerOptions.prepareSession). */
+  readonly prepareListenSession?: (client: pg.Client) => Promise<void>;
   /** How long subscribers survive a lost LISTEN connection; default 500 ms. */
   readonly listenGraceMs?: number;
   /** Undelivered changes per subscriber before they collapse into one reset; default 1,000. */
@@ -154,6 +157,7 @@ export class AuthorizationChangeHub {
       logger: options.logger,
       timers: this.timers,
       ...(options.reconnectBackoffMs !== undefined ? { initialBackoffMs: options.reconnectBackoffMs } : {}),
+      ...(options.prepareListenSession !== undefined ? { prepareSession: options.prepareListenSession } : {}),
       onNotification: (payload) => this.onNotification(payload),
       onConnected: (reconnected) => this.onConnected(reconnected),
       onDisconnected: () => this.onDisconnected(),
@@ -186,13 +190,20 @@ export class AuthorizationChangeHub {
     return subscriber;
   }
 
+  /**
+   * Ends every stream (Unavailable) and refuses new ones, but keeps the LISTEN connection (and
+   * what its session holds) until close(). Idempotent.
+   */
+  endSubscriptions(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.timers.clearTimeout(this.graceTimer);
+    this.endAll(new AuthorizationChangesUnavailableError("control plane shutting down"));
+  }
+
   /** Ends every stream (Unavailable) and closes the LISTEN connection. Idempotent. */
   async close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.timers.clearTimeout(this.graceTimer);
-      this.endAll(new AuthorizationChangesUnavailableError("control plane shutting down"));
-    }
+    this.endSubscriptions();
     await this.listener.close();
   }
 

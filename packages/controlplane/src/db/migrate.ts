@@ -1,7 +1,9 @@
 // Runs the registered migrations. Idempotent and safe to run from several control-plane
-// replicas at once: kysely serialises runs with its migration lock table.
+// replicas at once: kysely serialises runs with its migration lock (an advisory lock). Reverting
+// one is refused while a control plane runs on the database (running-control-plane-lock.ts).
 import { Migrator, type Kysely, type MigrationResult } from "kysely";
 import { migrationProvider } from "./migrations/index.js";
+import { withNoControlPlaneRunning } from "./running-control-plane-lock.js";
 
 function migrator(db: Kysely<any>): Migrator {
   return new Migrator({ db, provider: migrationProvider });
@@ -22,9 +24,26 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
     .map((r) => r.migrationName);
 }
 
-/** Reverts the most recent migration; returns its name, or undefined when none is applied. */
-export async function migrateDown(db: Kysely<any>): Promise<string | undefined> {
-  return unwrap("migrate down", await migrator(db).migrateDown()).find((r) => r.status === "Success")?.migrationName;
+export interface MigrateDownOptions {
+  /**
+   * Called with the name of the migration about to be reverted, once no control plane can run
+   * (a prompt belongs here); throwing aborts with nothing reverted.
+   */
+  readonly confirm?: (migration: string) => Promise<void>;
+}
+
+/**
+ * Reverts the most recent migration; returns its name, or undefined when none is applied.
+ * Throws RevertRefusedError, touching nothing, while a control plane runs on the database: a
+ * down step drops what its migration created (the first one's, every table).
+ */
+export async function migrateDown(db: Kysely<any>, options: MigrateDownOptions = {}): Promise<string | undefined> {
+  return withNoControlPlaneRunning(db, async (session) => {
+    const latest = await latestAppliedMigration(session);
+    if (latest === undefined) return undefined;
+    await options.confirm?.(latest);
+    return unwrap("migrate down", await migrator(session).migrateDown()).find((r) => r.status === "Success")?.migrationName;
+  });
 }
 
 /** The most recent applied migration's name (the one migrateDown would revert), or undefined. */

@@ -15,6 +15,12 @@ export interface NotificationListenerOptions {
   readonly url: string;
   readonly channel: string;
   readonly logger: Logger;
+  /**
+   * Runs on every new session, before its LISTEN: what must hold for as long as this connection
+   * lives, and be set up again after a reconnect (the control plane takes its running lock here,
+   * see running-control-plane-lock.ts). A failure counts as a failed connection attempt.
+   */
+  readonly prepareSession?: (client: pg.Client) => Promise<void>;
   /** Every notification's payload, in the order Postgres delivered them. */
   readonly onNotification: (payload: string) => void;
   /** The LISTEN is in place; `reconnected` is false only for the very first connection. */
@@ -109,6 +115,7 @@ export class NotificationListener {
     this.client = client;
     try {
       await client.connect();
+      await this.options.prepareSession?.(client);
       await client.query(`LISTEN ${client.escapeIdentifier(this.options.channel)}`);
     } catch (err) {
       this.lost(client, err);

@@ -1,0 +1,144 @@
+// migrateDown against the running lock, on real PostgreSQL: it refuses, touching nothing, while a
+// control plane's session holds the lock shared (or another revert holds it exclusively); it asks
+// only once it holds the lock; it never leaves the lock on the pooled session it used; and a
+// control plane starting during a revert waits for it, then migrates up again.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { sql } from "kysely";
+import pg from "pg";
+import pino from "pino";
+import { createControlPlane } from "../control-plane.js";
+import { createTestDatabase, type TestDatabase } from "../testing/index.js";
+import { ADVISORY_LOCKS } from "./advisory-locks.js";
+import { latestAppliedMigration, migrateDown, migrateToLatest } from "./migrate.js";
+import { MIGRATIONS } from "./migrations/index.js";
+import { isRevertRefusedError } from "./running-control-plane-lock.js";
+
+const [LOCK_CLASS, LOCK_ID] = ADVISORY_LOCKS.controlPlaneRunning;
+const LATEST = Object.keys(MIGRATIONS).at(-1)!;
+
+let t: TestDatabase;
+before(async () => {
+  t = await createTestDatabase();
+});
+after(async () => {
+  await t?.drop();
+});
+
+/** A session of its own on the test database, as a control plane's LISTEN connection is. */
+async function session(): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: t.url });
+  await client.connect();
+  return client;
+}
+
+/** Sessions holding the running lock, and in which mode. */
+async function lockHolders(): Promise<{ pid: number; mode: string; granted: boolean }[]> {
+  const { rows } = await sql<{ pid: number; mode: string; granted: boolean }>`
+    SELECT pid, mode, granted FROM pg_locks
+    WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND classid = ${LOCK_CLASS}::int::oid AND objid = ${LOCK_ID}::int::oid AND objsubid = 2
+    ORDER BY pid`.execute(t.db);
+  return rows;
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("migrateDown and the running lock", () => {
+  // Property: each holder of the lock gets its own refusal, before the prompt, with nothing reverted.
+  const refusals = [
+    {
+      name: "a control plane's session holds it shared",
+      take: "SELECT pg_advisory_lock_shared($1, $2)",
+      want: { reason: "control_plane_running", message: "a control plane is running on this database; stop every control plane before reverting a migration" },
+    },
+    {
+      name: "another revert holds it exclusively",
+      take: "SELECT pg_advisory_lock($1, $2)",
+      want: { reason: "revert_running", message: "another migration is being reverted on this database; try again once it has finished" },
+    },
+  ];
+  for (const c of refusals) {
+    it(`refuses while ${c.name}, without asking or reverting`, async () => {
+      const holder = await session();
+      try {
+        await holder.query(c.take, [LOCK_CLASS, LOCK_ID]);
+        const asked: string[] = [];
+        await assert.rejects(
+          migrateDown(t.db, { confirm: async (m) => void asked.push(m) }),
+          (err: unknown) => isRevertRefusedError(err) && err.reason === c.want.reason && err.message === c.want.message,
+        );
+        assert.deepEqual(asked, []);
+        assert.equal(await latestAppliedMigration(t.db), LATEST);
+      } finally {
+        await holder.end();
+      }
+    });
+  }
+
+  // Property: the prompt comes only once the lock is held, and a "no" reverts nothing and lets go of it.
+  it("asks holding the lock exclusively; an answer that aborts reverts nothing and releases the lock", async () => {
+    const seen: unknown[] = [];
+    await assert.rejects(
+      migrateDown(t.db, {
+        confirm: async (m) => {
+          seen.push(m, await lockHolders());
+          throw new Error("aborted");
+        },
+      }),
+      { message: "aborted" },
+    );
+    assert.equal(seen[0], LATEST);
+    assert.deepEqual((seen[1] as { mode: string; granted: boolean }[]).map(({ mode, granted }) => ({ mode, granted })), [{ mode: "ExclusiveLock", granted: true }]);
+    assert.equal(await latestAppliedMigration(t.db), LATEST);
+    assert.deepEqual(await lockHolders(), []);
+  });
+
+  // Property: a session back in the pool never keeps the lock (it would keep control planes from starting).
+  it("reverts when nothing holds the lock, and leaves no lock behind", async () => {
+    assert.equal(await migrateDown(t.db), LATEST);
+    assert.deepEqual(await lockHolders(), []);
+    assert.deepEqual(await migrateToLatest(t.db), [LATEST]);
+  });
+
+  // Property: a control plane starting during a revert waits for it (no deadlock with kysely's
+  // migration lock), then migrates up again and holds the lock shared on its LISTEN connection.
+  it("a control plane starting during a revert waits for it, then migrates up and holds the lock", async () => {
+    let answer: () => void = () => {};
+    let asked: () => void = () => {};
+    const askedPromise = new Promise<void>((r) => (asked = r));
+    const reverting = migrateDown(t.db, {
+      confirm: async () => {
+        asked();
+        await new Promise<void>((r) => (answer = r));
+      },
+    });
+    await askedPromise;
+    const cp = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: t.url, logger: pino({ level: "silent" }), recordRetentionMs: 0 });
+    let started = false;
+    const starting = cp.start().then(() => void (started = true));
+    try {
+      await until("the control plane to wait for the lock", async () => ((await lockHolders()).some((h) => !h.granted) ? true : undefined));
+      assert.equal(started, false);
+      answer();
+      assert.equal(await reverting, LATEST);
+      await starting;
+      assert.equal(await latestAppliedMigration(t.db), LATEST, "migrated up again");
+      assert.deepEqual((await lockHolders()).map(({ mode, granted }) => ({ mode, granted })), [{ mode: "ShareLock", granted: true }]);
+      await assert.rejects(migrateDown(t.db), { name: "RevertRefusedError", message: /^a control plane is running/ });
+    } finally {
+      answer();
+      await starting.catch(() => undefined);
+      await cp.shutdown();
+    }
+    assert.deepEqual(await lockHolders(), [], "released at shutdown");
+  });
+});
