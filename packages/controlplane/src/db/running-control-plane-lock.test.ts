@@ -4,7 +4,6 @@
 // control plane starting during a revert waits for it, then migrates up again.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { sql } from "kysely";
 import pg from "pg";
 import pino from "pino";
 import { createControlPlane } from "../control-plane.js";
@@ -12,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from "../testing/index.js";
 import { ADVISORY_LOCKS } from "./advisory-locks.js";
 import { latestAppliedMigration, migrateDown, migrateToLatest } from "./migrate.js";
 import { MIGRATIONS } from "./migrations/index.js";
-import { isRevertRefusedError } from "./running-control-plane-lock.js";
+import { isRevertRefusedError, runningLockHolders } from "./running-control-plane-lock.js";
 
 const [LOCK_CLASS, LOCK_ID] = ADVISORY_LOCKS.controlPlaneRunning;
 const LATEST = Object.keys(MIGRATIONS).at(-1)!;
@@ -32,15 +31,7 @@ async function session(): Promise<pg.Client> {
   return client;
 }
 
-/** Sessions holding the running lock, and in which mode. */
-async function lockHolders(): Promise<{ pid: number; mode: string; granted: boolean }[]> {
-  const { rows } = await sql<{ pid: number; mode: string; granted: boolean }>`
-    SELECT pid, mode, granted FROM pg_locks
-    WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND classid = ${LOCK_CLASS}::int::oid AND objid = ${LOCK_ID}::int::oid AND objsubid = 2
-    ORDER BY pid`.execute(t.db);
-  return rows;
-}
+const lockHolders = () => runningLockHolders(t.db);
 
 async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

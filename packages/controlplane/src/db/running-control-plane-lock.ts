@@ -63,9 +63,24 @@ export async function withNoControlPlaneRunning<T>(db: Kysely<any>, work: (sessi
 
 /** Who holds the lock: only a revert holds it exclusively. */
 async function holderReason(session: Kysely<any>): Promise<RevertRefusedReason> {
-  const { rows } = await sql<{ exclusive: boolean | null }>`
-    SELECT bool_or(mode = 'ExclusiveLock') AS exclusive FROM pg_locks
-    WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND classid = ${LOCK_CLASS}::int::oid AND objid = ${LOCK_ID}::int::oid AND objsubid = 2`.execute(session);
-  return rows[0]?.exclusive === true ? "revert_running" : "control_plane_running";
+  const holders = await runningLockHolders(session);
+  return holders.some((h) => h.granted && h.mode === "ExclusiveLock") ? "revert_running" : "control_plane_running";
+}
+
+/** One session's hold on (or wait for) the lock, as pg_locks shows it. */
+export interface RunningLockHolder {
+  readonly pid: number;
+  readonly mode: "ShareLock" | "ExclusiveLock";
+  /** False while the session waits for it. */
+  readonly granted: boolean;
+}
+
+/** The sessions holding or awaiting the lock on `db`'s database, by pid. */
+export async function runningLockHolders(db: Kysely<any>): Promise<RunningLockHolder[]> {
+  const { rows } = await sql<RunningLockHolder>`
+    SELECT pid, mode, granted FROM pg_locks
+    WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND classid = ${LOCK_CLASS}::int::oid AND objid = ${LOCK_ID}::int::oid AND objsubid = 2
+    ORDER BY pid, mode`.execute(db);
+  return rows;
 }

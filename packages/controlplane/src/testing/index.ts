@@ -14,3 +14,5 @@ export { insertApiKey, insertGatewayKey, insertUser } from "./rpc-fixtures.js";
 export type { GatewayKeyFixture } from "./rpc-fixtures.js";
 export { captureLogger } from "./capture-logger.js";
 export type { CapturedLogger } from "./capture-logger.js";
+export { runningLockHolders } from "../db/running-control-plane-lock.js";
+export type { RunningLockHolder } from "../db/running-control-plane-lock.js";
