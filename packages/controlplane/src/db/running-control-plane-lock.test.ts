@@ -5,9 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import pino from "pino";
 import { createControlPlane } from "../control-plane.js";
-import { createTestDatabase, type TestDatabase } from "../testing/index.js";
+import { captureLogger, createTestDatabase, type TestDatabase } from "../testing/index.js";
 import { ADVISORY_LOCKS } from "./advisory-locks.js";
 import { latestAppliedMigration, migrateDown, migrateToLatest } from "./migrate.js";
 import { MIGRATIONS } from "./migrations/index.js";
@@ -113,7 +112,8 @@ describe("migrateDown and the running lock", () => {
       },
     });
     await askedPromise;
-    const cp = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: t.url, logger: pino({ level: "silent" }), recordRetentionMs: 0 });
+    const log = captureLogger("info");
+    const cp = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: t.url, logger: log.logger, recordRetentionMs: 0 });
     let started = false;
     const starting = cp.start().then(() => void (started = true));
     try {
@@ -122,6 +122,10 @@ describe("migrateDown and the running lock", () => {
       answer();
       assert.equal(await reverting, LATEST);
       await starting;
+      const said = log.messages();
+      const waited = said.indexOf("a migration is being reverted on this database; waiting for it to finish");
+      assert.ok(waited >= 0 && said.indexOf("migration revert finished; going on") > waited, said.join("\n"));
+      assert.ok(said.indexOf("database migrated") > waited, "migrated only once the revert was over");
       assert.equal(await latestAppliedMigration(t.db), LATEST, "migrated up again");
       assert.deepEqual((await lockHolders()).map(({ mode, granted }) => ({ mode, granted })), [{ mode: "ShareLock", granted: true }]);
       await assert.rejects(migrateDown(t.db), { name: "RevertRefusedError", message: /^a control plane is running/ });
