@@ -3,6 +3,7 @@
 // only once it holds the lock; it never leaves the lock on the pooled session it used; and a
 // control plane starting during a revert waits for it, then migrates up again.
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { createControlPlane } from "../control-plane.js";
@@ -135,5 +136,30 @@ describe("migrateDown and the running lock", () => {
       await cp.shutdown();
     }
     assert.deepEqual(await lockHolders(), [], "released at shutdown");
+  });
+
+  // Property: a control plane shutting down keeps the lock until its last request is over (its
+  // writes must not meet dropped tables), not only until it stops accepting.
+  it("a control plane shutting down holds the lock until it has drained", async () => {
+    const cp = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: t.url, logger: captureLogger("silent").logger, recordRetentionMs: 0, drainTimeoutMs: 30_000 });
+    await cp.start();
+    const { hostname, port } = new URL(cp.url);
+    // An RPC whose body never comes: in flight until its socket closes.
+    const socket = connect(Number(port), hostname);
+    socket.on("error", () => undefined);
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write("POST /weir.gateway.v1.Authorizer/IsAuthorized HTTP/1.1\r\nHost: cp\r\nContent-Type: application/proto\r\nContent-Length: 100\r\n\r\n");
+    // A round trip on another connection: the server (this process) reads those headers first.
+    assert.equal((await fetch(`${cp.url}/healthz`)).status, 200);
+    const stopping = cp.shutdown();
+    try {
+      await until("the control plane to stop accepting", async () => ((await fetch(`${cp.url}/healthz`).then(() => false, () => true)) ? true : undefined));
+      assert.deepEqual((await lockHolders()).map(({ mode, granted }) => ({ mode, granted })), [{ mode: "ShareLock", granted: true }]);
+      await assert.rejects(migrateDown(t.db), { name: "RevertRefusedError" });
+    } finally {
+      socket.destroy();
+      await stopping;
+    }
+    assert.deepEqual(await lockHolders(), []);
   });
 });
