@@ -269,13 +269,22 @@ export class ControlPlane {
       // One LISTEN connection per control plane; a failed first attempt retries in the background.
       // Its every session holds the running lock, so no migration is reverted under this control
       // plane; taken before migrating, so none can be reverted between the migration and serving.
-      this.authorizationChanges = new AuthorizationChangeHub({
+      const hub = new AuthorizationChangeHub({
         url: database.url,
         db,
         logger: options.logger,
         prepareListenSession: (client) => holdRunningControlPlaneLock(client, logger),
       });
-      await this.authorizationChanges.start();
+      this.authorizationChanges = hub;
+      // A shutdown while the lock is awaited (a revert still asking its operator) gives up at once.
+      const giveUp = (): void => void hub.close();
+      this.startAbort.signal.addEventListener("abort", giveUp, { once: true });
+      try {
+        await hub.start();
+      } finally {
+        this.startAbort.signal.removeEventListener("abort", giveUp);
+      }
+      this.startAbort.signal.throwIfAborted();
       const applied = await migrateToLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
       const usage = new GatewayKeyUsageTracker({ db, logger: options.logger, clock: options.clock, intervalMs: options.gatewayKeyUsageIntervalMs });

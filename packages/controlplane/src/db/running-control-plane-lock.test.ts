@@ -118,7 +118,7 @@ describe("migrateDown and the running lock", () => {
     let started = false;
     const starting = cp.start().then(() => void (started = true));
     try {
-      await until("the control plane to wait for the lock", async () => ((await lockHolders()).some((h) => !h.granted) ? true : undefined));
+      await until("the control plane to wait for the lock", async () => (log.messages().includes("a migration is being reverted on this database; waiting for it to finish") ? true : undefined));
       assert.equal(started, false);
       answer();
       assert.equal(await reverting, LATEST);
@@ -136,6 +136,37 @@ describe("migrateDown and the running lock", () => {
       await cp.shutdown();
     }
     assert.deepEqual(await lockHolders(), [], "released at shutdown");
+  });
+
+  // Property: a control plane shut down while it waits for a revert stops at once, without
+  // waiting for the revert (whose operator may still be reading the prompt).
+  it("a control plane shut down while waiting for a revert stops without waiting for it", async () => {
+    let answer: () => void = () => {};
+    let asked: () => void = () => {};
+    const askedPromise = new Promise<void>((r) => (asked = r));
+    const reverting = migrateDown(t.db, {
+      confirm: async () => {
+        asked();
+        await new Promise<void>((r) => (answer = r));
+        throw new Error("aborted");
+      },
+    });
+    await askedPromise;
+    const log = captureLogger("info");
+    const cp = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: t.url, logger: log.logger, recordRetentionMs: 0 });
+    const starting = cp.start();
+    try {
+      await until("the control plane to wait for the lock", async () => (log.messages().includes("a migration is being reverted on this database; waiting for it to finish") ? true : undefined));
+      let timer: NodeJS.Timeout | undefined;
+      const tooLong = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("shutdown waited for the revert")), 5_000)));
+      await Promise.race([cp.shutdown(), tooLong]).finally(() => clearTimeout(timer));
+      await assert.rejects(starting, { message: "control plane shut down while starting" });
+      assert.deepEqual((await lockHolders()).map(({ mode, granted }) => ({ mode, granted })), [{ mode: "ExclusiveLock", granted: true }], "nothing left behind to take the lock later");
+    } finally {
+      answer();
+      await assert.rejects(reverting, { message: "aborted" });
+    }
+    assert.equal(await latestAppliedMigration(t.db), LATEST);
   });
 
   // Property: a control plane shutting down keeps the lock until its last request is over (its

@@ -5,6 +5,7 @@
 // session that runs the down step: while any control plane runs, the revert is refused at once;
 // while a revert runs, a control plane starting waits for it (then migrates up again).
 // Session-level, not transaction-level: the control plane holds it for as long as it runs.
+import { setTimeout as delay } from "node:timers/promises";
 import { sql, type Kysely } from "kysely";
 import type pg from "pg";
 import type { Logger } from "pino";
@@ -32,15 +33,28 @@ export function isRevertRefusedError(err: unknown): err is RevertRefusedError {
 }
 
 /**
+ * How often a control plane waiting for a revert to finish tries the lock again. It polls rather
+ * than waits inside PostgreSQL: a backend blocked on a lock does not notice its client leaving, so
+ * a control plane shut down meanwhile would leave it behind, to take the lock once the revert is
+ * over and refuse the next one.
+ */
+const RETRY_MS = 250;
+
+/**
  * Takes the lock in shared mode in `session`, a control plane's long-lived connection; the
- * session keeps it until it ends. Waits (saying so) while a migration is being reverted.
+ * session keeps it until it ends. Waits (saying so) while a migration is being reverted; a
+ * session closed meanwhile ends the wait with its error.
  */
 export async function holdRunningControlPlaneLock(session: pg.Client, logger: Logger): Promise<void> {
-  const tried = await session.query<{ held: boolean }>("SELECT pg_try_advisory_lock_shared($1, $2) AS held", [LOCK_CLASS, LOCK_ID]);
-  if (tried.rows[0]?.held === true) return;
-  logger.warn("a migration is being reverted on this database; waiting for it to finish");
-  await session.query("SELECT pg_advisory_lock_shared($1, $2)", [LOCK_CLASS, LOCK_ID]);
-  logger.info("migration revert finished; going on");
+  for (let waiting = false; ; await delay(RETRY_MS)) {
+    const tried = await session.query<{ held: boolean }>("SELECT pg_try_advisory_lock_shared($1, $2) AS held", [LOCK_CLASS, LOCK_ID]);
+    if (tried.rows[0]?.held === true) {
+      if (waiting) logger.info("migration revert finished; going on");
+      return;
+    }
+    if (!waiting) logger.warn("a migration is being reverted on this database; waiting for it to finish");
+    waiting = true;
+  }
 }
 
 /**
