@@ -43,4 +43,12 @@ describe("detectClientSessionId", () => {
     { name: "unknown client ignores headers", client: CLIENTS.unknown, headers: { "session-id": "x" }, want: undefined },
   ];
   for (const c of cases) it(c.name, () => assert.equal(detectClientSessionId(c.client, c.headers, c.body), c.want));
+
+  it("takes the session the parse thread read from a body it kept (no body here), for Claude Code only", () => {
+    assert.equal(detectClientSessionId(CLIENTS.claudeCode, {}, undefined, "s3"), "s3");
+    assert.equal(detectClientSessionId(CLIENTS.claudeCode, { "x-claude-code-session-id": "s1" }, undefined, "s3"), "s1");
+    // A parsed body is read itself.
+    assert.equal(detectClientSessionId(CLIENTS.claudeCode, {}, { metadata: { user_id: "user_abc" } }, "s3"), undefined);
+    assert.equal(detectClientSessionId(CLIENTS.unknown, {}, undefined, "s3"), undefined);
+  });
 });

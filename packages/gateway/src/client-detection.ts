@@ -68,15 +68,19 @@ export function claudeSessionFromMetadata(body: JsonObject | undefined): string 
   return LEGACY_CLAUDE_SESSION.exec(userId)?.[1];
 }
 
-/** The client's session id, from the headers (or body) that client is known to use. */
+/**
+ * The client's session id, from the headers (or body) that client is known to use. A body parsed
+ * on the parse thread is not here (`body` undefined): the thread read `claudeSessionInBody`.
+ */
 export function detectClientSessionId(
   client: string,
   headers: IncomingHttpHeaders,
   body: JsonObject | undefined,
+  claudeSessionInBody?: string,
 ): string | undefined {
   switch (client) {
     case CLIENTS.claudeCode:
-      return header(headers, "x-claude-code-session-id") ?? claudeSessionFromMetadata(body);
+      return header(headers, "x-claude-code-session-id") ?? (body === undefined ? claudeSessionInBody : claudeSessionFromMetadata(body));
     case CLIENTS.codex:
       return header(headers, "session-id") ?? header(headers, "session_id");
     case CLIENTS.copilotVsCode:

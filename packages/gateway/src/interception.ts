@@ -16,12 +16,14 @@ import { detectClient, detectClientSessionId } from "./client-detection.js";
 import { decodeRequestBody } from "./content-coding.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
 import { maskCredential } from "./credentials.js";
-import { InvalidRequestBodyError, RecordInterceptionError } from "./errors.js";
+import { RecordInterceptionError } from "./errors.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { CredentialKind } from "./headers.js";
-import { asObject, jsonShapeProblem, tryParseJson } from "./json.js";
+import { tryParseJson } from "./json.js";
+import type { JsonObject } from "./json.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayOptions } from "./options.js";
+import { inspectRequestOffThread } from "./parse-thread.js";
 import type { Observation, ParsedRequest, ProviderApi } from "./providers/provider-api.js";
 import { emptyObservation } from "./providers/provider-api.js";
 import { providerOverloadedBody } from "./providers/error-envelope.js";
@@ -30,6 +32,7 @@ import type { KeyInUse, ProviderKeyPool } from "./provider-key-pool.js";
 import type { RecordQueue } from "./record-queue.js";
 import type { RequestLog } from "./request-log.js";
 import { readRequestBody } from "./request-body.js";
+import { requestBodyObject, requestBodyText } from "./request-inspection.js";
 import {
   endedRecord,
   interceptionRecord,
@@ -53,13 +56,6 @@ import { uuidv7 } from "./uuid7.js";
 
 /** Model names are logged up to this many characters. */
 const MAX_LOGGED_MODEL_CHARS = 256;
-
-/**
- * Request bodies beyond these are refused before parsing (json.ts jsonShapeProblem): within them
- * JSON.parse takes at most about 0.2 s. Real requests stay far below: a long agent session with
- * a hundred tools holds some tens of thousands of objects and nests a few dozen levels.
- */
-export const REQUEST_JSON_LIMITS = Object.freeze({ maxDepth: 512, maxContainers: 100_000, maxValues: 1_000_000, maxMembers: 200_000 });
 
 /** Header naming the interception on bridged responses, for support and debugging. */
 export const INTERCEPTION_ID_HEADER = "x-weir-interception-id";
@@ -140,15 +136,19 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   // usual request has no such header and skips the call (an async function costs a promise).
   const encoding = req.headers["content-encoding"];
   if (encoding !== undefined) raw = await decodeRequestBody(raw, encoding, options.maxRequestBodyBytes);
-  const tooCostly = jsonShapeProblem(raw, REQUEST_JSON_LIMITS);
-  if (tooCostly !== undefined) throw new InvalidRequestBodyError(tooCostly);
-  // JSON.parse never yields undefined, so undefined here means the text did not parse.
-  const text = raw.toString("utf8");
-  const json = tryParseJson(text);
-  if (json === undefined) throw new InvalidRequestBodyError("the body is not valid JSON");
-  const body = asObject(json);
-  if (body === undefined) throw new InvalidRequestBodyError("the body must be a JSON object");
-  const parsed = api.parseRequest(body, text);
+  // A large body is judged and parsed on the parse thread (parse-thread.ts), the usual small one
+  // here: the same steps (request-inspection.ts), without a round trip to the thread.
+  let parsed: ParsedRequest;
+  let body: JsonObject | undefined;
+  let claudeSessionId: string | undefined;
+  if (raw.length < options.offThreadParseBytes) {
+    const text = requestBodyText(raw);
+    body = requestBodyObject(text);
+    parsed = api.parseRequest(body, text);
+  } else {
+    const inspection = await inspectRequestOffThread(raw, api.api);
+    ({ parsed, raw, claudeSessionId } = inspection);
+  }
 
   const kind: CredentialKind = byok ? "byok" : "centralized";
   const centralKey = byok ? undefined : deps.providerKeys[route.provider].pick();
@@ -177,7 +177,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
     provider: route.provider,
     model: parsed.model,
     client,
-    clientSessionId: detectClientSessionId(client, req.headers, body),
+    clientSessionId: detectClientSessionId(client, req.headers, body, claudeSessionId),
     userAgent,
     credentialKind: kind,
     credentialHint,

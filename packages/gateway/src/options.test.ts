@@ -20,3 +20,17 @@ describe("resolveGatewayOptions: waits a timer waits out", () => {
     });
   }
 });
+
+describe("resolveGatewayOptions: offThreadParseBytes", () => {
+  it("defaults to 1 MiB, takes 0 (every body off the event loop), refuses what is not a byte count", () => {
+    assert.equal(resolveGatewayOptions(base).offThreadParseBytes, 1024 * 1024);
+    assert.equal(resolveGatewayOptions({ ...base, offThreadParseBytes: 0 }).offThreadParseBytes, 0);
+    assert.equal(resolveGatewayOptions({ ...base, offThreadParseBytes: 65_536 }).offThreadParseBytes, 65_536);
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(
+        () => resolveGatewayOptions({ ...base, offThreadParseBytes: bad }),
+        (err: unknown) => err instanceof InvalidGatewayOptionsError && err.message === `offThreadParseBytes must be a whole number of bytes, got ${bad}`,
+      );
+    }
+  });
+});

@@ -106,6 +106,13 @@ export interface GatewayOptions {
    * until it dies, with every stream it relays.
    */
   readonly maxUpstreamEventChars: number;
+  /**
+   * Request bodies of at least this many bytes are judged, decoded and parsed on a worker thread
+   * (parse-thread.ts) instead of the event loop, which they would otherwise hold up about 10 ms
+   * per MiB; smaller ones are parsed inline, where the round trip would cost more than it saves.
+   * 0 sends every body to the thread.
+   */
+  readonly offThreadParseBytes: number;
   /** "MAJOR.MINOR" spoken to the control plane. Overridable for compatibility tests. */
   readonly apiVersion: string;
   readonly logger: Logger;
@@ -156,6 +163,7 @@ export interface GatewayOptionsInput {
   readonly pool?: { readonly maxItems?: number; readonly ttlMs?: number };
   readonly maxRequestBodyBytes?: number;
   readonly maxUpstreamEventChars?: number;
+  readonly offThreadParseBytes?: number;
   readonly apiVersion?: string;
   /** Default: pino at info level to stdout, named "weir-gateway". */
   readonly logger?: Logger;
@@ -197,6 +205,7 @@ export const DEFAULT_GATEWAY_OPTIONS = Object.freeze({
   maxRequestBodyBytes: 32 * 1024 * 1024,
   // Well above the largest real events (a server tool's fetched document, base64).
   maxUpstreamEventChars: 128 * 1024 * 1024,
+  offThreadParseBytes: 1024 * 1024,
   apiVersion: API_VERSION,
 });
 
@@ -231,6 +240,11 @@ function atMost(name: string, value: number, max: number): number {
 
 function limit(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) throw new InvalidGatewayOptionsError(`${name} must be a whole number, 0 for no limit, got ${value}`);
+  return value;
+}
+
+function byteCount(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidGatewayOptionsError(`${name} must be a whole number of bytes, got ${value}`);
   return value;
 }
 
@@ -326,6 +340,7 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
     }),
     maxRequestBodyBytes: positive("maxRequestBodyBytes", input.maxRequestBodyBytes ?? d.maxRequestBodyBytes),
     maxUpstreamEventChars: positive("maxUpstreamEventChars", input.maxUpstreamEventChars ?? d.maxUpstreamEventChars),
+    offThreadParseBytes: byteCount("offThreadParseBytes", input.offThreadParseBytes ?? d.offThreadParseBytes),
     apiVersion,
     logger: input.logger ?? pino({ name: "weir-gateway" }),
     clock: input.clock ?? systemClock,

@@ -64,8 +64,11 @@ export interface ParsedRequest {
   readonly prompt: string | undefined;
   /** The tool-call id when the last input message is a tool result. */
   readonly correlatingToolCallId: string | undefined;
-  /** A modified body to send instead of the original bytes (e.g. forcing stream usage). */
-  readonly rewrittenBody: string | undefined;
+  /**
+   * A modified body to send instead of the original bytes (e.g. forcing stream usage): the text
+   * parseRequest wrote, or its UTF-8 bytes when the body was parsed on the parse thread.
+   */
+  readonly rewrittenBody: string | Buffer | undefined;
   /**
    * What the client gets of each streamed event ("" leaves it out) when the gateway changed the
    * request in a way the client must not see; undefined forwards every event untouched.

@@ -257,7 +257,7 @@ describe("parseRequest", () => {
     const text = '{ "model": "m", "stream": true, "seed": 9007199254740993, "temperature": 1.0, "messages": [] }\n';
     const got = chat(text);
     assert.equal(got.rewrittenBody, '{ "model": "m", "stream": true, "seed": 9007199254740993, "temperature": 1.0, "messages": [] ,"stream_options":{"include_usage":true}}\n');
-    assert.deepEqual(JSON.parse(got.rewrittenBody ?? "null").stream_options, { include_usage: true });
+    assert.deepEqual(JSON.parse(String(got.rewrittenBody ?? "null")).stream_options, { include_usage: true });
     assert.equal(got.clientEvent, hideForcedUsage);
   });
 
@@ -268,7 +268,7 @@ describe("parseRequest", () => {
       [null, { include_usage: true }],
     ] as const) {
       const got = chat(JSON.stringify({ model: "m", stream: true, stream_options: options, messages: [] }));
-      assert.deepEqual(JSON.parse(got.rewrittenBody ?? "null"), { model: "m", stream: true, stream_options: want, messages: [] });
+      assert.deepEqual(JSON.parse(String(got.rewrittenBody ?? "null")), { model: "m", stream: true, stream_options: want, messages: [] });
       assert.equal(got.clientEvent, hideForcedUsage, "the client did not ask for usage: it does not see it");
     }
     // Only the option's own value is rewritten: the seed beyond 2^53 and "1.0" survive.
