@@ -130,6 +130,17 @@ describe("inspectRequestOffThread answers as the inline path", () => {
     assert.deepEqual(await offThread(Buffer.from(deep(600)), "openai-chat"), { error: "InvalidRequestBodyError", message: "invalid request body: the body nests deeper than 512 levels", detail: "the body nests deeper than 512 levels" });
   });
 
+  it("hands a body that owns its memory to the thread and back, without copying it", async () => {
+    // As a body read in chunks is (Buffer.concat gives it an ArrayBuffer of its own).
+    const text = json({ model: "m", messages: [{ role: "user", content: "o".repeat(100_000) }] });
+    const raw = Buffer.concat([Buffer.from(text.slice(0, 50_000)), Buffer.from(text.slice(50_000))]);
+    const pending = inspectRequestOffThread(raw, "openai-chat");
+    assert.equal(raw.length, 0, "handed over: the caller's Buffer reads as empty meanwhile");
+    const back = await pending;
+    assert.equal(back.raw.toString(), text);
+    assert.equal(back.raw.buffer.byteLength, text.length, "the same memory, given back whole");
+  });
+
   it("reads a view into a larger buffer as its own bytes only, and leaves that buffer alone", async () => {
     const text = `junk${json({ model: "m", messages: [{ role: "user", content: "inside" }] })}junk`;
     const whole = Buffer.from(text);
