@@ -131,7 +131,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   const clock = options.clock;
   const startedAtMs = clock.now();
 
-  let raw = await readRequestBody(req, options.maxRequestBodyBytes);
+  let raw = await readRequestBody(req, options.maxRequestBodyBytes, options.offThreadParseBytes);
   // Decoded if the client compressed it: judged, recorded and sent upstream as plain JSON. The
   // usual request has no such header and skips the call (an async function costs a promise).
   const encoding = req.headers["content-encoding"];

@@ -14,18 +14,23 @@ import { RequestBodyTooLargeError } from "./errors.js";
 import { readRequestBody } from "./request-body.js";
 
 const LIMIT = 64;
+/** Bodies declaring at least this many bytes are read into a buffer of their declared size. */
+const PRESIZE_FROM = 16;
 
 /** What the server saw: each body as text, or the error it failed with. */
 const outcomes: ({ body: string } | { error: Error })[] = [];
+/** Per body read: whether its Buffer is the whole of its own memory (as presized bodies are). */
+const ownsMemory: boolean[] = [];
 
 const server = createServer((req, res) => {
   // Like the gateway: the body is read after a promise continuation (authorization), when the
   // parser may have delivered the body but not yet completed the message.
   void Promise.resolve()
-    .then(() => readRequestBody(req, LIMIT))
+    .then(() => readRequestBody(req, LIMIT, PRESIZE_FROM))
     .then(
       (body) => {
         outcomes.push({ body: body.toString("utf8") });
+        ownsMemory.push(body.byteOffset === 0 && body.byteLength === body.buffer.byteLength);
         res.end(`read ${body.length}`);
       },
       (err: Error) => {
@@ -49,7 +54,7 @@ after(() => {
  * Sends `parts` over one connection (`gapMs` apart, or closes after them when `close` is set)
  * and resolves with the response text once `responses` responses arrived or the server closed.
  */
-async function exchange(parts: readonly string[], responses: number, options: { gapMs?: number; close?: boolean } = {}): Promise<string> {
+async function exchange(parts: readonly (string | Buffer)[], responses: number, options: { gapMs?: number; close?: boolean } = {}): Promise<string> {
   const socket = connect(port, "127.0.0.1");
   await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
   let text = "";
@@ -95,6 +100,19 @@ describe("readRequestBody", () => {
     const text = await exchange(["POST /x HTTP/1.1\r\nhost: t\r\ncontent-length: 11\r\n\r\n", "hello", " world"], 1, { gapMs: 30 });
     assert.deepEqual(outcomes, [{ body: "hello world" }]);
     assert.match(text, /read 11$/);
+  });
+
+  it("copies a large declared body into one buffer of its own as its pieces arrive", async () => {
+    outcomes.length = 0;
+    ownsMemory.length = 0;
+    const body = "0123456789abcdefghij€klmnopqrstuvwxyz";
+    const bytes = Buffer.from(body);
+    const head = `POST /x HTTP/1.1\r\nhost: t\r\ncontent-length: ${bytes.length}\r\n\r\n`;
+    // Split inside the euro sign's three bytes: pieces are bytes, joined before decoding.
+    const text = await exchange([head, bytes.subarray(0, 21), bytes.subarray(21, 30), bytes.subarray(30)], 1, { gapMs: 30 });
+    assert.deepEqual(outcomes, [{ body }]);
+    assert.deepEqual(ownsMemory, [true]);
+    assert.match(text, new RegExp(`read ${bytes.length}$`));
   });
 
   it("reads a chunked body", async () => {
