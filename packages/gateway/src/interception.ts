@@ -146,8 +146,8 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
     body = requestBodyObject(text);
     parsed = api.parseRequest(body, text);
   } else {
-    const inspection = await inspectRequestOffThread(raw, api.api);
-    ({ parsed, raw, claudeSessionId } = inspection);
+    // The thread may have taken raw's memory: its answer gives the bytes back.
+    ({ parsed, raw, claudeSessionId } = await inspectRequestOffThread(raw, api.api));
   }
 
   const kind: CredentialKind = byok ? "byok" : "centralized";
