@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, mock } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { RequestBodyTooLargeError } from "./errors.js";
 import { readRequestBody } from "./request-body.js";
@@ -113,6 +113,31 @@ describe("readRequestBody", () => {
     assert.deepEqual(outcomes, [{ body }]);
     assert.deepEqual(ownsMemory, [true]);
     assert.match(text, new RegExp(`read ${bytes.length}$`));
+  });
+
+  // SECURITY: a client that declares a large body and sends next to nothing must not make the
+  // gateway reserve the declared size (32 MiB a connection at the default limit).
+  it("reserves a large body's declared size only once a 32nd of it has arrived", async () => {
+    outcomes.length = 0;
+    const reservations = mock.method(Buffer, "allocUnsafeSlow");
+    try {
+      const bytes = Buffer.alloc(LIMIT, "x");
+      const head = `POST /x HTTP/1.1\r\nhost: t\r\ncontent-length: ${LIMIT}\r\n\r\n`;
+      const reservedOfLimit = () => reservations.mock.calls.filter((c) => c.arguments[0] === LIMIT).length;
+      const socket = connect(port, "127.0.0.1");
+      await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+      socket.write(head);
+      socket.write(bytes.subarray(0, 1)); // under 64 / 32 = 2 bytes
+      await delay(50);
+      assert.equal(reservedOfLimit(), 0);
+      const answered = new Promise<string>((resolve) => socket.once("data", (d) => resolve(d.toString("utf8"))));
+      socket.end(bytes.subarray(1));
+      assert.match(await answered, new RegExp(`read ${LIMIT}$`));
+      assert.equal(reservedOfLimit(), 1);
+      assert.deepEqual(outcomes, [{ body: bytes.toString("utf8") }]);
+    } finally {
+      reservations.mock.restore();
+    }
   });
 
   it("reads a chunked body", async () => {

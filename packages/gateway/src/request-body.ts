@@ -3,12 +3,17 @@
 import type { IncomingMessage } from "node:http";
 import { RequestBodyTooLargeError } from "./errors.js";
 
+/** A large body's declared size is reserved once this fraction of it (1/N) has arrived. */
+const PRESIZE_AFTER_FRACTION = 32;
+
 /**
  * Collects the whole body; rejects with RequestBodyTooLargeError beyond `limitBytes`. A body
  * declaring at least `presizeFromBytes` (a large one) is copied into a buffer of its declared
  * size chunk by chunk as it arrives, instead of joined at the end: one join of tens of MiB held
  * the event loop for hundreds of milliseconds (fresh memory faulted in page by page), and the
- * buffer owns its memory, so the parse thread can take it without a copy.
+ * buffer owns its memory, so the parse thread can take it without a copy. That buffer is made
+ * only once a 32nd of the declared size has arrived: a client cannot make the gateway reserve
+ * 32 MiB per connection by declaring it and sending nothing.
  */
 export function readRequestBody(req: IncomingMessage, limitBytes: number, presizeFromBytes = Number.POSITIVE_INFINITY): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
@@ -39,9 +44,9 @@ export function readRequestBody(req: IncomingMessage, limitBytes: number, presiz
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    // Reserved, not resident: pages are taken as bytes are copied in, so a client that declares
-    // a large body and sends nothing holds no memory for it.
-    let presized = Number.isFinite(declared) && declared >= presizeFromBytes ? Buffer.allocUnsafeSlow(declared) : undefined;
+    // Bytes after which the declared size is reserved (Infinity: never, a small or undeclared body).
+    const presizeAt = Number.isFinite(declared) && declared >= presizeFromBytes ? Math.floor(declared / PRESIZE_AFTER_FRACTION) : Number.POSITIVE_INFINITY;
+    let presized: Buffer | undefined;
     // The listeners stay (the request is read once and then dropped); they do nothing once settled.
     let settled = false;
     const fail = (err: Error): void => {
@@ -58,7 +63,13 @@ export function readRequestBody(req: IncomingMessage, limitBytes: number, presiz
         fail(new RequestBodyTooLargeError(limitBytes));
         return;
       }
-      if (presized !== undefined && size <= presized.length) {
+      if (presized === undefined && size >= presizeAt && size <= declared) {
+        presized = Buffer.allocUnsafeSlow(declared);
+        let offset = 0;
+        for (const c of chunks) offset += c.copy(presized, offset);
+        chunks.length = 0;
+        chunk.copy(presized, at);
+      } else if (presized !== undefined && size <= presized.length) {
         chunk.copy(presized, at);
       } else {
         // More than declared (which Node's parser never delivers): joined at the end after all.
