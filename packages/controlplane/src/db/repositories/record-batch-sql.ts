@@ -30,6 +30,7 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Database } from "../schema.js";
 import { timestamptzArray, uuidArray } from "../pg-binary-array.js";
+import { textArrayLiteral } from "../pg-text-array.js";
 import { storableJsonText, storableText } from "../storable-text.js";
 import type { InterceptionEnd, NewInterception, NewModelThought, NewTokenUsage, NewToolUsage, NewUserPrompt } from "./recorder-repository.js";
 
@@ -39,9 +40,10 @@ type Column<R> = readonly [name: string, type: string, value: (row: R) => unknow
 /** Array parameters sent in binary (see pg-binary-array.ts); the others go in pg's text form. */
 const BINARY_ARRAYS: Readonly<Record<string, (values: readonly unknown[]) => unknown>> = { uuid: uuidArray, timestamptz: timestamptzArray };
 
+/** Binary, or pg's text form made by pg-text-array.ts (or by pg, for values it does not take). */
 function arrayParameter(type: string, values: readonly unknown[]): unknown {
   const encode = BINARY_ARRAYS[type];
-  return encode ? encode(values) : values;
+  return encode ? encode(values) : (textArrayLiteral(values) ?? values);
 }
 
 /**
