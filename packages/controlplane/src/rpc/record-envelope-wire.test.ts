@@ -149,6 +149,55 @@ describe("decodeRecordEnvelope", () => {
     }
   });
 
+  it("equals fromBinary for an envelope inside a larger buffer (a record is a view of the request body)", () => {
+    for (const c of CASES) {
+      const bytes = encode(c.envelope);
+      const body = new Uint8Array(bytes.length + 11).fill(0xff);
+      body.set(bytes, 7);
+      const view = body.subarray(7, 7 + bytes.length);
+      assert.deepStrictEqual(decodeRecordEnvelopeFast(view), fromBinary(RecordEnvelopeSchema, bytes), c.name);
+    }
+  });
+
+  it("decodes texts on both sides of the short-text limit, ASCII or not, as fromBinary does", () => {
+    const texts = ["", "a", "\ufeffbom first", "x\ufeff", "é", "ascii then é", "✓".repeat(50)];
+    for (const n of [127, 128, 129, 300]) texts.push("a".repeat(n), `${"a".repeat(n - 1)}é`, `é${"a".repeat(n)}`);
+    for (const t of texts) {
+      const bytes = encode({ id: t, record: { case: "promptUsage", value: { interceptionId: t, prompt: t, metadata: { [t]: { typeUrl: t, value: new Uint8Array([1]) } } } } });
+      const fast = decodeRecordEnvelopeFast(bytes);
+      assert.ok(fast !== undefined, JSON.stringify(t));
+      assert.deepStrictEqual(fast, fromBinary(RecordEnvelopeSchema, bytes), JSON.stringify(t));
+    }
+  });
+
+  it("reads the metadata values' type URL as the constant, and any other type URL as itself", () => {
+    const near = METADATA_VALUE_TYPE_URL.slice(0, -1) + "X";
+    for (const typeUrl of [METADATA_VALUE_TYPE_URL, near, `${METADATA_VALUE_TYPE_URL}X`, METADATA_VALUE_TYPE_URL.slice(1)]) {
+      const bytes = encode({ record: { case: "tokenUsage", value: { metadata: { k: { typeUrl, value: new Uint8Array([0x20, 1]) } } } } });
+      const fast = decodeRecordEnvelopeFast(bytes);
+      assert.ok(fast?.record.case === "tokenUsage");
+      assert.equal(fast.record.value.metadata.k?.typeUrl, typeUrl);
+      assert.deepStrictEqual(fast, fromBinary(RecordEnvelopeSchema, bytes));
+    }
+  });
+
+  it("takes varints as BinaryReader does: non-minimal ones, and no more than 10 bytes", () => {
+    // Field 1 of a token usage (interception_id), length 1 written in 2 bytes; input_tokens = 5 in 10 bytes.
+    const usage = [0x0a, 0x81, 0x00, 0x69, 0x18, 0x85, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00];
+    const bytes = new Uint8Array([0x22, usage.length, ...usage]);
+    const fast = decodeRecordEnvelopeFast(bytes);
+    assert.ok(fast !== undefined);
+    assert.deepStrictEqual(fast, fromBinary(RecordEnvelopeSchema, bytes));
+    // input_tokens in 11 bytes: refused by both.
+    const tooLong = [0x18, 0x85, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00];
+    const bad = new Uint8Array([0x22, tooLong.length, ...tooLong]);
+    assert.equal(decodeRecordEnvelopeFast(bad), undefined);
+    assert.throws(() => fromBinary(RecordEnvelopeSchema, bad));
+    // A tag written in 6 bytes: BinaryReader refuses it, so the fast path leaves it to fromBinary.
+    const longTag = new Uint8Array([0x8a, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x65]);
+    assert.equal(decodeRecordEnvelopeFast(longTag), undefined);
+  });
+
   it("leaves an unknown field to fromBinary, which keeps it", () => {
     const known = encode(CASES[2]!.envelope);
     const unknown = new BinaryWriter().tag(99, 0).uint32(7).finish();

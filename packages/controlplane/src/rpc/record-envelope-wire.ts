@@ -10,10 +10,11 @@
 // goes to fromBinary, which has the exact semantics and errors for it.
 
 import { fromBinary } from "@bufbuild/protobuf";
-import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { WireType, getTextEncoding } from "@bufbuild/protobuf/wire";
 import { AnySchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import type { Any, Timestamp } from "@bufbuild/protobuf/wkt";
 import {
+  METADATA_VALUE_TYPE_URL,
   RecordEnvelopeSchema,
   RecordInterceptionEndedRequestSchema,
   RecordInterceptionRequestSchema,
@@ -46,46 +47,176 @@ export function decodeRecordEnvelope(bytes: Uint8Array): RecordEnvelope {
 /** The fast path alone: undefined when the envelope is not a shape it takes (or is broken). */
 export function decodeRecordEnvelopeFast(bytes: Uint8Array): RecordEnvelope | undefined {
   try {
-    return readEnvelope(new BinaryReader(bytes));
+    return readEnvelope(cursor.reset(bytes));
   } catch {
-    // NotFastPathError, or the reader's own errors on truncated input.
+    // notFast, or anything unforeseen: fromBinary then has the last word.
     return undefined;
   }
 }
 
 // ---- primitives ----
+//
+// A cursor of its own rather than protobuf-es's BinaryReader, which allocates for every field
+// (a [number, type] array per tag, a subarray per string and the TextDecoder's own work): this
+// decoder made most of the control plane's garbage under RecordBatch load. Each read takes the
+// bytes exactly as BinaryReader reads them (varints of up to 10 bytes, lengths within the
+// message); anything it does not take throws notFast, and fromBinary decodes the envelope.
 
-/** The end offset of the length-delimited field at the reader's position. */
-function delimitedEnd(r: BinaryReader): number {
-  const len = r.uint32();
-  const end = r.pos + len;
-  if (end > r.len) throw notFast;
-  return end;
+const text = getTextEncoding();
+/** Strings up to this many bytes are checked for ASCII here; longer ones go to the TextDecoder, whose scan is faster. */
+const SHORT_TEXT_BYTES = 128;
+/** The type URL of every metadata value a gateway sends: compared, not decoded. */
+const VALUE_TYPE_URL_BYTES = new TextEncoder().encode(METADATA_VALUE_TYPE_URL);
+/** Turns a varint's two 32-bit halves into an int64, as protobuf-es does. */
+const int64View = new DataView(new ArrayBuffer(8));
+
+class Cursor {
+  private bytes: Uint8Array = new Uint8Array(0);
+  /** The same bytes as a Buffer, for Buffer#toString (made once per envelope, not per string). */
+  private view: Buffer = Buffer.alloc(0);
+  pos = 0;
+  len = 0;
+  /** The low and high 32 bits of the last varint read. */
+  private lo = 0;
+  private hi = 0;
+
+  reset(bytes: Uint8Array): this {
+    this.bytes = bytes;
+    this.view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+    this.len = bytes.length;
+    return this;
+  }
+
+  private byte(): number {
+    if (this.pos >= this.len) throw notFast;
+    return this.bytes[this.pos++]!;
+  }
+
+  /** A varint of at most 10 bytes into lo/hi, bit for bit as protobuf-es's varint64read. */
+  private varint(): void {
+    let lo = 0;
+    let b = 0;
+    for (let shift = 0; shift < 28; shift += 7) {
+      b = this.byte();
+      lo |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        this.lo = lo;
+        this.hi = 0;
+        return;
+      }
+    }
+    b = this.byte();
+    lo |= (b & 0x0f) << 28;
+    let hi = (b & 0x70) >> 4;
+    for (let shift = 3; b >= 0x80; shift += 7) {
+      if (shift > 31) throw notFast; // more than 10 bytes
+      b = this.byte();
+      hi |= (b & 0x7f) << shift;
+    }
+    this.lo = lo;
+    this.hi = hi;
+  }
+
+  /** A field's tag: its number times 8 plus its wire type. */
+  tag(): number {
+    const start = this.pos;
+    this.varint();
+    // BinaryReader refuses tags longer than 5 bytes; fromBinary reports it.
+    if (this.pos - start > 5 || this.lo >>> 3 === 0) throw notFast;
+    return this.lo >>> 0;
+  }
+
+  uint32(): number {
+    this.varint();
+    return this.lo >>> 0;
+  }
+
+  int32(): number {
+    this.varint();
+    return this.lo | 0;
+  }
+
+  bool(): boolean {
+    this.varint();
+    return this.lo !== 0 || this.hi !== 0;
+  }
+
+  int64(): bigint {
+    this.varint();
+    int64View.setInt32(0, this.lo, true);
+    int64View.setInt32(4, this.hi, true);
+    return int64View.getBigInt64(0, true);
+  }
+
+  /** The end offset of the length-delimited field at the cursor. */
+  delimitedEnd(): number {
+    const length = this.uint32();
+    const end = this.pos + length;
+    if (end > this.len) throw notFast;
+    return end;
+  }
+
+  bytesField(): Uint8Array {
+    const end = this.delimitedEnd();
+    const value = this.bytes.subarray(this.pos, end);
+    this.pos = end;
+    return value;
+  }
+
+  /** A string field; invalid UTF-8 becomes U+FFFD, as BinaryReader#string() decodes it. */
+  string(): string {
+    const end = this.delimitedEnd();
+    const start = this.pos;
+    this.pos = end;
+    if (end - start <= SHORT_TEXT_BYTES) {
+      let i = start;
+      while (i < end && this.bytes[i]! < 0x80) i++;
+      // ASCII is its own Latin-1: sliced without decoding.
+      if (i === end) return this.view.toString("latin1", start, end);
+    }
+    return text.decodeUtf8(this.bytes.subarray(start, end));
+  }
+
+  /** A type URL: the metadata values' own without decoding it. */
+  typeUrl(): string {
+    const start = this.pos;
+    const end = this.delimitedEnd();
+    if (end - this.pos === VALUE_TYPE_URL_BYTES.length && this.view.compare(VALUE_TYPE_URL_BYTES, 0, VALUE_TYPE_URL_BYTES.length, this.pos, end) === 0) {
+      this.pos = end;
+      return METADATA_VALUE_TYPE_URL;
+    }
+    this.pos = start;
+    return this.string();
+  }
 }
+
+/** Decoding is synchronous: one cursor serves every envelope. */
+const cursor = new Cursor();
 
 function expect(wireType: WireType, want: WireType): void {
   if (wireType !== want) throw notFast;
 }
 
-function str(r: BinaryReader, wireType: WireType): string {
+function str(r: Cursor, wireType: WireType): string {
   expect(wireType, WireType.LengthDelimited);
   return r.string();
 }
 
-function int64(r: BinaryReader, wireType: WireType): bigint {
+function int64(r: Cursor, wireType: WireType): bigint {
   expect(wireType, WireType.Varint);
-  const v = r.int64();
-  if (typeof v !== "bigint") throw notFast;
-  return v;
+  return r.int64();
 }
 
-function timestamp(r: BinaryReader, wireType: WireType, seen: boolean): Timestamp {
+function timestamp(r: Cursor, wireType: WireType, seen: boolean): Timestamp {
   expect(wireType, WireType.LengthDelimited);
   if (seen) throw notFast; // a second occurrence merges into the first
-  const end = delimitedEnd(r);
+  const end = r.delimitedEnd();
   const t: Timestamp = { $typeName: TimestampSchema.typeName, seconds: 0n, nanos: 0 };
   while (r.pos < end) {
-    const [no, wt] = r.tag();
+    const tag = r.tag();
+    const no = tag >>> 3;
+    const wt = tag & 7;
     if (no === 1) t.seconds = int64(r, wt);
     else if (no === 2) {
       expect(wt, WireType.Varint);
@@ -97,18 +228,20 @@ function timestamp(r: BinaryReader, wireType: WireType, seen: boolean): Timestam
 }
 
 /** One entry of a map<string, google.protobuf.Any>, added to `map` (a later key wins). */
-function anyMapEntry(r: BinaryReader, wireType: WireType, map: Record<string, Any>): void {
+function anyMapEntry(r: Cursor, wireType: WireType, map: Record<string, Any>): void {
   expect(wireType, WireType.LengthDelimited);
-  const end = delimitedEnd(r);
+  const end = r.delimitedEnd();
   let key = "";
   let value: Any | undefined;
   while (r.pos < end) {
-    const [no, wt] = r.tag();
+    const tag = r.tag();
+    const no = tag >>> 3;
+    const wt = tag & 7;
     if (no === 1) key = str(r, wt);
     else if (no === 2) {
       expect(wt, WireType.LengthDelimited);
       if (value !== undefined) throw notFast;
-      value = any(r, delimitedEnd(r));
+      value = any(r, r.delimitedEnd());
     } else throw notFast;
   }
   // A missing value, or a key that is not a plain property name, is left to fromBinary.
@@ -116,13 +249,14 @@ function anyMapEntry(r: BinaryReader, wireType: WireType, map: Record<string, An
   map[key] = value;
 }
 
-function any(r: BinaryReader, end: number): Any {
+function any(r: Cursor, end: number): Any {
   const a: Any = { $typeName: AnySchema.typeName, typeUrl: "", value: new Uint8Array(0) };
   while (r.pos < end) {
-    const [no, wt] = r.tag();
-    expect(wt, WireType.LengthDelimited);
-    if (no === 1) a.typeUrl = r.string();
-    else if (no === 2) a.value = r.bytes();
+    const tag = r.tag();
+    expect(tag & 7, WireType.LengthDelimited);
+    const no = tag >>> 3;
+    if (no === 1) a.typeUrl = r.typeUrl();
+    else if (no === 2) a.value = r.bytesField();
     else throw notFast;
   }
   if (r.pos !== end) throw notFast;
@@ -131,10 +265,12 @@ function any(r: BinaryReader, end: number): Any {
 
 // ---- the envelope and its records ----
 
-function readEnvelope(r: BinaryReader): RecordEnvelope {
+function readEnvelope(r: Cursor): RecordEnvelope {
   const envelope: RecordEnvelope = { $typeName: RecordEnvelopeSchema.typeName, id: "", record: { case: undefined } };
   while (r.pos < r.len) {
-    const [no, wt] = r.tag();
+    const tag = r.tag();
+    const no = tag >>> 3;
+    const wt = tag & 7;
     if (no === 1) {
       envelope.id = str(r, wt);
       continue;
@@ -142,7 +278,7 @@ function readEnvelope(r: BinaryReader): RecordEnvelope {
     expect(wt, WireType.LengthDelimited);
     // A oneof member seen before would be merged (same member) or replaced (another one).
     if (envelope.record.case !== undefined) throw notFast;
-    const end = delimitedEnd(r);
+    const end = r.delimitedEnd();
     switch (no) {
       case 2:
         envelope.record = { case: "interception", value: interception(r, end) };
@@ -171,7 +307,7 @@ function readEnvelope(r: BinaryReader): RecordEnvelope {
   return envelope;
 }
 
-function interception(r: BinaryReader, end: number): RecordInterceptionRequest {
+function interception(r: Cursor, end: number): RecordInterceptionRequest {
   const m: RecordInterceptionRequest = {
     $typeName: RecordInterceptionRequestSchema.typeName,
     id: "",
@@ -187,7 +323,9 @@ function interception(r: BinaryReader, end: number): RecordInterceptionRequest {
     credentialHint: "",
   };
   while (r.pos < end) {
-    const [no, wt] = r.tag();
+    const tag = r.tag();
+    const no = tag >>> 3;
+    const wt = tag & 7;
     switch (no) {
       case 1: m.id = str(r, wt); break;
       case 2: m.initiatorId = str(r, wt); break;
@@ -214,10 +352,12 @@ function interception(r: BinaryReader, end: number): RecordInterceptionRequest {
   return m;
 }
 
-function interceptionEnded(r: BinaryReader, end: number): RecordInterceptionEndedRequest {
+function interceptionEnded(r: Cursor, end: number): RecordInterceptionEndedRequest {
   const m: RecordInterceptionEndedRequest = { $typeName: RecordInterceptionEndedRequestSchema.typeName, id: "", credentialHint: "" };
   while (r.pos < end) {
-    const [no, wt] = r.tag();
+    const tag = r.tag();
+    const no = tag >>> 3;
+    const wt = tag & 7;
     switch (no) {
       case 1: m.id = str(r, wt); break;
       case 2: m.endedAt = timestamp(r, wt, m.endedAt !== undefined); break;
@@ -230,7 +370,7 @@ function interceptionEnded(r: BinaryReader, end: number): RecordInterceptionEnde
   return m;
 }
 
-function tokenUsage(r: BinaryReader, end: number): RecordTokenUsageRequest {
+function tokenUsage(r: Cursor, end: number): RecordTokenUsageRequest {
   const m: RecordTokenUsageRequest = {
     $typeName: RecordTokenUsageRequestSchema.typeName,
     interceptionId: "",
@@ -242,7 +382,9 @@ function tokenUsage(r: BinaryReader, end: number): RecordTokenUsageRequest {
     cacheWriteInputTokens: 0n,
   };
   while (r.pos < end) {
-    const [no, wt] = r.tag();
+    const tag = r.tag();
+    const no = tag >>> 3;
+    const wt = tag & 7;
     switch (no) {
       case 1: m.interceptionId = str(r, wt); break;
       case 2: m.msgId = str(r, wt); break;
@@ -258,10 +400,12 @@ function tokenUsage(r: BinaryReader, end: number): RecordTokenUsageRequest {
   return m;
 }
 
-function promptUsage(r: BinaryReader, end: number): RecordPromptUsageRequest {
+function promptUsage(r: Cursor, end: number): RecordPromptUsageRequest {
   const m: RecordPromptUsageRequest = { $typeName: RecordPromptUsageRequestSchema.typeName, interceptionId: "", msgId: "", prompt: "", metadata: {} };
   while (r.pos < end) {
-    const [no, wt] = r.tag();
+    const tag = r.tag();
+    const no = tag >>> 3;
+    const wt = tag & 7;
     switch (no) {
       case 1: m.interceptionId = str(r, wt); break;
       case 2: m.msgId = str(r, wt); break;
@@ -274,7 +418,7 @@ function promptUsage(r: BinaryReader, end: number): RecordPromptUsageRequest {
   return m;
 }
 
-function toolUsage(r: BinaryReader, end: number): RecordToolUsageRequest {
+function toolUsage(r: Cursor, end: number): RecordToolUsageRequest {
   const m: RecordToolUsageRequest = {
     $typeName: RecordToolUsageRequestSchema.typeName,
     interceptionId: "",
@@ -287,7 +431,9 @@ function toolUsage(r: BinaryReader, end: number): RecordToolUsageRequest {
     itemId: "",
   };
   while (r.pos < end) {
-    const [no, wt] = r.tag();
+    const tag = r.tag();
+    const no = tag >>> 3;
+    const wt = tag & 7;
     switch (no) {
       case 1: m.interceptionId = str(r, wt); break;
       case 2: m.msgId = str(r, wt); break;
@@ -309,10 +455,12 @@ function toolUsage(r: BinaryReader, end: number): RecordToolUsageRequest {
   return m;
 }
 
-function modelThought(r: BinaryReader, end: number): RecordModelThoughtRequest {
+function modelThought(r: Cursor, end: number): RecordModelThoughtRequest {
   const m: RecordModelThoughtRequest = { $typeName: RecordModelThoughtRequestSchema.typeName, interceptionId: "", content: "", metadata: {} };
   while (r.pos < end) {
-    const [no, wt] = r.tag();
+    const tag = r.tag();
+    const no = tag >>> 3;
+    const wt = tag & 7;
     switch (no) {
       case 1: m.interceptionId = str(r, wt); break;
       case 2: m.content = str(r, wt); break;
