@@ -64,4 +64,18 @@ describe("metadataToJson", () => {
     assert.deepEqual(metadataToJson({ username: packed("u"), n: packed(2), empty: raw([]) }), { username: "u", n: 2, empty: VALUE_URL });
     assert.deepEqual(metadataToJson({}), {});
   });
+
+  it("keeps the keys' order and a key named __proto__ as a key of its own", () => {
+    const metadata: Record<string, Any> = { z: packed(1), a: packed(2) };
+    Object.defineProperty(metadata, "__proto__", { value: packed("p"), enumerable: true });
+    const json = metadataToJson(metadata);
+    assert.equal(Object.getPrototypeOf(json), Object.prototype);
+    assert.equal(JSON.stringify(json), '{"z":1,"a":2,"__proto__":"p"}');
+  });
+
+  it("reads many numbers in a row right (token usages carry several)", () => {
+    const values = [0, 1.5, -2, 1e300, 123456789];
+    const metadata = Object.fromEntries(values.map((v, i) => [`n${i}`, packed(v)]));
+    assert.deepEqual(metadataToJson(metadata), Object.fromEntries(values.map((v, i) => [`n${i}`, v])));
+  });
 });

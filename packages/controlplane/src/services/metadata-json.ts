@@ -9,6 +9,10 @@ import { METADATA_VALUE_TYPE_URL } from "@weir/proto";
 
 const registry = createRegistry(ValueSchema);
 
+/** Where a number value's 8 bytes are read (token usages carry several). */
+const doubleBytes = new Uint8Array(8);
+const doubleView = new DataView(doubleBytes.buffer);
+
 /** scalarValue's answer when the bytes are not one plain scalar field. */
 const NOT_SCALAR = Symbol("not a scalar Value");
 
@@ -26,9 +30,10 @@ function scalarValue(bytes: Uint8Array): JsonValue | typeof NOT_SCALAR {
       if (bytes.length !== 2 || bytes[1]! >= 0x80) return NOT_SCALAR;
       return tag === 0x08 ? null : bytes[1] !== 0;
     case 0x11: {
-      // number_value, fixed64
+      // number_value, fixed64 (copied out rather than viewed: no DataView per value)
       if (bytes.length !== 9) return NOT_SCALAR;
-      const n = new DataView(bytes.buffer, bytes.byteOffset + 1, 8).getFloat64(0, true);
+      for (let i = 0; i < 8; i++) doubleBytes[i] = bytes[i + 1]!;
+      const n = doubleView.getFloat64(0, true);
       return Number.isFinite(n) ? n : NOT_SCALAR;
     }
     case 0x1a: {
@@ -69,8 +74,11 @@ function anyToJson(any: Any): JsonValue {
 
 /** The JSON object stored in a record's `metadata` column. */
 export function metadataToJson(metadata: Readonly<Record<string, Any>>): Record<string, JsonValue> {
-  const keys = Object.keys(metadata);
-  // Most records carry none.
-  if (keys.length === 0) return {};
-  return Object.fromEntries(keys.map((key) => [key, anyToJson(metadata[key]!)]));
+  const json: Record<string, JsonValue> = {};
+  for (const key of Object.keys(metadata)) {
+    // Assigning "__proto__" would set the prototype: define it as an own property.
+    if (key === "__proto__") Object.defineProperty(json, key, { value: anyToJson(metadata[key]!), enumerable: true, writable: true, configurable: true });
+    else json[key] = anyToJson(metadata[key]!);
+  }
+  return json;
 }
