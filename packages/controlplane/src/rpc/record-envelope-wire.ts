@@ -250,17 +250,19 @@ function anyMapEntry(r: Cursor, wireType: WireType, map: Record<string, Any>): v
 }
 
 function any(r: Cursor, end: number): Any {
-  const a: Any = { $typeName: AnySchema.typeName, typeUrl: "", value: new Uint8Array(0) };
+  let typeUrl = "";
+  let value: Uint8Array | undefined;
   while (r.pos < end) {
     const tag = r.tag();
     expect(tag & 7, WireType.LengthDelimited);
     const no = tag >>> 3;
-    if (no === 1) a.typeUrl = r.typeUrl();
-    else if (no === 2) a.value = r.bytesField();
+    if (no === 1) typeUrl = r.typeUrl();
+    else if (no === 2) value = r.bytesField();
     else throw notFast;
   }
   if (r.pos !== end) throw notFast;
-  return a;
+  // The empty default only when the value is absent: every value a gateway sends has one.
+  return { $typeName: AnySchema.typeName, typeUrl, value: value ?? new Uint8Array(0) };
 }
 
 // ---- the envelope and its records ----
