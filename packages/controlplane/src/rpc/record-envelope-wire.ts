@@ -51,6 +51,8 @@ export function decodeRecordEnvelopeFast(bytes: Uint8Array): RecordEnvelope | un
   } catch {
     // notFast, or anything unforeseen: fromBinary then has the last word.
     return undefined;
+  } finally {
+    cursor.clear();
   }
 }
 
@@ -67,13 +69,15 @@ const text = getTextEncoding();
 const SHORT_TEXT_BYTES = 128;
 /** The type URL of every metadata value a gateway sends: compared, not decoded. */
 const VALUE_TYPE_URL_BYTES = new TextEncoder().encode(METADATA_VALUE_TYPE_URL);
+const NO_BYTES = new Uint8Array(0);
+const NO_BYTES_VIEW = Buffer.alloc(0);
 /** Turns a varint's two 32-bit halves into an int64, as protobuf-es does. */
 const int64View = new DataView(new ArrayBuffer(8));
 
 class Cursor {
-  private bytes: Uint8Array = new Uint8Array(0);
+  private bytes: Uint8Array = NO_BYTES;
   /** The same bytes as a Buffer, for Buffer#toString (made once per envelope, not per string). */
-  private view: Buffer = Buffer.alloc(0);
+  private view: Buffer = NO_BYTES_VIEW;
   pos = 0;
   len = 0;
   /** The low and high 32 bits of the last varint read. */
@@ -86,6 +90,12 @@ class Cursor {
     this.pos = 0;
     this.len = bytes.length;
     return this;
+  }
+
+  /** Lets go of the bytes, which are a view of a whole request body. */
+  clear(): void {
+    this.bytes = NO_BYTES;
+    this.view = NO_BYTES_VIEW;
   }
 
   private byte(): number {
