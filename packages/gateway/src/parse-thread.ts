@@ -1,14 +1,12 @@
 // Large request bodies are judged, decoded and parsed on one worker thread (parse-worker.ts),
 // started on first use and shared by every request of the process: decoding a MiB of UTF-8 and
 // parsing it costs the event loop about 13 ms, so a conversation of tens of MiB would freeze
-// every stream the gateway relays for hundreds of milliseconds. As zstd-thread.ts: the thread
+// every stream the gateway relays for hundreds of milliseconds. A JobThread (job-thread.ts): the thread
 // does not keep the process alive while idle; if it dies, the requests it held fail (500) and
 // the next one starts a new thread.
 
-import { extname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
 import { InvalidRequestBodyError, UnsupportedRequestError } from "./errors.js";
+import { JobThread, siblingWorkerBootstrap } from "./job-thread.js";
 import { CLIENT_EVENT_FILTERS } from "./providers/client-event-filters.js";
 import type { ParsedRequest } from "./providers/provider-api.js";
 import type { ParseJob, ParseJobResult } from "./parse-worker.js";
@@ -23,19 +21,7 @@ export interface OffThreadInspection {
   readonly claudeSessionId: string | undefined;
 }
 
-interface Pending {
-  readonly resolve: (inspection: OffThreadInspection) => void;
-  readonly reject: (err: Error) => void;
-}
-
-// The worker is the sibling module: compiled (.js), or the source (.ts) when the tests run
-// this file under tsx, whose loader a worker does not inherit: it then registers tsx first.
-const EXTENSION = extname(fileURLToPath(import.meta.url));
-const WORKER_URL = new URL(`./parse-worker${EXTENSION}`, import.meta.url).href;
-const WORKER_BOOTSTRAP =
-  EXTENSION === ".ts"
-    ? `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); });`
-    : `import(${JSON.stringify(WORKER_URL)});`;
+const WORKER_BOOTSTRAP = siblingWorkerBootstrap(import.meta.url, "parse-worker");
 
 /**
  * The bytes to send the thread, without a copy when `raw` is the whole of its ArrayBuffer (a body
@@ -49,75 +35,26 @@ function transferableBytes(raw: Buffer): ArrayBuffer {
   return copy.buffer;
 }
 
-/** One worker and the jobs it holds; a stopped one fails only its own jobs. */
-class ParseThread {
-  private readonly worker = new Worker(WORKER_BOOTSTRAP, { eval: true });
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
-  stopped = false;
+type ParseThread = JobThread<ParseJobResult, OffThreadInspection>;
 
-  get jobsHeld(): number {
-    return this.pending.size;
+/** The inspection, or the error the inline path would have thrown, from the worker's result. */
+function answer(result: ParseJobResult): OffThreadInspection {
+  if ("error" in result) {
+    if (result.error === "invalid_body") throw new InvalidRequestBodyError(result.detail);
+    if (result.error === "unsupported") throw new UnsupportedRequestError(result.message, result.detail);
+    // A bug in parsing (as inline, where it would have thrown out of the handler): a 500.
+    throw new Error(`parsing the request body failed: ${result.message}`);
   }
-
-  constructor() {
-    this.worker.unref();
-    this.worker.on("message", (result: ParseJobResult) => this.settle(result));
-    this.worker.on("error", (err) => this.stop(err));
-    this.worker.on("exit", (code) => this.stop(new Error(`parse worker exited with code ${code}`)));
-  }
-
-  inspect(raw: Buffer, api: BridgedApi): Promise<OffThreadInspection> {
-    const id = this.nextId++;
-    const body = transferableBytes(raw);
-    return new Promise<OffThreadInspection>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.ref(); // while it holds a job
-      const job: ParseJob = { id, api, body };
-      this.worker.postMessage(job, [body]);
-    });
-  }
-
-  private settle(result: ParseJobResult): void {
-    const p = this.pending.get(result.id);
-    if (p === undefined) return;
-    this.pending.delete(result.id);
-    if (this.pending.size === 0) this.worker.unref();
-    if (!("error" in result)) {
-      const clientEvent = result.clientEvent === undefined ? undefined : CLIENT_EVENT_FILTERS[result.clientEvent];
-      const parsed: ParsedRequest = {
-        model: result.model,
-        stream: result.stream,
-        prompt: result.prompt,
-        correlatingToolCallId: result.correlatingToolCallId,
-        rewrittenBody: result.rewrittenBody === undefined ? undefined : Buffer.from(result.rewrittenBody),
-        clientEvent,
-      };
-      p.resolve({ parsed, raw: Buffer.from(result.body), claudeSessionId: result.claudeSessionId });
-    } else if (result.error === "invalid_body") {
-      p.reject(new InvalidRequestBodyError(result.detail));
-    } else if (result.error === "unsupported") {
-      p.reject(new UnsupportedRequestError(result.message, result.detail));
-    } else {
-      // A bug in parsing (as inline, where it would have thrown out of the handler): a 500.
-      p.reject(new Error(`parsing the request body failed: ${result.message}`));
-    }
-  }
-
-  /** Fails the jobs it holds at once, then ends the worker. */
-  async terminate(): Promise<void> {
-    this.stop(new Error("parse thread terminated"));
-    await this.worker.terminate();
-  }
-
-  private stop(cause: Error): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    // The gateway's fault, not the client's: a 500.
-    const err = new Error("the request parse thread stopped", { cause });
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-  }
+  const clientEvent = result.clientEvent === undefined ? undefined : CLIENT_EVENT_FILTERS[result.clientEvent];
+  const parsed: ParsedRequest = {
+    model: result.model,
+    stream: result.stream,
+    prompt: result.prompt,
+    correlatingToolCallId: result.correlatingToolCallId,
+    rewrittenBody: result.rewrittenBody === undefined ? undefined : Buffer.from(result.rewrittenBody),
+    clientEvent,
+  };
+  return { parsed, raw: Buffer.from(result.body), claudeSessionId: result.claudeSessionId };
 }
 
 let thread: ParseThread | undefined;
@@ -129,8 +66,10 @@ let thread: ParseThread | undefined;
  * as empty afterwards: the bytes to send on are the inspection's `raw`.
  */
 export function inspectRequestOffThread(raw: Buffer, api: BridgedApi): Promise<OffThreadInspection> {
-  if (thread === undefined || thread.stopped) thread = new ParseThread();
-  return thread.inspect(raw, api);
+  if (thread === undefined || thread.stopped) thread = new JobThread({ bootstrap: WORKER_BOOTSTRAP, what: "request parse", answer });
+  const body = transferableBytes(raw);
+  const job: Omit<ParseJob, "id"> = { api, body };
+  return thread.run(job, [body]);
 }
 
 /**
