@@ -260,8 +260,9 @@ export class HttpFront {
         }),
       });
     } finally {
-      // A handler revoked while it served leaves the pool once its last request is done.
-      if (!handler.inUse) this.o.pool.release(handler);
+      // A handler revoked while it served leaves the pool once its last request is done (the
+      // pool checks whether any still runs).
+      this.o.pool.release(handler);
     }
   }
 
