@@ -10,7 +10,9 @@ import { InvalidRequestBodyError, UnsupportedRequestError } from "./errors.js";
 import { hideForcedUsage } from "./providers/forced-stream-usage.js";
 import { PROVIDER_APIS } from "./providers/index.js";
 import { inspectRequestOffThread, parseThreadJobsHeld, stopParseThread } from "./parse-thread.js";
+import type { ParsedRequest } from "./providers/provider-api.js";
 import { requestBodyObject, requestBodyText } from "./request-inspection.js";
+import { turnsDuring } from "./testing/event-loop-turns.js";
 import type { BridgedApi } from "./routes.js";
 
 /** Everything either path answers, in comparable form. */
@@ -32,20 +34,24 @@ function refusal(err: unknown): Answer {
   throw err;
 }
 
+/** What a test compares of a parsed request (a rewritten body as text, whichever type it came as). */
+function answerOf(p: ParsedRequest, claudeSessionId: string | undefined): Answer {
+  return {
+    model: p.model,
+    stream: p.stream,
+    prompt: p.prompt,
+    correlatingToolCallId: p.correlatingToolCallId,
+    rewrittenBody: p.rewrittenBody?.toString(),
+    clientEvent: p.clientEvent,
+    claudeSessionId,
+  };
+}
+
 function inline(raw: Buffer, api: BridgedApi): Answer {
   try {
     const text = requestBodyText(raw);
     const body = requestBodyObject(text);
-    const p = PROVIDER_APIS[api].parseRequest(body, text);
-    return {
-      model: p.model,
-      stream: p.stream,
-      prompt: p.prompt,
-      correlatingToolCallId: p.correlatingToolCallId,
-      rewrittenBody: p.rewrittenBody?.toString(),
-      clientEvent: p.clientEvent,
-      claudeSessionId: claudeSessionFromMetadata(body),
-    };
+    return answerOf(PROVIDER_APIS[api].parseRequest(body, text), claudeSessionFromMetadata(body));
   } catch (err) {
     return refusal(err);
   }
@@ -57,15 +63,7 @@ async function offThread(raw: Buffer, api: BridgedApi): Promise<Answer> {
     const { parsed: p, raw: back, claudeSessionId } = await inspectRequestOffThread(sent, api);
     assert.ok(back.equals(raw), "the body's bytes come back whole");
     assert.ok(p.rewrittenBody === undefined || Buffer.isBuffer(p.rewrittenBody), "a rewritten body comes back as bytes");
-    return {
-      model: p.model,
-      stream: p.stream,
-      prompt: p.prompt,
-      correlatingToolCallId: p.correlatingToolCallId,
-      rewrittenBody: p.rewrittenBody?.toString(),
-      clientEvent: p.clientEvent,
-      claudeSessionId,
-    };
+    return answerOf(p, claudeSessionId);
   } catch (err) {
     return refusal(err);
   }
@@ -153,16 +151,7 @@ describe("inspectRequestOffThread answers as the inline path", () => {
 
   it("parses while the event loop keeps turning, and concurrent bodies each get their own answer", async () => {
     const big = (i: number): Buffer => Buffer.from(json({ model: `m${i}`, messages: [...Array.from({ length: 130 }, () => ({ role: "user", content: "x".repeat(60_000) })), { role: "user", content: `p${i}` }] }));
-    let turns = 0;
-    let done = false;
-    const spin = (): void => {
-      if (done) return;
-      turns++;
-      setImmediate(spin);
-    };
-    setImmediate(spin);
-    const answers = await Promise.all([0, 1, 2].map((i) => inspectRequestOffThread(big(i), "openai-chat")));
-    done = true;
+    const { result: answers, turns } = await turnsDuring(Promise.all([0, 1, 2].map((i) => inspectRequestOffThread(big(i), "openai-chat"))));
     assert.deepEqual(answers.map((a) => [a.parsed.model, a.parsed.prompt]), [["m0", "p0"], ["m1", "p1"], ["m2", "p2"]]);
     assert.ok(turns > 0, "the event loop did not turn while parsing");
   });

@@ -5,25 +5,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DecodedTooLargeError, MalformedEncodingError } from "./body-coding-errors.js";
+import { turnsDuring } from "./testing/event-loop-turns.js";
 import { ZSTD_CLI_SAMPLE, zstdRleFrame } from "./testing/zstd-samples.js";
 import { decodeZstdOffThread, stopZstdThread } from "./zstd-thread.js";
-
-/** Counts event-loop turns until `work` settles. */
-async function turnsDuring<T>(work: Promise<T>): Promise<{ result: T; turns: number }> {
-  let turns = 0;
-  let done = false;
-  const spin = (): void => {
-    if (done) return;
-    turns++;
-    setImmediate(spin);
-  };
-  setImmediate(spin);
-  try {
-    return { result: await work, turns };
-  } finally {
-    done = true;
-  }
-}
 
 describe("decodeZstdOffThread", () => {
   it("decodes while the event loop keeps turning", async () => {

@@ -33,6 +33,25 @@ async function session(): Promise<pg.Client> {
 
 const lockHolders = () => runningLockHolders(t.db);
 
+/**
+ * A revert waiting at its prompt (holding the lock) once this resolves; `answer()` replies: "yes"
+ * reverts, "no" aborts it ("aborted").
+ */
+async function revertAtItsPrompt(reply: "yes" | "no"): Promise<{ reverting: Promise<string | undefined>; answer: () => void }> {
+  let answer: () => void = () => {};
+  let asked: () => void = () => {};
+  const askedPromise = new Promise<void>((r) => (asked = r));
+  const reverting = migrateDown(t.db, {
+    confirm: async () => {
+      asked();
+      await new Promise<void>((r) => (answer = r));
+      if (reply === "no") throw new Error("aborted");
+    },
+  });
+  await askedPromise;
+  return { reverting, answer: () => answer() };
+}
+
 async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -103,16 +122,7 @@ describe("migrateDown and the running lock", () => {
   // Property: a control plane starting during a revert waits for it (no deadlock with kysely's
   // migration lock), then migrates up again and holds the lock shared on its LISTEN connection.
   it("a control plane starting during a revert waits for it, then migrates up and holds the lock", async () => {
-    let answer: () => void = () => {};
-    let asked: () => void = () => {};
-    const askedPromise = new Promise<void>((r) => (asked = r));
-    const reverting = migrateDown(t.db, {
-      confirm: async () => {
-        asked();
-        await new Promise<void>((r) => (answer = r));
-      },
-    });
-    await askedPromise;
+    const { reverting, answer } = await revertAtItsPrompt("yes");
     const log = captureLogger("info");
     const cp = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: t.url, logger: log.logger, recordRetentionMs: 0 });
     let started = false;
@@ -141,17 +151,7 @@ describe("migrateDown and the running lock", () => {
   // Property: a control plane shut down while it waits for a revert stops at once, without
   // waiting for the revert (whose operator may still be reading the prompt).
   it("a control plane shut down while waiting for a revert stops without waiting for it", async () => {
-    let answer: () => void = () => {};
-    let asked: () => void = () => {};
-    const askedPromise = new Promise<void>((r) => (asked = r));
-    const reverting = migrateDown(t.db, {
-      confirm: async () => {
-        asked();
-        await new Promise<void>((r) => (answer = r));
-        throw new Error("aborted");
-      },
-    });
-    await askedPromise;
+    const { reverting, answer } = await revertAtItsPrompt("no");
     const log = captureLogger("info");
     const cp = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: t.url, logger: log.logger, recordRetentionMs: 0 });
     const starting = cp.start();
