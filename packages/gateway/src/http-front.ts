@@ -44,6 +44,7 @@ import type { RequestHandler } from "./request-handler.js";
 import { RequestLog } from "./request-log.js";
 import { sendGatewayError } from "./response-writer.js";
 import { providerOfPath, resolveRoute, splitTarget } from "./routes.js";
+import { StartPacer } from "./start-pacer.js";
 
 
 export const HEALTH_PATH = "/healthz";
@@ -73,10 +74,13 @@ export class HttpFront {
   private running = false;
   /** Per-credential requests per second (--rate-limit); undefined without a limit. */
   private readonly rateLimiter: RateLimiter | undefined;
+  /** Spreads a burst of request starts over event-loop turns (options.startBudgetMs). */
+  private readonly pacer: StartPacer;
 
   constructor(private readonly o: HttpFrontOptions) {
     const { rateLimit, clock } = o.options;
     this.rateLimiter = rateLimit > 0 ? new RateLimiter(rateLimit, () => clock.now()) : undefined;
+    this.pacer = new StartPacer(o.options.startBudgetMs, () => o.metrics.requestsPacedTotal.inc());
   }
 
   /** The http.Server request listener. */
@@ -137,13 +141,15 @@ export class HttpFront {
     if (delegation.ignored) log.warn("delegated api key id header ignored: not an in-process request");
     const startedAt = this.o.options.clock.now();
 
-    this.serve(req, res, method, target, path, exchange, log, delegation.apiKeyId)
-      .catch((err: unknown) => this.fail(req, res, method, path, err, log))
-      .finally(() => {
-        log.debug({ status: res.statusCode, duration_ms: this.o.options.clock.now() - startedAt }, "request finished");
-        this.active.delete(exchange);
-        if (this.active.size === 0) this.notifyIdle();
-      });
+    this.pacer.start(() => {
+      this.serve(req, res, method, target, path, exchange, log, delegation.apiKeyId)
+        .catch((err: unknown) => this.fail(req, res, method, path, err, log))
+        .finally(() => {
+          log.debug({ status: res.statusCode, duration_ms: this.o.options.clock.now() - startedAt }, "request finished");
+          this.active.delete(exchange);
+          if (this.active.size === 0) this.notifyIdle();
+        });
+    });
   };
 
   /** Ready to serve LLM traffic: running, not draining, and the control plane answers. */

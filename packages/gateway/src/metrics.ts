@@ -28,6 +28,7 @@ export interface GatewayMetrics {
   readonly authorizationsTotal: Counter<"outcome">;
   /** LLM requests refused before authorization; reason: at_capacity (503), rate_limited (429). */
   readonly requestsRefusedTotal: Counter<"reason">;
+  readonly requestsPacedTotal: Counter;
   readonly recordsSentTotal: Counter<"type">;
   /** reason: overflow, permanent, shutdown. */
   readonly recordsDroppedTotal: Counter<"type" | "reason">;
@@ -183,6 +184,11 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}, process
       registers,
     }),
     requestsRefusedTotal: refusals,
+    requestsPacedTotal: new Counter({
+      name: `${p}requests_paced_total`,
+      help: "Requests whose start waited for a later event-loop turn: they arrived in a burst (startBudgetMs).",
+      registers,
+    }),
     recordsSentTotal: new Counter({
       name: `${p}records_sent_total`,
       help: "Follow-up records delivered to the control plane.",
