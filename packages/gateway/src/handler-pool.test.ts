@@ -3,8 +3,9 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { isDeepStrictEqual } from "node:util";
 import { HandlerPool, PoolShuttingDownError, poolKey } from "./index.js";
-import { FakeClock } from "./testing/index.js";
+import { FakeClock, flushMicrotasks } from "./testing/index.js";
 
 const userA = "7b3f1c2e-0000-4000-8000-000000000001";
 const userB = "7b3f1c2e-0000-4000-8000-000000000002";
@@ -178,6 +179,44 @@ describe("HandlerPool", () => {
       });
     }
 
+    // Property: with several users of several keys pooled (one API key id shared by two users,
+    // one user id reused as another user's API key id), a revocation drops exactly its handlers.
+    describe("among several users and keys", () => {
+      const users = [userA, userB, userC];
+      const pooled = [
+        ...users.flatMap((user, u) => [1, 2, 3].map((k) => poolKey(user, `u${u}-key${k}`))),
+        poolKey(userA, "shared"),
+        poolKey(userB, "shared"),
+        poolKey(userC, userA),
+        "plain",
+      ];
+      const cases = [
+        { name: "a user with three keys", revoke: (p: HandlerPool<string>) => p.revokeUser(userB), want: [poolKey(userB, "u1-key1"), poolKey(userB, "u1-key2"), poolKey(userB, "u1-key3"), poolKey(userB, "shared")] },
+        { name: "a user id that is also another user's API key id", revoke: (p: HandlerPool<string>) => p.revokeUser(userA), want: [poolKey(userA, "u0-key1"), poolKey(userA, "u0-key2"), poolKey(userA, "u0-key3"), poolKey(userA, "shared")] },
+        { name: "an API key id that is also a user id", revoke: (p: HandlerPool<string>) => p.revokeApiKey(userA), want: [poolKey(userC, userA)] },
+        { name: "one API key of a user with three", revoke: (p: HandlerPool<string>) => p.revokeApiKey("u2-key2"), want: [poolKey(userC, "u2-key2")] },
+        { name: "an API key id two users' keys share", revoke: (p: HandlerPool<string>) => p.revokeApiKey("shared"), want: [poolKey(userA, "shared"), poolKey(userB, "shared")] },
+        { name: "a key without a user, by its text", revoke: (p: HandlerPool<string>) => p.revokeApiKey("plain"), want: [] },
+      ];
+      for (const c of cases) {
+        it(`revoking ${c.name}`, async () => {
+          const removed: string[] = [];
+          const pool = new HandlerPool<string>({ onRemove: (_v, key) => removed.push(key) });
+          for (const key of pooled) await pool.acquire(key, async () => key);
+          c.revoke(pool);
+          assert.deepEqual(removed.sort(), [...c.want].sort());
+          // The others are still pooled: each is a hit, not a new build.
+          for (const key of pooled.filter((k) => !c.want.includes(k))) assert.equal(await pool.acquire(key, async () => "rebuilt"), key);
+          // Revoked keys build afresh, and revoking them again drops the fresh handlers.
+          for (const key of c.want) assert.equal(await pool.acquire(key, async () => `${key} again`), `${key} again`);
+          removed.length = 0;
+          c.revoke(pool);
+          assert.deepEqual(removed.sort(), [...c.want].sort());
+          assert.equal(pool.stats().size, pooled.length - c.want.length);
+        });
+      }
+    });
+
     // Property: a revoked key's next acquire builds a fresh handler (the old one is not handed out again).
     it("builds a revoked key's handler afresh on its next acquire", async () => {
       const pool = new HandlerPool<{ n: number }>();
@@ -236,4 +275,132 @@ describe("HandlerPool", () => {
       assert.equal(pool.stats().size, 1);
     });
   });
+
+  // Property: after any sequence of acquires (hits, misses, joined and failed builds), expiries,
+  // sweeps, evictions, revocations, releases and clears, the user and API key index holds
+  // exactly the keys of the entries and builds in flight; and each revocation drops exactly the
+  // idle handlers of its user or key (by the key's text, as the pool matched before the index)
+  // and keeps the busy ones until released. With room for one entry, builds finishing in one
+  // turn evict each other before their keys leave the builds in flight.
+  for (const maxItems of [6, 1]) it(`keeps its user and API key index exact through a seeded sequence of mixed operations (maxItems ${maxItems})`, async () => {
+    const random = mulberry32(20261204);
+    const pick = <X>(xs: readonly X[]): X => xs[Math.floor(random() * xs.length)]!;
+    const users = [userA, userB, "7b3f1c2e-0000-4000-8000-000000000003", "7b3f1c2e-0000-4000-8000-000000000004"];
+    const apiKeyIds = ["k1", "k2", "k3", "shared"];
+    const keys = [...users.flatMap((user) => apiKeyIds.map((id) => poolKey(user, id === "shared" ? id : `${user.slice(-1)}-${id}`))), "plain"];
+    type Value = { readonly key: string };
+    const clock = new FakeClock();
+    const busy = new Set<Value>();
+    /** Values built and not yet handed to onRemove, and whether the pool keeps them only until released. */
+    const live = new Map<Value, { retiring: boolean }>();
+    let removedNow: Value[] = [];
+    const faults: string[] = [];
+    let keptBusy = 0;
+    let retiredOnRelease = 0;
+    const pool = new HandlerPool<Value>({
+      maxItems,
+      ttlMs: 60_000,
+      clock,
+      inUse: (v) => busy.has(v),
+      // Noted, not thrown: a throw here inside a build's callback would only fail that build.
+      onRemove: (v) => {
+        if (!live.delete(v)) faults.push(`${v.key} left twice`);
+        removedNow.push(v);
+        // Exact here too, in the middle of a call or of a turn of builds finishing.
+        const { indexed, scanned } = pool.indexAgainstScan();
+        if (!isDeepStrictEqual(indexed, scanned)) faults.push(`index as ${v.key} left: ${JSON.stringify({ indexed, scanned })}`);
+      },
+    });
+    const pending: { resolve: () => void; reject: (err: Error) => void }[] = [];
+    const build = (key: string, gated: boolean) => async (): Promise<Value> => {
+      if (gated) await new Promise<void>((resolve, reject) => pending.push({ resolve, reject }));
+      const value = { key };
+      live.set(value, { retiring: false });
+      return value;
+    };
+    /** Asserts a revocation dropped the idle pooled values `matches` and keeps the busy ones until released. */
+    const revoked = (matches: (key: string) => boolean, revoke: () => void): void => {
+      const hit = [...live].filter(([v, state]) => !state.retiring && matches(v.key)).map(([v]) => v);
+      revoke();
+      assert.deepEqual(new Set(removedNow), new Set(hit.filter((v) => !busy.has(v))));
+      for (const v of hit) {
+        if (!busy.has(v)) continue;
+        live.set(v, { retiring: true });
+        keptBusy += 1;
+      }
+    };
+    const acquire = (gated: boolean): void => {
+      const key = pick(keys);
+      pool.acquire(key, build(key, gated)).catch(() => {});
+    };
+    const ops: [weight: number, run: () => void | Promise<void>][] = [
+      [30, () => acquire(false)],
+      [10, () => acquire(true)],
+      [10, () => {
+        const settling = pending.splice(Math.floor(random() * pending.length), 1)[0];
+        if (random() < 0.8) settling?.resolve();
+        else settling?.reject(new Error("build failed"));
+      }],
+      [2, () => {
+        for (const settling of pending.splice(0)) settling.resolve();
+      }],
+      [5, () => clock.advance(Math.floor(random() * 50_000))],
+      [4, () => assert.equal(pool.sweep(clock.now()), removedNow.length)],
+      [8, () => {
+        const idle = [...live.keys()].filter((v) => !busy.has(v));
+        if (idle.length > 0) busy.add(pick(idle));
+      }],
+      [8, () => {
+        if (busy.size === 0) return;
+        const value = pick([...busy]);
+        busy.delete(value);
+        const retiring = live.get(value)?.retiring === true;
+        pool.release(value);
+        assert.deepEqual(removedNow, retiring ? [value] : []);
+        if (retiring) retiredOnRelease += 1;
+      }],
+      [5, () => {
+        const user = pick([...users, "7b3f1c2e-0000-4000-8000-00000000000f"]);
+        revoked((key) => key.startsWith(`${user}|`), () => pool.revokeUser(user));
+      }],
+      [5, () => {
+        const apiKeyId = pick([...keys.map((k) => k.slice(k.indexOf("|") + 1)), "plain"]);
+        revoked((key) => key.endsWith(`|${apiKeyId}`), () => pool.revokeApiKey(apiKeyId));
+      }],
+      [1, () => revoked(() => true, () => pool.revokeAll())],
+      [1, () => {
+        const all = [...live.keys()];
+        pool.clear();
+        assert.deepEqual(new Set(removedNow), new Set(all));
+      }],
+    ];
+    const totalWeight = ops.reduce((sum, [w]) => sum + w, 0);
+    for (let step = 0; step < 3000; step++) {
+      removedNow = [];
+      let roll = random() * totalWeight;
+      const op = ops.find(([w]) => (roll -= w) < 0)![1];
+      await op();
+      // Builds, their failures and the clock's advance finish on promise callbacks.
+      await flushMicrotasks(1);
+      const { indexed, scanned } = pool.indexAgainstScan();
+      assert.deepEqual(indexed, scanned, `index after step ${step}`);
+      assert.deepEqual(faults, [], `during step ${step}`);
+      assert.equal(pool.stats().size, live.size, `size after step ${step}`);
+    }
+    // The sequence took every way out of the pool.
+    const stats = pool.stats();
+    for (const counter of ["hits", "misses", "evictions", "expirations", "revocations"] as const) assert.ok(stats[counter] > 0, counter);
+    assert.ok(keptBusy > 0 && retiredOnRelease > 0, "revoked while busy, then released");
+  });
 });
+
+/** A seeded pseudo-random number generator (mulberry32): the same sequence on every run. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,5 +1,5 @@
 // A bounded, expiring cache of per-user request handlers (reference §6 "Pool"): keyed by
-// "<userId>|<apiKeyId>", LRU-evicted beyond maxItems, entries expire ttlMs after creation
+// "<userId>|<apiKeyId>" (poolKey), LRU-evicted beyond maxItems, entries expire ttlMs after creation
 // (hits do not extend them), and concurrent misses for one key share one construction. A pushed
 // authorization change drops the handlers of its key or user at once (revokeApiKey, revokeUser,
 // revokeAll): a handler carries its user's identity and per-user set-up, which must not outlive
@@ -8,6 +8,8 @@
 import type { Clock } from "./clock.js";
 import { systemClock } from "./clock.js";
 import { PoolShuttingDownError } from "./errors.js";
+import { PoolKeyIndex } from "./pool-key-index.js";
+import type { PoolKeyIndexContents } from "./pool-key-index.js";
 
 export const DEFAULT_POOL_OPTIONS = Object.freeze({
   maxItems: 5000,
@@ -53,16 +55,15 @@ interface Entry<T> {
   readonly expiresAt: number;
 }
 
-const KEY_SEPARATOR = "|";
-
-/** The pool key of a user's handler: a different API key of the same user gets its own handler. */
-export function poolKey(userId: string, apiKeyId: string): string {
-  return `${userId}${KEY_SEPARATOR}${apiKeyId}`;
-}
-
 export class HandlerPool<T> {
   private readonly entries = new Map<string, Entry<T>>();
   private readonly inflight = new Map<string, Promise<T>>();
+  /**
+   * The keys of `entries` and `inflight`, by user and by API key: a revocation visits its own
+   * keys only. Kept exact wherever a key enters or leaves either map, except a hit's recency
+   * refresh (the key leaves and comes back at once), so a hit does not pay for it.
+   */
+  private readonly keys = new PoolKeyIndex();
   /**
    * Revoked values that were serving a request, by value, with their key: no longer handed out
    * (their key's next acquire builds afresh), but kept — and not handed to onRemove — until
@@ -112,8 +113,11 @@ export class HandlerPool<T> {
     // A clear, shutdown or revocation while building takes the key's build out of `inflight`.
     const promise: Promise<T> = this.build(key, build, () => this.inflight.get(key) === promise);
     this.inflight.set(key, promise);
+    this.keys.add(key);
     const settle = (): void => {
-      if (this.inflight.get(key) === promise) this.inflight.delete(key);
+      if (this.inflight.get(key) !== promise) return;
+      this.inflight.delete(key);
+      this.unindexIfGone(key);
     };
     promise.then(settle, settle);
     return promise;
@@ -128,36 +132,46 @@ export class HandlerPool<T> {
       if (this.closed) throw new PoolShuttingDownError();
       return value;
     }
+    // Indexed already: a current build's key is in `inflight` until this settles.
     this.entries.set(key, { value, expiresAt: this.clock.now() + this.ttlMs });
     this.evictOverflow();
     return value;
   }
 
-  /** Drops every entry, revoked ones still serving included; builds in flight are not cached. */
+  /**
+   * Drops every entry, and the builds in flight (their values go to their callers, not into the
+   * pool). Each value leaves through onRemove at once, even one serving a request: an entry in
+   * use, and a revoked one kept only until its request ends (retiring). Neither counts as a
+   * revocation, and a later release() of such a value does nothing.
+   */
   clear(): void {
-    this.inflight.clear();
-    for (const [key, entry] of [...this.entries]) this.remove(key, entry);
+    // Deleting the entry a Map iteration is at is safe: no copy of the pool first.
+    for (const key of this.inflight.keys()) {
+      this.inflight.delete(key);
+      this.unindexIfGone(key);
+    }
+    for (const [key, entry] of this.entries) this.remove(key, entry);
     for (const [value, key] of this.retiring) {
       this.retiring.delete(value);
       this.options.onRemove?.(value, key);
     }
   }
 
-  /** Revokes the handler of one API key (a pushed change to it): see revoke(). */
+  /** Revokes the handler of one API key (a pushed change to it): see revokeKey(). */
   revokeApiKey(apiKeyId: string): void {
-    const suffix = KEY_SEPARATOR + apiKeyId;
-    this.revoke((key) => key.endsWith(suffix));
+    this.revokeKeys(this.keys.ofApiKey(apiKeyId));
   }
 
-  /** Revokes the handlers of every API key of one user (a pushed change to them): see revoke(). */
+  /** Revokes the handlers of every API key of one user (a pushed change to them): see revokeKey(). */
   revokeUser(userId: string): void {
-    const prefix = userId + KEY_SEPARATOR;
-    this.revoke((key) => key.startsWith(prefix));
+    this.revokeKeys(this.keys.ofUser(userId));
   }
 
-  /** Revokes every handler (the control plane cannot tell what changed): see revoke(). */
+  /** Revokes every handler (the control plane cannot tell what changed): see revokeKey(). */
   revokeAll(): void {
-    this.revoke(() => true);
+    // Deleting the entry a Map iteration is at is safe: no copy of a 5,000-entry pool per push.
+    for (const key of this.inflight.keys()) this.revokeKey(key);
+    for (const key of this.entries.keys()) this.revokeKey(key);
   }
 
   /**
@@ -200,6 +214,17 @@ export class HandlerPool<T> {
     return dropped;
   }
 
+  /**
+   * For tests: the index next to one built afresh from the keys of the entries and builds in
+   * flight; they must be equal after any sequence of calls.
+   */
+  indexAgainstScan(): { indexed: PoolKeyIndexContents; scanned: PoolKeyIndexContents } {
+    const scanned = new PoolKeyIndex();
+    for (const key of this.entries.keys()) scanned.add(key);
+    for (const key of this.inflight.keys()) scanned.add(key);
+    return { indexed: this.keys.contents(), scanned: scanned.contents() };
+  }
+
   stats(): PoolStats {
     return {
       hits: this.hits,
@@ -222,24 +247,28 @@ export class HandlerPool<T> {
     }
   }
 
+  private revokeKeys(keys: ReadonlySet<string> | undefined): void {
+    if (keys === undefined) return;
+    // A copy of the few keys revoked, since revokeKey takes each out of this set: an onRemove
+    // that asks the pool for one of them again starts a build this walk must not revoke.
+    for (const key of [...keys]) this.revokeKey(key);
+  }
+
   /**
-   * Drops the entries whose key `matches`, and the builds in flight for such keys (their value,
-   * perhaps authorized before the change, goes to its callers but not into the pool). An entry
-   * serving a request is not torn down: it stops being handed out at once, and leaves when its
-   * last request ends (release) — the idle sweep's rule, so a revocation never cuts a stream
-   * the control plane let start. Its key's next request builds a fresh handler meanwhile.
-   *
-   * A scan of every entry: revocations come at the pace of admin changes, and the pool is bounded.
+   * Drops the entry of `key`, and its build in flight (the value, perhaps authorized before the
+   * change, goes to its callers but not into the pool). An entry serving a request is not torn
+   * down: it stops being handed out at once, and leaves when its last request ends (release) —
+   * the idle sweep's rule, so a revocation never cuts a stream the control plane let start. Its
+   * key's next request builds a fresh handler meanwhile.
    */
-  private revoke(matches: (key: string) => boolean): void {
-    // Deleting the entry a Map iteration is at is safe: no copy of a 5,000-entry pool per push.
-    for (const key of this.inflight.keys()) if (matches(key)) this.inflight.delete(key);
-    for (const [key, entry] of this.entries) {
-      if (!matches(key)) continue;
-      this.entries.delete(key);
-      if (this.options.inUse?.(entry.value) === true) this.retiring.set(entry.value, key);
-      else this.retire(entry.value, key);
-    }
+  private revokeKey(key: string): void {
+    this.inflight.delete(key);
+    const entry = this.entries.get(key);
+    if (entry !== undefined) this.entries.delete(key);
+    this.keys.delete(key);
+    if (entry === undefined) return;
+    if (this.options.inUse?.(entry.value) === true) this.retiring.set(entry.value, key);
+    else this.retire(entry.value, key);
   }
 
   /** A revoked value leaves the pool. */
@@ -258,7 +287,13 @@ export class HandlerPool<T> {
 
   private remove(key: string, entry: Entry<T>): void {
     this.entries.delete(key);
+    this.unindexIfGone(key);
     this.options.onRemove?.(entry.value, key);
+  }
+
+  /** Takes `key` out of the index once neither an entry nor a build in flight holds it. */
+  private unindexIfGone(key: string): void {
+    if (!this.entries.has(key) && !this.inflight.has(key)) this.keys.delete(key);
   }
 }
 

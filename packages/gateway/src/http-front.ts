@@ -36,7 +36,7 @@ import {
   toHttpError,
 } from "./errors.js";
 import type { HandlerPool } from "./handler-pool.js";
-import { poolKey } from "./handler-pool.js";
+import { poolKey } from "./pool-key-index.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayOptions } from "./options.js";
 import { RateLimiter, rateLimitKey } from "./rate-limiter.js";

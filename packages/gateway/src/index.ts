@@ -58,8 +58,10 @@ export type { BridgedApi, BridgedRoute, PassthroughRoute, ProviderName, RouteMat
 export { SseParser } from "./sse-parser.js";
 export type { SseEvent } from "./sse-parser.js";
 export { CLIENTS, detectClient, detectClientSessionId } from "./client-detection.js";
-export { DEFAULT_POOL_OPTIONS, HandlerPool, createHandlerPool, poolKey } from "./handler-pool.js";
+export { DEFAULT_POOL_OPTIONS, HandlerPool, createHandlerPool } from "./handler-pool.js";
 export type { HandlerPoolOptions, PoolEvent, PoolStats } from "./handler-pool.js";
+export { poolKey } from "./pool-key-index.js";
+export type { PoolKeyIndexContents } from "./pool-key-index.js";
 export { DEFAULT_RECORD_QUEUE_OPTIONS, RecordQueue, createRecordQueue } from "./record-queue.js";
 export type { BatchLimits, DropReason, FailureClass, QueuedRecord, RecordKind, RecordQueueOptions } from "./record-queue.js";
 export { decodeRecord, endedRecord, interceptionRecord, promptRecord, thoughtRecord, tokenUsageRecord, toolUsageRecord } from "./records.js";
