@@ -247,11 +247,9 @@ export class HandlerPool<T> {
     }
   }
 
-  private revokeKeys(keys: ReadonlySet<string> | undefined): void {
-    if (keys === undefined) return;
-    // A copy of the few keys revoked, since revokeKey takes each out of this set: an onRemove
-    // that asks the pool for one of them again starts a build this walk must not revoke.
-    for (const key of [...keys]) this.revokeKey(key);
+  /** `keys` is a copy: an onRemove that asks for one of them again starts a build to keep. */
+  private revokeKeys(keys: readonly string[]): void {
+    for (const key of keys) this.revokeKey(key);
   }
 
   /**

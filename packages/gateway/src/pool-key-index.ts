@@ -17,10 +17,14 @@ export interface PoolKeyIndexContents {
   readonly apiKeys: readonly (readonly [string, readonly string[]])[];
 }
 
-/** Pool keys by user id and by API key id; a group with no keys left is dropped, not kept empty. */
+/**
+ * Pool keys by user id and by API key id. Most users have one key pooled and an API key has one
+ * owner, so a group of one is held as the key itself, and only a second key makes it a Set: no
+ * two Sets per pooled handler. A group with no keys left is dropped, not kept empty.
+ */
 export class PoolKeyIndex {
-  private readonly byUser = new Map<string, Set<string>>();
-  private readonly byApiKey = new Map<string, Set<string>>();
+  private readonly byUser = new Map<string, Group>();
+  private readonly byApiKey = new Map<string, Group>();
 
   add(key: string): void {
     const at = key.indexOf(KEY_SEPARATOR);
@@ -36,14 +40,14 @@ export class PoolKeyIndex {
     deleteFrom(this.byApiKey, key.slice(at + 1), key);
   }
 
-  /** The keys of one user's API keys; the set is the index's own, so it changes as keys leave. */
-  ofUser(userId: string): ReadonlySet<string> | undefined {
-    return this.byUser.get(userId);
+  /** The keys of one user's API keys, as they are now (a copy: the caller may delete them). */
+  ofUser(userId: string): readonly string[] {
+    return list(this.byUser.get(userId));
   }
 
-  /** The keys of one API key (one, unless its owner changed); the index's own set, as ofUser. */
-  ofApiKey(apiKeyId: string): ReadonlySet<string> | undefined {
-    return this.byApiKey.get(apiKeyId);
+  /** The keys of one API key (one, unless its owner changed), as ofUser. */
+  ofApiKey(apiKeyId: string): readonly string[] {
+    return list(this.byApiKey.get(apiKeyId));
   }
 
   contents(): PoolKeyIndexContents {
@@ -51,22 +55,34 @@ export class PoolKeyIndex {
   }
 }
 
-function addTo(groups: Map<string, Set<string>>, id: string, key: string): void {
-  let keys = groups.get(id);
-  if (keys === undefined) {
-    keys = new Set();
-    groups.set(id, keys);
+/** One key, or a Set of two or more. */
+type Group = string | Set<string>;
+
+function addTo(groups: Map<string, Group>, id: string, key: string): void {
+  const group = groups.get(id);
+  if (group === undefined) groups.set(id, key);
+  else if (typeof group !== "string") group.add(key);
+  else if (group !== key) groups.set(id, new Set([group, key]));
+}
+
+function deleteFrom(groups: Map<string, Group>, id: string, key: string): void {
+  const group = groups.get(id);
+  if (group === undefined) return;
+  if (typeof group === "string") {
+    if (group === key) groups.delete(id);
+    return;
   }
-  keys.add(key);
+  group.delete(key);
+  if (group.size === 0) groups.delete(id);
 }
 
-function deleteFrom(groups: Map<string, Set<string>>, id: string, key: string): void {
-  const keys = groups.get(id);
-  if (keys === undefined) return;
-  keys.delete(key);
-  if (keys.size === 0) groups.delete(id);
+const NO_KEYS: readonly string[] = Object.freeze([]);
+
+function list(group: Group | undefined): readonly string[] {
+  if (group === undefined) return NO_KEYS;
+  return typeof group === "string" ? [group] : [...group];
 }
 
-function sorted(groups: Map<string, Set<string>>): [string, string[]][] {
-  return [...groups].map(([id, keys]): [string, string[]] => [id, [...keys].sort()]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+function sorted(groups: Map<string, Group>): [string, string[]][] {
+  return [...groups].map(([id, group]): [string, string[]] => [id, [...list(group)].sort()]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
