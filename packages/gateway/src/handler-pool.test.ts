@@ -254,6 +254,22 @@ describe("HandlerPool", () => {
       assert.deepEqual(pool.stats(), { hits: 0, misses: 5, evictions: 0, expirations: 0, revocations: 2, size: 3 });
     });
 
+    // Property: clear() hands every value to onRemove at once and once — idle, serving a request,
+    // or revoked and kept for its request — without counting revocations; a later release does nothing.
+    it("clears idle, serving and retiring handlers at once", async () => {
+      const busy = new Set([keys[0]!, keys[2]!]);
+      const { pool, removed, values } = await filled(busy);
+      pool.revokeApiKey("key1");
+      assert.deepEqual(removed, [], "key1 serves a request: kept");
+      pool.clear();
+      assert.deepEqual([...removed].sort(), [...keys].sort());
+      assert.deepEqual(pool.stats(), { hits: 0, misses: 4, evictions: 0, expirations: 0, revocations: 0, size: 0 });
+      busy.clear();
+      pool.release(values.get(keys[0]!)!);
+      assert.equal(removed.length, keys.length);
+      assert.equal(pool.sweep(Number.MAX_SAFE_INTEGER), 0);
+    });
+
     // Property: a value built while its key was revoked goes to the callers that asked before, never into the pool.
     it("hands a build in flight during a revocation to its callers without caching it", async () => {
       const pool = new HandlerPool<{ n: number }>();
