@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import type { IncomingHttpHeaders } from "node:http";
 import { describe, it } from "node:test";
-import { CLIENTS, detectClient, detectClientSessionId } from "./index.js";
+import { CLIENTS, clientSessionBody, detectClient, detectClientSessionId } from "./index.js";
+import type { ClientSessionBody } from "./index.js";
 
 describe("detectClient", () => {
   const cases: { name: string; headers: IncomingHttpHeaders; want: string }[] = [
@@ -30,6 +31,7 @@ describe("detectClientSessionId", () => {
   const uuid = "0b5e1f3c-1234-4abc-9def-0123456789ab";
   const cases: { name: string; client: string; headers: IncomingHttpHeaders; body?: Record<string, unknown>; want: string | undefined }[] = [
     { name: "claude header", client: CLIENTS.claudeCode, headers: { "x-claude-code-session-id": "s1" }, want: "s1" },
+    { name: "claude header before metadata", client: CLIENTS.claudeCode, headers: { "x-claude-code-session-id": "s1" }, body: { metadata: { user_id: JSON.stringify({ session_id: "s2" }) } }, want: "s1" },
     { name: "claude json metadata", client: CLIENTS.claudeCode, headers: {}, body: { metadata: { user_id: JSON.stringify({ device_id: "d", session_id: "s2" }) } }, want: "s2" },
     { name: "claude legacy metadata", client: CLIENTS.claudeCode, headers: {}, body: { metadata: { user_id: `user_abc_account_x_session_${uuid}` } }, want: uuid },
     { name: "claude without session", client: CLIENTS.claudeCode, headers: {}, body: { metadata: { user_id: "user_abc" } }, want: undefined },
@@ -41,14 +43,32 @@ describe("detectClientSessionId", () => {
     { name: "coder agents", client: CLIENTS.coderAgents, headers: { "x-coder-chat-id": "h1" }, want: "h1" },
     { name: "opencode", client: CLIENTS.openCode, headers: { "x-session-affinity": "o1" }, want: "o1" },
     { name: "unknown client ignores headers", client: CLIENTS.unknown, headers: { "session-id": "x" }, want: undefined },
+    { name: "unknown client ignores metadata", client: CLIENTS.unknown, headers: {}, body: { metadata: { user_id: `user_abc_account_x_session_${uuid}` } }, want: undefined },
   ];
-  for (const c of cases) it(c.name, () => assert.equal(detectClientSessionId(c.client, c.headers, c.body), c.want));
+  for (const c of cases) it(c.name, () => assert.equal(detectClientSessionId(c.client, c.headers, c.body ?? {}), c.want));
+});
 
-  it("takes the session the parse thread read from a body it kept (no body here), for Claude Code only", () => {
-    assert.equal(detectClientSessionId(CLIENTS.claudeCode, {}, undefined, "s3"), "s3");
-    assert.equal(detectClientSessionId(CLIENTS.claudeCode, { "x-claude-code-session-id": "s1" }, undefined, "s3"), "s1");
-    // A parsed body is read itself.
-    assert.equal(detectClientSessionId(CLIENTS.claudeCode, {}, { metadata: { user_id: "user_abc" } }, "s3"), undefined);
-    assert.equal(detectClientSessionId(CLIENTS.unknown, {}, undefined, "s3"), undefined);
-  });
+// Property: the digest the parse thread sends back holds only metadata.user_id, and detection
+// reads it exactly as it reads the whole body.
+describe("clientSessionBody", () => {
+  const uuid = "0b5e1f3c-1234-4abc-9def-0123456789ab";
+  const jsonUserId = JSON.stringify({ device_id: "d", account_uuid: "a", session_id: "s2" });
+  const cases: { name: string; body: Record<string, unknown>; want: ClientSessionBody; session: string | undefined }[] = [
+    { name: "JSON user_id, other metadata and fields dropped", body: { model: "m", metadata: { user_id: jsonUserId, other: "x".repeat(1000) } }, want: { metadata: { user_id: jsonUserId } }, session: "s2" },
+    { name: "legacy user_id", body: { metadata: { user_id: `user_abc_account_x_session_${uuid}` } }, want: { metadata: { user_id: `user_abc_account_x_session_${uuid}` } }, session: uuid },
+    { name: "user_id without a session", body: { metadata: { user_id: "user_abc" } }, want: { metadata: { user_id: "user_abc" } }, session: undefined },
+    { name: "JSON user_id with an empty session_id", body: { metadata: { user_id: JSON.stringify({ session_id: "" }) } }, want: { metadata: { user_id: JSON.stringify({ session_id: "" }) } }, session: undefined },
+    { name: "empty user_id", body: { metadata: { user_id: "" } }, want: {}, session: undefined },
+    { name: "user_id not a string", body: { metadata: { user_id: { session_id: "s2" } } }, want: {}, session: undefined },
+    { name: "metadata not an object", body: { metadata: `_session_${uuid}` }, want: {}, session: undefined },
+    { name: "no metadata", body: { model: "m" }, want: {}, session: undefined },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const digest = clientSessionBody(c.body);
+      assert.deepEqual(digest, c.want);
+      assert.equal(detectClientSessionId(CLIENTS.claudeCode, {}, digest), c.session);
+      assert.equal(detectClientSessionId(CLIENTS.claudeCode, {}, c.body), c.session);
+    });
+  }
 });

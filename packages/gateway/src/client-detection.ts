@@ -57,10 +57,34 @@ export function detectClient(headers: IncomingHttpHeaders): string {
 
 const LEGACY_CLAUDE_SESSION = /_session_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 
+/**
+ * What detectClientSessionId reads of a request body: its `metadata` (Claude Code's session id
+ * is in `metadata.user_id`). A body parsed inline is passed as it stands; from the parse thread
+ * comes clientSessionBody's digest of the body it parsed.
+ */
+export interface ClientSessionBody {
+  readonly metadata?: unknown;
+}
+
+/** The user id Claude Code puts its session in: `metadata.user_id`, a non-empty string. */
+function claudeUserId(body: ClientSessionBody): string | undefined {
+  const userId = asString(asObject(body.metadata)?.user_id);
+  return userId === "" ? undefined : userId;
+}
+
+/**
+ * The part of a parsed body detectClientSessionId reads, for the parse thread to send back:
+ * `metadata` with only its `user_id`, so a large body's other metadata is not copied across.
+ */
+export function clientSessionBody(body: JsonObject): ClientSessionBody {
+  const userId = claudeUserId(body);
+  return userId === undefined ? {} : { metadata: { user_id: userId } };
+}
+
 /** Claude Code's session id inside `metadata.user_id`: a JSON `session_id`, or the legacy `…_session_<uuid>`. */
-export function claudeSessionFromMetadata(body: JsonObject | undefined): string | undefined {
-  const userId = asString(asObject(body?.metadata)?.user_id);
-  if (userId === undefined || userId === "") return undefined;
+function claudeSessionFromMetadata(body: ClientSessionBody): string | undefined {
+  const userId = claudeUserId(body);
+  if (userId === undefined) return undefined;
   if (userId.trimStart().startsWith("{")) {
     const session = asString(asObject(tryParseJson(userId))?.session_id);
     return session === undefined || session === "" ? undefined : session;
@@ -68,19 +92,11 @@ export function claudeSessionFromMetadata(body: JsonObject | undefined): string 
   return LEGACY_CLAUDE_SESSION.exec(userId)?.[1];
 }
 
-/**
- * The client's session id, from the headers (or body) that client is known to use. A body parsed
- * on the parse thread is not here (`body` undefined): the thread read `claudeSessionInBody`.
- */
-export function detectClientSessionId(
-  client: string,
-  headers: IncomingHttpHeaders,
-  body: JsonObject | undefined,
-  claudeSessionInBody?: string,
-): string | undefined {
+/** The client's session id, from the headers (or body) that client is known to use. */
+export function detectClientSessionId(client: string, headers: IncomingHttpHeaders, body: ClientSessionBody): string | undefined {
   switch (client) {
     case CLIENTS.claudeCode:
-      return header(headers, "x-claude-code-session-id") ?? (body === undefined ? claudeSessionInBody : claudeSessionFromMetadata(body));
+      return header(headers, "x-claude-code-session-id") ?? claudeSessionFromMetadata(body);
     case CLIENTS.codex:
       return header(headers, "session-id") ?? header(headers, "session_id");
     case CLIENTS.copilotVsCode:

@@ -13,6 +13,7 @@ import type { Cancellation } from "./cancellation.js";
 import { isBreakerFailureStatus } from "./circuit-breaker.js";
 import type { BreakerOutcome, CircuitBreakers } from "./circuit-breaker.js";
 import { detectClient, detectClientSessionId } from "./client-detection.js";
+import type { ClientSessionBody } from "./client-detection.js";
 import { decodeRequestBody } from "./content-coding.js";
 import type { AuthorizedUser, ControlPlaneClient } from "./control-plane-client.js";
 import { maskCredential } from "./credentials.js";
@@ -20,7 +21,6 @@ import { RecordInterceptionError } from "./errors.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { CredentialKind } from "./headers.js";
 import { tryParseJson } from "./json.js";
-import type { JsonObject } from "./json.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayOptions } from "./options.js";
 import { inspectRequestOffThread } from "./parse-thread.js";
@@ -139,15 +139,16 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
   // A large body is judged and parsed on the parse thread (parse-thread.ts), the usual small one
   // here: the same steps (request-inspection.ts), without a round trip to the thread.
   let parsed: ParsedRequest;
-  let body: JsonObject | undefined;
-  let claudeSessionId: string | undefined;
+  // What client detection reads of the body: the body itself, or the thread's digest of it.
+  let sessionBody: ClientSessionBody;
   if (raw.length < options.offThreadParseBytes) {
     const text = requestBodyText(raw);
-    body = requestBodyObject(text);
+    const body = requestBodyObject(text);
     parsed = api.parseRequest(body, text);
+    sessionBody = body;
   } else {
     // The thread may have taken raw's memory: its answer gives the bytes back.
-    ({ parsed, raw, claudeSessionId } = await inspectRequestOffThread(raw, api.api));
+    ({ parsed, raw, clientSessionBody: sessionBody } = await inspectRequestOffThread(raw, api.api));
   }
 
   const kind: CredentialKind = byok ? "byok" : "centralized";
@@ -177,7 +178,7 @@ export async function serveInterception(ctx: ExchangeContext, route: BridgedRout
     provider: route.provider,
     model: parsed.model,
     client,
-    clientSessionId: detectClientSessionId(client, req.headers, body, claudeSessionId),
+    clientSessionId: detectClientSessionId(client, req.headers, sessionBody),
     userAgent,
     credentialKind: kind,
     credentialHint,

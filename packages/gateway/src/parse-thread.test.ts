@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { claudeSessionFromMetadata } from "./client-detection.js";
+import { clientSessionBody } from "./client-detection.js";
+import type { ClientSessionBody } from "./client-detection.js";
 import { InvalidRequestBodyError, UnsupportedRequestError } from "./errors.js";
 import { hideForcedUsage } from "./providers/forced-stream-usage.js";
 import { PROVIDER_APIS } from "./providers/index.js";
@@ -24,7 +25,7 @@ type Answer =
       readonly correlatingToolCallId: string | undefined;
       readonly rewrittenBody: string | undefined;
       readonly clientEvent: unknown;
-      readonly claudeSessionId: string | undefined;
+      readonly clientSessionBody: ClientSessionBody;
     }
   | { readonly error: string; readonly message: string; readonly detail: string | undefined };
 
@@ -35,7 +36,7 @@ function refusal(err: unknown): Answer {
 }
 
 /** What a test compares of a parsed request (a rewritten body as text, whichever type it came as). */
-function answerOf(p: ParsedRequest, claudeSessionId: string | undefined): Answer {
+function answerOf(p: ParsedRequest, sessionBody: ClientSessionBody): Answer {
   return {
     model: p.model,
     stream: p.stream,
@@ -43,7 +44,7 @@ function answerOf(p: ParsedRequest, claudeSessionId: string | undefined): Answer
     correlatingToolCallId: p.correlatingToolCallId,
     rewrittenBody: p.rewrittenBody?.toString(),
     clientEvent: p.clientEvent,
-    claudeSessionId,
+    clientSessionBody: sessionBody,
   };
 }
 
@@ -51,7 +52,7 @@ function inline(raw: Buffer, api: BridgedApi): Answer {
   try {
     const text = requestBodyText(raw);
     const body = requestBodyObject(text);
-    return answerOf(PROVIDER_APIS[api].parseRequest(body, text), claudeSessionFromMetadata(body));
+    return answerOf(PROVIDER_APIS[api].parseRequest(body, text), clientSessionBody(body));
   } catch (err) {
     return refusal(err);
   }
@@ -60,10 +61,10 @@ function inline(raw: Buffer, api: BridgedApi): Answer {
 async function offThread(raw: Buffer, api: BridgedApi): Promise<Answer> {
   const sent = Buffer.from(raw); // the thread may take this one's memory
   try {
-    const { parsed: p, raw: back, claudeSessionId } = await inspectRequestOffThread(sent, api);
+    const { parsed: p, raw: back, clientSessionBody: sessionBody } = await inspectRequestOffThread(sent, api);
     assert.ok(back.equals(raw), "the body's bytes come back whole");
     assert.ok(p.rewrittenBody === undefined || Buffer.isBuffer(p.rewrittenBody), "a rewritten body comes back as bytes");
-    return answerOf(p, claudeSessionId);
+    return answerOf(p, sessionBody);
   } catch (err) {
     return refusal(err);
   }
@@ -119,10 +120,10 @@ describe("inspectRequestOffThread answers as the inline path", () => {
       correlatingToolCallId: undefined,
       rewrittenBody: '{ "model": "gpt-4o", "stream": true, "seed": 9007199254740993, "messages": [{"role":"user","content":"hi"}] ,"stream_options":{"include_usage":true}}\n',
       clientEvent: hideForcedUsage,
-      claudeSessionId: undefined,
+      clientSessionBody: {},
     });
     const claude = await offThread(Buffer.from(cases[13]!.body), "anthropic-messages");
-    assert.equal("claudeSessionId" in claude && claude.claudeSessionId, "9f1c2d3e-0000-4000-8000-00000000abcd");
+    assert.deepEqual("clientSessionBody" in claude && claude.clientSessionBody, { metadata: { user_id: claudeUser } });
     assert.deepEqual(await offThread(Buffer.from("[1]"), "openai-chat"), { error: "InvalidRequestBodyError", message: "invalid request body: the body must be a JSON object", detail: "the body must be a JSON object" });
     assert.deepEqual(await offThread(Buffer.from("{"), "openai-chat"), { error: "InvalidRequestBodyError", message: "invalid request body: the body is not valid JSON", detail: "the body is not valid JSON" });
     assert.deepEqual(await offThread(Buffer.from(deep(600)), "openai-chat"), { error: "InvalidRequestBodyError", message: "invalid request body: the body nests deeper than 512 levels", detail: "the body nests deeper than 512 levels" });

@@ -5,6 +5,7 @@
 // does not keep the process alive while idle; if it dies, the requests it held fail (500) and
 // the next one starts a new thread.
 
+import type { ClientSessionBody } from "./client-detection.js";
 import { InvalidRequestBodyError, UnsupportedRequestError } from "./errors.js";
 import { JobThread, siblingWorkerBootstrap } from "./job-thread.js";
 import { CLIENT_EVENT_FILTERS } from "./providers/client-event-filters.js";
@@ -17,8 +18,8 @@ export interface OffThreadInspection {
   readonly parsed: ParsedRequest;
   /** The body's bytes, back from the thread: the caller's Buffer may have been handed over. */
   readonly raw: Buffer;
-  /** Claude Code's session id in the body's `metadata.user_id`, for detectClientSessionId. */
-  readonly claudeSessionId: string | undefined;
+  /** What detectClientSessionId reads of the body. */
+  readonly clientSessionBody: ClientSessionBody;
 }
 
 const WORKER_BOOTSTRAP = siblingWorkerBootstrap(import.meta.url, "parse-worker");
@@ -54,7 +55,7 @@ function answer(result: ParseJobResult): OffThreadInspection {
     rewrittenBody: result.rewrittenBody === undefined ? undefined : Buffer.from(result.rewrittenBody),
     clientEvent,
   };
-  return { parsed, raw: Buffer.from(result.body), claudeSessionId: result.claudeSessionId };
+  return { parsed, raw: Buffer.from(result.body), clientSessionBody: result.clientSessionBody };
 }
 
 let thread: ParseThread | undefined;

@@ -4,7 +4,8 @@
 // the bytes to send upstream.
 
 import { parentPort } from "node:worker_threads";
-import { claudeSessionFromMetadata } from "./client-detection.js";
+import { clientSessionBody } from "./client-detection.js";
+import type { ClientSessionBody } from "./client-detection.js";
 import { isInvalidRequestBodyError, isUnsupportedRequestError } from "./errors.js";
 import { clientEventFilterName } from "./providers/client-event-filters.js";
 import type { ClientEventFilterName } from "./providers/client-event-filters.js";
@@ -30,8 +31,8 @@ export interface ParseJobInspection {
   /** parseRequest's rewritten body as UTF-8 bytes (transferred). */
   readonly rewrittenBody: ArrayBuffer | undefined;
   readonly clientEvent: ClientEventFilterName | undefined;
-  /** Claude Code's session id in `metadata.user_id` (detectClientSessionId's body part). */
-  readonly claudeSessionId: string | undefined;
+  /** What detectClientSessionId reads of the body. */
+  readonly clientSessionBody: ClientSessionBody;
 }
 
 /** Why the body was refused, as the inline path would have thrown it. */
@@ -65,7 +66,7 @@ function inspect({ id, api, body }: ParseJob): { result: ParseJobResult; transfe
       correlatingToolCallId: parsed.correlatingToolCallId,
       rewrittenBody,
       clientEvent: parsed.clientEvent === undefined ? undefined : clientEventFilterName(parsed.clientEvent),
-      claudeSessionId: claudeSessionFromMetadata(object),
+      clientSessionBody: clientSessionBody(object),
     };
     return { result, transfer: rewrittenBody === undefined ? [body] : [body, rewrittenBody] };
   } catch (err) {
