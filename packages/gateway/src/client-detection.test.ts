@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import type { IncomingHttpHeaders } from "node:http";
 import { describe, it } from "node:test";
-import { CLIENTS, clientSessionBody, detectClient, detectClientSessionId } from "./index.js";
+import { CLIENTS, MAX_CLAUDE_USER_ID_CHARS, clientSessionBody, detectClient, detectClientSessionId } from "./index.js";
 import type { ClientSessionBody } from "./index.js";
 
 describe("detectClient", () => {
@@ -53,12 +53,17 @@ describe("detectClientSessionId", () => {
 describe("clientSessionBody", () => {
   const uuid = "0b5e1f3c-1234-4abc-9def-0123456789ab";
   const jsonUserId = JSON.stringify({ device_id: "d", account_uuid: "a", session_id: "s2" });
+  /** A legacy user id naming session `uuid`, padded to `chars` characters. */
+  const longLegacy = (chars: number): string => `user_${"a".repeat(chars - `user__session_${uuid}`.length)}_session_${uuid}`;
   const cases: { name: string; body: Record<string, unknown>; want: ClientSessionBody; session: string | undefined }[] = [
     { name: "JSON user_id, other metadata and fields dropped", body: { model: "m", metadata: { user_id: jsonUserId, other: "x".repeat(1000) } }, want: { metadata: { user_id: jsonUserId } }, session: "s2" },
     { name: "legacy user_id", body: { metadata: { user_id: `user_abc_account_x_session_${uuid}` } }, want: { metadata: { user_id: `user_abc_account_x_session_${uuid}` } }, session: uuid },
     { name: "user_id without a session", body: { metadata: { user_id: "user_abc" } }, want: { metadata: { user_id: "user_abc" } }, session: undefined },
     { name: "JSON user_id with an empty session_id", body: { metadata: { user_id: JSON.stringify({ session_id: "" }) } }, want: { metadata: { user_id: JSON.stringify({ session_id: "" }) } }, session: undefined },
     { name: "empty user_id", body: { metadata: { user_id: "" } }, want: {}, session: undefined },
+    { name: "user_id as long as read", body: { metadata: { user_id: longLegacy(MAX_CLAUDE_USER_ID_CHARS) } }, want: { metadata: { user_id: longLegacy(MAX_CLAUDE_USER_ID_CHARS) } }, session: uuid },
+    { name: "user_id longer than read", body: { metadata: { user_id: longLegacy(MAX_CLAUDE_USER_ID_CHARS + 1) } }, want: {}, session: undefined },
+    { name: "JSON user_id longer than read", body: { metadata: { user_id: JSON.stringify({ session_id: "s2", pad: "x".repeat(MAX_CLAUDE_USER_ID_CHARS) }) } }, want: {}, session: undefined },
     { name: "user_id not a string", body: { metadata: { user_id: { session_id: "s2" } } }, want: {}, session: undefined },
     { name: "metadata not an object", body: { metadata: `_session_${uuid}` }, want: {}, session: undefined },
     { name: "no metadata", body: { model: "m" }, want: {}, session: undefined },

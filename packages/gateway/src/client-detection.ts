@@ -66,10 +66,17 @@ export interface ClientSessionBody {
   readonly metadata?: unknown;
 }
 
-/** The user id Claude Code puts its session in: `metadata.user_id`, a non-empty string. */
+/**
+ * Longest `metadata.user_id` read for a session: Claude Code's is under 200 characters. Since the
+ * parse thread sends the user id back for the event loop to read, a crafted one of tens of MB
+ * would otherwise be parsed there (28 MB of JSON took 420 ms), stalling every stream.
+ */
+export const MAX_CLAUDE_USER_ID_CHARS = 64 * 1024;
+
+/** The user id Claude Code puts its session in: `metadata.user_id`, a non-empty string within MAX_CLAUDE_USER_ID_CHARS. */
 function claudeUserId(body: ClientSessionBody): string | undefined {
   const userId = asString(asObject(body.metadata)?.user_id);
-  return userId === "" ? undefined : userId;
+  return userId === undefined || userId === "" || userId.length > MAX_CLAUDE_USER_ID_CHARS ? undefined : userId;
 }
 
 /**

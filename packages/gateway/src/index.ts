@@ -57,7 +57,7 @@ export { ALIAS_PREFIX, PROVIDER_ALIAS_PREFIXES, PROVIDER_PREFIXES, resolveRoute,
 export type { BridgedApi, BridgedRoute, PassthroughRoute, ProviderName, RouteMatch, UpstreamTarget } from "./routes.js";
 export { SseParser } from "./sse-parser.js";
 export type { SseEvent } from "./sse-parser.js";
-export { CLIENTS, clientSessionBody, detectClient, detectClientSessionId } from "./client-detection.js";
+export { CLIENTS, MAX_CLAUDE_USER_ID_CHARS, clientSessionBody, detectClient, detectClientSessionId } from "./client-detection.js";
 export type { ClientSessionBody } from "./client-detection.js";
 export { DEFAULT_POOL_OPTIONS, HandlerPool, createHandlerPool } from "./handler-pool.js";
 export type { HandlerPoolOptions, PoolEvent, PoolStats } from "./handler-pool.js";
