@@ -1,5 +1,6 @@
 // Pins the per-user handler pool (reference TestPool, TestPool_Expiry): counts, keys, LRU,
-// TTL not extended on hits, singleflight, failures, shutdown, sweeps and revocations.
+// TTL not extended on hits, singleflight, failures, shutdown, sweeps, revocations and the index
+// of keys by user and API key they use.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
