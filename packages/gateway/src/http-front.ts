@@ -141,16 +141,31 @@ export class HttpFront {
     if (delegation.ignored) log.warn("delegated api key id header ignored: not an in-process request");
     const startedAt = this.o.options.clock.now();
 
-    this.pacer.start(() => {
-      this.serve(req, res, method, target, path, exchange, log, delegation.apiKeyId)
-        .catch((err: unknown) => this.fail(req, res, method, path, err, log))
-        .finally(() => {
-          log.debug({ status: res.statusCode, duration_ms: this.o.options.clock.now() - startedAt }, "request finished");
-          this.active.delete(exchange);
-          if (this.active.size === 0) this.notifyIdle();
-        });
-    });
+    const apiKeyId = delegation.apiKeyId;
+    // The usual lone request starts here, without a closure for the pacer to hold.
+    if (this.pacer.startsNow()) this.begin(req, res, method, target, path, exchange, log, apiKeyId, startedAt);
+    else this.pacer.later(() => this.begin(req, res, method, target, path, exchange, log, apiKeyId, startedAt));
   };
+
+  private begin(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    target: string,
+    path: string,
+    exchange: Cancellation,
+    log: RequestLog,
+    delegatedApiKeyId: string | undefined,
+    startedAt: number,
+  ): void {
+    this.serve(req, res, method, target, path, exchange, log, delegatedApiKeyId)
+      .catch((err: unknown) => this.fail(req, res, method, path, err, log))
+      .finally(() => {
+        log.debug({ status: res.statusCode, duration_ms: this.o.options.clock.now() - startedAt }, "request finished");
+        this.active.delete(exchange);
+        if (this.active.size === 0) this.notifyIdle();
+      });
+  }
 
   /** Ready to serve LLM traffic: running, not draining, and the control plane answers. */
   get ready(): boolean {

@@ -32,26 +32,32 @@ export class StartPacer {
     return this.waiting.length - this.head;
   }
 
-  /** Runs `start` now if this turn has budget left and nothing waits before it; else later. */
-  start(start: () => void): void {
-    if (this.budgetMs === 0) {
-      start();
-      return;
+  /**
+   * Whether a request arriving now may start at once: this turn has budget left and nothing
+   * waits before it. If not, the caller hands its start to later().
+   */
+  startsNow(): boolean {
+    if (this.budgetMs === 0) return true;
+    if (this.pending > 0) return false;
+    const now = this.now();
+    if (this.turnStartedAt < 0) {
+      this.turnStartedAt = now;
+      this.scheduleNextTurn();
     }
-    if (this.pending === 0) {
-      const now = this.now();
-      if (this.turnStartedAt < 0) {
-        this.turnStartedAt = now;
-        this.scheduleNextTurn();
-      }
-      if (now - this.turnStartedAt < this.budgetMs) {
-        start();
-        return;
-      }
-    }
+    return now - this.turnStartedAt < this.budgetMs;
+  }
+
+  /** Runs `start` in a later turn, after every start already waiting. */
+  later(start: () => void): void {
     this.waiting.push(start);
     this.onDeferred();
     this.scheduleNextTurn();
+  }
+
+  /** Runs `start` now if startsNow(), else later(). */
+  start(start: () => void): void {
+    if (this.startsNow()) start();
+    else this.later(start);
   }
 
   private scheduleNextTurn(): void {
