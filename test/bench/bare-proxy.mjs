@@ -90,6 +90,8 @@ const stop = () => {
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);
 
-server.listen(0, "127.0.0.1", () => {
+// The gateway's and the emulator's accept backlog: with Node's default (511) a burst of 1,000
+// streams would lose connection attempts to SYN retries here and not there, an unfair floor.
+server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, () => {
   process.stdout.write(`bare-proxy listening on http://127.0.0.1:${server.address().port}\n`);
 });
