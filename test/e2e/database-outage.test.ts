@@ -118,7 +118,8 @@ describe("PostgreSQL going away and coming back", () => {
     assert.equal(cp.child.exitCode, null);
     await relay.open();
     await ready(cpUrl, cp, "the control plane");
-    assert.ok(logLines(cp).some((l) => l.msg === "database reachable"));
+    // Log lines are written in blocks: the line may reach the pipe a moment after readiness.
+    await eventually("the reachable line", async () => (logLines(cp).some((l) => l.msg === "database reachable") ? true : undefined), 5_000);
     assert.ok(!cp.output().includes(database.url.split("@")[0]!), "the database URL is never logged");
   });
 
