@@ -143,29 +143,9 @@ export class HttpFront {
 
     const apiKeyId = delegation.apiKeyId;
     // The usual lone request starts here, without a closure for the pacer to hold.
-    if (this.pacer.startsNow()) this.begin(req, res, method, target, path, exchange, log, apiKeyId, startedAt);
-    else this.pacer.later(() => this.begin(req, res, method, target, path, exchange, log, apiKeyId, startedAt));
+    if (this.pacer.startsNow()) void this.serve(req, res, method, target, path, exchange, log, apiKeyId, startedAt);
+    else this.pacer.later(() => void this.serve(req, res, method, target, path, exchange, log, apiKeyId, startedAt));
   };
-
-  private begin(
-    req: IncomingMessage,
-    res: ServerResponse,
-    method: string,
-    target: string,
-    path: string,
-    exchange: Cancellation,
-    log: RequestLog,
-    delegatedApiKeyId: string | undefined,
-    startedAt: number,
-  ): void {
-    this.serve(req, res, method, target, path, exchange, log, delegatedApiKeyId)
-      .catch((err: unknown) => this.fail(req, res, method, path, err, log))
-      .finally(() => {
-        log.debug({ status: res.statusCode, duration_ms: this.o.options.clock.now() - startedAt }, "request finished");
-        this.active.delete(exchange);
-        if (this.active.size === 0) this.notifyIdle();
-      });
-  }
 
   /** Ready to serve LLM traffic: running, not draining, and the control plane answers. */
   get ready(): boolean {
@@ -196,6 +176,7 @@ export class HttpFront {
     for (const exchange of this.active) exchange.abort(reason);
   }
 
+  /** Serves one request; a failure becomes its HTTP answer here (fail), and it leaves `active`. */
   private async serve(
     req: IncomingMessage,
     res: ServerResponse,
@@ -205,85 +186,94 @@ export class HttpFront {
     exchange: Cancellation,
     log: RequestLog,
     delegatedApiKeyId: string | undefined,
+    startedAt: number,
   ): Promise<void> {
-    // Unknown routes are refused before any credential check: no RPC, no upstream call. A HEAD
-    // without credentials is a client's connectivity probe (Claude Code's, on the messages
-    // route): it gets the reference's 400, whatever the path.
-    const route = resolveRoute(method, target);
-    if (route === undefined) {
-      if (method === "HEAD" && delegatedApiKeyId === undefined && extractAuthToken(req.headers) === undefined) throw new NoCredentialError();
-      throw new RouteNotSupportedError(method, path);
-    }
-
-    const credential = extractAuthToken(req.headers);
-    // Per credential, before the BYOK guard and any RPC (reference order). A request without one
-    // is refused below anyway.
-    if (this.rateLimiter !== undefined) {
-      const key = rateLimitKey(delegatedApiKeyId, credential?.token);
-      const retryAfter = key === undefined ? 0 : this.rateLimiter.take(key);
-      if (retryAfter > 0) {
-        this.o.metrics.requestsRefusedTotal.inc({ reason: "rate_limited" });
-        throw new RateLimitedError(this.rateLimiter.limit, retryAfter);
+    try {
+      // Unknown routes are refused before any credential check: no RPC, no upstream call. A HEAD
+      // without credentials is a client's connectivity probe (Claude Code's, on the messages
+      // route): it gets the reference's 400, whatever the path.
+      const route = resolveRoute(method, target);
+      if (route === undefined) {
+        if (method === "HEAD" && delegatedApiKeyId === undefined && extractAuthToken(req.headers) === undefined) throw new NoCredentialError();
+        throw new RouteNotSupportedError(method, path);
       }
-    }
-    // The governance header is the first place a credential is read from: present, it is BYOK.
-    const governed = credential?.source === "governance_token";
-    if (governed && !this.o.options.allowByok) throw new ByokNotAllowedError();
-    // ... but with no provider credential of its own beside it, the central key is used, as the
-    // reference does: the same user would get it by leaving the governance header out.
-    const byokCredential = governed ? ownProviderCredential(req.headers, route.provider, credential.token) : undefined;
-    const byok = byokCredential !== undefined;
-    // A delegated in-process request authorizes by key id alone (reference: IsAuthorized{key_id}).
-    // Its Authorization / X-Api-Key are then the user's provider key (BYOK) or unused; they are
-    // stripped or forwarded by mode exactly like on any other request.
-    const userCredential: UserCredential | undefined =
-      delegatedApiKeyId !== undefined ? { keyId: delegatedApiKeyId } : credential && { key: credential.token };
-    if (userCredential === undefined) throw new NoCredentialError();
 
-    let user: AuthorizedUser;
-    try {
-      // SECURITY: the token goes to the control plane only; logs carry its source. A cached
-      // answer comes without a promise; only a miss needs the exchange's AbortSignal.
-      const answer = this.o.controlPlane.authorize(userCredential, () => exchange.signal);
-      user = answer instanceof Promise ? await answer : answer;
-    } catch (err) {
-      this.o.metrics.authorizationsTotal.inc({
-        outcome: isUnauthorizedError(err) ? "denied" : isControlPlaneUnavailableError(err) ? "unavailable" : "error",
-      });
-      throw err;
-    }
-    if (!isUuid(user.ownerId)) {
-      this.o.metrics.authorizationsTotal.inc({ outcome: "denied" });
-      throw new InvalidOwnerIdError();
-    }
-    this.o.metrics.authorizationsTotal.inc({ outcome: "allowed" });
+      const credential = extractAuthToken(req.headers);
+      // Per credential, before the BYOK guard and any RPC (reference order). A request without one
+      // is refused below anyway.
+      if (this.rateLimiter !== undefined) {
+        const key = rateLimitKey(delegatedApiKeyId, credential?.token);
+        const retryAfter = key === undefined ? 0 : this.rateLimiter.take(key);
+        if (retryAfter > 0) {
+          this.o.metrics.requestsRefusedTotal.inc({ reason: "rate_limited" });
+          throw new RateLimitedError(this.rateLimiter.limit, retryAfter);
+        }
+      }
+      // The governance header is the first place a credential is read from: present, it is BYOK.
+      const governed = credential?.source === "governance_token";
+      if (governed && !this.o.options.allowByok) throw new ByokNotAllowedError();
+      // ... but with no provider credential of its own beside it, the central key is used, as the
+      // reference does: the same user would get it by leaving the governance header out.
+      const byokCredential = governed ? ownProviderCredential(req.headers, route.provider, credential.token) : undefined;
+      const byok = byokCredential !== undefined;
+      // A delegated in-process request authorizes by key id alone (reference: IsAuthorized{key_id}).
+      // Its Authorization / X-Api-Key are then the user's provider key (BYOK) or unused; they are
+      // stripped or forwarded by mode exactly like on any other request.
+      const userCredential: UserCredential | undefined =
+        delegatedApiKeyId !== undefined ? { keyId: delegatedApiKeyId } : credential && { key: credential.token };
+      if (userCredential === undefined) throw new NoCredentialError();
 
-    let handler: RequestHandler;
-    try {
-      handler = await this.o.pool.acquire(poolKey(user.ownerId, user.apiKeyId), () => this.o.buildHandler(user));
+      let user: AuthorizedUser;
+      try {
+        // SECURITY: the token goes to the control plane only; logs carry its source. A cached
+        // answer comes without a promise; only a miss needs the exchange's AbortSignal.
+        const answer = this.o.controlPlane.authorize(userCredential, () => exchange.signal);
+        user = answer instanceof Promise ? await answer : answer;
+      } catch (err) {
+        this.o.metrics.authorizationsTotal.inc({
+          outcome: isUnauthorizedError(err) ? "denied" : isControlPlaneUnavailableError(err) ? "unavailable" : "error",
+        });
+        throw err;
+      }
+      if (!isUuid(user.ownerId)) {
+        this.o.metrics.authorizationsTotal.inc({ outcome: "denied" });
+        throw new InvalidOwnerIdError();
+      }
+      this.o.metrics.authorizationsTotal.inc({ outcome: "allowed" });
+
+      let handler: RequestHandler;
+      try {
+        handler = await this.o.pool.acquire(poolKey(user.ownerId, user.apiKeyId), () => this.o.buildHandler(user));
+      } catch (err) {
+        if (isPoolShuttingDownError(err)) throw err;
+        throw new HandlerAcquireError({ cause: err });
+      }
+      try {
+        await handler.serve(route, {
+          req,
+          res,
+          user,
+          byok,
+          byokCredential,
+          presentedKey: credential?.token,
+          cancellation: exchange,
+          logger: log.with({
+            route: route.route,
+            auth_mode: byok ? "byok" : "centralized",
+            credential_source: delegatedApiKeyId !== undefined ? "delegated" : credential?.source,
+          }),
+        });
+      } finally {
+        // A handler revoked while it served leaves the pool once its last request is done (the
+        // pool checks whether any still runs).
+        this.o.pool.release(handler);
+      }
     } catch (err) {
-      if (isPoolShuttingDownError(err)) throw err;
-      throw new HandlerAcquireError({ cause: err });
-    }
-    try {
-      await handler.serve(route, {
-        req,
-        res,
-        user,
-        byok,
-        byokCredential,
-        presentedKey: credential?.token,
-        cancellation: exchange,
-        logger: log.with({
-          route: route.route,
-          auth_mode: byok ? "byok" : "centralized",
-          credential_source: delegatedApiKeyId !== undefined ? "delegated" : credential?.source,
-        }),
-      });
+      this.fail(req, res, method, path, err, log);
     } finally {
-      // A handler revoked while it served leaves the pool once its last request is done (the
-      // pool checks whether any still runs).
-      this.o.pool.release(handler);
+      log.debug({ status: res.statusCode, duration_ms: this.o.options.clock.now() - startedAt }, "request finished");
+      this.active.delete(exchange);
+      if (this.active.size === 0) this.notifyIdle();
     }
   }
 
