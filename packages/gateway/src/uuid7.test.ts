@@ -34,6 +34,21 @@ describe("uuidv7", () => {
     assert.equal(lastDigits.size, 16);
   });
 
+  // The text is written into one buffer and read out per id: a digit left unwritten would
+  // repeat the previous id's there.
+  it("writes every digit of every id afresh: each position takes many values across ids of random times", () => {
+    const ids = Array.from({ length: 2_000 }, () => uuidv7(Math.floor(Math.random() * 0xffff_ffff_ffff)));
+    const digits = (id: string): string => id.replaceAll("-", "");
+    for (let at = 0; at < 32; at++) {
+      const seen = new Set(ids.map((id) => digits(id)[at]));
+      // Position 12 is the version (always 7), 13 the top of a new millisecond's counter (it
+      // starts below 2048: 0-7), 16 the variant (8, 9, a or b).
+      const least = at === 12 ? 1 : at === 13 ? 8 : at === 16 ? 4 : 16;
+      assert.equal(seen.size, least, `digit ${at}: ${[...seen].sort().join("")}`);
+    }
+    for (const id of ids) assert.match(id, FORMAT);
+  });
+
   it("sorts (as text, as Postgres sorts uuid) by the time it was made", () => {
     const times = [1, 255, 256, 65_535, 65_536, 1_700_000_000_000, 1_700_000_000_001, 2 ** 41];
     const ids = times.map((t) => uuidv7(t));
