@@ -1,11 +1,12 @@
 // Keeps the gateway's Authorizer.WatchAuthorizationChanges stream open (API 1.1) and applies
-// what it carries to the AuthCache: the cache is active from the stream's first reset until
-// the stream ends, so it never serves an answer whose revocation it could not hear about.
-// A broken stream is reopened with jittered backoff (50 ms → 10 s), at once when the control
-// plane is found answering again (retrySoon); meanwhile every request asks the control plane.
-// A control plane that answers Unimplemented (older than 1.1) is asked again only after a long
-// pause (it may be upgraded); until then the gateway runs uncached. Each change applied is also
-// told to onChange, for what else the gateway keeps per key or user (its handler pool).
+// what it carries to the AuthCache, when there is one: the cache is active from the stream's
+// first reset until the stream ends, so it never serves an answer whose revocation it could not
+// hear about. A broken stream is reopened with jittered backoff (50 ms → 10 s), at once when the
+// control plane is found answering again (retrySoon); meanwhile every request asks the control
+// plane. A control plane that answers Unimplemented (older than 1.1) is asked again only after a
+// long pause (it may be upgraded); until then the gateway runs uncached. Each change applied is
+// also told to onChange, for what else the gateway keeps per key or user (its handler pool) —
+// the only consumer when the gateway caches no answers (cache off, or an embedded gateway).
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
@@ -19,7 +20,8 @@ import type { Clock } from "./clock.js";
 
 export interface AuthorizationWatchOptions {
   readonly authorizer: Pick<Client<typeof Authorizer>, "watchAuthorizationChanges">;
-  readonly cache: AuthCache;
+  /** Absent when answers are not cached: the watch then only tells onChange. */
+  readonly cache?: AuthCache;
   readonly logger: Logger;
   readonly clock?: Clock;
   readonly backoff?: BackoffOptions;
@@ -67,7 +69,7 @@ export class AuthorizationWatch {
     this.logger = options.logger.child({ component: "authorization_watch" });
   }
 
-  /** True while the stream is open and has delivered its reset (the cache is active). */
+  /** True while the stream is open and has delivered its reset (a cache, if any, is active). */
   get connected(): boolean {
     return this.isConnected;
   }
@@ -119,14 +121,15 @@ export class AuthorizationWatch {
       let delayMs: number;
       if (code === Code.Unimplemented) {
         if (this.support !== "unsupported") {
-          this.logger.info("control plane does not serve WatchAuthorizationChanges (older than 1.1): authorizing every request without a cache");
+          const effect = this.options.cache ? "authorizing every request without a cache" : "pooled handlers are dropped only when they expire";
+          this.logger.info(`control plane does not serve WatchAuthorizationChanges (older than 1.1): ${effect}`);
         }
         this.support = "unsupported";
         delayMs = this.options.unsupportedRetryMs ?? DEFAULT_UNSUPPORTED_RETRY_MS;
       } else {
         delayMs = this.backoff.next();
         const fields = { err: failure, retry_in_ms: delayMs, attempt: this.backoff.attempts };
-        if (wasConnected) this.logger.warn(fields, "authorization watch lost: authorizing every request until it is back");
+        if (wasConnected) this.logger.warn(fields, this.options.cache ? "authorization watch lost: authorizing every request until it is back" : "authorization watch lost: stale handlers are dropped once it is back");
         else this.logger.debug(fields, "authorization watch failed");
         this.options.onFailure?.(failure);
       }
@@ -147,37 +150,37 @@ export class AuthorizationWatch {
     const change = message.change;
     switch (change.case) {
       case "reset":
-        cache.activate();
+        cache?.activate();
         onChange?.({ kind: "all" });
         if (!this.isConnected) {
           this.support = "supported";
           this.backoff.reset();
           this.setConnected(true);
-          this.logger.info("authorization watch connected: caching authorizations");
+          this.logger.info(cache ? "authorization watch connected: caching authorizations" : "authorization watch connected");
           this.options.onConnected?.();
         }
         return;
       case "apiKey":
-        cache.invalidateApiKey(change.value.apiKeyId);
+        cache?.invalidateApiKey(change.value.apiKeyId);
         onChange?.({ kind: "api_key", apiKeyId: change.value.apiKeyId });
         return;
       case "user":
-        cache.invalidateUser(change.value.userId);
+        cache?.invalidateUser(change.value.userId);
         onChange?.({ kind: "user", userId: change.value.userId });
         return;
       case "gatewayKey":
-        cache.clear();
+        cache?.clear();
         onChange?.({ kind: "gateway_key" });
         return;
       default:
         // A change this build does not know (a newer minor): forgetting everything is safe.
-        cache.clear();
+        cache?.clear();
         onChange?.({ kind: "all" });
     }
   }
 
   private setConnected(connected: boolean): void {
-    if (!connected) this.options.cache.deactivate();
+    if (!connected) this.options.cache?.deactivate();
     if (this.isConnected === connected) return;
     this.isConnected = connected;
     this.options.onStateChange?.(connected);

@@ -4,7 +4,9 @@
 //
 // API 1.1 (when this client speaks it): once the control plane first answers, the client asks
 // whether it serves Recorder.RecordBatch (an empty batch) and opens the authorization watch
-// (authorization-watch.ts) that keeps the IsAuthorized cache (auth-cache.ts) honest. Against a
+// (authorization-watch.ts) that keeps the IsAuthorized cache (auth-cache.ts) honest and tells
+// onAuthorizationChange (the gateway's handler pool) — also with the cache off, when the watch
+// only does the latter. Against a
 // control plane answering Unimplemented (API 1.0) it falls back to the 1.0 behaviour: one RPC
 // per record, the synchronous RecordInterception, and IsAuthorized on every request. A client
 // configured to speak 1.0 never uses the 1.1 RPCs.
@@ -89,7 +91,10 @@ export interface ControlPlaneClientOptions {
   readonly transport?: Transport;
   /** Cache events and watch state are counted here when given. */
   readonly metrics?: Pick<GatewayMetrics, "authCacheEventsTotal" | "authWatchConnected">;
-  /** Each authorization change the watch pushes (only while the cache is on: see authCache). */
+  /**
+   * Each authorization change the watch pushes. Given, the watch is opened (API 1.1) even with
+   * the cache off; answers are then still never cached.
+   */
   readonly onAuthorizationChange?: (change: AuthorizationChange) => void;
 }
 
@@ -231,13 +236,17 @@ export class ControlPlaneClient {
 
     this.speaks11 = speaksApi11(options.apiVersion);
     this.batchSupport = this.speaks11 ? "unknown" : "unsupported";
+    const metrics = options.metrics;
     if (this.speaks11 && options.authCache !== false) {
-      const metrics = options.metrics;
       this.authCache = new AuthCache({
         ...options.authCache,
         clock: this.clock,
         onEvent: metrics ? (event) => metrics.authCacheEventsTotal.inc({ event }) : undefined,
       });
+    }
+    // Watched whenever someone listens: the cache, or the handler pool (which must not keep a
+    // revoked key's handler for its 15 minutes just because answers are not cached).
+    if (this.speaks11 && (this.authCache !== undefined || options.onAuthorizationChange !== undefined)) {
       this.watch = new AuthorizationWatch({
         authorizer: this.authorizer,
         cache: this.authCache,

@@ -1,7 +1,8 @@
 // Pins which pooled handlers each pushed authorization change drops, through a real gateway and
 // the fake control plane's watch stream: an API key change its key's handler, a user change all
 // of the user's, a reset (pushed, or the one a reconnected stream starts with) every handler, and
-// a gateway key change none. Counted as handler_pool_events_total{event="revoke"}.
+// a gateway key change none. Counted as handler_pool_events_total{event="revoke"}. A gateway with
+// the authorization cache off watches all the same, for its handlers only: answers stay uncached.
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -67,5 +68,29 @@ describe("handlers dropped by pushed authorization changes", () => {
     // Pushed after it on the same stream: once this one's handler is gone, the gateway key change was applied.
     h.cp.invalidateApiKey(users.b.apiKeyId);
     await eventually(async () => (await handlers(h)) === held - 1, 5_000, "the key change after it");
+  });
+});
+
+describe("handlers dropped with the authorization cache off", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ gateway: { authCache: { enabled: false } } });
+  });
+  after(() => h.close());
+
+  // Property: the watch is opened for the handler pool alone; it drops the key's handler and caches nothing.
+  it("an API key change drops that key's handler, and every request still asks the control plane", async () => {
+    const users = await served(h);
+    const held = await handlers(h);
+    const revokedBefore = await metricValue(h.gateway.metrics.poolEventsTotal, { event: "revoke" });
+    h.cp.invalidateApiKey(users.a1.apiKeyId);
+    await eventually(async () => (await handlers(h)) === held - 1, 5_000, "the key's handler dropped");
+    assert.equal(await metricValue(h.gateway.metrics.poolEventsTotal, { event: "revoke" }), revokedBefore + 1);
+
+    const asked = h.cp.callsOf("IsAuthorized");
+    for (const user of [users.a2, users.a2, users.b]) assert.equal((await chat(h, user)).status, 200);
+    assert.equal(h.cp.callsOf("IsAuthorized") - asked, 3);
+    assert.equal(await handlers(h), held - 1, "the kept handlers serve them");
+    assert.equal(await metricValue(h.gateway.metrics.authCacheEventsTotal), 0);
   });
 });

@@ -236,7 +236,7 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}, process
     }),
     authWatchConnected: new Gauge({
       name: `${p}auth_watch_connected`,
-      help: "1 while the authorization change stream is open and answers are cached, 0 otherwise.",
+      help: "1 while the authorization change stream is open (answers are cached then, unless the cache is off), 0 otherwise.",
       registers,
     }),
     controlPlaneReady: new Gauge({
