@@ -2,8 +2,8 @@
 // it: a real ControlPlane on a real Postgres test database with an embedded Gateway on its
 // in-process transport, mounted under the provider prefixes, and the LLM emulator as upstream.
 // The only addition is a recording wrapper around the in-process transport, so tests can see
-// which RPCs the gateway made (and with what IsAuthorized request) — every call still goes to
-// the real services.
+// which RPCs the gateway made for requests (and with what IsAuthorized request) — every call
+// still goes to the real services; the authorization watch, a background stream, is not listed.
 import type { Transport } from "@connectrpc/connect";
 import pino from "pino";
 import { bootstrapOwner, createControlPlane, type ControlPlane } from "@weir/controlplane";
@@ -39,6 +39,8 @@ export interface EmbeddedStack {
   /** IsAuthorized requests made so far. */
   authorizations(): { key: string; keyId: string }[];
   createUser(username: string): Promise<TestUser>;
+  /** An admin API call as the owner; its JSON answer (throws on a status of 300 or more). */
+  admin(method: string, path: string, body?: unknown): Promise<any>;
   /** The stored interception `id` once it has ended (RecordInterceptionEnded arrived). */
   endedInterception(id: string): Promise<any>;
   /** Forgets recorded RPCs and upstream requests. */
@@ -59,7 +61,7 @@ function recordingTransport(inner: Transport, rpcs: RecordedRpc[]): Transport {
       return inner.unary(method, signal, timeoutMs, header, input, contextValues);
     },
     stream(method, signal, timeoutMs, header, input, contextValues) {
-      rpcs.push({ method: method.name, input: undefined });
+      if (method.name !== "WatchAuthorizationChanges") rpcs.push({ method: method.name, input: undefined });
       return inner.stream(method, signal, timeoutMs, header, input, contextValues);
     },
   };
@@ -90,6 +92,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     ...(options.onHandlerCreate ? { onHandlerCreate: options.onHandlerCreate } : {}),
   });
   await gateway.start();
+  // Tests start from a gateway that hears revocations, and whose first reset (which drops every
+  // pooled handler) cannot land in the middle of a test.
+  const watching = gateway;
+  await eventually("the embedded gateway's authorization watch", async () => ((await watching.metrics.authWatchConnected.get()).values[0]?.value === 1 ? true : undefined));
 
   const owner = await bootstrapOwner(database.db, { username: "owner" });
   const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
@@ -110,6 +116,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     emulator,
     rpcs,
     authorizations: () => rpcs.filter((r) => r.method === "IsAuthorized").map((r) => ({ key: r.input.key ?? "", keyId: r.input.keyId ?? "" })),
+    admin,
     async createUser(username) {
       const user = await admin("POST", "/api/v2/users", { username, role: "member" });
       const key = await admin("POST", `/api/v2/users/${user.id}/keys`, { name: "embedded" });

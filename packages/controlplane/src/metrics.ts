@@ -57,7 +57,7 @@ export class ControlPlaneMetrics {
     });
     this.authorizationWatchers = new Gauge({
       name: `${METRICS_PREFIX}authorization_watchers`,
-      help: "Open WatchAuthorizationChanges streams (gateways caching authorizations).",
+      help: "Open WatchAuthorizationChanges streams (gateways, embedded ones included, hearing revocations).",
       registers,
     });
     this.recordsPurged = new Counter({

@@ -173,7 +173,7 @@ export class Gateway {
    * A pushed authorization change drops the handlers it makes stale at once, instead of at their
    * 15-minute expiry: a handler carries its user's identity and per-user set-up (onHandlerCreate),
    * which must not outlive a deleted key or a suspended user. Handlers serving a request finish
-   * it first (HandlerPool.revoke).
+   * it first (HandlerPool.revoke). Heard with or without the auth cache, embedded or networked.
    */
   private dropStaleHandlers(change: AuthorizationChange): void {
     switch (change.kind) {
@@ -237,7 +237,8 @@ export class Gateway {
   // An embedded gateway's client: every RPC goes through the control plane's in-process
   // transport (no network, no gateway key, no version header; the one transport on which
   // IsAuthorized accepts a delegated key_id). No IsAuthorized cache: an in-process call is one
-  // database query, and there is no network hop to save.
+  // database query, and there is no network hop to save. It still watches authorization changes
+  // (the control plane's own change hub, in memory) to drop stale pooled handlers.
   private inProcessControlPlaneClient(transport: Transport): ControlPlaneClient {
     return new ControlPlaneClient({
       transport,
@@ -251,6 +252,7 @@ export class Gateway {
       onReadyChange: (ready) => this.metrics.controlPlaneReady.set(ready ? 1 : 0),
       onFatalError: this.options.onFatalError,
       metrics: this.metrics,
+      onAuthorizationChange: (change) => this.dropStaleHandlers(change),
     });
   }
 

@@ -41,7 +41,7 @@ export interface GatewayMetrics {
   readonly recordBatchSize: Histogram;
   /** Authorization cache lookups and changes; event: hit, negative_hit, miss, shared, bypass, evict, invalidate. */
   readonly authCacheEventsTotal: Counter<"event">;
-  /** 1 while the authorization watch stream is open (answers are cached), 0 otherwise. */
+  /** 1 while the authorization watch stream is open (answers are cached then, unless the cache is off), 0 otherwise. */
   readonly authWatchConnected: Gauge;
   /** 1 while the control plane answers, 0 otherwise. */
   readonly controlPlaneReady: Gauge;
