@@ -95,7 +95,16 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
   // Tests start from a gateway that hears revocations, and whose first reset (which drops every
   // pooled handler) cannot land in the middle of a test.
   const watching = gateway;
-  await eventually("the embedded gateway's authorization watch", async () => ((await watching.metrics.authWatchConnected.get()).values[0]?.value === 1 ? true : undefined));
+  try {
+    await eventually("the embedded gateway's authorization watch", async () => ((await watching.metrics.authWatchConnected.get()).values[0]?.value === 1 ? true : undefined));
+  } catch (err) {
+    // Otherwise the servers left running keep the test process alive after the failure.
+    await watching.shutdown();
+    await controlPlane.shutdown();
+    await emulator.shutdown();
+    await database.drop();
+    throw err;
+  }
 
   const owner = await bootstrapOwner(database.db, { username: "owner" });
   const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
