@@ -11,7 +11,14 @@ function pacer(budgetMs = 4) {
   const t = { now: 1_000 };
   const ran: string[] = [];
   let deferred = 0;
-  const p = new StartPacer(budgetMs, () => (deferred += 1), () => t.now);
+  const pacer = new StartPacer(budgetMs, () => (deferred += 1), () => t.now);
+  // As the front uses it: at once if the turn allows, else later.
+  const p = {
+    start: (start: () => void): void => (pacer.startsNow() ? start() : pacer.later(start)),
+    get pending(): number {
+      return pacer.pending;
+    },
+  };
   /** A start that costs `costMs` on the clock. */
   const job = (name: string, costMs = 0) => (): void => {
     ran.push(name);

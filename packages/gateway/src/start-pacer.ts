@@ -54,12 +54,6 @@ export class StartPacer {
     this.scheduleNextTurn();
   }
 
-  /** Runs `start` now if startsNow(), else later(). */
-  start(start: () => void): void {
-    if (this.startsNow()) start();
-    else this.later(start);
-  }
-
   private scheduleNextTurn(): void {
     if (this.nextTurnScheduled) return;
     this.nextTurnScheduled = true;

@@ -82,8 +82,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     });
     await gateway.start();
     // Let the authorization watch settle (it is opened with the cache off too, for the handler
-    // pool), so tests start from a caching gateway and no start-up RPC or reset lands in the
-    // middle of a test's count.
+    // pool), so tests start from a gateway that hears changes (and caches, unless told not to),
+    // and no start-up RPC or reset lands in the middle of a test's count.
     if (speaksApi11(gateway.options.apiVersion) && cp.serves("WatchAuthorizationChanges")) {
       await eventually(async () => (await metricValue(gateway.metrics.authWatchConnected)) === 1, 5_000, "authorization watch connected");
     }
