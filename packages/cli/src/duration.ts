@@ -36,3 +36,33 @@ function durationSeconds(input: string): number | undefined {
   const m = /^([1-9][0-9]*)([smhd]?)$/.exec(input.trim());
   return m ? Number(m[1]) * (UNITS[m[2] || "s"] ?? 1) : undefined;
 }
+
+// Settings measured in milliseconds (a per-turn budget, a cache's lifetimes) take "ms" too. A
+// bare number is seconds here as well, so "30" means the same to every duration flag.
+const MS_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const MS_EXAMPLES = "(e.g. 4ms, 500ms, 5s or 1m)";
+
+/** Like parseDurationMs, and "0" (or "0ms", "0s", ...) is 0: a setting that 0 turns off. */
+export function parseDurationMsOrZero(flag: string, input: string): number {
+  if (/^0+(ms|[smhd])?$/.test(input.trim())) return 0;
+  const ms = durationMs(input);
+  if (ms === undefined) throw new CliError(`${flag} must be 0 or a duration ${MS_EXAMPLES}, got ${JSON.stringify(input)}`);
+  return ms;
+}
+
+/** A duration above 0 in whole milliseconds: "250ms", "5s", "1m"; "30" is 30 s. */
+export function parseDurationMs(flag: string, input: string): number {
+  const ms = durationMs(input);
+  if (ms === undefined) throw new CliError(`${flag} must be a duration above 0 ${MS_EXAMPLES}, got ${JSON.stringify(input)}`);
+  return ms;
+}
+
+/** Milliseconds as the flags take them: whole seconds as "60s", anything else as "4ms". */
+export function formatDurationMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+function durationMs(input: string): number | undefined {
+  const m = /^([1-9][0-9]*)(ms|[smhd])?$/.exec(input.trim());
+  return m ? Number(m[1]) * (MS_UNITS[m[2] ?? "s"] ?? 1000) : undefined;
+}
