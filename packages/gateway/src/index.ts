@@ -2,7 +2,14 @@
 
 export { Gateway, createEmbeddedGateway, createGateway } from "./gateway.js";
 export type { GatewayState } from "./gateway.js";
-export { DEFAULT_GATEWAY_OPTIONS, InvalidGatewayOptionsError, resolveGatewayOptions } from "./options.js";
+export {
+  DEFAULT_GATEWAY_OPTIONS,
+  InvalidGatewayOptionsError,
+  MAX_AUTH_CACHE_NEGATIVE_TTL_MS,
+  MAX_AUTH_CACHE_TTL_MS,
+  MAX_START_BUDGET_MS,
+  resolveGatewayOptions,
+} from "./options.js";
 export type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput, ProviderOptions } from "./options.js";
 export { systemClock, sleep } from "./clock.js";
 export type { Clock, TimerHandle } from "./clock.js";

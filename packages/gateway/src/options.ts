@@ -218,6 +218,13 @@ export const DEFAULT_GATEWAY_OPTIONS = Object.freeze({
   apiVersion: API_VERSION,
 });
 
+/** Longest authCache.ttlMs: an allowed answer is trusted at most this long even without a push. */
+export const MAX_AUTH_CACHE_TTL_MS = 60_000;
+/** Longest authCache.negativeTtlMs (refusals are cached only against a client hammering with a bad key). */
+export const MAX_AUTH_CACHE_NEGATIVE_TTL_MS = 5_000;
+/** Largest startBudgetMs (start-pacer.ts). */
+export const MAX_START_BUDGET_MS = 1_000;
+
 /** The options are unusable. */
 export class InvalidGatewayOptionsError extends Error {
   override readonly name = "InvalidGatewayOptionsError";
@@ -340,8 +347,8 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
     authCache: Object.freeze({
       enabled: input.authCache?.enabled ?? d.authCache.enabled,
       maxEntries: positive("authCache.maxEntries", input.authCache?.maxEntries ?? d.authCache.maxEntries),
-      ttlMs: atMost("authCache.ttlMs", input.authCache?.ttlMs ?? d.authCache.ttlMs, 60_000),
-      negativeTtlMs: atMost("authCache.negativeTtlMs", input.authCache?.negativeTtlMs ?? d.authCache.negativeTtlMs, 5_000),
+      ttlMs: atMost("authCache.ttlMs", input.authCache?.ttlMs ?? d.authCache.ttlMs, MAX_AUTH_CACHE_TTL_MS),
+      negativeTtlMs: atMost("authCache.negativeTtlMs", input.authCache?.negativeTtlMs ?? d.authCache.negativeTtlMs, MAX_AUTH_CACHE_NEGATIVE_TTL_MS),
     }),
     pool: Object.freeze({
       maxItems: positive("pool.maxItems", input.pool?.maxItems ?? d.pool.maxItems),
@@ -350,7 +357,7 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
     maxRequestBodyBytes: positive("maxRequestBodyBytes", input.maxRequestBodyBytes ?? d.maxRequestBodyBytes),
     maxUpstreamEventChars: positive("maxUpstreamEventChars", input.maxUpstreamEventChars ?? d.maxUpstreamEventChars),
     offThreadParseBytes: byteCount("offThreadParseBytes", input.offThreadParseBytes ?? d.offThreadParseBytes),
-    startBudgetMs: atMost("startBudgetMs", input.startBudgetMs ?? d.startBudgetMs, 1_000),
+    startBudgetMs: atMost("startBudgetMs", input.startBudgetMs ?? d.startBudgetMs, MAX_START_BUDGET_MS),
     apiVersion,
     logger: input.logger ?? pino({ name: "weir-gateway" }),
     clock: input.clock ?? systemClock,
