@@ -23,11 +23,19 @@ export function parseBooleanEnv(name: string, value: string): boolean {
 export function readBooleanEnvByValue(command: Command): void {
   for (const option of command.options) {
     const envVar = option.envVar;
-    if (!option.isBoolean() || envVar === undefined) continue;
+    // Commander's isBoolean() leaves out --no-x flags, which are switches all the same.
+    if (!(option.isBoolean() || option.negate) || envVar === undefined) continue;
     const key = option.attributeName();
     command.on(`optionEnv:${option.name()}`, () => {
       if (command.getOptionValueSource(key) !== "env") return;
-      if (!parseBooleanEnv(envVar, process.env[envVar] ?? "")) command.setOptionValueWithSource(key, undefined, "env");
+      const value = process.env[envVar] ?? "";
+      const on = parseBooleanEnv(envVar, value);
+      // A --no-x flag's variable names the setting itself: WEIR_AUTH_CACHE=false is
+      // --no-auth-cache; true, or empty (an empty variable is an unset one), leaves the
+      // setting on, as if the flag were not given.
+      if (option.negate) {
+        if (on || value.trim() === "") command.setOptionValueWithSource(key, true, "default");
+      } else if (!on) command.setOptionValueWithSource(key, undefined, "env");
     });
   }
   for (const sub of command.commands) readBooleanEnvByValue(sub);
