@@ -36,6 +36,14 @@ const durations = [
   { command: "start", flag: "--record-retention", env: "WEIR_RECORD_RETENTION", zeroAllowed: true },
 ];
 
+// Settings under a second take milliseconds too ("4ms"), with their own examples.
+const msDurations = [
+  { command: "gateway", flag: "--start-budget", env: "WEIR_START_BUDGET", zeroAllowed: true },
+  { command: "control-plane", flag: "--start-budget", env: "WEIR_START_BUDGET", zeroAllowed: true },
+  { command: "gateway", flag: "--auth-cache-ttl", env: "WEIR_AUTH_CACHE_TTL", zeroAllowed: false },
+  { command: "gateway", flag: "--auth-cache-failure-ttl", env: "WEIR_AUTH_CACHE_FAILURE_TTL", zeroAllowed: true },
+];
+
 const urls = [
   { command: "gateway", flag: "--control-plane-url", env: "WEIR_CONTROL_PLANE_URL", value: "ftp://x" },
   { command: "gateway", flag: "--openai-base-url", env: "WEIR_OPENAI_BASE_URL", value: "notaurl" },
@@ -53,7 +61,7 @@ describe("weir gateway, control-plane and start: bad durations and URLs", () => 
         .options.filter((o) => o.flags.includes("<duration>"))
         .map((o) => `${name} ${o.long} ${o.envVar}`),
     );
-    assert.deepEqual(durations.map((d) => `${d.command} ${d.flag} ${d.env}`).sort(), have.sort());
+    assert.deepEqual([...durations, ...msDurations].map((d) => `${d.command} ${d.flag} ${d.env}`).sort(), have.sort());
   });
 
   for (const d of durations) {
@@ -62,6 +70,18 @@ describe("weir gateway, control-plane and start: bad durations and URLs", () => 
     const want = d.zeroAllowed
       ? `weir: ${d.flag} must be 0 or a duration (e.g. 3600, 90s, 15m, 12h or 30d), got "soon"\n`
       : `weir: ${d.flag} must be a duration above 0 (e.g. 3600, 90s, 15m, 12h or 30d), got "0"\n`;
+    it(`weir ${d.command} names ${d.flag} for ${JSON.stringify(value)}, as a flag and as ${d.env}`, async () => {
+      const [asFlag, asEnv] = await Promise.all([refused([...COMMANDS[d.command]!, d.flag, value]), refused(COMMANDS[d.command]!, { [d.env]: value })]);
+      assert.equal(asFlag, want);
+      assert.equal(asEnv, want);
+    });
+  }
+
+  for (const d of msDurations) {
+    const value = d.zeroAllowed ? "soon" : "0";
+    const want = d.zeroAllowed
+      ? `weir: ${d.flag} must be 0 or a duration (e.g. 4ms, 500ms, 5s or 1m), got "soon"\n`
+      : `weir: ${d.flag} must be a duration above 0 (e.g. 4ms, 500ms, 5s or 1m), got "0"\n`;
     it(`weir ${d.command} names ${d.flag} for ${JSON.stringify(value)}, as a flag and as ${d.env}`, async () => {
       const [asFlag, asEnv] = await Promise.all([refused([...COMMANDS[d.command]!, d.flag, value]), refused(COMMANDS[d.command]!, { [d.env]: value })]);
       assert.equal(asFlag, want);

@@ -2,13 +2,13 @@
 // timeouts — as flags with WEIR_* variables: `weir gateway` and `weir control-plane
 // --embedded-gateway` define and read them here, so they cannot drift apart.
 import { Option, type Command } from "commander";
-import { MAX_UPSTREAM_RETRIES, type GatewayOptionsInput } from "@weir/gateway";
-import { parseDurationSeconds, parseDurationSecondsOrZero, parseTimerSeconds } from "./duration.js";
+import { DEFAULT_GATEWAY_OPTIONS, MAX_START_BUDGET_MS, MAX_UPSTREAM_RETRIES, type GatewayOptionsInput } from "@weir/gateway";
+import { formatDurationMs, parseDurationMsOrZero, parseDurationSeconds, parseDurationSecondsOrZero, parseTimerSeconds } from "./duration.js";
 import { CliError } from "./cli-error.js";
 import { httpUrl } from "./http-url.js";
 import { readSecret } from "./secrets.js";
 
-function positiveInteger(flag: string, value: string): number {
+export function positiveInteger(flag: string, value: string): number {
   if (!/^[1-9][0-9]*$/.test(value.trim())) throw new CliError(`${flag} must be a positive whole number, got ${JSON.stringify(value)}`);
   return Number(value);
 }
@@ -60,10 +60,11 @@ export interface GatewaySettingsFlags {
   shutdownTimeout: string;
   recordFlushTimeout: string;
   recordQueueSize: string;
+  startBudget: string;
 }
 
 /** The shared settings of GatewayOptionsInput (and of EmbeddedGatewayOptionsInput). */
-export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "sendActorHeaders" | "maxConcurrency" | "rateLimit" | "circuitBreaker" | "upstreamTimeoutMs" | "upstreamMaxRetries" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize">>;
+export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "sendActorHeaders" | "maxConcurrency" | "rateLimit" | "circuitBreaker" | "upstreamTimeoutMs" | "upstreamMaxRetries" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize" | "startBudgetMs">>;
 
 export function addGatewaySettingsOptions(command: Command): Command {
   return command
@@ -98,7 +99,21 @@ export function addGatewaySettingsOptions(command: Command): Command {
       new Option("--record-queue-size <records>", "undelivered records beyond which new requests are refused (records of admitted requests are not dropped to make room)")
         .env("WEIR_RECORD_QUEUE_SIZE")
         .default("10000"),
+    )
+    .addOption(
+      new Option(
+        "--start-budget <duration>",
+        `time per event-loop turn spent starting newly arrived requests, so a burst does not stall the streams already relaying; at most ${formatDurationMs(MAX_START_BUDGET_MS)} (0: start every request at once)`,
+      )
+        .env("WEIR_START_BUDGET")
+        .default(formatDurationMs(DEFAULT_GATEWAY_OPTIONS.startBudgetMs)),
     );
+}
+
+function startBudgetMs(value: string): number {
+  const ms = parseDurationMsOrZero("--start-budget", value);
+  if (ms > MAX_START_BUDGET_MS) throw new CliError(`--start-budget must be at most ${formatDurationMs(MAX_START_BUDGET_MS)}, got ${JSON.stringify(value)}`);
+  return ms;
 }
 
 /** The gateway takes up to a year (a closed circuit's run of failures restarting yearly is already never). */
@@ -128,5 +143,6 @@ export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
     shutdownTimeoutMs: parseTimerSeconds("--shutdown-timeout", flags.shutdownTimeout) * 1000,
     recordFlushTimeoutMs: parseTimerSeconds("--record-flush-timeout", flags.recordFlushTimeout) * 1000,
     recordQueueSize: positiveInteger("--record-queue-size", flags.recordQueueSize),
+    startBudgetMs: startBudgetMs(flags.startBudget),
   };
 }

@@ -1,6 +1,7 @@
 // weir gateway — one stateless gateway replica. Run as many as you like with the same key.
 import { Command, Option } from "commander";
 import type { FatalStartupError } from "@weir/gateway";
+import { addAuthCacheOptions, authCacheSettings, type AuthCacheFlags } from "../auth-cache-options.js";
 import { CliError } from "../cli-error.js";
 import { httpUrl } from "../http-url.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
@@ -10,7 +11,7 @@ import { createLogger, logLevelOption } from "../logger.js";
 import { parentGone, runDaemon } from "../run-daemon.js";
 import { requireSecret } from "../secrets.js";
 
-interface GatewayFlags extends GatewaySettingsFlags {
+interface GatewayFlags extends GatewaySettingsFlags, AuthCacheFlags {
   listen: string;
   controlPlaneUrl: string;
   key?: string;
@@ -21,13 +22,15 @@ interface GatewayFlags extends GatewaySettingsFlags {
 }
 
 export function gatewayCommand(): Command {
-  return addGatewaySettingsOptions(
-    new Command("gateway")
-      .description("run a gateway replica: authorize, proxy, stream and record LLM requests")
-      .addOption(new Option("--listen <host:port>", "address to serve LLM traffic on").env("WEIR_GATEWAY_LISTEN").default("127.0.0.1:7081"))
-      .addOption(new Option("--control-plane-url <url>", "control-plane URL (https:// for TLS)").env("WEIR_CONTROL_PLANE_URL").default("http://127.0.0.1:7080"))
-      .addOption(new Option("--key <key>", "the gateway key").env("WEIR_GATEWAY_KEY"))
-      .addOption(new Option("--key-file <path>", "file holding the gateway key").env("WEIR_GATEWAY_KEY_FILE")),
+  return addAuthCacheOptions(
+    addGatewaySettingsOptions(
+      new Command("gateway")
+        .description("run a gateway replica: authorize, proxy, stream and record LLM requests")
+        .addOption(new Option("--listen <host:port>", "address to serve LLM traffic on").env("WEIR_GATEWAY_LISTEN").default("127.0.0.1:7081"))
+        .addOption(new Option("--control-plane-url <url>", "control-plane URL (https:// for TLS)").env("WEIR_CONTROL_PLANE_URL").default("http://127.0.0.1:7080"))
+        .addOption(new Option("--key <key>", "the gateway key").env("WEIR_GATEWAY_KEY"))
+        .addOption(new Option("--key-file <path>", "file holding the gateway key").env("WEIR_GATEWAY_KEY_FILE")),
+    ),
   )
     // Compatibility testing only: speak another contract version than this build's.
     .addOption(new Option("--api-version <major.minor>").env("WEIR_API_VERSION").hideHelp())
@@ -46,6 +49,7 @@ export function gatewayCommand(): Command {
         gatewayKey: requireSecret("the gateway key", "key", flags.key, flags.keyFile),
         listen: parseListen(flags.listen),
         ...gatewaySettings(flags),
+        ...authCacheSettings(flags),
         ...(flags.apiVersion ? { apiVersion: flags.apiVersion } : {}),
         logger,
         // One gateway per process here: its /metrics tells the process's CPU, memory and stalls.
