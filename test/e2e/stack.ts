@@ -65,7 +65,8 @@ export interface Stack {
   readonly ownerToken: string;
   readonly user: { id: string; apiKey: string };
   readonly gatewayKey: { id: string; key: string };
-  startReplica(extraArgs?: string[]): Promise<Replica>;
+  /** Another replica, with more flags and variables than the stack's. */
+  startReplica(extraArgs?: string[], extraEnv?: NodeJS.ProcessEnv): Promise<Replica>;
   stop(): Promise<void>;
 }
 
@@ -104,7 +105,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const gatewayKey = await must("POST", "/api/v2/ai-gateway/keys", { name: "e2e-replicas" });
 
   const replicas: Replica[] = [];
-  const startReplica = async (extraArgs: string[] = []): Promise<Replica> => {
+  const startReplica = async (extraArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<Replica> => {
     const port = await freePort();
     const proc = runWeir(
       ["gateway", "--listen", `127.0.0.1:${port}`, "--log-level", "warn", ...(options.gatewayArgs ?? []), ...extraArgs],
@@ -115,6 +116,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         WEIR_OPENAI_API_KEY: "sk-central-openai",
         WEIR_ANTHROPIC_BASE_URL: emulator.anthropicBaseUrl,
         WEIR_ANTHROPIC_API_KEY: "sk-ant-central",
+        ...extraEnv,
       },
     );
     const replica = { url: `http://127.0.0.1:${port}`, process: proc };
