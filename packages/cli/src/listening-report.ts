@@ -9,7 +9,7 @@ export const LISTENING_REPORT_TYPE = "weir-listening";
 
 export interface ListeningReport {
   readonly type: typeof LISTENING_REPORT_TYPE;
-  /** "http://ip:port" of the listener (an IPv6 address in brackets). */
+  /** "http://ip:port" of the listener, https:// with TLS (an IPv6 address in brackets). */
   readonly url: string;
 }
 
@@ -26,14 +26,14 @@ export function reportListening(url: string, onError: (err: Error) => void): voi
   });
 }
 
-/** The report in an IPC message, or undefined for any other message or a URL that is not an http://ip:port one. */
+/** The report in an IPC message, or undefined for any other message or a URL that is not an http(s)://ip:port one. */
 export function parseListeningReport(message: unknown): ListeningReport | undefined {
   if (typeof message !== "object" || message === null) return undefined;
   const { type, url } = message as Record<string, unknown>;
   if (type !== LISTENING_REPORT_TYPE || typeof url !== "string" || !URL.canParse(url)) return undefined;
   const parsed = new URL(url);
   const ip = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
-  // A bound port is never 0; URL leaves port 80 out of `port`, as it leaves it out of the text.
-  if (parsed.protocol !== "http:" || isIP(ip) === 0 || parsed.port === "0" || parsed.pathname !== "/") return undefined;
+  // A bound port is never 0; URL leaves port 80 (443) out of `port`, as it leaves it out of the text.
+  if ((parsed.protocol !== "http:" && parsed.protocol !== "https:") || isIP(ip) === 0 || parsed.port === "0" || parsed.pathname !== "/") return undefined;
   return { type, url };
 }

@@ -10,7 +10,7 @@
 // memory (in-memory-connections.ts): undici's connector hands the client one end of an
 // in-memory duplex pair and emits the other end as a `connection` on an http.Server that never
 // listens, remembering that server-side end in a WeakSet. Everything that came over a network
-// arrives on a socket that can never be in that set: a net.Socket accepted by the gateway's
+// arrives on a socket that can never be in that set: a TCP or TLS socket accepted by the gateway's
 // listener or by the control plane (mounted), or — for HTTP/2 — a NON-delegating in-memory
 // connection of the HTTP/2 relay (http2-bridge.ts). A network client can send the header, but
 // it is removed and ignored before credential extraction, so the request needs a real

@@ -7,6 +7,8 @@
 // when the control plane is still unreachable: the gateway then serves /healthz, answers LLM
 // requests with 503 "could not connect to the control plane", reports /readyz 503 and keeps
 // retrying in the background (50 ms → 10 s), like the reference's standalone gateway.
+// With options.tls the listener serves HTTPS (HTTP/1.1 over TLS); its files are read and
+// checked first, and a bad one rejects with TlsFilesError before the control plane is asked.
 //
 // shutdown(): stops accepting, lets in-flight requests finish within shutdownTimeoutMs (then
 // aborts them: streams end with the provider's error event), flushes queued records within
@@ -22,7 +24,9 @@ import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Http2ServerRequest } from "node:http2";
 import type { Http2ServerResponse } from "node:http2";
-import type { AddressInfo } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
+import type { Server as HttpsServer } from "node:https";
+import type { AddressInfo, Socket } from "node:net";
 import type { Transport } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
@@ -46,6 +50,8 @@ import { resolveGatewayOptions } from "./options.js";
 import type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput } from "./options.js";
 import { ProviderKeyPool } from "./provider-key-pool.js";
 import { RecordQueue } from "./record-queue.js";
+import { loadTlsFiles } from "./tls-files.js";
+import type { TlsCredentials } from "./tls-files.js";
 import type { GatewayRecord } from "./records.js";
 import { createRequestHandler } from "./request-handler.js";
 import type { RequestHandler } from "./request-handler.js";
@@ -58,6 +64,9 @@ export type GatewayState = "new" | "starting" | "running" | "stopping" | "stoppe
 
 /** Accept backlog of the gateway's listener (Node's default is 511). */
 const LISTEN_BACKLOG = 4096;
+
+/** Request headers must arrive within this long of a connection's request starting. */
+const HEADERS_TIMEOUT_MS = 60_000;
 
 /** How long aborted requests get to wind down after the shutdown deadline. */
 const ABORT_GRACE_MS = 5_000;
@@ -81,7 +90,14 @@ export class Gateway {
   private readonly connections: InMemoryConnections;
   private readonly http2Bridge: Http2Bridge;
   private readonly idleSweeper: IdleSweeper;
-  private server: Server | undefined;
+  private server: Server | HttpsServer | undefined;
+  /**
+   * With TLS: every accepted TCP connection until it closes. Node's HTTP layer only knows a
+   * connection once its handshake is done, so closeAllConnections() misses one still in its
+   * handshake (a client that connected and sent nothing holds it up to 120 s), and
+   * server.close() would wait for it.
+   */
+  private readonly tlsSockets = new Set<Socket>();
   private address: string | undefined;
   private lifecycle: GatewayState = "new";
   private stopping: Promise<void> | undefined;
@@ -256,7 +272,7 @@ export class Gateway {
     });
   }
 
-  /** "http://host:port" of the listener; only after start(). */
+  /** "http://host:port" of the listener ("https://" with TLS); only after start(). */
   get url(): string {
     if (this.address === undefined) throw new Error(this.embedded ? "an embedded gateway has no listener: mount its handler" : "gateway not started");
     return this.address;
@@ -307,9 +323,11 @@ export class Gateway {
       "gateway starting",
     );
     try {
+      // Before the control plane: a wrong file is the operator's to fix, however long that takes.
+      const tls = this.options.tls === undefined || this.embedded ? undefined : await loadTlsFiles(this.options.tls);
       await this.controlPlane.start();
       if (this.stopping !== undefined) throw new Error("gateway shut down during start-up");
-      if (!this.embedded) await this.listen();
+      if (!this.embedded) await this.listen(tls);
     } catch (err) {
       this.lifecycle = "stopped";
       this.logger.error({ err }, "gateway failed to start");
@@ -318,11 +336,11 @@ export class Gateway {
     }
     this.front.setRunning(true);
     this.lifecycle = "running";
-    this.logger.info({ url: this.address, ready: this.front.ready }, this.embedded ? "embedded gateway serving" : "gateway listening");
+    this.logger.info({ url: this.address, tls: this.options.tls !== undefined, ready: this.front.ready }, this.embedded ? "embedded gateway serving" : "gateway listening");
   }
 
-  private async listen(): Promise<void> {
-    const server = createServer({ headersTimeout: 60_000 }, this.front.handle);
+  private async listen(tls: TlsCredentials | undefined): Promise<void> {
+    const server = tls === undefined ? createServer({ headersTimeout: HEADERS_TIMEOUT_MS }, this.front.handle) : this.createTlsServer(tls);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -336,7 +354,23 @@ export class Gateway {
     });
     const address = server.address() as AddressInfo;
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-    this.address = `http://${host}:${address.port}`;
+    this.address = `${tls === undefined ? "http" : "https"}://${host}:${address.port}`;
+  }
+
+  // HTTP/1.1 only (the front's handler takes HTTP/1.1 requests; HTTP/2 would need the relay).
+  // SECURITY: TLS 1.2 at least, Node's default, stated so that a runtime flag such as
+  // --tls-min-v1.0 in NODE_OPTIONS cannot lower it. A cleartext request to this port fails its
+  // handshake and Node destroys the connection at once (the client sees a reset).
+  private createTlsServer(tls: TlsCredentials): HttpsServer {
+    const server = createHttpsServer(
+      { cert: tls.cert, key: tls.key, minVersion: "TLSv1.2", ALPNProtocols: ["http/1.1"], headersTimeout: HEADERS_TIMEOUT_MS },
+      this.front.handle,
+    );
+    server.on("connection", (socket: Socket) => {
+      this.tlsSockets.add(socket);
+      socket.once("close", () => this.tlsSockets.delete(socket));
+    });
+    return server;
   }
 
   /** Graceful, bounded, idempotent. */
@@ -383,6 +417,7 @@ export class Gateway {
     }
     await this.release();
     server?.closeAllConnections();
+    for (const socket of this.tlsSockets) socket.destroy();
     await closed;
     this.front.setRunning(false);
     this.lifecycle = "stopped";

@@ -11,6 +11,8 @@ export {
   resolveGatewayOptions,
 } from "./options.js";
 export type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput, ProviderOptions } from "./options.js";
+export { TlsFilesError, describeTlsFilesError, isTlsFilesError } from "./tls-files.js";
+export type { TlsFileNames, TlsFiles, TlsFilesProblem } from "./tls-files.js";
 export { systemClock, sleep } from "./clock.js";
 export type { Clock, TimerHandle } from "./clock.js";
 export { Backoff, DEFAULT_BACKOFF, createBackoff } from "./backoff.js";

@@ -34,3 +34,22 @@ describe("resolveGatewayOptions: offThreadParseBytes", () => {
     }
   });
 });
+
+describe("resolveGatewayOptions: tls", () => {
+  // Both files or no TLS: a half-given pair is refused by name, never served as cleartext.
+  it("takes both files, defaults to none, refuses an empty or missing one", () => {
+    assert.equal(resolveGatewayOptions(base).tls, undefined);
+    assert.deepEqual(resolveGatewayOptions({ ...base, tls: { certFile: "/c.pem", keyFile: "/k.pem" } }).tls, { certFile: "/c.pem", keyFile: "/k.pem" });
+    const cases = [
+      { tls: { certFile: "", keyFile: "/k.pem" }, want: 'tls.certFile must be a file path, got ""' },
+      { tls: { certFile: "/c.pem", keyFile: " " }, want: 'tls.keyFile must be a file path, got " "' },
+      { tls: { certFile: "/c.pem" }, want: "tls.keyFile must be a file path, got undefined" },
+    ];
+    for (const c of cases) {
+      assert.throws(
+        () => resolveGatewayOptions({ ...base, tls: c.tls as { certFile: string; keyFile: string } }),
+        (err: unknown) => err instanceof InvalidGatewayOptionsError && err.message === c.want,
+      );
+    }
+  });
+});

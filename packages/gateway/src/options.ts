@@ -14,6 +14,7 @@ import { systemClock } from "./clock.js";
 import type { AuthorizedUser } from "./control-plane-client.js";
 import type { FatalStartupError } from "./errors.js";
 import { DEFAULT_RECORD_QUEUE_OPTIONS } from "./record-queue.js";
+import type { TlsFiles } from "./tls-files.js";
 import { MAX_UPSTREAM_RETRIES } from "./upstream-retry.js";
 
 /** One upstream provider. */
@@ -40,6 +41,11 @@ export interface GatewayOptions {
   /** The shared gateway key. SECURITY: never logged; only its first 11 characters (prefix). */
   readonly gatewayKey: string;
   readonly listen: { readonly host: string; readonly port: number };
+  /**
+   * PEM certificate and key: the listener serves HTTPS (HTTP/1.1, TLS 1.2 or later) instead of
+   * cleartext HTTP. Read and checked at start(). Undefined: cleartext (and always when embedded).
+   */
+  readonly tls: TlsFiles | undefined;
   readonly openai: ProviderOptions;
   readonly anthropic: ProviderOptions;
   /** Allow requests that bring their own provider key (X-AI-Governance-Token). */
@@ -143,6 +149,7 @@ export interface GatewayOptionsInput {
   readonly controlPlaneUrl: string;
   readonly gatewayKey: string;
   readonly listen?: { readonly host?: string; readonly port?: number };
+  readonly tls?: TlsFiles | undefined;
   readonly openai?: ProviderOptionsInput;
   readonly anthropic?: ProviderOptionsInput;
   readonly allowByok?: boolean;
@@ -184,7 +191,7 @@ export interface GatewayOptionsInput {
  * Embedded mode (a gateway inside the control plane's process): the control plane's in-process
  * transport instead of its URL and a gateway key, and no listener of its own.
  */
-export interface EmbeddedGatewayOptionsInput extends Omit<GatewayOptionsInput, "controlPlaneUrl" | "gatewayKey" | "listen" | "processMetrics"> {
+export interface EmbeddedGatewayOptionsInput extends Omit<GatewayOptionsInput, "controlPlaneUrl" | "gatewayKey" | "listen" | "tls" | "processMetrics"> {
   readonly controlPlaneTransport: Transport;
 }
 
@@ -281,6 +288,15 @@ function url(name: string, value: string): string {
   return value;
 }
 
+function tlsFiles(input: TlsFiles | undefined): TlsFiles | undefined {
+  if (input === undefined) return undefined;
+  for (const name of ["certFile", "keyFile"] as const) {
+    const path: unknown = input[name];
+    if (typeof path !== "string" || path.trim() === "") throw new InvalidGatewayOptionsError(`tls.${name} must be a file path, got ${JSON.stringify(path)}`);
+  }
+  return Object.freeze({ certFile: input.certFile, keyFile: input.keyFile });
+}
+
 function providerOptions(name: string, input: ProviderOptionsInput | undefined, defaultBaseUrl: string): ProviderOptions {
   if (input?.apiKey !== undefined && input.apiKeys !== undefined) throw new InvalidGatewayOptionsError(`${name}: give apiKey or apiKeys, not both`);
   // A single empty key means "none" (an empty variable is an unset one).
@@ -298,7 +314,7 @@ function resolveEmbeddedGatewayOptions({ controlPlaneTransport, ...shared }: Emb
   const resolved = resolveGatewayOptions({ ...shared, controlPlaneUrl: "http://control-plane.in-process", gatewayKey: "in-process" });
   // Its process's metrics are the control plane's (exported twice, they would disagree on nothing
   // but their names).
-  return Object.freeze({ ...resolved, controlPlaneUrl: "", gatewayKey: "", processMetrics: false, controlPlaneTransport });
+  return Object.freeze({ ...resolved, controlPlaneUrl: "", gatewayKey: "", tls: undefined, processMetrics: false, controlPlaneTransport });
 }
 
 /** Applies the defaults, validates, and freezes. */
@@ -316,6 +332,7 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
     controlPlaneUrl: url("controlPlaneUrl", input.controlPlaneUrl),
     gatewayKey: input.gatewayKey.trim(),
     listen: Object.freeze({ host: input.listen?.host ?? d.listen.host, port }),
+    tls: tlsFiles(input.tls),
     openai: providerOptions("openai", input.openai, d.openai.baseUrl),
     anthropic: providerOptions("anthropic", input.anthropic, d.anthropic.baseUrl),
     allowByok: input.allowByok ?? d.allowByok,

@@ -16,6 +16,8 @@ interface GatewayFlags extends GatewaySettingsFlags, AuthCacheFlags {
   controlPlaneUrl: string;
   key?: string;
   keyFile?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
   apiVersion?: string;
   exitWithParent?: boolean;
   logLevel: string;
@@ -29,7 +31,10 @@ export function gatewayCommand(): Command {
         .addOption(new Option("--listen <host:port>", "address to serve LLM traffic on").env("WEIR_GATEWAY_LISTEN").default("127.0.0.1:7081"))
         .addOption(new Option("--control-plane-url <url>", "control-plane URL (https:// for TLS)").env("WEIR_CONTROL_PLANE_URL").default("http://127.0.0.1:7080"))
         .addOption(new Option("--key <key>", "the gateway key").env("WEIR_GATEWAY_KEY"))
-        .addOption(new Option("--key-file <path>", "file holding the gateway key").env("WEIR_GATEWAY_KEY_FILE")),
+        .addOption(new Option("--key-file <path>", "file holding the gateway key").env("WEIR_GATEWAY_KEY_FILE"))
+        // Not the control plane's WEIR_TLS_* variables: one environment file may serve both daemons.
+        .addOption(new Option("--tls-cert-file <path>", "PEM certificate (chain); serves HTTPS (HTTP/1.1, TLS 1.2+)").env("WEIR_GATEWAY_TLS_CERT_FILE"))
+        .addOption(new Option("--tls-key-file <path>", "PEM private key for --tls-cert-file").env("WEIR_GATEWAY_TLS_KEY_FILE")),
     ),
   )
     // Compatibility testing only: speak another contract version than this build's.
@@ -39,8 +44,9 @@ export function gatewayCommand(): Command {
     .addOption(new Option("--exit-with-parent", "shut down when standard input closes").env("WEIR_EXIT_WITH_PARENT").hideHelp())
     .addOption(logLevelOption())
     .action(async (flags: GatewayFlags) => {
+      if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new CliError("--tls-cert-file and --tls-key-file must be given together");
       // Loaded here, not at the top: every other command starts without the gateway's code.
-      const { createGateway, isFatalStartupError } = await import("@weir/gateway");
+      const { createGateway, describeTlsFilesError, isFatalStartupError, isTlsFilesError } = await import("@weir/gateway");
       const logger = createLogger(flags.logLevel, "weir-gateway");
       let onFatal: (err: FatalStartupError) => void = () => {};
       const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
@@ -48,6 +54,7 @@ export function gatewayCommand(): Command {
         controlPlaneUrl: httpUrl("--control-plane-url", flags.controlPlaneUrl),
         gatewayKey: requireSecret("the gateway key", "key", flags.key, flags.keyFile),
         listen: parseListen(flags.listen),
+        tls: flags.tlsCertFile && flags.tlsKeyFile ? { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile } : undefined,
         ...gatewaySettings(flags),
         ...authCacheSettings(flags),
         ...(flags.apiVersion ? { apiVersion: flags.apiVersion } : {}),
@@ -69,6 +76,7 @@ export function gatewayCommand(): Command {
       } catch (err) {
         // Fatal control-plane answers (bad key, incompatible version) are one line already.
         if (isFatalStartupError(err)) throw new CliError(err.message);
+        if (isTlsFilesError(err)) throw new CliError(describeTlsFilesError(err, { certFile: "--tls-cert-file", keyFile: "--tls-key-file" }));
         throw err;
       }
       // Lost records are an audit gap: the supervisor must see that this shutdown was not clean.
