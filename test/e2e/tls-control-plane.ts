@@ -1,7 +1,8 @@
 // A `weir control-plane` serving TLS on a test database, for the TLS tests of the gateway and the
 // admin CLI: its certificate names IP 127.0.0.1 and is made by openssl, self-signed or issued by a
 // private CA (as a company's internal CA would). A server without TLS comes with it, for
-// https:// pointed at the wrong place.
+// https:// pointed at the wrong place. The certificates alone (makeTestCertificates) serve a
+// gateway's own TLS too.
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -29,20 +30,38 @@ export interface TlsControlPlane {
 const openssl = (args: string[]) => promisify(execFile)("openssl", args);
 const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"];
 
-export async function startTlsControlPlane(options: { privateCa: boolean }): Promise<TlsControlPlane> {
+/** PEM files in a temporary directory of their own. */
+export interface TestCertificates {
+  readonly dir: string;
+  /** The server's certificate, for IP 127.0.0.1, and its key. */
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The certificate a client must trust: the private CA's, or the self-signed one. */
+  readonly trustFile: string;
+  /** A key of another certificate (the CA's, or one made for nothing). */
+  readonly otherKeyFile: string;
+}
+
+export async function makeTestCertificates(options: { privateCa: boolean; commonName: string }): Promise<TestCertificates> {
   const dir = await mkdtemp(join(tmpdir(), "weir-tls-"));
   const certFile = join(dir, "cert.pem");
   const keyFile = join(dir, "key.pem");
-  const leaf = ["-subj", "/CN=weir-control-plane", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile];
+  const otherKeyFile = join(dir, "other-key.pem");
+  const leaf = ["-subj", `/CN=${options.commonName}`, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile];
   let trustFile = certFile;
   if (options.privateCa) {
     trustFile = join(dir, "ca.pem");
-    const caKey = join(dir, "ca-key.pem");
-    await openssl(["req", "-x509", ...EC_KEY, "-subj", "/CN=weir-test-ca", "-keyout", caKey, "-out", trustFile]);
-    await openssl(["req", "-x509", "-CA", trustFile, "-CAkey", caKey, ...EC_KEY, "-addext", "basicConstraints=critical,CA:FALSE", ...leaf]);
+    await openssl(["req", "-x509", ...EC_KEY, "-subj", "/CN=weir-test-ca", "-keyout", otherKeyFile, "-out", trustFile]);
+    await openssl(["req", "-x509", "-CA", trustFile, "-CAkey", otherKeyFile, ...EC_KEY, "-addext", "basicConstraints=critical,CA:FALSE", ...leaf]);
   } else {
     await openssl(["req", "-x509", ...EC_KEY, ...leaf]);
+    await openssl(["genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", otherKeyFile]);
   }
+  return { dir, certFile, keyFile, trustFile, otherKeyFile };
+}
+
+export async function startTlsControlPlane(options: { privateCa: boolean }): Promise<TlsControlPlane> {
+  const { dir, certFile, keyFile, trustFile } = await makeTestCertificates({ ...options, commonName: "weir-control-plane" });
   const database = await createTestDatabase();
   const ownerToken = (await bootstrapOwner(database.db, { username: "owner" })).key;
   const controlPlane = runWeir(["control-plane", "--listen", "127.0.0.1:0", "--log-level", "info", "--tls-cert-file", certFile, "--tls-key-file", keyFile], {
