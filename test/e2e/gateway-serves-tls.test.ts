@@ -188,6 +188,22 @@ describe("weir gateway serving TLS", () => {
     assert.equal((await trustingFetch(`${url}/healthz`)).status, 200);
   });
 
+  it("cancels the upstream request when a client over TLS goes away mid-stream", async () => {
+    const upstreamBefore = stack.emulator.requests.length;
+    const client = new AbortController();
+    const stream = await openai().chat.completions.create(
+      { model: "gpt-4o-mini", messages: [{ role: "user", content: "Abandoned over TLS" }], stream: true },
+      { headers: { "x-emulator-event-delay-ms": "200", "x-emulator-events": "20" }, signal: client.signal },
+    );
+    const chunks = stream[Symbol.asyncIterator]();
+    assert.equal((await chunks.next()).done, false);
+    client.abort();
+    await eventually("the upstream request aborted", async () => (stack.emulator.requests.length === upstreamBefore + 1 && stack.emulator.requests.at(-1)?.aborted ? true : undefined));
+    const want = ++seen;
+    const [ended] = await recorded(stack, (l) => l.length === want && l[0]?.ended_at !== null);
+    assert.deepEqual({ prompt: ended.prompts[0]?.prompt, error_type: ended.error_type }, { prompt: "Abandoned over TLS", error_type: "client_disconnected" });
+  });
+
   // Last: it stops the gateway. Bounded: a connection still in its TLS handshake used to hold
   // the exit up until Node's handshake timeout (120 s).
   it("lets a stream in flight over TLS finish on SIGTERM, then exits 0", { timeout: 20_000 }, async () => {
