@@ -50,13 +50,13 @@ import { resolveGatewayOptions } from "./options.js";
 import type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput } from "./options.js";
 import { ProviderKeyPool } from "./provider-key-pool.js";
 import { RecordQueue } from "./record-queue.js";
-import { loadTlsFiles } from "./tls-files.js";
-import type { TlsCredentials } from "./tls-files.js";
 import type { GatewayRecord } from "./records.js";
 import { createRequestHandler } from "./request-handler.js";
 import type { RequestHandler } from "./request-handler.js";
 import { PROVIDERS } from "./routes.js";
 import type { ProviderName } from "./routes.js";
+import { loadTlsFiles } from "./tls-files.js";
+import type { TlsCredentials } from "./tls-files.js";
 import { Upstream } from "./upstream.js";
 
 /** Lifecycle states. */
@@ -65,7 +65,7 @@ export type GatewayState = "new" | "starting" | "running" | "stopping" | "stoppe
 /** Accept backlog of the gateway's listener (Node's default is 511). */
 const LISTEN_BACKLOG = 4096;
 
-/** Request headers must arrive within this long of a connection's request starting. */
+/** How long a request's headers may take to arrive (Node's headersTimeout), with TLS or without. */
 const HEADERS_TIMEOUT_MS = 60_000;
 
 /** How long aborted requests get to wind down after the shutdown deadline. */
