@@ -11,7 +11,7 @@ export {
   resolveGatewayOptions,
 } from "./options.js";
 export type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput, ProviderOptions } from "./options.js";
-export { TlsFilesError, describeTlsFilesError, isTlsFilesError } from "./tls-files.js";
+export { TlsFilesError, describeTlsFilesError, isTlsFilesError, loadTlsFiles } from "./tls-files.js";
 export type { TlsFileNames, TlsFiles, TlsFilesProblem } from "./tls-files.js";
 export { systemClock, sleep } from "./clock.js";
 export type { Clock, TimerHandle } from "./clock.js";

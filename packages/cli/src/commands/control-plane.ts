@@ -9,6 +9,7 @@ import { parseListen } from "../listen-address.js";
 import { createLogger, logLevelOption } from "../logger.js";
 import { recordRetentionMs, recordRetentionOption } from "../record-retention-option.js";
 import { runDaemon } from "../run-daemon.js";
+import { checkTlsFiles, tlsFilesFromFlags } from "../tls-flags.js";
 
 interface ControlPlaneFlags extends DatabaseFlags, GatewaySettingsFlags {
   listen: string;
@@ -42,14 +43,17 @@ export function controlPlaneCommand(): Command {
         ),
     ).addOption(logLevelOption()),
   ).action(async (flags: ControlPlaneFlags, command: Command) => {
-    if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new CliError("--tls-cert-file and --tls-key-file must be given together");
+    const tls = tlsFilesFromFlags(flags);
     refuseFlagsWithoutEffect(flags, command);
+    // Before the database is opened (an embedded one started and migrated): a wrong file is the
+    // operator's to fix, and it gets one line naming it.
+    if (tls !== undefined) await checkTlsFiles(tls);
     const logger = createLogger(flags.logLevel, "weir-control-plane");
     const options = {
       listen: parseListen(flags.listen),
       databaseUrl: databaseUrl(flags),
       embeddedDataDir: flags.dataDir,
-      tls: flags.tlsCertFile && flags.tlsKeyFile ? { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile } : undefined,
+      tls,
       recordRetentionMs: recordRetentionMs(flags.recordRetention),
       databaseWaitMs: parseDurationSecondsOrZero("--database-wait", flags.databaseWait) * 1000,
       logger,

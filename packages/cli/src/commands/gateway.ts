@@ -10,6 +10,7 @@ import { reportListening } from "../listening-report.js";
 import { createLogger, logLevelOption } from "../logger.js";
 import { parentGone, runDaemon } from "../run-daemon.js";
 import { requireSecret } from "../secrets.js";
+import { tlsFilesCliError, tlsFilesFromFlags } from "../tls-flags.js";
 
 interface GatewayFlags extends GatewaySettingsFlags, AuthCacheFlags {
   listen: string;
@@ -44,9 +45,9 @@ export function gatewayCommand(): Command {
     .addOption(new Option("--exit-with-parent", "shut down when standard input closes").env("WEIR_EXIT_WITH_PARENT").hideHelp())
     .addOption(logLevelOption())
     .action(async (flags: GatewayFlags) => {
-      if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new CliError("--tls-cert-file and --tls-key-file must be given together");
+      const tls = tlsFilesFromFlags(flags);
       // Loaded here, not at the top: every other command starts without the gateway's code.
-      const { createGateway, describeTlsFilesError, isFatalStartupError, isTlsFilesError } = await import("@weir/gateway");
+      const { createGateway, isFatalStartupError, isTlsFilesError } = await import("@weir/gateway");
       const logger = createLogger(flags.logLevel, "weir-gateway");
       let onFatal: (err: FatalStartupError) => void = () => {};
       const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
@@ -54,7 +55,7 @@ export function gatewayCommand(): Command {
         controlPlaneUrl: httpUrl("--control-plane-url", flags.controlPlaneUrl),
         gatewayKey: requireSecret("the gateway key", "key", flags.key, flags.keyFile),
         listen: parseListen(flags.listen),
-        tls: flags.tlsCertFile && flags.tlsKeyFile ? { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile } : undefined,
+        tls,
         ...gatewaySettings(flags),
         ...authCacheSettings(flags),
         ...(flags.apiVersion ? { apiVersion: flags.apiVersion } : {}),
@@ -76,7 +77,7 @@ export function gatewayCommand(): Command {
       } catch (err) {
         // Fatal control-plane answers (bad key, incompatible version) are one line already.
         if (isFatalStartupError(err)) throw new CliError(err.message);
-        if (isTlsFilesError(err)) throw new CliError(describeTlsFilesError(err, { certFile: "--tls-cert-file", keyFile: "--tls-key-file" }));
+        if (isTlsFilesError(err)) throw await tlsFilesCliError(err);
         throw err;
       }
       // Lost records are an audit gap: the supervisor must see that this shutdown was not clean.
