@@ -91,6 +91,7 @@ describe("weir gateway: authorization cache flags", () => {
     { args: ["--auth-cache-size", "-5"], want: '--auth-cache-size must be a positive whole number, got "-5"' },
     { args: ["--auth-cache-size", "1.5"], want: '--auth-cache-size must be a positive whole number, got "1.5"' },
     { args: [], env: { WEIR_AUTH_CACHE_SIZE: "many" }, want: '--auth-cache-size must be a positive whole number, got "many"' },
+    { args: ["--auth-cache-size", "9007199254740992"], want: '--auth-cache-size must be at most 9007199254740991, got "9007199254740992"' },
     { args: ["--auth-cache-ttl", "0"], want: '--auth-cache-ttl must be a duration above 0 (e.g. 4ms, 500ms, 5s or 1m), got "0"' },
     { args: ["--auth-cache-ttl", "soon"], want: '--auth-cache-ttl must be a duration above 0 (e.g. 4ms, 500ms, 5s or 1m), got "soon"' },
     { args: ["--auth-cache-ttl", "60001ms"], want: '--auth-cache-ttl must be at most 60s, got "60001ms"' },

@@ -10,6 +10,8 @@ import { readSecret } from "./secrets.js";
 
 export function positiveInteger(flag: string, value: string): number {
   if (!/^[1-9][0-9]*$/.test(value.trim())) throw new CliError(`${flag} must be a positive whole number, got ${JSON.stringify(value)}`);
+  // Past 2^53 a number is not held exactly (and 400 digits would be Infinity).
+  if (!Number.isSafeInteger(Number(value))) throw new CliError(`${flag} must be at most ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(value)}`);
   return Number(value);
 }
 
