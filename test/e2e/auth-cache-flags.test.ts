@@ -7,7 +7,7 @@
 // whereas a deletion's push, arriving during a case, would drop what it cached.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { eventually, startStack, type Replica, type Stack } from "./stack.js";
+import { chatStatus, eventually, isAuthorizedCalls, startStack, type Replica, type Stack } from "./stack.js";
 
 const REQUESTS = 6;
 
@@ -36,30 +36,14 @@ after(async () => {
   await stack?.stop();
 });
 
-async function chat(replica: Replica, key: string): Promise<number> {
-  const res = await fetch(`${replica.url}/openai/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
-  });
-  await res.body?.cancel();
-  return res.status;
-}
-
-async function isAuthorizedCalls(): Promise<number> {
-  let n = 0;
-  for (const v of (await stack.controlPlane.metrics.rpcRequests.get()).values) if (v.labels.method === "IsAuthorized") n += v.value;
-  return n;
-}
-
 /** IsAuthorized calls made for `keys`' requests, one at a time, each answered `status`. */
 async function callsFor(replica: Replica, keys: string[], status: number, pauseMs = 0): Promise<number> {
-  const before = await isAuthorizedCalls();
+  const before = await isAuthorizedCalls([stack.controlPlane]);
   for (const key of keys) {
-    assert.equal(await chat(replica, key), status);
+    assert.equal(await chatStatus(replica.url, key), status);
     if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
   }
-  return (await isAuthorizedCalls()) - before;
+  return (await isAuthorizedCalls([stack.controlPlane])) - before;
 }
 
 /** Two new keys of the stack's user, and a well-formed key that does not exist. */

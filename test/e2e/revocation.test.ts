@@ -10,7 +10,7 @@ import pino from "pino";
 import { bootstrapOwner, createControlPlane, type ControlPlane } from "@weir/controlplane";
 import { createTestDatabase, type TestDatabase } from "@weir/controlplane/testing";
 import { createLlmEmulator, type LlmEmulator } from "@weir/llm-emulator";
-import { eventually, freePort, runWeir, type WeirProcess } from "./stack.js";
+import { chatStatus, eventually, freePort, isAuthorizedCalls as isAuthorizedCallsOf, runWeir, type WeirProcess } from "./stack.js";
 
 const REVOCATION_BOUND_MS = 1_000;
 
@@ -32,22 +32,12 @@ async function admin(i: number, method: string, path: string, body?: unknown): P
   return text ? JSON.parse(text) : undefined;
 }
 
-async function chat(gateway: number, key: string): Promise<number> {
-  const res = await fetch(`${gateways[gateway]!.url}/openai/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
-  });
-  await res.body?.cancel();
-  return res.status;
+function chat(gateway: number, key: string): Promise<number> {
+  return chatStatus(gateways[gateway]!.url, key);
 }
 
 /** IsAuthorized calls served by both control planes so far. */
-async function isAuthorizedCalls(): Promise<number> {
-  let n = 0;
-  for (const cp of planes) for (const v of (await cp.metrics.rpcRequests.get()).values) if (v.labels.method === "IsAuthorized") n += v.value;
-  return n;
-}
+const isAuthorizedCalls = (): Promise<number> => isAuthorizedCallsOf(planes);
 
 /** Polls both gateways until each answers `status` for `key`; fails after the bound. Returns the slowest time. */
 async function bothWithinBound(key: string, status: number, since: number): Promise<number> {

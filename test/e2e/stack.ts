@@ -160,6 +160,24 @@ export async function recorded(stack: Stack, ready: (interceptions: any[]) => bo
   });
 }
 
+/** The status of a small chat completion through the gateway at `gatewayUrl`, with `key`. */
+export async function chatStatus(gatewayUrl: string, key: string): Promise<number> {
+  const res = await fetch(`${gatewayUrl}/openai/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
+  });
+  await res.body?.cancel();
+  return res.status;
+}
+
+/** IsAuthorized calls the control planes have served so far. */
+export async function isAuthorizedCalls(controlPlanes: readonly ControlPlane[]): Promise<number> {
+  let n = 0;
+  for (const cp of controlPlanes) for (const v of (await cp.metrics.rpcRequests.get()).values) if (v.labels.method === "IsAuthorized") n += v.value;
+  return n;
+}
+
 /** Runs a `weir` admin command against the stack as its owner (no state directory to fall back on). */
 export async function weirAdmin(stack: Stack, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
   const proc = runWeir(args, { WEIR_CONTROL_PLANE_URL: stack.controlPlane.url, WEIR_ADMIN_TOKEN: stack.ownerToken, WEIR_DIR: "/nonexistent", ...env });
