@@ -3,6 +3,7 @@
 // private CA (as a company's internal CA would). A server without TLS comes with it, for
 // https:// pointed at the wrong place. The certificates alone (makeTestCertificates) serve a
 // gateway's own TLS too.
+import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -88,4 +89,31 @@ export async function startTlsControlPlane(options: { privateCa: boolean }): Pro
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * TLS files that cannot serve, as `--tls-cert-file`/`--tls-key-file` arguments, each with the one
+ * line either daemon stops with when given them.
+ */
+export function unusableTlsFiles(certs: TestCertificates): { name: string; args: string[]; want: string }[] {
+  const missing = join(certs.dir, "missing.pem");
+  return [
+    { name: "a missing certificate file", args: ["--tls-cert-file", missing, "--tls-key-file", certs.keyFile], want: `weir: --tls-cert-file ${missing}: cannot read it: no such file` },
+    { name: "a key file given as the certificate", args: ["--tls-cert-file", certs.keyFile, "--tls-key-file", certs.keyFile], want: `weir: --tls-cert-file ${certs.keyFile}: not a PEM certificate (no start line)` },
+    { name: "a certificate given as the key", args: ["--tls-cert-file", certs.certFile, "--tls-key-file", certs.certFile], want: `weir: --tls-key-file ${certs.certFile}: not a PEM private key (unsupported)` },
+    {
+      name: "a key that does not match the certificate",
+      args: ["--tls-cert-file", certs.certFile, "--tls-key-file", certs.otherKeyFile],
+      want: `weir: --tls-key-file ${certs.otherKeyFile}: does not match the certificate in --tls-cert-file ${certs.certFile}`,
+    },
+  ];
+}
+
+/** A daemon stopped at start-up: exit code 1, `want` its only `weir:` line, no stack trace. */
+export async function assertRefusedStart(proc: WeirProcess, want: string): Promise<void> {
+  const { code } = await proc.exited;
+  assert.equal(code, 1, proc.output());
+  const lines = proc.output().split("\n").filter((l) => l.startsWith("weir: "));
+  assert.deepEqual(lines, [want], proc.output());
+  assert.doesNotMatch(proc.output(), /^\s+at /m, "no stack trace");
 }
