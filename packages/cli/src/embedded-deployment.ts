@@ -51,6 +51,11 @@ export class EmbeddedDeployment implements Daemon {
     this.controlPlane.metrics.include(gateway.metrics.registry);
   }
 
+  /** The control plane serves this address, and so its TLS. */
+  reloadTls(): Promise<void> {
+    return this.controlPlane.reloadTls();
+  }
+
   /** The gateway first — it drains its streams and flushes its records through the control plane — then the control plane. */
   async shutdown(): Promise<void> {
     await this.embeddedGateway?.shutdown();

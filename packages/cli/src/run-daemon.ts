@@ -1,11 +1,15 @@
 // Runs a daemon in the foreground: start it, wait for SIGINT/SIGTERM (or a fatal error), shut
-// it down, and exit 0 — or 1 when it stopped because of an error.
+// it down, and exit 0 — or 1 when it stopped because of an error. A daemon serving TLS also
+// reloads its files on SIGHUP (reload-signal.ts).
 import type { Logger } from "pino";
+import { reloadTlsOnSignal } from "./reload-signal.js";
 import { shutdownSignal } from "./shutdown-signal.js";
 
 export interface Daemon {
   start(): Promise<void>;
   shutdown(): Promise<void>;
+  /** Set when the daemon serves TLS: reads its files again; rejects with a one-line message. */
+  reloadTls?: () => Promise<void>;
 }
 
 /** Resolves when standard input closes: the parent that holds its other end is gone. */
@@ -21,6 +25,7 @@ export function parentGone(): Promise<"parent_gone"> {
 
 export async function runDaemon(daemon: Daemon, logger: Logger, fatal?: Promise<Error>, stop?: Promise<"parent_gone">): Promise<void> {
   await daemon.start();
+  if (daemon.reloadTls !== undefined) reloadTlsOnSignal(daemon.reloadTls, logger);
   const reason = await Promise.race<Error | NodeJS.Signals | "parent_gone">([shutdownSignal(logger), ...(fatal ? [fatal] : []), ...(stop ? [stop] : [])]);
   if (typeof reason === "string") logger.info({ signal: reason }, "shutting down");
   else logger.error({ err: reason.message }, "shutting down after a fatal error");

@@ -82,6 +82,10 @@ describe("a running control plane (h2c + HTTP/1.1 on one port)", () => {
     assert.notEqual(new URL(cp.url).port, "7080");
   });
 
+  it("has no TLS files to reload", async () => {
+    await assert.rejects(cp.reloadTls(), { message: "this control plane serves no TLS: it has no tls files to reload" });
+  });
+
   const http1Cases = [
     { name: "GET /healthz", path: "/healthz", want: { status: 200, body: { status: "ok" } } },
     { name: "GET /readyz", path: "/readyz", want: { status: 200, body: { status: "ready" } } },

@@ -2,7 +2,6 @@
 // (HTTP/2, h2c in cleartext), the admin API, /healthz, /readyz and /metrics (HTTP/1.1 too, for
 // curl and probes). start() opens (and migrates) the database; shutdown() is idempotent: stop
 // accepting, drain connections within a deadline, flush key-usage writes, close the database.
-import { readFile } from "node:fs/promises";
 import http from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo, Server } from "node:net";
@@ -27,6 +26,7 @@ import { createRpcMetricsInterceptor } from "./rpc/rpc-metrics-interceptor.js";
 import { createCleartextListener } from "./server/cleartext-listener.js";
 import { ConnectionTracker, type HttpRequest, type HttpResponse } from "./server/connection-tracker.js";
 import { resolveMounts, type MountedHandler } from "./server/mounts.js";
+import { certificateSummary, readTlsCredentials, type TlsFiles } from "./server/tls-credentials.js";
 import { createRequestHandler, notFound, type AdminApi } from "./server/request-handler.js";
 import { registerRecordBatchFastPath } from "./rpc/record-batch-fast-path.js";
 import { RecordPurger } from "./retention/record-purger.js";
@@ -55,11 +55,7 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-/** PEM files for TLS; the server then offers h2 and http/1.1 through ALPN. */
-export interface TlsFiles {
-  readonly certFile: string;
-  readonly keyFile: string;
-}
+export type { TlsFiles } from "./server/tls-credentials.js";
 
 export interface ControlPlaneOptions {
   readonly listen?: ListenAddress;
@@ -131,6 +127,11 @@ export interface ResolvedControlPlaneOptions {
 }
 
 const READY_TIMEOUT_MS = 2_000;
+/**
+ * How long a TLS client may take to finish its handshake. Node's default, 120 s, lets anyone
+ * who opens connections and sends nothing hold a socket each for two minutes.
+ */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 // HTTP/1.1 sockets idle this long are closed (the HTTP/1.1 server never listens itself, so its
 // own request/headers timeout checks do not run; this bounds slow or stuck clients instead).
 const HTTP1_IDLE_TIMEOUT_MS = 60_000;
@@ -182,6 +183,8 @@ interface Running {
   readonly adminDb: Kysely<Database>;
   /** The listening server: TLS (h2 + http/1.1 by ALPN) or the cleartext sniffing listener. */
   readonly server: Server;
+  /** The same server when it serves TLS: reloadTls() gives it new credentials. */
+  readonly secure: http2.Http2SecureServer | undefined;
   readonly tracker: ConnectionTracker;
   readonly usage: GatewayKeyUsageTracker;
   /** Deletes recorded traffic past the retention period; undefined when it is kept forever. */
@@ -199,6 +202,8 @@ export class ControlPlane {
   private authorizationChanges: AuthorizationChangeHub | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  /** The reload under way: a second call waits for it, then reads the files once more. */
+  private tlsReload: Promise<void> = Promise.resolve();
   /** Aborted by shutdown(): a start still waiting for its database gives up. */
   private readonly startAbort = new AbortController();
 
@@ -239,6 +244,29 @@ export class ControlPlane {
     return this.stopping;
   }
 
+  /**
+   * Reads options.tls's files again and serves new connections with them (open connections,
+   * gateways' HTTP/2 sessions among them, keep theirs): how a renewed certificate is taken
+   * without a restart. Files that cannot serve reject, and the previous certificate stays.
+   */
+  reloadTls(): Promise<void> {
+    const next = this.tlsReload.then(
+      () => this.loadTlsAgain(),
+      () => this.loadTlsAgain(),
+    );
+    this.tlsReload = next;
+    return next;
+  }
+
+  private async loadTlsAgain(): Promise<void> {
+    const files = this.options.tls;
+    if (files === undefined) throw new Error("this control plane serves no TLS: it has no tls files to reload");
+    const secure = this.mustBeRunning().secure;
+    const tls = await readTlsCredentials(files);
+    secure?.setSecureContext(tls);
+    this.logger.info({ tls_certificate: certificateSummary(tls.cert) }, "TLS certificate reloaded");
+  }
+
   private mustBeRunning(): Running {
     if (!this.running) throw new Error("control plane is not running: call start() first");
     return this.running;
@@ -250,10 +278,7 @@ export class ControlPlane {
 
   private async doStart(): Promise<void> {
     const { options, logger } = this;
-    const tls = options.tls && {
-      cert: await readFile(options.tls.certFile),
-      key: await readFile(options.tls.keyFile),
-    };
+    const tls = options.tls && (await readTlsCredentials(options.tls));
     // Migrated below, once the running lock is held.
     const database = await openDatabase({
       url: options.databaseUrl,
@@ -314,8 +339,12 @@ export class ControlPlane {
         mounts: options.mounts,
       });
       let server: Server;
+      let secure: http2.Http2SecureServer | undefined;
       if (tls) {
-        const secure = http2.createSecureServer({ ...tls, allowHTTP1: true, maxSessionMemory: HTTP2_SESSION_MEMORY_MB }, handler);
+        secure = http2.createSecureServer(
+          { ...tls, allowHTTP1: true, maxSessionMemory: HTTP2_SESSION_MEMORY_MB, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+          handler,
+        );
         tracker.trackSessions(secure);
         server = secure;
       } else {
@@ -338,9 +367,15 @@ export class ControlPlane {
       server.on("error", (err) => logger.error({ err }, "http server error"));
       const url = formatUrl(tls !== undefined, server.address() as AddressInfo);
       const purger = this.startPurger(db);
-      this.running = { database, adminDb, server, tracker, usage, purger, url };
+      this.running = { database, adminDb, server, secure, tracker, usage, purger, url };
       logger.info(
-        { url, tls: tls !== undefined, embedded_database: database.embedded, record_retention_seconds: options.recordRetentionMs / 1000 },
+        {
+          url,
+          tls: tls !== undefined,
+          ...(tls === undefined ? {} : { tls_certificate: certificateSummary(tls.cert) }),
+          embedded_database: database.embedded,
+          record_retention_seconds: options.recordRetentionMs / 1000,
+        },
         "control plane listening",
       );
     } catch (err) {

@@ -9,6 +9,7 @@
 // retrying in the background (50 ms → 10 s), like the reference's standalone gateway.
 // With options.tls the listener serves HTTPS (HTTP/1.1 over TLS); its files are read and
 // checked first, and a bad one rejects with TlsFilesError before the control plane is asked.
+// reloadTls() reads them again (a renewed certificate) for the connections that follow.
 //
 // shutdown(): stops accepting, lets in-flight requests finish within shutdownTimeoutMs (then
 // aborts them: streams end with the provider's error event), flushes queued records within
@@ -55,7 +56,7 @@ import { createRequestHandler } from "./request-handler.js";
 import type { RequestHandler } from "./request-handler.js";
 import { PROVIDERS } from "./routes.js";
 import type { ProviderName } from "./routes.js";
-import { loadTlsFiles } from "./tls-files.js";
+import { certificateSummary, loadTlsFiles } from "./tls-files.js";
 import type { TlsCredentials } from "./tls-files.js";
 import { Upstream } from "./upstream.js";
 
@@ -67,6 +68,12 @@ const LISTEN_BACKLOG = 4096;
 
 /** How long a request's headers may take to arrive (Node's headersTimeout), with TLS or without. */
 const HEADERS_TIMEOUT_MS = 60_000;
+
+/**
+ * How long a TLS client may take to finish its handshake. Node's default, 120 s, lets anyone
+ * who opens connections and sends nothing hold a socket each for two minutes.
+ */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** How long aborted requests get to wind down after the shutdown deadline. */
 const ABORT_GRACE_MS = 5_000;
@@ -91,10 +98,14 @@ export class Gateway {
   private readonly http2Bridge: Http2Bridge;
   private readonly idleSweeper: IdleSweeper;
   private server: Server | HttpsServer | undefined;
+  /** The TLS listener, with options.tls: reloadTls() gives it new credentials. */
+  private httpsServer: HttpsServer | undefined;
+  /** The reload under way: a second call waits for it, then reads the files once more. */
+  private tlsReload: Promise<void> = Promise.resolve();
   /**
    * With TLS: every accepted TCP connection until it closes. Node's HTTP layer only knows a
    * connection once its handshake is done, so closeAllConnections() misses one still in its
-   * handshake (a client that connected and sent nothing holds it up to 120 s), and
+   * handshake (a client that connected and sent nothing holds it up to TLS_HANDSHAKE_TIMEOUT_MS), and
    * server.close() would wait for it.
    */
   private readonly tlsSockets = new Set<Socket>();
@@ -322,9 +333,10 @@ export class Gateway {
       },
       "gateway starting",
     );
+    let tls: TlsCredentials | undefined;
     try {
       // Before the control plane: a wrong file is the operator's to fix, however long that takes.
-      const tls = this.options.tls === undefined || this.embedded ? undefined : await loadTlsFiles(this.options.tls);
+      tls = this.options.tls === undefined || this.embedded ? undefined : await loadTlsFiles(this.options.tls);
       await this.controlPlane.start();
       if (this.stopping !== undefined) throw new Error("gateway shut down during start-up");
       if (!this.embedded) await this.listen(tls);
@@ -336,7 +348,33 @@ export class Gateway {
     }
     this.front.setRunning(true);
     this.lifecycle = "running";
-    this.logger.info({ url: this.address, tls: this.options.tls !== undefined, ready: this.front.ready }, this.embedded ? "embedded gateway serving" : "gateway listening");
+    this.logger.info(
+      { url: this.address, tls: this.options.tls !== undefined, ready: this.front.ready, ...(tls === undefined ? {} : { tls_certificate: certificateSummary(tls.cert) }) },
+      this.embedded ? "embedded gateway serving" : "gateway listening",
+    );
+  }
+
+  /**
+   * Reads options.tls's files again and serves new connections with them (connections already
+   * open keep theirs): how a renewed certificate is taken without dropping a request. A file
+   * that cannot serve rejects with TlsFilesError and the previous certificate stays in use.
+   */
+  reloadTls(): Promise<void> {
+    const next = this.tlsReload.then(
+      () => this.loadTlsAgain(),
+      () => this.loadTlsAgain(),
+    );
+    this.tlsReload = next;
+    return next;
+  }
+
+  private async loadTlsAgain(): Promise<void> {
+    const files = this.options.tls;
+    if (files === undefined || this.embedded) throw new Error("this gateway serves no TLS: it has no tls files to reload");
+    if (this.lifecycle !== "running" || this.httpsServer === undefined) throw new Error(`gateway cannot reload its TLS files: it is ${this.lifecycle}`);
+    const tls = await loadTlsFiles(files);
+    this.httpsServer.setSecureContext(secureContextOptions(tls));
+    this.logger.info({ tls_certificate: certificateSummary(tls.cert) }, "TLS certificate reloaded");
   }
 
   private async listen(tls: TlsCredentials | undefined): Promise<void> {
@@ -363,9 +401,10 @@ export class Gateway {
   // handshake and Node destroys the connection at once (the client sees a reset).
   private createTlsServer(tls: TlsCredentials): HttpsServer {
     const server = createHttpsServer(
-      { cert: tls.cert, key: tls.key, minVersion: "TLSv1.2", ALPNProtocols: ["http/1.1"], headersTimeout: HEADERS_TIMEOUT_MS },
+      { ...secureContextOptions(tls), ALPNProtocols: ["http/1.1"], headersTimeout: HEADERS_TIMEOUT_MS, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
       this.front.handle,
     );
+    this.httpsServer = server;
     server.on("connection", (socket: Socket) => {
       this.tlsSockets.add(socket);
       socket.once("close", () => this.tlsSockets.delete(socket));
@@ -454,6 +493,11 @@ export class Gateway {
       );
     });
   }
+}
+
+/** The listener's context: at start-up and at every reload, so a reload cannot lower the TLS floor. */
+function secureContextOptions(tls: TlsCredentials): { cert: Buffer; key: Buffer; minVersion: "TLSv1.2" } {
+  return { cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" };
 }
 
 /** Creates a gateway; call start() to serve. */

@@ -3,6 +3,7 @@
 // certificate ends start-up with one line naming the file, not an OpenSSL error or a stack.
 // SECURITY: the key's bytes go only to Node's TLS context; no message carries file contents.
 
+import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createSecureContext } from "node:tls";
 
@@ -69,6 +70,19 @@ export async function loadTlsFiles(files: TlsFiles): Promise<TlsCredentials> {
   check(() => createSecureContext({ key }), (reason, cause) => new TlsFilesError("not_key", "keyFile", files, reason, { cause }));
   check(() => createSecureContext({ cert, key }), (reason, cause) => new TlsFilesError("key_mismatch", "keyFile", files, reason, { cause }));
   return { cert, key };
+}
+
+/** What the log says of a certificate served: public facts, enough to tell a renewal happened. */
+export interface CertificateSummary {
+  readonly subject: string;
+  readonly not_after: string;
+  readonly sha256: string;
+}
+
+/** The first certificate of a PEM chain (the one served), as the log shows it. */
+export function certificateSummary(cert: Buffer): CertificateSummary {
+  const x509 = new X509Certificate(cert);
+  return { subject: x509.subject.replaceAll("\n", ", "), not_after: new Date(x509.validTo).toISOString(), sha256: x509.fingerprint256 };
 }
 
 async function read(files: TlsFiles, option: keyof TlsFiles): Promise<Buffer> {

@@ -59,13 +59,18 @@ export function controlPlaneCommand(): Command {
       logger,
     };
     // Loaded here, not at the top: every other command starts without the daemons' code.
-    if (flags.embeddedGateway) {
-      const { EmbeddedDeployment } = await import("../embedded-deployment.js");
-      await runDaemon(new EmbeddedDeployment(options, gatewaySettings(flags), logger), logger);
-      return;
-    }
-    const { createControlPlane } = await import("@weir/controlplane");
-    await runDaemon(createControlPlane(options), logger);
+    const daemon = flags.embeddedGateway
+      ? new (await import("../embedded-deployment.js")).EmbeddedDeployment(options, gatewaySettings(flags), logger)
+      : (await import("@weir/controlplane")).createControlPlane(options);
+    await runDaemon(
+      {
+        start: () => daemon.start(),
+        shutdown: () => daemon.shutdown(),
+        // The same check as at start-up first: its errors name the flag and the file.
+        ...(tls === undefined ? {} : { reloadTls: () => checkTlsFiles(tls).then(() => daemon.reloadTls()) }),
+      },
+      logger,
+    );
   });
 }
 

@@ -1,6 +1,6 @@
 // weir gateway — one stateless gateway replica. Run as many as you like with the same key.
 import { Command, Option } from "commander";
-import type { FatalStartupError } from "@weir/gateway";
+import type { FatalStartupError, Gateway } from "@weir/gateway";
 import { addAuthCacheOptions, authCacheSettings, type AuthCacheFlags } from "../auth-cache-options.js";
 import { CliError } from "../cli-error.js";
 import { httpUrl } from "../http-url.js";
@@ -72,6 +72,7 @@ export function gatewayCommand(): Command {
             reportListening(gateway.url, (err) => logger.warn({ err: err.message }, "could not report the listening address to the parent process"));
           },
           shutdown: () => gateway.shutdown(),
+          ...(tls === undefined ? {} : { reloadTls: () => reloadGatewayTls(gateway) }),
         };
         await runDaemon(daemon, logger, fatal, flags.exitWithParent ? parentGone() : undefined);
       } catch (err) {
@@ -86,4 +87,15 @@ export function gatewayCommand(): Command {
         throw new CliError(`${dropped} records were not delivered to the control plane within --record-flush-timeout and were dropped`);
       }
     });
+}
+
+/** The gateway's reload, its errors naming the flags as typed. */
+async function reloadGatewayTls(gateway: Gateway): Promise<void> {
+  const { isTlsFilesError } = await import("@weir/gateway");
+  try {
+    await gateway.reloadTls();
+  } catch (err) {
+    if (isTlsFilesError(err)) throw await tlsFilesCliError(err);
+    throw err;
+  }
 }
