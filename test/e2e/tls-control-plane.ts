@@ -29,7 +29,7 @@ export interface TlsControlPlane {
 }
 
 const openssl = (args: string[]) => promisify(execFile)("openssl", args);
-const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"];
+const ecKey = (days: number) => ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", String(days)];
 
 /** PEM files in a temporary directory of their own. */
 export interface TestCertificates {
@@ -43,7 +43,8 @@ export interface TestCertificates {
   readonly otherKeyFile: string;
 }
 
-export async function makeTestCertificates(options: { privateCa: boolean; commonName: string }): Promise<TestCertificates> {
+/** `days`: how long the server's certificate is valid (default 1). */
+export async function makeTestCertificates(options: { privateCa: boolean; commonName: string; days?: number }): Promise<TestCertificates> {
   const dir = await mkdtemp(join(tmpdir(), "weir-tls-"));
   const certFile = join(dir, "cert.pem");
   const keyFile = join(dir, "key.pem");
@@ -52,10 +53,10 @@ export async function makeTestCertificates(options: { privateCa: boolean; common
   let trustFile = certFile;
   if (options.privateCa) {
     trustFile = join(dir, "ca.pem");
-    await openssl(["req", "-x509", ...EC_KEY, "-subj", "/CN=weir-test-ca", "-keyout", otherKeyFile, "-out", trustFile]);
-    await openssl(["req", "-x509", "-CA", trustFile, "-CAkey", otherKeyFile, ...EC_KEY, "-addext", "basicConstraints=critical,CA:FALSE", ...leaf]);
+    await openssl(["req", "-x509", ...ecKey(options.days ?? 1), "-subj", "/CN=weir-test-ca", "-keyout", otherKeyFile, "-out", trustFile]);
+    await openssl(["req", "-x509", "-CA", trustFile, "-CAkey", otherKeyFile, ...ecKey(options.days ?? 1), "-addext", "basicConstraints=critical,CA:FALSE", ...leaf]);
   } else {
-    await openssl(["req", "-x509", ...EC_KEY, ...leaf]);
+    await openssl(["req", "-x509", ...ecKey(options.days ?? 1), ...leaf]);
     await openssl(["genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", otherKeyFile]);
   }
   return { dir, certFile, keyFile, trustFile, otherKeyFile };

@@ -34,6 +34,16 @@ let trust: Buffer[];
 let trusting: Agent;
 
 const fingerprint = async (certFile: string) => new X509Certificate(await readFile(certFile)).fingerprint256;
+const expirySeconds = async (certFile: string) => Date.parse(new X509Certificate(await readFile(certFile)).validTo) / 1000;
+
+/** The value of `name` on `base`'s /metrics, or undefined when it has no such series. */
+async function metric(base: string, f: typeof fetch, name: string): Promise<number | undefined> {
+  const text = await (await f(`${base}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+const GATEWAY_EXPIRY = "weir_gateway_tls_certificate_expiry_timestamp_seconds";
+const CONTROL_PLANE_EXPIRY = "weir_controlplane_tls_certificate_expiry_timestamp_seconds";
 
 async function liveFiles(): Promise<LiveFiles> {
   const dir = await mkdtemp(join(tmpdir(), "weir-tls-live-"));
@@ -87,7 +97,8 @@ const trustingFetch: typeof fetch = (input, init) => fetchOver(trusting)(input, 
 
 before(async () => {
   first = await makeTestCertificates({ privateCa: false, commonName: "weir-first" });
-  renewed = await makeTestCertificates({ privateCa: false, commonName: "weir-renewed" });
+  // Valid longer, as a renewal is: the expiry metric moves.
+  renewed = await makeTestCertificates({ privateCa: false, commonName: "weir-renewed", days: 90 });
   trust = [await readFile(first.trustFile), await readFile(renewed.trustFile)];
   trusting = new Agent({ connect: { ca: trust } });
   stack = await startStack({ replicas: 0 });
@@ -132,6 +143,7 @@ describe("weir gateway reloading its TLS files on SIGHUP", () => {
       sha256: await fingerprint(first.certFile),
     });
     assert.equal(await servedCertificate(url), await fingerprint(first.certFile));
+    assert.equal(await metric(url, trustingFetch, GATEWAY_EXPIRY), await expirySeconds(first.certFile));
   });
 
   it("serves the renewed certificate to new connections, while a stream opened before finishes whole", async () => {
@@ -149,6 +161,7 @@ describe("weir gateway reloading its TLS files on SIGHUP", () => {
     assert.equal(line.tls_certificate.subject, "CN=weir-renewed");
     assert.equal(line.tls_certificate.sha256, await fingerprint(renewed.certFile));
     assert.equal(await servedCertificate(url), await fingerprint(renewed.certFile));
+    assert.equal(await metric(url, trustingFetch, GATEWAY_EXPIRY), await expirySeconds(renewed.certFile));
 
     let text = head.value!.choices[0]?.delta.content ?? "";
     for (let next = await chunks.next(); !next.done; next = await chunks.next()) text += next.value.choices[0]?.delta.content ?? "";
@@ -171,6 +184,7 @@ describe("weir gateway reloading its TLS files on SIGHUP", () => {
     assert.equal(line.err, `--tls-key-file ${live.keyFile}: does not match the certificate in --tls-cert-file ${live.certFile}`);
     assert.equal(line.level, 50);
     assert.equal(await servedCertificate(url), await fingerprint(renewed.certFile));
+    assert.equal(await metric(url, trustingFetch, GATEWAY_EXPIRY), await expirySeconds(renewed.certFile));
     assert.equal((await trustingFetch(`${url}/healthz`)).status, 200);
     assert.equal(gateway.child.exitCode, null);
   });
@@ -241,12 +255,17 @@ describe("weir control-plane --embedded-gateway reloading its TLS files on SIGHU
 
   it("serves the renewed certificate to new connections; the replica's session and the embedded gateway carry on", async () => {
     assert.equal(logLines(controlPlane, "control plane listening")[0].tls_certificate.sha256, await fingerprint(first.certFile));
+    assert.equal(await metric(url, trustingFetch, CONTROL_PLANE_EXPIRY), await expirySeconds(first.certFile));
+    // Only a daemon serving TLS has the series: the embedded gateway and the cleartext replica have none.
+    assert.equal(await metric(url, trustingFetch, GATEWAY_EXPIRY), undefined);
+    assert.equal(await metric(replicaUrl, fetch, GATEWAY_EXPIRY), undefined);
     assert.deepEqual(await chat(`${replicaUrl}/openai/v1`, fetch, "Before the renewal"), { status: 200, content: DEFAULT_TEXT });
 
     await install(live, renewed);
     const line = await reload(controlPlane, "TLS certificate reloaded", 1);
     assert.equal(line.tls_certificate.subject, "CN=weir-renewed");
     assert.equal(await servedCertificate(url), await fingerprint(renewed.certFile));
+    assert.equal(await metric(url, trustingFetch, CONTROL_PLANE_EXPIRY), await expirySeconds(renewed.certFile));
 
     // The replica authorizes and records over the session it opened before the reload.
     assert.deepEqual(await chat(`${replicaUrl}/openai/v1`, fetch, "After the renewal, through a replica"), { status: 200, content: DEFAULT_TEXT });

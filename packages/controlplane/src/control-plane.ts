@@ -26,7 +26,7 @@ import { createRpcMetricsInterceptor } from "./rpc/rpc-metrics-interceptor.js";
 import { createCleartextListener } from "./server/cleartext-listener.js";
 import { ConnectionTracker, type HttpRequest, type HttpResponse } from "./server/connection-tracker.js";
 import { resolveMounts, type MountedHandler } from "./server/mounts.js";
-import { certificateSummary, readTlsCredentials, type TlsFiles } from "./server/tls-credentials.js";
+import { certificateExpirySeconds, certificateSummary, readTlsCredentials, type TlsFiles } from "./server/tls-credentials.js";
 import { createRequestHandler, notFound, type AdminApi } from "./server/request-handler.js";
 import { registerRecordBatchFastPath } from "./rpc/record-batch-fast-path.js";
 import { RecordPurger } from "./retention/record-purger.js";
@@ -264,6 +264,7 @@ export class ControlPlane {
     const secure = this.mustBeRunning().secure;
     const tls = await readTlsCredentials(files);
     secure?.setSecureContext(tls);
+    this.metrics.setCertificateExpiry(certificateExpirySeconds(tls.cert));
     this.logger.info({ tls_certificate: certificateSummary(tls.cert) }, "TLS certificate reloaded");
   }
 
@@ -346,6 +347,7 @@ export class ControlPlane {
           handler,
         );
         tracker.trackSessions(secure);
+        this.metrics.setCertificateExpiry(certificateExpirySeconds(tls.cert));
         server = secure;
       } else {
         const h2 = http2.createServer({ maxSessionMemory: HTTP2_SESSION_MEMORY_MB }, handler);

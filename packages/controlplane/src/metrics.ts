@@ -69,6 +69,21 @@ export class ControlPlaneMetrics {
     if (options.collectDefaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });
   }
 
+  /**
+   * When the TLS certificate served expires, in Unix seconds; the series exists only once this
+   * is called (a control plane serving TLS): a 0 would read as expired in 1970 to an alert.
+   */
+  setCertificateExpiry(seconds: number): void {
+    this.certificateExpiry ??= new Gauge({
+      name: `${METRICS_PREFIX}tls_certificate_expiry_timestamp_seconds`,
+      help: "When the TLS certificate served to new connections expires (Unix time; set at start-up and at every reload).",
+      registers: [this.registry],
+    });
+    this.certificateExpiry.set(seconds);
+  }
+
+  private certificateExpiry: Gauge | undefined;
+
   /** Registries of other components in this process, served on the same /metrics. */
   private readonly included: Registry[] = [];
 

@@ -19,14 +19,16 @@ const openssl = (args: string[]) => promisify(execFile)("openssl", args);
 let dir: string;
 /** Where the gateway reads its files. */
 let live: { certFile: string; keyFile: string };
-const pairs: Record<"first" | "second", { cert: string; key: string; sha256: string }> = {} as never;
+const pairs: Record<"first" | "second", { cert: string; key: string; sha256: string; expiry: number }> = {} as never;
+const DAYS = { first: 1, second: 90 };
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "weir-tls-reload-"));
   for (const name of ["first", "second"] as const) {
     const [cert, key] = [join(dir, `${name}.crt`), join(dir, `${name}.key`)];
-    await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", `/CN=${name}`, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert]);
-    pairs[name] = { cert, key, sha256: new X509Certificate(await readFile(cert)).fingerprint256 };
+    await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", String(DAYS[name]), "-subj", `/CN=${name}`, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert]);
+    const x509 = new X509Certificate(await readFile(cert));
+    pairs[name] = { cert, key, sha256: x509.fingerprint256, expiry: Date.parse(x509.validTo) / 1000 };
   }
   live = { certFile: join(dir, "live.crt"), keyFile: join(dir, "live.key") };
   await install("first");
@@ -38,6 +40,12 @@ after(async () => {
 async function install(name: "first" | "second"): Promise<void> {
   await copyFile(pairs[name].cert, live.certFile);
   await copyFile(pairs[name].key, live.keyFile);
+}
+
+/** weir_gateway_tls_certificate_expiry_timestamp_seconds, or undefined without the series. */
+async function expiryMetric(h: Harness): Promise<number | undefined> {
+  const gauge = h.gateway.metrics.registry.getSingleMetric("weir_gateway_tls_certificate_expiry_timestamp_seconds");
+  return gauge === undefined ? undefined : (await gauge.get()).values[0]?.value;
 }
 
 /** The fingerprint of the certificate a new connection is served (not verified: only read). */
@@ -62,9 +70,11 @@ describe("Gateway.reloadTls", () => {
 
   it("serves new connections the files' new certificate; calls made together each read the files", async () => {
     assert.equal(await served(h.gateway.url), pairs.first.sha256);
+    assert.equal(await expiryMetric(h), pairs.first.expiry);
     await install("second");
     await Promise.all([h.gateway.reloadTls(), h.gateway.reloadTls()]);
     assert.equal(await served(h.gateway.url), pairs.second.sha256);
+    assert.equal(await expiryMetric(h), pairs.second.expiry);
     const reloaded = h.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "TLS certificate reloaded");
     assert.deepEqual(
       reloaded.map((l) => [l.tls_certificate.subject, l.tls_certificate.sha256]),
@@ -79,6 +89,7 @@ describe("Gateway.reloadTls", () => {
     await copyFile(pairs.first.key, live.keyFile);
     await assert.rejects(h.gateway.reloadTls(), (err) => isTlsFilesError(err) && err.problem === "key_mismatch" && err.option === "keyFile");
     assert.equal(await served(h.gateway.url), pairs.second.sha256);
+    assert.equal(await expiryMetric(h), pairs.second.expiry);
     // The queue of reloads goes on after a failure.
     await install("first");
     await h.gateway.reloadTls();
@@ -92,9 +103,10 @@ describe("Gateway.reloadTls", () => {
 });
 
 describe("Gateway.reloadTls without TLS", () => {
-  it("says the gateway serves no TLS", async () => {
+  it("says the gateway serves no TLS, and it exports no certificate expiry", async () => {
     const h = await startHarness();
     try {
+      assert.equal(await expiryMetric(h), undefined);
       await assert.rejects(h.gateway.reloadTls(), { message: "this gateway serves no TLS: it has no tls files to reload" });
     } finally {
       await h.close();

@@ -30,6 +30,7 @@ import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Transport } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { Gauge } from "prom-client";
 import type { Dispatcher } from "undici";
 import { gatewayKeyPrefix } from "@weir/proto";
 import type { AuthorizationChange } from "./authorization-watch.js";
@@ -45,7 +46,7 @@ import { InMemoryConnections } from "./in-memory-connections.js";
 import { createInProcessDispatcher, createInProcessFetch } from "./in-process-client.js";
 import type { InProcessClientOptions, InProcessFetch } from "./in-process-client.js";
 import type { ExchangeDeps } from "./interception.js";
-import { createGatewayMetrics } from "./metrics.js";
+import { createCertificateExpiryGauge, createGatewayMetrics } from "./metrics.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { resolveGatewayOptions } from "./options.js";
 import type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput } from "./options.js";
@@ -56,7 +57,7 @@ import { createRequestHandler } from "./request-handler.js";
 import type { RequestHandler } from "./request-handler.js";
 import { PROVIDERS } from "./routes.js";
 import type { ProviderName } from "./routes.js";
-import { certificateSummary, loadTlsFiles } from "./tls-files.js";
+import { certificateExpirySeconds, certificateSummary, loadTlsFiles } from "./tls-files.js";
 import type { TlsCredentials } from "./tls-files.js";
 import { Upstream } from "./upstream.js";
 
@@ -100,6 +101,8 @@ export class Gateway {
   private server: Server | HttpsServer | undefined;
   /** The TLS listener, with options.tls: reloadTls() gives it new credentials. */
   private httpsServer: HttpsServer | undefined;
+  /** With TLS: when the certificate served expires (only a daemon serving TLS has the series). */
+  private certificateExpiry: Gauge | undefined;
   /** The reload under way: a second call waits for it, then reads the files once more. */
   private tlsReload: Promise<void> = Promise.resolve();
   /**
@@ -374,6 +377,7 @@ export class Gateway {
     if (this.lifecycle !== "running" || this.httpsServer === undefined) throw new Error(`gateway cannot reload its TLS files: it is ${this.lifecycle}`);
     const tls = await loadTlsFiles(files);
     this.httpsServer.setSecureContext(secureContextOptions(tls));
+    this.certificateExpiry?.set(certificateExpirySeconds(tls.cert));
     this.logger.info({ tls_certificate: certificateSummary(tls.cert) }, "TLS certificate reloaded");
   }
 
@@ -405,6 +409,8 @@ export class Gateway {
       this.front.handle,
     );
     this.httpsServer = server;
+    this.certificateExpiry = createCertificateExpiryGauge(this.metrics.registry);
+    this.certificateExpiry.set(certificateExpirySeconds(tls.cert));
     server.on("connection", (socket: Socket) => {
       this.tlsSockets.add(socket);
       socket.once("close", () => this.tlsSockets.delete(socket));

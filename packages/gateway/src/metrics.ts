@@ -88,6 +88,18 @@ export interface GatewayMetricSources {
 }
 
 /**
+ * Only a gateway serving TLS has this series: a 0 from one that serves none would read as a
+ * certificate expired in 1970 to an alert on it.
+ */
+export function createCertificateExpiryGauge(registry: Registry): Gauge {
+  return new Gauge({
+    name: `${METRICS_PREFIX}tls_certificate_expiry_timestamp_seconds`,
+    help: "When the TLS certificate served to new connections expires (Unix time; set at start-up and at every reload).",
+    registers: [registry],
+  });
+}
+
+/**
  * Creates the metrics on a fresh registry; with `processMetrics`, the process's own as well
  * (CPU, memory, heap, event-loop delay, GC: what tells an operator a replica is saturated or
  * stalling, which request counts alone do not).
