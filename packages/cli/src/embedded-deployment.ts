@@ -16,6 +16,8 @@ const NOT_SERVING_BODY = JSON.stringify({ message: "the embedded gateway is not 
 export class EmbeddedDeployment implements Daemon {
   readonly controlPlane: ControlPlane;
   private embeddedGateway: Gateway | undefined;
+  /** The gateway while it starts: a shutdown then stops it too. */
+  private startingGateway: Gateway | undefined;
 
   constructor(
     controlPlaneOptions: Omit<ControlPlaneOptions, "mounts">,
@@ -40,11 +42,14 @@ export class EmbeddedDeployment implements Daemon {
       controlPlaneTransport: this.controlPlane.createInProcessTransport(),
       logger: this.logger,
     });
+    this.startingGateway = gateway;
     try {
       await gateway.start();
     } catch (err) {
       await this.controlPlane.shutdown();
       throw err;
+    } finally {
+      this.startingGateway = undefined;
     }
     this.embeddedGateway = gateway;
     // One process, one /metrics: the gateway's series (requests refused, tokens, ...) too.
@@ -58,7 +63,7 @@ export class EmbeddedDeployment implements Daemon {
 
   /** The gateway first — it drains its streams and flushes its records through the control plane — then the control plane. */
   async shutdown(): Promise<void> {
-    await this.embeddedGateway?.shutdown();
+    await (this.embeddedGateway ?? this.startingGateway)?.shutdown();
     await this.controlPlane.shutdown();
   }
 

@@ -5,15 +5,24 @@
 // previous certificate stays in use: a half-written renewal never takes a daemon down.
 import type { Logger } from "pino";
 
-/** Listens for SIGHUP for the rest of the process's life; reloads never overlap. */
-export function reloadTlsOnSignal(reloadTls: () => Promise<void>, logger: Logger): void {
-  let running: Promise<void> = Promise.resolve();
+/**
+ * Listens for SIGHUP for the rest of the process's life; reloads never overlap, none runs
+ * before `started` settles, and none once it has failed (a daemon that never started is
+ * stopping, and serves nothing to reload).
+ */
+export function reloadTlsOnSignal(reloadTls: () => Promise<void>, logger: Logger, started: Promise<unknown>): void {
+  let queue: Promise<boolean> = started.then(
+    () => true,
+    () => false,
+  );
   process.on("SIGHUP", () => {
     logger.info({ signal: "SIGHUP" }, "reloading the TLS certificate and key files");
-    running = running.then(() =>
-      reloadTls().catch((err: unknown) => {
+    queue = queue.then(async (running) => {
+      if (!running) return false;
+      await reloadTls().catch((err: unknown) => {
         logger.error({ err: err instanceof Error ? err.message : String(err) }, "TLS files not reloaded; the previous certificate is still served");
-      }),
-    );
+      });
+      return true;
+    });
   });
 }

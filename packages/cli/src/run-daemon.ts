@@ -24,9 +24,23 @@ export function parentGone(): Promise<"parent_gone"> {
 }
 
 export async function runDaemon(daemon: Daemon, logger: Logger, fatal?: Promise<Error>, stop?: Promise<"parent_gone">): Promise<void> {
-  await daemon.start();
-  if (daemon.reloadTls !== undefined) reloadTlsOnSignal(daemon.reloadTls, logger);
-  const reason = await Promise.race<Error | NodeJS.Signals | "parent_gone">([shutdownSignal(logger), ...(fatal ? [fatal] : []), ...(stop ? [stop] : [])]);
+  // Listened for before start(): a signal while the daemon starts (an embedded PostgreSQL
+  // starting, a database awaited for a minute) stops it through shutdown(). Node's default
+  // killed the process at once and left the embedded PostgreSQL running.
+  const stopRequested = Promise.race<NodeJS.Signals | "parent_gone">([shutdownSignal(logger), ...(stop ? [stop] : [])]);
+  const started = daemon.start().then(() => "started" as const);
+  // A reload asked for during start-up waits for it (the files read then may be older).
+  if (daemon.reloadTls !== undefined) reloadTlsOnSignal(daemon.reloadTls, logger, started);
+  const first = await Promise.race([started, stopRequested]);
+  if (first !== "started") {
+    logger.info({ signal: first }, "stopping during start-up");
+    await daemon.shutdown();
+    // It ends with an error saying it was stopped, or it finished first and was shut down.
+    await started.catch(() => undefined);
+    logger.flush();
+    return;
+  }
+  const reason = await Promise.race<Error | NodeJS.Signals | "parent_gone">([stopRequested, ...(fatal ? [fatal] : [])]);
   if (typeof reason === "string") logger.info({ signal: reason }, "shutting down");
   else logger.error({ err: reason.message }, "shutting down after a fatal error");
   await daemon.shutdown();

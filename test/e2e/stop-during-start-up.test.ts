@@ -1,0 +1,80 @@
+// A daemon told to stop while it is still starting (SIGTERM from a supervisor, Ctrl-C) stops
+// cleanly and exits 0: a control plane waiting for its database gives up at once, and one
+// starting an embedded PostgreSQL stops it instead of leaving it running (Node's default for
+// the signal killed the process then). SIGHUP while a daemon with TLS files starts does not
+// kill it: the reload waits for start-up.
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { eventually, freePort, runWeir, type WeirProcess } from "./stack.js";
+import { makeTestCertificates, type TestCertificates } from "./tls-control-plane.js";
+
+let certs: TestCertificates;
+let dir: string;
+before(async () => {
+  certs = await makeTestCertificates({ privateCa: false, commonName: "weir-start-up" });
+  dir = await mkdtemp(join(tmpdir(), "weir-stop-start-"));
+});
+after(async () => {
+  if (certs) await rm(certs.dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** Waits for a log line with this message. */
+function logged(proc: WeirProcess, msg: string): Promise<true> {
+  return eventually(`"${msg}"`, async () => {
+    if (proc.child.exitCode !== null) throw new Error(`exited with ${proc.child.exitCode}: ${proc.output()}`);
+    return proc.output().includes(`"msg":"${msg}"`) ? true : undefined;
+  }, 30_000);
+}
+
+/** Processes whose command line names `path` (an embedded PostgreSQL's data directory). */
+async function processesNaming(path: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of (await readdir("/proc")).filter((p) => /^\d+$/.test(p))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.split("\0").includes(path)) found.push(`${pid}: ${cmdline.replaceAll("\0", " ")}`);
+  }
+  return found;
+}
+
+/** A control plane whose database never answers: start-up waits for it (--database-wait). */
+async function waitingControlPlane(args: string[] = []): Promise<WeirProcess> {
+  const proc = runWeir(["control-plane", "--listen", "127.0.0.1:0", "--database-wait", "120s", ...args], {
+    WEIR_DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/weir`,
+  });
+  await logged(proc, "database not reachable; retrying");
+  return proc;
+}
+
+describe("a daemon stopped during start-up", () => {
+  it("control plane waiting for its database: SIGTERM stops it at once, exit 0", async () => {
+    const proc = await waitingControlPlane();
+    proc.child.kill("SIGTERM");
+    assert.deepEqual(await proc.exited, { code: 0, signal: null }, proc.output());
+    assert.match(proc.output(), /"signal":"SIGTERM","msg":"stopping during start-up"/);
+  });
+
+  it("control plane starting an embedded PostgreSQL: SIGINT stops PostgreSQL too, exit 0", async () => {
+    const dataDir = join(dir, "pg");
+    const proc = runWeir(["control-plane", "--listen", "127.0.0.1:0", "--data-dir", dataDir], { WEIR_DATABASE_URL: "", DATABASE_URL: "" });
+    await logged(proc, "initialising embedded postgres");
+    proc.child.kill("SIGINT");
+    assert.deepEqual(await proc.exited, { code: 0, signal: null }, proc.output());
+    assert.match(proc.output(), /"signal":"SIGINT","msg":"stopping during start-up"/);
+    assert.deepEqual(await processesNaming(dataDir), [], "no PostgreSQL left running on the data directory");
+  });
+
+  it("control plane with TLS files: SIGHUP during start-up does not end it; SIGTERM does, exit 0", async () => {
+    const proc = await waitingControlPlane(["--tls-cert-file", certs.certFile, "--tls-key-file", certs.keyFile]);
+    proc.child.kill("SIGHUP");
+    await logged(proc, "reloading the TLS certificate and key files");
+    assert.equal(proc.child.exitCode, null);
+    proc.child.kill("SIGTERM");
+    assert.deepEqual(await proc.exited, { code: 0, signal: null }, proc.output());
+    // A daemon that never started has nothing to reload, and says nothing about it.
+    assert.doesNotMatch(proc.output(), /TLS files not reloaded/);
+  });
+});
