@@ -41,6 +41,8 @@ export interface TestCertificates {
   readonly trustFile: string;
   /** A key of another certificate (the CA's, or one made for nothing). */
   readonly otherKeyFile: string;
+  /** The server's key, encrypted with a passphrase (PKCS#8). */
+  readonly encryptedKeyFile: string;
 }
 
 /** `days`: how long the server's certificate is valid (default 1). */
@@ -59,7 +61,9 @@ export async function makeTestCertificates(options: { privateCa: boolean; common
     await openssl(["req", "-x509", ...ecKey(options.days ?? 1), ...leaf]);
     await openssl(["genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", otherKeyFile]);
   }
-  return { dir, certFile, keyFile, trustFile, otherKeyFile };
+  const encryptedKeyFile = join(dir, "encrypted-key.pem");
+  await openssl(["pkey", "-in", keyFile, "-aes256", "-passout", "pass:secret", "-out", encryptedKeyFile]);
+  return { dir, certFile, keyFile, trustFile, otherKeyFile, encryptedKeyFile };
 }
 
 export async function startTlsControlPlane(options: { privateCa: boolean }): Promise<TlsControlPlane> {
@@ -102,6 +106,11 @@ export function unusableTlsFiles(certs: TestCertificates): { name: string; args:
     { name: "a missing certificate file", args: ["--tls-cert-file", missing, "--tls-key-file", certs.keyFile], want: `weir: --tls-cert-file ${missing}: cannot read it: no such file` },
     { name: "a key file given as the certificate", args: ["--tls-cert-file", certs.keyFile, "--tls-key-file", certs.keyFile], want: `weir: --tls-cert-file ${certs.keyFile}: not a PEM certificate (no start line)` },
     { name: "a certificate given as the key", args: ["--tls-cert-file", certs.certFile, "--tls-key-file", certs.certFile], want: `weir: --tls-key-file ${certs.certFile}: not a PEM private key (unsupported)` },
+    {
+      name: "an encrypted key",
+      args: ["--tls-cert-file", certs.certFile, "--tls-key-file", certs.encryptedKeyFile],
+      want: `weir: --tls-key-file ${certs.encryptedKeyFile}: the private key is encrypted; give it unencrypted (openssl pkey -in ${certs.encryptedKeyFile} -out <new file>) and protect the file instead`,
+    },
     {
       name: "a key that does not match the certificate",
       args: ["--tls-cert-file", certs.certFile, "--tls-key-file", certs.otherKeyFile],

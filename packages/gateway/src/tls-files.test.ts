@@ -17,15 +17,32 @@ let dir: string;
 let cert: string;
 let key: string;
 let otherKey: string;
+/** The key, encrypted: as PKCS#8, and in the traditional format with a Proc-Type header. */
+let encryptedKey: string;
+let encryptedTraditionalKey: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "weir-tls-files-"));
   [cert, key, otherKey] = [join(dir, "cert.pem"), join(dir, "key.pem"), join(dir, "other-key.pem")];
   await openssl(["req", "-x509", "-newkey", "ec", ...EC, "-nodes", "-days", "1", "-subj", "/CN=weir", "-keyout", key, "-out", cert]);
   await openssl(["genpkey", "-algorithm", "ec", ...EC, "-out", otherKey]);
+  [encryptedKey, encryptedTraditionalKey] = [join(dir, "encrypted-key.pem"), join(dir, "encrypted-ec-key.pem")];
+  await openssl(["pkey", "-in", key, "-aes256", "-passout", "pass:secret", "-out", encryptedKey]);
+  await openssl(["ec", "-in", key, "-aes256", "-passout", "pass:secret", "-out", encryptedTraditionalKey]);
 });
 after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
+
+/** A certificate with its key encrypted: refused saying so, not with OpenSSL's "bad decrypt". */
+function encryptedKeyCase(name: string, path: () => string) {
+  const advice = () => `the private key is encrypted; give it unencrypted (openssl pkey -in ${path()} -out <new file>) and protect the file instead`;
+  return {
+    name,
+    files: () => ({ certFile: cert, keyFile: path() }),
+    want: () => `tls.keyFile ${path()}: ${advice()}`,
+    flags: () => `--tls-key-file ${path()}: ${advice()}`,
+  };
+}
 
 describe("loadTlsFiles", () => {
   it("loads a certificate and its key", async () => {
@@ -59,6 +76,8 @@ describe("loadTlsFiles", () => {
       want: () => `tls.keyFile ${cert}: not a PEM private key (unsupported)`,
       flags: () => `--tls-key-file ${cert}: not a PEM private key (unsupported)`,
     },
+    encryptedKeyCase("an encrypted key (PKCS#8)", () => encryptedKey),
+    encryptedKeyCase("an encrypted key (traditional PEM)", () => encryptedTraditionalKey),
     {
       name: "another certificate's key",
       files: () => ({ certFile: cert, keyFile: otherKey }),

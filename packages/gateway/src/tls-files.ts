@@ -19,7 +19,7 @@ export interface TlsCredentials {
   readonly key: Buffer;
 }
 
-export type TlsFilesProblem = "unreadable" | "not_certificate" | "not_key" | "key_mismatch";
+export type TlsFilesProblem = "unreadable" | "not_certificate" | "not_key" | "encrypted_key" | "key_mismatch";
 
 /** How the options are named where the error is reported (library options or CLI flags). */
 export interface TlsFileNames {
@@ -56,6 +56,8 @@ export function describeTlsFilesError(err: Pick<TlsFilesError, "problem" | "opti
       return `${subject}: not a PEM certificate (${err.detail})`;
     case "not_key":
       return `${subject}: not a PEM private key (${err.detail})`;
+    case "encrypted_key":
+      return `${subject}: the private key is encrypted; give it unencrypted (openssl pkey -in ${path} -out <new file>) and protect the file instead`;
     case "key_mismatch":
       return `${subject}: does not match the certificate in ${names.certFile} ${err.files.certFile}`;
   }
@@ -67,6 +69,8 @@ export async function loadTlsFiles(files: TlsFiles): Promise<TlsCredentials> {
   const key = await read(files, "keyFile");
   // Each alone first, so that the error names the file at fault; then the pair.
   check(() => createSecureContext({ cert }), (reason, cause) => new TlsFilesError("not_certificate", "certFile", files, reason, { cause }));
+  // Said plainly: OpenSSL's own words for it are "bad decrypt".
+  if (ENCRYPTED_KEY.test(key.toString("latin1"))) throw new TlsFilesError("encrypted_key", "keyFile", files, "encrypted");
   check(() => createSecureContext({ key }), (reason, cause) => new TlsFilesError("not_key", "keyFile", files, reason, { cause }));
   check(() => createSecureContext({ cert, key }), (reason, cause) => new TlsFilesError("key_mismatch", "keyFile", files, reason, { cause }));
   return { cert, key };
@@ -89,6 +93,9 @@ export function certificateSummary(cert: Buffer): CertificateSummary {
 export function certificateExpirySeconds(cert: Buffer): number {
   return Date.parse(new X509Certificate(cert).validTo) / 1000;
 }
+
+/** PKCS#8 encrypted, or a traditional PEM key with a DEK-Info header. */
+const ENCRYPTED_KEY = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED$/m;
 
 async function read(files: TlsFiles, option: keyof TlsFiles): Promise<Buffer> {
   try {
