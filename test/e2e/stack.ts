@@ -3,6 +3,7 @@
 // as their upstream. Tests talk to it with the official SDK clients and read back what was
 // recorded through the admin API.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import pino from "pino";
 import { bootstrapOwner, createControlPlane, freeLoopbackPort, type ControlPlane } from "@weir/controlplane";
@@ -183,4 +184,14 @@ export async function weirAdmin(stack: Stack, args: string[], env: Record<string
   const proc = runWeir(args, { WEIR_CONTROL_PLANE_URL: stack.controlPlane.url, WEIR_ADMIN_TOKEN: stack.ownerToken, WEIR_DIR: "/nonexistent", ...env });
   const { code } = await proc.exited;
   return { code, out: proc.output() };
+}
+
+/** Processes whose command line names `path` (an embedded PostgreSQL's data directory). */
+export async function processesNaming(path: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of (await readdir("/proc")).filter((p) => /^\d+$/.test(p))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.split("\0").includes(path)) found.push(`${pid}: ${cmdline.replaceAll("\0", " ")}`);
+  }
+  return found;
 }

@@ -4,11 +4,11 @@
 // the signal killed the process then). SIGHUP while a daemon with TLS files starts does not
 // kill it: the reload waits for start-up.
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { eventually, freePort, runWeir, type WeirProcess } from "./stack.js";
+import { eventually, freePort, processesNaming, runWeir, type WeirProcess } from "./stack.js";
 import { makeTestCertificates, type TestCertificates } from "./tls-control-plane.js";
 
 let certs: TestCertificates;
@@ -28,16 +28,6 @@ function logged(proc: WeirProcess, msg: string): Promise<true> {
     if (proc.child.exitCode !== null) throw new Error(`exited with ${proc.child.exitCode}: ${proc.output()}`);
     return proc.output().includes(`"msg":"${msg}"`) ? true : undefined;
   }, 30_000);
-}
-
-/** Processes whose command line names `path` (an embedded PostgreSQL's data directory). */
-async function processesNaming(path: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of (await readdir("/proc")).filter((p) => /^\d+$/.test(p))) {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (cmdline.split("\0").includes(path)) found.push(`${pid}: ${cmdline.replaceAll("\0", " ")}`);
-  }
-  return found;
 }
 
 /** A control plane whose database never answers: start-up waits for it (--database-wait). */

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { readEnvFile } from "../../packages/cli/src/admin-options.js";
-import { eventually, freePort, runWeir, type WeirProcess } from "./stack.js";
+import { eventually, freePort, processesNaming, runWeir, type WeirProcess } from "./stack.js";
 
 const exec = promisify(execFile);
 const dirs: string[] = [];
@@ -123,6 +123,21 @@ describe("weir start", () => {
     await third.proc.exited;
     await eventually("the orphaned gateway to stop", async () => ((await fetch(`${gatewayUrl}/healthz`).then(() => true, () => false)) ? undefined : true), 15_000);
     // And the next start recovers the data directory the killed run left behind.
+    await stop((await start(dir)).proc);
+  });
+
+  it("stops on Ctrl-C while its embedded PostgreSQL starts, exit 0, leaving nothing running", async () => {
+    const dir = await makeDir("weir-start-interrupted-");
+    const proc = runStart(dir, "127.0.0.1:0");
+    await eventually("the embedded PostgreSQL starting", async () => {
+      const log = await readFile(join(dir, ".weir", "weir.log"), "utf8").catch(() => "");
+      return log.includes('"msg":"initialising embedded postgres"') ? true : undefined;
+    }, 30_000);
+    proc.child.kill("SIGINT");
+    assert.deepEqual(await proc.exited, { code: 0, signal: null }, proc.output());
+    assert.equal(proc.output(), "\nstopping...\nstopped\n");
+    assert.deepEqual(await processesNaming(join(dir, ".weir", "postgres")), [], "no PostgreSQL left running on the data directory");
+    // The next start finds the directory as a first start leaves it, and comes up.
     await stop((await start(dir)).proc);
   });
 

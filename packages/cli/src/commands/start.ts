@@ -76,8 +76,9 @@ function gatewayListening(child: ChildProcess, timeoutMs: number): Promise<Liste
   });
 }
 
-async function waitReady(url: string, child: ChildProcess, deadline: number): Promise<void> {
+async function waitReady(url: string, child: ChildProcess, deadline: number, checkpoint: () => void): Promise<void> {
   while (Date.now() < deadline) {
+    checkpoint();
     if (child.exitCode !== null) throw new CliError(`the gateway process exited with code ${child.exitCode} (see its log)`);
     const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
     if (ok) return;
@@ -104,6 +105,13 @@ async function ensureAddressFree(host: string, port: number): Promise<void> {
     server.listen({ host, port }, resolveListen);
   });
   await new Promise((r) => server.close(r));
+}
+
+/** Ctrl-C (or SIGTERM) before the banner: what has started is stopped, and the exit is 0. */
+class StartInterrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`stopped by ${signal} while starting`);
+  }
 }
 
 /** Where one provider's requests go, for the banner. */
@@ -149,6 +157,16 @@ async function runStart(flags: StartFlags): Promise<void> {
     for (const step of cleanups.reverse()) await step().catch((err: Error) => logger.error({ err: err.message }, "shutdown step failed"));
   };
 
+  // Listened for from the start: Node's default for a Ctrl-C while the embedded PostgreSQL
+  // starts killed us and left it running. Each step finishes (its cleanup is then known),
+  // and the next checkpoint stops start-up.
+  const stopRequested = shutdownSignal(logger);
+  let interruptedBy: NodeJS.Signals | undefined;
+  void stopRequested.then((signal) => (interruptedBy = signal));
+  const checkpoint = (): void => {
+    if (interruptedBy !== undefined) throw new StartInterrupted(interruptedBy);
+  };
+
   const gatewayAddress = parseListen(flags.gatewayListen);
   // Before anything starts: a taken address is found at once, not after the database is up.
   if (gatewayAddress.port !== 0) await ensureAddressFree(gatewayAddress.host, gatewayAddress.port);
@@ -156,6 +174,7 @@ async function runStart(flags: StartFlags): Promise<void> {
     // The embedded server is started once, here; the control plane connects to it by URL.
     const database = await openDatabase({ embeddedDataDir: join(dir, "postgres"), logger });
     cleanups.push(() => database.close());
+    checkpoint();
     if (!state.ownerToken) {
       try {
         state.ownerToken = (await bootstrapOwner(database.db, { username: "admin" })).key;
@@ -171,8 +190,9 @@ async function runStart(flags: StartFlags): Promise<void> {
       recordRetentionMs: retentionMs,
       logger: logger.child({ daemon: "control-plane" }),
     });
-    await controlPlane.start();
     cleanups.push(() => controlPlane.shutdown());
+    await controlPlane.start();
+    checkpoint();
     const ids = await ensureIdentities(new AdminClient({ url: controlPlane.url, token: state.ownerToken }), state);
     writeState(statePath, ids);
 
@@ -181,6 +201,7 @@ async function runStart(flags: StartFlags): Promise<void> {
       emulator = createLlmEmulator({ maxRecorded: 100 });
       await emulator.start();
       cleanups.push(() => emulator!.shutdown());
+      checkpoint();
     }
     const keyFile = join(dir, "gateway.key");
     // SECURITY: the gateway reads its key from a 0600 file, not from argv or the environment.
@@ -217,7 +238,8 @@ async function runStart(flags: StartFlags): Promise<void> {
     // Only the reported address is polled and announced: a listener someone else holds at the
     // address we asked for is not our gateway.
     const gatewayUrl = (await gatewayListening(gateway, GATEWAY_START_TIMEOUT_MS)).url;
-    await waitReady(gatewayUrl, gateway, deadline);
+    await waitReady(gatewayUrl, gateway, deadline, checkpoint);
+    checkpoint();
 
     const quickstart = {
       WEIR_GATEWAY_URL: gatewayUrl,
@@ -227,9 +249,6 @@ async function runStart(flags: StartFlags): Promise<void> {
     };
     const quickstartFile = join(dir, "quickstart.env");
     writeEnvFile(quickstartFile, quickstart);
-    // Listening before the banner says "Press Ctrl-C": a Ctrl-C right after it must not find the
-    // default handler, which would kill us without cleaning up.
-    const stopRequested = shutdownSignal(logger);
     const upstreams = {
       openai: upstreamLine("OpenAI", "OPENAI_API_KEY", flags.openaiApiKey !== undefined),
       anthropic: upstreamLine("Anthropic", "ANTHROPIC_API_KEY", flags.anthropicApiKey !== undefined),
@@ -253,8 +272,11 @@ async function runStart(flags: StartFlags): Promise<void> {
     if (gatewayFailed) throw new CliError(`the gateway process exited with code ${gateway.exitCode}; see ${join(dir, "gateway.log")}`);
     process.stdout.write("stopped\n");
   } catch (err) {
+    if (err instanceof StartInterrupted) process.stdout.write("\nstopping...\n");
     await cleanup();
-    throw err;
+    if (!(err instanceof StartInterrupted)) throw err;
+    logger.info({ signal: err.signal }, "stopped during start-up");
+    process.stdout.write("stopped\n");
   }
 }
 
