@@ -1,13 +1,17 @@
 // `weir migrate` as an operator runs it: applies what is pending, and `--down` reverts the latest
 // migration only once confirmed — a down step drops data (the first one's drops every table), and
 // it used to run at once, while control planes were serving — and never while a control plane
-// runs on the database, even one whose lock connection was cut and came back.
+// runs on the database, even one whose lock connection was cut and came back. A Ctrl-C while it
+// starts an embedded PostgreSQL stops that PostgreSQL.
 import assert from "node:assert/strict";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { sql } from "kysely";
 import { createTestDatabase, runningLockHolders, type TestDatabase } from "@weir/controlplane/testing";
 import { latestAppliedMigration } from "@weir/controlplane";
-import { eventually, freePort, runWeir, type WeirProcess } from "./stack.js";
+import { eventually, freePort, processesNaming, runWeir, type WeirProcess } from "./stack.js";
 
 let database: TestDatabase;
 before(async () => {
@@ -111,5 +115,28 @@ describe("weir migrate --down with a control plane running", () => {
     assert.deepEqual(await weir(["--down", "-y"]), { code: 0, out: `reverted ${latest}\n` });
     assert.notEqual(await latestAppliedMigration(database.db), latest);
     assert.deepEqual(await weir([]), { code: 0, out: `applied ${latest}\n` });
+  });
+});
+
+describe("weir migrate on an embedded PostgreSQL, interrupted", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "weir-migrate-interrupted-"));
+    await chmod(dir, 0o755); // as root, embedded PostgreSQL runs as `postgres` and must reach it
+  });
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("stops the PostgreSQL it was starting on Ctrl-C, and says the command did not run", async () => {
+    const dataDir = join(dir, "pg");
+    // By variable: an argument would name the directory in this command's own command line.
+    const proc = runWeir(["migrate"], { WEIR_DATA_DIR: dataDir, WEIR_DIR: "/nonexistent", WEIR_DATABASE_URL: "", DATABASE_URL: "" });
+    // The moment initdb (or postgres) runs on the directory: the database is being opened.
+    await eventually("PostgreSQL starting on the data directory", async () => ((await processesNaming(dataDir)).length > 0 ? true : undefined), 30_000);
+    proc.child.kill("SIGINT");
+    assert.deepEqual(await proc.exited, { code: 1, signal: null }, proc.output());
+    assert.equal(proc.output(), "weir: interrupted by SIGINT while opening the database: the command did not run\n");
+    assert.deepEqual(await processesNaming(dataDir), [], "no PostgreSQL left running on the data directory");
   });
 });

@@ -186,12 +186,12 @@ export async function weirAdmin(stack: Stack, args: string[], env: Record<string
   return { code, out: proc.output() };
 }
 
-/** Processes whose command line names `path` (an embedded PostgreSQL's data directory). */
+/** Processes whose command line names `path` (an embedded PostgreSQL's data directory), as `-D path` or `--pgdata=path`. */
 export async function processesNaming(path: string): Promise<string[]> {
   const found: string[] = [];
   for (const pid of (await readdir("/proc")).filter((p) => /^\d+$/.test(p))) {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (cmdline.split("\0").includes(path)) found.push(`${pid}: ${cmdline.replaceAll("\0", " ")}`);
+    if (cmdline.split("\0").some((arg) => arg === path || arg.endsWith(`=${path}`))) found.push(`${pid}: ${cmdline.replaceAll("\0", " ")}`);
   }
   return found;
 }

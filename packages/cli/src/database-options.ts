@@ -4,6 +4,7 @@ import { Option, type Command } from "commander";
 import pino from "pino";
 import type { OpenDatabase } from "@weir/controlplane";
 import { CliError } from "./cli-error.js";
+import { HeldSignals } from "./held-signals.js";
 
 export interface DatabaseFlags {
   readonly databaseUrl?: string;
@@ -41,13 +42,20 @@ export function databaseUrl(flags: DatabaseFlags): string | undefined {
   return url;
 }
 
+/** Opens the database, runs `work`, closes it; a Ctrl-C meanwhile is held (held-signals.ts). */
 export async function withDatabase<T>(flags: DatabaseFlags, migrate: boolean, work: (db: OpenDatabase) => Promise<T>): Promise<T> {
   const { openDatabase } = await import("@weir/controlplane");
-  const open = await openDatabase({ url: databaseUrl(flags), embeddedDataDir: flags.dataDir, migrate, logger: pino({ level: "warn" }, pino.destination(2)) });
+  const signals = new HeldSignals();
   try {
-    return await work(open);
+    const open = await openDatabase({ url: databaseUrl(flags), embeddedDataDir: flags.dataDir, migrate, logger: pino({ level: "warn" }, pino.destination(2)) });
+    try {
+      signals.throwIfReceived();
+      return await work(open);
+    } finally {
+      await open.close();
+    }
   } finally {
-    await open.close();
+    signals.release();
   }
 }
 
