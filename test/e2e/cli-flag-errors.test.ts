@@ -1,15 +1,22 @@
-// The daemons' commands refuse a bad duration or URL before starting anything, in one line that
-// names the flag at fault — set on the command line or through its variable. A daemon reads up to
+// The daemons' commands refuse a bad duration or URL (and the gateway a key that is not a gateway
+// key) before starting anything, in one line that names the flag at fault — set on the command
+// line or through its variable. A daemon reads up to
 // seven durations: "invalid duration" alone, or the gateway's option names (controlPlaneUrl,
 // openai.baseUrl), left the operator guessing which setting to fix.
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { createProgram } from "@weir/cli";
 import { runWeir } from "./stack.js";
 
+/** The shape of a gateway key; no control plane knows it (none is reached in this file). */
+const WELL_FORMED_KEY = `wgk_${"0123456789abcdefghijklm".repeat(2).slice(0, 39)}`;
+
 // What each command needs besides the flag under test to get as far as reading its settings.
 const COMMANDS: Record<string, string[]> = {
-  gateway: ["gateway", "--listen", "127.0.0.1:0", "--key", "wgk_x"],
+  gateway: ["gateway", "--listen", "127.0.0.1:0", "--key", WELL_FORMED_KEY],
   "control-plane": ["control-plane", "--listen", "127.0.0.1:0", "--embedded-gateway"],
   start: ["start", "--dir", "/nonexistent/weir-flag-errors"],
 };
@@ -129,4 +136,30 @@ describe("weir gateway, control-plane and start: bad durations and URLs", () => 
       assert.equal(asEnv, want);
     });
   }
+});
+
+describe("weir gateway: a key that is not a gateway key", () => {
+  const want = (length: number) =>
+    `weir: the gateway key given (${length} characters) is not a gateway key: those are 43 characters, "wgk_" then letters and digits, as \`weir keys create\` prints them\n`;
+  // An unreachable control plane: a key refused only by it was retried for as long as it was away.
+  const base = ["gateway", "--listen", "127.0.0.1:0", "--control-plane-url", "http://127.0.0.1:1"];
+
+  it("is refused at once, as --key, as WEIR_GATEWAY_KEY and from --key-file, saying only its length", async () => {
+    const userApiKey = "abcdefghij-0123456789abcdefghijkl";
+    const dir = await mkdtemp(join(tmpdir(), "weir-gateway-key-"));
+    try {
+      await writeFile(join(dir, "key"), `${WELL_FORMED_KEY.slice(0, -1)}\n`);
+      const [asFlag, asEnv, fromFile] = await Promise.all([
+        refused([...base, "--key", userApiKey]),
+        refused(base, { WEIR_GATEWAY_KEY: `${WELL_FORMED_KEY}"` }),
+        refused([...base, "--key-file", join(dir, "key")]),
+      ]);
+      assert.equal(asFlag, want(33));
+      assert.equal(asEnv, want(44));
+      assert.equal(fromFile, want(42), "the file's line end is trimmed first");
+      assert.doesNotMatch(asFlag, /abcdefghij/, "no part of the key is repeated");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -9,6 +9,8 @@ import { eventually, runWeir } from "./stack.js";
 import { startTlsControlPlane, type TlsControlPlane } from "./tls-control-plane.js";
 
 let tls: TlsControlPlane;
+/** A gateway key's shape, unknown to the control plane. */
+const UNKNOWN_KEY = `wgk_${"0123456789abcdefghijklm".repeat(2).slice(0, 39)}`;
 
 before(async () => {
   tls = await startTlsControlPlane({ privateCa: false });
@@ -18,7 +20,7 @@ after(async () => {
 });
 
 async function gatewayExit(url: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
-  const gateway = runWeir(["gateway", "--listen", "127.0.0.1:0", "--control-plane-url", url], { WEIR_GATEWAY_KEY: "weirgw_0123456789abcdefghijklmnopqrstuv", ...env });
+  const gateway = runWeir(["gateway", "--listen", "127.0.0.1:0", "--control-plane-url", url], { WEIR_GATEWAY_KEY: UNKNOWN_KEY, ...env });
   const { code } = await gateway.exited;
   assert.equal(code, 1, gateway.output());
   // The log goes to stdout, the one line for the operator to stderr.
@@ -36,7 +38,7 @@ describe("weir gateway and the control plane's TLS", () => {
 
   it("accepts the certificate with NODE_EXTRA_CA_CERTS (and then judges the key)", async () => {
     const line = await gatewayExit(tls.url, { NODE_EXTRA_CA_CERTS: tls.trustFile });
-    assert.equal(line, "weir: control plane rejected gateway key weirgw_01...: AI Gateway key invalid.");
+    assert.equal(line, "weir: control plane rejected gateway key wgk_0123456...: AI Gateway key invalid.");
   });
 
   it("stops at once when the certificate does not name the URL's host", async () => {
@@ -48,7 +50,7 @@ describe("weir gateway and the control plane's TLS", () => {
   it("retries when http:// points at the control plane with TLS, every retry's log line hinting at https://", async () => {
     const url = tls.url.replace("https://", "http://");
     const gateway = runWeir(["gateway", "--listen", "127.0.0.1:0", "--log-level", "info", "--control-plane-url", url], {
-      WEIR_GATEWAY_KEY: "weirgw_0123456789abcdefghijklmnopqrstuv",
+      WEIR_GATEWAY_KEY: UNKNOWN_KEY,
     });
     try {
       // The TLS server drops each cleartext connection: reset (ECONNRESET) or closed, which fails

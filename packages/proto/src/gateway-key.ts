@@ -14,3 +14,10 @@ export function gatewayKeyPrefix(key: string): string {
   if (key.length >= GATEWAY_KEY_LENGTH) return key.slice(0, GATEWAY_KEY_PREFIX_LENGTH);
   return key.slice(0, Math.min(GATEWAY_KEY_PREFIX_LENGTH, Math.floor(key.length / 4)));
 }
+
+const GATEWAY_KEY_SHAPE = new RegExp(`^${GATEWAY_KEY_TYPE_PREFIX}[0-9A-Za-z]{${GATEWAY_KEY_LENGTH - GATEWAY_KEY_TYPE_PREFIX.length}}$`);
+
+/** Whether `key` has a gateway key's shape: the type prefix, then letters and digits to the full length. */
+export function hasGatewayKeyShape(key: string): boolean {
+  return GATEWAY_KEY_SHAPE.test(key);
+}

@@ -44,7 +44,7 @@ export {
 } from "./api-version.js";
 export type { ApiVersion, ApiVersionCheck, ApiVersionServer } from "./api-version.js";
 export { API_VERSION_HEADER, GATEWAY_KEY_HEADER } from "./headers.js";
-export { GATEWAY_KEY_LENGTH, GATEWAY_KEY_PREFIX_LENGTH, GATEWAY_KEY_TYPE_PREFIX, gatewayKeyPrefix } from "./gateway-key.js";
+export { GATEWAY_KEY_LENGTH, GATEWAY_KEY_PREFIX_LENGTH, GATEWAY_KEY_TYPE_PREFIX, gatewayKeyPrefix, hasGatewayKeyShape } from "./gateway-key.js";
 export { isUuid } from "./uuid.js";
 export { METADATA_VALUE_TYPE_URL } from "./metadata.js";
 export { CONTROL_PLANE_BUSY_MESSAGE } from "./rpc-messages.js";

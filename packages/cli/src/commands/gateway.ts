@@ -4,12 +4,12 @@ import type { FatalStartupError, Gateway } from "@weir/gateway";
 import { addAuthCacheOptions, authCacheSettings, type AuthCacheFlags } from "../auth-cache-options.js";
 import { CliError } from "../cli-error.js";
 import { httpUrl } from "../http-url.js";
+import { gatewayKeyFromFlags } from "../gateway-key-flag.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
 import { parseListen } from "../listen-address.js";
 import { reportListening } from "../listening-report.js";
 import { createLogger, logLevelOption } from "../logger.js";
 import { parentGone, runDaemon } from "../run-daemon.js";
-import { requireSecret } from "../secrets.js";
 import { tlsFilesCliError, tlsFilesFromFlags } from "../tls-flags.js";
 
 interface GatewayFlags extends GatewaySettingsFlags, AuthCacheFlags {
@@ -53,7 +53,7 @@ export function gatewayCommand(): Command {
       const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
       const gateway = createGateway({
         controlPlaneUrl: httpUrl("--control-plane-url", flags.controlPlaneUrl),
-        gatewayKey: requireSecret("the gateway key", "key", flags.key, flags.keyFile),
+        gatewayKey: gatewayKeyFromFlags(flags),
         listen: parseListen(flags.listen),
         tls,
         ...gatewaySettings(flags),
