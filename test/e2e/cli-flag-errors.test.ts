@@ -4,11 +4,13 @@
 // seven durations: "invalid duration" alone, or the gateway's option names (controlPlaneUrl,
 // openai.baseUrl), left the operator guessing which setting to fix.
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { createProgram } from "@weir/cli";
+import { createTestDatabase, type TestDatabase } from "@weir/controlplane/testing";
 import { runWeir } from "./stack.js";
 
 /** The shape of a gateway key; no control plane knows it (none is reached in this file). */
@@ -161,5 +163,49 @@ describe("weir gateway: a key that is not a gateway key", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("weir gateway, control-plane and start: an address that cannot be bound", () => {
+  let taken: Server;
+  let port: number;
+  let database: TestDatabase;
+  before(async () => {
+    database = await createTestDatabase();
+    taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    port = (taken.address() as AddressInfo).port;
+  });
+  after(async () => {
+    await new Promise((r) => taken?.close(r));
+    await database?.drop();
+  });
+
+  const inUse = (flag: string) => `weir: ${flag} 127.0.0.1:${port}: another process listens there: stop it, or choose another port\n`;
+
+  it("names the flag and says another process listens there", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "weir-listen-taken-"));
+    await chmod(dir, 0o755); // as root, embedded PostgreSQL runs as `postgres` and must reach it
+    try {
+      const [gateway, controlPlane, start] = await Promise.all([
+        refused(["gateway", "--key", WELL_FORMED_KEY, "--control-plane-url", "http://127.0.0.1:1", "--listen", `127.0.0.1:${port}`]),
+        refused(["control-plane", "--database-url", database.url, "--listen", `127.0.0.1:${port}`]),
+        refused(["start", "--dir", join(dir, ".weir"), "--control-plane-listen", `127.0.0.1:${port}`, "--gateway-listen", "127.0.0.1:0"], { DATABASE_URL: "", WEIR_DATABASE_URL: "" }),
+      ]);
+      assert.equal(gateway.split("\n").filter((l) => l.startsWith("weir:")).join("\n") + "\n", inUse("--listen"));
+      assert.equal(controlPlane.split("\n").filter((l) => l.startsWith("weir:")).join("\n") + "\n", inUse("--listen"));
+      assert.equal(start, inUse("--control-plane-listen"));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("says an address is not this machine's", async () => {
+    // 192.0.2.1: TEST-NET-1, never assigned to a machine.
+    const out = await refused(["gateway", "--key", WELL_FORMED_KEY, "--control-plane-url", "http://127.0.0.1:1", "--listen", "192.0.2.1:7081"]);
+    assert.deepEqual(
+      out.split("\n").filter((l) => l.startsWith("weir:")),
+      ["weir: --listen 192.0.2.1:7081: not an address of this machine: use one of its own, or 0.0.0.0 for all"],
+    );
   });
 });

@@ -2,6 +2,7 @@
 // it down, and exit 0 — or 1 when it stopped because of an error. A daemon serving TLS also
 // reloads its files on SIGHUP (reload-signal.ts).
 import type { Logger } from "pino";
+import { listenCliError } from "./listen-error.js";
 import { reloadTlsOnSignal } from "./reload-signal.js";
 import { shutdownSignal } from "./shutdown-signal.js";
 
@@ -28,7 +29,12 @@ export async function runDaemon(daemon: Daemon, logger: Logger, fatal?: Promise<
   // starting, a database awaited for a minute) stops it through shutdown(). Node's default
   // killed the process at once and left the embedded PostgreSQL running.
   const stopRequested = Promise.race<NodeJS.Signals | "parent_gone">([shutdownSignal(logger), ...(stop ? [stop] : [])]);
-  const started = daemon.start().then(() => "started" as const);
+  const started = daemon.start().then(
+    () => "started" as const,
+    (err: unknown) => {
+      throw listenCliError("--listen", err) ?? err;
+    },
+  );
   // A reload asked for during start-up waits for it (the files read then may be older).
   if (daemon.reloadTls !== undefined) reloadTlsOnSignal(daemon.reloadTls, logger, started);
   const first = await Promise.race([started, stopRequested]);

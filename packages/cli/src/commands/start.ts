@@ -12,6 +12,7 @@ import type { LlmEmulator } from "@weir/llm-emulator";
 import { AdminClient } from "../admin-client.js";
 import { CliError } from "../cli-error.js";
 import { parseListen } from "../listen-address.js";
+import { listenCliError } from "../listen-error.js";
 import { parseListeningReport, type ListeningReport } from "../listening-report.js";
 import { createLogger, logLevelOption } from "../logger.js";
 import { recordRetentionMs, recordRetentionOption } from "../record-retention-option.js";
@@ -191,7 +192,9 @@ async function runStart(flags: StartFlags): Promise<void> {
       logger: logger.child({ daemon: "control-plane" }),
     });
     cleanups.push(() => controlPlane.shutdown());
-    await controlPlane.start();
+    await controlPlane.start().catch((err: unknown) => {
+      throw listenCliError("--control-plane-listen", err) ?? err;
+    });
     checkpoint();
     const ids = await ensureIdentities(new AdminClient({ url: controlPlane.url, token: state.ownerToken }), state);
     writeState(statePath, ids);
