@@ -42,20 +42,25 @@ export function databaseUrl(flags: DatabaseFlags): string | undefined {
   return url;
 }
 
-/** Opens the database, runs `work`, closes it; a Ctrl-C meanwhile is held (held-signals.ts). */
+/**
+ * Opens the database, runs `work`, closes it. With an embedded PostgreSQL a Ctrl-C meanwhile is
+ * held (held-signals.ts); a server's URL keeps Node's default, so that a connection hanging on
+ * an unreachable host can still be interrupted (nothing of ours is left running then).
+ */
 export async function withDatabase<T>(flags: DatabaseFlags, migrate: boolean, work: (db: OpenDatabase) => Promise<T>): Promise<T> {
   const { openDatabase } = await import("@weir/controlplane");
-  const signals = new HeldSignals();
+  const url = databaseUrl(flags);
+  const signals = url === undefined ? new HeldSignals() : undefined;
   try {
-    const open = await openDatabase({ url: databaseUrl(flags), embeddedDataDir: flags.dataDir, migrate, logger: pino({ level: "warn" }, pino.destination(2)) });
+    const open = await openDatabase({ url, embeddedDataDir: flags.dataDir, migrate, logger: pino({ level: "warn" }, pino.destination(2)) });
     try {
-      signals.throwIfReceived();
+      signals?.throwIfReceived();
       return await work(open);
     } finally {
       await open.close();
     }
   } finally {
-    signals.release();
+    signals?.release();
   }
 }
 

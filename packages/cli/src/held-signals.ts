@@ -1,6 +1,6 @@
-// SIGINT/SIGTERM held while a one-shot command has a database open (`weir migrate`, `users
-// create --bootstrap`, `tokens create --recover`): with an embedded PostgreSQL, Node's default
-// would kill the command and leave PostgreSQL running. The signal is noted instead; the command
+// SIGINT/SIGTERM held while a one-shot command has an embedded PostgreSQL open (`weir migrate`,
+// `users create --bootstrap`, `tokens create --recover`): Node's default would kill the command
+// and leave PostgreSQL running. The signal is noted instead; the command
 // closes the database (stopping PostgreSQL) and ends with "interrupted" if its work had not
 // begun, or finishes the work it had begun (a migration half applied helps no one).
 import { CliError } from "./cli-error.js";
