@@ -62,7 +62,7 @@ describe("start pacing: one request at a time", () => {
     const client = new OpenAI({ apiKey: h.user.key, baseURL: `${h.gateway.url}/openai/v1`, maxRetries: 0 });
     for (let i = 0; i < 5; i += 1) await streamedText(client, i);
     assert.equal(await metricValue(h.gateway.metrics.requestsPacedTotal), 0);
-    assert.equal(h.gateway.options.startBudgetMs, 4);
+    assert.equal(h.gateway.options.startBudgetMs, 2);
   });
 });
 
