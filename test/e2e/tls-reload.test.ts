@@ -147,14 +147,21 @@ describe("weir gateway reloading its TLS files on SIGHUP", () => {
   });
 
   it("serves the renewed certificate to new connections, while a stream opened before finishes whole", async () => {
-    const events = 10;
+    const events = 20; // 1 s: the reload happens while it runs
     const stream = await openai().chat.completions.create(
       { model: "gpt-4o-mini", messages: [{ role: "user", content: "A stream across a renewal" }], stream: true },
       { headers: { "x-emulator-event-delay-ms": "50", "x-emulator-events": String(events) } },
     );
-    const chunks = stream[Symbol.asyncIterator]();
-    const head = await chunks.next();
-    assert.equal(head.done, false);
+    // Read as it arrives, noting when the last event came.
+    const relayed = (async () => {
+      let text = "";
+      let lastAt = 0;
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? "";
+        lastAt = Date.now();
+      }
+      return { text, lastAt };
+    })();
 
     await install(live, renewed);
     const line = await reload(gateway, "TLS certificate reloaded", 1);
@@ -163,9 +170,9 @@ describe("weir gateway reloading its TLS files on SIGHUP", () => {
     assert.equal(await servedCertificate(url), await fingerprint(renewed.certFile));
     assert.equal(await metric(url, trustingFetch, GATEWAY_EXPIRY), await expirySeconds(renewed.certFile));
 
-    let text = head.value!.choices[0]?.delta.content ?? "";
-    for (let next = await chunks.next(); !next.done; next = await chunks.next()) text += next.value.choices[0]?.delta.content ?? "";
+    const { text, lastAt } = await relayed;
     assert.equal(text, emulatorText(events));
+    assert.ok(lastAt > line.time, "the stream was still relaying when the certificate was reloaded");
     // A request on a new connection gets its answer.
     const agent = new Agent({ connect: { ca: trust } });
     try {
