@@ -43,7 +43,8 @@ export interface GatewayOptions {
   readonly listen: { readonly host: string; readonly port: number };
   /**
    * PEM certificate and key: the listener serves HTTPS (HTTP/1.1, TLS 1.2 or later) instead of
-   * cleartext HTTP. Read and checked at start(). Undefined: cleartext (and always when embedded).
+   * cleartext HTTP. Read and checked at start(), and again by reloadTls(). Undefined: cleartext
+   * (and always when embedded).
    */
   readonly tls: TlsFiles | undefined;
   readonly openai: ProviderOptions;

@@ -27,7 +27,7 @@ export function controlPlaneCommand(): Command {
       new Command("control-plane")
         .description("run the control plane: RPC services for gateways, admin API, /healthz, /readyz, /metrics on one address")
         .addOption(new Option("--listen <host:port>", "address for gateways (HTTP/2) and admins (HTTP/1.1)").env("WEIR_CONTROL_PLANE_LISTEN").default("127.0.0.1:7080"))
-        .addOption(new Option("--tls-cert-file <path>", "PEM certificate; enables TLS (ALPN h2 and http/1.1)").env("WEIR_TLS_CERT_FILE"))
+        .addOption(new Option("--tls-cert-file <path>", "PEM certificate; enables TLS (ALPN h2 and http/1.1, TLS 1.2+); both files are read again on SIGHUP").env("WEIR_TLS_CERT_FILE"))
         .addOption(new Option("--tls-key-file <path>", "PEM private key for --tls-cert-file").env("WEIR_TLS_KEY_FILE"))
         .addOption(
           new Option(

@@ -34,7 +34,7 @@ export function gatewayCommand(): Command {
         .addOption(new Option("--key <key>", "the gateway key").env("WEIR_GATEWAY_KEY"))
         .addOption(new Option("--key-file <path>", "file holding the gateway key").env("WEIR_GATEWAY_KEY_FILE"))
         // Not the control plane's WEIR_TLS_* variables: one environment file may serve both daemons.
-        .addOption(new Option("--tls-cert-file <path>", "PEM certificate (chain); serves HTTPS (HTTP/1.1, TLS 1.2+)").env("WEIR_GATEWAY_TLS_CERT_FILE"))
+        .addOption(new Option("--tls-cert-file <path>", "PEM certificate (chain); serves HTTPS (HTTP/1.1, TLS 1.2+); both files are read again on SIGHUP").env("WEIR_GATEWAY_TLS_CERT_FILE"))
         .addOption(new Option("--tls-key-file <path>", "PEM private key for --tls-cert-file").env("WEIR_GATEWAY_TLS_KEY_FILE")),
     ),
   )
