@@ -26,7 +26,7 @@ import { createRpcMetricsInterceptor } from "./rpc/rpc-metrics-interceptor.js";
 import { createCleartextListener } from "./server/cleartext-listener.js";
 import { ConnectionTracker, type HttpRequest, type HttpResponse } from "./server/connection-tracker.js";
 import { resolveMounts, type MountedHandler } from "./server/mounts.js";
-import { certificateExpirySeconds, certificateSummary, readTlsCredentials, type TlsFiles } from "./server/tls-credentials.js";
+import { certificateSummary, readTlsCredentials, type TlsFiles } from "./server/tls-credentials.js";
 import { createRequestHandler, notFound, type AdminApi } from "./server/request-handler.js";
 import { registerRecordBatchFastPath } from "./rpc/record-batch-fast-path.js";
 import { RecordPurger } from "./retention/record-purger.js";
@@ -183,8 +183,6 @@ interface Running {
   readonly adminDb: Kysely<Database>;
   /** The listening server: TLS (h2 + http/1.1 by ALPN) or the cleartext sniffing listener. */
   readonly server: Server;
-  /** The same server when it serves TLS: reloadTls() gives it new credentials. */
-  readonly secure: http2.Http2SecureServer | undefined;
   readonly tracker: ConnectionTracker;
   readonly usage: GatewayKeyUsageTracker;
   /** Deletes recorded traffic past the retention period; undefined when it is kept forever. */
@@ -202,8 +200,6 @@ export class ControlPlane {
   private authorizationChanges: AuthorizationChangeHub | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
-  /** The reload under way: a second call waits for it, then reads the files once more. */
-  private tlsReload: Promise<void> = Promise.resolve();
   /** Aborted by shutdown(): a start still waiting for its database gives up. */
   private readonly startAbort = new AbortController();
 
@@ -248,24 +244,23 @@ export class ControlPlane {
    * Reads options.tls's files again and serves new connections with them (open connections,
    * gateways' HTTP/2 sessions among them, keep theirs): how a renewed certificate is taken
    * without a restart. Files that cannot serve reject, and the previous certificate stays.
+   * Callers run reloads one at a time (`weir`'s SIGHUP handler queues them).
    */
-  reloadTls(): Promise<void> {
-    const next = this.tlsReload.then(
-      () => this.loadTlsAgain(),
-      () => this.loadTlsAgain(),
-    );
-    this.tlsReload = next;
-    return next;
-  }
-
-  private async loadTlsAgain(): Promise<void> {
+  async reloadTls(): Promise<void> {
     const files = this.options.tls;
     if (files === undefined) throw new Error("this control plane serves no TLS: it has no tls files to reload");
-    const secure = this.mustBeRunning().secure;
+    const { server } = this.mustBeRunning();
     const tls = await readTlsCredentials(files);
-    secure?.setSecureContext(tls);
-    this.metrics.setCertificateExpiry(certificateExpirySeconds(tls.cert));
-    this.logger.info({ tls_certificate: certificateSummary(tls.cert) }, "TLS certificate reloaded");
+    // With options.tls the listener is the HTTP/2 secure server.
+    (server as http2.Http2SecureServer).setSecureContext(tls);
+    this.logger.info({ tls_certificate: this.servedCertificate(tls.cert) }, "TLS certificate reloaded");
+  }
+
+  /** The certificate now served: its expiry goes to the gauge, its summary to the log line. */
+  private servedCertificate(cert: Buffer): ReturnType<typeof certificateSummary> {
+    const summary = certificateSummary(cert);
+    this.metrics.setCertificateExpiry(Date.parse(summary.not_after) / 1000);
+    return summary;
   }
 
   private mustBeRunning(): Running {
@@ -340,14 +335,12 @@ export class ControlPlane {
         mounts: options.mounts,
       });
       let server: Server;
-      let secure: http2.Http2SecureServer | undefined;
       if (tls) {
-        secure = http2.createSecureServer(
+        const secure = http2.createSecureServer(
           { ...tls, allowHTTP1: true, maxSessionMemory: HTTP2_SESSION_MEMORY_MB, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
           handler,
         );
         tracker.trackSessions(secure);
-        this.metrics.setCertificateExpiry(certificateExpirySeconds(tls.cert));
         server = secure;
       } else {
         const h2 = http2.createServer({ maxSessionMemory: HTTP2_SESSION_MEMORY_MB }, handler);
@@ -369,12 +362,12 @@ export class ControlPlane {
       server.on("error", (err) => logger.error({ err }, "http server error"));
       const url = formatUrl(tls !== undefined, server.address() as AddressInfo);
       const purger = this.startPurger(db);
-      this.running = { database, adminDb, server, secure, tracker, usage, purger, url };
+      this.running = { database, adminDb, server, tracker, usage, purger, url };
       logger.info(
         {
           url,
           tls: tls !== undefined,
-          ...(tls === undefined ? {} : { tls_certificate: certificateSummary(tls.cert) }),
+          ...(tls === undefined ? {} : { tls_certificate: this.servedCertificate(tls.cert) }),
           embedded_database: database.embedded,
           record_retention_seconds: options.recordRetentionMs / 1000,
         },

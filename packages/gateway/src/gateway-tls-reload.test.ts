@@ -1,5 +1,5 @@
 // Pins Gateway.reloadTls for library users: it swaps the certificate served to new connections,
-// calls made together each read the files (one after the other), files that cannot serve reject
+// calls made together each read the files, files that cannot serve reject
 // with TlsFilesError and leave the certificate in use, and a gateway that serves no TLS (or has
 // stopped) says so. The SIGHUP path through `weir gateway` is test/e2e/tls-reload.test.ts.
 import assert from "node:assert/strict";

@@ -57,8 +57,8 @@ import { createRequestHandler } from "./request-handler.js";
 import type { RequestHandler } from "./request-handler.js";
 import { PROVIDERS } from "./routes.js";
 import type { ProviderName } from "./routes.js";
-import { certificateExpirySeconds, certificateSummary, loadTlsFiles } from "./tls-files.js";
-import type { TlsCredentials } from "./tls-files.js";
+import { certificateSummary, loadTlsFiles } from "./tls-files.js";
+import type { CertificateSummary, TlsCredentials } from "./tls-files.js";
 import { Upstream } from "./upstream.js";
 
 /** Lifecycle states. */
@@ -99,12 +99,8 @@ export class Gateway {
   private readonly http2Bridge: Http2Bridge;
   private readonly idleSweeper: IdleSweeper;
   private server: Server | HttpsServer | undefined;
-  /** The TLS listener, with options.tls: reloadTls() gives it new credentials. */
-  private httpsServer: HttpsServer | undefined;
   /** With TLS: when the certificate served expires (only a daemon serving TLS has the series). */
   private certificateExpiry: Gauge | undefined;
-  /** The reload under way: a second call waits for it, then reads the files once more. */
-  private tlsReload: Promise<void> = Promise.resolve();
   /**
    * With TLS: every accepted TCP connection until it closes. Node's HTTP layer only knows a
    * connection once its handshake is done, so closeAllConnections() misses one still in its
@@ -352,7 +348,7 @@ export class Gateway {
     this.front.setRunning(true);
     this.lifecycle = "running";
     this.logger.info(
-      { url: this.address, tls: this.options.tls !== undefined, ready: this.front.ready, ...(tls === undefined ? {} : { tls_certificate: certificateSummary(tls.cert) }) },
+      { url: this.address, tls: this.options.tls !== undefined, ready: this.front.ready, ...(tls === undefined ? {} : { tls_certificate: this.servedCertificate(tls.cert) }) },
       this.embedded ? "embedded gateway serving" : "gateway listening",
     );
   }
@@ -361,24 +357,24 @@ export class Gateway {
    * Reads options.tls's files again and serves new connections with them (connections already
    * open keep theirs): how a renewed certificate is taken without dropping a request. A file
    * that cannot serve rejects with TlsFilesError and the previous certificate stays in use.
+   * Callers run reloads one at a time (`weir`'s SIGHUP handler queues them).
    */
-  reloadTls(): Promise<void> {
-    const next = this.tlsReload.then(
-      () => this.loadTlsAgain(),
-      () => this.loadTlsAgain(),
-    );
-    this.tlsReload = next;
-    return next;
-  }
-
-  private async loadTlsAgain(): Promise<void> {
+  async reloadTls(): Promise<void> {
     const files = this.options.tls;
     if (files === undefined || this.embedded) throw new Error("this gateway serves no TLS: it has no tls files to reload");
-    if (this.lifecycle !== "running" || this.httpsServer === undefined) throw new Error(`gateway cannot reload its TLS files: it is ${this.lifecycle}`);
+    if (this.lifecycle !== "running") throw new Error(`gateway cannot reload its TLS files: it is ${this.lifecycle}`);
     const tls = await loadTlsFiles(files);
-    this.httpsServer.setSecureContext(secureContextOptions(tls));
-    this.certificateExpiry?.set(certificateExpirySeconds(tls.cert));
-    this.logger.info({ tls_certificate: certificateSummary(tls.cert) }, "TLS certificate reloaded");
+    // Running with options.tls: the listener is the HTTPS server.
+    (this.server as HttpsServer).setSecureContext(secureContextOptions(tls));
+    this.logger.info({ tls_certificate: this.servedCertificate(tls.cert) }, "TLS certificate reloaded");
+  }
+
+  /** The certificate now served: its expiry goes to the gauge, its summary to the log line. */
+  private servedCertificate(cert: Buffer): CertificateSummary {
+    const summary = certificateSummary(cert);
+    this.certificateExpiry ??= createCertificateExpiryGauge(this.metrics.registry);
+    this.certificateExpiry.set(Date.parse(summary.not_after) / 1000);
+    return summary;
   }
 
   private async listen(tls: TlsCredentials | undefined): Promise<void> {
@@ -408,9 +404,6 @@ export class Gateway {
       { ...secureContextOptions(tls), ALPNProtocols: ["http/1.1"], headersTimeout: HEADERS_TIMEOUT_MS, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
       this.front.handle,
     );
-    this.httpsServer = server;
-    this.certificateExpiry = createCertificateExpiryGauge(this.metrics.registry);
-    this.certificateExpiry.set(certificateExpirySeconds(tls.cert));
     server.on("connection", (socket: Socket) => {
       this.tlsSockets.add(socket);
       socket.once("close", () => this.tlsSockets.delete(socket));

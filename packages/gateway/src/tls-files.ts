@@ -89,11 +89,6 @@ export function certificateSummary(cert: Buffer): CertificateSummary {
   return { subject: x509.subject.replaceAll("\n", ", "), not_after: new Date(x509.validTo).toISOString(), sha256: x509.fingerprint256 };
 }
 
-/** When the certificate (the first of a PEM chain) expires, in Unix seconds. */
-export function certificateExpirySeconds(cert: Buffer): number {
-  return Date.parse(new X509Certificate(cert).validTo) / 1000;
-}
-
 /** PKCS#8 encrypted, or a traditional PEM key with a DEK-Info header. */
 const ENCRYPTED_KEY = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED$/m;
 

@@ -36,11 +36,6 @@ export async function readTlsCredentials(files: TlsFiles): Promise<TlsCredential
   return credentials;
 }
 
-/** When the certificate (the first of a PEM chain) expires, in Unix seconds. */
-export function certificateExpirySeconds(cert: Buffer): number {
-  return Date.parse(new X509Certificate(cert).validTo) / 1000;
-}
-
 /** What the log says of the certificate served: public facts, enough to tell a renewal happened. */
 export function certificateSummary(cert: Buffer): { subject: string; not_after: string; sha256: string } {
   const x509 = new X509Certificate(cert);
