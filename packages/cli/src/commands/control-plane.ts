@@ -9,6 +9,7 @@ import { parseListen } from "../listen-address.js";
 import { createLogger, logLevelOption } from "../logger.js";
 import { recordRetentionMs, recordRetentionOption } from "../record-retention-option.js";
 import { runDaemon } from "../run-daemon.js";
+import type { TlsFiles } from "@weir/gateway";
 import { checkTlsFiles, tlsFilesFromFlags } from "../tls-flags.js";
 
 interface ControlPlaneFlags extends DatabaseFlags, GatewaySettingsFlags {
@@ -66,12 +67,24 @@ export function controlPlaneCommand(): Command {
       {
         start: () => daemon.start(),
         shutdown: () => daemon.shutdown(),
-        // The same check as at start-up first: its errors name the flag and the file.
-        ...(tls === undefined ? {} : { reloadTls: () => checkTlsFiles(tls).then(() => daemon.reloadTls()) }),
+        ...(tls === undefined ? {} : { reloadTls: () => reloadControlPlaneTls(daemon, tls) }),
       },
       logger,
     );
   });
+}
+
+/**
+ * The control plane's reload. Files it refuses are judged by the start-up check, whose error
+ * names the flag and the file; the files are read once when they serve.
+ */
+async function reloadControlPlaneTls(daemon: { reloadTls(): Promise<void> }, tls: TlsFiles): Promise<void> {
+  try {
+    await daemon.reloadTls();
+  } catch (err) {
+    await checkTlsFiles(tls); // throws the one-line CliError when it finds the fault
+    throw err;
+  }
 }
 
 /**
