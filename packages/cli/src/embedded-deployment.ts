@@ -61,6 +61,12 @@ export class EmbeddedDeployment implements Daemon {
     return this.controlPlane.reloadTls();
   }
 
+  /** New central provider keys for the embedded gateway (see Gateway.replaceProviderKeys). */
+  replaceProviderKeys(keys: Parameters<Gateway["replaceProviderKeys"]>[0]): void {
+    if (this.embeddedGateway === undefined) throw new Error("the embedded gateway is not running");
+    this.embeddedGateway.replaceProviderKeys(keys);
+  }
+
   /** The gateway first — it drains its streams and flushes its records through the control plane — then the control plane. */
   async shutdown(): Promise<void> {
     await (this.embeddedGateway ?? this.startingGateway)?.shutdown();

@@ -6,7 +6,7 @@ import { DEFAULT_GATEWAY_OPTIONS, MAX_START_BUDGET_MS, MAX_UPSTREAM_RETRIES, typ
 import { formatDurationMs, parseDurationMsOrZero, parseDurationSeconds, parseDurationSecondsOrZero, parseTimerSeconds } from "./duration.js";
 import { CliError } from "./cli-error.js";
 import { httpUrl } from "./http-url.js";
-import { readSecret } from "./secrets.js";
+import { providerKeysFromFlags, type ProviderKeyFlags } from "./provider-key-files.js";
 
 export function positiveInteger(flag: string, value: string): number {
   if (!/^[1-9][0-9]*$/.test(value.trim())) throw new CliError(`${flag} must be a positive whole number, got ${JSON.stringify(value)}`);
@@ -30,24 +30,9 @@ function retries(flag: string, value: string): number {
   return n;
 }
 
-/**
- * Central provider keys: one, or several (one per line of the file, or separated by commas) that
- * the gateway fails over between when the provider refuses one (401, 403, 429).
- */
-function providerKeys(flag: string, secret: string | undefined): string[] {
-  if (secret === undefined) return [];
-  const keys = secret.split(/[\r\n,]+/).map((k) => k.trim()).filter((k) => k !== "");
-  if (new Set(keys).size !== keys.length) throw new CliError(`${flag}: a key is given twice`);
-  return keys;
-}
-
-export interface GatewaySettingsFlags {
+export interface GatewaySettingsFlags extends ProviderKeyFlags {
   openaiBaseUrl: string;
-  openaiApiKey?: string;
-  openaiApiKeyFile?: string;
   anthropicBaseUrl: string;
-  anthropicApiKey?: string;
-  anthropicApiKeyFile?: string;
   allowByok?: boolean;
   sendActorHeaders?: boolean;
   maxConcurrency: string;
@@ -72,10 +57,10 @@ export function addGatewaySettingsOptions(command: Command): Command {
   return command
     .addOption(new Option("--openai-base-url <url>", "OpenAI API base URL").env("WEIR_OPENAI_BASE_URL").default("https://api.openai.com/v1"))
     .addOption(new Option("--openai-api-key <key>", "central OpenAI key (centralized mode); several, comma-separated, are failed over when OpenAI refuses one").env("WEIR_OPENAI_API_KEY"))
-    .addOption(new Option("--openai-api-key-file <path>", "file holding the central OpenAI key, or several, one per line").env("WEIR_OPENAI_API_KEY_FILE"))
+    .addOption(new Option("--openai-api-key-file <path>", "file holding the central OpenAI key, or several, one per line; read again on SIGHUP").env("WEIR_OPENAI_API_KEY_FILE"))
     .addOption(new Option("--anthropic-base-url <url>", "Anthropic API base URL").env("WEIR_ANTHROPIC_BASE_URL").default("https://api.anthropic.com"))
     .addOption(new Option("--anthropic-api-key <key>", "central Anthropic key (centralized mode); several, comma-separated, are failed over when Anthropic refuses one").env("WEIR_ANTHROPIC_API_KEY"))
-    .addOption(new Option("--anthropic-api-key-file <path>", "file holding the central Anthropic key, or several, one per line").env("WEIR_ANTHROPIC_API_KEY_FILE"))
+    .addOption(new Option("--anthropic-api-key-file <path>", "file holding the central Anthropic key, or several, one per line; read again on SIGHUP").env("WEIR_ANTHROPIC_API_KEY_FILE"))
     .addOption(new Option("--allow-byok", "let users bring their own provider key (X-AI-Governance-Token)").env("WEIR_ALLOW_BYOK"))
     .addOption(new Option("--send-actor-headers", "name the user to the provider (X-AI-Bridge-Actor-ID, X-AI-Bridge-Actor-Metadata-Username)").env("WEIR_SEND_ACTOR_HEADERS"))
     .addOption(new Option("--max-concurrency <requests>", "LLM requests served at once by this replica; more get 503 (0: no limit)").env("WEIR_MAX_CONCURRENCY").default("0"))
@@ -126,9 +111,10 @@ function circuitBreakerIntervalSeconds(value: string): number {
 }
 
 export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
+  const apiKeys = providerKeysFromFlags(flags);
   return {
-    openai: { baseUrl: httpUrl("--openai-base-url", flags.openaiBaseUrl), apiKeys: providerKeys("--openai-api-key", readSecret("the OpenAI key", flags.openaiApiKey, flags.openaiApiKeyFile)) },
-    anthropic: { baseUrl: httpUrl("--anthropic-base-url", flags.anthropicBaseUrl), apiKeys: providerKeys("--anthropic-api-key", readSecret("the Anthropic key", flags.anthropicApiKey, flags.anthropicApiKeyFile)) },
+    openai: { baseUrl: httpUrl("--openai-base-url", flags.openaiBaseUrl), apiKeys: apiKeys.openai },
+    anthropic: { baseUrl: httpUrl("--anthropic-base-url", flags.anthropicBaseUrl), apiKeys: apiKeys.anthropic },
     allowByok: flags.allowByok ?? false,
     sendActorHeaders: flags.sendActorHeaders ?? false,
     maxConcurrency: limit("--max-concurrency", flags.maxConcurrency),

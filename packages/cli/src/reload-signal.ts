@@ -1,28 +1,51 @@
-// SIGHUP re-reads a daemon's TLS files, as nginx and PostgreSQL reload on it: a renewed
-// certificate (certbot, cert-manager) is served to new connections without a restart and
-// without dropping a request. Only a daemon given TLS files listens for it; one without keeps
-// Node's default, which ends the process. A reload that fails is logged in one line and the
-// previous certificate stays in use: a half-written renewal never takes a daemon down.
+// SIGHUP makes a daemon read its files again, as nginx and PostgreSQL reload on it: a renewed
+// certificate (certbot, cert-manager) is served to new connections, and a rotated provider key
+// used for the next requests, without a restart and without dropping a request. Only a daemon
+// with such files listens for it; one without keeps Node's default, which ends the process. A
+// reload that fails is logged in one line and what was in use stays in use: a half-written
+// renewal never takes a daemon down. Each kind of file reloads on its own, so a broken
+// certificate does not hold up a key rotation, nor the other way round.
 import type { Logger } from "pino";
+
+export interface FileReload {
+  /** What is read again, for the log: "the TLS certificate and key files". */
+  readonly files: string;
+  /** Reads them and puts them in use; rejects with a one-line message, having changed nothing. */
+  readonly run: () => Promise<void>;
+  /** Logged at error level, with that message, when `run` rejects. */
+  readonly keptMessage: string;
+}
 
 /**
  * Listens for SIGHUP for the rest of the process's life; reloads never overlap, none runs
  * before `started` settles, and none once it has failed (a daemon that never started is
  * stopping, and serves nothing to reload).
  */
-export function reloadTlsOnSignal(reloadTls: () => Promise<void>, logger: Logger, started: Promise<unknown>): void {
+export function reloadOnSignal(reloads: readonly FileReload[], logger: Logger, started: Promise<unknown>): void {
   let queue: Promise<boolean> = started.then(
     () => true,
     () => false,
   );
   process.on("SIGHUP", () => {
-    logger.info({ signal: "SIGHUP" }, "reloading the TLS certificate and key files");
+    logger.info({ signal: "SIGHUP" }, `reloading ${reloads.map((r) => r.files).join(" and ")}`);
     queue = queue.then(async (running) => {
       if (!running) return false;
-      await reloadTls().catch((err: unknown) => {
-        logger.error({ err: err instanceof Error ? err.message : String(err) }, "TLS files not reloaded; the previous certificate is still served");
-      });
+      for (const reload of reloads) {
+        await reload.run().catch((err: unknown) => {
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, reload.keptMessage);
+        });
+      }
       return true;
     });
   });
+}
+
+/** The TLS files' reload. */
+export function tlsReload(run: () => Promise<void>): FileReload {
+  return { files: "the TLS certificate and key files", run, keptMessage: "TLS files not reloaded; the previous certificate is still served" };
+}
+
+/** The provider key files' reload. */
+export function providerKeysReload(run: () => Promise<void>): FileReload {
+  return { files: "the provider key files", run, keptMessage: "provider key files not reloaded; the previous keys are still used" };
 }

@@ -1,16 +1,16 @@
 // Runs a daemon in the foreground: start it, wait for SIGINT/SIGTERM (or a fatal error), shut
-// it down, and exit 0 — or 1 when it stopped because of an error. A daemon serving TLS also
-// reloads its files on SIGHUP (reload-signal.ts).
+// it down, and exit 0 — or 1 when it stopped because of an error. A daemon with TLS files or
+// provider key files also reloads them on SIGHUP (reload-signal.ts).
 import type { Logger } from "pino";
 import { listenCliError } from "./listen-error.js";
-import { reloadTlsOnSignal } from "./reload-signal.js";
+import { reloadOnSignal, type FileReload } from "./reload-signal.js";
 import { shutdownSignal } from "./shutdown-signal.js";
 
 export interface Daemon {
   start(): Promise<void>;
   shutdown(): Promise<void>;
-  /** Set when the daemon serves TLS: reads its files again; rejects with a one-line message. */
-  reloadTls?: () => Promise<void>;
+  /** What SIGHUP reads again (TLS files, provider key files); none: SIGHUP ends the process. */
+  reloads?: readonly FileReload[];
 }
 
 /** Resolves when standard input closes: the parent that holds its other end is gone. */
@@ -36,7 +36,7 @@ export async function runDaemon(daemon: Daemon, logger: Logger, fatal?: Promise<
     },
   );
   // A reload asked for during start-up waits for it (the files read then may be older).
-  if (daemon.reloadTls !== undefined) reloadTlsOnSignal(daemon.reloadTls, logger, started);
+  if (daemon.reloads !== undefined && daemon.reloads.length > 0) reloadOnSignal(daemon.reloads, logger, started);
   const first = await Promise.race([started, stopRequested]);
   if (first !== "started") {
     logger.info({ signal: first }, "stopping during start-up");

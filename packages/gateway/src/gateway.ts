@@ -48,7 +48,7 @@ import type { InProcessClientOptions, InProcessFetch } from "./in-process-client
 import type { ExchangeDeps } from "./interception.js";
 import { createCertificateExpiryGauge, createGatewayMetrics } from "./metrics.js";
 import type { GatewayMetrics } from "./metrics.js";
-import { resolveGatewayOptions } from "./options.js";
+import { InvalidGatewayOptionsError, checkedApiKeys, resolveGatewayOptions } from "./options.js";
 import type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput } from "./options.js";
 import { ProviderKeyPool } from "./provider-key-pool.js";
 import { RecordQueue } from "./record-queue.js";
@@ -375,6 +375,30 @@ export class Gateway {
     this.certificateExpiry ??= createCertificateExpiryGauge(this.metrics.registry);
     this.certificateExpiry.set(Date.parse(summary.not_after) / 1000);
     return summary;
+  }
+
+  /**
+   * Uses new central keys for the providers given, from the next request on (a request under
+   * way finishes with its key): how a provider key is rotated without a restart. Keys kept keep
+   * their cool-downs (provider-key-pool.ts). Only a provider that has central keys takes new
+   * ones, and at least one, so a replacement never turns a provider's centralized mode into
+   * forwarding requests without a key. Everything is checked before anything changes: one that
+   * throws (InvalidGatewayOptionsError) changed nothing.
+   */
+  replaceProviderKeys(keys: Readonly<Partial<Record<ProviderName, readonly string[]>>>): void {
+    const unknown = Object.keys(keys).find((name) => !(PROVIDERS as readonly string[]).includes(name));
+    if (unknown !== undefined) throw new InvalidGatewayOptionsError(`${unknown}: not a provider (${PROVIDERS.join(", ")})`);
+    const replacements = PROVIDERS.flatMap((provider) => {
+      const given = keys[provider];
+      if (given === undefined) return [];
+      if (this.providerKeys[provider].size === 0) throw new InvalidGatewayOptionsError(`${provider}: this gateway started without central keys; adding some needs a restart`);
+      if (given.length === 0) throw new InvalidGatewayOptionsError(`${provider}: at least one API key is needed`);
+      return [{ provider, apiKeys: checkedApiKeys(provider, given) }];
+    });
+    const providers: Record<string, { keys: number; added: number; removed: number }> = {};
+    for (const { provider, apiKeys } of replacements) providers[provider] = { keys: apiKeys.length, ...this.providerKeys[provider].replace(apiKeys) };
+    // SECURITY: counts only, never a key (nor its hint: a rotation's log would pair old and new).
+    this.logger.info({ providers }, "provider keys replaced");
   }
 
   private async listen(tls: TlsCredentials | undefined): Promise<void> {

@@ -303,10 +303,15 @@ function providerOptions(name: string, input: ProviderOptionsInput | undefined, 
   if (input?.apiKey !== undefined && input.apiKeys !== undefined) throw new InvalidGatewayOptionsError(`${name}: give apiKey or apiKeys, not both`);
   // A single empty key means "none" (an empty variable is an unset one).
   const single = input?.apiKey !== undefined && input.apiKey.trim() !== "" ? [input.apiKey] : [];
-  const apiKeys = Object.freeze([...(input?.apiKeys ?? single)]);
+  return Object.freeze({ baseUrl: url(`${name}.baseUrl`, input?.baseUrl ?? defaultBaseUrl), apiKeys: checkedApiKeys(name, input?.apiKeys ?? single) });
+}
+
+/** Central keys as given, checked: none empty, none twice. */
+export function checkedApiKeys(name: string, keys: readonly string[]): readonly string[] {
+  const apiKeys = Object.freeze([...keys]);
   if (apiKeys.some((k) => typeof k !== "string" || k.trim() === "")) throw new InvalidGatewayOptionsError(`${name}: an API key is empty`);
   if (new Set(apiKeys).size !== apiKeys.length) throw new InvalidGatewayOptionsError(`${name}: an API key is given twice`);
-  return Object.freeze({ baseUrl: url(`${name}.baseUrl`, input?.baseUrl ?? defaultBaseUrl), apiKeys });
+  return apiKeys;
 }
 
 // The embedded options: every shared setting resolved and validated like a networked

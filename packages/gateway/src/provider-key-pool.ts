@@ -15,6 +15,11 @@
 // Keys are tried in the order given: the first is the primary, the others take over while it
 // cools. The pool is per replica and only used in centralized mode (BYOK requests carry the
 // user's own key).
+//
+// The keys can be replaced while requests run (an operator rotating a provider key: `weir`
+// reads its key files again on SIGHUP). Cool-downs are kept by key, so a key that stays keeps
+// its own; a new key is usable at once, and a removed one is never picked again (a request
+// already using it finishes with it).
 
 import type { IncomingHttpHeaders, UpstreamResponse } from "./upstream.js";
 
@@ -41,19 +46,45 @@ export function retryAfterMs(headers: IncomingHttpHeaders): number | undefined {
 }
 
 export class ProviderKeyPool {
-  /** Until when each key (by index) cools down; 0: usable. */
-  private readonly coolUntilMs: number[];
+  private current: readonly string[];
+  /** Until when a key cools down (absent: usable). By key, so that a replacement keeps the state of the keys it keeps. */
+  private readonly coolUntilMs = new Map<string, number>();
   private failoverPausedUntilMs = 0;
 
   constructor(
-    readonly keys: readonly string[],
+    keys: readonly string[],
     private readonly now: () => number,
   ) {
-    this.coolUntilMs = keys.map(() => 0);
+    this.current = Object.freeze([...keys]);
+  }
+
+  /** The keys, in the order they are tried. */
+  get keys(): readonly string[] {
+    return this.current;
   }
 
   get size(): number {
-    return this.keys.length;
+    return this.current.length;
+  }
+
+  /**
+   * Uses `keys` from now on, in their order (the caller has checked them: not empty, no blank
+   * key, none twice). Keys kept keep their cool-downs. New keys also lift a failover pause: it
+   * said that every key refused, which says nothing of the new ones.
+   */
+  replace(keys: readonly string[]): { readonly added: number; readonly removed: number } {
+    const before = new Set(this.current);
+    const after = new Set(keys);
+    let removed = 0;
+    for (const key of this.current) {
+      if (after.has(key)) continue;
+      removed++;
+      this.coolUntilMs.delete(key);
+    }
+    const added = keys.filter((key) => !before.has(key)).length;
+    this.current = Object.freeze([...keys]);
+    if (added > 0) this.failoverPausedUntilMs = 0;
+    return { added, removed };
   }
 
   /**
@@ -63,27 +94,33 @@ export class ProviderKeyPool {
    */
   pick(tried: ReadonlySet<string> = NO_KEYS): string | undefined {
     const now = this.now();
-    let soonest = -1;
-    for (let i = 0; i < this.keys.length; i++) {
-      const key = this.keys[i]!;
+    let soonest: string | undefined;
+    let soonestAt = 0;
+    for (const key of this.current) {
       if (tried.has(key)) continue;
-      if (this.coolUntilMs[i]! <= now) return key;
-      if (soonest < 0 || this.coolUntilMs[i]! < this.coolUntilMs[soonest]!) soonest = i;
+      const until = this.coolUntilMs.get(key);
+      if (until === undefined || until <= now) return key;
+      if (soonest === undefined || until < soonestAt) {
+        soonest = key;
+        soonestAt = until;
+      }
     }
-    return tried.size === 0 && soonest >= 0 ? this.keys[soonest] : undefined;
+    return tried.size === 0 ? soonest : undefined;
   }
 
   /** The provider refused `key` with `status`; it cools down. Answers what undoes that. */
   refused(key: string, status: number, retryAfter: number | undefined): () => void {
-    const i = this.keys.indexOf(key);
-    if (i < 0) return () => {};
-    const before = this.coolUntilMs[i]!;
+    // A key replaced meanwhile is not picked again: nothing to cool.
+    if (!this.current.includes(key)) return () => {};
+    const before = this.coolUntilMs.get(key);
     const ms = status === 429 ? Math.min(retryAfter ?? RATE_LIMITED_COOLDOWN_MS, MAX_COOLDOWN_MS) : REJECTED_COOLDOWN_MS;
-    const until = Math.max(before, this.now() + ms);
-    this.coolUntilMs[i] = until;
-    // Undone only if no later refusal moved it.
+    const until = Math.max(before ?? 0, this.now() + ms);
+    this.coolUntilMs.set(key, until);
+    // Undone only if no later refusal (or replacement) moved it.
     return () => {
-      if (this.coolUntilMs[i] === until) this.coolUntilMs[i] = before;
+      if (this.coolUntilMs.get(key) !== until) return;
+      if (before === undefined) this.coolUntilMs.delete(key);
+      else this.coolUntilMs.set(key, before);
     };
   }
 
@@ -100,7 +137,9 @@ export class ProviderKeyPool {
   /** Keys usable now (for the metrics). */
   usable(): number {
     const now = this.now();
-    return this.coolUntilMs.filter((until) => until <= now).length;
+    let n = 0;
+    for (const key of this.current) if ((this.coolUntilMs.get(key) ?? 0) <= now) n++;
+    return n;
   }
 }
 

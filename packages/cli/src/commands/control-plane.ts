@@ -8,7 +8,9 @@ import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags }
 import { parseListen } from "../listen-address.js";
 import { createLogger, logLevelOption } from "../logger.js";
 import { recordRetentionMs, recordRetentionOption } from "../record-retention-option.js";
-import { runDaemon } from "../run-daemon.js";
+import { providerKeyFiles, readProviderKeyFiles } from "../provider-key-files.js";
+import { providerKeysReload, tlsReload, type FileReload } from "../reload-signal.js";
+import { runDaemon, type Daemon } from "../run-daemon.js";
 import type { TlsFiles } from "@weir/gateway";
 import { checkTlsFiles, tlsFilesFromFlags } from "../tls-flags.js";
 
@@ -60,17 +62,18 @@ export function controlPlaneCommand(): Command {
       logger,
     };
     // Loaded here, not at the top: every other command starts without the daemons' code.
-    const daemon = flags.embeddedGateway
-      ? new (await import("../embedded-deployment.js")).EmbeddedDeployment(options, gatewaySettings(flags), logger)
-      : (await import("@weir/controlplane")).createControlPlane(options);
-    await runDaemon(
-      {
-        start: () => daemon.start(),
-        shutdown: () => daemon.shutdown(),
-        ...(tls === undefined ? {} : { reloadTls: () => reloadControlPlaneTls(daemon, tls) }),
-      },
-      logger,
-    );
+    let daemon: Daemon & { reloadTls(): Promise<void> };
+    let keysReload: FileReload | undefined;
+    if (flags.embeddedGateway) {
+      const deployment = new (await import("../embedded-deployment.js")).EmbeddedDeployment(options, gatewaySettings(flags), logger);
+      const keyFiles = providerKeyFiles(flags);
+      if (keyFiles.length > 0) keysReload = providerKeysReload(async () => deployment.replaceProviderKeys(readProviderKeyFiles(keyFiles)));
+      daemon = deployment;
+    } else {
+      daemon = (await import("@weir/controlplane")).createControlPlane(options);
+    }
+    const reloads = [...(tls === undefined ? [] : [tlsReload(() => reloadControlPlaneTls(daemon, tls))]), ...(keysReload === undefined ? [] : [keysReload])];
+    await runDaemon({ start: () => daemon.start(), shutdown: () => daemon.shutdown(), reloads }, logger);
   });
 }
 

@@ -9,6 +9,8 @@ import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags }
 import { parseListen } from "../listen-address.js";
 import { reportListening } from "../listening-report.js";
 import { createLogger, logLevelOption } from "../logger.js";
+import { providerKeyFiles, readProviderKeyFiles, type ProviderKeyFile } from "../provider-key-files.js";
+import { providerKeysReload, tlsReload, type FileReload } from "../reload-signal.js";
 import { parentGone, runDaemon } from "../run-daemon.js";
 import { tlsFilesCliError, tlsFilesFromFlags } from "../tls-flags.js";
 
@@ -72,7 +74,7 @@ export function gatewayCommand(): Command {
             reportListening(gateway.url, (err) => logger.warn({ err: err.message }, "could not report the listening address to the parent process"));
           },
           shutdown: () => gateway.shutdown(),
-          ...(tls === undefined ? {} : { reloadTls: () => reloadGatewayTls(gateway) }),
+          reloads: reloadsOf(gateway, tls !== undefined, providerKeyFiles(flags)),
         };
         await runDaemon(daemon, logger, fatal, flags.exitWithParent ? parentGone() : undefined);
       } catch (err) {
@@ -87,6 +89,14 @@ export function gatewayCommand(): Command {
         throw new CliError(`${dropped} records were not delivered to the control plane within --record-flush-timeout and were dropped`);
       }
     });
+}
+
+/** What SIGHUP reads again: the TLS files it serves, the provider keys given as files. */
+function reloadsOf(gateway: Gateway, servesTls: boolean, keyFiles: readonly ProviderKeyFile[]): FileReload[] {
+  const reloads: FileReload[] = [];
+  if (servesTls) reloads.push(tlsReload(() => reloadGatewayTls(gateway)));
+  if (keyFiles.length > 0) reloads.push(providerKeysReload(async () => gateway.replaceProviderKeys(readProviderKeyFiles(keyFiles))));
+  return reloads;
 }
 
 /** The gateway's reload, its errors naming the flags as typed. */

@@ -1,0 +1,81 @@
+// reloadOnSignal alone, with SIGHUP emitted in this process: every kind of file is reloaded on
+// its own (a failure is logged with its own message and does not stop the next kind), reloads
+// wait for start-up and never overlap, and a daemon whose start-up failed reloads nothing.
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { afterEach, describe, it } from "node:test";
+import { pino } from "pino";
+import { reloadOnSignal, type FileReload } from "./reload-signal.js";
+
+function capture() {
+  const lines: any[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(JSON.parse(chunk.toString("utf8")));
+      done();
+    },
+  });
+  return { logger: pino({ level: "info" }, stream), lines };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+afterEach(() => {
+  process.removeAllListeners("SIGHUP");
+});
+
+describe("reloadOnSignal", () => {
+  it("runs every reload on SIGHUP; one that fails is logged with its own message and the next still runs", async () => {
+    const { logger, lines } = capture();
+    const ran: string[] = [];
+    const reloads: FileReload[] = [
+      { files: "the TLS certificate and key files", run: async () => { ran.push("tls"); throw new Error("--tls-key-file k.pem: not a PEM private key"); }, keptMessage: "TLS kept" },
+      { files: "the provider key files", run: async () => void ran.push("keys"), keptMessage: "keys kept" },
+    ];
+    reloadOnSignal(reloads, logger, Promise.resolve());
+    process.emit("SIGHUP", "SIGHUP");
+    await settle();
+    assert.deepEqual(ran, ["tls", "keys"]);
+    assert.deepEqual(lines.map((l) => [l.level, l.msg, l.err]), [
+      [30, "reloading the TLS certificate and key files and the provider key files", undefined],
+      [50, "TLS kept", "--tls-key-file k.pem: not a PEM private key"],
+    ]);
+  });
+
+  it("waits for start-up, runs reloads one after the other, and none after a failed start-up", async () => {
+    const { logger } = capture();
+    let finishStart!: () => void;
+    const started = new Promise<void>((r) => (finishStart = r));
+    let running = 0;
+    let most = 0;
+    let runs = 0;
+    const slow: FileReload = {
+      files: "files",
+      run: async () => {
+        runs++;
+        most = Math.max(most, ++running);
+        await settle();
+        running--;
+      },
+      keptMessage: "kept",
+    };
+    reloadOnSignal([slow], logger, started);
+    process.emit("SIGHUP", "SIGHUP");
+    process.emit("SIGHUP", "SIGHUP");
+    await settle();
+    assert.equal(runs, 0, "nothing before start-up ends");
+    finishStart();
+    await settle();
+    await settle();
+    await settle();
+    assert.deepEqual([runs, most], [2, 1]);
+
+    process.removeAllListeners("SIGHUP");
+    const failed = Promise.reject(new Error("start-up failed"));
+    failed.catch(() => undefined);
+    reloadOnSignal([slow], logger, failed);
+    process.emit("SIGHUP", "SIGHUP");
+    await settle();
+    assert.equal(runs, 2);
+  });
+});
