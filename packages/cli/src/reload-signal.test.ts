@@ -30,15 +30,18 @@ describe("reloadOnSignal", () => {
     const ran: string[] = [];
     const reloads: FileReload[] = [
       { files: "the TLS certificate and key files", run: async () => { ran.push("tls"); throw new Error("--tls-key-file k.pem: not a PEM private key"); }, keptMessage: "TLS kept" },
+      // Throws before it returns a promise (a file read synchronously): caught all the same.
+      { files: "the gateway key file", run: () => { ran.push("gateway key"); throw new Error("the gateway key file k is empty"); }, keptMessage: "gateway key kept" },
       { files: "the provider key files", run: async () => void ran.push("keys"), keptMessage: "keys kept" },
     ];
     reloadOnSignal(reloads, logger, Promise.resolve());
     process.emit("SIGHUP", "SIGHUP");
     await settle();
-    assert.deepEqual(ran, ["tls", "keys"]);
+    assert.deepEqual(ran, ["tls", "gateway key", "keys"]);
     assert.deepEqual(lines.map((l) => [l.level, l.msg, l.err]), [
-      [30, "reloading the TLS certificate and key files and the provider key files", undefined],
+      [30, "reloading the TLS certificate and key files, the gateway key file and the provider key files", undefined],
       [50, "TLS kept", "--tls-key-file k.pem: not a PEM private key"],
+      [50, "gateway key kept", "the gateway key file k is empty"],
     ]);
   });
 

@@ -1,6 +1,6 @@
 // SIGHUP makes a daemon read its files again, as nginx and PostgreSQL reload on it: a renewed
-// certificate (certbot, cert-manager) is served to new connections, and a rotated provider key
-// used for the next requests, without a restart and without dropping a request. Only a daemon
+// certificate (certbot, cert-manager) is served to new connections, and a rotated provider or
+// gateway key used for the next requests, without a restart and without dropping a request. Only a daemon
 // with such files listens for it; one without keeps Node's default, which ends the process. A
 // reload that fails is logged in one line and what was in use stays in use: a half-written
 // renewal never takes a daemon down. Each kind of file reloads on its own, so a broken
@@ -27,17 +27,25 @@ export function reloadOnSignal(reloads: readonly FileReload[], logger: Logger, s
     () => false,
   );
   process.on("SIGHUP", () => {
-    logger.info({ signal: "SIGHUP" }, `reloading ${reloads.map((r) => r.files).join(" and ")}`);
+    logger.info({ signal: "SIGHUP" }, `reloading ${listed(reloads.map((r) => r.files))}`);
     queue = queue.then(async (running) => {
       if (!running) return false;
       for (const reload of reloads) {
-        await reload.run().catch((err: unknown) => {
+        // try, not .catch(): a run that throws before returning its promise is caught too.
+        try {
+          await reload.run();
+        } catch (err) {
           logger.error({ err: err instanceof Error ? err.message : String(err) }, reload.keptMessage);
-        });
+        }
       }
       return true;
     });
   });
+}
+
+/** "a", "a and b", "a, b and c". */
+function listed(items: readonly string[]): string {
+  return items.length <= 1 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
 }
 
 /** The TLS files' reload. */
@@ -48,4 +56,9 @@ export function tlsReload(run: () => Promise<void>): FileReload {
 /** The provider key files' reload. */
 export function providerKeysReload(run: () => Promise<void>): FileReload {
   return { files: "the provider key files", run, keptMessage: "provider key files not reloaded; the previous keys are still used" };
+}
+
+/** The gateway key file's reload. */
+export function gatewayKeyReload(run: () => Promise<void>): FileReload {
+  return { files: "the gateway key file", run, keptMessage: "gateway key file not reloaded; the previous key is still used" };
 }

@@ -62,6 +62,8 @@ export class AuthorizationWatch {
   private support: WatchSupport = "unknown";
   /** Aborts the pause before the next attempt (retrySoon). */
   private wake: AbortController | undefined;
+  /** Aborts the open stream so that it is opened again at once (reconnect). */
+  private attempt: AbortController | undefined;
 
   constructor(private readonly options: AuthorizationWatchOptions) {
     this.backoff = new Backoff(options.backoff);
@@ -95,6 +97,17 @@ export class AuthorizationWatch {
     this.wake?.abort();
   }
 
+  /**
+   * Closes the open stream and opens it again at once: its calls now carry another gateway key
+   * (a rotation), and the old one may be deleted. Until the new stream's reset the cache is
+   * inactive, as after any reconnection.
+   */
+  reconnect(): void {
+    this.backoff.reset();
+    this.attempt?.abort(new Error("authorization watch reconnecting"));
+    this.wake?.abort();
+  }
+
   /** Closes the stream and stops reconnecting; the cache is left inactive. */
   async stop(): Promise<void> {
     this.stopController.abort(new Error("authorization watch stopped"));
@@ -106,17 +119,22 @@ export class AuthorizationWatch {
     const stop = this.stopController.signal;
     while (!stop.aborted) {
       let failure: unknown;
+      const attempt = new AbortController();
+      this.attempt = attempt;
       try {
-        // No deadline: the stream is meant to stay open. Aborted only by stop().
-        const stream = this.options.authorizer.watchAuthorizationChanges({}, { signal: stop, timeoutMs: 0 });
+        // No deadline: the stream is meant to stay open. Aborted only by stop() and reconnect().
+        const stream = this.options.authorizer.watchAuthorizationChanges({}, { signal: AbortSignal.any([stop, attempt.signal]), timeoutMs: 0 });
         for await (const message of stream) this.apply(message);
         failure = new ConnectError("the control plane ended the authorization watch", Code.Unavailable);
       } catch (err) {
         failure = err;
+      } finally {
+        this.attempt = undefined;
       }
       const wasConnected = this.isConnected;
       this.setConnected(false);
       if (stop.aborted) return;
+      if (attempt.signal.aborted) continue;
       const code = ConnectError.from(failure).code;
       let delayMs: number;
       if (code === Code.Unimplemented) {

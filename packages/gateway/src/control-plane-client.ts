@@ -54,6 +54,7 @@ import {
   ControlPlaneError,
   ControlPlaneUnavailableError,
   FatalStartupError,
+  GatewayKeyNotReplacedError,
   RecordInterceptionError,
   UnauthorizedError,
 } from "./errors.js";
@@ -187,7 +188,9 @@ export class ControlPlaneClient {
   private readonly sessionManager: GuardedSessionManager | undefined;
   private readonly clock: Clock;
   private readonly backoff: Backoff;
-  private readonly logger: Logger;
+  private logger: Logger;
+  /** SECURITY: secret. The key every call carries; replaceGatewayKey changes it. */
+  private gatewayKey: string;
   /** Aborts every call at close(); each call in flight listens to it (so no listener limit). */
   private readonly stop = unlimitedAbortController();
   private isReady = false;
@@ -204,17 +207,13 @@ export class ControlPlaneClient {
   constructor(private readonly options: ControlPlaneClientOptions) {
     this.clock = options.clock ?? systemClock;
     this.backoff = new Backoff(options.backoff);
-    // SECURITY: the key itself is never logged, only its public prefix.
-    this.logger = options.logger.child({
-      component: "control_plane_client",
-      control_plane_url: options.baseUrl,
-      gateway_key_prefix: gatewayKeyPrefix(options.gatewayKey),
-      client_api_version: options.apiVersion,
-    });
+    this.gatewayKey = options.gatewayKey;
+    this.logger = this.keyLogger();
     let transport = options.transport;
     if (transport === undefined) {
       const identify: Interceptor = (next) => async (req) => {
-        req.header.set(GATEWAY_KEY_HEADER, options.gatewayKey);
+        // A call may name its key: replaceGatewayKey's check of the new one.
+        if (!req.header.has(GATEWAY_KEY_HEADER)) req.header.set(GATEWAY_KEY_HEADER, this.gatewayKey);
         req.header.set(API_VERSION_HEADER, options.apiVersion);
         return next(req);
       };
@@ -267,6 +266,49 @@ export class ControlPlaneClient {
         onChange: options.onAuthorizationChange,
       });
     }
+  }
+
+  /** This client's logger, naming the gateway key in use. SECURITY: by its public prefix only. */
+  private keyLogger(): Logger {
+    return this.options.logger.child({
+      component: "control_plane_client",
+      control_plane_url: this.options.baseUrl,
+      gateway_key_prefix: gatewayKeyPrefix(this.gatewayKey),
+      client_api_version: this.options.apiVersion,
+    });
+  }
+
+  /**
+   * Carries `key` on every call from now on, once the control plane has accepted it (one call
+   * with it): how replicas move to a new gateway key without a restart. The authorization watch
+   * is reopened with it, so nothing stays open on the old key, which can then be deleted. Calls
+   * under way finish with the key they were sent with. Rejects, having changed nothing, with
+   * GatewayKeyNotReplacedError when the control plane refuses the key or cannot be asked.
+   * Answers whether the key changed (the same key again changes nothing and asks nothing).
+   */
+  async replaceGatewayKey(key: string): Promise<boolean> {
+    if (this.options.transport !== undefined) throw new GatewayKeyNotReplacedError("this gateway calls its control plane in-process: it has no gateway key");
+    if (this.closed) throw new GatewayKeyNotReplacedError("the control plane client is closed");
+    key = key.trim();
+    if (key === "") throw new GatewayKeyNotReplacedError("the new gateway key is empty");
+    if (key === this.gatewayKey) return false;
+    try {
+      await this.mcpConfigurator.getMCPServerConfigs({}, { headers: { [GATEWAY_KEY_HEADER]: key }, signal: this.stop.signal, timeoutMs: this.options.rpcTimeoutMs });
+    } catch (err) {
+      const reason = connectCode(err) === Code.Unauthenticated ? "control plane rejected" : "could not check with the control plane";
+      throw new GatewayKeyNotReplacedError(`${reason} gateway key ${gatewayKeyPrefix(key)}...: ${ConnectError.from(err).rawMessage}`, { cause: err });
+    }
+    // A newer replacement may have finished while this one was checked: the last to finish wins, as each was accepted.
+    this.gatewayKey = key;
+    this.logger = this.keyLogger();
+    this.watch?.reconnect();
+    this.noteAnswered();
+    return true;
+  }
+
+  /** The public prefix of the gateway key in use, for logs. */
+  get keyPrefix(): string {
+    return gatewayKeyPrefix(this.gatewayKey);
   }
 
   /** True once the control plane answered, and until it stops answering. */
@@ -490,7 +532,7 @@ export class ControlPlaneClient {
     if (!(err instanceof ConnectError)) return undefined;
     if (err.code === Code.Unauthenticated) {
       return new FatalStartupError(
-        `control plane rejected gateway key ${gatewayKeyPrefix(this.options.gatewayKey)}...: ${err.rawMessage}`,
+        `control plane rejected gateway key ${gatewayKeyPrefix(this.gatewayKey)}...: ${err.rawMessage}`,
         "gateway_key",
         { cause: err },
       );

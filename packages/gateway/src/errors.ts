@@ -169,6 +169,14 @@ export class FatalStartupError extends Error {
   }
 }
 
+/** A new gateway key that was not put in use (the previous one still is); the message says why in one line. */
+export class GatewayKeyNotReplacedError extends Error {
+  override readonly name = "GatewayKeyNotReplacedError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message.replace(/\s*[\r\n]+\s*/g, " "), options);
+  }
+}
+
 /**
  * An in-process gateway request (inProcessFetch / inProcessDispatcher) carried no delegated API
  * key id. Thrown to the in-process caller before the request reaches the gateway's handler.

@@ -37,7 +37,7 @@ import type { AuthorizationChange } from "./authorization-watch.js";
 import { CircuitBreakers } from "./circuit-breaker.js";
 import type { BreakerState } from "./circuit-breaker.js";
 import { ControlPlaneClient } from "./control-plane-client.js";
-import { ShutdownAbortError } from "./errors.js";
+import { GatewayKeyNotReplacedError, ShutdownAbortError } from "./errors.js";
 import { HandlerPool } from "./handler-pool.js";
 import { HttpFront } from "./http-front.js";
 import { IdleSweeper } from "./idle-sweeper.js";
@@ -399,6 +399,22 @@ export class Gateway {
     for (const { provider, apiKeys } of replacements) providers[provider] = { keys: apiKeys.length, ...this.providerKeys[provider].replace(apiKeys) };
     // SECURITY: counts only, never a key (nor its hint: a rotation's log would pair old and new).
     this.logger.info({ providers }, "provider keys replaced");
+  }
+
+  /**
+   * Carries `key` on every control-plane call from now on, once the control plane has accepted
+   * it: how replicas move to a new gateway key without a restart, after which the old key can
+   * be deleted. LLM requests are not held up meanwhile. Rejects, having changed nothing, with
+   * GatewayKeyNotReplacedError when the key is refused or the control plane cannot be asked.
+   * Callers run replacements one at a time (`weir`'s SIGHUP handler queues them).
+   */
+  async replaceGatewayKey(key: string): Promise<void> {
+    if (this.embedded) throw new GatewayKeyNotReplacedError("an embedded gateway calls its control plane in-process: it has no gateway key");
+    if (this.lifecycle !== "running") throw new GatewayKeyNotReplacedError(`gateway cannot replace its gateway key: it is ${this.lifecycle}`);
+    const previous = this.controlPlane.keyPrefix;
+    if (!(await this.controlPlane.replaceGatewayKey(key))) return;
+    // SECURITY: prefixes only.
+    this.logger.info({ previous_gateway_key_prefix: previous, gateway_key_prefix: this.controlPlane.keyPrefix }, "gateway key replaced");
   }
 
   private async listen(tls: TlsCredentials | undefined): Promise<void> {

@@ -25,6 +25,7 @@ export {
   ControlPlaneError,
   ControlPlaneUnavailableError,
   FatalStartupError,
+  GatewayKeyNotReplacedError,
   GatewayShuttingDownError,
   HandlerAcquireError,
   InvalidOwnerIdError,

@@ -10,7 +10,7 @@ import { parseListen } from "../listen-address.js";
 import { reportListening } from "../listening-report.js";
 import { createLogger, logLevelOption } from "../logger.js";
 import { providerKeyFiles, readProviderKeyFiles, type ProviderKeyFile } from "../provider-key-files.js";
-import { providerKeysReload, tlsReload, type FileReload } from "../reload-signal.js";
+import { gatewayKeyReload, providerKeysReload, tlsReload, type FileReload } from "../reload-signal.js";
 import { parentGone, runDaemon } from "../run-daemon.js";
 import { tlsFilesCliError, tlsFilesFromFlags } from "../tls-flags.js";
 
@@ -34,7 +34,7 @@ export function gatewayCommand(): Command {
         .addOption(new Option("--listen <host:port>", "address to serve LLM traffic on").env("WEIR_GATEWAY_LISTEN").default("127.0.0.1:7081"))
         .addOption(new Option("--control-plane-url <url>", "control-plane URL (https:// for TLS)").env("WEIR_CONTROL_PLANE_URL").default("http://127.0.0.1:7080"))
         .addOption(new Option("--key <key>", "the gateway key").env("WEIR_GATEWAY_KEY"))
-        .addOption(new Option("--key-file <path>", "file holding the gateway key").env("WEIR_GATEWAY_KEY_FILE"))
+        .addOption(new Option("--key-file <path>", "file holding the gateway key; read again on SIGHUP").env("WEIR_GATEWAY_KEY_FILE"))
         // Not the control plane's WEIR_TLS_* variables: one environment file may serve both daemons.
         .addOption(new Option("--tls-cert-file <path>", "PEM certificate (chain); serves HTTPS (HTTP/1.1, TLS 1.2+); both files are read again on SIGHUP").env("WEIR_GATEWAY_TLS_CERT_FILE"))
         .addOption(new Option("--tls-key-file <path>", "PEM private key for --tls-cert-file").env("WEIR_GATEWAY_TLS_KEY_FILE")),
@@ -74,7 +74,7 @@ export function gatewayCommand(): Command {
             reportListening(gateway.url, (err) => logger.warn({ err: err.message }, "could not report the listening address to the parent process"));
           },
           shutdown: () => gateway.shutdown(),
-          reloads: reloadsOf(gateway, tls !== undefined, providerKeyFiles(flags)),
+          reloads: reloadsOf(gateway, { servesTls: tls !== undefined, gatewayKeyFile: flags.keyFile, providerKeyFiles: providerKeyFiles(flags) }),
         };
         await runDaemon(daemon, logger, fatal, flags.exitWithParent ? parentGone() : undefined);
       } catch (err) {
@@ -91,11 +91,20 @@ export function gatewayCommand(): Command {
     });
 }
 
-/** What SIGHUP reads again: the TLS files it serves, the provider keys given as files. */
-function reloadsOf(gateway: Gateway, servesTls: boolean, keyFiles: readonly ProviderKeyFile[]): FileReload[] {
+interface ReloadableFiles {
+  servesTls: boolean;
+  gatewayKeyFile: string | undefined;
+  providerKeyFiles: readonly ProviderKeyFile[];
+}
+
+/** What SIGHUP reads again: the TLS files it serves, the keys given as files. */
+function reloadsOf(gateway: Gateway, files: ReloadableFiles): FileReload[] {
   const reloads: FileReload[] = [];
-  if (servesTls) reloads.push(tlsReload(() => reloadGatewayTls(gateway)));
-  if (keyFiles.length > 0) reloads.push(providerKeysReload(async () => gateway.replaceProviderKeys(readProviderKeyFiles(keyFiles))));
+  if (files.servesTls) reloads.push(tlsReload(() => reloadGatewayTls(gateway)));
+  const { gatewayKeyFile, providerKeyFiles } = files;
+  // The file's shape is checked as at start-up; the control plane then has to accept the key.
+  if (gatewayKeyFile !== undefined) reloads.push(gatewayKeyReload(async () => gateway.replaceGatewayKey(gatewayKeyFromFlags({ keyFile: gatewayKeyFile }))));
+  if (providerKeyFiles.length > 0) reloads.push(providerKeysReload(async () => gateway.replaceProviderKeys(readProviderKeyFiles(providerKeyFiles))));
   return reloads;
 }
 

@@ -109,6 +109,8 @@ interface ScriptedFailure {
 }
 
 interface FakeWatch {
+  /** The gateway key the stream was opened with. */
+  readonly gatewayKey: string;
   readonly queue: FakeAuthorizationChange[];
   wake: (() => void) | undefined;
   ended: { readonly code: Code | undefined } | undefined;
@@ -143,12 +145,12 @@ export class FakeControlPlane {
   private httpFailures: { remaining: number; status: number } | undefined;
   private server: Http2Server | undefined;
   private boundPort = 0;
-  private gatewayKey: string;
+  private gatewayKeys: Set<string>;
   private readonly serverVersion: string;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: FakeControlPlaneOptions) {
-    this.gatewayKey = options.gatewayKey;
+    this.gatewayKeys = new Set([options.gatewayKey]);
     this.serverVersion = options.apiVersion ?? API_VERSION;
     this.unimplemented = new Set(options.unimplemented ?? (parseApiVersion(this.serverVersion).minor === 0 && parseApiVersion(this.serverVersion).major === 1 ? API_1_1_RPCS : []));
   }
@@ -235,9 +237,29 @@ export class FakeControlPlane {
     this.authFailures.set(key, failure);
   }
 
-  /** Replaces the accepted gateway key (e.g. to simulate deleting the old one). */
+  /** Replaces the accepted gateway key (e.g. to simulate deleting the old one). Open watch streams stay open. */
   setGatewayKey(key: string): void {
-    this.gatewayKey = key;
+    this.gatewayKeys = new Set([key]);
+  }
+
+  /** Accepts one more gateway key, as a second `weir keys create` does. */
+  addGatewayKey(key: string): void {
+    this.gatewayKeys.add(key);
+  }
+
+  /** Deletes a gateway key like the real control plane: refused from now on, its watch streams ended Unauthenticated. */
+  deleteGatewayKey(key: string): void {
+    this.gatewayKeys.delete(key);
+    for (const watch of this.watches) {
+      if (watch.gatewayKey !== key) continue;
+      watch.ended = { code: Code.Unauthenticated };
+      watch.wake?.();
+    }
+  }
+
+  /** Open watch streams opened with `key`. */
+  watchersWith(key: string): number {
+    return [...this.watches].filter((w) => w.gatewayKey === key).length;
   }
 
   /** The next `count` calls of `method` (that pass the header checks) fail with `code`. */
@@ -347,7 +369,7 @@ export class FakeControlPlane {
     return (next) => async (req) => {
       const key = req.header.get(GATEWAY_KEY_HEADER);
       if (key === null || key === "") throw new ConnectError("AI Gateway key required.", Code.Unauthenticated);
-      if (key !== this.gatewayKey) throw new ConnectError("AI Gateway key invalid.", Code.Unauthenticated);
+      if (!this.gatewayKeys.has(key)) throw new ConnectError("AI Gateway key invalid.", Code.Unauthenticated);
       const check = checkApiVersion(req.header.get(API_VERSION_HEADER) ?? "", { version: parseApiVersion(this.serverVersion) });
       if (!check.ok) throw new ConnectError(check.reason, Code.FailedPrecondition);
       const method = req.method.name;
@@ -538,13 +560,13 @@ export class FakeControlPlane {
             ...(user.keyExpiresAt !== undefined ? { keyExpiresAt: timestampFromMs(user.keyExpiresAt.getTime()) } : {}),
           };
         },
-        watchAuthorizationChanges: (_req: unknown, ctx: { signal: AbortSignal }) => this.watch(ctx.signal),
+        watchAuthorizationChanges: (_req: unknown, ctx: { signal: AbortSignal; requestHeader: Headers }) => this.watch(ctx.signal, ctx.requestHeader.get(GATEWAY_KEY_HEADER) ?? ""),
       }),
     );
   }
 
-  private async *watch(signal: AbortSignal): AsyncGenerator<FakeAuthorizationChange> {
-    const watch: FakeWatch = { queue: [{ change: { case: "reset", value: {} } }], wake: undefined, ended: undefined };
+  private async *watch(signal: AbortSignal, gatewayKey: string): AsyncGenerator<FakeAuthorizationChange> {
+    const watch: FakeWatch = { gatewayKey, queue: [{ change: { case: "reset", value: {} } }], wake: undefined, ended: undefined };
     this.watches.add(watch);
     const onAbort = (): void => {
       watch.ended ??= { code: undefined };
@@ -559,6 +581,7 @@ export class FakeControlPlane {
           continue;
         }
         if (watch.ended !== undefined) {
+          if (watch.ended.code === Code.Unauthenticated) throw new ConnectError("AI Gateway key invalid.", Code.Unauthenticated);
           if (watch.ended.code !== undefined) throw new ConnectError("watch ended by the fake control plane", watch.ended.code);
           return;
         }
