@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { eventually, runWeir, startStack, type Stack, type WeirProcess } from "./stack.js";
+import { eventually, listeningUrl, logLines as logLinesOf, reloadAndWait, runWeir, startStack, type Stack, type WeirProcess } from "./stack.js";
 
 const KEPT = "gateway key file not reloaded; the previous key is still used";
 const REPLACED = "gateway key replaced";
@@ -36,10 +36,7 @@ before(async () => {
     WEIR_ANTHROPIC_BASE_URL: stack.emulator.anthropicBaseUrl,
     WEIR_ANTHROPIC_API_KEY: "sk-ant-central",
   });
-  url = await eventually("the gateway to listen", async () => {
-    if (gateway.child.exitCode !== null) throw new Error(`exited with ${gateway.child.exitCode}: ${gateway.output()}`);
-    return logLines("gateway listening")[0]?.url as string | undefined;
-  }, 30_000);
+  url = await listeningUrl(gateway, "gateway listening");
   await eventually("the authorization watch", async () => (logLines("authorization watch connected: caching authorizations").length === 1 ? true : undefined), 30_000);
 });
 after(async () => {
@@ -50,19 +47,8 @@ after(async () => {
 });
 
 /** The gateway's parsed log lines with this message. */
-function logLines(msg: string): any[] {
-  return gateway
-    .output()
-    .split("\n")
-    .filter((l) => l.startsWith("{") && l.includes(`"msg":"${msg}"`))
-    .map((l) => JSON.parse(l));
-}
-
-/** Sends SIGHUP and waits for the `n`th log line with `msg`. */
-async function reload(msg: string, n: number): Promise<any> {
-  gateway.child.kill("SIGHUP");
-  return eventually(`log line ${n} "${msg}"`, async () => logLines(msg)[n - 1], 10_000);
-}
+const logLines = (msg: string): any[] => logLinesOf(gateway, msg);
+const reload = (msg: string, n: number): Promise<any> => reloadAndWait(gateway, msg, n);
 
 /** A chat through the OpenAI SDK and a streamed message through Anthropic's, both recorded and ended. */
 async function servedAndRecorded(): Promise<void> {

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { eventually, runWeir, startStack, type Stack, type WeirProcess } from "./stack.js";
+import { eventually, listeningUrl, logLines, reloadAndWait, runWeir, startStack, type Stack, type WeirProcess } from "./stack.js";
 
 const OPENAI_FIRST = "sk-rotate-openai-first-000001";
 const OPENAI_SECOND = "sk-rotate-openai-second-00002";
@@ -38,28 +38,6 @@ after(async () => {
   await stack?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-/** The parsed log lines of `proc` with this message. */
-function logLines(proc: WeirProcess, msg: string): any[] {
-  return proc
-    .output()
-    .split("\n")
-    .filter((l) => l.startsWith("{") && l.includes(`"msg":"${msg}"`))
-    .map((l) => JSON.parse(l));
-}
-
-/** Sends SIGHUP and waits for the `n`th log line with `msg`. */
-async function reload(proc: WeirProcess, msg: string, n: number): Promise<any> {
-  proc.child.kill("SIGHUP");
-  return eventually(`log line ${n} "${msg}"`, async () => logLines(proc, msg)[n - 1], 10_000);
-}
-
-async function listeningUrl(proc: WeirProcess, msg: string): Promise<string> {
-  return eventually(`"${msg}"`, async () => {
-    if (proc.child.exitCode !== null) throw new Error(`exited with ${proc.child.exitCode}: ${proc.output()}`);
-    return logLines(proc, msg)[0]?.url as string | undefined;
-  }, 30_000);
-}
 
 /** The credential the emulator was sent with the newest request to `path`. */
 function lastCredential(path: string): string | undefined {
@@ -107,7 +85,7 @@ describe("weir gateway reading its provider key files again on SIGHUP", () => {
 
   it("sends the next requests with the rotated key after SIGHUP, and records it", async () => {
     await writeFile(openaiFile, `${OPENAI_SECOND}\n`);
-    const line = await reload(gateway, REPLACED, 1);
+    const line = await reloadAndWait(gateway, REPLACED, 1);
     assert.deepEqual(line.providers, { openai: { keys: 1, added: 1, removed: 1 }, anthropic: { keys: 1, added: 0, removed: 0 } });
     const { key, id } = await openaiChat();
     assert.equal(key, OPENAI_SECOND);
@@ -130,7 +108,7 @@ describe("weir gateway reading its provider key files again on SIGHUP", () => {
     ];
     for (const [n, [breakFile, reason]] of refusals.entries()) {
       await breakFile();
-      const line = await reload(gateway, KEPT, n + 1);
+      const line = await reloadAndWait(gateway, KEPT, n + 1);
       assert.equal(line.level, 50);
       assert.equal(line.err, reason);
       assert.equal((await openaiChat()).key, OPENAI_SECOND);
@@ -140,7 +118,7 @@ describe("weir gateway reading its provider key files again on SIGHUP", () => {
     assert.equal(gateway.child.exitCode, null);
 
     await writeFile(openaiFile, `${OPENAI_THIRD}\n${OPENAI_SECOND}\n`);
-    const line = await reload(gateway, REPLACED, 2);
+    const line = await reloadAndWait(gateway, REPLACED, 2);
     assert.deepEqual(line.providers, { openai: { keys: 2, added: 1, removed: 0 }, anthropic: { keys: 1, added: 1, removed: 1 } });
     assert.equal((await openaiChat()).key, OPENAI_THIRD, "the file's first key is the primary");
     assert.equal(await anthropicMessage(), ANTHROPIC_SECOND);
@@ -172,7 +150,7 @@ describe("weir control-plane --embedded-gateway reading its provider key file ag
       };
       assert.equal(await chat(), OPENAI_FIRST);
       await writeFile(openaiFile, `${OPENAI_SECOND}\n`);
-      const line = await reload(controlPlane, REPLACED, 1);
+      const line = await reloadAndWait(controlPlane, REPLACED, 1);
       assert.deepEqual(line.providers, { openai: { keys: 1, added: 1, removed: 1 } });
       assert.equal(await chat(), OPENAI_SECOND);
       assert.equal(controlPlane.child.exitCode, null);

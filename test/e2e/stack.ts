@@ -47,6 +47,29 @@ export function runWeir(args: string[], env: NodeJS.ProcessEnv = {}): WeirProces
   return { child, output: () => out, exited };
 }
 
+/** The parsed JSON log lines of `proc` with this message. */
+export function logLines(proc: WeirProcess, msg: string): any[] {
+  return proc
+    .output()
+    .split("\n")
+    .filter((l) => l.startsWith("{") && l.includes(`"msg":"${msg}"`))
+    .map((l) => JSON.parse(l));
+}
+
+/** Sends `proc` SIGHUP and waits for its `n`th log line with `msg`. */
+export async function reloadAndWait(proc: WeirProcess, msg: string, n: number): Promise<any> {
+  proc.child.kill("SIGHUP");
+  return eventually(`log line ${n} "${msg}"`, async () => logLines(proc, msg)[n - 1], 10_000);
+}
+
+/** The `url` of `proc`'s first log line with `msg` ("gateway listening"); fails if it exits first. */
+export async function listeningUrl(proc: WeirProcess, msg: string): Promise<string> {
+  return eventually(`"${msg}"`, async () => {
+    if (proc.child.exitCode !== null) throw new Error(`exited with ${proc.child.exitCode}: ${proc.output()}`);
+    return logLines(proc, msg)[0]?.url as string | undefined;
+  }, 30_000);
+}
+
 export interface Replica {
   readonly url: string;
   readonly process: WeirProcess;

@@ -16,7 +16,7 @@ import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { Agent, fetch as undiciFetch } from "undici";
 import { DEFAULT_TEXT, emulatorText } from "@weir/llm-emulator";
-import { eventually, runWeir, startStack, type Stack, type WeirProcess } from "./stack.js";
+import { eventually, listeningUrl, logLines, reloadAndWait, runWeir, startStack, type Stack, type WeirProcess } from "./stack.js";
 import { makeTestCertificates, type TestCertificates } from "./tls-control-plane.js";
 
 /** The files a daemon is given, in a directory of its own, and the two certificates put there in turn. */
@@ -67,28 +67,6 @@ function servedCertificate(url: string, options: ConnectionOptions = {}): Promis
     });
     socket.on("error", reject);
   });
-}
-
-/** The parsed log lines of `proc` with this message. */
-function logLines(proc: WeirProcess, msg: string): any[] {
-  return proc
-    .output()
-    .split("\n")
-    .filter((l) => l.startsWith("{") && l.includes(`"msg":"${msg}"`))
-    .map((l) => JSON.parse(l));
-}
-
-/** Sends SIGHUP and waits for the `n`th log line with `msg`. */
-async function reload(proc: WeirProcess, msg: string, n: number): Promise<any> {
-  proc.child.kill("SIGHUP");
-  return eventually(`log line ${n} "${msg}"`, async () => logLines(proc, msg)[n - 1], 10_000);
-}
-
-async function listeningUrl(proc: WeirProcess, msg: string): Promise<string> {
-  return eventually(`"${msg}"`, async () => {
-    if (proc.child.exitCode !== null) throw new Error(`exited with ${proc.child.exitCode}: ${proc.output()}`);
-    return logLines(proc, msg)[0]?.url as string | undefined;
-  }, 30_000);
 }
 
 /** fetch trusting both certificates, over `agent`'s connections. */
@@ -164,7 +142,7 @@ describe("weir gateway reloading its TLS files on SIGHUP", () => {
     })();
 
     await install(live, renewed);
-    const line = await reload(gateway, "TLS certificate reloaded", 1);
+    const line = await reloadAndWait(gateway, "TLS certificate reloaded", 1);
     assert.equal(line.tls_certificate.subject, "CN=weir-renewed");
     assert.equal(line.tls_certificate.sha256, await fingerprint(renewed.certFile));
     assert.equal(await servedCertificate(url), await fingerprint(renewed.certFile));
@@ -187,7 +165,7 @@ describe("weir gateway reloading its TLS files on SIGHUP", () => {
 
   it("keeps the previous certificate when the new key does not match, naming the flag and the file", async () => {
     await copyFile(first.keyFile, live.keyFile);
-    const line = await reload(gateway, "TLS files not reloaded; the previous certificate is still served", 1);
+    const line = await reloadAndWait(gateway, "TLS files not reloaded; the previous certificate is still served", 1);
     assert.equal(line.err, `--tls-key-file ${live.keyFile}: does not match the certificate in --tls-cert-file ${live.certFile}`);
     assert.equal(line.level, 50);
     assert.equal(await servedCertificate(url), await fingerprint(renewed.certFile));
@@ -198,12 +176,12 @@ describe("weir gateway reloading its TLS files on SIGHUP", () => {
 
   it("keeps the previous certificate when a file is missing", async () => {
     await rm(live.certFile);
-    const line = await reload(gateway, "TLS files not reloaded; the previous certificate is still served", 2);
+    const line = await reloadAndWait(gateway, "TLS files not reloaded; the previous certificate is still served", 2);
     assert.equal(line.err, `--tls-cert-file ${live.certFile}: cannot read it: no such file`);
     assert.equal(await servedCertificate(url), await fingerprint(renewed.certFile));
     // Once the renewal is whole, the next SIGHUP takes it.
     await install(live, first);
-    const reloaded = await reload(gateway, "TLS certificate reloaded", 2);
+    const reloaded = await reloadAndWait(gateway, "TLS certificate reloaded", 2);
     assert.equal(reloaded.tls_certificate.sha256, await fingerprint(first.certFile));
     assert.equal(await servedCertificate(url), await fingerprint(first.certFile));
   });
@@ -269,7 +247,7 @@ describe("weir control-plane --embedded-gateway reloading its TLS files on SIGHU
     assert.deepEqual(await chat(`${replicaUrl}/openai/v1`, fetch, "Before the renewal"), { status: 200, content: DEFAULT_TEXT });
 
     await install(live, renewed);
-    const line = await reload(controlPlane, "TLS certificate reloaded", 1);
+    const line = await reloadAndWait(controlPlane, "TLS certificate reloaded", 1);
     assert.equal(line.tls_certificate.subject, "CN=weir-renewed");
     assert.equal(await servedCertificate(url), await fingerprint(renewed.certFile));
     assert.equal(await metric(url, trustingFetch, CONTROL_PLANE_EXPIRY), await expirySeconds(renewed.certFile));
@@ -282,7 +260,7 @@ describe("weir control-plane --embedded-gateway reloading its TLS files on SIGHU
 
   it("keeps the previous certificate when the new files cannot serve, naming the flag and the file", async () => {
     await copyFile(renewed.keyFile, live.certFile);
-    const line = await reload(controlPlane, "TLS files not reloaded; the previous certificate is still served", 1);
+    const line = await reloadAndWait(controlPlane, "TLS files not reloaded; the previous certificate is still served", 1);
     assert.equal(line.err, `--tls-cert-file ${live.certFile}: not a PEM certificate (no start line)`);
     assert.equal(await servedCertificate(url), await fingerprint(renewed.certFile));
     assert.equal(controlPlane.child.exitCode, null);
