@@ -46,6 +46,12 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/** The gateway's `weir_gateway_reload_successful{files="gateway_key"}`: 1 while the file's key is in use. */
+async function keyLoaded(): Promise<number | undefined> {
+  const line = (await (await fetch(`${url}/metrics`)).text()).split("\n").find((l) => l.startsWith('weir_gateway_reload_successful{files="gateway_key"} '));
+  return line === undefined ? undefined : Number(line.split(" ")[1]);
+}
+
 /** The gateway's parsed log lines with this message. */
 const logLines = (msg: string): any[] => logLinesOf(gateway, msg);
 const reload = (msg: string, n: number): Promise<any> => reloadAndWait(gateway, msg, n);
@@ -72,6 +78,7 @@ async function servedAndRecorded(): Promise<void> {
 describe("weir gateway reading its gateway key file again on SIGHUP", () => {
   it("serves and records with the key in the file at start-up", async () => {
     await servedAndRecorded();
+    assert.equal(await keyLoaded(), 1);
   });
 
   it("keeps the previous key when the file cannot be used, saying why, and keeps serving", async () => {
@@ -91,6 +98,7 @@ describe("weir gateway reading its gateway key file again on SIGHUP", () => {
       assert.equal(line.err, reason);
     }
     assert.equal(logLines(REPLACED).length, 0);
+    assert.equal(await keyLoaded(), 0, "an alert can see the rotation was not taken");
     assert.equal(gateway.child.exitCode, null);
     assert.equal((await fetch(`${url}/readyz`)).status, 200);
     await servedAndRecorded();
@@ -104,6 +112,7 @@ describe("weir gateway reading its gateway key file again on SIGHUP", () => {
     const line = await reload(REPLACED, 1);
     assert.equal(line.previous_gateway_key_prefix, stack.gatewayKey.key.slice(0, 11));
     assert.equal(line.gateway_key_prefix, second.key.slice(0, 11));
+    assert.equal(await keyLoaded(), 1);
     // The watch was reopened with the new key at once, not after losing the old one.
     await eventually("the watch reopened", async () => (logLines("authorization watch connected: caching authorizations").length === 2 ? true : undefined));
 

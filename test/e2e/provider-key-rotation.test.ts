@@ -115,6 +115,7 @@ describe("weir gateway reading its provider key files again on SIGHUP", () => {
       assert.equal(await anthropicMessage(), ANTHROPIC_FIRST);
     }
     assert.equal(logLines(gateway, REPLACED).length, 1);
+    assert.match(await (await fetch(`${url}/metrics`)).text(), /^weir_gateway_reload_successful\{files="provider_keys"\} 0$/m);
     assert.equal(gateway.child.exitCode, null);
 
     await writeFile(openaiFile, `${OPENAI_THIRD}\n${OPENAI_SECOND}\n`);
@@ -124,6 +125,7 @@ describe("weir gateway reading its provider key files again on SIGHUP", () => {
     assert.equal(await anthropicMessage(), ANTHROPIC_SECOND);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     assert.match(metrics, /^weir_gateway_provider_keys_usable\{provider="openai"\} 2$/m);
+    assert.match(metrics, /^weir_gateway_reload_successful\{files="provider_keys"\} 1$/m);
   });
 
   it("never logs a provider key", () => {
@@ -153,6 +155,8 @@ describe("weir control-plane --embedded-gateway reading its provider key file ag
       const line = await reloadAndWait(controlPlane, REPLACED, 1);
       assert.deepEqual(line.providers, { openai: { keys: 1, added: 1, removed: 1 } });
       assert.equal(await chat(), OPENAI_SECOND);
+      // The embedded gateway's reload is the process's: on the control plane's /metrics.
+      assert.match(await (await fetch(`${url}/metrics`)).text(), /^weir_controlplane_reload_successful\{files="provider_keys"\} 1$/m);
       assert.equal(controlPlane.child.exitCode, null);
     } finally {
       controlPlane.child.kill("SIGTERM");

@@ -44,6 +44,10 @@ async function metric(base: string, f: typeof fetch, name: string): Promise<numb
 }
 const GATEWAY_EXPIRY = "weir_gateway_tls_certificate_expiry_timestamp_seconds";
 const CONTROL_PLANE_EXPIRY = "weir_controlplane_tls_certificate_expiry_timestamp_seconds";
+// Whether the last load of the TLS files worked (reload-metrics.ts): what an operator alerts on.
+const GATEWAY_TLS_LOADED = 'weir_gateway_reload_successful{files="tls"}';
+const CONTROL_PLANE_TLS_LOADED = 'weir_controlplane_reload_successful{files="tls"}';
+const CONTROL_PLANE_TLS_LOADED_AT = 'weir_controlplane_reload_last_success_timestamp_seconds{files="tls"}';
 
 async function liveFiles(): Promise<LiveFiles> {
   const dir = await mkdtemp(join(tmpdir(), "weir-tls-live-"));
@@ -170,6 +174,7 @@ describe("weir gateway reloading its TLS files on SIGHUP", () => {
     assert.equal(line.level, 50);
     assert.equal(await servedCertificate(url), await fingerprint(renewed.certFile));
     assert.equal(await metric(url, trustingFetch, GATEWAY_EXPIRY), await expirySeconds(renewed.certFile));
+    assert.equal(await metric(url, trustingFetch, GATEWAY_TLS_LOADED), 0);
     assert.equal((await trustingFetch(`${url}/healthz`)).status, 200);
     assert.equal(gateway.child.exitCode, null);
   });
@@ -184,6 +189,7 @@ describe("weir gateway reloading its TLS files on SIGHUP", () => {
     const reloaded = await reloadAndWait(gateway, "TLS certificate reloaded", 2);
     assert.equal(reloaded.tls_certificate.sha256, await fingerprint(first.certFile));
     assert.equal(await servedCertificate(url), await fingerprint(first.certFile));
+    assert.equal(await metric(url, trustingFetch, GATEWAY_TLS_LOADED), 1);
   });
 
   it("still refuses TLS 1.1 after reloads, whatever Node's own minimum", async () => {
@@ -246,8 +252,12 @@ describe("weir control-plane --embedded-gateway reloading its TLS files on SIGHU
     assert.equal(await metric(replicaUrl, fetch, GATEWAY_EXPIRY), undefined);
     assert.deepEqual(await chat(`${replicaUrl}/openai/v1`, fetch, "Before the renewal"), { status: 200, content: DEFAULT_TEXT });
 
+    assert.equal(await metric(url, trustingFetch, CONTROL_PLANE_TLS_LOADED), 1, "start-up loaded them");
+    const loadedAtStart = await metric(url, trustingFetch, CONTROL_PLANE_TLS_LOADED_AT);
     await install(live, renewed);
     const line = await reloadAndWait(controlPlane, "TLS certificate reloaded", 1);
+    assert.equal(await metric(url, trustingFetch, CONTROL_PLANE_TLS_LOADED), 1);
+    assert.ok((await metric(url, trustingFetch, CONTROL_PLANE_TLS_LOADED_AT))! > loadedAtStart!, "the reload's time");
     assert.equal(line.tls_certificate.subject, "CN=weir-renewed");
     assert.equal(await servedCertificate(url), await fingerprint(renewed.certFile));
     assert.equal(await metric(url, trustingFetch, CONTROL_PLANE_EXPIRY), await expirySeconds(renewed.certFile));
@@ -263,6 +273,7 @@ describe("weir control-plane --embedded-gateway reloading its TLS files on SIGHU
     const line = await reloadAndWait(controlPlane, "TLS files not reloaded; the previous certificate is still served", 1);
     assert.equal(line.err, `--tls-cert-file ${live.certFile}: not a PEM certificate (no start line)`);
     assert.equal(await servedCertificate(url), await fingerprint(renewed.certFile));
+    assert.equal(await metric(url, trustingFetch, CONTROL_PLANE_TLS_LOADED), 0);
     assert.equal(controlPlane.child.exitCode, null);
   });
 

@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { afterEach, describe, it } from "node:test";
 import { pino } from "pino";
+import { Registry } from "prom-client";
+import { reloadMetrics } from "./reload-metrics.js";
 import { reloadOnSignal, type FileReload } from "./reload-signal.js";
 
 function capture() {
@@ -29,10 +31,10 @@ describe("reloadOnSignal", () => {
     const { logger, lines } = capture();
     const ran: string[] = [];
     const reloads: FileReload[] = [
-      { files: "the TLS certificate and key files", run: async () => { ran.push("tls"); throw new Error("--tls-key-file k.pem: not a PEM private key"); }, keptMessage: "TLS kept" },
+      { kind: "tls", files: "the TLS certificate and key files", run: async () => { ran.push("tls"); throw new Error("--tls-key-file k.pem: not a PEM private key"); }, keptMessage: "TLS kept" },
       // Throws before it returns a promise (a file read synchronously): caught all the same.
-      { files: "the gateway key file", run: () => { ran.push("gateway key"); throw new Error("the gateway key file k is empty"); }, keptMessage: "gateway key kept" },
-      { files: "the provider key files", run: async () => void ran.push("keys"), keptMessage: "keys kept" },
+      { kind: "gateway_key", files: "the gateway key file", run: () => { ran.push("gateway key"); throw new Error("the gateway key file k is empty"); }, keptMessage: "gateway key kept" },
+      { kind: "provider_keys", files: "the provider key files", run: async () => void ran.push("keys"), keptMessage: "keys kept" },
     ];
     reloadOnSignal(reloads, logger, Promise.resolve());
     process.emit("SIGHUP", "SIGHUP");
@@ -53,6 +55,7 @@ describe("reloadOnSignal", () => {
     let most = 0;
     let runs = 0;
     const slow: FileReload = {
+      kind: "tls",
       files: "files",
       run: async () => {
         runs++;
@@ -80,5 +83,39 @@ describe("reloadOnSignal", () => {
     process.emit("SIGHUP", "SIGHUP");
     await settle();
     assert.equal(runs, 2);
+  });
+
+  it("publishes each kind's outcome: loaded at start-up, then 0 while its last reload failed, and when it last loaded", async () => {
+    const { logger } = capture();
+    const registry = new Registry();
+    let clock = 1_000_000;
+    const outcomes = reloadMetrics(registry, "weir_test_", () => clock);
+    let tlsFails = false;
+    const reloads: FileReload[] = [
+      { kind: "tls", files: "tls", run: async () => { if (tlsFails) throw new Error("broken"); }, keptMessage: "TLS kept" },
+      { kind: "gateway_key", files: "key", run: async () => undefined, keptMessage: "key kept" },
+    ];
+    let finishStart!: () => void;
+    reloadOnSignal(reloads, logger, new Promise<void>((r) => (finishStart = r)), outcomes);
+    const series = async () => {
+      const values = (name: string) => (registry.getSingleMetric(name)?.get() as Promise<{ values: { labels: { files?: string }; value: number }[] }>).then((m) => Object.fromEntries(m.values.map((v) => [v.labels.files, v.value])));
+      return { successful: await values("weir_test_reload_successful"), since: await values("weir_test_reload_last_success_timestamp_seconds") };
+    };
+    assert.deepEqual(await series(), { successful: {}, since: {} }, "nothing before start-up");
+    finishStart();
+    await settle();
+    assert.deepEqual(await series(), { successful: { tls: 1, gateway_key: 1 }, since: { tls: 1000, gateway_key: 1000 } });
+
+    clock = 2_000_000;
+    tlsFails = true;
+    process.emit("SIGHUP", "SIGHUP");
+    await settle();
+    assert.deepEqual(await series(), { successful: { tls: 0, gateway_key: 1 }, since: { tls: 1000, gateway_key: 2000 } });
+
+    clock = 3_000_000;
+    tlsFails = false;
+    process.emit("SIGHUP", "SIGHUP");
+    await settle();
+    assert.deepEqual(await series(), { successful: { tls: 1, gateway_key: 1 }, since: { tls: 3000, gateway_key: 3000 } });
   });
 });

@@ -1,16 +1,21 @@
 // Runs a daemon in the foreground: start it, wait for SIGINT/SIGTERM (or a fatal error), shut
 // it down, and exit 0 — or 1 when it stopped because of an error. A daemon with TLS files or
-// provider key files also reloads them on SIGHUP (reload-signal.ts).
+// key files also reloads them on SIGHUP (reload-signal.ts), and tells how that went on its
+// /metrics (reload-metrics.ts).
 import type { Logger } from "pino";
 import { listenCliError } from "./listen-error.js";
+import type { Registry } from "prom-client";
+import { reloadMetrics } from "./reload-metrics.js";
 import { reloadOnSignal, type FileReload } from "./reload-signal.js";
 import { shutdownSignal } from "./shutdown-signal.js";
 
 export interface Daemon {
   start(): Promise<void>;
   shutdown(): Promise<void>;
-  /** What SIGHUP reads again (TLS files, provider key files); none: SIGHUP ends the process. */
+  /** What SIGHUP reads again (TLS files, key files); none: SIGHUP ends the process. */
   reloads?: readonly FileReload[];
+  /** Where the reloads' outcomes are published (reload-metrics.ts): the daemon's /metrics registry and its prefix. */
+  reloadMetrics?: { readonly registry: Registry; readonly prefix: string };
 }
 
 /** Resolves when standard input closes: the parent that holds its other end is gone. */
@@ -36,7 +41,10 @@ export async function runDaemon(daemon: Daemon, logger: Logger, fatal?: Promise<
     },
   );
   // A reload asked for during start-up waits for it (the files read then may be older).
-  if (daemon.reloads !== undefined && daemon.reloads.length > 0) reloadOnSignal(daemon.reloads, logger, started);
+  if (daemon.reloads !== undefined && daemon.reloads.length > 0) {
+    const outcomes = daemon.reloadMetrics && reloadMetrics(daemon.reloadMetrics.registry, daemon.reloadMetrics.prefix);
+    reloadOnSignal(daemon.reloads, logger, started, outcomes);
+  }
   const first = await Promise.race([started, stopRequested]);
   if (first !== "started") {
     logger.info({ signal: first }, "stopping during start-up");

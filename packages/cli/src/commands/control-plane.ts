@@ -1,6 +1,7 @@
 // weir control-plane — the daemon that owns PostgreSQL and serves gateways and admins; with
 // --embedded-gateway also a gateway in the same process (embedded-deployment.ts).
 import { Command, Option } from "commander";
+import type { Registry } from "prom-client";
 import { CliError } from "../cli-error.js";
 import { parseDurationSecondsOrZero } from "../duration.js";
 import { addDatabaseOptions, databaseUrl, type DatabaseFlags } from "../database-options.js";
@@ -62,18 +63,24 @@ export function controlPlaneCommand(): Command {
       logger,
     };
     // Loaded here, not at the top: every other command starts without the daemons' code.
+    const { METRICS_PREFIX, createControlPlane } = await import("@weir/controlplane");
     let daemon: Daemon & { reloadTls(): Promise<void> };
+    let registry: Registry;
     let keysReload: FileReload | undefined;
     if (flags.embeddedGateway) {
       const deployment = new (await import("../embedded-deployment.js")).EmbeddedDeployment(options, gatewaySettings(flags), logger);
       const keyFiles = providerKeyFiles(flags);
       if (keyFiles.length > 0) keysReload = providerKeysReload(async () => deployment.replaceProviderKeys(readProviderKeyFiles(keyFiles)));
       daemon = deployment;
+      // One /metrics for both (the gateway's series are included in the control plane's).
+      registry = deployment.controlPlane.metrics.registry;
     } else {
-      daemon = (await import("@weir/controlplane")).createControlPlane(options);
+      const controlPlane = createControlPlane(options);
+      daemon = controlPlane;
+      registry = controlPlane.metrics.registry;
     }
     const reloads = [...(tls === undefined ? [] : [tlsReload(() => reloadControlPlaneTls(daemon, tls))]), ...(keysReload === undefined ? [] : [keysReload])];
-    await runDaemon({ start: () => daemon.start(), shutdown: () => daemon.shutdown(), reloads }, logger);
+    await runDaemon({ start: () => daemon.start(), shutdown: () => daemon.shutdown(), reloads, reloadMetrics: { registry, prefix: METRICS_PREFIX } }, logger);
   });
 }
 

@@ -49,7 +49,7 @@ export function gatewayCommand(): Command {
     .action(async (flags: GatewayFlags) => {
       const tls = tlsFilesFromFlags(flags);
       // Loaded here, not at the top: every other command starts without the gateway's code.
-      const { createGateway, isFatalStartupError, isTlsFilesError } = await import("@weir/gateway");
+      const { METRICS_PREFIX, createGateway, isFatalStartupError, isTlsFilesError } = await import("@weir/gateway");
       const logger = createLogger(flags.logLevel, "weir-gateway");
       let onFatal: (err: FatalStartupError) => void = () => {};
       const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
@@ -75,6 +75,7 @@ export function gatewayCommand(): Command {
           },
           shutdown: () => gateway.shutdown(),
           reloads: reloadsOf(gateway, { servesTls: tls !== undefined, gatewayKeyFile: flags.keyFile, providerKeyFiles: providerKeyFiles(flags) }),
+          reloadMetrics: { registry: gateway.metrics.registry, prefix: METRICS_PREFIX },
         };
         await runDaemon(daemon, logger, fatal, flags.exitWithParent ? parentGone() : undefined);
       } catch (err) {
