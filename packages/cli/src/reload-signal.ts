@@ -1,10 +1,10 @@
 // SIGHUP makes a daemon read its files again, as nginx and PostgreSQL reload on it: a renewed
 // certificate (certbot, cert-manager) is served to new connections, and a rotated provider or
-// gateway key used for the next requests, without a restart and without dropping a request. Only a daemon
-// with such files listens for it; one without keeps Node's default, which ends the process. A
-// reload that fails is logged in one line and what was in use stays in use: a half-written
-// renewal never takes a daemon down. Each kind of file reloads on its own, so a broken
-// certificate does not hold up a key rotation, nor the other way round.
+// gateway key used for the next requests, without a restart and without dropping a request.
+// Only a daemon with such files listens for it; one without keeps Node's default, which ends
+// the process. A reload that fails is logged in one line and what was in use stays in use: a
+// half-written renewal never takes a daemon down. Each kind of file reloads on its own, so a
+// broken certificate does not hold up a key rotation, nor the other way round.
 import type { Logger } from "pino";
 import type { ReloadOutcomes } from "./reload-metrics.js";
 
