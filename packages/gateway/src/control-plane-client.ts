@@ -220,7 +220,9 @@ export class ControlPlaneClient {
       // Our own session manager, so close() can end the HTTP/2 session: connect-node otherwise
       // keeps an idle session open for 15 minutes and the process never exits. PINGs while a
       // stream is open notice a silently dead connection under the authorization watch.
-      this.sessionManager = new GuardedSessionManager(options.baseUrl, this.logger, WATCH_PING);
+      // Its logger names no gateway key: the session outlives a rotation (replaceGatewayKey).
+      const sessionLogger = options.logger.child({ component: "control_plane_client", control_plane_url: options.baseUrl });
+      this.sessionManager = new GuardedSessionManager(options.baseUrl, sessionLogger, WATCH_PING);
       transport = createConnectTransport({
         httpVersion: "2",
         baseUrl: options.baseUrl,
