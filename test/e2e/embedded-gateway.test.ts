@@ -452,3 +452,12 @@ describe("the control plane's address with an embedded gateway", () => {
     assert.match(await unknown.text(), /route not supported: POST/);
   });
 });
+
+describe("gateway key rotation in the embedded gateway", () => {
+  it("is refused: its calls never leave the process, so it has no gateway key", async () => {
+    await assert.rejects(stack.gateway.replaceGatewayKey(`wgk_${"a".repeat(39)}`), {
+      name: "GatewayKeyNotReplacedError",
+      message: "an embedded gateway calls its control plane in-process: it has no gateway key",
+    });
+  });
+});
