@@ -268,8 +268,8 @@ export class ControlPlane {
     return this.running;
   }
 
-  private serviceDeps(db: Kysely<Database>): ServiceDeps {
-    return { db, logger: this.options.logger, clock: this.options.clock, metrics: this.metrics, authorizationChanges: this.authorizationChanges };
+  private serviceDeps(db: Kysely<Database>, gatewayKeyUsage?: GatewayKeyUsageTracker): ServiceDeps {
+    return { db, logger: this.options.logger, clock: this.options.clock, metrics: this.metrics, authorizationChanges: this.authorizationChanges, gatewayKeyUsage };
   }
 
   private async doStart(): Promise<void> {
@@ -311,7 +311,7 @@ export class ControlPlane {
       const usage = new GatewayKeyUsageTracker({ db, logger: options.logger, clock: options.clock, intervalMs: options.gatewayKeyUsageIntervalMs });
       const interceptors = [createRpcMetricsInterceptor(this.metrics), createGatewayAuthInterceptor({ db, logger: options.logger, usage })];
       const fallback = (req: unknown, res: unknown): void => notFound(req as HttpRequest, res as HttpResponse);
-      const deps = this.serviceDeps(db);
+      const deps = this.serviceDeps(db, usage);
       const rpc = connectNodeAdapter({ routes: (router) => registerServices(router, deps), readMaxBytes: options.readMaxBytes, interceptors, fallback });
       // Binary RecordBatch calls, decoded without reflection; same path, interceptors and limits.
       const binaryRecordBatch = connectNodeAdapter({

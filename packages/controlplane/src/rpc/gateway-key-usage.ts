@@ -71,6 +71,19 @@ export class GatewayKeyUsageTracker {
     this.inFlight.add(tracked);
   }
 
+  /**
+   * Notes a use of `key` now and once per interval until the returned function is called: an
+   * open authorization watch is a replica using its key even while it sends nothing else, so
+   * last_used_at tells which keys replicas still hold (a rotation's old key stops advancing).
+   */
+  heartbeat(key: AuthenticatedGatewayKey): () => void {
+    this.recordUse(key);
+    const timer = setInterval(() => this.recordUse(key), this.intervalMs);
+    // Never what keeps a process alive.
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** Waits for the writes in flight. */
   async flush(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);

@@ -104,6 +104,45 @@ describe("WatchAuthorizationChanges", () => {
   });
 });
 
+describe("gateway key liveness", () => {
+  // Property: a replica whose only RPC is its open watch still shows as using its key, and a
+  // key no replica holds any more (rotated away) stops advancing.
+  it("keeps the key's last_used_at advancing while the watch is open, and stops when it closes", async () => {
+    const cp = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: t.url, logger, gatewayKeyUsageIntervalMs: 100 });
+    await cp.start();
+    const h2 = createTestH2Transport(cp.url);
+    try {
+      const gw = await insertGatewayKey(t.db);
+      const lastUsed = async () => (await t.db.selectFrom("ai_gateway_keys").select("last_used_at").where("id", "=", gw.id).executeTakeFirstOrThrow()).last_used_at?.getTime();
+      const controller = new AbortController();
+      const w = watch(h2.client(Authorizer).watchAuthorizationChanges({}, { headers: gatewayHeaders(gw.key), signal: controller.signal }));
+      await until("the reset", () => w.changes.length === 1);
+      const seen = new Set<number>();
+      const deadline = Date.now() + 5_000;
+      while (seen.size < 3 && Date.now() < deadline) {
+        const at = await lastUsed();
+        if (at !== undefined) seen.add(at);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(seen.size >= 3, `last_used_at took ${seen.size} values while the watch was open, with no other RPC`);
+
+      controller.abort();
+      assert.equal((await w.ended)?.code, Code.Canceled);
+      const watchers = async () => (await cp.metrics.authorizationWatchers.get()).values[0]?.value;
+      for (const stop = Date.now() + 5_000; (await watchers()) !== 0 && Date.now() < stop; ) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(await watchers(), 0, "the server closed the stream");
+      // A write started just before the close may still land.
+      await new Promise((r) => setTimeout(r, 150));
+      const after = await lastUsed();
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await lastUsed(), after, "no heartbeat after the watch closed");
+    } finally {
+      h2.close();
+      await cp.shutdown();
+    }
+  });
+});
+
 describe("shutdown", () => {
   // Property: an open watch stream never holds up the control plane's shutdown.
   it("ends open watch streams with Unavailable and stops promptly", async () => {

@@ -19,6 +19,7 @@ import type { ControlPlaneMetrics } from "../metrics.js";
 import { AmbiguousCredentialError, DelegationNotAllowedError } from "../errors.js";
 import { isApiKeyId, parseApiKey } from "../keys/api-key.js";
 import { GATEWAY_KEY_CONTEXT, IN_PROCESS_CONTEXT, callerLogFields } from "../rpc/rpc-context.js";
+import type { GatewayKeyUsageTracker } from "../rpc/gateway-key-usage.js";
 import type { ServiceDeps } from "./service-deps.js";
 
 /** Whether the caller may authorize by key id alone (DESIGN §5). */
@@ -62,6 +63,7 @@ export class AuthorizerService implements ServiceImpl<typeof Authorizer> {
   private readonly clock: Clock;
   private readonly changes: AuthorizationChangeHub | undefined;
   private readonly metrics: ControlPlaneMetrics | undefined;
+  private readonly gatewayKeyUsage: GatewayKeyUsageTracker | undefined;
 
   constructor(deps: ServiceDeps) {
     this.db = deps.db;
@@ -69,19 +71,24 @@ export class AuthorizerService implements ServiceImpl<typeof Authorizer> {
     this.clock = deps.clock ?? systemClock;
     this.changes = deps.authorizationChanges;
     this.metrics = deps.metrics;
+    this.gatewayKeyUsage = deps.gatewayKeyUsage;
   }
 
   async *watchAuthorizationChanges(_req: WatchAuthorizationChangesRequest, ctx: HandlerContext): AsyncGenerator<WatchMessage> {
     if (this.changes === undefined) throw new ConnectError("authorization change notifications are not served here", Code.Unimplemented);
-    const subscription = this.changes.subscribe(ctx.values.get(GATEWAY_KEY_CONTEXT)?.id);
+    const gatewayKey = ctx.values.get(GATEWAY_KEY_CONTEXT);
+    const subscription = this.changes.subscribe(gatewayKey?.id);
     const onAbort = (): void => subscription.close();
     ctx.signal.addEventListener("abort", onAbort, { once: true });
     const fields = callerLogFields(ctx.values);
     this.logger.info(fields, "authorization watch opened");
     this.metrics?.authorizationWatchers.inc();
+    // In-process callers (an embedded gateway) have no gateway key.
+    const stopHeartbeat = gatewayKey && this.gatewayKeyUsage?.heartbeat(gatewayKey);
     try {
       for await (const change of subscription) yield watchMessageFromChange(change);
     } finally {
+      stopHeartbeat?.();
       ctx.signal.removeEventListener("abort", onAbort);
       subscription.close();
       this.metrics?.authorizationWatchers.dec();

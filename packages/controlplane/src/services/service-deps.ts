@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Database } from "../db/schema.js";
 import type { ControlPlaneMetrics } from "../metrics.js";
+import type { GatewayKeyUsageTracker } from "../rpc/gateway-key-usage.js";
 
 export interface ServiceDeps {
   readonly db: Kysely<Database>;
@@ -19,4 +20,6 @@ export interface ServiceDeps {
    * Unimplemented (gateways then cache nothing), never a stream that would miss changes.
    */
   readonly authorizationChanges?: AuthorizationChangeHub;
+  /** When given, an open authorization watch keeps its gateway key's last_used_at advancing. */
+  readonly gatewayKeyUsage?: GatewayKeyUsageTracker;
 }
