@@ -8,12 +8,18 @@ import { HeldSignals } from "./held-signals.js";
 
 export interface DatabaseFlags {
   readonly databaseUrl?: string;
+  readonly databasePasswordFile?: string;
   readonly dataDir?: string;
 }
 
 export function addDatabaseOptions(command: Command): Command {
   return command
     .addOption(new Option("--database-url <url>", "PostgreSQL URL, also read from DATABASE_URL (default: embedded PostgreSQL in --data-dir)").env("WEIR_DATABASE_URL"))
+    .addOption(
+      new Option("--database-password-file <path>", "file holding the password for --database-url (which then has none); read at every new connection, so a rotated password needs no restart").env(
+        "WEIR_DATABASE_PASSWORD_FILE",
+      ),
+    )
     // Unset, the control plane's own default applies (importing that constant here would load the
     // control plane for every command, admin commands included).
     .addOption(new Option("--data-dir <dir>", "embedded PostgreSQL data directory (default: .weir/postgres)").env("WEIR_DATA_DIR"));
@@ -43,6 +49,26 @@ export function databaseUrl(flags: DatabaseFlags): string | undefined {
 }
 
 /**
+ * The password file, checked now so that a missing or empty one is one line before anything
+ * starts (it is read again at every new connection). SECURITY: its contents are never echoed.
+ */
+export async function databasePasswordFile(flags: DatabaseFlags): Promise<string | undefined> {
+  const file = flags.databasePasswordFile || undefined;
+  if (file === undefined) return undefined;
+  const url = databaseUrl(flags);
+  if (url === undefined) throw new CliError("--database-password-file needs --database-url: the embedded PostgreSQL has a password of its own");
+  if (new URL(url).password !== "") throw new CliError("give the database password either in --database-url or in --database-password-file, not both");
+  const { isDatabasePasswordFileError, passwordFromFile } = await import("@weir/controlplane");
+  try {
+    await passwordFromFile(file)();
+  } catch (err) {
+    if (isDatabasePasswordFileError(err)) throw new CliError(err.message);
+    throw err;
+  }
+  return file;
+}
+
+/**
  * Opens the database, runs `work`, closes it. With an embedded PostgreSQL a Ctrl-C meanwhile is
  * held (held-signals.ts); a server's URL keeps Node's default, so that a connection hanging on
  * an unreachable host can still be interrupted (nothing of ours is left running then).
@@ -50,9 +76,10 @@ export function databaseUrl(flags: DatabaseFlags): string | undefined {
 export async function withDatabase<T>(flags: DatabaseFlags, migrate: boolean, work: (db: OpenDatabase) => Promise<T>): Promise<T> {
   const { openDatabase } = await import("@weir/controlplane");
   const url = databaseUrl(flags);
+  const passwordFile = await databasePasswordFile(flags);
   const signals = url === undefined ? new HeldSignals() : undefined;
   try {
-    const open = await openDatabase({ url, embeddedDataDir: flags.dataDir, migrate, logger: pino({ level: "warn" }, pino.destination(2)) });
+    const open = await openDatabase({ url, passwordFile, embeddedDataDir: flags.dataDir, migrate, logger: pino({ level: "warn" }, pino.destination(2)) });
     try {
       signals?.throwIfReceived();
       return await work(open);
@@ -83,6 +110,7 @@ export async function recoverOwnerApiKey(flags: DatabaseFlags, user: string, key
 export function refuseDatabaseOptions(command: Command, onlyWith: string): void {
   for (const [key, flag] of [
     ["databaseUrl", "--database-url"],
+    ["databasePasswordFile", "--database-password-file"],
     ["dataDir", "--data-dir"],
   ] as const) {
     if (command.getOptionValueSource(key) === "cli") throw new CliError(`${flag} is only used with ${onlyWith}`);

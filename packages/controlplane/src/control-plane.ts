@@ -61,6 +61,8 @@ export interface ControlPlaneOptions {
   readonly listen?: ListenAddress;
   /** postgres:// URL; without it an embedded Postgres runs in embeddedDataDir. */
   readonly databaseUrl?: string | undefined;
+  /** A file holding databaseUrl's password, read at every new connection (db/password-file.ts). */
+  readonly databasePasswordFile?: string | undefined;
   readonly embeddedDataDir?: string | undefined;
   readonly tls?: TlsFiles | undefined;
   readonly logger: Logger;
@@ -111,6 +113,7 @@ export const CONTROL_PLANE_DEFAULTS = Object.freeze({
 export interface ResolvedControlPlaneOptions {
   readonly listen: ListenAddress;
   readonly databaseUrl: string | undefined;
+  readonly databasePasswordFile: string | undefined;
   readonly embeddedDataDir: string;
   readonly tls: TlsFiles | undefined;
   readonly logger: Logger;
@@ -156,6 +159,7 @@ function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptio
   return Object.freeze({
     listen: Object.freeze({ ...(options.listen ?? d.listen) }),
     databaseUrl: options.databaseUrl || undefined,
+    databasePasswordFile: options.databasePasswordFile || undefined,
     embeddedDataDir: options.embeddedDataDir || d.embeddedDataDir,
     tls: options.tls && Object.freeze({ ...options.tls }),
     logger: options.logger,
@@ -278,6 +282,7 @@ export class ControlPlane {
     // Migrated below, once the running lock is held.
     const database = await openDatabase({
       url: options.databaseUrl,
+      passwordFile: options.databasePasswordFile,
       embeddedDataDir: options.embeddedDataDir,
       logger: options.logger,
       waitForServerMs: options.databaseWaitMs,
@@ -292,6 +297,7 @@ export class ControlPlane {
       // plane; taken before migrating, so none can be reverted between the migration and serving.
       const hub = new AuthorizationChangeHub({
         url: database.url,
+        password: database.password,
         db,
         logger: options.logger,
         prepareListenSession: (client) => holdRunningControlPlaneLock(client, logger),
@@ -321,7 +327,7 @@ export class ControlPlane {
         fallback,
       });
       // Every /api/v2/ path goes to the admin API (src/admin/admin-api.ts); it counts its own requests.
-      adminDb = createKysely(database.url, ADMIN_POOL_SIZE, options.logger, { statementTimeoutMs: options.adminStatementTimeoutMs });
+      adminDb = createKysely(database.url, ADMIN_POOL_SIZE, options.logger, { statementTimeoutMs: options.adminStatementTimeoutMs, password: database.password });
       const admin: AdminApi = createAdminApi({ db: adminDb, logger: options.logger, clock: () => options.clock.now(), registry: this.metrics.registry });
       const tracker = new ConnectionTracker();
       const handler = createRequestHandler({

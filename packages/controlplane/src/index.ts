@@ -1,6 +1,8 @@
 // Public surface of @weir/controlplane.
 export { DEFAULT_EMBEDDED_DATA_DIR, createKysely, openDatabase } from "./db/database.js";
 export type { DatabaseOptions, OpenDatabase } from "./db/database.js";
+export { DatabasePasswordFileError, isDatabasePasswordFileError, passwordFromFile } from "./db/password-file.js";
+export type { PasswordSource } from "./db/password-file.js";
 export { EmbeddedPostgresInUseError, EmbeddedPostgresRootError, freeLoopbackPort, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 export type { EmbeddedPostgres, EmbeddedPostgresOptions } from "./db/embedded-postgres.js";
 export { latestAppliedMigration, migrateDown, migrateToLatest } from "./db/migrate.js";

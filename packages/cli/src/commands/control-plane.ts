@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import type { Registry } from "prom-client";
 import { CliError } from "../cli-error.js";
 import { parseDurationSecondsOrZero } from "../duration.js";
-import { addDatabaseOptions, databaseUrl, type DatabaseFlags } from "../database-options.js";
+import { addDatabaseOptions, databasePasswordFile, databaseUrl, type DatabaseFlags } from "../database-options.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
 import { parseListen } from "../listen-address.js";
 import { createLogger, logLevelOption } from "../logger.js";
@@ -56,6 +56,7 @@ export function controlPlaneCommand(): Command {
     const options = {
       listen: parseListen(flags.listen),
       databaseUrl: databaseUrl(flags),
+      databasePasswordFile: await databasePasswordFile(flags),
       embeddedDataDir: flags.dataDir,
       tls,
       recordRetentionMs: recordRetentionMs(flags.recordRetention),

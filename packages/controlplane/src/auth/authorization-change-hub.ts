@@ -19,6 +19,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { AUTHORIZATION_CHANGES_CHANNEL } from "../db/migrations/2026_12_01_000000_authorization_notify.js";
 import { NotificationListener } from "../db/notification-listener.js";
+import type { PasswordSource } from "../db/password-file.js";
 import type { Database } from "../db/schema.js";
 import { AuthorizationChangesUnavailableError, GatewayKeyRefusedError } from "../errors.js";
 import { systemTimers, type Timers } from "../timers.js";
@@ -39,6 +40,8 @@ export interface AuthorizationChangeSubscription extends AsyncIterable<Authoriza
 export interface AuthorizationChangeHubOptions {
   /** postgres:// URL for the LISTEN connection. SECURITY: never logged. */
   readonly url: string;
+  /** Asked at every login instead of the URL's password (password-file.ts). */
+  readonly password?: PasswordSource | undefined;
   /** For re-checking subscribers' gateway keys after a reconnect. */
   readonly db: Kysely<Database>;
   readonly logger: Logger;
@@ -153,6 +156,7 @@ export class AuthorizationChangeHub {
     this.maxPending = Math.max(1, options.maxPendingPerSubscriber ?? DEFAULT_MAX_PENDING);
     this.listener = new NotificationListener({
       url: options.url,
+      password: options.password,
       channel: AUTHORIZATION_CHANGES_CHANNEL,
       logger: options.logger,
       timers: this.timers,

@@ -2,10 +2,12 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import { parseIntoClientConfig } from "pg-connection-string";
 import type { Logger } from "pino";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
 import { migrateToLatest } from "./migrate.js";
 import { backoffDelay } from "../backoff.js";
+import { passwordFromFile, type PasswordSource } from "./password-file.js";
 import { isConnectionRefusedByConfiguration, isDatabaseUnavailableError } from "./postgres-error.js";
 import type { Database } from "./schema.js";
 
@@ -13,6 +15,8 @@ import type { Database } from "./schema.js";
 export interface DatabaseOptions {
   /** A postgres:// URL. When absent an embedded server is started in `embeddedDataDir`. */
   readonly url?: string | undefined;
+  /** A file holding the password for `url` (which then has none), read at every login (password-file.ts). */
+  readonly passwordFile?: string | undefined;
   /** Data directory of the embedded server (default `.weir/postgres` in the working directory). */
   readonly embeddedDataDir?: string | undefined;
   /** Run migrations before returning (default true). */
@@ -35,6 +39,8 @@ export interface OpenDatabase {
   readonly db: Kysely<Database>;
   /** The URL in use (embedded servers get a loopback URL). SECURITY: contains a password. */
   readonly url: string;
+  /** The password, when it is kept in a file (DatabaseOptions.passwordFile): what every other connection to this server must use too. */
+  readonly password: PasswordSource | undefined;
   readonly embedded: boolean;
   /** Closes the pool, then stops the embedded server if one was started. Idempotent. */
   close(): Promise<void>;
@@ -52,12 +58,20 @@ export const DATABASE_CONNECT_TIMEOUT_MS = 5_000;
 export interface PoolOptions {
   /** The server cancels a statement running longer than this (SQLSTATE 57014). Default: none. */
   readonly statementTimeoutMs?: number;
+  /** Asked at every login instead of the URL's password (password-file.ts). */
+  readonly password?: PasswordSource | undefined;
+}
+
+/** pg's settings for reaching `url`, logging in with `password` when given. */
+export function connectionConfig(url: string, password: PasswordSource | undefined): pg.ClientConfig {
+  // Parsed here: given beside a connectionString, pg lets the URL's (empty) password win.
+  return password === undefined ? { connectionString: url } : { ...parseIntoClientConfig(url), password };
 }
 
 /** Builds a kysely instance over a pg pool for `url`. */
 export function createKysely(url: string, poolSize = 20, logger?: Logger, options: PoolOptions = {}): Kysely<Database> {
   const pool = new pg.Pool({
-    connectionString: url,
+    ...connectionConfig(url, options.password),
     max: poolSize,
     ...(options.statementTimeoutMs !== undefined ? { statement_timeout: options.statementTimeoutMs } : {}),
     idleTimeoutMillis: 30_000,
@@ -83,11 +97,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
   const { logger } = options;
   let embedded: EmbeddedPostgres | undefined;
   let url = options.url;
+  if (!url && options.passwordFile) throw new Error("a database password file needs a database URL: the embedded PostgreSQL has a password of its own");
   if (!url) {
     embedded = await startEmbeddedPostgres({ dataDir: options.embeddedDataDir ?? DEFAULT_EMBEDDED_DATA_DIR, logger });
     url = embedded.url;
   }
-  const db = createKysely(url, options.poolSize, logger);
+  const password = options.passwordFile ? passwordFromFile(options.passwordFile) : undefined;
+  const db = createKysely(url, options.poolSize, logger, { password });
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -106,7 +122,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     await close();
     throw err;
   }
-  return { db, url, embedded: embedded !== undefined, close };
+  return { db, url, password, embedded: embedded !== undefined, close };
 }
 
 const WAIT_INITIAL_BACKOFF_MS = 500;

@@ -8,11 +8,14 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { backoffDelay } from "../backoff.js";
 import { systemTimers, type Timers } from "../timers.js";
-import { DATABASE_CONNECT_TIMEOUT_MS } from "./database.js";
+import { DATABASE_CONNECT_TIMEOUT_MS, connectionConfig } from "./database.js";
+import type { PasswordSource } from "./password-file.js";
 
 export interface NotificationListenerOptions {
   /** postgres:// URL. SECURITY: may contain a password; never logged. */
   readonly url: string;
+  /** Asked at every login instead of the URL's password (password-file.ts). */
+  readonly password?: PasswordSource | undefined;
   readonly channel: string;
   readonly logger: Logger;
   /**
@@ -102,7 +105,7 @@ export class NotificationListener {
     if (this.closed) return;
     // keepAlive: notice a silently dead connection (no FIN/RST) instead of waiting forever.
     const client = new pg.Client({
-      connectionString: this.options.url,
+      ...connectionConfig(this.options.url, this.options.password),
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       connectionTimeoutMillis: DATABASE_CONNECT_TIMEOUT_MS,
