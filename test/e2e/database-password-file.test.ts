@@ -43,6 +43,12 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/** The role's sessions on the server now. */
+async function sessions(): Promise<number> {
+  const { rows } = await superuser.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1", [ROLE]);
+  return rows[0].n;
+}
+
 /** Ends every session of the role: the next connections log in again. */
 async function endSessions(): Promise<void> {
   await superuser.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [ROLE]);
@@ -81,6 +87,9 @@ describe("weir with --database-password-file", () => {
     // The file still holds the old password: new connections are refused, so the control plane
     // really reads the file (nor did it keep the first password).
     await eventually("a refusal while the file is stale", async () => ((await users()) >= 500 ? true : undefined));
+    // Refused at login, not only a dead pooled connection: no session of the role gets in.
+    assert.ok((await users()) >= 500);
+    assert.equal(await sessions(), 0);
 
     await writeFile(passwordFile, `${SECOND}\n`);
     await eventually("the admin API again", async () => ((await users()) === 200 ? true : undefined), 15_000);
@@ -93,12 +102,31 @@ describe("weir with --database-password-file", () => {
     assert.ok(!controlPlane.output().includes(SECOND), "the password was logged");
     assert.ok(logLines(controlPlane, "control plane listening").length === 1, "not restarted");
   });
+
+  it("logs in with the last password read while the file is gone, warning once", async () => {
+    await rm(passwordFile);
+    await endSessions();
+    await eventually("the admin API on new connections", async () => ((await users()) === 200 ? true : undefined), 15_000);
+    for (let i = 0; i < 3; i++) assert.equal(await users(), 200);
+    const warning = "database password file unusable; logging in with the password read before";
+    const warnings = await eventually("the warning", async () => (logLines(controlPlane, warning).length > 0 ? logLines(controlPlane, warning) : undefined));
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0].err, `read the database password file ${passwordFile}: ENOENT`);
+    // No half-opened connection left behind: every session of the role is a logged-in one.
+    assert.ok((await sessions()) > 0);
+    await writeFile(passwordFile, `${SECOND}\n`);
+  });
 });
 
 describe("--database-password-file refused in one line", () => {
   const cases: { name: string; args: string[]; want: string }[] = [
     { name: "a missing file", args: ["--database-url", "postgres://weir@127.0.0.1:1/weir", "--database-password-file", "/nonexistent/db-password"], want: "weir: read the database password file /nonexistent/db-password: ENOENT" },
     { name: "without a database URL", args: ["--database-password-file", "/nonexistent/db-password"], want: "weir: --database-password-file needs --database-url: the embedded PostgreSQL has a password of its own" },
+    {
+      name: "beside a URL with a password parameter",
+      args: ["--database-url", "postgres://weir@127.0.0.1:1/weir?password=inline", "--database-password-file", "/nonexistent/db-password"],
+      want: "weir: give the database password either in --database-url or in --database-password-file, not both",
+    },
     {
       name: "beside a URL with a password",
       args: ["--database-url", "postgres://weir:inline@127.0.0.1:1/weir", "--database-password-file", "/nonexistent/db-password"],

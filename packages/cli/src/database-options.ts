@@ -57,7 +57,8 @@ export async function databasePasswordFile(flags: DatabaseFlags): Promise<string
   if (file === undefined) return undefined;
   const url = databaseUrl(flags);
   if (url === undefined) throw new CliError("--database-password-file needs --database-url: the embedded PostgreSQL has a password of its own");
-  if (new URL(url).password !== "") throw new CliError("give the database password either in --database-url or in --database-password-file, not both");
+  const parsed = new URL(url);
+  if (parsed.password !== "" || parsed.searchParams.has("password")) throw new CliError("give the database password either in --database-url or in --database-password-file, not both");
   const { isDatabasePasswordFileError, passwordFromFile } = await import("@weir/controlplane");
   try {
     await passwordFromFile(file)();

@@ -29,6 +29,8 @@ import {
   API_VERSION_HEADER,
   Authorizer,
   GATEWAY_KEY_HEADER,
+  GATEWAY_KEY_LENGTH,
+  GATEWAY_KEY_TYPE_PREFIX,
   CONTROL_PLANE_BUSY_MESSAGE,
   IsAuthorizedFailureSchema,
   MCPConfigurator,
@@ -36,6 +38,7 @@ import {
   Recorder,
   compareApiVersions,
   gatewayKeyPrefix,
+  hasGatewayKeyShape,
   parseApiVersion,
 } from "@weir/proto";
 import type { IsAuthorizedResponse, RecordBatchRequest } from "@weir/proto";
@@ -293,6 +296,8 @@ export class ControlPlaneClient {
     if (this.closed) throw new GatewayKeyNotReplacedError("the control plane client is closed");
     key = key.trim();
     if (key === "") throw new GatewayKeyNotReplacedError("the new gateway key is empty");
+    // SECURITY: checked before it goes into a header, whose errors would quote it whole.
+    if (!hasGatewayKeyShape(key)) throw new GatewayKeyNotReplacedError(`the new gateway key (${key.length} characters) is not a gateway key: those are ${GATEWAY_KEY_LENGTH} characters, "${GATEWAY_KEY_TYPE_PREFIX}" then letters and digits`);
     if (key === this.gatewayKey) return false;
     try {
       await this.mcpConfigurator.getMCPServerConfigs({}, { headers: { [GATEWAY_KEY_HEADER]: key }, signal: this.stop.signal, timeoutMs: this.options.rpcTimeoutMs });
@@ -300,6 +305,7 @@ export class ControlPlaneClient {
       const reason = connectCode(err) === Code.Unauthenticated ? "control plane rejected" : "could not check with the control plane";
       throw new GatewayKeyNotReplacedError(`${reason} gateway key ${gatewayKeyPrefix(key)}...: ${ConnectError.from(err).rawMessage}`, { cause: err });
     }
+    if (this.closed) throw new GatewayKeyNotReplacedError("the control plane client closed while the new key was checked");
     // A newer replacement may have finished while this one was checked: the last to finish wins, as each was accepted.
     this.gatewayKey = key;
     this.logger = this.keyLogger();
@@ -580,7 +586,9 @@ export class ControlPlaneClient {
       }
       if (this.closed || this.isReady) return;
       const outcome = await this.probe();
-      if (this.closed) return;
+      // Ready meanwhile (replaceGatewayKey's check answered): this probe may have carried a key
+      // since replaced, and deleted, whose refusal must not end the gateway.
+      if (this.closed || this.isReady) return;
       if (outcome.kind === "ok") {
         this.logger.info({ attempts: this.backoff.attempts }, "control plane connected");
         this.backoff.reset();

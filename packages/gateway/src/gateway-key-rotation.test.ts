@@ -54,6 +54,16 @@ describe("replacing the gateway key", () => {
     assert.equal(h.cp.watchersWith(NEW_KEY), 0);
   });
 
+  it("refuses a key not shaped like a gateway key without asking, naming only its length", async () => {
+    const checks = h.cp.callsOf("GetMCPServerConfigs");
+    // An inner newline would make the header itself throw, quoting the value whole.
+    await assert.rejects(h.gateway.replaceGatewayKey("wgk_NEWKEY1\nSECRETtail"), {
+      name: "GatewayKeyNotReplacedError",
+      message: 'the new gateway key (22 characters) is not a gateway key: those are 43 characters, "wgk_" then letters and digits',
+    });
+    assert.equal(h.cp.callsOf("GetMCPServerConfigs"), checks);
+  });
+
   it("refuses an empty key without asking", async () => {
     const checks = h.cp.callsOf("GetMCPServerConfigs");
     await assert.rejects(h.gateway.replaceGatewayKey("  \n"), { name: "GatewayKeyNotReplacedError", message: "the new gateway key is empty" });

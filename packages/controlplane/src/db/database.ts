@@ -2,7 +2,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
-import { parseIntoClientConfig } from "pg-connection-string";
 import type { Logger } from "pino";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
 import { migrateToLatest } from "./migrate.js";
@@ -62,16 +61,29 @@ export interface PoolOptions {
   readonly password?: PasswordSource | undefined;
 }
 
-/** pg's settings for reaching `url`, logging in with `password` when given. */
-export function connectionConfig(url: string, password: PasswordSource | undefined): pg.ClientConfig {
-  // Parsed here: given beside a connectionString, pg lets the URL's (empty) password win.
-  return password === undefined ? { connectionString: url } : { ...parseIntoClientConfig(url), password };
+/**
+ * The pg.Client to connect with: given `password`, one that asks it at every login. Not a
+ * `password` option beside the connectionString, which pg lets the URL's (empty) password
+ * override; nor the URL parsed once here, which would freeze what pg reads from it at every
+ * connection (the files named by sslcert, sslkey and sslrootcert).
+ */
+export function databaseClient(password: PasswordSource | undefined): typeof pg.Client {
+  if (password === undefined) return pg.Client;
+  const source = password;
+  return class PasswordSourceClient extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      // A function here is called at every login (pg's Client#_getPassword).
+      (this as unknown as { password: PasswordSource }).password = source;
+    }
+  };
 }
 
 /** Builds a kysely instance over a pg pool for `url`. */
 export function createKysely(url: string, poolSize = 20, logger?: Logger, options: PoolOptions = {}): Kysely<Database> {
   const pool = new pg.Pool({
-    ...connectionConfig(url, options.password),
+    connectionString: url,
+    Client: databaseClient(options.password),
     max: poolSize,
     ...(options.statementTimeoutMs !== undefined ? { statement_timeout: options.statementTimeoutMs } : {}),
     idleTimeoutMillis: 30_000,
@@ -102,7 +114,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     embedded = await startEmbeddedPostgres({ dataDir: options.embeddedDataDir ?? DEFAULT_EMBEDDED_DATA_DIR, logger });
     url = embedded.url;
   }
-  const password = options.passwordFile ? passwordFromFile(options.passwordFile) : undefined;
+  const password = options.passwordFile ? passwordFromFile(options.passwordFile, logger) : undefined;
+  // Read once before any connection: a file unusable from the start fails here, in one line.
+  await password?.();
   const db = createKysely(url, options.poolSize, logger, { password });
   let closing: Promise<void> | undefined;
   const close = () => {

@@ -8,7 +8,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { backoffDelay } from "../backoff.js";
 import { systemTimers, type Timers } from "../timers.js";
-import { DATABASE_CONNECT_TIMEOUT_MS, connectionConfig } from "./database.js";
+import { DATABASE_CONNECT_TIMEOUT_MS, databaseClient } from "./database.js";
 import type { PasswordSource } from "./password-file.js";
 
 export interface NotificationListenerOptions {
@@ -104,8 +104,9 @@ export class NotificationListener {
   private async connect(): Promise<void> {
     if (this.closed) return;
     // keepAlive: notice a silently dead connection (no FIN/RST) instead of waiting forever.
-    const client = new pg.Client({
-      ...connectionConfig(this.options.url, this.options.password),
+    const Client = databaseClient(this.options.password);
+    const client = new Client({
+      connectionString: this.options.url,
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       connectionTimeoutMillis: DATABASE_CONNECT_TIMEOUT_MS,

@@ -2,7 +2,13 @@
 // for every new connection, not once, so a password rotated by a secrets manager (a Vault
 // agent, a mounted Kubernetes Secret) is used without a restart. Connections already open keep
 // working: PostgreSQL checks a password only at login. Trimmed like every secret file of ours.
+//
+// Once a password has been read, a file that cannot be read or is empty (being rewritten, or
+// gone) does not fail the login: the last password read is used, with a warning. A failure here
+// would also leave pg's half-opened connection behind, holding a server slot until PostgreSQL's
+// authentication_timeout.
 import { readFile } from "node:fs/promises";
+import type { Logger } from "pino";
 
 /** The file cannot give a password; the message names it (never its contents). */
 export class DatabasePasswordFileError extends Error {
@@ -16,17 +22,35 @@ export function isDatabasePasswordFileError(err: unknown): err is DatabasePasswo
 /** What pg calls at every login for the password. SECURITY: its result is a secret. */
 export type PasswordSource = () => Promise<string>;
 
-/** A PasswordSource reading `path` at every call; rejects with DatabasePasswordFileError. */
-export function passwordFromFile(path: string): PasswordSource {
+/**
+ * A PasswordSource reading `path` at every call. Rejects with DatabasePasswordFileError only
+ * until a password has been read; after that, see the header.
+ */
+export function passwordFromFile(path: string, logger?: Logger): PasswordSource {
+  let lastRead: string | undefined;
+  let warned = false;
   return async () => {
-    let text: string;
     try {
-      text = await readFile(path, "utf8");
+      lastRead = await readPassword(path);
+      warned = false;
     } catch (err) {
-      throw new DatabasePasswordFileError(`read the database password file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      if (lastRead === undefined) throw err;
+      // Once per spell of failures, not once per connection.
+      if (!warned) logger?.warn({ err: (err as Error).message }, "database password file unusable; logging in with the password read before");
+      warned = true;
     }
-    const password = text.trim();
-    if (password === "") throw new DatabasePasswordFileError(`the database password file ${path} is empty`);
-    return password;
+    return lastRead;
   };
+}
+
+async function readPassword(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new DatabasePasswordFileError(`read the database password file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const password = text.trim();
+  if (password === "") throw new DatabasePasswordFileError(`the database password file ${path} is empty`);
+  return password;
 }
