@@ -56,6 +56,11 @@ export class EmbeddedDeployment implements Daemon {
     this.controlPlane.metrics.include(gateway.metrics.registry);
   }
 
+  /** The control plane's metrics, which include the gateway's once it runs. */
+  get metrics(): ControlPlane["metrics"] {
+    return this.controlPlane.metrics;
+  }
+
   /** The control plane serves this address, and so its TLS. */
   reloadTls(): Promise<void> {
     return this.controlPlane.reloadTls();

@@ -1,7 +1,6 @@
 // weir control-plane — the daemon that owns PostgreSQL and serves gateways and admins; with
 // --embedded-gateway also a gateway in the same process (embedded-deployment.ts).
 import { Command, Option } from "commander";
-import type { Registry } from "prom-client";
 import { CliError } from "../cli-error.js";
 import { parseDurationSecondsOrZero } from "../duration.js";
 import { addDatabaseOptions, databasePasswordFile, databaseUrl, type DatabaseFlags } from "../database-options.js";
@@ -12,6 +11,7 @@ import { recordRetentionMs, recordRetentionOption } from "../record-retention-op
 import { providerKeyFiles, readProviderKeyFiles } from "../provider-key-files.js";
 import { providerKeysReload, tlsReload, type FileReload } from "../reload-signal.js";
 import { runDaemon, type Daemon } from "../run-daemon.js";
+import type { ControlPlaneMetrics } from "@weir/controlplane";
 import type { TlsFiles } from "@weir/gateway";
 import { checkTlsFiles, tlsFilesFromFlags } from "../tls-flags.js";
 
@@ -65,23 +65,19 @@ export function controlPlaneCommand(): Command {
     };
     // Loaded here, not at the top: every other command starts without the daemons' code.
     const { METRICS_PREFIX, createControlPlane } = await import("@weir/controlplane");
-    let daemon: Daemon & { reloadTls(): Promise<void> };
-    let registry: Registry;
+    // Its metrics: one /metrics for the process (an embedded gateway's series are included).
+    let daemon: Daemon & { reloadTls(): Promise<void>; readonly metrics: ControlPlaneMetrics };
     let keysReload: FileReload | undefined;
     if (flags.embeddedGateway) {
       const deployment = new (await import("../embedded-deployment.js")).EmbeddedDeployment(options, gatewaySettings(flags), logger);
       const keyFiles = providerKeyFiles(flags);
       if (keyFiles.length > 0) keysReload = providerKeysReload(async () => deployment.replaceProviderKeys(readProviderKeyFiles(keyFiles)));
       daemon = deployment;
-      // One /metrics for both (the gateway's series are included in the control plane's).
-      registry = deployment.controlPlane.metrics.registry;
     } else {
-      const controlPlane = createControlPlane(options);
-      daemon = controlPlane;
-      registry = controlPlane.metrics.registry;
+      daemon = createControlPlane(options);
     }
     const reloads = [...(tls === undefined ? [] : [tlsReload(() => reloadControlPlaneTls(daemon, tls))]), ...(keysReload === undefined ? [] : [keysReload])];
-    await runDaemon({ start: () => daemon.start(), shutdown: () => daemon.shutdown(), reloads, reloadMetrics: { registry, prefix: METRICS_PREFIX } }, logger);
+    await runDaemon({ start: () => daemon.start(), shutdown: () => daemon.shutdown(), reloads, reloadMetrics: { registry: daemon.metrics.registry, prefix: METRICS_PREFIX } }, logger);
   });
 }
 

@@ -55,6 +55,8 @@ const DEFAULT_HEARTBEAT_TIMEOUT_MS = 5_000;
 export class NotificationListener {
   private readonly logger: Logger;
   private readonly timers: Timers;
+  /** What each connection is made with (database.ts databaseClient). */
+  private readonly Client: typeof pg.Client;
   private client: pg.Client | undefined;
   private isConnected = false;
   private everConnected = false;
@@ -69,6 +71,7 @@ export class NotificationListener {
   constructor(private readonly options: NotificationListenerOptions) {
     this.logger = options.logger.child({ component: "notification_listener", channel: options.channel });
     this.timers = options.timers ?? systemTimers;
+    this.Client = databaseClient(options.password);
   }
 
   /** True while the LISTEN is in place. */
@@ -104,8 +107,7 @@ export class NotificationListener {
   private async connect(): Promise<void> {
     if (this.closed) return;
     // keepAlive: notice a silently dead connection (no FIN/RST) instead of waiting forever.
-    const Client = databaseClient(this.options.password);
-    const client = new Client({
+    const client = new this.Client({
       connectionString: this.options.url,
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
