@@ -134,7 +134,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const proc = runWeir(
       ["gateway", "--listen", `127.0.0.1:${port}`, "--log-level", "warn", ...(options.gatewayArgs ?? []), ...extraArgs],
       {
-        WEIR_CONTROL_PLANE_URL: controlPlane.url,
+        WEIR_CONTROL_PLANE_URL: extraEnv.WEIR_CONTROL_PLANE_URL ?? controlPlane.url,
         WEIR_GATEWAY_KEY: gatewayKey.key,
         WEIR_OPENAI_BASE_URL: emulator.openaiBaseUrl,
         WEIR_OPENAI_API_KEY: "sk-central-openai",

@@ -78,7 +78,7 @@ export function addGatewaySettingsOptions(command: Command): Command {
     )
     .addOption(new Option("--shutdown-timeout <duration>", "how long shutdown lets in-flight streams finish").env("WEIR_SHUTDOWN_TIMEOUT").default("30s"))
     .addOption(
-      new Option("--record-flush-timeout <duration>", "how long shutdown waits for the control plane to take the last records (then they are dropped and the exit code is 1)")
+      new Option("--record-flush-timeout <duration>", "how long shutdown waits for the control plane to take the last records (then they are dropped and the exit code is 1, or, with `weir gateway --record-spool-dir`, spooled)")
         .env("WEIR_RECORD_FLUSH_TIMEOUT")
         .default("10s"),
     )

@@ -155,14 +155,15 @@ export class RecordInterceptionError extends Error {
 }
 
 /**
- * The control plane rejected the gateway at start-up (bad gateway key or incompatible API
- * version). `message` is one line naming the reason; the process should exit non-zero.
+ * The gateway cannot serve: the control plane rejected it at start-up (bad gateway key,
+ * incompatible API version, a TLS failure), or its record spool directory cannot be used.
+ * `message` is one line naming the reason; the process should exit non-zero.
  */
 export class FatalStartupError extends Error {
   override readonly name = "FatalStartupError";
   constructor(
     message: string,
-    readonly kind: "gateway_key" | "api_version" | "tls",
+    readonly kind: "gateway_key" | "api_version" | "tls" | "record_spool",
     options?: { cause?: unknown },
   ) {
     super(message.replace(/\s*[\r\n]+\s*/g, " "), options);

@@ -13,7 +13,8 @@
 //
 // shutdown(): stops accepting, lets in-flight requests finish within shutdownTimeoutMs (then
 // aborts them: streams end with the provider's error event), flushes queued records within
-// recordFlushTimeoutMs, then closes the pool, the HTTP/2 session to the control plane, the
+// recordFlushTimeoutMs (with recordSpoolDir, what is left then is written to the record spool
+// instead of dropped, and start() replays the spool in the background), then closes the pool, the HTTP/2 session to the control plane, the
 // upstream connection pools and every client connection.
 //
 // Embedded mode (createEmbeddedGateway): inside the control plane's process, every RPC goes
@@ -37,7 +38,7 @@ import type { AuthorizationChange } from "./authorization-watch.js";
 import { CircuitBreakers } from "./circuit-breaker.js";
 import type { BreakerState } from "./circuit-breaker.js";
 import { ControlPlaneClient } from "./control-plane-client.js";
-import { GatewayKeyNotReplacedError, ShutdownAbortError } from "./errors.js";
+import { FatalStartupError, GatewayKeyNotReplacedError, ShutdownAbortError } from "./errors.js";
 import { HandlerPool } from "./handler-pool.js";
 import { HttpFront } from "./http-front.js";
 import { IdleSweeper } from "./idle-sweeper.js";
@@ -52,6 +53,8 @@ import { InvalidGatewayOptionsError, checkedApiKeys, resolveGatewayOptions } fro
 import type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput } from "./options.js";
 import { ProviderKeyPool } from "./provider-key-pool.js";
 import { RecordQueue } from "./record-queue.js";
+import { RecordSpool } from "./record-spool.js";
+import { SpoolReplay } from "./record-spool-replay.js";
 import type { GatewayRecord } from "./records.js";
 import { createRequestHandler } from "./request-handler.js";
 import type { RequestHandler } from "./request-handler.js";
@@ -85,6 +88,9 @@ export class Gateway {
   private readonly logger: Logger;
   private readonly controlPlane: ControlPlaneClient;
   private readonly records: RecordQueue<GatewayRecord>;
+  /** With --record-spool-dir: where undelivered records go at shutdown, and come back from. */
+  private readonly spool: RecordSpool | undefined;
+  private spoolReplay: SpoolReplay | undefined;
   private readonly pool: HandlerPool<RequestHandler>;
   private readonly upstream: Upstream;
   /** With --circuit-breaker. */
@@ -158,6 +164,7 @@ export class Gateway {
       clock: options.clock,
       metrics: this.metrics,
     });
+    this.spool = options.recordSpoolDir === undefined ? undefined : new RecordSpool(options.recordSpoolDir);
     this.pool = new HandlerPool<RequestHandler>({
       maxItems: options.pool.maxItems,
       ttlMs: options.pool.ttlMs,
@@ -336,6 +343,7 @@ export class Gateway {
     try {
       // Before the control plane: a wrong file is the operator's to fix, however long that takes.
       tls = this.options.tls === undefined || this.embedded ? undefined : await loadTlsFiles(this.options.tls);
+      await this.prepareSpool();
       await this.controlPlane.start();
       if (this.stopping !== undefined) throw new Error("gateway shut down during start-up");
       if (!this.embedded) await this.listen(tls);
@@ -347,6 +355,7 @@ export class Gateway {
     }
     this.front.setRunning(true);
     this.lifecycle = "running";
+    this.replaySpool();
     this.logger.info(
       { url: this.address, tls: this.options.tls !== undefined, ready: this.front.ready, ...(tls === undefined ? {} : { tls_certificate: this.servedCertificate(tls.cert) }) },
       this.embedded ? "embedded gateway serving" : "gateway listening",
@@ -478,9 +487,9 @@ export class Gateway {
     }
     const pending = this.records.size;
     const rejectedBefore = this.records.rejected;
-    const undelivered = await this.records.flush(this.options.recordFlushTimeoutMs);
+    const { undelivered, spooled } = await this.flushRecords();
     const rejected = this.records.rejected - rejectedBefore;
-    if (pending > 0) this.logger.info({ pending, delivered: pending - undelivered - rejected, rejected, undelivered }, "flushed follow-up records");
+    if (pending > 0) this.logger.info({ pending, delivered: pending - undelivered - spooled - rejected, rejected, spooled, undelivered }, "flushed follow-up records");
     // Refused for good (the gateway key was deleted under running requests, say): an audit gap,
     // whenever it happened during this run.
     if (this.records.rejected > 0) {
@@ -500,6 +509,63 @@ export class Gateway {
     this.front.setRunning(false);
     this.lifecycle = "stopped";
     this.logger.info("gateway stopped");
+  }
+
+  /**
+   * Waits for the queue to drain within the flush deadline. Without a spool what is left then
+   * is dropped; with one it is written to a new spool file (and a file that was being replayed
+   * is superseded by it), and dropped only when that write fails.
+   */
+  private async flushRecords(): Promise<{ undelivered: number; spooled: number }> {
+    const spool = this.spool;
+    if (spool === undefined) return { undelivered: await this.records.flush(this.options.recordFlushTimeoutMs), spooled: 0 };
+    this.spoolReplay?.stop();
+    const left = await this.records.flushOrTakeBack(this.options.recordFlushTimeoutMs);
+    const superseded = await this.spoolReplay?.finished();
+    if (left.length === 0) return { undelivered: 0, spooled: 0 };
+    try {
+      const file = await spool.write(left);
+      this.metrics.recordsSpooledTotal.inc(left.length);
+      this.logger.warn(
+        { spooled: left.length, file, record_flush_timeout_ms: this.options.recordFlushTimeoutMs },
+        "records not delivered to the control plane by the flush deadline were spooled; a gateway started with this --record-spool-dir delivers them",
+      );
+    } catch (err) {
+      // The file in replay (if any) keeps its records for the next start; the rest are lost.
+      this.logger.error({ err, dir: spool.dir }, "could not write the record spool");
+      this.records.discard(left, "shutdown");
+      return { undelivered: left.length, spooled: 0 };
+    }
+    if (superseded !== undefined) {
+      // Its delivered records are stored, its others are in the new file.
+      await spool.remove(superseded).catch((err: unknown) => this.logger.warn({ err, file: superseded }, "could not remove a replayed spool file; its records are replayed again, and stored once"));
+    }
+    return { undelivered: 0, spooled: left.length };
+  }
+
+  /** Creates the spool directory if needed and proves it writable, before anything is served. */
+  private async prepareSpool(): Promise<void> {
+    if (this.spool === undefined) return;
+    try {
+      await this.spool.prepare();
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new FatalStartupError(`record spool directory ${this.spool.dir} cannot be used: ${reason}`, "record_spool", { cause: err });
+    }
+  }
+
+  /** Delivers, in the background, what earlier runs left in the spool. */
+  private replaySpool(): void {
+    if (this.spool === undefined) return;
+    this.spoolReplay = new SpoolReplay({
+      spool: this.spool,
+      queue: this.records,
+      controlPlaneReady: () => this.controlPlane.ready,
+      logger: this.logger.child({ component: "record_spool" }),
+      clock: this.options.clock,
+      metrics: this.metrics,
+    });
+    this.spoolReplay.start();
   }
 
   /** Closes queue, pool, control-plane session, upstream pools and in-memory connections; once. */

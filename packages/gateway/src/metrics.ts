@@ -33,6 +33,10 @@ export interface GatewayMetrics {
   /** reason: overflow, permanent, shutdown. */
   readonly recordsDroppedTotal: Counter<"type" | "reason">;
   readonly recordsRetriedTotal: Counter<"type">;
+  /** Records written to the spool at shutdown instead of dropped (--record-spool-dir). */
+  readonly recordsSpooledTotal: Counter;
+  /** Records read back from the spool and queued again. */
+  readonly recordsReplayedTotal: Counter;
   /** Read from the record queue when scraped (see GatewayMetricSources). */
   readonly recordQueueDepth: Gauge;
   /** RecordBatch (or, against 1.0, per-record) calls; outcome: sent, failed. */
@@ -217,6 +221,16 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}, process
       name: `${p}records_retried_total`,
       help: "Follow-up record deliveries retried after a transient error.",
       labelNames: ["type"] as const,
+      registers,
+    }),
+    recordsSpooledTotal: new Counter({
+      name: `${p}records_spooled_total`,
+      help: "Records the control plane had not taken by the shutdown deadline, written to the record spool instead of dropped.",
+      registers,
+    }),
+    recordsReplayedTotal: new Counter({
+      name: `${p}records_replayed_total`,
+      help: "Records read back from the record spool and queued for delivery again.",
       registers,
     }),
     recordQueueDepth: new Gauge({

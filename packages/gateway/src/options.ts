@@ -2,6 +2,7 @@
 // "Configuration"). Nothing here reads the environment: the CLI maps flags and WEIR_* variables
 // onto these options.
 
+import { resolve } from "node:path";
 import type { Transport } from "@connectrpc/connect";
 import { API_VERSION } from "@weir/proto";
 import { pino } from "pino";
@@ -76,6 +77,11 @@ export interface GatewayOptions {
   readonly shutdownTimeoutMs: number;
   /** How long shutdown() waits for queued records to be delivered. */
   readonly recordFlushTimeoutMs: number;
+  /**
+   * Where records not delivered by the flush deadline are written instead of dropped, and read
+   * back from at start-up (record-spool.ts). Undefined: they are dropped.
+   */
+  readonly recordSpoolDir: string | undefined;
   /** Deadline of each control-plane RPC. */
   readonly rpcTimeoutMs: number;
   /**
@@ -163,6 +169,7 @@ export interface GatewayOptionsInput {
   readonly upstreamMaxRetries?: number;
   readonly shutdownTimeoutMs?: number;
   readonly recordFlushTimeoutMs?: number;
+  readonly recordSpoolDir?: string;
   readonly rpcTimeoutMs?: number;
   readonly recordQueueSize?: number;
   readonly recordConcurrency?: number;
@@ -251,6 +258,13 @@ const MAX_TIMER_MS = 2_147_483_647;
 function timer(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) throw new InvalidGatewayOptionsError(`${name} must be above 0 and at most ${MAX_TIMER_MS} ms, got ${value}`);
   return value;
+}
+
+/** A spool directory, made absolute so that a later chdir cannot move it; "" is refused, not ignored. */
+function spoolDir(dir: string | undefined): string | undefined {
+  if (dir === undefined) return undefined;
+  if (dir.trim() === "") throw new InvalidGatewayOptionsError("recordSpoolDir must name a directory, got an empty string");
+  return resolve(dir);
 }
 
 function wholePositive(name: string, value: number): number {
@@ -358,6 +372,7 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
     upstreamMaxRetries: retries("upstreamMaxRetries", input.upstreamMaxRetries ?? d.upstreamMaxRetries),
     shutdownTimeoutMs: timer("shutdownTimeoutMs", input.shutdownTimeoutMs ?? d.shutdownTimeoutMs),
     recordFlushTimeoutMs: timer("recordFlushTimeoutMs", input.recordFlushTimeoutMs ?? d.recordFlushTimeoutMs),
+    recordSpoolDir: spoolDir(input.recordSpoolDir),
     rpcTimeoutMs: timer("rpcTimeoutMs", input.rpcTimeoutMs ?? d.rpcTimeoutMs),
     recordQueueSize: positive("recordQueueSize", input.recordQueueSize ?? d.recordQueueSize),
     recordConcurrency: positive("recordConcurrency", input.recordConcurrency ?? d.recordConcurrency),

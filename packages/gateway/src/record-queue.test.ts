@@ -355,4 +355,82 @@ describe("RecordQueue batching", () => {
     q.close();
     assert.equal(q.enqueue(rec("a", "interception_ended")), false);
   });
+
+  // Property: at the deadline, flushOrTakeBack hands back exactly what was not delivered —
+  // in flight, pending and held — each interception's records in order, and counts none as
+  // dropped; the queue is empty and quiet afterwards.
+  it("flushOrTakeBack returns what is undelivered at the deadline, in each interception's order, without dropping it", async () => {
+    const clock = new FakeClock();
+    const metrics = createGatewayMetrics();
+    const cp = controlPlane();
+    const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, metrics, limits: limits({ maxRecords: 2, maxInFlight: 1, holdStartMs: 60_000 }) });
+    const release = cp.hold();
+    q.enqueue(rec("a", "token_usage"));
+    q.enqueue(rec("a", "prompt_usage"));
+    await flushMicrotasks();
+    assert.deepEqual(cp.calls, [["a:token_usage", "a:prompt_usage"]], "a full batch is on the wire, held there");
+    q.enqueue(rec("a", "interception_ended"));
+    q.enqueue(rec("b", "model_thought"));
+    q.enqueue(rec("c", "interception"));
+    q.enqueue(rec("c", "prompt_usage"));
+    const taken = q.flushOrTakeBack(1_000);
+    await clock.advance(1_000);
+    const records = (await taken).map((r) => r.label);
+    assert.deepEqual(records, ["a:token_usage", "a:prompt_usage", "a:interception_ended", "b:model_thought", "c:interception", "c:prompt_usage"]);
+    assert.equal(q.size, 0);
+    assert.equal(await counter(metrics.recordsDroppedTotal, {}), 0, "nothing was counted as dropped");
+    release();
+    await flushMicrotasks();
+    assert.deepEqual(cp.stored, ["a:token_usage", "a:prompt_usage"], "the batch in flight may still land: harmless, its ids are kept");
+    assert.equal(cp.calls.length, 1, "nothing more was sent");
+    assert.equal(clock.pendingTimers, 0);
+    q.discard(await taken, "shutdown");
+    assert.equal(await counter(metrics.recordsDroppedTotal, { reason: "shutdown" }), 6, "discard counts them when the caller cannot keep them");
+  });
+
+  it("flushOrTakeBack returns nothing when the queue drains in time", async () => {
+    const clock = new FakeClock();
+    const cp = controlPlane();
+    const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, limits: limits() });
+    q.enqueue(rec("a", "interception_ended"));
+    assert.deepEqual(await q.flushOrTakeBack(1_000), []);
+    assert.deepEqual(cp.stored, ["a:interception_ended"]);
+  });
+
+  // Property: a replay settles only once every one of its records is stored or refused for
+  // good — through retries — and reports false the moment its records are taken back.
+  it("replay resolves true once every record settled, through retries and refusals", async () => {
+    const clock = new FakeClock();
+    const cp = controlPlane();
+    cp.plans.push("fail_after_store");
+    const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, backoff: { random: () => 0.5 }, limits: limits({ maxRecords: 2, maxInFlight: 1 }) });
+    const replayed = [rec("r", "interception"), rec("r", "prompt_usage"), rec("r", "interception_ended"), rec("s", "token_usage")];
+    cp.reject.add("s:token_usage");
+    let settled: boolean | undefined;
+    void q.replay(replayed).then((v) => (settled = v));
+    q.enqueue(rec("live", "token_usage"));
+    await flushMicrotasks();
+    assert.equal(settled, undefined, "the first batch failed after storing: not settled");
+    await clock.advance(10_000);
+    await clock.advance(100);
+    assert.equal(settled, true);
+    assert.deepEqual(cp.stored, ["r:interception", "r:prompt_usage", "r:interception_ended", "live:token_usage"], "stored once each, in order; the refused one is settled too");
+    assert.equal(q.size, 0);
+  });
+
+  it("replay resolves false when its records are taken back, and at once after close", async () => {
+    const clock = new FakeClock();
+    const cp = controlPlane();
+    cp.plans.push(...Array<Plan>(1_000).fill("fail"));
+    const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, backoff: { random: () => 0.5 }, limits: limits() });
+    const replay = q.replay([rec("r", "interception"), rec("r", "interception_ended")]);
+    const taken = q.flushOrTakeBack(500);
+    await clock.advance(500);
+    assert.deepEqual((await taken).map((r) => r.label), ["r:interception", "r:interception_ended"]);
+    assert.equal(await replay, false);
+    q.close();
+    assert.equal(await q.replay([rec("t", "interception_ended")]), false);
+    assert.equal(await q.replay([]), false, "closed: nothing is taken");
+  });
 });
+

@@ -23,6 +23,10 @@
 // plane refused for good (reported per record) and batches refused permanently are dropped,
 // counted and logged. Against a control plane without RecordBatch (API 1.0) the limits become
 // one record per call, `concurrency` calls in flight: the old per-record behaviour.
+//
+// Spooling (record-spool.ts): flushOrTakeBack hands the records still undelivered at the
+// shutdown deadline back to the caller instead of dropping them, and replay puts records read
+// back from the spool into the queue and says when every one of them has settled.
 
 import type { Logger } from "pino";
 import type { Counter } from "prom-client";
@@ -99,12 +103,22 @@ interface Pending<R> {
   readonly record: R;
   /** When it was queued (clock ms). */
   readonly at: number;
+  /** Set on replayed records: told when this one settles. */
+  readonly replay?: ReplayTracker;
+}
+
+/** The records of one replay still unsettled, and who waits for them. */
+interface ReplayTracker {
+  unsettled: number;
+  readonly done: (allSettled: boolean) => void;
 }
 
 interface Batch<R> {
   readonly items: readonly Pending<R>[];
   /** Given up on by close() or the flush deadline; its late completion is ignored. */
   dead: boolean;
+  /** Whether any of its records is replayed (most batches: none, and nothing is looked up). */
+  readonly replayed: boolean;
 }
 
 export class RecordQueue<R extends QueuedRecord> {
@@ -248,12 +262,31 @@ export class RecordQueue<R extends QueuedRecord> {
    * are dropped (counted and logged). Resolves with how many were: 0 when the queue drained.
    */
   async flush(timeoutMs: number): Promise<number> {
-    if (this.size === 0) return 0;
+    if (await this.drain(timeoutMs)) return 0;
+    const undelivered = this.size;
+    this.dropAll("shutdown");
+    return undelivered;
+  }
+
+  /**
+   * As flush, but the records still undelivered at the deadline are taken out of the queue and
+   * returned, not dropped: each interception's records in the order they must be applied.
+   * Records in flight are among them (their answer may still have stored them: harmless, as a
+   * retry). Empty when the queue drained.
+   */
+  async flushOrTakeBack(timeoutMs: number): Promise<R[]> {
+    if (await this.drain(timeoutMs)) return [];
+    return this.takeAll().map((item) => item.record);
+  }
+
+  /** Sends everything now and resolves true once the queue is empty, false at the deadline. */
+  private async drain(timeoutMs: number): Promise<boolean> {
+    if (this.size === 0) return true;
     this.flushing = true;
     try {
       this.releaseExpired();
       this.resume();
-      const drained = await new Promise<boolean>((resolve) => {
+      return await new Promise<boolean>((resolve) => {
         const timer = this.clock.setTimeout(() => {
           this.idleWaiters = this.idleWaiters.filter((w) => w !== onIdle);
           resolve(false);
@@ -264,13 +297,34 @@ export class RecordQueue<R extends QueuedRecord> {
         };
         this.idleWaiters.push(onIdle);
       });
-      if (drained) return 0;
-      const undelivered = this.size;
-      this.dropAll("shutdown");
-      return undelivered;
     } finally {
       this.flushing = false;
     }
+  }
+
+  /**
+   * Queues records read back from the spool, in order, behind what is queued (they were
+   * admitted in an earlier run, so the bound does not refuse them). Resolves true once every one
+   * was delivered or refused for good by the control plane, false when the queue gave them up
+   * (closed, or taken back by flushOrTakeBack).
+   */
+  replay(records: readonly R[]): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    if (records.length === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const tracker: ReplayTracker = { unsettled: records.length, done: resolve };
+      const at = this.clock.now();
+      for (const record of records) {
+        this.pending.push({ record, at, replay: tracker });
+        this.pendingBytes += record.sizeBytes ?? 0;
+      }
+      this.pump();
+    });
+  }
+
+  /** Counts (and logs) records given up on outside the queue, as if the queue had dropped them. */
+  discard(records: readonly R[], reason: DropReason): void {
+    this.countDropped(records, reason);
   }
 
   /** Stops delivering: aborts sends in flight and drops (counts, logs) whatever is left. */
@@ -361,10 +415,14 @@ export class RecordQueue<R extends QueuedRecord> {
   }
 
   private dispatch(items: Pending<R>[]): void {
-    const batch: Batch<R> = { items, dead: false };
+    let replayed = false;
+    for (const { record, replay } of items) {
+      this.busy.set(record.interceptionId, (this.busy.get(record.interceptionId) ?? 0) + 1);
+      if (replay !== undefined) replayed = true;
+    }
+    const batch: Batch<R> = { items, dead: false, replayed };
     this.inFlight.add(batch);
     this.inFlightRecords += items.length;
-    for (const { record } of items) this.busy.set(record.interceptionId, (this.busy.get(record.interceptionId) ?? 0) + 1);
     this.options.metrics?.recordBatchSize.observe(items.length);
     let promise: Promise<ReadonlyMap<string, string>>;
     try {
@@ -415,6 +473,7 @@ export class RecordQueue<R extends QueuedRecord> {
       }
     }
     if (this.options.metrics) countByKind(sent, this.options.metrics.recordsSentTotal);
+    if (batch.replayed) settleReplays(batch.items, true);
     this.settled();
   }
 
@@ -425,6 +484,7 @@ export class RecordQueue<R extends QueuedRecord> {
     if (this.options.classify(err, records) === "permanent") {
       this.logger.error({ err, records }, "record batch rejected permanently; dropping it");
       for (const { record } of batch.items) this.dropped(record, "permanent", 1, false);
+      if (batch.replayed) settleReplays(batch.items, true);
       this.settled();
       return;
     }
@@ -459,14 +519,28 @@ export class RecordQueue<R extends QueuedRecord> {
   }
 
   private dropAll(reason: DropReason): void {
-    const items = [...this.pending];
-    for (const held of this.held.values()) items.push(...held);
-    this.held.clear();
-    this.heldRecords = 0;
+    this.countDropped(
+      this.takeAll().map((item) => item.record),
+      reason,
+    );
+  }
+
+  /**
+   * Empties the queue and stops its timers; batches in flight are given up on. Each
+   * interception's records come out in order: a batch in flight holds records queued before any
+   * of that interception's pending ones, and a held interception has no records elsewhere.
+   * Replays waiting on them are told they were given up.
+   */
+  private takeAll(): Pending<R>[] {
+    const items: Pending<R>[] = [];
     for (const batch of this.inFlight) {
       batch.dead = true;
       items.push(...batch.items);
     }
+    items.push(...this.pending);
+    for (const held of this.held.values()) items.push(...held);
+    this.held.clear();
+    this.heldRecords = 0;
     this.pending = [];
     this.pendingBytes = 0;
     this.inFlight.clear();
@@ -478,15 +552,21 @@ export class RecordQueue<R extends QueuedRecord> {
     this.pauseTimer = undefined;
     this.lingerTimer = undefined;
     this.holdTimer = undefined;
+    settleReplays(items, false);
+    this.notifyIdle();
+    return items;
+  }
+
+  /** Counts and logs dropped records, one line per interception and record type. */
+  private countDropped(records: readonly R[], reason: DropReason): void {
     const counts = new Map<string, { record: R; count: number }>();
-    for (const { record } of items) {
+    for (const record of records) {
       const key = `${record.interceptionId}|${record.kind}`;
       const entry = counts.get(key);
       if (entry === undefined) counts.set(key, { record, count: 1 });
       else entry.count += 1;
     }
     for (const { record, count } of counts.values()) this.dropped(record, reason, count);
-    this.notifyIdle();
   }
 
   private dropped(record: Pick<QueuedRecord, "kind" | "interceptionId">, reason: DropReason, count: number, log = true): void {
@@ -504,6 +584,23 @@ export class RecordQueue<R extends QueuedRecord> {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const waiter of waiters) waiter();
+  }
+}
+
+/**
+ * Tells the replays among `items` that these records settled: stored (or refused for good)
+ * when `stored`, given up otherwise — which ends the replay at once.
+ */
+function settleReplays(items: readonly { readonly replay?: ReplayTracker }[], stored: boolean): void {
+  for (const { replay } of items) {
+    if (replay === undefined || replay.unsettled <= 0) continue;
+    if (stored) {
+      replay.unsettled -= 1;
+      if (replay.unsettled === 0) replay.done(true);
+    } else {
+      replay.unsettled = 0;
+      replay.done(false);
+    }
   }
 }
 

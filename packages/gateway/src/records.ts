@@ -245,3 +245,26 @@ export function decodeRecord(r: GatewayRecord): RecordEnvelope {
   const length = reader.uint32();
   return fromBinary(RecordEnvelopeSchema, r.envelope.subarray(reader.pos, reader.pos + length));
 }
+
+const KIND_OF_CASE = {
+  interception: "interception",
+  interceptionEnded: "interception_ended",
+  tokenUsage: "token_usage",
+  promptUsage: "prompt_usage",
+  toolUsage: "tool_usage",
+  modelThought: "model_thought",
+} as const satisfies Record<NonNullable<RecordEnvelope["record"]["case"]>, RecordKind>;
+
+/**
+ * The record whose length-prefixed envelope this is (as records are written to the spool):
+ * throws when the bytes are not one whole RecordEnvelope with an id and a record.
+ */
+export function recordFromEnvelope(envelope: Uint8Array): GatewayRecord {
+  const reader = new BinaryReader(envelope);
+  const length = reader.uint32();
+  if (reader.pos + length !== envelope.length) throw new Error("not one whole length-prefixed record envelope");
+  const { id, record } = fromBinary(RecordEnvelopeSchema, envelope.subarray(reader.pos));
+  if (id === "" || record.case === undefined) throw new Error("a record envelope without an id or a record");
+  const interceptionId = record.case === "interception" || record.case === "interceptionEnded" ? record.value.id : record.value.interceptionId;
+  return { id, interceptionId, kind: KIND_OF_CASE[record.case], envelope, sizeBytes: envelope.length };
+}

@@ -21,6 +21,7 @@ interface GatewayFlags extends GatewaySettingsFlags, AuthCacheFlags {
   keyFile?: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  recordSpoolDir?: string;
   apiVersion?: string;
   exitWithParent?: boolean;
   logLevel: string;
@@ -37,7 +38,11 @@ export function gatewayCommand(): Command {
         .addOption(new Option("--key-file <path>", "file holding the gateway key; read again on SIGHUP").env("WEIR_GATEWAY_KEY_FILE"))
         // Not the control plane's WEIR_TLS_* variables: one environment file may serve both daemons.
         .addOption(new Option("--tls-cert-file <path>", "PEM certificate (chain); serves HTTPS (HTTP/1.1, TLS 1.2+); both files are read again on SIGHUP").env("WEIR_GATEWAY_TLS_CERT_FILE"))
-        .addOption(new Option("--tls-key-file <path>", "PEM private key for --tls-cert-file").env("WEIR_GATEWAY_TLS_KEY_FILE")),
+        .addOption(new Option("--tls-key-file <path>", "PEM private key for --tls-cert-file").env("WEIR_GATEWAY_TLS_KEY_FILE"))
+        .addOption(
+          new Option("--record-spool-dir <dir>", "directory for the records the control plane has not taken by --record-flush-timeout: written there instead of dropped, and delivered by the next gateway started with it")
+            .env("WEIR_RECORD_SPOOL_DIR"),
+        ),
     ),
   )
     // Compatibility testing only: speak another contract version than this build's.
@@ -58,6 +63,7 @@ export function gatewayCommand(): Command {
         gatewayKey: gatewayKeyFromFlags(flags),
         listen: parseListen(flags.listen),
         tls,
+        ...(flags.recordSpoolDir !== undefined ? { recordSpoolDir: flags.recordSpoolDir } : {}),
         ...gatewaySettings(flags),
         ...authCacheSettings(flags),
         ...(flags.apiVersion ? { apiVersion: flags.apiVersion } : {}),
@@ -87,7 +93,7 @@ export function gatewayCommand(): Command {
       // Lost records are an audit gap: the supervisor must see that this shutdown was not clean.
       const dropped = gateway.recordsDroppedAtShutdown;
       if (dropped > 0) {
-        throw new CliError(`${dropped} records were not delivered to the control plane within --record-flush-timeout and were dropped`);
+        throw new CliError(`${dropped} records were not delivered to the control plane within --record-flush-timeout and were dropped${flags.recordSpoolDir === undefined ? " (--record-spool-dir keeps them)" : ""}`);
       }
     });
 }

@@ -1,0 +1,151 @@
+// Pins the record spool through a real gateway and a fake control plane: records the control
+// plane has not taken by the flush deadline are written to the spool instead of dropped (counted
+// as spooled, not dropped; recordsDroppedAtShutdown stays 0); the next gateway started on the
+// directory delivers them — same ids, so stored once — and removes the file; a replay cut short
+// by shutdown supersedes its file with a new one; a file that is not whole is set aside and the
+// others still go; a directory that cannot be used stops start-up in one line.
+
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { eventually, metricValue, startHarness } from "./test-harness.js";
+import type { Harness, HarnessOptions } from "./test-harness.js";
+
+const harnesses: Harness[] = [];
+let root: string;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), "weir-gateway-spool-"));
+});
+after(async () => {
+  for (const h of harnesses) await h.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+async function harness(options: HarnessOptions = {}): Promise<Harness> {
+  const h = await startHarness(options);
+  harnesses.push(h);
+  return h;
+}
+
+const chat = { model: "gpt-4o", messages: [{ role: "user", content: "spool me" }] };
+
+interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+}
+
+/** Sends one blocking chat completion; its usage as the client saw it. */
+async function complete(h: Harness): Promise<Usage> {
+  const res = await fetch(`${h.gateway.url}/openai/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${h.user.key}` },
+    body: JSON.stringify(chat),
+  });
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { usage: Usage };
+  return body.usage;
+}
+
+/** Serves two requests while the control plane holds every batch, then shuts down: the records are spooled. */
+async function spoolTwoInterceptions(dir: string): Promise<{ usages: Usage[]; logs: string[] }> {
+  const h = await harness({ gateway: { recordSpoolDir: dir, recordFlushTimeoutMs: 200 } });
+  h.cp.hold("RecordBatch");
+  const usages = [await complete(h), await complete(h)];
+  await h.gateway.shutdown();
+  assert.equal(h.cp.ended.length, 0, "the control plane took nothing");
+  assert.equal(await metricValue(h.gateway.metrics.recordsDroppedTotal, { reason: "shutdown" }), 0);
+  assert.equal(await metricValue(h.gateway.metrics.recordsSpooledTotal), 8, "start, prompt, token usage and end of each");
+  assert.equal(h.gateway.recordsDroppedAtShutdown, 0);
+  return { usages, logs: h.logs };
+}
+
+function logged(h: { logs: string[] }, msg: string): any[] {
+  return h.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === msg);
+}
+
+describe("record spool", () => {
+  it("spools what the control plane did not take at shutdown, and the next gateway on the directory delivers it once", async () => {
+    const dir = join(root, "deliver");
+    const first = await spoolTwoInterceptions(dir);
+    const files = await readdir(dir);
+    assert.equal(files.length, 1);
+    assert.match(files[0]!, /^records-\d{15}-\d+-[0-9a-f]{8}\.records$/);
+    const [line] = logged(first, "records not delivered to the control plane by the flush deadline were spooled; a gateway started with this --record-spool-dir delivers them");
+    assert.equal(line?.spooled, 8);
+    assert.equal(line?.file, join(dir, files[0]!));
+    assert.equal(line?.level, 40);
+    assert.deepEqual(logged(first, "records not delivered to the control plane by the flush deadline were dropped"), []);
+
+    const next = await harness({ gateway: { recordSpoolDir: dir } });
+    await next.cp.waitFor(() => next.cp.ended.length === 2, 5_000, "both spooled interceptions ended");
+    await eventually(() => logged(next, "spooled records delivered; spool file removed").length > 0, 5_000, "the spool file removed");
+    assert.equal(logged(next, "spooled records delivered; spool file removed")[0]?.records, 8);
+    assert.deepEqual(await readdir(dir), []);
+    assert.equal(next.cp.interceptions.length, 2);
+    assert.deepEqual(
+      next.cp.interceptions.map((i) => next.cp.ended.find((e) => e.id === i.id)?.id),
+      next.cp.interceptions.map((i) => i.id),
+      "each interception ended",
+    );
+    // Input excludes the cached tokens, counted apart (reference token table).
+    assert.deepEqual(
+      next.cp.tokenUsages.map((t) => [Number(t.inputTokens), Number(t.outputTokens), Number(t.cacheReadInputTokens)]),
+      first.usages.map((u) => [u.prompt_tokens - u.prompt_tokens_details.cached_tokens, u.completion_tokens, u.prompt_tokens_details.cached_tokens]),
+      "the token counts the clients saw",
+    );
+    assert.deepEqual(next.cp.tokenUsages.map((t) => Number(t.inputTokens)), [120, 120]);
+    assert.deepEqual(next.cp.prompts.map((p) => p.prompt), ["spool me", "spool me"]);
+    assert.equal(await metricValue(next.gateway.metrics.recordsReplayedTotal), 8);
+
+    // A second replay of the same records (a crash before the file was removed) stores nothing new.
+    await next.gateway.shutdown();
+    assert.deepEqual(await readdir(dir), [], "nothing left to spool");
+  });
+
+  it("supersedes a file whose replay the shutdown deadline cut short, and the next gateway delivers it", async () => {
+    const dir = join(root, "cut-short");
+    await spoolTwoInterceptions(dir);
+    const [old] = await readdir(dir);
+
+    const cut = await harness({ gateway: { recordSpoolDir: dir, recordFlushTimeoutMs: 200 }, beforeGatewayStart: (cp) => void cp.hold("RecordBatch") });
+    await eventually(async () => (await metricValue(cut.gateway.metrics.recordsReplayedTotal)) === 8, 5_000, "the replay queued");
+    await cut.gateway.shutdown();
+    const files = await readdir(dir);
+    assert.equal(files.length, 1);
+    assert.notEqual(files[0], old, "the old file is gone, a new one holds its records");
+    assert.equal(await metricValue(cut.gateway.metrics.recordsSpooledTotal), 8);
+    assert.equal(cut.gateway.recordsDroppedAtShutdown, 0);
+
+    const next = await harness({ gateway: { recordSpoolDir: dir } });
+    await next.cp.waitFor(() => next.cp.ended.length === 2, 5_000, "both interceptions ended");
+    await eventually(async () => ((await readdir(dir)).length === 0), 5_000, "the spool file removed");
+  });
+
+  it("sets aside a file that is not whole and still delivers the others", async () => {
+    const dir = join(root, "corrupt");
+    await spoolTwoInterceptions(dir);
+    const bad = join(dir, "records-000000000000001-1-00000000.records");
+    await writeFile(bad, "weir-records/1\n\x0a\x7f");
+    const next = await harness({ gateway: { recordSpoolDir: dir } });
+    await next.cp.waitFor(() => next.cp.ended.length === 2, 5_000, "the good file delivered");
+    await eventually(async () => ((await readdir(dir)).length === 1), 5_000, "only the set-aside file left");
+    assert.deepEqual(await readdir(dir), ["records-000000000000001-1-00000000.records.corrupt"]);
+    const [line] = logged(next, "spool file set aside: it is not whole, and is not replayed");
+    assert.equal(line?.file, `${bad}.corrupt`);
+    assert.equal(line?.level, 50);
+    assert.equal(line?.err?.message, `${bad} is not a whole record spool file: record 1 is cut short`);
+  });
+
+  it("refuses to start on a spool directory it cannot use", async () => {
+    const file = join(root, "not-a-directory");
+    await writeFile(file, "");
+    await assert.rejects(harness({ gateway: { recordSpoolDir: join(file, "spool") } }), (err: Error) => {
+      assert.equal(err.name, "FatalStartupError");
+      assert.match(err.message, new RegExp(`^record spool directory ${join(file, "spool")} cannot be used: ENOTDIR: not a directory, mkdir '${join(file, "spool")}'$`));
+      return true;
+    });
+  });
+});

@@ -1,0 +1,148 @@
+// Pins the record spool's files: every record kind comes back byte for byte with its id, kind and
+// interception; the bytes after the header are a RecordBatchRequest; files are private and
+// listed oldest first, temporary and set-aside files never; a file cut short or not a spool
+// file at all is refused with its path and the record that broke; a directory that cannot be
+// written fails prepare().
+
+import assert from "node:assert/strict";
+import { chmod, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fromBinary } from "@bufbuild/protobuf";
+import { RecordBatchRequestSchema } from "@weir/proto";
+import { RecordSpool, SPOOL_MAGIC, SpoolFileError, endedRecord, interceptionRecord, promptRecord, recordFromEnvelope, thoughtRecord, tokenUsageRecord, toolUsageRecord } from "./index.js";
+import type { GatewayRecord } from "./index.js";
+
+const ID = "0b5e1c7a-9d2f-4c11-8e0a-5f3b7d9c2a41";
+const AT = 1_764_576_000_123;
+
+function lifecycle(id: string): GatewayRecord[] {
+  return [
+    interceptionRecord({
+      id,
+      initiatorId: "5a1f0e2d-3c4b-4a59-8e7f-6d5c4b3a2f10",
+      apiKeyId: "abcdefghij",
+      username: "alice",
+      provider: "openai",
+      model: "gpt-4o",
+      client: "",
+      clientSessionId: undefined,
+      userAgent: "test",
+      credentialKind: "centralized",
+      credentialHint: "sk-...abcd",
+      correlatingToolCallId: undefined,
+      startedAtMs: AT,
+    }),
+    promptRecord(id, "m1", "héllo — 你好 👋🏽", AT + 1),
+    tokenUsageRecord(id, "m1", { input: 12, output: 34, cacheRead: 5, cacheWrite: 6, extras: {} }, AT + 2),
+    toolUsageRecord(id, "m1", { id: "call_1", name: "Write", input: '{"path":"a"}', itemId: "" }, AT + 3),
+    thoughtRecord(id, { content: "thinking", source: "reasoning_summary" }, AT + 4),
+    endedRecord(id, "sk-...abcd", AT + 5, undefined),
+  ];
+}
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "weir-spool-test-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("RecordSpool", () => {
+  it("writes records that read back the same, in order, as a private file after a RecordBatchRequest header", async () => {
+    const spool = new RecordSpool(join(dir, "round-trip", "nested"));
+    await spool.prepare();
+    assert.equal((await stat(spool.dir)).mode & 0o777, 0o700);
+    const records = [...lifecycle(ID), ...lifecycle("1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f")];
+    const path = await spool.write(records);
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    assert.deepEqual(await spool.list(), [path]);
+    assert.deepEqual(await readdir(spool.dir), [path.slice(spool.dir.length + 1)], "no temporary file is left");
+
+    const back = await spool.read(path);
+    assert.deepEqual(
+      back.map((r) => [r.id, r.interceptionId, r.kind, Buffer.from(r.envelope).toString("hex"), r.sizeBytes]),
+      records.map((r) => [r.id, r.interceptionId, r.kind, Buffer.from(r.envelope).toString("hex"), r.envelope.length]),
+    );
+    assert.deepEqual(
+      back.slice(0, 6).map((r) => r.kind),
+      ["interception", "prompt_usage", "token_usage", "tool_usage", "model_thought", "interception_ended"],
+    );
+    assert.ok(back.every((r, i) => r.interceptionId === (i < 6 ? ID : "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f")));
+
+    const bytes = await readFile(path);
+    assert.equal(bytes.subarray(0, SPOOL_MAGIC.length).toString("latin1"), "weir-records/1\n");
+    const batch = fromBinary(RecordBatchRequestSchema, bytes.subarray(SPOOL_MAGIC.length));
+    assert.deepEqual(
+      batch.records.map((e) => e.id),
+      records.map((r) => r.id),
+      "the body is the RecordBatchRequest a control plane would take",
+    );
+
+    await spool.remove(path);
+    await spool.remove(path); // gone already: fine
+    assert.deepEqual(await spool.list(), []);
+  });
+
+  it("lists spool files oldest first, and never temporary, set-aside or other files", async () => {
+    const spool = new RecordSpool(join(dir, "listing"));
+    await spool.prepare();
+    const first = await spool.write(lifecycle(ID).slice(0, 1));
+    await new Promise((r) => setTimeout(r, 5));
+    const second = await spool.write(lifecycle(ID).slice(1));
+    await writeFile(join(spool.dir, ".records-000000000000001-1-aaaa.records.tmp"), "partial");
+    await writeFile(join(spool.dir, "records-000000000000002-1-bbbb.records.corrupt"), "bad");
+    await writeFile(join(spool.dir, "notes.txt"), "hello");
+    assert.deepEqual(await spool.list(), [first, second]);
+  });
+
+  it("refuses a file that is not a whole spool file, naming it and the record that broke", async () => {
+    const spool = new RecordSpool(join(dir, "broken"));
+    await spool.prepare();
+    const cut = await spool.write(lifecycle(ID));
+    const size = (await stat(cut)).size;
+    await truncate(cut, size - 3);
+    await assert.rejects(spool.read(cut), (err: unknown) => {
+      assert.ok(err instanceof SpoolFileError);
+      assert.equal(err.message, `${cut} is not a whole record spool file: record 6 is cut short`);
+      return true;
+    });
+
+    const foreign = join(spool.dir, "records-000000000000003-1-cccc.records");
+    await writeFile(foreign, "{\"records\": []}\n");
+    await assert.rejects(spool.read(foreign), { name: "SpoolFileError", message: `${foreign} is not a whole record spool file: it does not start with the spool header` });
+
+    // A whole length-prefixed message that is not a record envelope (no id, no record).
+    const empty = join(spool.dir, "records-000000000000004-1-dddd.records");
+    await writeFile(empty, Buffer.concat([SPOOL_MAGIC, Buffer.from([0x0a]), lifecycle(ID)[0]!.envelope, Buffer.from([0x0a, 0])]));
+    await assert.rejects(spool.read(empty), { message: `${empty} is not a whole record spool file: record 2: a record envelope without an id or a record` });
+    const untagged = join(spool.dir, "records-000000000000005-1-eeee.records");
+    await writeFile(untagged, Buffer.concat([SPOOL_MAGIC, lifecycle(ID)[0]!.envelope]));
+    await assert.rejects(spool.read(untagged), { message: `${untagged} is not a whole record spool file: record 1 does not start with the records tag` });
+
+    const moved = await spool.quarantine(cut);
+    assert.equal(moved, `${cut}.corrupt`);
+    assert.ok(!(await spool.list()).includes(cut));
+  });
+
+  it("recordFromEnvelope refuses bytes that are more or less than one envelope", () => {
+    const [start] = lifecycle(ID);
+    assert.equal(recordFromEnvelope(start!.envelope).id, ID);
+    assert.throws(() => recordFromEnvelope(Buffer.concat([start!.envelope, Buffer.from([1])])), /not one whole length-prefixed record envelope/);
+    assert.throws(() => recordFromEnvelope(start!.envelope.subarray(0, start!.envelope.length - 1)), /not one whole length-prefixed record envelope/);
+  });
+
+  it("prepare fails on a path it cannot write to", async () => {
+    const file = join(dir, "a-file");
+    await writeFile(file, "");
+    await assert.rejects(new RecordSpool(join(file, "spool")).prepare(), { code: "ENOTDIR" });
+    if (process.getuid?.() !== 0) {
+      const locked = join(dir, "locked");
+      await new RecordSpool(locked).prepare();
+      await chmod(locked, 0o500);
+      await assert.rejects(new RecordSpool(locked).prepare(), { code: "EACCES" });
+    }
+  });
+});

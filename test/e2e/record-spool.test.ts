@@ -1,0 +1,98 @@
+// A rolling restart during a control-plane outage loses no interception (`weir gateway
+// --record-spool-dir`, real processes, PostgreSQL): a replica told to stop while its control
+// plane is gone finishes the client's stream (the Anthropic SDK's), writes the records the
+// control plane has not taken by --record-flush-timeout to the spool and exits 0; the replica
+// started after it on the same directory, once a control plane answers again, delivers them —
+// one interception, ended, with its prompt and the token counts the client saw — and empties
+// the directory.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
+import { pino } from "pino";
+import { createControlPlane, type ControlPlane } from "@weir/controlplane";
+import { eventually, logLines, runWeir, startStack, type Stack } from "./stack.js";
+
+let stack: Stack;
+let spoolDir: string;
+let restarted: ControlPlane | undefined;
+before(async () => {
+  stack = await startStack({ replicas: 0 });
+  spoolDir = join(await mkdtemp(join(tmpdir(), "weir-e2e-spool-")), "spool");
+});
+after(async () => {
+  await restarted?.shutdown();
+  await stack?.stop();
+  if (spoolDir !== undefined) await rm(join(spoolDir, ".."), { recursive: true, force: true });
+});
+
+describe("record spool across a control-plane outage", () => {
+  it("spools at shutdown, exits 0, and the next replica on the directory delivers the records once the control plane is back", async () => {
+    const args = ["--record-flush-timeout", "1s", "--record-spool-dir", spoolDir, "--log-level", "info"];
+    const first = await stack.startReplica(args);
+    assert.equal((await stat(spoolDir)).mode & 0o777, 0o700, "the directory is made private");
+    const client = new Anthropic({
+      baseURL: `${first.url}/anthropic`,
+      apiKey: stack.user.apiKey,
+      maxRetries: 0,
+      defaultHeaders: { "x-emulator-event-delay-ms": "100", "x-emulator-events": "15" },
+    });
+    const stream = client.messages.stream({ model: "claude-sonnet-4-6", max_tokens: 64, messages: [{ role: "user", content: "keep this prompt" }] });
+    await new Promise<void>((resolve) => stream.once("streamEvent", () => resolve()));
+
+    await stack.controlPlane.shutdown();
+    first.process.child.kill("SIGTERM");
+    const message = await stream.finalMessage();
+    assert.equal(message.stop_reason, "end_turn", "the client's stream completed");
+
+    const exit = await first.process.exited;
+    assert.deepEqual(exit, { code: 0, signal: null }, first.process.output().slice(-3_000));
+    const [spooled] = logLines(first.process, "records not delivered to the control plane by the flush deadline were spooled; a gateway started with this --record-spool-dir delivers them");
+    assert.ok(spooled !== undefined, first.process.output().slice(-3_000));
+    assert.ok(spooled.spooled >= 3, "at least the prompt, the token usage and the end");
+    assert.deepEqual(logLines(first.process, "records not delivered to the control plane by the flush deadline were dropped"), []);
+    const files = await readdir(spoolDir);
+    assert.equal(files.length, 1);
+    assert.equal(join(spoolDir, files[0]!), spooled.file);
+    assert.equal((await stat(spooled.file)).mode & 0o777, 0o600);
+
+    // The control plane comes back (on the same database), and a new replica starts on the directory.
+    restarted = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: stack.database.url, logger: pino({ level: "silent" }) });
+    await restarted.start();
+    const second = await stack.startReplica(["--record-spool-dir", spoolDir, "--log-level", "info"], { WEIR_CONTROL_PLANE_URL: restarted.url });
+    await eventually("the spool delivered", async () => (logLines(second.process, "spooled records delivered; spool file removed").length > 0 ? true : undefined), 15_000);
+    assert.deepEqual(await readdir(spoolDir), []);
+
+    const db = stack.database.db;
+    const interceptions = await db.selectFrom("aibridge_interceptions").selectAll().execute();
+    assert.equal(interceptions.length, 1);
+    const [interception] = interceptions;
+    assert.equal(interception!.initiator_id, stack.user.id);
+    assert.equal(interception!.provider, "anthropic");
+    assert.ok(interception!.ended_at !== null, "the interception is ended");
+    const prompts = await db.selectFrom("aibridge_user_prompts").select(["interception_id", "prompt"]).execute();
+    assert.deepEqual(prompts, [{ interception_id: interception!.id, prompt: "keep this prompt" }]);
+    const usages = await db.selectFrom("aibridge_token_usages").select(["interception_id", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens"]).execute();
+    assert.deepEqual(
+      usages.map((u) => [u.interception_id, Number(u.input_tokens), Number(u.output_tokens), Number(u.cache_read_input_tokens), Number(u.cache_write_input_tokens)]),
+      [[interception!.id, message.usage.input_tokens, message.usage.output_tokens, message.usage.cache_read_input_tokens ?? 0, message.usage.cache_creation_input_tokens ?? 0]],
+      "the token counts the client saw",
+    );
+
+    second.process.child.kill("SIGTERM");
+    assert.deepEqual(await second.process.exited, { code: 0, signal: null });
+  });
+
+  it("refuses to start on a spool directory it cannot use, in one line", async () => {
+    const notDir = join(spoolDir, "..", "a-file");
+    await writeFile(notDir, "");
+    const proc = runWeir(["gateway", "--listen", "127.0.0.1:0", "--record-spool-dir", join(notDir, "spool")], {
+      WEIR_CONTROL_PLANE_URL: "http://127.0.0.1:1",
+      WEIR_GATEWAY_KEY: stack.gatewayKey.key,
+    });
+    assert.deepEqual(await proc.exited, { code: 1, signal: null });
+    assert.match(proc.output(), new RegExp(`weir: record spool directory ${join(notDir, "spool").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} cannot be used: ENOTDIR: not a directory`));
+  });
+});
