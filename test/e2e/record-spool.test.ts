@@ -4,10 +4,10 @@
 // control plane has not taken by --record-flush-timeout to the spool and exits 0; the replica
 // started after it on the same directory, once a control plane answers again, delivers them —
 // one interception, ended, with its prompt and the token counts the client saw — and empties
-// the directory.
+// the directory. The same file delivered a second time stores nothing twice.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
@@ -55,8 +55,11 @@ describe("record spool across a control-plane outage", () => {
     assert.deepEqual(logLines(first.process, "records not delivered to the control plane by the flush deadline were dropped"), []);
     const files = await readdir(spoolDir);
     assert.equal(files.length, 1);
-    assert.equal(join(spoolDir, files[0]!), spooled.file);
-    assert.equal((await stat(spooled.file)).mode & 0o777, 0o600);
+    assert.deepEqual(spooled.files, [join(spoolDir, files[0]!)]);
+    assert.equal((await stat(spooled.files[0])).mode & 0o777, 0o600);
+
+    const copy = join(spoolDir, "..", "spooled-copy");
+    await copyFile(spooled.files[0], copy);
 
     // The control plane comes back (on the same database), and a new replica starts on the directory.
     restarted = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: stack.database.url, logger: pino({ level: "silent" }) });
@@ -65,24 +68,18 @@ describe("record spool across a control-plane outage", () => {
     await eventually("the spool delivered", async () => (logLines(second.process, "spooled records delivered; spool file removed").length > 0 ? true : undefined), 15_000);
     assert.deepEqual(await readdir(spoolDir), []);
 
-    const db = stack.database.db;
-    const interceptions = await db.selectFrom("aibridge_interceptions").selectAll().execute();
-    assert.equal(interceptions.length, 1);
-    const [interception] = interceptions;
-    assert.equal(interception!.initiator_id, stack.user.id);
-    assert.equal(interception!.provider, "anthropic");
-    assert.ok(interception!.ended_at !== null, "the interception is ended");
-    const prompts = await db.selectFrom("aibridge_user_prompts").select(["interception_id", "prompt"]).execute();
-    assert.deepEqual(prompts, [{ interception_id: interception!.id, prompt: "keep this prompt" }]);
-    const usages = await db.selectFrom("aibridge_token_usages").select(["interception_id", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens"]).execute();
-    assert.deepEqual(
-      usages.map((u) => [u.interception_id, Number(u.input_tokens), Number(u.output_tokens), Number(u.cache_read_input_tokens), Number(u.cache_write_input_tokens)]),
-      [[interception!.id, message.usage.input_tokens, message.usage.output_tokens, message.usage.cache_read_input_tokens ?? 0, message.usage.cache_creation_input_tokens ?? 0]],
-      "the token counts the client saw",
-    );
-
+    await assertRecordedOnce(message);
     second.process.child.kill("SIGTERM");
     assert.deepEqual(await second.process.exited, { code: 0, signal: null });
+
+    // Delivered again (a crash before the file was removed, two replicas on one directory): the
+    // control plane stores each record once, by the id it was made with.
+    await copyFile(copy, spooled.files[0]);
+    const third = await stack.startReplica(["--record-spool-dir", spoolDir, "--log-level", "info"], { WEIR_CONTROL_PLANE_URL: restarted.url });
+    await eventually("the copy delivered", async () => (logLines(third.process, "spooled records delivered; spool file removed").length > 0 ? true : undefined), 15_000);
+    await assertRecordedOnce(message);
+    third.process.child.kill("SIGTERM");
+    assert.deepEqual(await third.process.exited, { code: 0, signal: null });
   });
 
   it("refuses to start on a spool directory it cannot use, in one line", async () => {
@@ -96,3 +93,22 @@ describe("record spool across a control-plane outage", () => {
     assert.match(proc.output(), new RegExp(`weir: record spool directory ${join(notDir, "spool").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} cannot be used: ENOTDIR: not a directory`));
   });
 });
+
+/** One interception of the user's, ended, with its prompt and the token counts the client saw: each row once. */
+async function assertRecordedOnce(message: Anthropic.Message): Promise<void> {
+  const db = stack.database.db;
+  const interceptions = await db.selectFrom("aibridge_interceptions").selectAll().execute();
+  assert.equal(interceptions.length, 1);
+  const [interception] = interceptions;
+  assert.equal(interception!.initiator_id, stack.user.id);
+  assert.equal(interception!.provider, "anthropic");
+  assert.ok(interception!.ended_at !== null, "the interception is ended");
+  const prompts = await db.selectFrom("aibridge_user_prompts").select(["interception_id", "prompt"]).execute();
+  assert.deepEqual(prompts, [{ interception_id: interception!.id, prompt: "keep this prompt" }]);
+  const usages = await db.selectFrom("aibridge_token_usages").select(["interception_id", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens"]).execute();
+  assert.deepEqual(
+    usages.map((u) => [u.interception_id, Number(u.input_tokens), Number(u.output_tokens), Number(u.cache_read_input_tokens), Number(u.cache_write_input_tokens)]),
+    [[interception!.id, message.usage.input_tokens, message.usage.output_tokens, message.usage.cache_read_input_tokens ?? 0, message.usage.cache_creation_input_tokens ?? 0]],
+    "the token counts the client saw",
+  );
+}

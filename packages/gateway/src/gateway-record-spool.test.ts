@@ -10,6 +10,7 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { Code } from "@connectrpc/connect";
 import { eventually, metricValue, startHarness } from "./test-harness.js";
 import type { Harness, HarnessOptions } from "./test-harness.js";
 
@@ -72,10 +73,10 @@ describe("record spool", () => {
     const first = await spoolTwoInterceptions(dir);
     const files = await readdir(dir);
     assert.equal(files.length, 1);
-    assert.match(files[0]!, /^records-\d{15}-\d+-[0-9a-f]{8}\.records$/);
+    assert.match(files[0]!, /^records-\d{15}-\d+-[0-9a-f]{8}-0001\.records$/);
     const [line] = logged(first, "records not delivered to the control plane by the flush deadline were spooled; a gateway started with this --record-spool-dir delivers them");
     assert.equal(line?.spooled, 8);
-    assert.equal(line?.file, join(dir, files[0]!));
+    assert.deepEqual(line?.files, [join(dir, files[0]!)]);
     assert.equal(line?.level, 40);
     assert.deepEqual(logged(first, "records not delivered to the control plane by the flush deadline were dropped"), []);
 
@@ -110,7 +111,8 @@ describe("record spool", () => {
     await spoolTwoInterceptions(dir);
     const [old] = await readdir(dir);
 
-    const cut = await harness({ gateway: { recordSpoolDir: dir, recordFlushTimeoutMs: 200 }, beforeGatewayStart: (cp) => void cp.hold("RecordBatch") });
+    // rpcTimeoutMs: start-up's first RecordBatch (learning whether it is served) waits that long on the held method.
+    const cut = await harness({ gateway: { recordSpoolDir: dir, recordFlushTimeoutMs: 200, rpcTimeoutMs: 1_000 }, beforeGatewayStart: (cp) => void cp.hold("RecordBatch") });
     await eventually(async () => (await metricValue(cut.gateway.metrics.recordsReplayedTotal)) === 8, 5_000, "the replay queued");
     await cut.gateway.shutdown();
     const files = await readdir(dir);
@@ -122,6 +124,33 @@ describe("record spool", () => {
     const next = await harness({ gateway: { recordSpoolDir: dir } });
     await next.cp.waitFor(() => next.cp.ended.length === 2, 5_000, "both interceptions ended");
     await eventually(async () => ((await readdir(dir)).length === 0), 5_000, "the spool file removed");
+  });
+
+  // The queue's bound refuses new interceptions once full: a spool replayed whole would fill it
+  // and fail live requests with 500 until delivered. A quarter of the queue at a time leaves room.
+  it("replays a slice at a time, so live requests keep their room in the queue", async () => {
+    const dir = join(root, "slices");
+    await spoolTwoInterceptions(dir);
+    let held: { release: () => void } | undefined;
+    const next = await harness({
+      gateway: { recordSpoolDir: dir, recordQueueSize: 4, rpcTimeoutMs: 1_000 },
+      beforeGatewayStart: (cp) => void (held = cp.hold("RecordBatch")),
+    });
+    await eventually(async () => (await metricValue(next.gateway.metrics.recordsReplayedTotal)) === 8, 5_000, "the file read");
+    assert.ok(next.gateway.pendingRecords <= 1, `${next.gateway.pendingRecords} replayed records queued at once`);
+    await complete(next);
+    held!.release();
+    await next.cp.waitFor(() => next.cp.ended.length === 3, 10_000, "the two replayed interceptions and the live one ended");
+    await eventually(async () => (await readdir(dir)).length === 0, 5_000, "the spool file removed");
+  });
+
+  it("keeps the file when the control plane refuses a replayed batch as a whole", async () => {
+    const dir = join(root, "refused");
+    await spoolTwoInterceptions(dir);
+    const [file] = await readdir(dir);
+    const next = await harness({ gateway: { recordSpoolDir: dir }, beforeGatewayStart: (cp) => cp.failNext("RecordBatch", 1_000, Code.PermissionDenied) });
+    await eventually(() => logged(next, "the control plane refused spooled records as a whole; the file is kept and replayed at the next start").length > 0, 5_000, "the refusal logged");
+    assert.deepEqual(await readdir(dir), [file]);
   });
 
   it("sets aside a file that is not whole and still delivers the others", async () => {

@@ -164,7 +164,7 @@ export class Gateway {
       clock: options.clock,
       metrics: this.metrics,
     });
-    this.spool = options.recordSpoolDir === undefined ? undefined : new RecordSpool(options.recordSpoolDir);
+    this.spool = options.recordSpoolDir === undefined ? undefined : new RecordSpool(options.recordSpoolDir, () => options.clock.now());
     this.pool = new HandlerPool<RequestHandler>({
       maxItems: options.pool.maxItems,
       ttlMs: options.pool.ttlMs,
@@ -521,26 +521,29 @@ export class Gateway {
     if (spool === undefined) return { undelivered: await this.records.flush(this.options.recordFlushTimeoutMs), spooled: 0 };
     this.spoolReplay?.stop();
     const left = await this.records.flushOrTakeBack(this.options.recordFlushTimeoutMs);
-    const superseded = await this.spoolReplay?.finished();
-    if (left.length === 0) return { undelivered: 0, spooled: 0 };
-    try {
-      const file = await spool.write(left);
-      this.metrics.recordsSpooledTotal.inc(left.length);
-      this.logger.warn(
-        { spooled: left.length, file, record_flush_timeout_ms: this.options.recordFlushTimeoutMs },
-        "records not delivered to the control plane by the flush deadline were spooled; a gateway started with this --record-spool-dir delivers them",
-      );
-    } catch (err) {
-      // The file in replay (if any) keeps its records for the next start; the rest are lost.
-      this.logger.error({ err, dir: spool.dir }, "could not write the record spool");
-      this.records.discard(left, "shutdown");
-      return { undelivered: left.length, spooled: 0 };
+    const interrupted = await this.spoolReplay?.finished();
+    // What the file in replay had not queued yet comes after everything of it that was queued.
+    const records = interrupted === undefined ? left : [...left, ...interrupted.unqueued];
+    if (records.length > 0) {
+      try {
+        const files = await spool.write(records);
+        this.metrics.recordsSpooledTotal.inc(records.length);
+        this.logger.warn(
+          { spooled: records.length, files, record_flush_timeout_ms: this.options.recordFlushTimeoutMs },
+          "records not delivered to the control plane by the flush deadline were spooled; a gateway started with this --record-spool-dir delivers them",
+        );
+      } catch (err) {
+        // The file in replay (if any) keeps its records for the next start; the rest are lost.
+        this.logger.error({ err, dir: spool.dir }, "could not write the record spool");
+        this.records.discard(left, "shutdown");
+        return { undelivered: left.length, spooled: 0 };
+      }
     }
-    if (superseded !== undefined) {
-      // Its delivered records are stored, its others are in the new file.
-      await spool.remove(superseded).catch((err: unknown) => this.logger.warn({ err, file: superseded }, "could not remove a replayed spool file; its records are replayed again, and stored once"));
+    if (interrupted !== undefined) {
+      // Its records are stored or in the new files.
+      await spool.remove(interrupted.file).catch((err: unknown) => this.logger.warn({ err, file: interrupted.file }, "could not remove a replayed spool file; its records are replayed again"));
     }
-    return { undelivered: 0, spooled: left.length };
+    return { undelivered: 0, spooled: records.length };
   }
 
   /** Creates the spool directory if needed and proves it writable, before anything is served. */
@@ -560,6 +563,8 @@ export class Gateway {
     this.spoolReplay = new SpoolReplay({
       spool: this.spool,
       queue: this.records,
+      // Three quarters of the queue's room stay for live traffic.
+      sliceRecords: Math.max(1, Math.floor(this.options.recordQueueSize / 4)),
       controlPlaneReady: () => this.controlPlane.ready,
       logger: this.logger.child({ component: "record_spool" }),
       clock: this.options.clock,

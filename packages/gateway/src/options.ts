@@ -199,7 +199,7 @@ export interface GatewayOptionsInput {
  * Embedded mode (a gateway inside the control plane's process): the control plane's in-process
  * transport instead of its URL and a gateway key, and no listener of its own.
  */
-export interface EmbeddedGatewayOptionsInput extends Omit<GatewayOptionsInput, "controlPlaneUrl" | "gatewayKey" | "listen" | "tls" | "processMetrics"> {
+export interface EmbeddedGatewayOptionsInput extends Omit<GatewayOptionsInput, "controlPlaneUrl" | "gatewayKey" | "listen" | "tls" | "processMetrics" | "recordSpoolDir"> {
   readonly controlPlaneTransport: Transport;
 }
 
@@ -335,7 +335,7 @@ function resolveEmbeddedGatewayOptions({ controlPlaneTransport, ...shared }: Emb
   const resolved = resolveGatewayOptions({ ...shared, controlPlaneUrl: "http://control-plane.in-process", gatewayKey: "in-process" });
   // Its process's metrics are the control plane's (exported twice, they would disagree on nothing
   // but their names).
-  return Object.freeze({ ...resolved, controlPlaneUrl: "", gatewayKey: "", tls: undefined, processMetrics: false, controlPlaneTransport });
+  return Object.freeze({ ...resolved, controlPlaneUrl: "", gatewayKey: "", tls: undefined, processMetrics: false, recordSpoolDir: undefined, controlPlaneTransport });
 }
 
 /** Applies the defaults, validates, and freezes. */

@@ -406,19 +406,19 @@ describe("RecordQueue batching", () => {
     const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, backoff: { random: () => 0.5 }, limits: limits({ maxRecords: 2, maxInFlight: 1 }) });
     const replayed = [rec("r", "interception"), rec("r", "prompt_usage"), rec("r", "interception_ended"), rec("s", "token_usage")];
     cp.reject.add("s:token_usage");
-    let settled: boolean | undefined;
+    let settled: string | undefined;
     void q.replay(replayed).then((v) => (settled = v));
     q.enqueue(rec("live", "token_usage"));
     await flushMicrotasks();
     assert.equal(settled, undefined, "the first batch failed after storing: not settled");
     await clock.advance(10_000);
     await clock.advance(100);
-    assert.equal(settled, true);
+    assert.equal(settled, "stored");
     assert.deepEqual(cp.stored, ["r:interception", "r:prompt_usage", "r:interception_ended", "live:token_usage"], "stored once each, in order; the refused one is settled too");
     assert.equal(q.size, 0);
   });
 
-  it("replay resolves false when its records are taken back, and at once after close", async () => {
+  it("replay ends taken_back when its records are taken back, refused once closed", async () => {
     const clock = new FakeClock();
     const cp = controlPlane();
     cp.plans.push(...Array<Plan>(1_000).fill("fail"));
@@ -427,10 +427,39 @@ describe("RecordQueue batching", () => {
     const taken = q.flushOrTakeBack(500);
     await clock.advance(500);
     assert.deepEqual((await taken).map((r) => r.label), ["r:interception", "r:interception_ended"]);
-    assert.equal(await replay, false);
+    assert.equal(await replay, "taken_back");
     q.close();
-    assert.equal(await q.replay([rec("t", "interception_ended")]), false);
-    assert.equal(await q.replay([]), false, "closed: nothing is taken");
+    assert.equal(await q.replay([rec("t", "interception_ended")]), "refused");
+    assert.equal(await q.replay([]), "refused", "closed: nothing is taken");
+  });
+
+  // Property: a take-back returns only what is still undelivered — a replay whose first batch
+  // was stored gives back its second batch alone, and ends taken_back.
+  it("a replay cut short at the deadline gives back only its undelivered records", async () => {
+    const clock = new FakeClock();
+    const cp = controlPlane();
+    cp.plans.push("ok", ...Array<Plan>(1_000).fill("fail"));
+    const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, backoff: { random: () => 0.5 }, limits: limits({ maxRecords: 2, maxInFlight: 1 }) });
+    const replay = q.replay([rec("r", "interception"), rec("r", "prompt_usage"), rec("r", "token_usage"), rec("r", "interception_ended")]);
+    await flushMicrotasks();
+    assert.deepEqual(cp.stored, ["r:interception", "r:prompt_usage"]);
+    const taken = q.flushOrTakeBack(500);
+    await clock.advance(500);
+    assert.deepEqual((await taken).map((r) => r.label), ["r:token_usage", "r:interception_ended"]);
+    assert.equal(await replay, "taken_back");
+  });
+
+  // Property: a batch refused as a whole says nothing about its records: the replay ends
+  // refused (so its file is kept), while records refused one by one count as settled.
+  it("a replayed batch refused as a whole ends the replay refused", async () => {
+    const clock = new FakeClock();
+    const cp = controlPlane();
+    cp.plans.push("permanent");
+    const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, limits: limits() });
+    const replay = q.replay([rec("r", "interception"), rec("r", "interception_ended")]);
+    await clock.advance(20);
+    assert.equal(await replay, "refused");
+    assert.deepEqual(cp.stored, []);
   });
 });
 

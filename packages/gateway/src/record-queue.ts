@@ -110,8 +110,15 @@ interface Pending<R> {
 /** The records of one replay still unsettled, and who waits for them. */
 interface ReplayTracker {
   unsettled: number;
-  readonly done: (allSettled: boolean) => void;
+  readonly done: (outcome: ReplayOutcome) => void;
 }
+
+/**
+ * How a replay ended: every record `stored` (or refused for good, record by record); `taken_back`
+ * by flushOrTakeBack (the caller has them again); `refused` — a batch refused as a whole, or the
+ * queue closed with them: the records are gone from the queue but nothing says they are stored.
+ */
+export type ReplayOutcome = "stored" | "taken_back" | "refused";
 
 interface Batch<R> {
   readonly items: readonly Pending<R>[];
@@ -276,7 +283,7 @@ export class RecordQueue<R extends QueuedRecord> {
    */
   async flushOrTakeBack(timeoutMs: number): Promise<R[]> {
     if (await this.drain(timeoutMs)) return [];
-    return this.takeAll().map((item) => item.record);
+    return this.takeAll("taken_back").map((item) => item.record);
   }
 
   /** Sends everything now and resolves true once the queue is empty, false at the deadline. */
@@ -304,14 +311,14 @@ export class RecordQueue<R extends QueuedRecord> {
 
   /**
    * Queues records read back from the spool, in order, behind what is queued (they were
-   * admitted in an earlier run, so the bound does not refuse them). Resolves true once every one
-   * was delivered or refused for good by the control plane, false when the queue gave them up
-   * (closed, or taken back by flushOrTakeBack).
+   * admitted in an earlier run, so the bound does not refuse them: the caller queues a slice at a
+   * time). Resolves with how the replay ended (ReplayOutcome), once every record settled or at
+   * the first that cannot.
    */
-  replay(records: readonly R[]): Promise<boolean> {
-    if (this.closed) return Promise.resolve(false);
-    if (records.length === 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
+  replay(records: readonly R[]): Promise<ReplayOutcome> {
+    if (this.closed) return Promise.resolve("refused");
+    if (records.length === 0) return Promise.resolve("stored");
+    return new Promise<ReplayOutcome>((resolve) => {
       const tracker: ReplayTracker = { unsettled: records.length, done: resolve };
       const at = this.clock.now();
       for (const record of records) {
@@ -473,7 +480,7 @@ export class RecordQueue<R extends QueuedRecord> {
       }
     }
     if (this.options.metrics) countByKind(sent, this.options.metrics.recordsSentTotal);
-    if (batch.replayed) settleReplays(batch.items, true);
+    if (batch.replayed) settleReplays(batch.items, "stored");
     this.settled();
   }
 
@@ -484,7 +491,8 @@ export class RecordQueue<R extends QueuedRecord> {
     if (this.options.classify(err, records) === "permanent") {
       this.logger.error({ err, records }, "record batch rejected permanently; dropping it");
       for (const { record } of batch.items) this.dropped(record, "permanent", 1, false);
-      if (batch.replayed) settleReplays(batch.items, true);
+      // Refused as a whole (the gateway key deleted, say): nothing about these records is known.
+      if (batch.replayed) settleReplays(batch.items, "refused");
       this.settled();
       return;
     }
@@ -520,7 +528,7 @@ export class RecordQueue<R extends QueuedRecord> {
 
   private dropAll(reason: DropReason): void {
     this.countDropped(
-      this.takeAll().map((item) => item.record),
+      this.takeAll("refused").map((item) => item.record),
       reason,
     );
   }
@@ -529,9 +537,9 @@ export class RecordQueue<R extends QueuedRecord> {
    * Empties the queue and stops its timers; batches in flight are given up on. Each
    * interception's records come out in order: a batch in flight holds records queued before any
    * of that interception's pending ones, and a held interception has no records elsewhere.
-   * Replays waiting on them are told they were given up.
+   * Replays waiting on them end with `outcome`.
    */
-  private takeAll(): Pending<R>[] {
+  private takeAll(outcome: "taken_back" | "refused"): Pending<R>[] {
     const items: Pending<R>[] = [];
     for (const batch of this.inFlight) {
       batch.dead = true;
@@ -552,7 +560,7 @@ export class RecordQueue<R extends QueuedRecord> {
     this.pauseTimer = undefined;
     this.lingerTimer = undefined;
     this.holdTimer = undefined;
-    settleReplays(items, false);
+    settleReplays(items, outcome);
     this.notifyIdle();
     return items;
   }
@@ -588,18 +596,18 @@ export class RecordQueue<R extends QueuedRecord> {
 }
 
 /**
- * Tells the replays among `items` that these records settled: stored (or refused for good)
- * when `stored`, given up otherwise — which ends the replay at once.
+ * Tells the replays among `items` how these records settled: each one `stored` counts down its
+ * replay; any other outcome ends the replay at once.
  */
-function settleReplays(items: readonly { readonly replay?: ReplayTracker }[], stored: boolean): void {
+function settleReplays(items: readonly { readonly replay?: ReplayTracker }[], outcome: ReplayOutcome): void {
   for (const { replay } of items) {
     if (replay === undefined || replay.unsettled <= 0) continue;
-    if (stored) {
+    if (outcome === "stored") {
       replay.unsettled -= 1;
-      if (replay.unsettled === 0) replay.done(true);
+      if (replay.unsettled === 0) replay.done("stored");
     } else {
       replay.unsettled = 0;
-      replay.done(false);
+      replay.done(outcome);
     }
   }
 }

@@ -5,7 +5,7 @@
 // written fails prepare().
 
 import assert from "node:assert/strict";
-import { chmod, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -56,7 +56,9 @@ describe("RecordSpool", () => {
     await spool.prepare();
     assert.equal((await stat(spool.dir)).mode & 0o777, 0o700);
     const records = [...lifecycle(ID), ...lifecycle("1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f")];
-    const path = await spool.write(records);
+    const [path, ...more] = await spool.write(records);
+    assert.deepEqual(more, [], "one file");
+    assert.ok(path !== undefined);
     assert.equal((await stat(path)).mode & 0o777, 0o600);
     assert.deepEqual(await spool.list(), [path]);
     assert.deepEqual(await readdir(spool.dir), [path.slice(spool.dir.length + 1)], "no temporary file is left");
@@ -89,9 +91,12 @@ describe("RecordSpool", () => {
   it("lists spool files oldest first, and never temporary, set-aside or other files", async () => {
     const spool = new RecordSpool(join(dir, "listing"));
     await spool.prepare();
-    const first = await spool.write(lifecycle(ID).slice(0, 1));
-    await new Promise((r) => setTimeout(r, 5));
-    const second = await spool.write(lifecycle(ID).slice(1));
+    let now = 1_000;
+    const spoolAt = new RecordSpool(spool.dir, () => now);
+    const [second] = await spoolAt.write(lifecycle(ID).slice(1));
+    now = 999;
+    const [first] = await spoolAt.write(lifecycle(ID).slice(0, 1));
+    assert.match(first!, /\/records-000000000000999-\d+-[0-9a-f]{8}-0001\.records$/);
     await writeFile(join(spool.dir, ".records-000000000000001-1-aaaa.records.tmp"), "partial");
     await writeFile(join(spool.dir, "records-000000000000002-1-bbbb.records.corrupt"), "bad");
     await writeFile(join(spool.dir, "notes.txt"), "hello");
@@ -101,7 +106,8 @@ describe("RecordSpool", () => {
   it("refuses a file that is not a whole spool file, naming it and the record that broke", async () => {
     const spool = new RecordSpool(join(dir, "broken"));
     await spool.prepare();
-    const cut = await spool.write(lifecycle(ID));
+    const [cut] = await spool.write(lifecycle(ID));
+    assert.ok(cut !== undefined);
     const size = (await stat(cut)).size;
     await truncate(cut, size - 3);
     await assert.rejects(spool.read(cut), (err: unknown) => {
@@ -127,11 +133,49 @@ describe("RecordSpool", () => {
     assert.ok(!(await spool.list()).includes(cut));
   });
 
+  it("goes on into further files past maxFileBytes, each whole, in order", async () => {
+    const records = [...lifecycle(ID), ...lifecycle("1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f")];
+    const biggest = Math.max(...records.map((r) => r.envelope.length + 1));
+    const spool = new RecordSpool(join(dir, "split"), Date.now, SPOOL_MAGIC.length + 2 * biggest);
+    await spool.prepare();
+    const paths = await spool.write(records);
+    assert.ok(paths.length >= 4, `${paths.length} files`);
+    assert.deepEqual(await spool.list(), paths, "listed in the order written");
+    assert.ok(paths.every((p, i) => p.endsWith(`-${String(i + 1).padStart(4, "0")}.records`)));
+    const back: string[] = [];
+    for (const path of paths) {
+      assert.ok((await stat(path)).size <= SPOOL_MAGIC.length + 2 * biggest);
+      for (const r of await spool.read(path)) back.push(r.id);
+    }
+    assert.deepEqual(back, records.map((r) => r.id));
+    // One record bigger than the bound still goes, alone.
+    const tiny = new RecordSpool(join(dir, "split-tiny"), Date.now, 1);
+    await tiny.prepare();
+    assert.equal((await tiny.write(records.slice(0, 3))).length, 3);
+  });
+
   it("recordFromEnvelope refuses bytes that are more or less than one envelope", () => {
     const [start] = lifecycle(ID);
     assert.equal(recordFromEnvelope(start!.envelope).id, ID);
     assert.throws(() => recordFromEnvelope(Buffer.concat([start!.envelope, Buffer.from([1])])), /not one whole length-prefixed record envelope/);
     assert.throws(() => recordFromEnvelope(start!.envelope.subarray(0, start!.envelope.length - 1)), /not one whole length-prefixed record envelope/);
+  });
+
+  it("prepare refuses a directory others may write to or another user owns", async () => {
+    const open = join(dir, "world-writable");
+    await new RecordSpool(open).prepare();
+    await chmod(open, 0o777);
+    await assert.rejects(new RecordSpool(open).prepare(), {
+      message: "group or others may write to it (mode 0777): records planted there would be submitted under this gateway's key; chmod 700 it",
+    });
+    await chmod(open, 0o700);
+    await new RecordSpool(open).prepare();
+    if (process.getuid?.() === 0) {
+      await chown(open, 12345, 12345);
+      await assert.rejects(new RecordSpool(open).prepare(), {
+        message: "it is owned by uid 12345, not by this process's uid 0: its files would be submitted under this gateway's key",
+      });
+    }
   });
 
   it("prepare fails on a path it cannot write to", async () => {

@@ -3,7 +3,8 @@
 // started on the same directory finds them and delivers them (record-spool-replay.ts). A rolling
 // restart during a control-plane outage then loses no interception.
 //
-// One file per shutdown, named so that names sort oldest first. A file is a magic line followed
+// A shutdown writes one file, or several of at most MAX_SPOOL_FILE_BYTES each (a file is read
+// whole at replay), named so that names sort oldest first. A file is a magic line followed
 // by the records exactly as they go on the wire — each the `records` field's tag and the
 // length-prefixed RecordEnvelope (records.ts) — so the bytes after the magic are a valid
 // RecordBatchRequest. A file is written under a hidden
@@ -12,10 +13,12 @@
 //
 // Files hold what requests recorded (prompts, tool inputs, thoughts): private to the user the
 // gateway runs as (0600 in a 0700 directory). They never hold a key: records carry key ids and
-// masked hints only.
+// masked hints only. And what is in them is submitted under the replica's gateway key, so a
+// directory others could write to (plant records in) is refused.
 
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, readdir, rename, unlink } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rename, stat, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { GatewayRecord } from "./records.js";
@@ -33,6 +36,8 @@ const RECORDS_TAG = Buffer.from([(1 << 3) | WireType.LengthDelimited]);
 
 /** Records are written in chunks of about this size (a spool may hold gigabytes of prompts). */
 const WRITE_CHUNK_BYTES = 1024 * 1024;
+/** A file is read whole at replay (and Node reads at most 2 GiB at once): beyond this, the next file. */
+export const MAX_SPOOL_FILE_BYTES = 256 * 1024 * 1024;
 
 /** A spool file that is not one: wrong magic, a truncated or malformed record. */
 export class SpoolFileError extends Error {
@@ -46,40 +51,78 @@ export class SpoolFileError extends Error {
 }
 
 export class RecordSpool {
-  constructor(readonly dir: string) {}
+  /**
+   * @param now the clock file names are taken from (milliseconds since the epoch)
+   * @param maxFileBytes where a shutdown's records go on into a further file
+   */
+  constructor(
+    readonly dir: string,
+    private readonly now: () => number = Date.now,
+    private readonly maxFileBytes: number = MAX_SPOOL_FILE_BYTES,
+  ) {}
 
   /**
-   * Creates the directory (0700) when missing and proves it writable with a file created and
-   * removed: at start-up, so a wrong path fails before serving, not at shutdown.
+   * Creates the directory (0700) when missing, refuses one that another user owns or that group
+   * or others may write to, and proves it writable with a file created and removed: at start-up,
+   * so a wrong path fails before serving, not at shutdown.
    */
   async prepare(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const info = await stat(this.dir);
+    if (!info.isDirectory()) throw new Error("not a directory");
+    const uid = process.getuid?.();
+    if (uid !== undefined && info.uid !== uid) throw new Error(`it is owned by uid ${info.uid}, not by this process's uid ${uid}: its files would be submitted under this gateway's key`);
+    if ((info.mode & 0o022) !== 0) {
+      throw new Error(`group or others may write to it (mode ${(info.mode & 0o777).toString(8).padStart(4, "0")}): records planted there would be submitted under this gateway's key; chmod 700 it`);
+    }
     const probe = join(this.dir, `.probe-${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
     const file = await open(probe, "wx", 0o600);
     await file.close();
     await unlink(probe);
   }
 
-  /** Writes `records`, in order, to a new spool file; it is durable once this resolves. Its path. */
-  async write(records: readonly GatewayRecord[]): Promise<string> {
-    const name = `records-${String(Date.now()).padStart(15, "0")}-${process.pid}-${randomBytes(4).toString("hex")}${SPOOL_FILE_SUFFIX}`;
-    const path = join(this.dir, name);
+  /**
+   * Writes `records`, in order, to new spool files (one unless they pass maxFileBytes); they are
+   * durable once this resolves. Their paths, in order.
+   */
+  async write(records: readonly GatewayRecord[]): Promise<string[]> {
+    const stem = `records-${String(this.now()).padStart(15, "0")}-${process.pid}-${randomBytes(4).toString("hex")}`;
+    const paths: string[] = [];
+    let next = 0;
+    while (next < records.length) {
+      const name = `${stem}-${String(paths.length + 1).padStart(4, "0")}${SPOOL_FILE_SUFFIX}`;
+      const written = await this.writeFile(name, records, next);
+      paths.push(join(this.dir, name));
+      next = written;
+    }
+    await this.syncDirectory();
+    return paths;
+  }
+
+  /** Writes records from `first` on into one file, up to maxFileBytes (at least one record); the index after the last. */
+  private async writeFile(name: string, records: readonly GatewayRecord[], first: number): Promise<number> {
     const temporary = join(this.dir, `.${name}.tmp`);
     const file = await open(temporary, "wx", 0o600);
+    let next = first;
     try {
-      await file.write(SPOOL_MAGIC);
+      await writeAll(file, SPOOL_MAGIC);
+      let fileBytes = SPOOL_MAGIC.length;
       let chunk: Uint8Array[] = [];
       let chunkBytes = 0;
-      for (const record of records) {
-        chunk.push(RECORDS_TAG, record.envelope);
-        chunkBytes += RECORDS_TAG.length + record.envelope.length;
+      for (; next < records.length; next++) {
+        const { envelope } = records[next]!;
+        const size = RECORDS_TAG.length + envelope.length;
+        if (next > first && fileBytes + size > this.maxFileBytes) break;
+        chunk.push(RECORDS_TAG, envelope);
+        chunkBytes += size;
+        fileBytes += size;
         if (chunkBytes >= WRITE_CHUNK_BYTES) {
-          await file.write(Buffer.concat(chunk, chunkBytes));
+          await writeAll(file, Buffer.concat(chunk, chunkBytes));
           chunk = [];
           chunkBytes = 0;
         }
       }
-      if (chunkBytes > 0) await file.write(Buffer.concat(chunk, chunkBytes));
+      if (chunkBytes > 0) await writeAll(file, Buffer.concat(chunk, chunkBytes));
       await file.sync();
     } catch (err) {
       await file.close().catch(() => undefined);
@@ -87,9 +130,8 @@ export class RecordSpool {
       throw err;
     }
     await file.close();
-    await rename(temporary, path);
-    await this.syncDirectory();
-    return path;
+    await rename(temporary, join(this.dir, name));
+    return next;
   }
 
   /** The spool files, oldest first. */
@@ -138,7 +180,7 @@ export class RecordSpool {
     await this.syncDirectory();
   }
 
-  /** Renames a file that is not a whole spool file out of the way; returns its new path. */
+  /** Renames a file that is not a whole spool file out of the way; returns its new path. Throws ENOENT when it is gone. */
   async quarantine(path: string): Promise<string> {
     const moved = `${path}${CORRUPT_SUFFIX}`;
     await rename(path, moved);
@@ -153,5 +195,15 @@ export class RecordSpool {
     } finally {
       await dir.close();
     }
+  }
+}
+
+/** Writes all of `bytes` at the file's position: a write may take fewer bytes than given (a full disk). */
+async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await file.write(bytes, offset, bytes.length - offset);
+    if (bytesWritten <= 0) throw new Error("the spool file took no more bytes");
+    offset += bytesWritten;
   }
 }
