@@ -4,7 +4,8 @@
 // control plane has not taken by --record-flush-timeout to the spool and exits 0; the replica
 // started after it on the same directory, once a control plane answers again, delivers them —
 // one interception, ended, with its prompt and the token counts the client saw — and empties
-// the directory. The same file delivered a second time stores nothing twice.
+// the directory. The same file delivered a second time stores nothing twice. A replica killed
+// with -9 while its control plane is down leaves a checkpoint that the next replica delivers.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { copyFile, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
@@ -13,6 +14,7 @@ import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import { pino } from "pino";
 import { createControlPlane, type ControlPlane } from "@weir/controlplane";
+import { RecordSpool } from "@weir/gateway";
 import { eventually, logLines, runWeir, startStack, type Stack } from "./stack.js";
 
 let stack: Stack;
@@ -68,7 +70,7 @@ describe("record spool across a control-plane outage", () => {
     await eventually("the spool delivered", async () => (logLines(second.process, "spooled records delivered; spool file removed").length > 0 ? true : undefined), 15_000);
     assert.deepEqual(await readdir(spoolDir), []);
 
-    await assertRecordedOnce(message);
+    await assertRecordedOnce(stack, message);
     second.process.child.kill("SIGTERM");
     assert.deepEqual(await second.process.exited, { code: 0, signal: null });
 
@@ -77,9 +79,51 @@ describe("record spool across a control-plane outage", () => {
     await copyFile(copy, spooled.files[0]);
     const third = await stack.startReplica(["--record-spool-dir", spoolDir, "--log-level", "info"], { WEIR_CONTROL_PLANE_URL: restarted.url });
     await eventually("the copy delivered", async () => (logLines(third.process, "spooled records delivered; spool file removed").length > 0 ? true : undefined), 15_000);
-    await assertRecordedOnce(message);
+    await assertRecordedOnce(stack, message);
     third.process.child.kill("SIGTERM");
     assert.deepEqual(await third.process.exited, { code: 0, signal: null });
+  });
+
+  it("a replica killed with -9 during the outage loses no more than its last checkpoint interval", async () => {
+    const own = await startStack({ replicas: 0 });
+    let back: ControlPlane | undefined;
+    try {
+      const dir = join(spoolDir, "..", "checkpoint");
+      const replica = await own.startReplica(["--record-spool-dir", dir, "--record-checkpoint-interval", "300ms", "--log-level", "info"]);
+      const client = new Anthropic({
+        baseURL: `${replica.url}/anthropic`,
+        apiKey: own.user.apiKey,
+        maxRetries: 0,
+        defaultHeaders: { "x-emulator-event-delay-ms": "100", "x-emulator-events": "10" },
+      });
+      const stream = client.messages.stream({ model: "claude-sonnet-4-6", max_tokens: 64, messages: [{ role: "user", content: "keep this prompt" }] });
+      await new Promise<void>((resolve) => stream.once("streamEvent", () => resolve()));
+      await own.controlPlane.shutdown();
+      const message = await stream.finalMessage();
+
+      // Once a checkpoint holds the interception's end, nothing of it is only in memory.
+      const spool = new RecordSpool(dir);
+      await eventually("a checkpoint holding the interception's end", async () => {
+        for (const file of await spool.list()) {
+          const records = await spool.read(file).catch(() => []);
+          if (records.some((r) => r.kind === "interception_ended")) return true;
+        }
+        return undefined;
+      }, 15_000);
+      replica.process.child.kill("SIGKILL");
+      assert.deepEqual(await replica.process.exited, { code: null, signal: "SIGKILL" });
+      assert.ok(logLines(replica.process, "records are waiting on the control plane; checkpointing them to the record spool until they are delivered").length === 1);
+
+      back = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: own.database.url, logger: pino({ level: "silent" }) });
+      await back.start();
+      const next = await own.startReplica(["--record-spool-dir", dir, "--log-level", "info"], { WEIR_CONTROL_PLANE_URL: back.url });
+      await eventually("the checkpoint delivered", async () => (logLines(next.process, "spooled records delivered; spool file removed").length > 0 ? true : undefined), 15_000);
+      await assertRecordedOnce(own, message);
+      assert.deepEqual(await readdir(dir), []);
+    } finally {
+      await back?.shutdown();
+      await own.stop();
+    }
   });
 
   it("refuses to start on a spool directory it cannot use, in one line", async () => {
@@ -95,7 +139,7 @@ describe("record spool across a control-plane outage", () => {
 });
 
 /** One interception of the user's, ended, with its prompt and the token counts the client saw: each row once. */
-async function assertRecordedOnce(message: Anthropic.Message): Promise<void> {
+async function assertRecordedOnce(stack: Stack, message: Anthropic.Message): Promise<void> {
   const db = stack.database.db;
   const interceptions = await db.selectFrom("aibridge_interceptions").selectAll().execute();
   assert.equal(interceptions.length, 1);

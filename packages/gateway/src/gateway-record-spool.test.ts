@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
+import { RecordSpool } from "./index.js";
 import { eventually, metricValue, startHarness } from "./test-harness.js";
 import type { Harness, HarnessOptions } from "./test-harness.js";
 
@@ -166,6 +167,47 @@ describe("record spool", () => {
     assert.equal(line?.file, `${bad}.corrupt`);
     assert.equal(line?.level, 50);
     assert.equal(line?.err?.message, `${bad} is not a whole record spool file: record 1 is cut short`);
+  });
+
+  it("checkpoints the queue while records wait on the control plane, and removes the checkpoint once they are delivered", async () => {
+    const dir = join(root, "checkpoint");
+    const h = await harness({ gateway: { recordSpoolDir: dir, recordCheckpointMs: 200 } });
+    const held = h.cp.hold("RecordBatch");
+    await complete(h);
+    await eventually(async () => (await readdir(dir)).length > 0 && h.logs.some((l) => l.includes("checkpointing them")), 5_000, "a checkpoint");
+    const [file] = await readdir(dir);
+    const records = await new RecordSpool(dir).read(join(dir, file!));
+    assert.deepEqual(records.map((r) => r.kind), ["interception", "prompt_usage", "token_usage", "interception_ended"], "what a crash now would lose, in order");
+    const [line] = logged(h, "records are waiting on the control plane; checkpointing them to the record spool until they are delivered");
+    assert.equal(line?.records, 4);
+    assert.equal(line?.level, 40);
+    assert.ok(line?.waited_ms >= 200);
+    assert.ok((await metricValue(h.gateway.metrics.recordCheckpointsTotal)) >= 1);
+    assert.equal(h.cp.ended.length, 0);
+
+    held.release();
+    await h.cp.waitFor(() => h.cp.ended.length === 1, 10_000, "the interception ended");
+    await eventually(async () => (await readdir(dir)).length === 0, 5_000, "the checkpoint removed");
+    await eventually(() => logged(h, "checkpointed records delivered; checkpoint removed").length > 0, 5_000, "the removal logged");
+    const checkpoints = await metricValue(h.gateway.metrics.recordCheckpointsTotal);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await metricValue(h.gateway.metrics.recordCheckpointsTotal), checkpoints, "nothing waits: no further checkpoint");
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  it("at shutdown, the spool file replaces the checkpoint", async () => {
+    const dir = join(root, "checkpoint-shutdown");
+    const h = await harness({ gateway: { recordSpoolDir: dir, recordCheckpointMs: 200, recordFlushTimeoutMs: 200 } });
+    h.cp.hold("RecordBatch");
+    await complete(h);
+    await eventually(async () => (await readdir(dir)).length > 0, 5_000, "a checkpoint");
+    const [checkpoint] = await readdir(dir);
+    await h.gateway.shutdown();
+    const files = await readdir(dir);
+    assert.equal(files.length, 1);
+    assert.notEqual(files[0], checkpoint);
+    assert.deepEqual((await new RecordSpool(dir).read(join(dir, files[0]!))).map((r) => r.kind), ["interception", "prompt_usage", "token_usage", "interception_ended"]);
+    assert.equal(h.gateway.recordsDroppedAtShutdown, 0);
   });
 
   it("refuses to start on a spool directory it cannot use", async () => {

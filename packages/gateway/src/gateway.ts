@@ -14,7 +14,8 @@
 // shutdown(): stops accepting, lets in-flight requests finish within shutdownTimeoutMs (then
 // aborts them: streams end with the provider's error event), flushes queued records within
 // recordFlushTimeoutMs (with recordSpoolDir, what is left then is written to the record spool
-// instead of dropped, and start() replays the spool in the background), then closes the pool, the HTTP/2 session to the control plane, the
+// instead of dropped; records waiting long on the control plane are checkpointed there while
+// running; and start() replays the spool in the background), then closes the pool, the HTTP/2 session to the control plane, the
 // upstream connection pools and every client connection.
 //
 // Embedded mode (createEmbeddedGateway): inside the control plane's process, every RPC goes
@@ -53,6 +54,7 @@ import { InvalidGatewayOptionsError, checkedApiKeys, resolveGatewayOptions } fro
 import type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput } from "./options.js";
 import { ProviderKeyPool } from "./provider-key-pool.js";
 import { RecordQueue } from "./record-queue.js";
+import { RecordCheckpoint } from "./record-checkpoint.js";
 import { RecordSpool } from "./record-spool.js";
 import { SpoolReplay } from "./record-spool-replay.js";
 import type { GatewayRecord } from "./records.js";
@@ -91,6 +93,7 @@ export class Gateway {
   /** With --record-spool-dir: where undelivered records go at shutdown, and come back from. */
   private readonly spool: RecordSpool | undefined;
   private spoolReplay: SpoolReplay | undefined;
+  private checkpoint: RecordCheckpoint | undefined;
   private readonly pool: HandlerPool<RequestHandler>;
   private readonly upstream: Upstream;
   /** With --circuit-breaker. */
@@ -355,7 +358,7 @@ export class Gateway {
     }
     this.front.setRunning(true);
     this.lifecycle = "running";
-    this.replaySpool();
+    this.startSpool();
     this.logger.info(
       { url: this.address, tls: this.options.tls !== undefined, ready: this.front.ready, ...(tls === undefined ? {} : { tls_certificate: this.servedCertificate(tls.cert) }) },
       this.embedded ? "embedded gateway serving" : "gateway listening",
@@ -520,6 +523,7 @@ export class Gateway {
     const spool = this.spool;
     if (spool === undefined) return { undelivered: await this.records.flush(this.options.recordFlushTimeoutMs), spooled: 0 };
     this.spoolReplay?.stop();
+    await this.checkpoint?.stop();
     const left = await this.records.flushOrTakeBack(this.options.recordFlushTimeoutMs);
     const interrupted = await this.spoolReplay?.finished();
     // What the file in replay had not queued yet comes after everything of it that was queued.
@@ -533,12 +537,14 @@ export class Gateway {
           "records not delivered to the control plane by the flush deadline were spooled; a gateway started with this --record-spool-dir delivers them",
         );
       } catch (err) {
-        // The file in replay (if any) keeps its records for the next start; the rest are lost.
+        // The file in replay and the last checkpoint (if any) keep their records for the next start; the rest are lost.
         this.logger.error({ err, dir: spool.dir }, "could not write the record spool");
         this.records.discard(left, "shutdown");
         return { undelivered: left.length, spooled: 0 };
       }
     }
+    // Everything a checkpoint held is stored, or in the files just written.
+    await this.checkpoint?.discard().catch((err: unknown) => this.logger.warn({ err }, "could not remove a record checkpoint; its records are replayed again"));
     if (interrupted !== undefined) {
       // Its records are stored or in the new files.
       await spool.remove(interrupted.file).catch((err: unknown) => this.logger.warn({ err, file: interrupted.file }, "could not remove a replayed spool file; its records are replayed again"));
@@ -557,9 +563,20 @@ export class Gateway {
     }
   }
 
-  /** Delivers, in the background, what earlier runs left in the spool. */
-  private replaySpool(): void {
+  /** Delivers, in the background, what earlier runs left in the spool, and checkpoints the queue while records wait. */
+  private startSpool(): void {
     if (this.spool === undefined) return;
+    if (this.options.recordCheckpointMs > 0) {
+      this.checkpoint = new RecordCheckpoint({
+        spool: this.spool,
+        queue: this.records,
+        intervalMs: this.options.recordCheckpointMs,
+        clock: this.options.clock,
+        logger: this.logger.child({ component: "record_checkpoint" }),
+        metrics: this.metrics,
+      });
+      this.checkpoint.start();
+    }
     this.spoolReplay = new SpoolReplay({
       spool: this.spool,
       queue: this.records,
@@ -577,6 +594,7 @@ export class Gateway {
   private release(): Promise<void> {
     this.released ??= (async () => {
       this.idleSweeper.stop();
+      void this.checkpoint?.stop();
       this.records.close();
       this.pool.shutdown();
       this.controlPlane.close();

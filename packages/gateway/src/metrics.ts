@@ -37,6 +37,8 @@ export interface GatewayMetrics {
   readonly recordsSpooledTotal: Counter;
   /** Records read back from the spool and queued again. */
   readonly recordsReplayedTotal: Counter;
+  /** Checkpoints of the record queue written to the spool while records waited (record-checkpoint.ts). */
+  readonly recordCheckpointsTotal: Counter;
   /** Read from the record queue when scraped (see GatewayMetricSources). */
   readonly recordQueueDepth: Gauge;
   /** RecordBatch (or, against 1.0, per-record) calls; outcome: sent, failed. */
@@ -231,6 +233,11 @@ export function createGatewayMetrics(sources: GatewayMetricSources = {}, process
     recordsReplayedTotal: new Counter({
       name: `${p}records_replayed_total`,
       help: "Records read back from the record spool and queued for delivery again.",
+      registers,
+    }),
+    recordCheckpointsTotal: new Counter({
+      name: `${p}record_checkpoints_total`,
+      help: "Checkpoints of the record queue written to the record spool because records waited on the control plane.",
       registers,
     }),
     recordQueueDepth: new Gauge({

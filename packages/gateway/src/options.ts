@@ -82,6 +82,11 @@ export interface GatewayOptions {
    * back from at start-up (record-spool.ts). Undefined: they are dropped.
    */
   readonly recordSpoolDir: string | undefined;
+  /**
+   * With recordSpoolDir: once a record has waited this long on the control plane, the queue is
+   * checkpointed to the spool this often (record-checkpoint.ts); 0: never.
+   */
+  readonly recordCheckpointMs: number;
   /** Deadline of each control-plane RPC. */
   readonly rpcTimeoutMs: number;
   /**
@@ -170,6 +175,7 @@ export interface GatewayOptionsInput {
   readonly shutdownTimeoutMs?: number;
   readonly recordFlushTimeoutMs?: number;
   readonly recordSpoolDir?: string;
+  readonly recordCheckpointMs?: number;
   readonly rpcTimeoutMs?: number;
   readonly recordQueueSize?: number;
   readonly recordConcurrency?: number;
@@ -199,7 +205,7 @@ export interface GatewayOptionsInput {
  * Embedded mode (a gateway inside the control plane's process): the control plane's in-process
  * transport instead of its URL and a gateway key, and no listener of its own.
  */
-export interface EmbeddedGatewayOptionsInput extends Omit<GatewayOptionsInput, "controlPlaneUrl" | "gatewayKey" | "listen" | "tls" | "processMetrics" | "recordSpoolDir"> {
+export interface EmbeddedGatewayOptionsInput extends Omit<GatewayOptionsInput, "controlPlaneUrl" | "gatewayKey" | "listen" | "tls" | "processMetrics" | "recordSpoolDir" | "recordCheckpointMs"> {
   readonly controlPlaneTransport: Transport;
 }
 
@@ -218,6 +224,7 @@ export const DEFAULT_GATEWAY_OPTIONS = Object.freeze({
   upstreamMaxRetries: 0,
   shutdownTimeoutMs: 30_000,
   recordFlushTimeoutMs: 10_000,
+  recordCheckpointMs: 5_000,
   rpcTimeoutMs: 5_000,
   recordQueueSize: 10_000,
   recordConcurrency: 4,
@@ -265,6 +272,11 @@ function spoolDir(dir: string | undefined): string | undefined {
   if (dir === undefined) return undefined;
   if (dir.trim() === "") throw new InvalidGatewayOptionsError("recordSpoolDir must name a directory, got an empty string");
   return resolve(dir);
+}
+
+/** 0 (off) or a wait a timer waits out. */
+function checkpointInterval(value: number): number {
+  return value === 0 ? 0 : timer("recordCheckpointMs", value);
 }
 
 function wholePositive(name: string, value: number): number {
@@ -373,6 +385,7 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
     shutdownTimeoutMs: timer("shutdownTimeoutMs", input.shutdownTimeoutMs ?? d.shutdownTimeoutMs),
     recordFlushTimeoutMs: timer("recordFlushTimeoutMs", input.recordFlushTimeoutMs ?? d.recordFlushTimeoutMs),
     recordSpoolDir: spoolDir(input.recordSpoolDir),
+    recordCheckpointMs: checkpointInterval(input.recordCheckpointMs ?? d.recordCheckpointMs),
     rpcTimeoutMs: timer("rpcTimeoutMs", input.rpcTimeoutMs ?? d.rpcTimeoutMs),
     recordQueueSize: positive("recordQueueSize", input.recordQueueSize ?? d.recordQueueSize),
     recordConcurrency: positive("recordConcurrency", input.recordConcurrency ?? d.recordConcurrency),

@@ -461,5 +461,29 @@ describe("RecordQueue batching", () => {
     assert.equal(await replay, "refused");
     assert.deepEqual(cp.stored, []);
   });
+
+  // Property: a checkpoint sees every undelivered record — in flight, pending, held — in the
+  // order a take-back would give, without taking anything; and how long the oldest has waited.
+  it("snapshot lists every undelivered record and leaves them queued; oldestQueuedAt is the longest wait", async () => {
+    const clock = new FakeClock();
+    const cp = controlPlane();
+    const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, limits: limits({ maxRecords: 2, maxInFlight: 1, holdStartMs: 60_000 }) });
+    assert.equal(q.oldestQueuedAt(), undefined);
+    const release = cp.hold();
+    const start = clock.now();
+    q.enqueue(rec("a", "token_usage"));
+    q.enqueue(rec("a", "prompt_usage"));
+    await flushMicrotasks();
+    await clock.advance(5);
+    q.enqueue(rec("b", "model_thought"));
+    q.enqueue(rec("c", "interception"));
+    assert.deepEqual(q.snapshot().map((r) => r.label), ["a:token_usage", "a:prompt_usage", "b:model_thought", "c:interception"]);
+    assert.equal(q.size, 4, "nothing taken");
+    assert.equal(q.oldestQueuedAt(), start);
+    release();
+    await flushMicrotasks();
+    assert.equal(q.oldestQueuedAt(), start + 5, "the delivered ones no longer count");
+    q.close();
+  });
 });
 

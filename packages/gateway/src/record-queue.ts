@@ -329,6 +329,21 @@ export class RecordQueue<R extends QueuedRecord> {
     });
   }
 
+  /**
+   * Every undelivered record, left in the queue, in the order flushOrTakeBack would return them
+   * (for a checkpoint: what a crash now would lose).
+   */
+  snapshot(): R[] {
+    return this.undelivered().map((item) => item.record);
+  }
+
+  /** When the undelivered record that has waited longest was queued (clock ms); undefined when none. */
+  oldestQueuedAt(): number | undefined {
+    let oldest: number | undefined;
+    for (const { at } of this.undelivered()) if (oldest === undefined || at < oldest) oldest = at;
+    return oldest;
+  }
+
   /** Counts (and logs) records given up on outside the queue, as if the queue had dropped them. */
   discard(records: readonly R[], reason: DropReason): void {
     this.countDropped(records, reason);
@@ -534,19 +549,25 @@ export class RecordQueue<R extends QueuedRecord> {
   }
 
   /**
-   * Empties the queue and stops its timers; batches in flight are given up on. Each
-   * interception's records come out in order: a batch in flight holds records queued before any
-   * of that interception's pending ones, and a held interception has no records elsewhere.
-   * Replays waiting on them end with `outcome`.
+   * Every undelivered record, each interception's in order: a batch in flight holds records
+   * queued before any of that interception's pending ones, and a held interception has no
+   * records elsewhere.
    */
-  private takeAll(outcome: "taken_back" | "refused"): Pending<R>[] {
+  private undelivered(): Pending<R>[] {
     const items: Pending<R>[] = [];
-    for (const batch of this.inFlight) {
-      batch.dead = true;
-      items.push(...batch.items);
-    }
+    for (const batch of this.inFlight) items.push(...batch.items);
     items.push(...this.pending);
     for (const held of this.held.values()) items.push(...held);
+    return items;
+  }
+
+  /**
+   * Empties the queue (see undelivered) and stops its timers; batches in flight are given up
+   * on. Replays waiting on them end with `outcome`.
+   */
+  private takeAll(outcome: "taken_back" | "refused"): Pending<R>[] {
+    const items = this.undelivered();
+    for (const batch of this.inFlight) batch.dead = true;
     this.held.clear();
     this.heldRecords = 0;
     this.pending = [];

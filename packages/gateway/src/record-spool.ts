@@ -3,6 +3,8 @@
 // started on the same directory finds them and delivers them (record-spool-replay.ts). A rolling
 // restart during a control-plane outage then loses no interception.
 //
+// Checkpoints (record-checkpoint.ts) use the same files, so a crash leaves what a stop would.
+//
 // A shutdown writes one file, or several of at most MAX_SPOOL_FILE_BYTES each (a file is read
 // whole at replay), named so that names sort oldest first. A file is a magic line followed
 // by the records exactly as they go on the wire — each the `records` field's tag and the
@@ -89,13 +91,19 @@ export class RecordSpool {
     const stem = `records-${String(this.now()).padStart(15, "0")}-${process.pid}-${randomBytes(4).toString("hex")}`;
     const paths: string[] = [];
     let next = 0;
-    while (next < records.length) {
-      const name = `${stem}-${String(paths.length + 1).padStart(4, "0")}${SPOOL_FILE_SUFFIX}`;
-      const written = await this.writeFile(name, records, next);
-      paths.push(join(this.dir, name));
-      next = written;
+    try {
+      while (next < records.length) {
+        const name = `${stem}-${String(paths.length + 1).padStart(4, "0")}${SPOOL_FILE_SUFFIX}`;
+        const written = await this.writeFile(name, records, next);
+        paths.push(join(this.dir, name));
+        next = written;
+      }
+      await this.syncDirectory();
+    } catch (err) {
+      // All or nothing: a part of the records would be delivered, and never removed, by a later start.
+      for (const path of paths) await unlink(path).catch(() => undefined);
+      throw err;
     }
-    await this.syncDirectory();
     return paths;
   }
 

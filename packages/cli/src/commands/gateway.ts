@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import type { FatalStartupError, Gateway } from "@weir/gateway";
 import { addAuthCacheOptions, authCacheSettings, type AuthCacheFlags } from "../auth-cache-options.js";
 import { CliError } from "../cli-error.js";
+import { MAX_TIMER_SECONDS, parseDurationMsOrZero } from "../duration.js";
 import { httpUrl } from "../http-url.js";
 import { gatewayKeyFromFlags } from "../gateway-key-flag.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
@@ -22,6 +23,7 @@ interface GatewayFlags extends GatewaySettingsFlags, AuthCacheFlags {
   tlsCertFile?: string;
   tlsKeyFile?: string;
   recordSpoolDir?: string;
+  recordCheckpointInterval: string;
   apiVersion?: string;
   exitWithParent?: boolean;
   logLevel: string;
@@ -42,6 +44,11 @@ export function gatewayCommand(): Command {
         .addOption(
           new Option("--record-spool-dir <dir>", "directory for the records the control plane has not taken by --record-flush-timeout: written there instead of dropped, and delivered by the next gateway started with it")
             .env("WEIR_RECORD_SPOOL_DIR"),
+        )
+        .addOption(
+          new Option("--record-checkpoint-interval <duration>", "with --record-spool-dir: once a record has waited this long on the control plane, all waiting records are written to the spool this often, so a crash loses at most this much; 0: never")
+            .env("WEIR_RECORD_CHECKPOINT_INTERVAL")
+            .default("5s"),
         ),
     ),
   )
@@ -64,6 +71,7 @@ export function gatewayCommand(): Command {
         listen: parseListen(flags.listen),
         tls,
         ...(flags.recordSpoolDir !== undefined ? { recordSpoolDir: flags.recordSpoolDir } : {}),
+        recordCheckpointMs: checkpointIntervalMs(flags.recordCheckpointInterval),
         ...gatewaySettings(flags),
         ...authCacheSettings(flags),
         ...(flags.apiVersion ? { apiVersion: flags.apiVersion } : {}),
@@ -124,4 +132,11 @@ async function reloadGatewayTls(gateway: Gateway): Promise<void> {
     if (isTlsFilesError(err)) throw await tlsFilesCliError(err);
     throw err;
   }
+}
+
+/** 0 (never) up to the longest wait Node's timers take. */
+function checkpointIntervalMs(value: string): number {
+  const ms = parseDurationMsOrZero("--record-checkpoint-interval", value);
+  if (ms > MAX_TIMER_SECONDS * 1000) throw new CliError(`--record-checkpoint-interval must be at most 24d, got ${JSON.stringify(value)}`);
+  return ms;
 }

@@ -1,0 +1,96 @@
+// Checkpoints of the record queue in the record spool (record-spool.ts), for crashes: the
+// shutdown spool covers a replica that is told to stop, not one that is killed (kill -9, the
+// out-of-memory killer, a lost node). Normally records wait on the control plane for well under
+// a second and nothing is written. Once the longest-waiting record has waited intervalMs (the
+// control plane is down, or not keeping up), every record the queue holds is written to new
+// spool files every intervalMs, and the previous checkpoint's files removed: a crash then loses
+// at most the records of the last interval, and the next replica on the directory delivers the
+// rest like any spool file (each record stored once, by its id, whatever else delivered it).
+//
+// A checkpoint is obsolete once every record it holds has settled: when nothing still queued was
+// queued at or before the moment it was taken. It is then removed; at shutdown the gateway
+// removes it once the final spool file is written (or the queue drained).
+
+import type { Logger } from "pino";
+import type { Clock, TimerHandle } from "./clock.js";
+import type { GatewayMetrics } from "./metrics.js";
+import type { RecordQueue } from "./record-queue.js";
+import type { RecordSpool } from "./record-spool.js";
+import type { GatewayRecord } from "./records.js";
+
+export interface RecordCheckpointOptions {
+  readonly spool: RecordSpool;
+  readonly queue: Pick<RecordQueue<GatewayRecord>, "snapshot" | "oldestQueuedAt">;
+  /** How long a record may wait before the queue is checkpointed, and how often it is then. */
+  readonly intervalMs: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics?: Pick<GatewayMetrics, "recordCheckpointsTotal">;
+}
+
+export class RecordCheckpoint {
+  /** The files of the checkpoint on disk now; empty when there is none. */
+  private files: string[] = [];
+  /** When that checkpoint was taken (clock ms). */
+  private takenAt = 0;
+  private timer: TimerHandle | undefined;
+  private step: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: RecordCheckpointOptions) {}
+
+  /** Looks at the queue every intervalMs from now on. */
+  start(): void {
+    this.arm();
+  }
+
+  /** No further checkpoint; resolves once a write under way has ended. The files stay (see discard). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.step;
+  }
+
+  /** Removes the checkpoint's files: their records are stored, or in newer spool files. */
+  async discard(): Promise<void> {
+    const files = this.files;
+    this.files = [];
+    for (const file of files) await this.options.spool.remove(file);
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    this.timer = this.options.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.step = this.look()
+        .catch((err: unknown) => this.options.logger.error({ err, dir: this.options.spool.dir }, "record checkpoint failed; the previous one, if any, is kept"))
+        .finally(() => {
+          this.step = undefined;
+          this.arm();
+        });
+    }, this.options.intervalMs);
+  }
+
+  private async look(): Promise<void> {
+    const { queue, clock, logger, intervalMs } = this.options;
+    const oldest = queue.oldestQueuedAt();
+    if (this.files.length > 0 && (oldest === undefined || oldest > this.takenAt)) {
+      const files = this.files.length;
+      await this.discard();
+      logger.info({ files }, "checkpointed records delivered; checkpoint removed");
+    }
+    const now = clock.now();
+    if (oldest === undefined || now - oldest < intervalMs || this.stopped) return;
+    const records = queue.snapshot();
+    const previous = this.files;
+    const files = await this.options.spool.write(records);
+    this.files = files;
+    this.takenAt = now;
+    this.options.metrics?.recordCheckpointsTotal.inc();
+    for (const file of previous) await this.options.spool.remove(file);
+    const fields = { records: records.length, files, waited_ms: now - oldest };
+    if (previous.length === 0) logger.warn(fields, "records are waiting on the control plane; checkpointing them to the record spool until they are delivered");
+    else logger.debug(fields, "records checkpointed");
+  }
+}
