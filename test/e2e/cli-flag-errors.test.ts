@@ -51,6 +51,7 @@ const msDurations = [
   { command: "control-plane", flag: "--start-budget", env: "WEIR_START_BUDGET", zeroAllowed: true },
   { command: "gateway", flag: "--auth-cache-ttl", env: "WEIR_AUTH_CACHE_TTL", zeroAllowed: false },
   { command: "gateway", flag: "--auth-cache-failure-ttl", env: "WEIR_AUTH_CACHE_FAILURE_TTL", zeroAllowed: true },
+  { command: "gateway", flag: "--record-checkpoint-interval", env: "WEIR_RECORD_CHECKPOINT_INTERVAL", zeroAllowed: true },
 ];
 
 const urls = [
@@ -106,6 +107,7 @@ describe("weir gateway, control-plane and start: bad durations and URLs", () => 
       { command: "control-plane", flag, value: "2073601", want: `weir: ${flag} must be at most 24d, got "2073601"\n` },
     ]),
     { command: "gateway", flag: "--circuit-breaker-interval", value: "366d", want: `weir: --circuit-breaker-interval must be at most 365d, got "366d"\n` },
+    { command: "gateway", flag: "--record-checkpoint-interval", value: "25d", want: `weir: --record-checkpoint-interval must be at most 24d, got "25d"\n` },
   ];
   for (const t of tooLong) {
     it(`weir ${t.command} refuses ${t.flag} ${t.value}`, async () => {
