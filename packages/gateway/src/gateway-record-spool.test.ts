@@ -116,6 +116,8 @@ describe("record spool", () => {
     const cut = await harness({ gateway: { recordSpoolDir: dir, recordFlushTimeoutMs: 200, rpcTimeoutMs: 1_000 }, beforeGatewayStart: (cp) => void cp.hold("RecordBatch") });
     await eventually(async () => (await metricValue(cut.gateway.metrics.recordsReplayedTotal)) === 8, 5_000, "the replay queued");
     await cut.gateway.shutdown();
+    const [flushed] = logged(cut, "flushed follow-up records");
+    assert.deepEqual([flushed?.pending, flushed?.delivered, flushed?.spooled, flushed?.undelivered], [8, 0, 8, 0]);
     const files = await readdir(dir);
     assert.equal(files.length, 1);
     assert.notEqual(files[0], old, "the old file is gone, a new one holds its records");
@@ -174,10 +176,16 @@ describe("record spool", () => {
     const h = await harness({ gateway: { recordSpoolDir: dir, recordCheckpointMs: 200 } });
     const held = h.cp.hold("RecordBatch");
     await complete(h);
-    await eventually(async () => (await readdir(dir)).length > 0 && h.logs.some((l) => l.includes("checkpointing them")), 5_000, "a checkpoint");
-    const [file] = await readdir(dir);
-    const records = await new RecordSpool(dir).read(join(dir, file!));
-    assert.deepEqual(records.map((r) => r.kind), ["interception", "prompt_usage", "token_usage", "interception_ended"], "what a crash now would lose, in order");
+    // Checkpoints follow each other every 200 ms: read whichever is on disk.
+    let kinds: string[] = [];
+    await eventually(async () => {
+      for (const file of await new RecordSpool(dir).list()) {
+        kinds = (await new RecordSpool(dir).read(file).catch(() => [])).map((r) => r.kind);
+        if (kinds.length > 0) return true;
+      }
+      return false;
+    }, 5_000, "a checkpoint");
+    assert.deepEqual(kinds, ["interception", "prompt_usage", "token_usage", "interception_ended"], "what a crash now would lose, in order");
     const [line] = logged(h, "records are waiting on the control plane; checkpointing them to the record spool until they are delivered");
     assert.equal(line?.records, 4);
     assert.equal(line?.level, 40);
@@ -200,13 +208,14 @@ describe("record spool", () => {
     const h = await harness({ gateway: { recordSpoolDir: dir, recordCheckpointMs: 200, recordFlushTimeoutMs: 200 } });
     h.cp.hold("RecordBatch");
     await complete(h);
-    await eventually(async () => (await readdir(dir)).length > 0, 5_000, "a checkpoint");
-    const [checkpoint] = await readdir(dir);
+    const spool = new RecordSpool(dir);
+    await eventually(async () => (await spool.list()).length > 0, 5_000, "a checkpoint");
+    const checkpoints = await spool.list();
     await h.gateway.shutdown();
     const files = await readdir(dir);
-    assert.equal(files.length, 1);
-    assert.notEqual(files[0], checkpoint);
-    assert.deepEqual((await new RecordSpool(dir).read(join(dir, files[0]!))).map((r) => r.kind), ["interception", "prompt_usage", "token_usage", "interception_ended"]);
+    assert.equal(files.length, 1, "one file, no temporary one");
+    assert.ok(!checkpoints.includes(join(dir, files[0]!)), "not a checkpoint");
+    assert.deepEqual((await spool.read(join(dir, files[0]!))).map((r) => r.kind), ["interception", "prompt_usage", "token_usage", "interception_ended"]);
     assert.equal(h.gateway.recordsDroppedAtShutdown, 0);
   });
 

@@ -55,7 +55,7 @@ import type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput }
 import { ProviderKeyPool } from "./provider-key-pool.js";
 import { RecordQueue } from "./record-queue.js";
 import { RecordCheckpoint } from "./record-checkpoint.js";
-import { RecordSpool } from "./record-spool.js";
+import { RecordSpool, SpoolWriteError } from "./record-spool.js";
 import { SpoolReplay } from "./record-spool-replay.js";
 import type { GatewayRecord } from "./records.js";
 import { createRequestHandler } from "./request-handler.js";
@@ -523,33 +523,40 @@ export class Gateway {
     const spool = this.spool;
     if (spool === undefined) return { undelivered: await this.records.flush(this.options.recordFlushTimeoutMs), spooled: 0 };
     this.spoolReplay?.stop();
-    await this.checkpoint?.stop();
+    // No further checkpoint; one being written finishes alongside the flush.
+    const checkpointStopped = this.checkpoint?.stop();
     const left = await this.records.flushOrTakeBack(this.options.recordFlushTimeoutMs);
     const interrupted = await this.spoolReplay?.finished();
-    // What the file in replay had not queued yet comes after everything of it that was queued.
+    await checkpointStopped;
+    // What the file in replay had not queued yet comes after everything of it that was queued,
+    // and the new files take its place in the spool's order (its later parts come after them).
     const records = interrupted === undefined ? left : [...left, ...interrupted.unqueued];
     if (records.length > 0) {
       try {
-        const files = await spool.write(records);
+        const files = await spool.write(records, { inPlaceOf: interrupted?.file });
         this.metrics.recordsSpooledTotal.inc(records.length);
         this.logger.warn(
           { spooled: records.length, files, record_flush_timeout_ms: this.options.recordFlushTimeoutMs },
           "records not delivered to the control plane by the flush deadline were spooled; a gateway started with this --record-spool-dir delivers them",
         );
       } catch (err) {
-        // The file in replay and the last checkpoint (if any) keep their records for the next start; the rest are lost.
-        this.logger.error({ err, dir: spool.dir }, "could not write the record spool");
-        this.records.discard(left, "shutdown");
-        return { undelivered: left.length, spooled: 0 };
+        // What was written stays; so do the file in replay and the last checkpoint (if any), for
+        // the next start. The queue's records beyond what was written are lost.
+        const written = err instanceof SpoolWriteError ? err.written : 0;
+        const lost = left.slice(Math.min(written, left.length));
+        this.logger.error({ err, dir: spool.dir, written }, "could not write the record spool");
+        this.records.discard(lost, "shutdown");
+        if (written > 0) this.metrics.recordsSpooledTotal.inc(written);
+        return { undelivered: lost.length, spooled: left.length - lost.length };
       }
     }
     // Everything a checkpoint held is stored, or in the files just written.
-    await this.checkpoint?.discard().catch((err: unknown) => this.logger.warn({ err }, "could not remove a record checkpoint; its records are replayed again"));
+    await this.checkpoint?.discard();
     if (interrupted !== undefined) {
       // Its records are stored or in the new files.
       await spool.remove(interrupted.file).catch((err: unknown) => this.logger.warn({ err, file: interrupted.file }, "could not remove a replayed spool file; its records are replayed again"));
     }
-    return { undelivered: 0, spooled: records.length };
+    return { undelivered: 0, spooled: left.length };
   }
 
   /** Creates the spool directory if needed and proves it writable, before anything is served. */
@@ -565,7 +572,8 @@ export class Gateway {
 
   /** Delivers, in the background, what earlier runs left in the spool, and checkpoints the queue while records wait. */
   private startSpool(): void {
-    if (this.spool === undefined) return;
+    // Shut down while start() was opening the listener: nothing may start after release().
+    if (this.spool === undefined || this.stopping !== undefined) return;
     if (this.options.recordCheckpointMs > 0) {
       this.checkpoint = new RecordCheckpoint({
         spool: this.spool,

@@ -8,8 +8,14 @@
 // rest like any spool file (each record stored once, by its id, whatever else delivered it).
 //
 // A checkpoint is obsolete once every record it holds has settled: when nothing still queued was
-// queued at or before the moment it was taken. It is then removed; at shutdown the gateway
-// removes it once the final spool file is written (or the queue drained).
+// queued before it was taken (by the queue's own sequence, which a clock stepping back cannot
+// confuse). It is then removed; at shutdown the gateway removes it once the final spool file is
+// written (or the queue drained). Replayed records are left out: their spool file stays until
+// they are stored.
+//
+// Each checkpoint writes every waiting record again: simple, and bounded by the queue, but a
+// queue of large prompts makes it heavy; --record-checkpoint-interval trades that against what a
+// crash may lose.
 
 import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "./clock.js";
@@ -19,8 +25,8 @@ import type { RecordSpool } from "./record-spool.js";
 import type { GatewayRecord } from "./records.js";
 
 export interface RecordCheckpointOptions {
-  readonly spool: RecordSpool;
-  readonly queue: Pick<RecordQueue<GatewayRecord>, "snapshot" | "oldestQueuedAt">;
+  readonly spool: Pick<RecordSpool, "dir" | "write" | "remove">;
+  readonly queue: Pick<RecordQueue<GatewayRecord>, "snapshot" | "oldestUndelivered">;
   /** How long a record may wait before the queue is checkpointed, and how often it is then. */
   readonly intervalMs: number;
   readonly clock: Clock;
@@ -31,8 +37,8 @@ export interface RecordCheckpointOptions {
 export class RecordCheckpoint {
   /** The files of the checkpoint on disk now; empty when there is none. */
   private files: string[] = [];
-  /** When that checkpoint was taken (clock ms). */
-  private takenAt = 0;
+  /** The queue's last seq when that checkpoint was taken: it holds every waiting record up to it. */
+  private lastSeq = 0;
   private timer: TimerHandle | undefined;
   private step: Promise<void> | undefined;
   private stopped = false;
@@ -56,7 +62,14 @@ export class RecordCheckpoint {
   async discard(): Promise<void> {
     const files = this.files;
     this.files = [];
-    for (const file of files) await this.options.spool.remove(file);
+    await this.remove(files);
+  }
+
+  /** Removes files; one that cannot be is logged and left (replayed again later: harmless). */
+  private async remove(files: readonly string[]): Promise<void> {
+    for (const file of files) {
+      await this.options.spool.remove(file).catch((err: unknown) => this.options.logger.warn({ err, file }, "could not remove an old record checkpoint; its records are replayed again"));
+    }
   }
 
   private arm(): void {
@@ -74,22 +87,22 @@ export class RecordCheckpoint {
 
   private async look(): Promise<void> {
     const { queue, clock, logger, intervalMs } = this.options;
-    const oldest = queue.oldestQueuedAt();
-    if (this.files.length > 0 && (oldest === undefined || oldest > this.takenAt)) {
+    const oldest = queue.oldestUndelivered();
+    if (this.files.length > 0 && (oldest === undefined || oldest.seq > this.lastSeq)) {
       const files = this.files.length;
       await this.discard();
       logger.info({ files }, "checkpointed records delivered; checkpoint removed");
     }
     const now = clock.now();
-    if (oldest === undefined || now - oldest < intervalMs || this.stopped) return;
-    const records = queue.snapshot();
+    if (oldest === undefined || now - oldest.queuedAt < intervalMs || this.stopped) return;
+    const { records, lastSeq } = queue.snapshot();
     const previous = this.files;
-    const files = await this.options.spool.write(records);
-    this.files = files;
-    this.takenAt = now;
+    // The previous checkpoint goes only once this one is durable.
+    this.files = await this.options.spool.write(records, { allOrNothing: true });
+    this.lastSeq = lastSeq;
     this.options.metrics?.recordCheckpointsTotal.inc();
-    for (const file of previous) await this.options.spool.remove(file);
-    const fields = { records: records.length, files, waited_ms: now - oldest };
+    await this.remove(previous);
+    const fields = { records: records.length, files: this.files, waited_ms: now - oldest.queuedAt };
     if (previous.length === 0) logger.warn(fields, "records are waiting on the control plane; checkpointing them to the record spool until they are delivered");
     else logger.debug(fields, "records checkpointed");
   }

@@ -463,12 +463,13 @@ describe("RecordQueue batching", () => {
   });
 
   // Property: a checkpoint sees every undelivered record — in flight, pending, held — in the
-  // order a take-back would give, without taking anything; and how long the oldest has waited.
-  it("snapshot lists every undelivered record and leaves them queued; oldestQueuedAt is the longest wait", async () => {
+  // order a take-back would give, replayed ones aside, without taking anything; the oldest is
+  // told by the queue's own order, so a clock stepping back cannot make a later record look older.
+  it("snapshot lists every undelivered record but replayed ones and leaves them queued; oldestUndelivered follows queue order", async () => {
     const clock = new FakeClock();
     const cp = controlPlane();
     const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, limits: limits({ maxRecords: 2, maxInFlight: 1, holdStartMs: 60_000 }) });
-    assert.equal(q.oldestQueuedAt(), undefined);
+    assert.equal(q.oldestUndelivered(), undefined);
     const release = cp.hold();
     const start = clock.now();
     q.enqueue(rec("a", "token_usage"));
@@ -477,12 +478,16 @@ describe("RecordQueue batching", () => {
     await clock.advance(5);
     q.enqueue(rec("b", "model_thought"));
     q.enqueue(rec("c", "interception"));
-    assert.deepEqual(q.snapshot().map((r) => r.label), ["a:token_usage", "a:prompt_usage", "b:model_thought", "c:interception"]);
-    assert.equal(q.size, 4, "nothing taken");
-    assert.equal(q.oldestQueuedAt(), start);
+    void q.replay([rec("r", "interception_ended")]);
+    const snapshot = q.snapshot();
+    assert.deepEqual(snapshot.records.map((r) => r.label), ["a:token_usage", "a:prompt_usage", "b:model_thought", "c:interception"]);
+    assert.equal(snapshot.lastSeq, 5, "five records queued so far, the replayed one included");
+    assert.equal(q.size, 5, "nothing taken");
+    assert.deepEqual(q.oldestUndelivered(), { seq: 1, queuedAt: start });
     release();
     await flushMicrotasks();
-    assert.equal(q.oldestQueuedAt(), start + 5, "the delivered ones no longer count");
+    // The next full batch (b and the replayed end) went too; c's start is held for its end.
+    assert.deepEqual(q.oldestUndelivered(), { seq: 4, queuedAt: start + 5 }, "the delivered ones no longer count");
     q.close();
   });
 });

@@ -103,6 +103,8 @@ interface Pending<R> {
   readonly record: R;
   /** When it was queued (clock ms). */
   readonly at: number;
+  /** Its place in the order records were queued (the clock may step back; this does not). */
+  readonly seq: number;
   /** Set on replayed records: told when this one settles. */
   readonly replay?: ReplayTracker;
 }
@@ -111,6 +113,13 @@ interface Pending<R> {
 interface ReplayTracker {
   unsettled: number;
   readonly done: (outcome: ReplayOutcome) => void;
+}
+
+/** What a checkpoint holds (see RecordQueue.snapshot). */
+export interface QueueSnapshot<R> {
+  readonly records: R[];
+  /** The last record queued when it was taken: the snapshot holds no record queued after it. */
+  readonly lastSeq: number;
 }
 
 /**
@@ -130,6 +139,8 @@ interface Batch<R> {
 
 export class RecordQueue<R extends QueuedRecord> {
   private pending: Pending<R>[] = [];
+  /** The seq of the last record queued. */
+  private lastSeq = 0;
   private rejectedRecords = 0;
   /** Interceptions whose start is held: their records so far, start first; oldest start first. */
   private readonly held = new Map<string, Pending<R>[]>();
@@ -203,7 +214,7 @@ export class RecordQueue<R extends QueuedRecord> {
       this.dropped(record, "shutdown", 1);
       return false;
     }
-    const item: Pending<R> = { record, at: this.clock.now() };
+    const item: Pending<R> = { record, at: this.clock.now(), seq: ++this.lastSeq };
     const held = this.held.get(record.interceptionId);
     if (held !== undefined) {
       held.push(item);
@@ -322,7 +333,7 @@ export class RecordQueue<R extends QueuedRecord> {
       const tracker: ReplayTracker = { unsettled: records.length, done: resolve };
       const at = this.clock.now();
       for (const record of records) {
-        this.pending.push({ record, at, replay: tracker });
+        this.pending.push({ record, at, seq: ++this.lastSeq, replay: tracker });
         this.pendingBytes += record.sizeBytes ?? 0;
       }
       this.pump();
@@ -330,18 +341,28 @@ export class RecordQueue<R extends QueuedRecord> {
   }
 
   /**
-   * Every undelivered record, left in the queue, in the order flushOrTakeBack would return them
-   * (for a checkpoint: what a crash now would lose).
+   * Every undelivered record but the replayed ones (their spool file stays until they are
+   * stored), left in the queue, in the order flushOrTakeBack would return them: for a
+   * checkpoint, what a crash now would lose.
    */
-  snapshot(): R[] {
-    return this.undelivered().map((item) => item.record);
+  snapshot(): QueueSnapshot<R> {
+    const records: R[] = [];
+    this.eachUndelivered((item) => {
+      if (item.replay === undefined) records.push(item.record);
+    });
+    return { records, lastSeq: this.lastSeq };
   }
 
-  /** When the undelivered record that has waited longest was queued (clock ms); undefined when none. */
-  oldestQueuedAt(): number | undefined {
-    let oldest: number | undefined;
-    for (const { at } of this.undelivered()) if (oldest === undefined || at < oldest) oldest = at;
-    return oldest;
+  /**
+   * The undelivered record, replayed ones aside, queued first: its seq and when it was queued
+   * (clock ms); undefined when there is none.
+   */
+  oldestUndelivered(): { readonly seq: number; readonly queuedAt: number } | undefined {
+    let oldest: Pending<R> | undefined;
+    this.eachUndelivered((item) => {
+      if (item.replay === undefined && (oldest === undefined || item.seq < oldest.seq)) oldest = item;
+    });
+    return oldest === undefined ? undefined : { seq: oldest.seq, queuedAt: oldest.at };
   }
 
   /** Counts (and logs) records given up on outside the queue, as if the queue had dropped them. */
@@ -555,10 +576,15 @@ export class RecordQueue<R extends QueuedRecord> {
    */
   private undelivered(): Pending<R>[] {
     const items: Pending<R>[] = [];
-    for (const batch of this.inFlight) items.push(...batch.items);
-    items.push(...this.pending);
-    for (const held of this.held.values()) items.push(...held);
+    this.eachUndelivered((item) => items.push(item));
     return items;
+  }
+
+  /** Visits every undelivered record, in the order undelivered() lists them, without copying them. */
+  private eachUndelivered(visit: (item: Pending<R>) => void): void {
+    for (const batch of this.inFlight) for (const item of batch.items) visit(item);
+    for (const item of this.pending) visit(item);
+    for (const held of this.held.values()) for (const item of held) visit(item);
   }
 
   /**

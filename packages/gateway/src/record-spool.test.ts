@@ -5,7 +5,7 @@
 // written fails prepare().
 
 import assert from "node:assert/strict";
-import { chmod, chown, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -152,6 +152,38 @@ describe("RecordSpool", () => {
     const tiny = new RecordSpool(join(dir, "split-tiny"), Date.now, 1);
     await tiny.prepare();
     assert.equal((await tiny.write(records.slice(0, 3))).length, 3);
+  });
+
+  // A replay cut short hands what is left of a file to new files, which must sort where the
+  // file did: before its later parts, or an interception's end could be replayed before its start.
+  it("names files written in place of another so that they sort where it did, before its later parts", async () => {
+    const records = lifecycle(ID);
+    const biggest = Math.max(...records.map((r) => r.envelope.length + 1));
+    const spool = new RecordSpool(join(dir, "in-place"), () => 5_000, SPOOL_MAGIC.length + biggest);
+    await spool.prepare();
+    const parts = await spool.write(records);
+    assert.ok(parts.length >= 3, `${parts.length} parts`);
+    const replacing = await new RecordSpool(spool.dir, () => 9_000).write(records.slice(0, 2), { inPlaceOf: parts[0] });
+    const again = await new RecordSpool(spool.dir, () => 9_500).write(records.slice(0, 1), { inPlaceOf: replacing[0] });
+    await spool.remove(parts[0]!);
+    await spool.remove(replacing[0]!);
+    assert.deepEqual(await spool.list(), [...again, ...parts.slice(1)], "the replacements sort first, the later parts after them");
+  });
+
+  it("prepare removes temporary files a crash left long ago, and no others", async () => {
+    let now = Date.now();
+    const spool = new RecordSpool(join(dir, "stale"), () => now);
+    await spool.prepare();
+    const stale = join(spool.dir, ".records-000000000000001-1-aaaaaaaa-0001.records.tmp");
+    const fresh = join(spool.dir, ".records-000000000000002-1-bbbbbbbb-0001.records.tmp");
+    await writeFile(stale, "partial");
+    await writeFile(fresh, "partial");
+    await utimes(stale, new Date(now - 11 * 60_000), new Date(now - 11 * 60_000));
+    await spool.prepare();
+    assert.deepEqual((await readdir(spool.dir)).sort(), [".records-000000000000002-1-bbbbbbbb-0001.records.tmp"], "a write under way (or just interrupted) is left alone");
+    now += 11 * 60_000;
+    await spool.prepare();
+    assert.deepEqual(await readdir(spool.dir), []);
   });
 
   it("recordFromEnvelope refuses bytes that are more or less than one envelope", () => {

@@ -21,7 +21,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { GatewayRecord } from "./records.js";
 import { recordFromEnvelope } from "./records.js";
@@ -40,6 +40,32 @@ const RECORDS_TAG = Buffer.from([(1 << 3) | WireType.LengthDelimited]);
 const WRITE_CHUNK_BYTES = 1024 * 1024;
 /** A file is read whole at replay (and Node reads at most 2 GiB at once): beyond this, the next file. */
 export const MAX_SPOOL_FILE_BYTES = 256 * 1024 * 1024;
+
+/** Temporary files older than this are writes a crash interrupted: start-up removes them. */
+const STALE_TEMPORARY_MS = 10 * 60_000;
+
+/** How a write places and keeps its files. */
+export interface SpoolWriteOptions {
+  /**
+   * A spool file whose records (what is left of them) these are: the new files are named to sort
+   * where it did — before its later parts — so a replay keeps every interception's order.
+   */
+  readonly inPlaceOf?: string;
+  /** On failure, remove the files already written (a checkpoint: the previous one still covers them). */
+  readonly allOrNothing?: boolean;
+}
+
+/** A write that failed part-way: the first `written` records are in `paths`, durable. */
+export class SpoolWriteError extends Error {
+  constructor(
+    readonly written: number,
+    readonly paths: readonly string[],
+    options: { cause: unknown },
+  ) {
+    super(`the record spool took ${written} records, then failed: ${options.cause instanceof Error ? options.cause.message : String(options.cause)}`, options);
+    this.name = "SpoolWriteError";
+  }
+}
 
 /** A spool file that is not one: wrong magic, a truncated or malformed record. */
 export class SpoolFileError extends Error {
@@ -81,14 +107,33 @@ export class RecordSpool {
     const file = await open(probe, "wx", 0o600);
     await file.close();
     await unlink(probe);
+    await this.removeStaleTemporaries();
+  }
+
+  /** Removes temporary files a crash left mid-write (old enough that no running write owns them). */
+  private async removeStaleTemporaries(): Promise<void> {
+    for (const name of await readdir(this.dir)) {
+      if (!name.startsWith(".") || !name.endsWith(".tmp")) continue;
+      const path = join(this.dir, name);
+      try {
+        if (this.now() - (await stat(path)).mtimeMs > STALE_TEMPORARY_MS) await unlink(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+    }
   }
 
   /**
    * Writes `records`, in order, to new spool files (one unless they pass maxFileBytes); they are
-   * durable once this resolves. Their paths, in order.
+   * durable once this resolves. Their paths, in order. A failure part-way is a SpoolWriteError
+   * (unless allOrNothing).
    */
-  async write(records: readonly GatewayRecord[]): Promise<string[]> {
-    const stem = `records-${String(this.now()).padStart(15, "0")}-${process.pid}-${randomBytes(4).toString("hex")}`;
+  async write(records: readonly GatewayRecord[], options: SpoolWriteOptions = {}): Promise<string[]> {
+    const random = randomBytes(4).toString("hex");
+    const stem =
+      options.inPlaceOf === undefined
+        ? `records-${String(this.now()).padStart(15, "0")}-${process.pid}-${random}`
+        : `${basename(options.inPlaceOf, SPOOL_FILE_SUFFIX)}-${random}`;
     const paths: string[] = [];
     let next = 0;
     try {
@@ -100,9 +145,11 @@ export class RecordSpool {
       }
       await this.syncDirectory();
     } catch (err) {
-      // All or nothing: a part of the records would be delivered, and never removed, by a later start.
-      for (const path of paths) await unlink(path).catch(() => undefined);
-      throw err;
+      if (options.allOrNothing) {
+        for (const path of paths) await unlink(path).catch(() => undefined);
+        throw err;
+      }
+      throw new SpoolWriteError(next, paths, { cause: err });
     }
     return paths;
   }

@@ -46,7 +46,7 @@ export function gatewayCommand(): Command {
             .env("WEIR_RECORD_SPOOL_DIR"),
         )
         .addOption(
-          new Option("--record-checkpoint-interval <duration>", "with --record-spool-dir: once a record has waited this long on the control plane, all waiting records are written to the spool this often, so a crash loses at most this much; 0: never")
+          new Option("--record-checkpoint-interval <duration>", "with --record-spool-dir: once a record has waited this long on the control plane, all waiting records are written to the spool this often, so a crash loses only what came after the last one; 0: never")
             .env("WEIR_RECORD_CHECKPOINT_INTERVAL")
             .default("5s"),
         ),
