@@ -35,14 +35,7 @@ describe("record spool across a control-plane outage", () => {
     const args = ["--record-flush-timeout", "1s", "--record-spool-dir", spoolDir, "--log-level", "info"];
     const first = await stack.startReplica(args);
     assert.equal((await stat(spoolDir)).mode & 0o777, 0o700, "the directory is made private");
-    const client = new Anthropic({
-      baseURL: `${first.url}/anthropic`,
-      apiKey: stack.user.apiKey,
-      maxRetries: 0,
-      defaultHeaders: { "x-emulator-event-delay-ms": "100", "x-emulator-events": "15" },
-    });
-    const stream = client.messages.stream({ model: "claude-sonnet-4-6", max_tokens: 64, messages: [{ role: "user", content: "keep this prompt" }] });
-    await new Promise<void>((resolve) => stream.once("streamEvent", () => resolve()));
+    const stream = await slowStreamStarted(first.url, stack.user.apiKey, 15);
 
     await stack.controlPlane.shutdown();
     first.process.child.kill("SIGTERM");
@@ -90,14 +83,7 @@ describe("record spool across a control-plane outage", () => {
     try {
       const dir = join(spoolDir, "..", "checkpoint");
       const replica = await own.startReplica(["--record-spool-dir", dir, "--record-checkpoint-interval", "300ms", "--log-level", "info"]);
-      const client = new Anthropic({
-        baseURL: `${replica.url}/anthropic`,
-        apiKey: own.user.apiKey,
-        maxRetries: 0,
-        defaultHeaders: { "x-emulator-event-delay-ms": "100", "x-emulator-events": "10" },
-      });
-      const stream = client.messages.stream({ model: "claude-sonnet-4-6", max_tokens: 64, messages: [{ role: "user", content: "keep this prompt" }] });
-      await new Promise<void>((resolve) => stream.once("streamEvent", () => resolve()));
+      const stream = await slowStreamStarted(replica.url, own.user.apiKey, 10);
       await own.controlPlane.shutdown();
       const message = await stream.finalMessage();
 
@@ -157,3 +143,17 @@ async function assertRecordedOnce(stack: Stack, message: Anthropic.Message): Pro
     "the token counts the client saw",
   );
 }
+
+/** An Anthropic SDK stream through the replica, `events` events 100 ms apart, once its first event arrived. */
+async function slowStreamStarted(replicaUrl: string, apiKey: string, events: number) {
+  const client = new Anthropic({
+    baseURL: `${replicaUrl}/anthropic`,
+    apiKey,
+    maxRetries: 0,
+    defaultHeaders: { "x-emulator-event-delay-ms": "100", "x-emulator-events": String(events) },
+  });
+  const stream = client.messages.stream({ model: "claude-sonnet-4-6", max_tokens: 64, messages: [{ role: "user", content: "keep this prompt" }] });
+  await new Promise<void>((resolve) => stream.once("streamEvent", () => resolve()));
+  return stream;
+}
+

@@ -13,10 +13,10 @@
 //
 // shutdown(): stops accepting, lets in-flight requests finish within shutdownTimeoutMs (then
 // aborts them: streams end with the provider's error event), flushes queued records within
-// recordFlushTimeoutMs (with recordSpoolDir, what is left then is written to the record spool
-// instead of dropped; records waiting long on the control plane are checkpointed there while
-// running; and start() replays the spool in the background), then closes the pool, the HTTP/2 session to the control plane, the
-// upstream connection pools and every client connection.
+// recordFlushTimeoutMs, then closes the pool, the HTTP/2 session to the control plane, the
+// upstream connection pools and every client connection. With recordSpoolDir, what the flush
+// leaves is written to the record spool instead of dropped, records that wait long on the control
+// plane are checkpointed there while running, and start() replays the spool in the background.
 //
 // Embedded mode (createEmbeddedGateway): inside the control plane's process, every RPC goes
 // through its in-process transport and the gateway opens no listener; the host mounts
