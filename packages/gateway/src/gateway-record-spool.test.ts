@@ -219,6 +219,22 @@ describe("record spool", () => {
     assert.equal(h.gateway.recordsDroppedAtShutdown, 0);
   });
 
+  it("drops (counts, exits as dropped) what it cannot write to the spool at shutdown", async () => {
+    const dir = join(root, "vanishing");
+    const h = await harness({ gateway: { recordSpoolDir: dir, recordFlushTimeoutMs: 200 } });
+    h.cp.hold("RecordBatch");
+    await complete(h);
+    await rm(dir, { recursive: true });
+    await h.gateway.shutdown();
+    assert.equal(h.gateway.recordsDroppedAtShutdown, 4);
+    assert.equal(await metricValue(h.gateway.metrics.recordsDroppedTotal, { reason: "shutdown" }), 4);
+    assert.equal(await metricValue(h.gateway.metrics.recordsSpooledTotal), 0);
+    const [line] = logged(h, "could not write the record spool");
+    assert.equal(line?.written, 0);
+    assert.equal(line?.level, 50);
+    assert.equal(logged(h, "records not delivered to the control plane by the flush deadline were dropped")[0]?.undelivered, 4);
+  });
+
   it("refuses to start on a spool directory it cannot use", async () => {
     const file = join(root, "not-a-directory");
     await writeFile(file, "");
