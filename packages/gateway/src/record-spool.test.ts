@@ -5,7 +5,7 @@
 // written fails prepare().
 
 import assert from "node:assert/strict";
-import { chmod, chown, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -156,18 +156,28 @@ describe("RecordSpool", () => {
 
   // A replay cut short hands what is left of a file to new files, which must sort where the
   // file did: before its later parts, or an interception's end could be replayed before its start.
-  it("names files written in place of another so that they sort where it did, before its later parts", async () => {
+  it("names files written in place of another so that they sort where it did, before its later parts, at a bounded length", async () => {
     const records = lifecycle(ID);
     const biggest = Math.max(...records.map((r) => r.envelope.length + 1));
     const spool = new RecordSpool(join(dir, "in-place"), () => 5_000, SPOOL_MAGIC.length + biggest);
     await spool.prepare();
     const parts = await spool.write(records);
     assert.ok(parts.length >= 3, `${parts.length} parts`);
-    const replacing = await new RecordSpool(spool.dir, () => 9_000).write(records.slice(0, 2), { inPlaceOf: parts[0] });
-    const again = await new RecordSpool(spool.dir, () => 9_500).write(records.slice(0, 1), { inPlaceOf: replacing[0] });
-    await spool.remove(parts[0]!);
-    await spool.remove(replacing[0]!);
-    assert.deepEqual(await spool.list(), [...again, ...parts.slice(1)], "the replacements sort first, the later parts after them");
+    const later = new RecordSpool(spool.dir, () => 9_000, SPOOL_MAGIC.length + biggest);
+    // Each generation replaces the first file of the one before, cut short again and again.
+    let current = parts;
+    const remaining: string[] = parts.slice(1);
+    for (let generation = 0; generation < 30; generation++) {
+      const replacing = await later.write(records.slice(0, 3), { inPlaceOf: current[0] });
+      assert.ok(replacing.length >= 2);
+      await spool.remove(current[0]!);
+      remaining.unshift(...replacing.slice(1));
+      current = replacing;
+      // "~999999-<8 hex>" more than the root's name, every generation: no growth.
+      assert.equal(current[0]!.length, parts[0]!.length + 21, `generation ${generation}: ${current[0]}`);
+    }
+    assert.match(current[0]!, /~999970-[0-9a-f]{8}-0001\.records$/);
+    assert.deepEqual(await spool.list(), [current[0], ...remaining], "each generation sorts before the rest of the one it replaced, the root's later parts last");
   });
 
   it("prepare removes temporary files a crash left long ago, and no others", async () => {
@@ -178,12 +188,20 @@ describe("RecordSpool", () => {
     const fresh = join(spool.dir, ".records-000000000000002-1-bbbbbbbb-0001.records.tmp");
     await writeFile(stale, "partial");
     await writeFile(fresh, "partial");
+    const notOurs = join(spool.dir, ".editor-swap.tmp");
+    await writeFile(notOurs, "x");
+    await utimes(notOurs, new Date(now - 60 * 60_000), new Date(now - 60 * 60_000));
+    await mkdir(join(spool.dir, ".records-000000000000003-1-cccccccc-0001.records.tmp"));
     await utimes(stale, new Date(now - 11 * 60_000), new Date(now - 11 * 60_000));
     await spool.prepare();
-    assert.deepEqual((await readdir(spool.dir)).sort(), [".records-000000000000002-1-bbbbbbbb-0001.records.tmp"], "a write under way (or just interrupted) is left alone");
+    assert.deepEqual(
+      (await readdir(spool.dir)).sort(),
+      [".editor-swap.tmp", ".records-000000000000002-1-bbbbbbbb-0001.records.tmp", ".records-000000000000003-1-cccccccc-0001.records.tmp"],
+      "a write under way (or just interrupted) is left alone, and so is what is not the spool's",
+    );
     now += 11 * 60_000;
     await spool.prepare();
-    assert.deepEqual(await readdir(spool.dir), []);
+    assert.deepEqual((await readdir(spool.dir)).sort(), [".editor-swap.tmp", ".records-000000000000003-1-cccccccc-0001.records.tmp"]);
   });
 
   it("recordFromEnvelope refuses bytes that are more or less than one envelope", () => {

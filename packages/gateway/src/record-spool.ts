@@ -110,15 +110,19 @@ export class RecordSpool {
     await this.removeStaleTemporaries();
   }
 
-  /** Removes temporary files a crash left mid-write (old enough that no running write owns them). */
+  /**
+   * Removes the spool's own temporary files a crash left mid-write (old enough that no running
+   * write owns them: a write touches its file every chunk). Best effort: anything else is left.
+   */
   private async removeStaleTemporaries(): Promise<void> {
     for (const name of await readdir(this.dir)) {
-      if (!name.startsWith(".") || !name.endsWith(".tmp")) continue;
+      if (!/^\.(records-.*\.records|probe-.*)\.tmp$/.test(name)) continue;
       const path = join(this.dir, name);
       try {
-        if (this.now() - (await stat(path)).mtimeMs > STALE_TEMPORARY_MS) await unlink(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        const info = await stat(path);
+        if (info.isFile() && this.now() - info.mtimeMs > STALE_TEMPORARY_MS) await unlink(path);
+      } catch {
+        // Gone already, or not ours to remove: left as it is.
       }
     }
   }
@@ -131,9 +135,7 @@ export class RecordSpool {
   async write(records: readonly GatewayRecord[], options: SpoolWriteOptions = {}): Promise<string[]> {
     const random = randomBytes(4).toString("hex");
     const stem =
-      options.inPlaceOf === undefined
-        ? `records-${String(this.now()).padStart(15, "0")}-${process.pid}-${random}`
-        : `${basename(options.inPlaceOf, SPOOL_FILE_SUFFIX)}-${random}`;
+      options.inPlaceOf === undefined ? `records-${String(this.now()).padStart(15, "0")}-${process.pid}-${random}` : inPlaceStem(basename(options.inPlaceOf, SPOOL_FILE_SUFFIX), random);
     const paths: string[] = [];
     let next = 0;
     try {
@@ -262,3 +264,18 @@ async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
     offset += bytesWritten;
   }
 }
+
+/**
+ * The stem of files written in place of the file `name`: `<root>~<generation>-<random>`, where
+ * root is the name of the file first interrupted and the generation counts down from 999999 with
+ * each interruption of its replacements — so each new generation sorts before the parts of the
+ * one it replaces and before the root's later parts, and names stay the same length however often
+ * replays are cut short. The random part keeps two replicas superseding one file apart.
+ */
+function inPlaceStem(name: string, random: string): string {
+  const replaced = /^(.*)~(\d{6})-[0-9a-f]{8}-\d{4}$/.exec(name);
+  const root = replaced?.[1] ?? name;
+  const generation = replaced === null ? 999_999 : Math.max(0, Number(replaced[2]) - 1);
+  return `${root}~${String(generation).padStart(6, "0")}-${random}`;
+}
+
