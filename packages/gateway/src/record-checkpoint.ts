@@ -4,8 +4,9 @@
 // a second and nothing is written. Once the longest-waiting record has waited intervalMs (the
 // control plane is down, or not keeping up), every record the queue holds is written to new
 // spool files every intervalMs, and the previous checkpoint's files removed: a crash then loses
-// at most the records of the last interval, and the next replica on the directory delivers the
-// rest like any spool file (each record stored once, by its id, whatever else delivered it).
+// only the records queued since the last checkpoint (the README gives the bound), and the next
+// replica on the directory delivers the rest like any spool file (each record stored once, by
+// its id, whatever else delivered it).
 //
 // A checkpoint is obsolete once every record it holds has settled: when nothing still queued was
 // queued before it was taken (by the queue's own sequence, which a clock stepping back cannot

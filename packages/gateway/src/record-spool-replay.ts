@@ -18,7 +18,7 @@ import { sleep } from "./clock.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { RecordQueue } from "./record-queue.js";
 import type { RecordSpool } from "./record-spool.js";
-import { SpoolFileError } from "./record-spool.js";
+import { SpoolFileError, isFileGone } from "./record-spool.js";
 import type { GatewayRecord } from "./records.js";
 
 /** How often readiness is looked at while the control plane does not answer. */
@@ -99,7 +99,7 @@ export class SpoolReplay {
     try {
       return await spool.read(file);
     } catch (err) {
-      if (isGone(err)) return undefined;
+      if (isFileGone(err)) return undefined;
       if (!(err instanceof SpoolFileError)) {
         logger.error({ err, file }, "spool file could not be read; it is kept and replayed at the next start");
         return undefined;
@@ -108,7 +108,7 @@ export class SpoolReplay {
         const moved = await spool.quarantine(file);
         logger.error({ err, file: moved }, "spool file set aside: it is not whole, and is not replayed");
       } catch (renameErr) {
-        if (!isGone(renameErr)) throw renameErr;
+        if (!isFileGone(renameErr)) throw renameErr;
       }
       return undefined;
     }
@@ -125,8 +125,4 @@ export class SpoolReplay {
     }
     return !this.stopping.signal.aborted;
   }
-}
-
-function isGone(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
 }

@@ -67,6 +67,11 @@ export class SpoolWriteError extends Error {
   }
 }
 
+/** Whether a file system error says the file is not there (another replica took it, say). */
+export function isFileGone(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}
+
 /** A spool file that is not one: wrong magic, a truncated or malformed record. */
 export class SpoolFileError extends Error {
   constructor(
@@ -232,7 +237,7 @@ export class RecordSpool {
     try {
       await unlink(path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      if (!isFileGone(err)) throw err;
     }
     await this.syncDirectory();
   }
