@@ -2,6 +2,7 @@
 export { DEFAULT_EMBEDDED_DATA_DIR, createKysely, openDatabase } from "./db/database.js";
 export type { DatabaseOptions, OpenDatabase } from "./db/database.js";
 export { DatabasePasswordFileError, isDatabasePasswordFileError, passwordFromFile } from "./db/password-file.js";
+export { DatabaseTlsError, isDatabaseTlsError } from "./db/database-tls.js";
 export type { PasswordSource } from "./db/password-file.js";
 export { EmbeddedPostgresInUseError, EmbeddedPostgresRootError, freeLoopbackPort, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 export type { EmbeddedPostgres, EmbeddedPostgresOptions } from "./db/embedded-postgres.js";

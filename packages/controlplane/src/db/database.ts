@@ -3,6 +3,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Logger } from "pino";
+import { checkDatabaseTlsFiles, explicitSslModeLogged, withDatabaseTlsAdvice } from "./database-tls.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
 import { migrateToLatest } from "./migrate.js";
 import { backoffDelay } from "../backoff.js";
@@ -110,7 +111,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
   let embedded: EmbeddedPostgres | undefined;
   let url = options.url;
   if (!url && options.passwordFile) throw new Error("a database password file needs a database URL: the embedded PostgreSQL has a password of its own");
-  if (!url) {
+  if (url) {
+    url = explicitSslModeLogged(url, logger);
+    await checkDatabaseTlsFiles(url);
+  } else {
     embedded = await startEmbeddedPostgres({ dataDir: options.embeddedDataDir ?? DEFAULT_EMBEDDED_DATA_DIR, logger });
     url = embedded.url;
   }
@@ -134,7 +138,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     }
   } catch (err) {
     await close();
-    throw err;
+    throw withDatabaseTlsAdvice(err);
   }
   return { db, url, password, embedded: embedded !== undefined, close };
 }

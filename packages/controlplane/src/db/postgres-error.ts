@@ -1,6 +1,7 @@
 // Recognising Postgres errors by SQLSTATE (https://www.postgresql.org/docs/current/errcodes-appendix.html),
 // and describing errors for logs without the parts that can carry row data.
 import pg from "pg";
+import { databaseTlsProblem } from "./database-tls.js";
 
 export const FOREIGN_KEY_VIOLATION = "23503";
 export const UNIQUE_VIOLATION = "23505";
@@ -88,12 +89,13 @@ export function isDatabaseUnavailableError(err: unknown): boolean {
     if (typeof code === "string" && UNREACHABLE_SOCKET_CODES.has(code)) return true;
     if (UNAVAILABLE_MESSAGES.some((m) => e.message.startsWith(m))) return true;
   }
-  return false;
+  // A server certificate no longer trusted or out of date refuses every new connection too.
+  return databaseTlsProblem(err) !== undefined;
 }
 
 /**
  * True when the server refused the connection for what the connection says: a database that does
- * not exist, a role that may not log in, a wrong password. Start-up fails at once on these
+ * not exist, a role that may not log in, a wrong password, TLS settings that cannot work. Start-up fails at once on these
  * instead of waiting for an outage to end.
  */
 export function isConnectionRefusedByConfiguration(err: unknown): boolean {
@@ -101,5 +103,5 @@ export function isConnectionRefusedByConfiguration(err: unknown): boolean {
     const sqlstate = postgresErrorCode(e);
     if (sqlstate !== undefined && REFUSED_BY_CONFIGURATION.has(sqlstate)) return true;
   }
-  return false;
+  return databaseTlsProblem(err) !== undefined;
 }
