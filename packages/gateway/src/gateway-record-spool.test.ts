@@ -6,7 +6,7 @@
 // others still go; a directory that cannot be used stops start-up in one line.
 
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -233,6 +233,45 @@ describe("record spool", () => {
     assert.equal(line?.written, 0);
     assert.equal(line?.level, 50);
     assert.equal(logged(h, "records not delivered to the control plane by the flush deadline were dropped")[0]?.undelivered, 4);
+  });
+
+  // The spool directory replaced by a file after a checkpoint: every later write fails, the
+  // checkpoint's files (moved aside, still on disk) keep what they hold.
+  it("counts as dropped only what the last checkpoint does not hold when the spool cannot be written at shutdown", async () => {
+    const dir = join(root, "checkpoint-then-unwritable");
+    const h = await harness({ gateway: { recordSpoolDir: dir, recordCheckpointMs: 1_000, recordFlushTimeoutMs: 200 } });
+    h.cp.hold("RecordBatch");
+    await complete(h);
+    await eventually(async () => (await new RecordSpool(dir).list()).length > 0, 5_000, "a checkpoint");
+    await complete(h);
+    await rename(dir, `${dir}.aside`);
+    await writeFile(dir, "");
+    await h.gateway.shutdown();
+    const aside = new RecordSpool(`${dir}.aside`);
+    let held = 0;
+    for (const file of await aside.list()) held += (await aside.read(file)).length;
+    // Usually the first interception's 4; 8 if a second checkpoint came before the move.
+    assert.ok(held === 4 || held === 8, `${held} records checkpointed`);
+    assert.equal(h.gateway.recordsDroppedAtShutdown, 8 - held);
+    assert.equal(await metricValue(h.gateway.metrics.recordsDroppedTotal, { reason: "shutdown" }), 8 - held);
+    const [line] = logged(h, "could not write the record spool");
+    assert.deepEqual([line?.written, line?.kept], [0, held]);
+  });
+
+  it("counts nothing as dropped when what it cannot write is still in the spool file being replayed", async () => {
+    const dir = join(root, "replay-then-unwritable");
+    await spoolTwoInterceptions(dir);
+    const [file] = await readdir(dir);
+    const cut = await harness({ gateway: { recordSpoolDir: dir, recordFlushTimeoutMs: 200, rpcTimeoutMs: 1_000 }, beforeGatewayStart: (cp) => void cp.hold("RecordBatch") });
+    await eventually(async () => (await metricValue(cut.gateway.metrics.recordsReplayedTotal)) === 8, 5_000, "the replay queued");
+    await rename(dir, `${dir}.aside`);
+    await writeFile(dir, "");
+    await cut.gateway.shutdown();
+    assert.equal(cut.gateway.recordsDroppedAtShutdown, 0);
+    assert.equal(await metricValue(cut.gateway.metrics.recordsDroppedTotal, { reason: "shutdown" }), 0);
+    const [line] = logged(cut, "could not write the record spool");
+    assert.deepEqual([line?.written, line?.kept], [0, 8]);
+    assert.deepEqual(await readdir(`${dir}.aside`), [file], "the file in replay, with all 8");
   });
 
   it("refuses to start on a spool directory it cannot use", async () => {

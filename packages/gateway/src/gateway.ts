@@ -530,7 +530,8 @@ export class Gateway {
     await checkpointStopped;
     // What the file in replay had not queued yet comes after everything of it that was queued,
     // and the new files take its place in the spool's order (its later parts come after them).
-    const records = interrupted === undefined ? left : [...left, ...interrupted.unqueued];
+    const records = left.map((taken) => taken.record);
+    if (interrupted !== undefined) records.push(...interrupted.unqueued);
     if (records.length > 0) {
       try {
         const files = await spool.write(records, { inPlaceOf: interrupted?.file });
@@ -541,10 +542,12 @@ export class Gateway {
         );
       } catch (err) {
         // What was written stays; so do the file in replay and the last checkpoint (if any), for
-        // the next start. The queue's records beyond what was written are lost.
+        // the next start. Of the queue's records beyond what was written, those neither holds
+        // are lost.
         const written = err instanceof SpoolWriteError ? err.written : 0;
-        const lost = left.slice(Math.min(written, left.length));
-        this.logger.error({ err, dir: spool.dir, written }, "could not write the record spool");
+        const beyond = left.slice(Math.min(written, left.length));
+        const lost = beyond.filter((taken) => !taken.replayed && !this.checkpoint?.holds(taken.seq)).map((taken) => taken.record);
+        this.logger.error({ err, dir: spool.dir, written, kept: beyond.length - lost.length }, "could not write the record spool");
         this.records.discard(lost, "shutdown");
         if (written > 0) this.metrics.recordsSpooledTotal.inc(written);
         return { undelivered: lost.length, spooled: left.length - lost.length };

@@ -76,7 +76,7 @@ export type { PoolKeyIndexContents } from "./pool-key-index.js";
 export { DEFAULT_RECORD_QUEUE_OPTIONS, RecordQueue, createRecordQueue } from "./record-queue.js";
 export { CORRUPT_SUFFIX, MAX_SPOOL_FILE_BYTES, RecordSpool, SPOOL_FILE_SUFFIX, SPOOL_MAGIC, SpoolFileError, SpoolWriteError } from "./record-spool.js";
 export type { SpoolWriteOptions } from "./record-spool.js";
-export type { BatchLimits, DropReason, FailureClass, QueuedRecord, RecordKind, RecordQueueOptions, QueueSnapshot, ReplayOutcome } from "./record-queue.js";
+export type { BatchLimits, DropReason, FailureClass, QueuedRecord, RecordKind, RecordQueueOptions, QueueSnapshot, ReplayOutcome, TakenBack } from "./record-queue.js";
 export { decodeRecord, endedRecord, interceptionRecord, promptRecord, recordFromEnvelope, thoughtRecord, tokenUsageRecord, toolUsageRecord } from "./records.js";
 export type { GatewayRecord, InterceptionErrorType, InterceptionStart } from "./records.js";
 export { METRICS_PREFIX, createGatewayMetrics } from "./metrics.js";

@@ -119,9 +119,10 @@ describe("RecordCheckpoint", () => {
     await checkpoint.stop();
   });
 
-  it("keeps the previous checkpoint when a write fails", async () => {
+  it("keeps the previous checkpoint when a write fails, and says which records the one on disk holds", async () => {
     let fail = false;
     const { clock, queue, checkpoint, tick, onDisk } = await setup("failing", () => fail);
+    assert.equal(checkpoint.holds(1), false, "no checkpoint yet");
     const r1 = queue.add(clock.now());
     await tick();
     assert.deepEqual(await onDisk(), [[r1.id]]);
@@ -129,10 +130,15 @@ describe("RecordCheckpoint", () => {
     const r2 = queue.add(clock.now());
     await tick();
     assert.deepEqual(await onDisk(), [[r1.id]], "the old checkpoint still covers r1");
+    // What a shutdown whose spool write fails counts on (the gateway's dropped records).
+    assert.deepEqual([checkpoint.holds(1), checkpoint.holds(2)], [true, false]);
     fail = false;
     await tick();
     assert.deepEqual(await onDisk(), [[r1.id, r2.id]]);
+    assert.deepEqual([checkpoint.holds(1), checkpoint.holds(2)], [true, true]);
     await checkpoint.stop();
+    await checkpoint.discard();
+    assert.equal(checkpoint.holds(1), false, "discarded: it holds nothing");
   });
 
   it("stop() leaves no timer, and discard() removes the files", async () => {

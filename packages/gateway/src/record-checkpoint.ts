@@ -59,6 +59,15 @@ export class RecordCheckpoint {
     await this.step;
   }
 
+  /**
+   * Whether the checkpoint on disk holds the record queued as `seq` (a record replayed from a
+   * spool file aside: checkpoints leave those out). Only for a record still undelivered: the
+   * checkpoint held every such record queued up to its lastSeq.
+   */
+  holds(seq: number): boolean {
+    return this.files.length > 0 && seq <= this.lastSeq;
+  }
+
   /** Removes the checkpoint's files: their records are stored, or in newer spool files. */
   async discard(): Promise<void> {
     const files = this.files;

@@ -375,8 +375,10 @@ describe("RecordQueue batching", () => {
     q.enqueue(rec("c", "prompt_usage"));
     const taken = q.flushOrTakeBack(1_000);
     await clock.advance(1_000);
-    const records = (await taken).map((r) => r.label);
+    const records = (await taken).map((t) => t.record.label);
     assert.deepEqual(records, ["a:token_usage", "a:prompt_usage", "a:interception_ended", "b:model_thought", "c:interception", "c:prompt_usage"]);
+    // Each with its place in the queue's order (in flight first, as taken), none replayed.
+    assert.deepEqual((await taken).map((t) => [t.seq, t.replayed]), [[1, false], [2, false], [3, false], [4, false], [5, false], [6, false]]);
     assert.equal(q.size, 0);
     assert.equal(await counter(metrics.recordsDroppedTotal, {}), 0, "nothing was counted as dropped");
     release();
@@ -384,7 +386,7 @@ describe("RecordQueue batching", () => {
     assert.deepEqual(cp.stored, ["a:token_usage", "a:prompt_usage"], "the batch in flight may still land: harmless, its ids are kept");
     assert.equal(cp.calls.length, 1, "nothing more was sent");
     assert.equal(clock.pendingTimers, 0);
-    q.discard(await taken, "shutdown");
+    q.discard((await taken).map((t) => t.record), "shutdown");
     assert.equal(await counter(metrics.recordsDroppedTotal, { reason: "shutdown" }), 6, "discard counts them when the caller cannot keep them");
   });
 
@@ -423,10 +425,15 @@ describe("RecordQueue batching", () => {
     const cp = controlPlane();
     cp.plans.push(...Array<Plan>(1_000).fill("fail"));
     const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger: silent, clock, backoff: { random: () => 0.5 }, limits: limits() });
+    q.enqueue(rec("live", "token_usage"));
     const replay = q.replay([rec("r", "interception"), rec("r", "interception_ended")]);
     const taken = q.flushOrTakeBack(500);
     await clock.advance(500);
-    assert.deepEqual((await taken).map((r) => r.label), ["r:interception", "r:interception_ended"]);
+    assert.deepEqual(
+      (await taken).map((t) => [t.record.label, t.replayed]),
+      [["live:token_usage", false], ["r:interception", true], ["r:interception_ended", true]],
+      "replayed records say so: their spool file still holds them",
+    );
     assert.equal(await replay, "taken_back");
     q.close();
     assert.equal(await q.replay([rec("t", "interception_ended")]), "refused");
@@ -445,7 +452,7 @@ describe("RecordQueue batching", () => {
     assert.deepEqual(cp.stored, ["r:interception", "r:prompt_usage"]);
     const taken = q.flushOrTakeBack(500);
     await clock.advance(500);
-    assert.deepEqual((await taken).map((r) => r.label), ["r:token_usage", "r:interception_ended"]);
+    assert.deepEqual((await taken).map((t) => t.record.label), ["r:token_usage", "r:interception_ended"]);
     assert.equal(await replay, "taken_back");
   });
 

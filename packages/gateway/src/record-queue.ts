@@ -122,6 +122,15 @@ export interface QueueSnapshot<R> {
   readonly lastSeq: number;
 }
 
+/** A record flushOrTakeBack handed back, with what says whether a spool file still holds it. */
+export interface TakenBack<R> {
+  readonly record: R;
+  /** Its place in the order records were queued (see QueueSnapshot.lastSeq). */
+  readonly seq: number;
+  /** Read back from a spool file (replay), which stays until the record is stored. */
+  readonly replayed: boolean;
+}
+
 /**
  * How a replay ended: every record `stored` (or refused for good, record by record); `taken_back`
  * by flushOrTakeBack (the caller has them again); `refused` — a batch refused as a whole, or the
@@ -292,9 +301,9 @@ export class RecordQueue<R extends QueuedRecord> {
    * Records in flight are among them (their answer may still have stored them: harmless, as a
    * retry). Empty when the queue drained.
    */
-  async flushOrTakeBack(timeoutMs: number): Promise<R[]> {
+  async flushOrTakeBack(timeoutMs: number): Promise<TakenBack<R>[]> {
     if (await this.drain(timeoutMs)) return [];
-    return this.takeAll("taken_back").map((item) => item.record);
+    return this.takeAll("taken_back").map((item) => ({ record: item.record, seq: item.seq, replayed: item.replay !== undefined }));
   }
 
   /** Sends everything now and resolves true once the queue is empty, false at the deadline. */

@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import { RecordBatchRequestSchema } from "@weir/proto";
@@ -152,6 +154,35 @@ describe("RecordSpool", () => {
     const tiny = new RecordSpool(join(dir, "split-tiny"), Date.now, 1);
     await tiny.prepare();
     assert.equal((await tiny.write(records.slice(0, 3))).length, 3);
+  });
+
+  // A write that fails part-way keeps what it wrote, whole, and says how much: the file-size
+  // limit of a child process (ulimit -f, which binds root too; Node then gets EFBIG) lets the
+  // first file through and stops the second, which holds one large prompt.
+  it("a write failing part-way keeps the files already written and says how many records they hold", async () => {
+    const target = join(dir, "part-way");
+    const script = [
+      `import { RecordSpool, SpoolWriteError, promptRecord } from ${JSON.stringify(join(import.meta.dirname, "..", "dist", "index.js"))};`,
+      `const id = ${JSON.stringify(ID)};`,
+      `const records = [1, 2, 3].map((n) => promptRecord(id, "m" + n, "short " + n, ${AT}));`,
+      `records.push(promptRecord(id, "m4", "x".repeat(8192), ${AT}));`,
+      `const spool = new RecordSpool(${JSON.stringify(target)}, Date.now, 1024);`,
+      "await spool.prepare();",
+      "try { await spool.write(records); console.log(JSON.stringify({ wrote: true })); }",
+      "catch (err) { console.log(JSON.stringify({ name: err.name, isClass: err instanceof SpoolWriteError, written: err.written, paths: err.paths, cause: err.cause?.code, message: err.message })); }",
+    ].join("\n");
+    const { stdout } = await promisify(execFile)("bash", ["-c", 'ulimit -f 4 && exec "$0" --input-type=module -e "$1"', process.execPath, script]);
+    const outcome = JSON.parse(stdout);
+    assert.deepEqual(
+      { ...outcome, message: undefined },
+      { name: "SpoolWriteError", isClass: true, written: 3, paths: outcome.paths, cause: "EFBIG", message: undefined },
+    );
+    assert.match(outcome.message, /^the record spool took 3 records, then failed: EFBIG: file too large/);
+    const spool = new RecordSpool(target);
+    assert.equal(outcome.paths.length, 1);
+    assert.deepEqual(await spool.list(), outcome.paths, "the first file stays, listed");
+    assert.deepEqual((await spool.read(outcome.paths[0])).map((r) => r.kind), ["prompt_usage", "prompt_usage", "prompt_usage"]);
+    assert.deepEqual((await readdir(target)).filter((n) => n.endsWith(".tmp")), [], "the failed file's temporary is removed");
   });
 
   // A replay cut short hands what is left of a file to new files, which must sort where the
