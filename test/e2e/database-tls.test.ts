@@ -31,6 +31,8 @@ let clientKey: string;
 /** A client certificate the CA issued for another name than the role's. */
 let strangerCert: string;
 let strangerKey: string;
+/** A certificate and key from a CA the server does not know. */
+let foreign: TestCertificates;
 
 /** A client certificate and key for `cn`, issued by the test CA. */
 async function clientCertificate(cn: string): Promise<{ cert: string; key: string }> {
@@ -68,6 +70,7 @@ before(async () => {
   certs = await makeTestCertificates({ privateCa: true, commonName: "weir-test-postgres" });
   ({ cert: clientCert, key: clientKey } = await clientCertificate(CERT_ROLE));
   ({ cert: strangerCert, key: strangerKey } = await clientCertificate("someone_else"));
+  foreign = await makeTestCertificates({ privateCa: true, commonName: CERT_ROLE });
   await serverFile(certs.certFile, "server.crt");
   await serverFile(certs.keyFile, "server.key");
   await serverFile(certs.trustFile, "root.crt");
@@ -82,6 +85,7 @@ after(async () => {
   await superuser?.end();
   await server?.stop();
   if (certs) await rm(certs.dir, { recursive: true, force: true });
+  if (foreign) await rm(foreign.dir, { recursive: true, force: true });
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -139,25 +143,39 @@ describe("weir on a PostgreSQL that accepts only TLS", () => {
     for (const s of sessions) assert.deepEqual({ ssl: s.ssl, client_dn: s.client_dn }, { ssl: true, client_dn: `/CN=${CERT_ROLE}` });
   });
 
-  it("answers 503 while the server's certificate cannot be verified, and recovers without a restart", async () => {
+  /** Ends the role's sessions, then expects every new connection to fail: three 503s in a row. */
+  async function outage(what: string): Promise<void> {
+    await superuser.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [CERT_ROLE]);
+    await eventually("the sessions ended", async () => ((await sessionsOf(CERT_ROLE)).length === 0 ? true : undefined));
+    // The first answers may still come from pooled connections the termination just ended (an
+    // outage either way); once those are gone, each request opens a new connection.
+    await eventually(what, async () => ((await users()).status === 200 ? undefined : true));
+    const unavailable = { status: 503, body: JSON.stringify({ message: "The database is unavailable. Try again later." }) };
+    assert.deepEqual([await users(), await users(), await users()], [unavailable, unavailable, unavailable], what);
+    assert.deepEqual(await sessionsOf(CERT_ROLE), [], "no connection got in");
+  }
+
+  it("answers 503 while the server's certificate cannot be verified or the CA file is gone, and recovers without a restart", async () => {
     // sslrootcert is read at every new connection: a CA file that no longer holds the issuer
-    // makes every login fail verification, an outage for the operator to mend.
+    // makes every login fail verification; one that is not there (a renewal replacing it) fails
+    // every connection before it starts. Outages for the operator to mend, not crashes.
     const original = await readFile(certs.trustFile);
     const other = await makeTestCertificates({ privateCa: true, commonName: "unrelated" });
     try {
       await copyFile(other.trustFile, certs.trustFile);
-      await superuser.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [CERT_ROLE]);
-      const refused = await eventually("a refusal", async () => {
-        const res = await users();
-        return res.status === 200 ? undefined : res;
-      });
-      assert.deepEqual(refused, { status: 503, body: JSON.stringify({ message: "The database is unavailable. Try again later." }) });
-      assert.deepEqual(await sessionsOf(CERT_ROLE), []);
+      await outage("a refusal while the CA file names another CA");
+      await rm(certs.trustFile);
+      await outage("a refusal while the CA file is gone");
+      // The LISTEN connection's retries meet the missing file too, and go on (backoff ≤ 5 s).
+      const gone = `a TLS file of the database URL cannot be read: ${certs.trustFile}: no such file`;
+      await eventually("the LISTEN retry failing on the missing file", async () => (logLines(controlPlane, "listen connection failed").some((l) => l.err === gone) ? true : undefined), 15_000);
     } finally {
       await writeFile(certs.trustFile, original);
       await rm(other.dir, { recursive: true, force: true });
     }
     await eventually("the admin API again", async () => ((await users()).status === 200 ? true : undefined), 15_000);
+    // The LISTEN connection came back too (its retries survived the missing file).
+    await eventually("the LISTEN session again", async () => ((await sessionsOf(CERT_ROLE)).some((r) => r.query.startsWith("LISTEN")) ? true : undefined), 15_000);
     assert.equal(controlPlane.child.exitCode, null);
     assert.equal(logLines(controlPlane, "control plane listening").length, 1, "not restarted");
   });
@@ -175,7 +193,23 @@ describe("TLS settings that cannot work, refused at start-up in one line", () =>
       name: "no TLS asked of a server that accepts only TLS",
       url: () => certRoleUrl(""),
       want: () =>
-        `weir: the database server accepts only TLS connections: add sslmode=verify-full to the database URL (and sslrootcert=<file> for a private CA): no pg_hba.conf entry for host "127.0.0.1", user "${CERT_ROLE}", database "${CERT_ROLE}", no encryption\n`,
+        `weir: no pg_hba.conf line of the database server admits this connection without TLS: if the server takes TLS connections, add sslmode=verify-full to the database URL (and sslrootcert=<file> for a private CA): no pg_hba.conf entry for host "127.0.0.1", user "${CERT_ROLE}", database "${CERT_ROLE}", no encryption\n`,
+    },
+    {
+      name: "a client certificate from a CA the server does not trust",
+      url: () => certRoleUrl(`${verified()}&sslcert=${foreign.certFile}&sslkey=${foreign.keyFile}`),
+      want: () =>
+        "weir: the database server refused the client certificate (ERR_SSL_TLSV1_ALERT_UNKNOWN_CA): check sslcert and sslkey in the database URL (issued by a CA the server trusts, not expired): tlsv1 alert unknown ca\n",
+    },
+    {
+      name: "an sslkey of another certificate",
+      url: () => certRoleUrl(`${verified()}&sslcert=${clientCert}&sslkey=${strangerKey}`),
+      want: () => `weir: the database URL's sslcert ${clientCert} and sslkey ${strangerKey} cannot serve as a client certificate: key values mismatch\n`,
+    },
+    {
+      name: "an sslcert without its sslkey",
+      url: () => certRoleUrl(`${verified()}&sslcert=${clientCert}`),
+      want: () => "weir: the database URL gives sslcert and sslkey together or not at all: the client certificate and its private key\n",
     },
     {
       name: "no client certificate where the server asks for one",

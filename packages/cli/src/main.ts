@@ -5,6 +5,10 @@ import { redactKeys } from "@weir/controlplane/redact";
 import { isCliError } from "./cli-error.js";
 import { createProgram } from "./program.js";
 
+// Errors whose message says it all: what is wrong and how to mend it, the cause's words included.
+// (Above the top-level await below, which describes errors before later lines run.)
+const WHOLE_MESSAGE_ERRORS: ReadonlySet<string> = new Set(["DatabaseTlsError"]);
+
 try {
   await createProgram().parseAsync(process.argv);
 } catch (err) {
@@ -18,6 +22,9 @@ try {
 // Unexpected errors still get one line: the message and its causes, no stack.
 function describe(err: unknown): string {
   const parts: string[] = [];
-  for (let e: unknown = err; e instanceof Error && parts.length < 4; e = e.cause) parts.push(e.message);
+  for (let e: unknown = err; e instanceof Error && parts.length < 4; e = e.cause) {
+    parts.push(e.message);
+    if (WHOLE_MESSAGE_ERRORS.has(e.name)) break;
+  }
   return parts.join(": ") || String(err);
 }

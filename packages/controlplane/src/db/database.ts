@@ -3,7 +3,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Logger } from "pino";
-import { checkDatabaseTlsFiles, explicitSslModeLogged, withDatabaseTlsAdvice } from "./database-tls.js";
+import { checkDatabaseTlsFiles, explicitSslModeLogged, tlsFileUnreadable, withDatabaseTlsAdvice } from "./database-tls.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
 import { migrateToLatest } from "./migrate.js";
 import { backoffDelay } from "../backoff.js";
@@ -66,16 +66,19 @@ export interface PoolOptions {
  * The pg.Client to connect with: given `password`, one that asks it at every login. Not a
  * `password` option beside the connectionString, which pg lets the URL's (empty) password
  * override; nor the URL parsed once here, which would freeze what pg reads from it at every
- * connection (the files named by sslcert, sslkey and sslrootcert).
+ * connection (the files named by sslcert, sslkey and sslrootcert: one it cannot read then is a
+ * DatabaseTlsError, an outage, not an internal error).
  */
 export function databaseClient(password: PasswordSource | undefined): typeof pg.Client {
-  if (password === undefined) return pg.Client;
-  const source = password;
-  return class PasswordSourceClient extends pg.Client {
+  return class DatabaseClient extends pg.Client {
     constructor(config?: string | pg.ClientConfig) {
-      super(config);
+      try {
+        super(config);
+      } catch (err) {
+        throw tlsFileUnreadable(err) ?? err;
+      }
       // A function here is called at every login (pg's Client#_getPassword).
-      (this as unknown as { password: PasswordSource }).password = source;
+      if (password !== undefined) (this as unknown as { password: PasswordSource }).password = password;
     }
   };
 }

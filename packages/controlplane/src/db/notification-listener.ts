@@ -106,13 +106,21 @@ export class NotificationListener {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    // keepAlive: notice a silently dead connection (no FIN/RST) instead of waiting forever.
-    const client = new this.Client({
-      connectionString: this.options.url,
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 10_000,
-      connectionTimeoutMillis: DATABASE_CONNECT_TIMEOUT_MS,
-    });
+    let client: pg.Client;
+    try {
+      // keepAlive: notice a silently dead connection (no FIN/RST) instead of waiting forever.
+      client = new this.Client({
+        connectionString: this.options.url,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+        connectionTimeoutMillis: DATABASE_CONNECT_TIMEOUT_MS,
+      });
+    } catch (err) {
+      // pg reads the URL's TLS files (sslrootcert, sslcert, sslkey) here: one that cannot be read
+      // now (a renewal under way) is a failed attempt like any other, retried.
+      this.retryLater(err, false);
+      return;
+    }
     client.on("notification", (msg) => {
       if (msg.channel === this.options.channel && this.client === client) this.options.onNotification(msg.payload ?? "");
     });
@@ -168,6 +176,11 @@ export class NotificationListener {
     const wasConnected = this.isConnected;
     this.isConnected = false;
     client.end().catch(() => undefined);
+    this.retryLater(err, wasConnected);
+  }
+
+  /** Counts a failure, logs it and schedules the next attempt. */
+  private retryLater(err: unknown, wasConnected: boolean): void {
     if (this.closed) return;
     this.failures += 1;
     const base = backoffDelay(this.failures, this.options.initialBackoffMs ?? DEFAULT_INITIAL_BACKOFF_MS, this.options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS);
