@@ -151,3 +151,22 @@ describe("weir gateway and weir control-plane: --start-budget", () => {
     }
   }
 });
+
+describe("weir gateway and weir control-plane --embedded-gateway: the egress proxy from the environment", () => {
+  const proxy = (command: Command, env: Record<string, string>) => gatewaySettings(parse<GatewaySettingsFlags>(command, []), env).upstreamProxy;
+
+  it("reads HTTPS_PROXY, HTTP_PROXY and NO_PROXY (or their lower-case forms), as the gateway library takes them", () => {
+    for (const command of [gatewayCommand(), controlPlaneCommand()]) {
+      const settings = proxy(command, { https_proxy: "http://proxy.internal:3128", HTTP_PROXY: "proxy.internal:3128", NO_PROXY: ".internal" });
+      assert.deepEqual(settings, { httpsProxy: "http://proxy.internal:3128", httpProxy: "proxy.internal:3128", noProxy: ".internal" });
+      const resolved = resolveGatewayOptions({ ...REQUIRED, upstreamProxy: settings }).upstreamProxy;
+      assert.deepEqual([resolved?.httpsProxy?.href, resolved?.httpProxy?.href, resolved?.noProxy], ["http://proxy.internal:3128/", "http://proxy.internal:3128/", ".internal"]);
+      assert.equal(resolveGatewayOptions({ ...REQUIRED, upstreamProxy: proxy(command, {}) }).upstreamProxy, undefined, "none set: no proxy");
+    }
+  });
+
+  it("refuses a proxy that cannot work in one line naming the variable, never its credentials", () => {
+    refuses(() => proxy(gatewayCommand(), { HTTPS_PROXY: "socks5://u:secret@proxy:1080" }), "HTTPS_PROXY must be an http:// or https:// URL, not socks5://…");
+    refuses(() => proxy(gatewayCommand(), { http_proxy: "http://u:secret@proxy:3128/pac" }), "http_proxy must be the proxy's address alone (scheme, host, port), got http://***@proxy:3128/pac");
+  });
+});

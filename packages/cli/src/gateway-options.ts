@@ -2,7 +2,7 @@
 // timeouts — as flags with WEIR_* variables: `weir gateway` and `weir control-plane
 // --embedded-gateway` define and read them here, so they cannot drift apart.
 import { Option, type Command } from "commander";
-import { DEFAULT_GATEWAY_OPTIONS, MAX_START_BUDGET_MS, MAX_UPSTREAM_RETRIES, type GatewayOptionsInput } from "@weir/gateway";
+import { DEFAULT_GATEWAY_OPTIONS, MAX_START_BUDGET_MS, MAX_UPSTREAM_RETRIES, proxySettingsFromEnv, proxyUrl, type GatewayOptionsInput, type UpstreamProxySettings } from "@weir/gateway";
 import { formatDurationMs, parseDurationMsOrZero, parseDurationSeconds, parseDurationSecondsOrZero, parseTimerSeconds } from "./duration.js";
 import { CliError } from "./cli-error.js";
 import { httpUrl } from "./http-url.js";
@@ -51,7 +51,7 @@ export interface GatewaySettingsFlags extends ProviderKeyFlags {
 }
 
 /** The shared settings of GatewayOptionsInput (and of EmbeddedGatewayOptionsInput). */
-export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "sendActorHeaders" | "maxConcurrency" | "rateLimit" | "circuitBreaker" | "upstreamTimeoutMs" | "upstreamMaxRetries" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize" | "startBudgetMs">>;
+export type GatewaySettings = Required<Pick<GatewayOptionsInput, "openai" | "anthropic" | "allowByok" | "sendActorHeaders" | "maxConcurrency" | "rateLimit" | "circuitBreaker" | "upstreamTimeoutMs" | "upstreamMaxRetries" | "upstreamProxy" | "shutdownTimeoutMs" | "recordFlushTimeoutMs" | "recordQueueSize" | "startBudgetMs">>;
 
 export function addGatewaySettingsOptions(command: Command): Command {
   return command
@@ -110,7 +110,26 @@ function circuitBreakerIntervalSeconds(value: string): number {
   return seconds;
 }
 
-export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
+/**
+ * The egress proxy from HTTPS_PROXY, HTTP_PROXY and NO_PROXY (or their lower-case forms), as Go
+ * programs take it: checked here so that a wrong one is one line naming the variable.
+ */
+function upstreamProxyFromEnv(env: NodeJS.ProcessEnv): UpstreamProxySettings {
+  const settings = proxySettingsFromEnv(env);
+  const names = { httpProxy: env.HTTP_PROXY?.trim() ? "HTTP_PROXY" : "http_proxy", httpsProxy: env.HTTPS_PROXY?.trim() ? "HTTPS_PROXY" : "https_proxy" };
+  for (const key of ["httpProxy", "httpsProxy"] as const) {
+    const value = settings[key];
+    if (value === undefined) continue;
+    try {
+      proxyUrl(names[key], value);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+  }
+  return settings;
+}
+
+export function gatewaySettings(flags: GatewaySettingsFlags, env: NodeJS.ProcessEnv = process.env): GatewaySettings {
   const apiKeys = providerKeysFromFlags(flags);
   return {
     openai: { baseUrl: httpUrl("--openai-base-url", flags.openaiBaseUrl), apiKeys: apiKeys.openai },
@@ -128,6 +147,7 @@ export function gatewaySettings(flags: GatewaySettingsFlags): GatewaySettings {
     },
     upstreamTimeoutMs: parseTimerSeconds("--upstream-timeout", flags.upstreamTimeout) * 1000,
     upstreamMaxRetries: retries("--upstream-max-retries", flags.upstreamMaxRetries),
+    upstreamProxy: upstreamProxyFromEnv(env),
     shutdownTimeoutMs: parseTimerSeconds("--shutdown-timeout", flags.shutdownTimeout) * 1000,
     recordFlushTimeoutMs: parseTimerSeconds("--record-flush-timeout", flags.recordFlushTimeout) * 1000,
     recordQueueSize: positiveInteger("--record-queue-size", flags.recordQueueSize),

@@ -65,6 +65,7 @@ import type { ProviderName } from "./routes.js";
 import { certificateSummary, loadTlsFiles } from "./tls-files.js";
 import type { CertificateSummary, TlsCredentials } from "./tls-files.js";
 import { Upstream } from "./upstream.js";
+import { redactedProxyUrl } from "./upstream-proxy.js";
 
 /** Lifecycle states. */
 export type GatewayState = "new" | "starting" | "running" | "stopping" | "stopped";
@@ -175,7 +176,7 @@ export class Gateway {
       onEvent: (event) => this.metrics.poolEventsTotal.inc({ event }),
       inUse: (handler) => handler.inUse,
     });
-    this.upstream = new Upstream({ timeoutMs: options.upstreamTimeoutMs });
+    this.upstream = new Upstream({ timeoutMs: options.upstreamTimeoutMs, proxy: options.upstreamProxy });
     this.circuitBreakers = options.circuitBreaker.enabled ? observedCircuitBreakers(options, this.metrics) : undefined;
     const deps: ExchangeDeps = {
       options,
@@ -339,6 +340,7 @@ export class Gateway {
         anthropic_base_url: this.options.anthropic.baseUrl,
         openai_keys: this.options.openai.apiKeys.length,
         anthropic_keys: this.options.anthropic.apiKeys.length,
+        ...this.proxyFields(),
       },
       "gateway starting",
     );
@@ -363,6 +365,17 @@ export class Gateway {
       { url: this.address, tls: this.options.tls !== undefined, ready: this.front.ready, ...(tls === undefined ? {} : { tls_certificate: this.servedCertificate(tls.cert) }) },
       this.embedded ? "embedded gateway serving" : "gateway listening",
     );
+  }
+
+  /** The egress proxy, for the start-up line: addresses without credentials. */
+  private proxyFields(): Record<string, string> {
+    const proxy = this.options.upstreamProxy;
+    if (proxy === undefined) return {};
+    const fields: Record<string, string> = {};
+    if (proxy.httpsProxy !== undefined) fields.https_proxy = redactedProxyUrl(proxy.httpsProxy);
+    if (proxy.httpProxy !== undefined) fields.http_proxy = redactedProxyUrl(proxy.httpProxy);
+    if (proxy.noProxy !== "") fields.no_proxy = proxy.noProxy;
+    return fields;
   }
 
   /**

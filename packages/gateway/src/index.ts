@@ -10,7 +10,7 @@ export {
   MAX_START_BUDGET_MS,
   resolveGatewayOptions,
 } from "./options.js";
-export type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput, ProviderOptions } from "./options.js";
+export type { EmbeddedGatewayOptionsInput, GatewayOptions, GatewayOptionsInput, ProviderOptions, ResolvedUpstreamProxy } from "./options.js";
 export { TlsFilesError, describeTlsFilesError, isTlsFilesError, loadTlsFiles } from "./tls-files.js";
 export type { TlsFileNames, TlsFiles, TlsFilesProblem } from "./tls-files.js";
 export { systemClock, sleep } from "./clock.js";
@@ -19,6 +19,8 @@ export { Backoff, DEFAULT_BACKOFF, createBackoff } from "./backoff.js";
 export type { BackoffOptions } from "./backoff.js";
 export { MAX_RETRY_HINT_MS, MAX_UPSTREAM_RETRIES, UPSTREAM_RETRY_BACKOFF, isRetryableResponse, requestWithRetries, retryHintMs, retryReason } from "./upstream-retry.js";
 export type { RetryNote, RetryingRequest, UpstreamRetrySettings } from "./upstream-retry.js";
+export { UpstreamProxyError, noProxyMatcher, proxySettingsFromEnv, proxyUrl, redactedProxyUrl } from "./upstream-proxy.js";
+export type { UpstreamProxySettings } from "./upstream-proxy.js";
 export {
   ByokNotAllowedError,
   ClientDisconnectedError,

@@ -16,6 +16,7 @@ import type { AuthorizedUser } from "./control-plane-client.js";
 import type { FatalStartupError } from "./errors.js";
 import { DEFAULT_RECORD_QUEUE_OPTIONS } from "./record-queue.js";
 import type { TlsFiles } from "./tls-files.js";
+import { proxyUrl, type UpstreamProxySettings } from "./upstream-proxy.js";
 import { MAX_UPSTREAM_RETRIES } from "./upstream-retry.js";
 
 /** One upstream provider. */
@@ -73,6 +74,8 @@ export interface GatewayOptions {
    * >= 500) is sent again, with the SDKs' backoff (upstream-retry.ts). 0: never (the default).
    */
   readonly upstreamMaxRetries: number;
+  /** The egress proxy provider requests go through (upstream-proxy.ts); undefined: none. */
+  readonly upstreamProxy: ResolvedUpstreamProxy | undefined;
   /** How long shutdown() lets in-flight requests finish before aborting them. */
   readonly shutdownTimeoutMs: number;
   /** How long shutdown() waits for queued records to be delivered. */
@@ -172,6 +175,8 @@ export interface GatewayOptionsInput {
   readonly circuitBreaker?: Partial<CircuitBreakerSettings> & { readonly enabled?: boolean };
   readonly upstreamTimeoutMs?: number;
   readonly upstreamMaxRetries?: number;
+  /** An egress proxy for provider requests (`weir gateway` takes HTTPS_PROXY, HTTP_PROXY, NO_PROXY). */
+  readonly upstreamProxy?: UpstreamProxySettings;
   readonly shutdownTimeoutMs?: number;
   readonly recordFlushTimeoutMs?: number;
   readonly recordSpoolDir?: string;
@@ -316,6 +321,29 @@ function url(name: string, value: string): string {
   return value;
 }
 
+/** The proxy settings checked; undefined when no proxy is set. */
+export interface ResolvedUpstreamProxy {
+  readonly httpProxy: URL | undefined;
+  readonly httpsProxy: URL | undefined;
+  readonly noProxy: string;
+}
+
+function upstreamProxy(input: UpstreamProxySettings | undefined): ResolvedUpstreamProxy | undefined {
+  const given = (value: string | undefined) => (value === undefined || value.trim() === "" ? undefined : value);
+  const http = given(input?.httpProxy);
+  const https = given(input?.httpsProxy);
+  if (http === undefined && https === undefined) return undefined;
+  try {
+    return Object.freeze({
+      httpProxy: http === undefined ? undefined : proxyUrl("upstreamProxy.httpProxy", http),
+      httpsProxy: https === undefined ? undefined : proxyUrl("upstreamProxy.httpsProxy", https),
+      noProxy: input?.noProxy ?? "",
+    });
+  } catch (err) {
+    throw new InvalidGatewayOptionsError((err as Error).message);
+  }
+}
+
 function tlsFiles(input: TlsFiles | undefined): TlsFiles | undefined {
   if (input === undefined) return undefined;
   for (const name of ["certFile", "keyFile"] as const) {
@@ -382,6 +410,7 @@ export function resolveGatewayOptions(input: GatewayOptionsInput | EmbeddedGatew
     }),
     upstreamTimeoutMs: timer("upstreamTimeoutMs", input.upstreamTimeoutMs ?? d.upstreamTimeoutMs),
     upstreamMaxRetries: retries("upstreamMaxRetries", input.upstreamMaxRetries ?? d.upstreamMaxRetries),
+    upstreamProxy: upstreamProxy(input.upstreamProxy),
     shutdownTimeoutMs: timer("shutdownTimeoutMs", input.shutdownTimeoutMs ?? d.shutdownTimeoutMs),
     recordFlushTimeoutMs: timer("recordFlushTimeoutMs", input.recordFlushTimeoutMs ?? d.recordFlushTimeoutMs),
     recordSpoolDir: spoolDir(input.recordSpoolDir),

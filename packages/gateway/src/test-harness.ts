@@ -55,6 +55,15 @@ export interface HarnessOptions {
   readonly unimplemented?: readonly FakeRpcMethod[];
   /** Scripts the fake control plane before the gateway starts. */
   readonly beforeGatewayStart?: (cp: FakeControlPlane) => void;
+  /** The host name the gateway is told to reach the emulator by (default its address, 127.0.0.1). */
+  readonly upstreamHost?: string;
+}
+
+function upstreamUrl(url: string, host: string | undefined): string {
+  if (host === undefined) return url;
+  const named = new URL(url);
+  named.hostname = host;
+  return named.href.replace(/\/$/, "");
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -73,8 +82,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       controlPlaneUrl: cp.url,
       gatewayKey: GATEWAY_KEY,
       listen: { host: "127.0.0.1", port: 0 },
-      openai: { baseUrl: emulator.openaiBaseUrl, apiKey: OPENAI_KEY },
-      anthropic: { baseUrl: emulator.anthropicBaseUrl, apiKey: ANTHROPIC_KEY },
+      openai: { baseUrl: upstreamUrl(emulator.openaiBaseUrl, options.upstreamHost), apiKey: OPENAI_KEY },
+      anthropic: { baseUrl: upstreamUrl(emulator.anthropicBaseUrl, options.upstreamHost), apiKey: ANTHROPIC_KEY },
       logger,
       shutdownTimeoutMs: 5_000,
       recordFlushTimeoutMs: 5_000,

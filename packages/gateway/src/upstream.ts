@@ -3,10 +3,12 @@
 // `agent.request`: a response body is a plain chunk buffer here, not a Readable stream with an
 // async resource per response, which is most of what a proxy pays undici per request.
 
-import { Agent } from "undici";
+import { Agent, ProxyAgent } from "undici";
 import type { Dispatcher } from "undici";
 import type { AbortSource } from "./cancellation.js";
+import type { ResolvedUpstreamProxy } from "./options.js";
 import type { UpstreamTarget } from "./routes.js";
+import { noProxyMatcher } from "./upstream-proxy.js";
 
 /** Response headers as undici parses them: lower-case names, repeated ones as arrays. */
 export type IncomingHttpHeaders = Dispatcher.ResponseData["headers"];
@@ -16,6 +18,8 @@ export interface UpstreamOptions {
   readonly timeoutMs: number;
   /** Idle keep-alive connections are closed after this long. Default 30 s. */
   readonly keepAliveTimeoutMs?: number;
+  /** An egress proxy (upstream-proxy.ts); undefined: every provider is reached directly. */
+  readonly proxy?: ResolvedUpstreamProxy | undefined;
 }
 
 /** One upstream request. */
@@ -215,17 +219,56 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
   }
 }
 
+/** Where a provider's requests go through the egress proxy, and where directly. */
+class ProxyRoutes {
+  private readonly viaHttp: ProxyAgent | undefined;
+  private readonly viaHttps: ProxyAgent | undefined;
+  private readonly direct: (host: string, port: number) => boolean;
+  /** Per origin (a gateway calls a handful: its providers' base URLs): decided once. */
+  private readonly routes = new Map<string, Dispatcher>();
+
+  constructor(
+    private readonly agent: Agent,
+    proxy: ResolvedUpstreamProxy,
+    agentOptions: Agent.Options,
+  ) {
+    this.viaHttp = proxy.httpProxy === undefined ? undefined : new ProxyAgent({ ...agentOptions, uri: proxy.httpProxy.href });
+    this.viaHttps = proxy.httpsProxy === undefined ? undefined : new ProxyAgent({ ...agentOptions, uri: proxy.httpsProxy.href });
+    this.direct = noProxyMatcher(proxy.noProxy);
+  }
+
+  dispatcherFor(origin: string): Dispatcher {
+    let route = this.routes.get(origin);
+    if (route === undefined) {
+      const url = new URL(origin);
+      const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+      const proxy = url.protocol === "https:" ? this.viaHttps : this.viaHttp;
+      route = proxy === undefined || this.direct(url.hostname, port) ? this.agent : proxy;
+      this.routes.set(origin, route);
+    }
+    return route;
+  }
+
+  get proxies(): Dispatcher[] {
+    return [this.viaHttp, this.viaHttps].filter((p): p is ProxyAgent => p !== undefined);
+  }
+}
+
 export class Upstream {
   private readonly agent: Agent;
+  private readonly proxyRoutes: ProxyRoutes | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: UpstreamOptions) {
-    this.agent = new Agent({
+    const agentOptions: Agent.Options = {
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
       keepAliveMaxTimeout: 10 * 60_000,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
-    });
+    };
+    this.agent = new Agent(agentOptions);
+    // Tunnelled connections keep alive and time out as direct ones do.
+    this.proxyRoutes = options.proxy === undefined ? undefined : new ProxyRoutes(this.agent, options.proxy, agentOptions);
   }
 
   /**
@@ -240,7 +283,8 @@ export class Upstream {
       headers: request.headers,
       body: request.body ?? null,
     };
-    return new UpstreamExchange(request.cancellation).start((handler) => this.agent.dispatch(options, handler));
+    const dispatcher = this.proxyRoutes === undefined ? this.agent : this.proxyRoutes.dispatcherFor(target.origin);
+    return new UpstreamExchange(request.cancellation).start((handler) => dispatcher.dispatch(options, handler));
   }
 
   /** Closes every connection: gracefully, then forcibly after `graceMs`. */
@@ -250,14 +294,15 @@ export class Upstream {
   }
 
   private async closeOnce(graceMs: number): Promise<void> {
+    const dispatchers: Dispatcher[] = [this.agent, ...(this.proxyRoutes?.proxies ?? [])];
     let timer: ReturnType<typeof setTimeout> | undefined;
     const forced = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        this.agent.destroy().then(resolve, resolve);
+        Promise.all(dispatchers.map((d) => d.destroy())).then(() => resolve(), () => resolve());
       }, graceMs);
     });
     try {
-      await Promise.race([this.agent.close(), forced]);
+      await Promise.race([Promise.all(dispatchers.map((d) => d.close())), forced]);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }

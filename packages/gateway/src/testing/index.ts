@@ -17,3 +17,5 @@ export { gatewayErrorBody } from "./gateway-error-body.js";
 export { chatCompletion } from "./openai-answers.js";
 export type { ChatCompletionOptions } from "./openai-answers.js";
 export type { ErrorRoute } from "./gateway-error-body.js";
+export { ConnectProxy } from "./connect-proxy.js";
+export type { ConnectProxyOptions, ProxiedConnect } from "./connect-proxy.js";
