@@ -167,6 +167,6 @@ describe("weir gateway and weir control-plane --embedded-gateway: the egress pro
 
   it("refuses a proxy that cannot work in one line naming the variable, never its credentials", () => {
     refuses(() => proxy(gatewayCommand(), { HTTPS_PROXY: "socks5://u:secret@proxy:1080" }), "HTTPS_PROXY must be an http:// or https:// URL, not socks5://…");
-    refuses(() => proxy(gatewayCommand(), { http_proxy: "http://u:secret@proxy:3128/pac" }), "http_proxy must be the proxy's address alone (scheme, host, port), got http://***@proxy:3128/pac");
+    refuses(() => proxy(gatewayCommand(), { http_proxy: "http://u:secret@proxy:3128/pac" }), "http_proxy must be the proxy's address alone (scheme, host, port), without a path or query");
   });
 });

@@ -158,11 +158,12 @@ describe("RecordSpool", () => {
 
   // A write that fails part-way keeps what it wrote, whole, and says how much: the file-size
   // limit of a child process (ulimit -f, which binds root too; Node then gets EFBIG) lets the
-  // first file through and stops the second, which holds one large prompt.
+  // first file through and stops the second, which holds one large prompt. The child runs this
+  // checkout's source (through tsx), not a build.
   it("a write failing part-way keeps the files already written and says how many records they hold", async () => {
     const target = join(dir, "part-way");
     const script = [
-      `import { RecordSpool, SpoolWriteError, promptRecord } from ${JSON.stringify(join(import.meta.dirname, "..", "dist", "index.js"))};`,
+      `import { RecordSpool, SpoolWriteError, promptRecord } from ${JSON.stringify(join(import.meta.dirname, "index.ts"))};`,
       `const id = ${JSON.stringify(ID)};`,
       `const records = [1, 2, 3].map((n) => promptRecord(id, "m" + n, "short " + n, ${AT}));`,
       `records.push(promptRecord(id, "m4", "x".repeat(8192), ${AT}));`,
@@ -171,7 +172,7 @@ describe("RecordSpool", () => {
       "try { await spool.write(records); console.log(JSON.stringify({ wrote: true })); }",
       "catch (err) { console.log(JSON.stringify({ name: err.name, isClass: err instanceof SpoolWriteError, written: err.written, paths: err.paths, cause: err.cause?.code, message: err.message })); }",
     ].join("\n");
-    const { stdout } = await promisify(execFile)("bash", ["-c", 'ulimit -f 4 && exec "$0" --input-type=module -e "$1"', process.execPath, script]);
+    const { stdout } = await promisify(execFile)("bash", ["-c", 'ulimit -f 4 && exec "$0" --import tsx --input-type=module -e "$1"', process.execPath, script]);
     const outcome = JSON.parse(stdout);
     assert.deepEqual(
       { ...outcome, message: undefined },

@@ -9,7 +9,7 @@ describe("noProxyMatcher", () => {
   const cases: { noProxy: string | undefined; direct: [string, number][]; proxied: [string, number][] }[] = [
     {
       noProxy: undefined,
-      direct: [["localhost", 80], ["api.localhost", 80], ["127.0.0.1", 80], ["127.8.9.10", 443], ["[::1]", 443]],
+      direct: [["localhost", 80], ["api.localhost", 80], ["127.0.0.1", 80], ["127.8.9.10", 443], ["[::1]", 443], ["[::ffff:127.0.0.1]", 443]],
       proxied: [["api.openai.com", 443], ["10.0.0.1", 80], ["[::2]", 443], ["localhost.example", 80]],
     },
     {
@@ -23,6 +23,7 @@ describe("noProxyMatcher", () => {
       proxied: [["corp.example", 8443], ["llm.corp.example", 443], ["10.1.2.3", 443]],
     },
     { noProxy: "*", direct: [["api.openai.com", 443], ["10.0.0.1", 80]], proxied: [] },
+    { noProxy: "localhost, *", direct: [["api.openai.com", 443]], proxied: [] },
     // An address entry does not match a name, nor a name entry an address (nothing is resolved).
     { noProxy: "127.0.0.2,1.2.3.4", direct: [], proxied: [["one.two.three.four", 443], ["[::ffff:1.2.3.5]", 443]] },
     { noProxy: "[::ffff:1.2.3.4]", direct: [["[::ffff:1.2.3.4]", 443]], proxied: [["1.2.3.4", 443]] },
@@ -46,7 +47,7 @@ describe("proxyUrl and redactedProxyUrl", () => {
     assert.throws(() => proxyUrl("HTTPS_PROXY", "socks5://u:secret@proxy:1080"), (err: Error) => err instanceof UpstreamProxyError);
     assert.throws(() => proxyUrl("HTTPS_PROXY", "socks5://u:secret@proxy:1080"), { message: "HTTPS_PROXY must be an http:// or https:// URL, not socks5://…" });
     assert.throws(() => proxyUrl("HTTPS_PROXY", "http://u:secret@proxy:3128/x?token=secret"), {
-      message: "HTTPS_PROXY must be the proxy's address alone (scheme, host, port), got http://***@proxy:3128/x?…",
+      message: "HTTPS_PROXY must be the proxy's address alone (scheme, host, port), without a path or query",
     });
     assert.throws(() => proxyUrl("HTTP_PROXY", "http://:3128"), { message: "HTTP_PROXY is not a URL: give it as http://host:port" });
   });

@@ -52,7 +52,8 @@ export function proxyUrl(name: string, value: string): URL {
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new UpstreamProxyError(`${name} must be an http:// or https:// URL, not ${url.protocol}//…`);
   if (url.hostname === "") throw new UpstreamProxyError(`${name} names no host: give it as http://host:port`);
   if ((url.pathname !== "/" && url.pathname !== "") || url.search !== "" || url.hash !== "") {
-    throw new UpstreamProxyError(`${name} must be the proxy's address alone (scheme, host, port), got ${redactedProxyUrl(url)}${url.pathname}${url.search ? "?…" : ""}`);
+    // Not echoed: a password with a "/" in it would read as a port and a path.
+    throw new UpstreamProxyError(`${name} must be the proxy's address alone (scheme, host, port), without a path or query`);
   }
   return url;
 }
@@ -83,9 +84,10 @@ interface NoProxyEntry {
  * spaces.
  */
 export function noProxyMatcher(noProxy: string | undefined): (host: string, port: number) => boolean {
-  const text = (noProxy ?? "").trim();
-  if (text === "*") return () => true;
-  const entries = text.split(/[,\s]+/).filter((e) => e !== "").map(parseEntry).filter((e): e is NoProxyEntry => e !== undefined);
+  const raw = (noProxy ?? "").split(/[,\s]+/).filter((e) => e !== "");
+  // "*" among the entries, as in Go: everything is reached directly.
+  if (raw.includes("*")) return () => true;
+  const entries = raw.map(parseEntry).filter((e): e is NoProxyEntry => e !== undefined);
   return (host, port) => {
     const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
     if (isLoopback(bare)) return true;
@@ -131,7 +133,9 @@ function isLoopback(host: string): boolean {
   const bytes = addressBytes(host);
   if (bytes === undefined) return false;
   if (bytes.length === 4) return bytes[0] === 127;
-  return bytes.every((b, i) => b === (i === 15 ? 1 : 0));
+  // ::1, or an IPv4-mapped loopback address (::ffff:127.x.y.z).
+  const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  return (mapped && bytes[12] === 127) || bytes.every((b, i) => b === (i === 15 ? 1 : 0));
 }
 
 /** An IP address as bytes (4 or 16), or undefined for anything else. */

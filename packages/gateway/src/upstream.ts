@@ -219,6 +219,16 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
   }
 }
 
+/**
+ * A ProxyAgent for `url`. Its credentials go as Basic Proxy-Authorization, a user name alone too
+ * ("user:", as Go sends it; undici would send nothing without a password).
+ */
+function proxyAgent(url: URL, agentOptions: Agent.Options): ProxyAgent {
+  const token = url.username === "" ? undefined : `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`;
+  const address = `${url.protocol}//${url.host}`;
+  return new ProxyAgent({ ...agentOptions, uri: address, ...(token === undefined ? {} : { token }) });
+}
+
 /** Where a provider's requests go through the egress proxy, and where directly. */
 class ProxyRoutes {
   private readonly viaHttp: ProxyAgent | undefined;
@@ -232,8 +242,8 @@ class ProxyRoutes {
     proxy: ResolvedUpstreamProxy,
     agentOptions: Agent.Options,
   ) {
-    this.viaHttp = proxy.httpProxy === undefined ? undefined : new ProxyAgent({ ...agentOptions, uri: proxy.httpProxy.href });
-    this.viaHttps = proxy.httpsProxy === undefined ? undefined : new ProxyAgent({ ...agentOptions, uri: proxy.httpsProxy.href });
+    this.viaHttp = proxy.httpProxy === undefined ? undefined : proxyAgent(proxy.httpProxy, agentOptions);
+    this.viaHttps = proxy.httpsProxy === undefined ? undefined : proxyAgent(proxy.httpsProxy, agentOptions);
     this.direct = noProxyMatcher(proxy.noProxy);
   }
 
