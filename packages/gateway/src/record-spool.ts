@@ -156,6 +156,8 @@ export class RecordSpool {
         for (const path of paths) await unlink(path).catch(() => undefined);
         throw err;
       }
+      // The files already renamed are whole; their names must survive a crash too.
+      if (paths.length > 0) await this.syncDirectory().catch(() => undefined);
       throw new SpoolWriteError(next, paths, { cause: err });
     }
     return paths;
