@@ -186,7 +186,10 @@ describe("record spool", () => {
       return false;
     }, 5_000, "a checkpoint");
     assert.deepEqual(kinds, ["interception", "prompt_usage", "token_usage", "interception_ended"], "what a crash now would lose, in order");
-    const [line] = logged(h, "records are waiting on the control plane; checkpointing them to the record spool until they are delivered");
+    // The line follows the file (written once the checkpoint is on disk): wait for it too.
+    const waiting = "records are waiting on the control plane; checkpointing them to the record spool until they are delivered";
+    await eventually(() => logged(h, waiting).length > 0, 5_000, "the checkpoint logged");
+    const [line] = logged(h, waiting);
     assert.equal(line?.records, 4);
     assert.equal(line?.level, 40);
     assert.ok(line?.waited_ms >= 200);
