@@ -169,8 +169,8 @@ describe("RecordSpool", () => {
       `records.push(promptRecord(id, "m4", "x".repeat(8192), ${AT}));`,
       `const spool = new RecordSpool(${JSON.stringify(target)}, Date.now, 1024);`,
       "await spool.prepare();",
-      "try { await spool.write(records); console.log(JSON.stringify({ wrote: true })); }",
-      "catch (err) { console.log(JSON.stringify({ name: err.name, isClass: err instanceof SpoolWriteError, written: err.written, paths: err.paths, cause: err.cause?.code, message: err.message })); }",
+      "try { await spool.write(records); process.stdout.write(JSON.stringify({ wrote: true })); }",
+      "catch (err) { process.stdout.write(JSON.stringify({ name: err.name, isClass: err instanceof SpoolWriteError, written: err.written, paths: err.paths, cause: err.cause?.code, message: err.message })); }",
     ].join("\n");
     const { stdout } = await promisify(execFile)("bash", ["-c", 'ulimit -f 4 && exec "$0" --import tsx --input-type=module -e "$1"', process.execPath, script]);
     const outcome = JSON.parse(stdout);
