@@ -2,7 +2,7 @@
 // timeouts — as flags with WEIR_* variables: `weir gateway` and `weir control-plane
 // --embedded-gateway` define and read them here, so they cannot drift apart.
 import { Option, type Command } from "commander";
-import { DEFAULT_GATEWAY_OPTIONS, MAX_START_BUDGET_MS, MAX_UPSTREAM_RETRIES, proxySettingsFromEnv, proxyUrl, type GatewayOptionsInput, type UpstreamProxySettings } from "@weir/gateway";
+import { DEFAULT_GATEWAY_OPTIONS, MAX_START_BUDGET_MS, MAX_UPSTREAM_RETRIES, proxySettingsFromEnv, UpstreamProxyError, type GatewayOptionsInput, type UpstreamProxySettings } from "@weir/gateway";
 import { formatDurationMs, parseDurationMsOrZero, parseDurationSeconds, parseDurationSecondsOrZero, parseTimerSeconds } from "./duration.js";
 import { CliError } from "./cli-error.js";
 import { httpUrl } from "./http-url.js";
@@ -112,21 +112,15 @@ function circuitBreakerIntervalSeconds(value: string): number {
 
 /**
  * The egress proxy from HTTPS_PROXY, HTTP_PROXY and NO_PROXY (or their lower-case forms), as Go
- * programs take it: checked here so that a wrong one is one line naming the variable.
+ * programs take it: a wrong one is one line naming the variable.
  */
 function upstreamProxyFromEnv(env: NodeJS.ProcessEnv): UpstreamProxySettings {
-  const settings = proxySettingsFromEnv(env);
-  const names = { httpProxy: env.HTTP_PROXY?.trim() ? "HTTP_PROXY" : "http_proxy", httpsProxy: env.HTTPS_PROXY?.trim() ? "HTTPS_PROXY" : "https_proxy" };
-  for (const key of ["httpProxy", "httpsProxy"] as const) {
-    const value = settings[key];
-    if (value === undefined) continue;
-    try {
-      proxyUrl(names[key], value);
-    } catch (err) {
-      throw new CliError((err as Error).message);
-    }
+  try {
+    return proxySettingsFromEnv(env);
+  } catch (err) {
+    if (err instanceof UpstreamProxyError) throw new CliError(err.message);
+    throw err;
   }
-  return settings;
 }
 
 export function gatewaySettings(flags: GatewaySettingsFlags, env: NodeJS.ProcessEnv = process.env): GatewaySettings {

@@ -66,4 +66,8 @@ describe("proxySettingsFromEnv", () => {
     });
     assert.deepEqual(proxySettingsFromEnv({}), { httpProxy: undefined, httpsProxy: undefined, noProxy: undefined });
   });
+  it("refuses a proxy URL that cannot work, naming the variable it was read from", () => {
+    assert.throws(() => proxySettingsFromEnv({ https_proxy: "socks5://proxy:1080" }), { name: "UpstreamProxyError", message: "https_proxy must be an http:// or https:// URL, not socks5://…" });
+    assert.throws(() => proxySettingsFromEnv({ HTTP_PROXY: "ftp://proxy", http_proxy: "http://proxy:3128" }), { message: "HTTP_PROXY must be an http:// or https:// URL, not ftp://…" });
+  });
 });

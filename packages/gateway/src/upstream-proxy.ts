@@ -30,11 +30,20 @@ export class UpstreamProxyError extends Error {
 
 /**
  * The settings from environment variables, each name in upper case first, then lower case (as Go
- * reads them); empty values count as unset.
+ * reads them); empty values count as unset. A proxy URL that cannot work is an
+ * UpstreamProxyError naming the variable it came from.
  */
 export function proxySettingsFromEnv(env: NodeJS.ProcessEnv): UpstreamProxySettings {
-  const first = (...names: string[]) => names.map((n) => env[n]).find((v) => v !== undefined && v.trim() !== "");
-  return { httpProxy: first("HTTP_PROXY", "http_proxy"), httpsProxy: first("HTTPS_PROXY", "https_proxy"), noProxy: first("NO_PROXY", "no_proxy") };
+  const first = (...names: string[]) => {
+    const name = names.find((n) => env[n] !== undefined && env[n]!.trim() !== "");
+    return name === undefined ? undefined : { name, value: env[name]! };
+  };
+  const proxy = (...names: string[]) => {
+    const found = first(...names);
+    if (found !== undefined) proxyUrl(found.name, found.value);
+    return found?.value;
+  };
+  return { httpProxy: proxy("HTTP_PROXY", "http_proxy"), httpsProxy: proxy("HTTPS_PROXY", "https_proxy"), noProxy: first("NO_PROXY", "no_proxy")?.value };
 }
 
 /**
