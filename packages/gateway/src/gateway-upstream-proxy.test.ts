@@ -110,8 +110,26 @@ describe("egress proxy", () => {
     assert.match(gone.logs.join("\n"), /upstream connection failed: connect ECONNREFUSED/);
   });
 
+  it("gives up on a proxy that never answers the CONNECT after the tunnel timeout, as a connection failure that is retried", async () => {
+    const p = new ConnectProxy({ hosts: { [UPSTREAM_HOST]: "127.0.0.1" }, answers: false });
+    await p.start();
+    open.push({ close: () => p.stop() });
+    const h = await harness({ upstreamHost: UPSTREAM_HOST, gateway: { upstreamMaxRetries: 1, upstreamProxy: { httpProxy: p.url, tunnelTimeoutMs: 300 } } });
+    const res = await chat(h);
+    assert.equal(res.status, 502);
+    assert.equal((res.json as { error: { message: string } }).error.message, "upstream connection failed");
+    const target = `${UPSTREAM_HOST}:${h.emulator.port}`;
+    // Retried once, as a connection that could not be made in time is.
+    assert.deepEqual(p.unanswered, [target, target]);
+    assert.equal(h.emulator.requests.length, 0);
+    const why = `upstream connection failed: the egress proxy ${p.url} did not answer the CONNECT for ${target} within 0.3 s`;
+    await waitForEnded(h, 1);
+    assert.deepEqual([h.cp.ended[0]?.errorType, h.cp.ended[0]?.errorMessage], ["upstream_disconnected", why]);
+    assert.ok(h.logs.join("\n").includes(why), h.logs.join("\n"));
+  });
+
   it("refuses proxy settings that cannot work, naming the option and never the credentials", () => {
-    const refused = (upstreamProxy: { httpProxy?: string; httpsProxy?: string }) => {
+    const refused = (upstreamProxy: { httpProxy?: string; httpsProxy?: string; tunnelTimeoutMs?: number }) => {
       try {
         new Gateway({ controlPlaneUrl: "http://127.0.0.1:1", gatewayKey: "k", upstreamProxy });
       } catch (err) {
@@ -124,5 +142,6 @@ describe("egress proxy", () => {
     assert.equal(refused({ httpProxy: "http://user:secret@proxy.internal:3128/path" }), "upstreamProxy.httpProxy must be the proxy's address alone (scheme, host, port), without a path or query");
     assert.equal(refused({ httpProxy: "http://" }), "upstreamProxy.httpProxy is not a URL: give it as http://host:port");
     assert.equal(refused({ httpProxy: "proxy.internal:3128", httpsProxy: " " }), "accepted", "a bare host:port is http://; an empty value is none");
+    assert.equal(refused({ httpProxy: "proxy.internal:3128", tunnelTimeoutMs: 0 }), "upstreamProxy.tunnelTimeoutMs must be above 0 and at most 2147483647 ms, got 0");
   });
 });

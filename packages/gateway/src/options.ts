@@ -16,7 +16,7 @@ import type { AuthorizedUser } from "./control-plane-client.js";
 import type { FatalStartupError } from "./errors.js";
 import { DEFAULT_RECORD_QUEUE_OPTIONS } from "./record-queue.js";
 import type { TlsFiles } from "./tls-files.js";
-import { proxyUrl, type UpstreamProxySettings } from "./upstream-proxy.js";
+import { DEFAULT_TUNNEL_TIMEOUT_MS, proxyUrl, type UpstreamProxySettings } from "./upstream-proxy.js";
 import { MAX_UPSTREAM_RETRIES } from "./upstream-retry.js";
 
 /** One upstream provider. */
@@ -326,6 +326,7 @@ export interface ResolvedUpstreamProxy {
   readonly httpProxy: URL | undefined;
   readonly httpsProxy: URL | undefined;
   readonly noProxy: string;
+  readonly tunnelTimeoutMs: number;
 }
 
 function upstreamProxy(input: UpstreamProxySettings | undefined): ResolvedUpstreamProxy | undefined {
@@ -338,6 +339,7 @@ function upstreamProxy(input: UpstreamProxySettings | undefined): ResolvedUpstre
       httpProxy: http === undefined ? undefined : proxyUrl("upstreamProxy.httpProxy", http),
       httpsProxy: https === undefined ? undefined : proxyUrl("upstreamProxy.httpsProxy", https),
       noProxy: input?.noProxy ?? "",
+      tunnelTimeoutMs: timer("upstreamProxy.tunnelTimeoutMs", input?.tunnelTimeoutMs ?? DEFAULT_TUNNEL_TIMEOUT_MS),
     });
   } catch (err) {
     throw new InvalidGatewayOptionsError((err as Error).message);

@@ -21,7 +21,12 @@ export interface UpstreamProxySettings {
   readonly httpsProxy?: string | undefined;
   /** Hosts reached directly (NO_PROXY): see noProxyMatcher. */
   readonly noProxy?: string | undefined;
+  /** How long the proxy may take to answer a CONNECT; default DEFAULT_TUNNEL_TIMEOUT_MS. */
+  readonly tunnelTimeoutMs?: number | undefined;
 }
+
+/** The wait for a tunnel when none is set: Go's net/http gives a CONNECT one minute. */
+export const DEFAULT_TUNNEL_TIMEOUT_MS = 60_000;
 
 /** A proxy setting that cannot be used; the message names it (and never its credentials). */
 export class UpstreamProxyError extends Error {

@@ -3,12 +3,12 @@
 // `agent.request`: a response body is a plain chunk buffer here, not a Readable stream with an
 // async resource per response, which is most of what a proxy pays undici per request.
 
-import { Agent, ProxyAgent } from "undici";
+import { Agent, Client, ProxyAgent, errors } from "undici";
 import type { Dispatcher } from "undici";
 import type { AbortSource } from "./cancellation.js";
 import type { ResolvedUpstreamProxy } from "./options.js";
 import type { UpstreamTarget } from "./routes.js";
-import { noProxyMatcher } from "./upstream-proxy.js";
+import { noProxyMatcher, redactedProxyUrl } from "./upstream-proxy.js";
 
 /** Response headers as undici parses them: lower-case names, repeated ones as arrays. */
 export type IncomingHttpHeaders = Dispatcher.ResponseData["headers"];
@@ -219,14 +219,50 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
   }
 }
 
+type TunnelRequest = Omit<Dispatcher.ConnectOptions, "origin">;
+
+/**
+ * The client that asks a proxy for tunnels. Without a bound, a proxy that takes the connection
+ * and never answers the CONNECT would hold each request for undici's 300 s headers timeout; here
+ * the wait is `timeoutMs`, and running out is a connection failure (UND_ERR_CONNECT_TIMEOUT: retried
+ * as one, reported as one), named for the proxy, not a silence of the provider's.
+ */
+class TunnelClient extends Client {
+  constructor(
+    url: URL,
+    options: Client.Options,
+    /** The proxy for messages: redactedProxyUrl. */
+    private readonly proxyName: string,
+    private readonly timeoutMs: number,
+  ) {
+    super(url, { ...options, headersTimeout: timeoutMs });
+  }
+
+  override connect(options: TunnelRequest): Promise<Dispatcher.ConnectData>;
+  override connect(options: TunnelRequest, callback: (err: Error | null, data: Dispatcher.ConnectData) => void): void;
+  override connect(options: TunnelRequest, callback?: (err: Error | null, data: Dispatcher.ConnectData) => void): Promise<Dispatcher.ConnectData> | void {
+    // ProxyAgent asks without a callback; the callback form is left as undici has it.
+    if (callback !== undefined) return super.connect(options, callback);
+    return super.connect(options).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code !== "UND_ERR_HEADERS_TIMEOUT") throw err;
+      throw new errors.ConnectTimeoutError(`the egress proxy ${this.proxyName} did not answer the CONNECT for ${options.path} within ${this.timeoutMs / 1000} s`);
+    });
+  }
+}
+
 /**
  * A ProxyAgent for `url`. Its credentials go as Basic Proxy-Authorization, a user name alone too
  * ("user:", as Go sends it; undici would send nothing without a password).
  */
-function proxyAgent(url: URL, agentOptions: Agent.Options): ProxyAgent {
+function proxyAgent(url: URL, agentOptions: Agent.Options, tunnelTimeoutMs: number): ProxyAgent {
   const token = url.username === "" ? undefined : `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`;
   const address = `${url.protocol}//${url.host}`;
-  return new ProxyAgent({ ...agentOptions, uri: address, ...(token === undefined ? {} : { token }) });
+  return new ProxyAgent({
+    ...agentOptions,
+    uri: address,
+    ...(token === undefined ? {} : { token }),
+    clientFactory: (origin, options) => new TunnelClient(new URL(origin), options, redactedProxyUrl(url), tunnelTimeoutMs),
+  });
 }
 
 /** Where a provider's requests go through the egress proxy, and where directly. */
@@ -242,8 +278,8 @@ class ProxyRoutes {
     proxy: ResolvedUpstreamProxy,
     agentOptions: Agent.Options,
   ) {
-    this.viaHttp = proxy.httpProxy === undefined ? undefined : proxyAgent(proxy.httpProxy, agentOptions);
-    this.viaHttps = proxy.httpsProxy === undefined ? undefined : proxyAgent(proxy.httpsProxy, agentOptions);
+    this.viaHttp = proxy.httpProxy === undefined ? undefined : proxyAgent(proxy.httpProxy, agentOptions, proxy.tunnelTimeoutMs);
+    this.viaHttps = proxy.httpsProxy === undefined ? undefined : proxyAgent(proxy.httpsProxy, agentOptions, proxy.tunnelTimeoutMs);
     this.direct = noProxyMatcher(proxy.noProxy);
   }
 

@@ -2,7 +2,8 @@
 // corporate proxy does — checks Proxy-Authorization when given credentials, resolves the
 // requested host through its own table (the gateway then need not resolve provider names
 // itself, as in a network whose only way out is the proxy), opens the tunnel and copies bytes
-// both ways. Anything but CONNECT gets 405. Every CONNECT is remembered.
+// both ways. Anything but CONNECT gets 405. Every CONNECT is remembered. It can also be made
+// to hang: take CONNECTs and never answer.
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { connect, type Socket } from "node:net";
 
@@ -11,6 +12,8 @@ export interface ConnectProxyOptions {
   readonly credentials?: string;
   /** Host names the proxy resolves itself, to addresses (others are connected to as given). */
   readonly hosts?: Readonly<Record<string, string>>;
+  /** false: takes each CONNECT and never answers it, as a proxy stuck on its own way out does. */
+  readonly answers?: boolean;
 }
 
 export interface ProxiedConnect {
@@ -23,6 +26,8 @@ export interface ProxiedConnect {
 
 export class ConnectProxy {
   readonly connects: ProxiedConnect[] = [];
+  /** The targets of CONNECTs left unanswered (answers: false). */
+  readonly unanswered: string[] = [];
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
 
@@ -54,6 +59,10 @@ export class ConnectProxy {
     client.on("error", () => client.destroy());
     const target = req.url ?? "";
     const proxyAuthorization = req.headers["proxy-authorization"];
+    if (this.options.answers === false) {
+      this.unanswered.push(target);
+      return;
+    }
     const refuse = (status: number, text: string, extra = ""): void => {
       this.connects.push({ target, proxyAuthorization, status });
       client.end(`HTTP/1.1 ${status} ${text}\r\n${extra}Content-Length: 0\r\n\r\n`);
