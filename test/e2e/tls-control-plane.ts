@@ -34,7 +34,7 @@ const ecKey = (days: number) => ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve
 /** PEM files in a temporary directory of their own. */
 export interface TestCertificates {
   readonly dir: string;
-  /** The server's certificate, for IP 127.0.0.1, and its key. */
+  /** The server's certificate (for IP 127.0.0.1 unless made for other names), and its key. */
   readonly certFile: string;
   readonly keyFile: string;
   /** The certificate a client must trust: the private CA's, or the self-signed one. */
@@ -45,13 +45,16 @@ export interface TestCertificates {
   readonly encryptedKeyFile: string;
 }
 
-/** `days`: how long the server's certificate is valid (default 1). */
-export async function makeTestCertificates(options: { privateCa: boolean; commonName: string; days?: number }): Promise<TestCertificates> {
+/**
+ * `days`: how long the server's certificate is valid (default 1); `altNames`: whom it is for
+ * (default "IP:127.0.0.1"; openssl's subjectAltName syntax).
+ */
+export async function makeTestCertificates(options: { privateCa: boolean; commonName: string; days?: number; altNames?: string }): Promise<TestCertificates> {
   const dir = await mkdtemp(join(tmpdir(), "weir-tls-"));
   const certFile = join(dir, "cert.pem");
   const keyFile = join(dir, "key.pem");
   const otherKeyFile = join(dir, "other-key.pem");
-  const leaf = ["-subj", `/CN=${options.commonName}`, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile];
+  const leaf = ["-subj", `/CN=${options.commonName}`, "-addext", `subjectAltName=${options.altNames ?? "IP:127.0.0.1"}`, "-keyout", keyFile, "-out", certFile];
   let trustFile = certFile;
   if (options.privateCa) {
     trustFile = join(dir, "ca.pem");

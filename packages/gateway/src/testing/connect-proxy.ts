@@ -4,7 +4,8 @@
 // itself, as in a network whose only way out is the proxy), opens the tunnel and copies bytes
 // both ways. Anything but CONNECT gets 405. Every CONNECT is remembered. It can also be made
 // to hang: take CONNECTs and never answer.
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import { connect, type Socket } from "node:net";
 
 export interface ConnectProxyOptions {
@@ -12,6 +13,8 @@ export interface ConnectProxyOptions {
   readonly credentials?: string;
   /** Host names the proxy resolves itself, to addresses (others are connected to as given). */
   readonly hosts?: Readonly<Record<string, string>>;
+  /** A certificate and key (PEM): the proxy is an https:// one, its clients talk TLS to it. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** false: takes each CONNECT and never answers it, as a proxy stuck on its own way out does. */
   readonly answers?: boolean;
 }
@@ -32,11 +35,12 @@ export class ConnectProxy {
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly options: ConnectProxyOptions = {}) {
-    this.server = createServer((_req, res) => res.writeHead(405).end());
+    const refuseOthers = (_req: IncomingMessage, res: ServerResponse) => res.writeHead(405).end();
+    this.server = options.tls === undefined ? createServer(refuseOthers) : createTlsServer(options.tls, refuseOthers);
     this.server.on("connect", (req: IncomingMessage, client: Socket, head: Buffer) => this.tunnel(req, client, head));
   }
 
-  /** Listens on a free loopback port; resolves with its http:// URL (credentials not included). */
+  /** Listens on a free loopback port; resolves with its URL (credentials not included). */
   async start(): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
     return this.url;
@@ -45,7 +49,7 @@ export class ConnectProxy {
   get url(): string {
     const address = this.server.address();
     if (address === null || typeof address === "string") throw new Error("not listening");
-    return `http://127.0.0.1:${address.port}`;
+    return `${this.options.tls === undefined ? "http" : "https"}://127.0.0.1:${address.port}`;
   }
 
   async stop(): Promise<void> {
