@@ -1,20 +1,18 @@
 // /api/v2/users/{id}/keys: issue, list and delete a user's API keys. The full key appears only
 // in the 201 answer; lists never carry the key or its hash. The last usable key of the active
-// owners cannot be deleted (409): without it no one could use the admin API again.
-import { activeOwnerHasUsableApiKey, deleteApiKey, listApiKeysByUser } from "../db/repositories/api-keys-repository.js";
+// owners cannot be deleted (409, owner-access.ts): without it no one could use the admin API again.
+import { deleteApiKey, listApiKeysByUser } from "../db/repositories/api-keys-repository.js";
 import { insertAuditLog } from "../db/repositories/audit-repository.js";
 import { lockActiveOwnerIds } from "../db/repositories/users-repository.js";
 import { isApiKeyId } from "../keys/api-key.js";
-import { ConflictError, InvalidRequestError, ResourceNotFoundError } from "./errors.js";
+import { InvalidRequestError, ResourceNotFoundError } from "./errors.js";
 import { apiKeyAuditDiff, issueApiKey } from "./issue-api-key.js";
+import { refuseLosingLastOwnerKey } from "./owner-access.js";
 import { json, noContent } from "./reply.js";
 import { toApiKeyResponse, toCreatedApiKeyResponse } from "./responses.js";
 import { uuidParam, type AdminRoute, type RouteDeps } from "./route-context.js";
 import { INVALID_USER_ID, isActiveOwner, mutablePathUser, pathUser } from "./users-routes.js";
 import { FieldChecks, requireJsonObject } from "./validation.js";
-
-export const LAST_OWNER_KEY = "Cannot delete the last usable API key of the active owners.";
-export const LAST_OWNER_KEY_DETAIL = "Create another API key for an active owner first.";
 
 /** 100 years: beyond any sensible lifetime, and far inside what timestamptz can hold. */
 export const MAX_API_KEY_LIFETIME_SECONDS = 100 * 365 * 24 * 60 * 60;
@@ -75,12 +73,8 @@ export function apiKeyRoutes(deps: RouteDeps): AdminRoute[] {
             const user = await mutablePathUser(trx, ctx);
             const deleted = await deleteApiKey(trx, user.id, keyId);
             if (deleted === undefined) throw new ResourceNotFoundError("API key not found.");
-            // Keys are the only way into the admin API: the last usable one of the active owners
-            // stays (the throw rolls the deletion back). Expired keys may always go.
-            const usable = deleted.expires_at === null || deleted.expires_at.getTime() > now.getTime();
-            if (isActiveOwner(user) && usable && !(await activeOwnerHasUsableApiKey(trx, now))) {
-              throw new ConflictError(LAST_OWNER_KEY, { detail: LAST_OWNER_KEY_DETAIL });
-            }
+            // Keys are the only way into the admin API (the throw rolls the deletion back).
+            if (isActiveOwner(user)) await refuseLosingLastOwnerKey(trx, deleted, now);
             await insertAuditLog(trx, {
               userId: ctx.actor.userId,
               action: "delete",

@@ -1,7 +1,8 @@
-// The active owners always keep one usable API key: deleting the last unexpired one is refused
-// (409), also when two deletions race; expired keys and other users' keys go as before. When
-// the owners' keys expire anyway, recoverOwnerKey (database access, like bootstrap) issues one,
-// and only then.
+// The active owners always keep one usable API key — one still valid an hour from now: deleting
+// the last such key is refused (409), also when two deletions race, and so is taking its holder
+// out of the active owners while the other owners hold none; expired keys, keys about to expire
+// and other users' keys go as before. When the owners' keys expire anyway, recoverOwnerKey
+// (database access, like bootstrap) issues one, and only then.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -17,7 +18,11 @@ const keysOf = (userId: string) => `/api/v2/users/${userId}/keys`;
 const idOf = (key: string) => key.split("-")[0]!;
 const LAST_KEY = {
   message: "Cannot delete the last usable API key of the active owners.",
-  detail: "Create another API key for an active owner first.",
+  detail: "Create another API key for an active owner first, valid for at least an hour.",
+};
+const LAST_HOLDER = {
+  message: "Cannot demote, suspend or delete the only active owner with a usable API key.",
+  detail: "Create an API key for another active owner first, valid for at least an hour.",
 };
 
 before(async () => {
@@ -132,6 +137,61 @@ describe("deleting the last usable key of the active owners", () => {
   });
 });
 
+describe("keys about to expire", () => {
+  it("do not count as the owners' way in: the last lasting key stays, the short-lived one may go", async () => {
+    // Valid for half an hour: once the other key is gone and it expires, no owner has a key.
+    const shortLived = await issueKey(h.owner.id, { name: "half-an-hour", lifetime_seconds: 1800 });
+    const res = await api("DELETE", `${keysOf(h.owner.id)}/${idOf(ownerKey)}`);
+    assert.equal(res.status, 409);
+    assert.deepEqual(res.json, LAST_KEY);
+    assert.equal((await api("DELETE", `${keysOf(h.owner.id)}/${idOf(shortLived)}`)).status, 204);
+    // Valid for just over an hour: it counts, and the other key may go.
+    const lasting = await issueKey(h.owner.id, { name: "an-hour-and-more", lifetime_seconds: 3660 });
+    assert.equal((await api("DELETE", `${keysOf(h.owner.id)}/${idOf(ownerKey)}`)).status, 204);
+    ownerKey = lasting;
+    ownerKey = await issueKey(h.owner.id, { name: "after-short-keys" });
+    assert.equal((await api("DELETE", `${keysOf(h.owner.id)}/${idOf(lasting)}`)).status, 204);
+  });
+});
+
+describe("taking the only owner with a usable key out of the active owners", () => {
+  it("is refused (409) while the other active owners hold no lasting key, and allowed once one does", async () => {
+    const keyless = (await api("POST", "/api/v2/users", { body: { username: "keyless-owner", role: "owner" } })).json;
+    const refused = async () => {
+      for (const [method, body] of [
+        ["PATCH", { status: "suspended" }],
+        ["PATCH", { role: "member" }],
+        ["DELETE", undefined],
+      ] as const) {
+        const res = await api(method, `/api/v2/users/${h.owner.id}`, body === undefined ? {} : { body });
+        assert.equal(res.status, 409, `${method} ${JSON.stringify(body)}: ${res.text}`);
+        assert.deepEqual(res.json, LAST_HOLDER);
+      }
+      const owner = (await api("GET", `/api/v2/users/${h.owner.id}`)).json;
+      assert.deepEqual([owner.role, owner.status], ["owner", "active"]);
+      assert.equal(await adminStatus(ownerKey), 200);
+    };
+    await refused();
+    // A key about to expire does not count.
+    const shortLived = await issueKey(keyless.id, { name: "half-an-hour", lifetime_seconds: 1800 });
+    await refused();
+    assert.equal((await api("DELETE", `${keysOf(keyless.id)}/${idOf(shortLived)}`)).status, 204);
+
+    // With a lasting key of its own, the other owner keeps the way in: the first may be suspended.
+    const keylessKey = await issueKey(keyless.id, { name: "lasting" });
+    const firstOwnersKey = ownerKey;
+    assert.equal((await api("PATCH", `/api/v2/users/${h.owner.id}`, { body: { status: "suspended" } })).status, 200);
+    assert.equal(await adminStatus(firstOwnersKey), 401);
+    ownerKey = keylessKey;
+    assert.equal((await api("PATCH", `/api/v2/users/${h.owner.id}`, { body: { status: "active" } })).status, 200);
+    assert.equal(await adminStatus(firstOwnersKey), 200);
+    ownerKey = firstOwnersKey;
+    // The first owner holds a lasting key again: the other's key, and the other owner, may go.
+    assert.equal((await api("DELETE", `${keysOf(keyless.id)}/${idOf(keylessKey)}`)).status, 204);
+    assert.equal((await api("DELETE", `/api/v2/users/${keyless.id}`)).status, 204);
+  });
+});
+
 describe("recoverOwnerKey", () => {
   it("refuses while an active owner has a usable key", async () => {
     await assert.rejects(
@@ -142,9 +202,9 @@ describe("recoverOwnerKey", () => {
 
   it("issues a working, audited key for an active owner once every owner key has expired", async () => {
     // The only usable key gets a replacement that expires, then the replacement expires.
-    const expiring = await issueKey(h.owner.id, { name: "expiring", lifetime_seconds: 60 });
+    const expiring = await issueKey(h.owner.id, { name: "expiring", lifetime_seconds: 7200 });
     assert.equal((await api("DELETE", `${keysOf(h.owner.id)}/${idOf(ownerKey)}`)).status, 204);
-    now = new Date(now.getTime() + 61_000);
+    now = new Date(now.getTime() + 7_201_000);
     assert.equal(await adminStatus(expiring), 401);
 
     const refusals = [

@@ -15,6 +15,7 @@ import {
 import type { Database, UserRow, UserStatus } from "../db/schema.js";
 import { ForbiddenError, InvalidRequestError, ResourceNotFoundError } from "./errors.js";
 import { createUser, parseNewUser, USER_ROLES, userAuditDiff } from "./new-user.js";
+import { refuseLosingLastKeyHolder } from "./owner-access.js";
 import { json, noContent } from "./reply.js";
 import { toUserResponse } from "./responses.js";
 import { uuidParam, type AdminRoute, type RouteContext, type RouteDeps } from "./route-context.js";
@@ -107,10 +108,12 @@ export function userRoutes(deps: RouteDeps): AdminRoute[] {
             if (after.role !== before.role) diff.role = { old: before.role, new: after.role };
             if (after.status !== before.status) diff.status = { old: before.status, new: after.status };
             if (Object.keys(diff).length === 0) return before;
-            if (isActiveOwner(before) && !isActiveOwner(after) && activeOwners.length <= 1) {
-              throw new InvalidRequestError(LAST_OWNER, { detail: "Make another user an active owner first." });
+            const now = deps.clock();
+            if (isActiveOwner(before) && !isActiveOwner(after)) {
+              if (activeOwners.length <= 1) throw new InvalidRequestError(LAST_OWNER, { detail: "Make another user an active owner first." });
+              await refuseLosingLastKeyHolder(trx, before.id, now);
             }
-            const updated = await updateUser(trx, before.id, { role: after.role, status: after.status }, deps.clock());
+            const updated = await updateUser(trx, before.id, { role: after.role, status: after.status }, now);
             await insertAuditLog(trx, {
               userId: ctx.actor.userId,
               action: "write",
@@ -137,10 +140,12 @@ export function userRoutes(deps: RouteDeps): AdminRoute[] {
           await db.transaction().execute(async (trx) => {
             const activeOwners = await lockActiveOwnerIds(trx);
             const user = await mutablePathUser(trx, ctx);
-            if (isActiveOwner(user) && activeOwners.length <= 1) {
-              throw new InvalidRequestError(LAST_OWNER, { detail: "Make another user an active owner first." });
+            const now = deps.clock();
+            if (isActiveOwner(user)) {
+              if (activeOwners.length <= 1) throw new InvalidRequestError(LAST_OWNER, { detail: "Make another user an active owner first." });
+              await refuseLosingLastKeyHolder(trx, user.id, now);
             }
-            const deleted = await softDeleteUser(trx, user.id, deps.clock());
+            const deleted = await softDeleteUser(trx, user.id, now);
             if (deleted === undefined) throw new ResourceNotFoundError(USER_NOT_FOUND);
             await insertAuditLog(trx, {
               userId: ctx.actor.userId,

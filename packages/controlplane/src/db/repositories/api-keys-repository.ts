@@ -57,12 +57,12 @@ export async function deleteApiKey(db: Kysely<Database>, userId: string, id: str
 }
 
 /**
- * Whether any active, non-system owner has an API key that is unexpired at `now`. Callers that
- * act on the answer hold the active owners' row locks (lockActiveOwnerIds) first, so concurrent
- * changes that take the same locks cannot change it before they commit.
+ * Whether any active, non-system owner (but `exceptUserId`) has an API key that is unexpired at
+ * `at`. Callers that act on the answer hold the active owners' row locks (lockActiveOwnerIds)
+ * first, so concurrent changes that take the same locks cannot change it before they commit.
  */
-export async function activeOwnerHasUsableApiKey(db: Kysely<Database>, now: Date): Promise<boolean> {
-  const row = await db
+export async function activeOwnerHasUsableApiKey(db: Kysely<Database>, at: Date, options: { exceptUserId?: string } = {}): Promise<boolean> {
+  let query = db
     .selectFrom("api_keys as k")
     .innerJoin("users as u", "u.id", "k.user_id")
     .select("k.id")
@@ -70,8 +70,8 @@ export async function activeOwnerHasUsableApiKey(db: Kysely<Database>, now: Date
     .where("u.status", "=", "active")
     .where("u.is_system", "=", false)
     .where("u.deleted", "=", false)
-    .where((eb) => eb.or([eb("k.expires_at", "is", null), eb("k.expires_at", ">", now)]))
-    .limit(1)
-    .executeTakeFirst();
+    .where((eb) => eb.or([eb("k.expires_at", "is", null), eb("k.expires_at", ">", at)]));
+  if (options.exceptUserId !== undefined) query = query.where("u.id", "!=", options.exceptUserId);
+  const row = await query.limit(1).executeTakeFirst();
   return row !== undefined;
 }
