@@ -123,7 +123,26 @@ describe("weir start", () => {
     await third.proc.exited;
     await eventually("the orphaned gateway to stop", async () => ((await fetch(`${gatewayUrl}/healthz`).then(() => true, () => false)) ? undefined : true), 15_000);
     // And the next start recovers the data directory the killed run left behind.
-    await stop((await start(dir)).proc);
+    const fourth = await start(dir);
+    // The owner rotates the key `weir start` kept (a new one, then the old one deleted): the next
+    // start issues itself another rather than fail on a 401, and keeps the demo user's key.
+    const admin = (token: string, method: string, path: string, body?: unknown) =>
+      fetch(`${readEnvFile(envFile).WEIR_CONTROL_PLANE_URL}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const keptToken = env.WEIR_ADMIN_TOKEN!;
+    const owner = ((await (await admin(keptToken, "GET", "/api/v2/users")).json()) as { id: string; username: string }[]).find((u) => u.username === "admin")!;
+    const rotated = ((await (await admin(keptToken, "POST", `/api/v2/users/${owner.id}/keys`, { name: "rotated" })).json()) as { key: string }).key;
+    assert.equal((await admin(rotated, "DELETE", `/api/v2/users/${owner.id}/keys/${keptToken.split("-")[0]}`)).status, 204);
+    await stop(fourth.proc);
+    const fifth = await start(dir);
+    assert.ok(fifth.banner.includes(`The owner API key kept in ${join(dir, ".weir", "state.json")} was refused (deleted or expired): issued admin a new one (WEIR_ADMIN_TOKEN below).`), fifth.banner);
+    const reissued = readEnvFile(envFile);
+    assert.notEqual(reissued.WEIR_ADMIN_TOKEN, keptToken);
+    assert.equal((await admin(reissued.WEIR_ADMIN_TOKEN!, "GET", "/api/v2/users")).status, 200);
+    assert.equal(reissued.WEIR_API_KEY, env.WEIR_API_KEY);
+    const keys = (await (await admin(rotated, "GET", `/api/v2/users/${owner.id}/keys`)).json()) as { name: string }[];
+    assert.deepEqual(keys.map((k) => k.name).sort(), ["rotated", "weir-start"]);
+    assert.ok(!(await readFile(join(dir, ".weir", "weir.log"), "utf8")).includes(reissued.WEIR_ADMIN_TOKEN!.split("-")[1]!), "the new key's secret was logged");
+    await stop(fifth.proc);
   });
 
   it("stops on Ctrl-C while its embedded PostgreSQL starts, exit 0, leaving nothing running", async () => {

@@ -10,6 +10,16 @@ export interface AdminClientOptions {
   readonly token: string;
 }
 
+/** The admin API answered with an error status; the message is the CLI's line for it. */
+export class AdminApiError extends CliError {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export class AdminClient {
   constructor(private readonly options: AdminClientOptions) {}
 
@@ -29,7 +39,7 @@ export class AdminClient {
     }
     const text = await res.text();
     // The path may hold a full key pasted where an id belongs: main.ts masks every error line.
-    if (!res.ok) throw new CliError(`${method} ${path}: ${res.status} ${describeError(text)}`);
+    if (!res.ok) throw new AdminApiError(res.status, `${method} ${path}: ${res.status} ${describeError(text)}`);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 

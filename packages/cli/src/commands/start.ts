@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import type { LlmEmulator } from "@weir/llm-emulator";
-import { AdminClient } from "../admin-client.js";
+import { AdminApiError, AdminClient } from "../admin-client.js";
 import { CliError } from "../cli-error.js";
 import { parseListen } from "../listen-address.js";
 import { listenCliError } from "../listen-error.js";
@@ -120,6 +120,21 @@ function upstreamLine(provider: string, envVar: string, real: boolean): string {
   return real ? `the real ${provider} API (its key is given)` : `LLM EMULATOR: canned answers, not a real model (set ${envVar} for the real API)`;
 }
 
+/** The owner `weir start` creates on the first start, and whose key it keeps. */
+const START_OWNER = "admin";
+
+/** Whether the admin API still takes the owner key kept in state.json. */
+async function ownerTokenAccepted(controlPlaneUrl: string, token: string): Promise<boolean> {
+  try {
+    await new AdminClient({ url: controlPlaneUrl, token }).get("/api/v2/users");
+    return true;
+  } catch (err) {
+    // 401: deleted or expired; 403: its user is no longer an active owner.
+    if (err instanceof AdminApiError && (err.status === 401 || err.status === 403)) return false;
+    throw err;
+  }
+}
+
 async function ensureIdentities(admin: AdminClient, state: StartState): Promise<Required<StartState>> {
   const users = await admin.get<User[]>("/api/v2/users");
   let demo = users.find((u) => u.username === "demo");
@@ -145,7 +160,7 @@ async function ensureIdentities(admin: AdminClient, state: StartState): Promise<
 async function runStart(flags: StartFlags): Promise<void> {
   const retentionMs = recordRetentionMs(flags.recordRetention);
   // Loaded here, not at the top: every other command starts without the daemons' code.
-  const { bootstrapOwner, createControlPlane, openDatabase } = await import("@weir/controlplane");
+  const { bootstrapOwner, createControlPlane, isOwnerKeyRecoveryRefusedError, openDatabase, recoverOwnerKey } = await import("@weir/controlplane");
   const { createLlmEmulator } = await import("@weir/llm-emulator");
   const dir = resolve(flags.dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -178,7 +193,7 @@ async function runStart(flags: StartFlags): Promise<void> {
     checkpoint();
     if (!state.ownerToken) {
       try {
-        state.ownerToken = (await bootstrapOwner(database.db, { username: "admin" })).key;
+        state.ownerToken = (await bootstrapOwner(database.db, { username: START_OWNER })).key;
       } catch (err) {
         throw new CliError(`cannot create the owner (${(err as Error).message}); ${dir}/state.json is missing — remove ${dir} to start fresh`);
       }
@@ -196,6 +211,18 @@ async function runStart(flags: StartFlags): Promise<void> {
       throw listenCliError("--control-plane-listen", err) ?? err;
     });
     checkpoint();
+    if (!(await ownerTokenAccepted(controlPlane.url, state.ownerToken))) {
+      // Deleted or expired since the last start (a rotation): whoever runs `weir start` owns its
+      // database, so a new key grants nothing the data directory did not.
+      const recovered = await recoverOwnerKey(database.db, { user: START_OWNER, keyName: "weir-start", onlyWhileLockedOut: false }).catch((err: unknown) => {
+        throw isOwnerKeyRecoveryRefusedError(err) ? new CliError(`the owner API key kept in ${statePath} was refused, and no new one can be issued: ${err.message}`) : err;
+      });
+      state.ownerToken = recovered.apiKey.key;
+      writeState(statePath, state);
+      // SECURITY: the new key by id only.
+      logger.warn({ api_key_id: recovered.apiKey.id, user: START_OWNER }, "the owner API key kept in state.json was refused (deleted or expired); issued a new one");
+      process.stdout.write(`The owner API key kept in ${statePath} was refused (deleted or expired): issued ${START_OWNER} a new one (WEIR_ADMIN_TOKEN below).\n`);
+    }
     const ids = await ensureIdentities(new AdminClient({ url: controlPlane.url, token: state.ownerToken }), state);
     writeState(statePath, ids);
 

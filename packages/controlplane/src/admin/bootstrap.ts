@@ -94,6 +94,11 @@ export interface RecoverOwnerKeyOptions {
   readonly keyName?: string | undefined;
   /** Decides which keys are expired and stamps the new one (default: the wall clock). */
   readonly clock?: () => Date;
+  /**
+   * false: issue the key even while owners have usable ones. Only for `weir start`, which owns
+   * its embedded database and whose kept key was deleted or has expired. Default true.
+   */
+  readonly onlyWhileLockedOut?: boolean;
   /** Tests only. */
   readonly generateApiKey?: () => GeneratedApiKey;
 }
@@ -107,7 +112,7 @@ export interface RecoveredOwnerKey {
 /**
  * Issues a non-expiring API key for an active owner, audited with no acting user, but only while
  * no active owner has a usable (unexpired) API key, i.e. while the admin API cannot be used at
- * all; otherwise throws OwnerKeyRecoveryRefusedError. Takes the bootstrap lock and the active
+ * all (unless onlyWhileLockedOut is false); otherwise throws OwnerKeyRecoveryRefusedError. Takes the bootstrap lock and the active
  * owners' row locks, so it cannot race a bootstrap, another recovery, or an admin change.
  */
 export async function recoverOwnerKey(db: Kysely<Database>, options: RecoverOwnerKeyOptions): Promise<RecoveredOwnerKey> {
@@ -120,7 +125,7 @@ export async function recoverOwnerKey(db: Kysely<Database>, options: RecoverOwne
     if (row.is_system || !isActiveOwner(row)) {
       throw new OwnerKeyRecoveryRefusedError(`${row.username} is not an active owner; recovery issues keys for active owners only`);
     }
-    if (await activeOwnerHasUsableApiKey(trx, now)) {
+    if (options.onlyWhileLockedOut !== false && (await activeOwnerHasUsableApiKey(trx, now))) {
       throw new OwnerKeyRecoveryRefusedError("an active owner still has a usable API key; create keys through the admin API with it");
     }
     const issued = await issueApiKey(
