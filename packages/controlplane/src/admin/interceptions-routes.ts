@@ -31,7 +31,8 @@ export const MAX_PAGE_SIZE = 100;
  * included, for seconds. A page cut short says so the usual way: a next_cursor.
  */
 export const PAGE_CONTENT_BUDGET_BYTES = 8 * 1024 * 1024;
-const MAX_FILTER_LENGTH = 256;
+/** The longest name a gateway records (MAX_RECORDED_NAME_BYTES, 4 KiB): each can be filtered by. */
+const MAX_FILTER_LENGTH = 4096;
 
 const QUERY_PARAMETERS = ["initiator", "provider", "model", "client", "started_after", "started_before", "limit", "after"] as const;
 

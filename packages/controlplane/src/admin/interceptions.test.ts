@@ -274,7 +274,8 @@ describe("bad parameters", () => {
     { query: "after=garbage!", field: "after", detail: "Must be a next_cursor returned by this endpoint." },
     { query: `after=${cursorOf({ started_at: "2026-01-01T00:00:00Z", id: "nope" })}`, field: "after", detail: "Must be a next_cursor returned by this endpoint." },
     { query: `after=${cursorOf({ started_at: "noon", id: randomUUID() })}`, field: "after", detail: "Must be a next_cursor returned by this endpoint." },
-    { query: "provider=", field: "provider", detail: "Must be 1 to 256 characters." },
+    { query: "provider=", field: "provider", detail: "Must be 1 to 4096 characters." },
+    { query: `model=${"m".repeat(4097)}`, field: "model", detail: "Must be 1 to 4096 characters." },
     { query: "provider=a&provider=b", field: "provider", detail: "Must be given at most once." },
     { query: "initator=typo", field: "initator", detail: "Unknown query parameter." },
     // RFC 3339 that PostgreSQL's timestamptz refuses: no year 0000, offsets only to ±15:59.
@@ -344,4 +345,22 @@ describe("one by id", () => {
       assert.deepEqual(res.json, c.json);
     });
   }
+});
+
+describe("a model name as long as a gateway records one", () => {
+  it("is a filter that finds it (4 KiB, the gateway's cut)", async () => {
+    const id = randomUUID();
+    const model = "m".repeat(4096);
+    await h.t.db
+      .insertInto("aibridge_interceptions")
+      .values({ id, initiator_id: initiatorA, api_key_id: "abcdefghij", provider: "openai", provider_name: "openai", model, metadata: "{}", started_at: new Date(), client: "", credential_kind: "centralized", credential_hint: "" })
+      .execute();
+    try {
+      const res = await h.call("GET", `${LIST}?model=${model}`);
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(res.json.interceptions.map((i: { id: string }) => i.id), [id]);
+    } finally {
+      await h.t.db.deleteFrom("aibridge_interceptions").where("id", "=", id).execute();
+    }
+  });
 });
