@@ -32,9 +32,9 @@ after(async () => {
   await t?.drop();
 });
 
-async function get(url: string, init?: RequestInit): Promise<{ status: number; type: string; body: string }> {
+async function get(url: string, init?: RequestInit): Promise<{ status: number; type: string; body: string; allow: string | null }> {
   const res = await fetch(url, init);
-  return { status: res.status, type: res.headers.get("content-type") ?? "", body: await res.text() };
+  return { status: res.status, type: res.headers.get("content-type") ?? "", body: await res.text(), allow: res.headers.get("allow") };
 }
 
 describe("options", () => {
@@ -98,6 +98,7 @@ describe("a running control plane (h2c + HTTP/1.1 on one port)", () => {
       const got = await get(cp.url + c.path, { method: c.method ?? "GET" });
       assert.equal(got.type, "application/json; charset=utf-8");
       assert.deepEqual({ status: got.status, body: JSON.parse(got.body) }, c.want);
+      assert.equal(got.allow, c.want.status === 405 ? "GET, HEAD" : null);
     });
   }
 

@@ -17,6 +17,23 @@ after(() => h.close());
 
 const auth = (): Record<string, string> => ({ authorization: `Bearer ${h.user.key}` });
 
+describe("health, readiness and metrics", () => {
+  it("answer GET and HEAD without a credential, and any other method with 405, never an RPC", async () => {
+    const rpcs = h.cp.rpcCount;
+    for (const path of ["/healthz", "/readyz", "/metrics"]) {
+      const got = await send(`${h.gateway.url}${path}`);
+      assert.equal(got.status, 200, path);
+      const head = await send(`${h.gateway.url}${path}`, { method: "HEAD" });
+      assert.deepEqual([head.status, head.text, head.headers.get("content-type")], [200, "", got.headers.get("content-type")], path);
+      for (const method of ["POST", "DELETE", "PUT"]) {
+        const res = await send(`${h.gateway.url}${path}`, { method, body: method === "DELETE" ? undefined : {} });
+        assert.deepEqual([res.status, res.text, res.headers.get("allow")], [405, "method not allowed\n", "GET, HEAD"], `${method} ${path}`);
+      }
+    }
+    assert.equal(h.cp.rpcCount, rpcs);
+  });
+});
+
 describe("unsupported routes", () => {
   const cases = [
     { method: "POST", path: "/openai/v1/embeddings" },

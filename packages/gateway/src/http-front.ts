@@ -90,26 +90,8 @@ export class HttpFront {
     const method = req.method ?? "GET";
     const target = req.url ?? "/";
     const { path } = splitTarget(target);
-    if (path === HEALTH_PATH) {
-      this.text(res, 200, "ok\n");
-      return;
-    }
-    if (path === READY_PATH) {
-      const ready = this.ready;
-      this.text(res, ready ? 200 : 503, ready ? "ready\n" : "not ready: control plane not connected\n");
-      return;
-    }
-    if (path === METRICS_PATH && method === "GET") {
-      this.o.metrics.registry.metrics().then(
-        (body) => {
-          res.writeHead(200, { "content-type": this.o.metrics.registry.contentType });
-          res.end(body);
-        },
-        (err: unknown) => {
-          this.o.logger.error({ err }, "render metrics");
-          sendGatewayError(res, toHttpError(err));
-        },
-      );
+    if (path === HEALTH_PATH || path === READY_PATH || path === METRICS_PATH) {
+      this.serveOperations(res, method, path);
       return;
     }
     if (this.draining) {
@@ -315,9 +297,39 @@ export class HttpFront {
     sendGatewayError(res, http, {}, providerOfPath(path));
   }
 
-  private text(res: ServerResponse, status: number, body: string): void {
-    res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": String(Buffer.byteLength(body)) });
+  private text(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": String(Buffer.byteLength(body)), ...headers });
     res.end(body);
+  }
+
+  /**
+   * /healthz, /readyz and /metrics: GET, or HEAD (Node then sends the head alone), at any time,
+   * draining included; no credential, no limits. Another method is a 405, not a health answer.
+   */
+  private serveOperations(res: ServerResponse, method: string, path: string): void {
+    if (method !== "GET" && method !== "HEAD") {
+      this.text(res, 405, "method not allowed\n", { allow: "GET, HEAD" });
+      return;
+    }
+    if (path === HEALTH_PATH) {
+      this.text(res, 200, "ok\n");
+      return;
+    }
+    if (path === READY_PATH) {
+      const ready = this.ready;
+      this.text(res, ready ? 200 : 503, ready ? "ready\n" : "not ready: control plane not connected\n");
+      return;
+    }
+    this.o.metrics.registry.metrics().then(
+      (body) => {
+        res.writeHead(200, { "content-type": this.o.metrics.registry.contentType });
+        res.end(body);
+      },
+      (err: unknown) => {
+        this.o.logger.error({ err }, "render metrics");
+        sendGatewayError(res, toHttpError(err));
+      },
+    );
   }
 
   private notifyIdle(): void {

@@ -123,9 +123,9 @@ describe("routing", () => {
     { name: "trailing slash", method: "GET", path: "/api/v2/users/", want: 404, body: { message: "Route not found." } },
     { name: "outside /api/v2/", method: "GET", path: "/healthz", want: 404, body: { message: "Route not found." } },
     { name: "bad percent-encoding", method: "GET", path: "/api/v2/users/%E0%A4%A", want: 404, body: { message: "Route not found." } },
-    { name: "PUT on the keys collection", method: "PUT", path: "/api/v2/ai-gateway/keys", want: 405, allow: "GET, POST", body: { message: "Method not allowed." } },
+    { name: "PUT on the keys collection", method: "PUT", path: "/api/v2/ai-gateway/keys", want: 405, allow: "GET, HEAD, POST", body: { message: "Method not allowed." } },
     { name: "GET on one key", method: "GET", path: `/api/v2/ai-gateway/keys/${randomUUID()}`, want: 405, allow: "DELETE", body: { message: "Method not allowed." } },
-    { name: "POST on one user", method: "POST", path: `/api/v2/users/${randomUUID()}`, want: 405, allow: "DELETE, GET, PATCH", body: { message: "Method not allowed." } },
+    { name: "POST on one user", method: "POST", path: `/api/v2/users/${randomUUID()}`, want: 405, allow: "DELETE, GET, HEAD, PATCH", body: { message: "Method not allowed." } },
     { name: "query strings do not affect routing", method: "GET", path: "/api/v2/ai-gateway/keys?x=1", want: 200 },
   ];
   for (const c of cases) {

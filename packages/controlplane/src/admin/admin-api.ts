@@ -86,7 +86,8 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
       if (match.kind === "not_found") throw new RouteNotFoundError();
       if (match.kind === "method_not_allowed") {
         state.route = match.pattern;
-        throw new MethodNotAllowedError(match.allow);
+        // Wherever GET is served, HEAD is too.
+        throw new MethodNotAllowedError(match.allow.includes("GET") ? [...match.allow, "HEAD"].sort() : match.allow);
       }
       state.route = match.route.pattern;
       failureMessage = match.route.handler.failureMessage;

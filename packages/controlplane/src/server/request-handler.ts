@@ -46,14 +46,14 @@ interface MinimalResponse {
 }
 
 /** Writes a complete response. */
-export function sendText(res: HttpResponse, status: number, contentType: string, body: string, headOnly = false): void {
+export function sendText(res: HttpResponse, status: number, contentType: string, body: string, headOnly = false, headers: Record<string, string> = {}): void {
   const r = res as unknown as MinimalResponse;
-  r.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body), "cache-control": "no-store" });
+  r.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body), "cache-control": "no-store", ...headers });
   r.end(headOnly ? undefined : body);
 }
 
-export function sendJson(res: HttpResponse, status: number, body: unknown, headOnly = false): void {
-  sendText(res, status, "application/json; charset=utf-8", JSON.stringify(body), headOnly);
+export function sendJson(res: HttpResponse, status: number, body: unknown, headOnly = false, headers: Record<string, string> = {}): void {
+  sendText(res, status, "application/json; charset=utf-8", JSON.stringify(body), headOnly, headers);
 }
 
 /** The 404 for any path nobody serves. */
@@ -76,7 +76,7 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
 
   const probe = (req: HttpRequest, res: HttpResponse, serve: (headOnly: boolean) => Promise<void> | void): void => {
     if (req.method !== "GET" && req.method !== "HEAD") {
-      sendJson(res, 405, { message: "Method not allowed." });
+      sendJson(res, 405, { message: "Method not allowed." }, false, { allow: "GET, HEAD" });
       return;
     }
     Promise.resolve(serve(req.method === "HEAD")).catch((err: unknown) => {
