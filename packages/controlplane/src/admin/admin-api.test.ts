@@ -200,6 +200,26 @@ describe("request log", () => {
   });
 });
 
+describe("refused keys in the log", () => {
+  it("name the key's id and why, never its secret", async () => {
+    const [memberId, memberSecret] = h.member.key.split("-") as [string, string];
+    const cases: [string, string, Record<string, string>][] = [
+      ["a wrong secret", `${memberId}-${"x".repeat(22)}`, { reason: "invalid_key", api_key_id: memberId }],
+      ["an unknown key", `zzzzzzzzzz-${memberSecret}`, { reason: "unknown_key", api_key_id: "zzzzzzzzzz" }],
+      ["something else", "not-a-key", { reason: "invalid_key" }],
+    ];
+    for (const [name, token, want] of cases) {
+      const before = h.logs.length;
+      assert.equal((await h.call("GET", "/api/v2/users", { token })).status, 401, name);
+      const line = h.logs.slice(before).join("").split("\n").find((l) => l.includes('"admin request not authenticated"'));
+      assert.ok(line !== undefined, name);
+      const logged = JSON.parse(line) as Record<string, unknown>;
+      assert.deepEqual({ reason: logged.reason, api_key_id: logged.api_key_id }, { api_key_id: undefined, ...want }, name);
+      assert.ok(!line.includes(memberSecret), `${name}: the secret was logged`);
+    }
+  });
+});
+
 describe("HEAD", () => {
   // RFC 9110 §9.3.2: HEAD is GET without the body, wherever GET is served.
   const paths = () => ["/api/v2/users", `/api/v2/users/${h.member.id}`, `/api/v2/users/${h.member.id}/keys`, "/api/v2/ai-gateway/keys", "/api/v2/ai-gateway/interceptions"];

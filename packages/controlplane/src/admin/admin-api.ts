@@ -108,7 +108,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
         const held = outageLog.take((reply.body as ErrorBody).message);
         if (held !== undefined) state.logger.warn({ err: oneLineError(err), answer: (reply.body as ErrorBody).message, held_back: held }, "admin request failed");
       } else if (reply.status >= 500) state.logger.error({ err: describeError(err) }, "admin request failed");
-      else if (isUnauthenticatedError(err)) state.logger.info({ reason: err.reason }, "admin request not authenticated");
+      else if (isUnauthenticatedError(err)) state.logger.info({ reason: err.reason, ...(err.apiKeyId === undefined ? {} : { api_key_id: err.apiKeyId }) }, "admin request not authenticated");
       return reply;
     }
   }

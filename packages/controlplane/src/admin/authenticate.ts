@@ -4,6 +4,7 @@
 import type { Kysely } from "kysely";
 import { isApiKeyRefusedError, verifyApiKey, type VerifiedApiKey } from "../auth/verify-api-key.js";
 import type { Database } from "../db/schema.js";
+import { parseApiKey } from "../keys/api-key.js";
 import { ForbiddenError, UnauthenticatedError } from "./errors.js";
 
 export const SESSION_TOKEN_HEADER = "weir-session-token";
@@ -37,7 +38,8 @@ export async function authenticateOwner(
   try {
     verified = await verifyApiKey(db, { key }, now);
   } catch (err) {
-    if (isApiKeyRefusedError(err)) throw new UnauthenticatedError(err.reason);
+    // The id says which key a client still presents (a deleted or expired one, say).
+    if (isApiKeyRefusedError(err)) throw new UnauthenticatedError(err.reason, parseApiKey(key)?.id);
     throw err;
   }
   if (verified.role !== "owner") throw new ForbiddenError();

@@ -39,6 +39,8 @@ export class UnauthenticatedError extends Error {
   constructor(
     /** Why, for the log: "missing" or an ApiKeyFailureReason. */
     readonly reason: string,
+    /** The refused key's id, when it was shaped like a key (never its secret). */
+    readonly apiKeyId?: string,
   ) {
     super(UNAUTHENTICATED_MESSAGE);
   }
