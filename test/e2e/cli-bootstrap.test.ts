@@ -1,6 +1,7 @@
 // `weir users create --bootstrap` on a fresh database, as an operator runs it: it creates the first
 // owner, and refuses an explicit --role other than owner (it used to create an owner anyway, while
-// the command line asked for a member) before touching the database.
+// the command line asked for a member) before touching the database, and a bad username or
+// e-mail address with the field and the reason, as the admin API answers them.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createTestDatabase, type TestDatabase } from "@weir/controlplane/testing";
@@ -35,6 +36,14 @@ describe("weir users create --bootstrap", () => {
     const dataDir = runWeir(["users", "create", "y", "--data-dir", "/nonexistent/pg"], { WEIR_DIR: "/nonexistent" });
     assert.deepEqual(await dataDir.exited, { code: 1, signal: null });
     assert.equal(dataDir.output(), "weir: --data-dir is only used with --bootstrap\n");
+    assert.deepEqual(await users(), []);
+  });
+
+  it("says which field is wrong and why, as the admin API does, and creates no one", async () => {
+    assert.deepEqual(await weir(["x", "--email", "bad", "--bootstrap"]), { code: 1, out: "weir: Validation failed — email: Must be an email address.\n" });
+    const badName = await weir(["bad name", "--bootstrap"]);
+    assert.equal(badName.code, 1);
+    assert.match(badName.out, /^weir: Invalid username\. — .+\n$/);
     assert.deepEqual(await users(), []);
   });
 

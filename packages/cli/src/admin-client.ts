@@ -81,14 +81,17 @@ function connectionFailure(url: string, err: unknown): string {
   return `cannot reach the control plane at ${url}: ${cause}`;
 }
 
-// The admin API answers {message, detail?, validations?}; show all of it on one line.
+/** An admin API error, {message, detail?, validations?}, all of it on one line. */
+export function errorLine(body: { message?: string; detail?: string | undefined; validations?: readonly { field: string; detail: string }[] | undefined }): string {
+  const parts = [body.message ?? ""];
+  if (body.detail) parts.push(body.detail);
+  for (const v of body.validations ?? []) parts.push(`${v.field}: ${v.detail}`);
+  return parts.filter(Boolean).join(" — ");
+}
+
 function describeError(text: string): string {
   try {
-    const body = JSON.parse(text) as { message?: string; detail?: string; validations?: { field: string; detail: string }[] };
-    const parts = [body.message ?? ""];
-    if (body.detail) parts.push(body.detail);
-    for (const v of body.validations ?? []) parts.push(`${v.field}: ${v.detail}`);
-    return parts.filter(Boolean).join(" — ");
+    return errorLine(JSON.parse(text) as Parameters<typeof errorLine>[0]);
   } catch {
     return text.trim().slice(0, 200);
   }

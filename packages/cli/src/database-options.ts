@@ -3,6 +3,7 @@
 import { Option, type Command } from "commander";
 import pino from "pino";
 import type { OpenDatabase } from "@weir/controlplane";
+import { errorLine } from "./admin-client.js";
 import { CliError } from "./cli-error.js";
 import { HeldSignals } from "./held-signals.js";
 
@@ -93,8 +94,11 @@ export async function withDatabase<T>(flags: DatabaseFlags, migrate: boolean, wo
 }
 
 export async function bootstrapFirstOwner(flags: DatabaseFlags, username: string, email: string | undefined) {
-  const { bootstrapOwner } = await import("@weir/controlplane");
-  return withDatabase(flags, true, (open) => bootstrapOwner(open.db, { username, email }));
+  const { bootstrapOwner, isInvalidRequestError } = await import("@weir/controlplane");
+  return withDatabase(flags, true, (open) => bootstrapOwner(open.db, { username, email })).catch((err: unknown) => {
+    // As the admin API's answer would read: which field, and why.
+    throw isInvalidRequestError(err) ? new CliError(errorLine(err)) : err;
+  });
 }
 
 /** A new API key for an active owner while no active owner has a usable one (see recoverOwnerKey). */
