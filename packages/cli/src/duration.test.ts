@@ -1,10 +1,11 @@
 // Pins the millisecond durations: "ms" and the larger units, a bare number as seconds (as every
-// other duration flag reads it), 0 only where 0 turns a setting off, and errors naming the flag.
+// other duration flag reads it), 0 only where 0 turns a setting off, and errors naming the flag;
+// and the durations in seconds, which say so when given milliseconds.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CliError } from "./cli-error.js";
-import { formatDurationMs, parseDurationMs, parseDurationMsOrZero } from "./duration.js";
+import { formatDurationMs, parseDurationMs, parseDurationMsOrZero, parseDurationSeconds, parseDurationSecondsOrZero } from "./duration.js";
 
 const valid: { input: string; want: number }[] = [
   { input: "4ms", want: 4 },
@@ -58,4 +59,20 @@ describe("formatDurationMs", () => {
       assert.equal(parseDurationMsOrZero("--flag", want), ms);
     });
   }
+});
+
+describe("durations in seconds", () => {
+  it("read s, m, h and d, a bare number as seconds", () => {
+    assert.deepEqual(["3600", "90s", "15m", "12h", "30d"].map((d) => parseDurationSeconds("--lifetime", d)), [3600, 90, 900, 43_200, 2_592_000]);
+  });
+
+  it("refuse milliseconds saying the setting is in whole seconds, and anything else as no duration", () => {
+    for (const parse of [parseDurationSeconds, parseDurationSecondsOrZero]) {
+      assert.throws(
+        () => parse("--lifetime", "500ms"),
+        (err: unknown) => err instanceof CliError && err.message === '--lifetime is counted in whole seconds: give it in s, m, h or d (e.g. 3600, 90s, 15m, 12h or 30d), not ms; got "500ms"',
+      );
+    }
+    assert.throws(() => parseDurationSeconds("--lifetime", "1.5h"), (err: unknown) => err instanceof CliError && err.message === '--lifetime must be a duration above 0 (e.g. 3600, 90s, 15m, 12h or 30d), got "1.5h"');
+  });
 });

@@ -9,14 +9,25 @@ const EXAMPLES = "(e.g. 3600, 90s, 15m, 12h or 30d)";
 export function parseDurationSecondsOrZero(flag: string, input: string): number {
   if (/^0+[smhd]?$/.test(input.trim())) return 0;
   const seconds = durationSeconds(input);
-  if (seconds === undefined) throw new CliError(`${flag} must be 0 or a duration ${EXAMPLES}, got ${JSON.stringify(input)}`);
+  if (seconds === undefined) {
+    refuseMilliseconds(flag, input);
+    throw new CliError(`${flag} must be 0 or a duration ${EXAMPLES}, got ${JSON.stringify(input)}`);
+  }
   return seconds;
 }
 
 export function parseDurationSeconds(flag: string, input: string): number {
   const seconds = durationSeconds(input);
-  if (seconds === undefined) throw new CliError(`${flag} must be a duration above 0 ${EXAMPLES}, got ${JSON.stringify(input)}`);
+  if (seconds === undefined) {
+    refuseMilliseconds(flag, input);
+    throw new CliError(`${flag} must be a duration above 0 ${EXAMPLES}, got ${JSON.stringify(input)}`);
+  }
   return seconds;
+}
+
+/** "500ms" to a setting in seconds: say so, rather than that it is no duration above 0. */
+function refuseMilliseconds(flag: string, input: string): void {
+  if (/^[0-9]+ms$/.test(input.trim())) throw new CliError(`${flag} is counted in whole seconds: give it in s, m, h or d ${EXAMPLES}, not ms; got ${JSON.stringify(input)}`);
 }
 
 /**
