@@ -1,6 +1,7 @@
 // The command tree of `weir`.
 import { Command } from "commander";
 import { readBooleanEnvByValue } from "./boolean-env.js";
+import { preferCommandLineToEnvironment } from "./command-line-first.js";
 import { controlPlaneCommand } from "./commands/control-plane.js";
 import { gatewayCommand } from "./commands/gateway.js";
 import { interceptionsCommand } from "./commands/interceptions.js";
@@ -23,5 +24,6 @@ export function createProgram(): Command {
     .addCommand(tokensCommand())
     .addCommand(interceptionsCommand());
   readBooleanEnvByValue(program);
+  preferCommandLineToEnvironment(program);
   return program;
 }
