@@ -49,6 +49,8 @@ interface Case {
   status: number;
   /** The gateway's own fields; the body also carries them in the provider's envelope. */
   json: { message: string; detail?: string };
+  /** The text of the provider envelope, where spelt out. */
+  envelope?: string;
   /** IsAuthorized calls expected. */
   authorizeCalls: number;
   /** RecordInterception calls expected. */
@@ -105,6 +107,8 @@ const cases: Case[] = [
     headers: (fresh) => ({ "x-ai-governance-token": fresh.key, authorization: "Bearer sk-user-own-key" }),
     status: 403,
     json: { message: "Bring Your Own Key (BYOK) mode is not enabled.", detail: "Contact your administrator to enable it with --allow-byok." },
+    // Two sentences, not "enabled.: Contact".
+    envelope: "Bring Your Own Key (BYOK) mode is not enabled. Contact your administrator to enable it with --allow-byok.",
     authorizeCalls: 0,
     recordCalls: 0,
   },
@@ -176,6 +180,7 @@ describe("failure modes", () => {
       });
       assert.equal(res.status, c.status);
       assert.deepEqual(res.json, gatewayErrorBody("openai", c.status, c.json.message, c.json.detail));
+      if (c.envelope !== undefined) assert.equal((res.json as { error: { message: string } }).error.message, c.envelope);
       assert.equal(res.headers.get("content-type"), "application/json");
       assert.equal(res.headers.get("x-should-retry"), c.status === 501 ? "false" : null, "the SDKs retry 5xx unless told not to");
       assert.equal(h.emulator.requests.length, upstreamBefore, "no upstream call");

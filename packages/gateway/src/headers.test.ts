@@ -76,6 +76,15 @@ describe("upstreamRequestHeaders", () => {
     assert.deepEqual(upstreamRequestHeaders(asApiKey, options), { authorization: "Bearer sk-ant-oat01-own" });
   });
 
+  it("byok to Anthropic sends the user's X-Api-Key alone, their Authorization only without one", () => {
+    const options = { provider: "anthropic", kind: "byok", providerKey: "sk-central", weirKey: "weir-key" } as const;
+    const both = { "x-ai-governance-token": "weir-key", authorization: "Bearer sk-ant-oat01-own", "x-api-key": "sk-ant-own" };
+    assert.deepEqual(upstreamRequestHeaders(both, options), { "x-api-key": "sk-ant-own" });
+    assert.deepEqual(upstreamRequestHeaders({ ...both, "x-api-key": " " }, options), { authorization: "Bearer sk-ant-oat01-own", "x-api-key": " " });
+    // OpenAI takes the bearer; an X-Api-Key is no credential of its and goes along as before.
+    assert.deepEqual(upstreamRequestHeaders(both, { ...options, provider: "openai" }), { authorization: "Bearer sk-ant-oat01-own", "x-api-key": "sk-ant-own" });
+  });
+
   // Node joins a repeated X-Api-Key into one value: "k, k" must not slip past as "not the key".
   it("byok never forwards the Weir key sent twice, or inside any other header", () => {
     const options = { provider: "anthropic", kind: "byok", providerKey: undefined, weirKey: "weir-key-0123456789" } as const;

@@ -76,8 +76,8 @@ function connectionTokens(headers: IncomingHttpHeaders | Record<string, unknown>
  * actor headers are then written by the gateway when `actor` is given.
  * Centralized: the client's Authorization and X-Api-Key are removed and the provider key is
  * injected (OpenAI `Authorization: Bearer`, Anthropic `x-api-key`). BYOK: the client's own
- * Authorization / X-Api-Key go upstream untouched. In both modes no header holding the client's
- * Weir key goes upstream.
+ * Authorization / X-Api-Key go upstream untouched, but to Anthropic only one of them: X-Api-Key
+ * when it has one. In both modes no header holding the client's Weir key goes upstream.
  */
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: UpstreamHeaderOptions): Record<string, string> {
   const named = connectionTokens(incoming);
@@ -101,6 +101,9 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
     if (options.bodyDecoded === true && lower === "content-encoding") continue;
     out[lower] = Array.isArray(value) ? value.join(", ") : value;
   }
+  // BYOK to Anthropic: the user's X-Api-Key is the credential (as the reference picks it), so
+  // their Authorization does not go along: a provider given both may bill the one not recorded.
+  if (options.kind === "byok" && options.provider === "anthropic" && out["x-api-key"] !== undefined && out["x-api-key"].trim() !== "") delete out.authorization;
   if (options.kind === "centralized" && options.providerKey !== undefined && options.providerKey !== "") {
     // SECURITY: the provider key is only ever written into the upstream request.
     if (options.provider === "openai") out.authorization = `Bearer ${options.providerKey}`;

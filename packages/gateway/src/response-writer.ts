@@ -20,7 +20,8 @@ export function sendGatewayError(
 ): void {
   const body: { message: string; detail?: string } = { message: error.message };
   if (error.detail !== undefined) body.detail = error.detail;
-  const text = error.detail === undefined ? error.message : `${error.message}: ${error.detail}`;
+  // "not enabled. Contact …", not "not enabled.: Contact …": a sentence is followed by a sentence.
+  const text = error.detail === undefined ? error.message : `${error.message}${error.message.endsWith(".") ? " " : ": "}${error.detail}`;
   const payload = provider === undefined ? body : { ...body, ...providerErrorEnvelope(provider, error.status, text) };
   sendJson(res, error.status, JSON.stringify(payload), { ...error.headers, ...headers });
 }

@@ -21,7 +21,7 @@ const ANTHROPIC_TYPES: Readonly<Record<number, string>> = {
 
 export function gatewayErrorBody(route: ErrorRoute, status: number, message: string, detail?: string): Record<string, unknown> {
   const own: Record<string, unknown> = detail === undefined ? { message } : { message, detail };
-  const text = detail === undefined ? message : `${message}: ${detail}`;
+  const text = detail === undefined ? message : message.endsWith(".") ? `${message} ${detail}` : `${message}: ${detail}`;
   if (route === "openai") return { ...own, error: { message: text, type: status >= 500 ? "server_error" : "invalid_request_error", param: null, code: null } };
   if (route === "anthropic") return { ...own, type: "error", error: { type: ANTHROPIC_TYPES[status], message: text } };
   return own;
