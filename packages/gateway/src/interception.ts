@@ -405,7 +405,8 @@ async function relayBlocking(relay: Relay, response: UpstreamResponse, headers: 
     res.end(body);
   }
   // Read after the answer is on its way: the client does not wait for the bookkeeping.
-  const answer = await readableAnswer(response, body);
+  // Providers answer uncompressed (Accept-Encoding is not forwarded): no await for the rest.
+  const answer = response.headers["content-encoding"] === undefined ? jsonAnswer(response, body) : await decodedAnswer(response, body);
   const observation = answer.json === undefined ? emptyObservation() : relay.api.observeResponse(answer.json, answer.text);
   if (!delivered) return { observation, failure: upstreamFailure("client_disconnected", "client disconnected"), status: response.statusCode };
   if (answer.json === undefined) return { observation, failure: upstreamFailure("upstream_error", answer.problem), status: response.statusCode };
@@ -417,30 +418,31 @@ async function relayBlocking(relay: Relay, response: UpstreamResponse, headers: 
 /** A compressed answer is decoded up to this size to be read (the client gets it as sent). */
 const MAX_DECODED_ANSWER_BYTES = 64 * 1024 * 1024;
 
+type Answer = { json: object; text: string } | { json: undefined; problem: string };
+
 /**
  * The JSON object of a blocking success, for the record; or why there is none — an HTML page
- * from a proxy in front of the provider, say, or a compression that cannot be undone. Such an
- * answer still goes to the client as it came, but is recorded as an upstream error: its usage
- * and tool calls are unknown, not zero. Providers are asked for no compression (Accept-Encoding
- * is not forwarded); one that compresses anyway is decoded here.
+ * from a proxy in front of the provider, say. Such an answer still goes to the client as it
+ * came, but is recorded as an upstream error: its usage and tool calls are unknown, not zero.
  */
-async function readableAnswer(response: UpstreamResponse, body: Buffer): Promise<{ json: object; text: string } | { json: undefined; problem: string }> {
-  const coding = response.headers["content-encoding"];
-  let plain = body;
-  if (coding !== undefined) {
-    try {
-      plain = await decodeRequestBody(body, coding, MAX_DECODED_ANSWER_BYTES);
-    } catch (err) {
-      // decodeRequestBody speaks of a request body: its detail alone fits an answer.
-      const why = isRequestBodyTooLargeError(err) ? `it decodes to more than ${MAX_DECODED_ANSWER_BYTES} bytes` : ((err as { detail?: string }).detail ?? errorMessage(err));
-      return { json: undefined, problem: `the provider's answer (Content-Encoding: ${String(coding)}) could not be decoded to be recorded: ${why}` };
-    }
-  }
-  const text = plain.toString("utf8");
+function jsonAnswer(response: UpstreamResponse, body: Buffer): Answer {
+  const text = body.toString("utf8");
   const json = tryParseJson(text);
   if (typeof json === "object" && json !== null && !Array.isArray(json)) return { json, text };
   const type = response.headers["content-type"];
   return { json: undefined, problem: `the provider answered ${response.statusCode} with a body that is not a JSON object${type === undefined ? "" : ` (${String(type)})`}: no usage or tool calls recorded` };
+}
+
+/** As jsonAnswer, for a provider that compresses although it was not asked to: decoded first. */
+async function decodedAnswer(response: UpstreamResponse, body: Buffer): Promise<Answer> {
+  const coding = response.headers["content-encoding"];
+  try {
+    return jsonAnswer(response, await decodeRequestBody(body, coding, MAX_DECODED_ANSWER_BYTES));
+  } catch (err) {
+    // decodeRequestBody speaks of a request body: its detail alone fits an answer.
+    const why = isRequestBodyTooLargeError(err) ? `it decodes to more than ${MAX_DECODED_ANSWER_BYTES} bytes` : ((err as { detail?: string }).detail ?? errorMessage(err));
+    return { json: undefined, problem: `the provider's answer (Content-Encoding: ${String(coding)}) could not be decoded to be recorded: ${why}` };
+  }
 }
 
 /**
