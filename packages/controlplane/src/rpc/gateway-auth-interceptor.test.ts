@@ -184,6 +184,36 @@ describe("last_used_at", () => {
   });
 });
 
+describe("last_used_at written recently elsewhere", () => {
+  // Property: a replica (or a restarted control plane) that finds the column written by another
+  // less than a minute ago looks again a quarter-minute later, not a whole minute: the column
+  // still advances within 90 s of its last write while a replica holds the key.
+  it("is written again within 90 s of the last write, not two minutes", async () => {
+    const clock = new FakeClock();
+    const usage = new GatewayKeyUsageTracker({ db: t.db, logger: silent, clock });
+    const gw = await insertGatewayKey(t.db);
+    const key = { id: gw.id, name: "gw", prefix: gw.key.slice(0, 11), allowDelegation: false };
+    const lastUsed = async () => (await t.db.selectFrom("ai_gateway_keys").select("last_used_at").where("id", "=", gw.id).executeTakeFirstOrThrow()).last_used_at?.getTime();
+    // Another replica wrote it 50 s ago; this one's watch opens now and ticks every 30 s.
+    const elsewhere = clock.now().getTime() - 50_000;
+    await t.db.updateTable("ai_gateway_keys").set({ last_used_at: new Date(elsewhere) }).where("id", "=", gw.id).execute();
+    try {
+      const writes: number[] = [];
+      for (let tick = 0; tick <= 4; tick++) {
+        usage.recordUse(key);
+        await usage.flush();
+        writes.push((await lastUsed())! - elsewhere);
+        clock.advance(30_000);
+      }
+      // Not at +50 s (too recent), written at +80 s (without the recheck not before +110 s),
+      // then once a minute again.
+      assert.deepEqual(writes, [0, 80_000, 80_000, 140_000, 140_000]);
+    } finally {
+      await usage.close();
+    }
+  });
+});
+
 describe("key usage write failures", () => {
   // Property: failed writes are logged and retried with exponential backoff, not per RPC.
   it("backs off", async () => {

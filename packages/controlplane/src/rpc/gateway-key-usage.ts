@@ -31,6 +31,8 @@ export class GatewayKeyUsageTracker {
   private readonly clock: Clock;
   private readonly intervalMs: number;
   private readonly initialBackoffMs: number;
+  /** After a write that found the column written recently by someone else: the next look. */
+  private readonly recheckMs: number;
   /** Key id -> earliest epoch ms at which the next write may start. */
   private readonly nextWriteAt = new Map<string, number>();
   /** Key id -> consecutive failed writes. */
@@ -44,6 +46,7 @@ export class GatewayKeyUsageTracker {
     this.clock = options.clock;
     this.intervalMs = options.intervalMs ?? DEFAULT_GATEWAY_KEY_USAGE_INTERVAL_MS;
     this.initialBackoffMs = Math.min(options.initialBackoffMs ?? DEFAULT_INITIAL_BACKOFF_MS, this.intervalMs);
+    this.recheckMs = Math.max(1, Math.floor(this.intervalMs / 4));
   }
 
   /** Notes a use of `key`; starts a background write when one is due. Never throws, never waits. */
@@ -56,8 +59,13 @@ export class GatewayKeyUsageTracker {
     this.nextWriteAt.set(key.id, nowMs + this.intervalMs);
     if (this.nextWriteAt.size > PRUNE_THRESHOLD) this.prune(nowMs);
     const write = touchGatewayKeyLastUsed(this.db, key.id, now, this.intervalMs).then(
-      () => {
+      (written) => {
         this.failures.delete(key.id);
+        // Written less than an interval ago, by another control-plane replica or by this one
+        // before a restart: due when that write is an interval old, which may be well before a
+        // whole interval from now. Look again sooner, so the column still advances about once
+        // an interval (within 1.5) rather than up to twice.
+        if (!written) this.nextWriteAt.set(key.id, Math.min(this.nextWriteAt.get(key.id) ?? Number.POSITIVE_INFINITY, nowMs + this.recheckMs));
       },
       (err: unknown) => {
         const failures = (this.failures.get(key.id) ?? 0) + 1;
