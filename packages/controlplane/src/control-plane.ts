@@ -27,6 +27,7 @@ import { createCleartextListener } from "./server/cleartext-listener.js";
 import { ConnectionTracker, type HttpRequest, type HttpResponse } from "./server/connection-tracker.js";
 import { resolveMounts, type MountedHandler } from "./server/mounts.js";
 import { certificateSummary, readTlsCredentials, type TlsFiles } from "./server/tls-credentials.js";
+import { createGatewayKeyGate } from "./rpc/gateway-key-gate.js";
 import { createRequestHandler, notFound, type AdminApi } from "./server/request-handler.js";
 import { registerRecordBatchFastPath } from "./rpc/record-batch-fast-path.js";
 import { RecordPurger } from "./retention/record-purger.js";
@@ -318,11 +319,14 @@ export class ControlPlane {
       const interceptors = [createRpcMetricsInterceptor(this.metrics), createGatewayAuthInterceptor({ db, logger: options.logger, usage })];
       const fallback = (req: unknown, res: unknown): void => notFound(req as HttpRequest, res as HttpResponse);
       const deps = this.serviceDeps(db, usage);
-      const rpc = connectNodeAdapter({ routes: (router) => registerServices(router, deps), readMaxBytes: options.readMaxBytes, interceptors, fallback });
+      // Compressed requests are not taken: gateways send none, and a small gzip body would make
+      // the control plane inflate up to readMaxBytes before anything else is checked.
+      const rpc = connectNodeAdapter({ routes: (router) => registerServices(router, deps), readMaxBytes: options.readMaxBytes, acceptCompression: [], interceptors, fallback });
       // Binary RecordBatch calls, decoded without reflection; same path, interceptors and limits.
       const binaryRecordBatch = connectNodeAdapter({
         routes: (router) => registerRecordBatchFastPath(router, deps),
         readMaxBytes: options.readMaxBytes,
+        acceptCompression: [],
         interceptors,
         fallback,
       });
@@ -333,6 +337,7 @@ export class ControlPlane {
       const handler = createRequestHandler({
         rpc: rpc as (req: HttpRequest, res: HttpResponse) => void,
         binaryRecordBatch: binaryRecordBatch as (req: HttpRequest, res: HttpResponse) => void,
+        gatewayKeyGate: createGatewayKeyGate({ db, logger: options.logger }),
         admin,
         metrics: this.metrics,
         tracker,

@@ -36,7 +36,7 @@ export interface GatewayAuthInterceptorOptions {
 }
 
 /** Resolves a presented gateway key to its stored row, or throws a domain error. */
-async function authenticate(db: Kysely<Database>, presented: string | null): Promise<AuthenticatedGatewayKey> {
+export async function authenticateGatewayKey(db: Kysely<Database>, presented: string | null): Promise<AuthenticatedGatewayKey> {
   if (!presented) throw new GatewayKeyRefusedError("required");
   const digest = hashGatewayKey(presented);
   let row;
@@ -64,7 +64,7 @@ export function createGatewayAuthInterceptor(options: GatewayAuthInterceptorOpti
     const presented = req.header.get(GATEWAY_KEY_HEADER);
     let key: AuthenticatedGatewayKey;
     try {
-      key = await authenticate(db, presented);
+      key = await authenticateGatewayKey(db, presented);
     } catch (err) {
       // SECURITY: only the visible 11-character prefix of a refused key is logged. A failed
       // lookup refused nothing: toConnectError logs it as the database failure it is.

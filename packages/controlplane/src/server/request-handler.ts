@@ -4,6 +4,7 @@
 import type { ControlPlaneMetrics } from "../metrics.js";
 import type { Logger } from "pino";
 import type { ConnectionTracker, HttpRequest, HttpResponse } from "./connection-tracker.js";
+import type { GateResponse, GatewayKeyGate } from "../rpc/gateway-key-gate.js";
 import { isBinaryRecordBatch } from "../rpc/record-batch-fast-path.js";
 import { redactKeys } from "../keys/redact.js";
 import { findMount, serveMounted, type MountedHandler } from "./mounts.js";
@@ -24,6 +25,8 @@ export interface RequestHandlerOptions {
    * RPC, decoded without reflection. Unset: `rpc` serves them too.
    */
   readonly binaryRecordBatch?: NodeRequestHandler;
+  /** Refuses an RPC without a known gateway key before its body is read (rpc/gateway-key-gate.ts). */
+  readonly gatewayKeyGate?: GatewayKeyGate;
   readonly admin: AdminApi | undefined;
   readonly metrics: ControlPlaneMetrics;
   readonly tracker: ConnectionTracker;
@@ -70,7 +73,7 @@ function pathOf(req: HttpRequest): string {
 }
 
 export function createRequestHandler(options: RequestHandlerOptions): NodeRequestHandler {
-  const { rpc, binaryRecordBatch, admin, metrics, tracker, ready } = options;
+  const { rpc, binaryRecordBatch, gatewayKeyGate, admin, metrics, tracker, ready } = options;
   const mounts = options.mounts ?? [];
   const logger = options.logger.child({ component: "http" });
 
@@ -127,10 +130,22 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
       serveAdmin(req, res);
       return;
     }
-    if (binaryRecordBatch !== undefined && isBinaryRecordBatch(req.method, path, req.headers["content-type"])) {
-      binaryRecordBatch(req, res);
+    const serveRpc = (): void => {
+      if (binaryRecordBatch !== undefined && isBinaryRecordBatch(req.method, path, req.headers["content-type"])) binaryRecordBatch(req, res);
+      else rpc(req, res);
+    };
+    if (gatewayKeyGate === undefined) {
+      serveRpc();
       return;
     }
-    rpc(req, res);
+    gatewayKeyGate(path, req, res as unknown as GateResponse).then(
+      (refused) => {
+        if (!refused) serveRpc();
+      },
+      (err: unknown) => {
+        logger.error({ err, path: redactKeys(path) }, "gateway key check failed");
+        if (!(res as unknown as MinimalResponse).headersSent) sendJson(res, 500, { message: "Internal error." });
+      },
+    );
   };
 }

@@ -1,0 +1,82 @@
+// The gateway key, checked before an RPC's body is read. Connect reads, decompresses and parses
+// a request's message before any interceptor runs, so without this a client with no key could
+// make the control plane decode up to readMaxBytes of records (2 million empty ones in 4 MiB)
+// per request, freezing its event loop, gateways' RPCs included, for seconds each. A request
+// whose key is missing or unknown is answered here, in its own protocol's shape, with the
+// messages the interceptor gives; the body is never read. Everything else goes on to the
+// interceptor, which checks the key again (a key deleted in between still fails the very RPC)
+// and the version: a lookup failure here is left to it to report.
+import { Authorizer, GATEWAY_KEY_HEADER, MCPConfigurator, Recorder } from "@weir/proto";
+import type { Kysely } from "kysely";
+import type { Logger } from "pino";
+import type { Database } from "../db/schema.js";
+import { isGatewayKeyRefusedError } from "../errors.js";
+import { gatewayKeyPrefix } from "../keys/gateway-key.js";
+import { authenticateGatewayKey } from "./gateway-auth-interceptor.js";
+
+/** What the gate needs of a request and its response (HTTP/1.1 and HTTP/2 compatibility objects alike). */
+export interface GateRequest {
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+export interface GateResponse {
+  writeHead(status: number, headers: Record<string, string | number>): unknown;
+  end(body?: Buffer | string): unknown;
+}
+
+/**
+ * Resolves true when it answered the request (refused), false when the RPC may go on. `path` is
+ * the request's path: only the services' methods are gated (another path is Connect's 404).
+ */
+export type GatewayKeyGate = (path: string, req: GateRequest, res: GateResponse) => Promise<boolean>;
+
+/** "/<service>/<method>" of every method the control plane serves. */
+const RPC_PATHS: ReadonlySet<string> = new Set([Recorder, MCPConfigurator, Authorizer].flatMap((service) => service.methods.map((m) => `/${service.typeName}/${m.name}`)));
+
+export function createGatewayKeyGate(options: { readonly db: Kysely<Database>; readonly logger: Logger }): GatewayKeyGate {
+  const logger = options.logger.child({ component: "gateway_auth" });
+  return async (path, req, res) => {
+    if (!RPC_PATHS.has(path)) return false;
+    const raw = req.headers[GATEWAY_KEY_HEADER];
+    const presented = (Array.isArray(raw) ? raw[0] : raw) ?? null;
+    try {
+      await authenticateGatewayKey(options.db, presented);
+      return false;
+    } catch (err) {
+      if (!isGatewayKeyRefusedError(err)) return false;
+      // SECURITY: only the visible prefix of a refused key is logged.
+      logger.warn({ path, gateway_key_prefix: presented ? gatewayKeyPrefix(presented) : undefined, reason: err.message }, "gateway key refused");
+      refuse(req, res, err.message);
+      return true;
+    }
+  };
+}
+
+function header(req: GateRequest, name: string): string {
+  const value = req.headers[name];
+  return (Array.isArray(value) ? value[0] : value) ?? "";
+}
+
+/** An Unauthenticated error as the request's protocol carries one: gRPC(-Web), Connect streaming or unary. */
+function refuse(req: GateRequest, res: GateResponse, message: string): void {
+  const contentType = header(req, "content-type").toLowerCase();
+  if (contentType.startsWith("application/grpc")) {
+    // A trailers-only answer: the status rides in the headers.
+    res.writeHead(200, { "content-type": contentType, "grpc-status": 16, "grpc-message": encodeURIComponent(message) });
+    res.end();
+    return;
+  }
+  const error = { code: "unauthenticated", message };
+  if (contentType.startsWith("application/connect+")) {
+    // The end-of-stream message (flag 0b10): the error is in it, the status is 200.
+    const json = Buffer.from(JSON.stringify({ error }));
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt8(0b10, 0);
+    prefix.writeUInt32BE(json.length, 1);
+    res.writeHead(200, { "content-type": contentType });
+    res.end(Buffer.concat([prefix, json]));
+    return;
+  }
+  const body = JSON.stringify(error);
+  res.writeHead(401, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
