@@ -396,6 +396,56 @@ describe("an upstream event that never ends", () => {
   });
 });
 
+describe("an OpenAI-compatible stream without [DONE]", () => {
+  // Some OpenAI-compatible servers end a chat stream after its usage chunk without "data: [DONE]".
+  // The answer is whole: the SDK's iteration ends cleanly, the interception ends without an
+  // error, its usage recorded. A stream cut before its usage chunk still ends with the error event.
+  const chunk = (body: Record<string, unknown>) => `data: ${JSON.stringify({ id: "chatcmpl-nodone", object: "chat.completion.chunk", created: 0, model: "gpt-4o", ...body })}\n\n`;
+  const CONTENT = chunk({ choices: [{ index: 0, delta: { role: "assistant", content: "hello" }, finish_reason: null }] });
+  const FINISH = chunk({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+  const USAGE = chunk({ choices: [], usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 } });
+  let upstream: ReturnType<typeof createServer>;
+  let compatible: Harness;
+  before(async () => {
+    upstream = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.end(req.headers["x-cut"] === "before-usage" ? CONTENT + FINISH : CONTENT + FINISH + USAGE);
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    compatible = await startHarness({ gateway: { openai: { baseUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`, apiKey: OPENAI_KEY } } });
+  });
+  after(async () => {
+    await compatible?.close();
+    await new Promise<void>((resolve) => upstream?.close(() => resolve()));
+  });
+
+  const streamChat = async (headers: Record<string, string> = {}) => {
+    const openai = new OpenAI({ baseURL: `${compatible.gateway.url}/openai/v1`, apiKey: compatible.user.key, maxRetries: 0 });
+    const stream = await openai.chat.completions.create({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "hi" }] }, { headers });
+    let text = "";
+    for await (const part of stream) text += part.choices[0]?.delta.content ?? "";
+    return text;
+  };
+
+  it("is whole once its usage chunk came: no error for the client nor in the record", async () => {
+    assert.equal(await streamChat(), "hello");
+    await waitForEnded(compatible, compatible.cp.ended.length + 1);
+    const rows = compatible.cp.recordsOf(compatible.cp.interceptions.at(-1)!.id);
+    assert.deepEqual([rows.ended[0]?.errorType, rows.ended[0]?.errorMessage], [undefined, undefined]);
+    assert.deepEqual(rows.tokenUsages.map((t) => [t.inputTokens, t.outputTokens]), [[9n, 2n]]);
+  });
+
+  it("is cut when it ends before its usage chunk: the SDK raises, recorded upstream_disconnected", async () => {
+    await assert.rejects(streamChat({ "x-cut": "before-usage" }), /upstream stream ended before the response completed/);
+    await waitForEnded(compatible, compatible.cp.ended.length + 1);
+    const ended = compatible.cp.ended.at(-1);
+    assert.deepEqual([ended?.errorType, ended?.errorMessage], ["upstream_disconnected", "upstream stream ended before the response completed"]);
+  });
+});
+
 describe("a huge upstream error event", () => {
   // A 5 MiB error event made the end record larger than the control plane takes: it was
   // refused and dropped, and the interception stayed in flight for good.

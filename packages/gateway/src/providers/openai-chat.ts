@@ -142,7 +142,13 @@ class ChatStreamObserver implements StreamObserver {
     }
     if (this.responseId === "") this.responseId = asString(chunk.id) ?? "";
     const usage = chatTokenUsage(chunk.usage);
-    if (usage !== undefined) this.usage = usage;
+    if (usage !== undefined) {
+      this.usage = usage;
+      // The usage chunk (no choices; the gateway always asks for it) comes after every choice
+      // has finished: the answer is whole, with or without the [DONE] that some
+      // OpenAI-compatible servers leave out. (A usage in each chunk, with choices, is not it.)
+      if (asArray(chunk.choices)?.length === 0) this.complete = true;
+    }
     for (const rawChoice of asArray(chunk.choices) ?? []) {
       const choice = asObject(rawChoice);
       const choiceIndex = asNumber(choice?.index) ?? 0;

@@ -371,8 +371,16 @@ describe("stream observers", () => {
     assert.equal(streamed.complete, true);
   });
 
-  it("chat: a stream without [DONE] is incomplete", () => {
+  it("chat: a stream without [DONE] is incomplete, unless its final usage chunk came", () => {
     assert.equal(observe(openaiChatApi, sse([[undefined, { id: "c1", choices: [] }]])).complete, false);
+    const finished = { id: "c1", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] };
+    assert.equal(observe(openaiChatApi, sse([[undefined, finished]])).complete, false);
+    // Usage in every chunk (some servers' continuous usage), beside choices: not the end.
+    const running = { id: "c1", choices: [{ index: 0, delta: { content: "hi" }, finish_reason: null }], usage: { prompt_tokens: 3, completion_tokens: 1 } };
+    assert.equal(observe(openaiChatApi, sse([[undefined, running]])).complete, false);
+    const withUsage = observe(openaiChatApi, sse([[undefined, finished], [undefined, { id: "c1", choices: [], usage: { prompt_tokens: 3, completion_tokens: 2 } }]]));
+    assert.equal(withUsage.complete, true);
+    assert.equal(withUsage.usage?.output, 2);
   });
 
   it("chat: an upstream error chunk is reported", () => {
