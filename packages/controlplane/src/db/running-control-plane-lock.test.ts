@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { createControlPlane } from "../control-plane.js";
 import { captureLogger, createTestDatabase, type TestDatabase } from "../testing/index.js";
+import { insertGatewayKey } from "../testing/rpc-fixtures.js";
 import { ADVISORY_LOCKS } from "./advisory-locks.js";
 import { latestAppliedMigration, migrateDown, migrateToLatest } from "./migrate.js";
 import { MIGRATIONS } from "./migrations/index.js";
@@ -175,11 +176,13 @@ describe("migrateDown and the running lock", () => {
     const cp = createControlPlane({ listen: { host: "127.0.0.1", port: 0 }, databaseUrl: t.url, logger: captureLogger("silent").logger, recordRetentionMs: 0, drainTimeoutMs: 30_000 });
     await cp.start();
     const { hostname, port } = new URL(cp.url);
-    // An RPC whose body never comes: in flight until its socket closes.
+    // An RPC whose body never comes: in flight until its socket closes (with a gateway key, or it
+    // would be refused before its body is awaited).
+    const gw = await insertGatewayKey(t.db);
     const socket = connect(Number(port), hostname);
     socket.on("error", () => undefined);
     await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-    socket.write("POST /weir.gateway.v1.Authorizer/IsAuthorized HTTP/1.1\r\nHost: cp\r\nContent-Type: application/proto\r\nContent-Length: 100\r\n\r\n");
+    socket.write(`POST /weir.gateway.v1.Authorizer/IsAuthorized HTTP/1.1\r\nHost: cp\r\nContent-Type: application/proto\r\nX-AI-Governance-Gateway-Key: ${gw.key}\r\nContent-Length: 100\r\n\r\n`);
     // A round trip on another connection: the server (this process) reads those headers first.
     assert.equal((await fetch(`${cp.url}/healthz`)).status, 200);
     const stopping = cp.shutdown();
