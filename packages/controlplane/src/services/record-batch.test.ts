@@ -329,5 +329,9 @@ describe("RecordBatch: thread lineage", () => {
     const later = randomUUID();
     await send([start(later, { correlatingToolCallId: childCall }), end(later)]);
     assert.deepEqual(await lineage(later), [other, other]);
+    // Another user's request carrying the call id joins no thread of this user's.
+    const intruder = randomUUID();
+    await send([start(intruder, { correlatingToolCallId: childCall, initiatorId: "00000000-0000-4000-8000-000000000002" }), end(intruder)]);
+    assert.deepEqual(await lineage(intruder), [null, null]);
   });
 });

@@ -141,15 +141,18 @@ describe("RecordInterception", () => {
     assert.equal((await interceptionRow(id)).model, "first");
   });
 
-  // Property: lineage follows the latest tool usage with the correlating call id, root included.
-  it("links a thread through correlating_tool_call_id", async () => {
-    const root = await newInterception();
+  // Property: lineage follows the latest tool usage with the correlating call id by the same
+  // user, root included; another user's request carrying that call id starts no branch of it.
+  it("links a thread through correlating_tool_call_id, within one user's interceptions", async () => {
+    const user = { initiatorId: randomUUID() };
+    const root = await newInterception(user);
     await recorder.recordToolUsage({ interceptionId: root, msgId: "m1", tool: "ls", input: "{}", toolCallId: "call_root", metadata: {}, createdAt: ts("2026-11-22T10:00:01Z") });
-    const child = await newInterception({ correlatingToolCallId: "call_root" });
+    const child = await newInterception({ ...user, correlatingToolCallId: "call_root" });
     await recorder.recordToolUsage({ interceptionId: child, msgId: "m2", tool: "cat", input: "{}", toolCallId: "call_child", metadata: {}, createdAt: ts("2026-11-22T10:00:02Z") });
-    const grandchild = await newInterception({ correlatingToolCallId: "call_child" });
-    const unrelated = await newInterception({ correlatingToolCallId: "call_nobody_made" });
-    const rows = await Promise.all([root, child, grandchild, unrelated].map(interceptionRow));
+    const grandchild = await newInterception({ ...user, correlatingToolCallId: "call_child" });
+    const unrelated = await newInterception({ ...user, correlatingToolCallId: "call_nobody_made" });
+    const intruder = await newInterception({ initiatorId: randomUUID(), correlatingToolCallId: "call_child" });
+    const rows = await Promise.all([root, child, grandchild, unrelated, intruder].map(interceptionRow));
     assert.deepEqual(
       rows.map((r) => [r.thread_parent_id, r.thread_root_id, r.correlating_tool_call_id]),
       [
@@ -157,6 +160,7 @@ describe("RecordInterception", () => {
         [root, root, "call_root"],
         [child, root, "call_child"],
         [null, null, "call_nobody_made"],
+        [null, null, "call_child"],
       ],
     );
   });

@@ -155,7 +155,8 @@ const INTERCEPTION_COLUMNS: readonly Column<StartRow>[] = [
 /**
  * The INSERT of the interceptions not stored yet, those with an end already ended. Thread lineage
  * as interceptionRow's (recorder-repository.ts): the parent is the interception of the latest tool
- * usage with the correlating provider call id, the root is the parent's root or the parent. Tool
+ * usage with the correlating provider call id by the same user, the root is the parent's root or
+ * the parent. Tool
  * usages of the same statement are not seen (the batch writer starts a new segment for them).
  */
 function insertInterceptions(rows: readonly StartRow[]): RawBuilder<unknown> {
@@ -169,6 +170,7 @@ function insertInterceptions(rows: readonly StartRow[]): RawBuilder<unknown> {
       JOIN aibridge_interceptions AS p ON p.id = t.interception_id
       WHERE t.provider_tool_call_id <> '' -- lets the planner use the partial index
         AND t.provider_tool_call_id = v.correlating_tool_call_id
+        AND p.initiator_id = v.initiator_id
       ORDER BY t.created_at DESC, t.id DESC
       LIMIT 1
     ) AS parent ON true

@@ -103,7 +103,7 @@ async function insertChild(db: Kysely<Database>, interceptionId: string, action:
 
 /**
  * The row of an interception. Its thread parent is the interception of the latest tool usage
- * whose provider_tool_call_id equals the correlating id; its root is the parent's root, or the
+ * whose provider_tool_call_id equals the correlating id, of the same user; its root is the parent's root, or the
  * parent. Lineage lookup and insert are one statement. The batch writer applies the same rule in
  * its own statement (record-batch-sql.ts insertInterceptions).
  */
@@ -115,6 +115,9 @@ function interceptionRow(db: Kysely<Database>, i: NewInterception) {
       .innerJoin("aibridge_interceptions as p", "p.id", "t.interception_id")
       .where("t.provider_tool_call_id", "<>", "") // lets the planner use the partial index
       .where("t.provider_tool_call_id", "=", callId ?? "")
+      // A thread is one user's: a call id another user's request carries (it came from the
+      // client's body) does not join that user's thread.
+      .where("p.initiator_id", "=", i.initiatorId)
       .orderBy("t.created_at", "desc")
       .orderBy("t.id", "desc")
       .limit(1);
