@@ -164,6 +164,39 @@ describe("a running control plane (h2c + HTTP/1.1 on one port)", () => {
   });
 });
 
+describe("a client trickling its HTTP/1.1 headers", () => {
+  // Property: the idle timeout restarts at every byte, so a header line now and then held a
+  // socket for good; the headers must all arrive within http1HeadersTimeoutMs.
+  it("is answered 408 and disconnected after the headers timeout, while a prompt client is served", { timeout: 20_000 }, async () => {
+    const cp = createControlPlane({ listen, databaseUrl: t.url, logger, http1HeadersTimeoutMs: 1_500 });
+    await cp.start();
+    try {
+      const { hostname, port } = new URL(cp.url);
+      const socket = (await import("node:net")).connect(Number(port), hostname);
+      let received = "";
+      socket.on("data", (d: Buffer) => (received += d.toString()));
+      socket.on("error", () => undefined);
+      const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+      const started = Date.now();
+      socket.write("GET /healthz HTTP/1.1\r\nHost: cp\r\n");
+      const trickle = setInterval(() => socket.write("X-Slow: 1\r\n"), 200);
+      try {
+        // Meanwhile a prompt client is served on its own connection.
+        assert.equal((await fetch(`${cp.url}/healthz`)).status, 200);
+        const at = await closed;
+        assert.ok(at - started >= 1_500, `closed after ${at - started} ms`);
+        assert.match(received, /^HTTP\/1\.1 408 /);
+      } finally {
+        clearInterval(trickle);
+        socket.destroy();
+      }
+    } finally {
+      await cp.shutdown();
+    }
+  });
+});
+
 describe("/readyz", () => {
   // Property: readiness follows the database; liveness does not.
   it("turns 503 when the database goes away, logging it once however often it is probed", async () => {

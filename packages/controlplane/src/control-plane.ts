@@ -72,6 +72,11 @@ export interface ControlPlaneOptions {
   readonly readMaxBytes?: number;
   /** How long shutdown waits for in-flight requests before closing connections. */
   readonly drainTimeoutMs?: number;
+  /**
+   * How long a cleartext HTTP/1.1 request's headers may take to arrive (a 408 and the socket
+   * closed after): a client trickling header lines would otherwise hold its socket for good.
+   */
+  readonly http1HeadersTimeoutMs?: number;
   /** Minimum time between two last_used_at writes for one gateway key. */
   readonly gatewayKeyUsageIntervalMs?: number;
   /**
@@ -102,6 +107,7 @@ export const CONTROL_PLANE_DEFAULTS = Object.freeze({
   clock: systemClock,
   readMaxBytes: 4 * 1024 * 1024, // the reference's 4 << 20
   drainTimeoutMs: 5_000,
+  http1HeadersTimeoutMs: 20_000,
   gatewayKeyUsageIntervalMs: DEFAULT_GATEWAY_KEY_USAGE_INTERVAL_MS,
   recordRetentionMs: 60 * 86_400_000, // the reference's --aibridge-retention default, 60d
   recordPurgeIntervalMs: 10 * 60_000,
@@ -121,6 +127,7 @@ export interface ResolvedControlPlaneOptions {
   readonly clock: Clock;
   readonly readMaxBytes: number;
   readonly drainTimeoutMs: number;
+  readonly http1HeadersTimeoutMs: number;
   readonly gatewayKeyUsageIntervalMs: number;
   readonly mounts: readonly MountedHandler[];
   readonly recordRetentionMs: number;
@@ -136,8 +143,8 @@ const READY_TIMEOUT_MS = 2_000;
  * who opens connections and sends nothing hold a socket each for two minutes.
  */
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
-// HTTP/1.1 sockets idle this long are closed (the HTTP/1.1 server never listens itself, so its
-// own request/headers timeout checks do not run; this bounds slow or stuck clients instead).
+// HTTP/1.1 sockets idle this long are closed (the idle timeout restarts at every byte: slow
+// headers are bounded by http1HeadersTimeoutMs).
 const HTTP1_IDLE_TIMEOUT_MS = 60_000;
 
 /** Longest record retention: beyond about 100 years the cut-off is no date PostgreSQL takes. */
@@ -167,6 +174,7 @@ function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptio
     clock: options.clock ?? d.clock,
     readMaxBytes: options.readMaxBytes ?? d.readMaxBytes,
     drainTimeoutMs: options.drainTimeoutMs ?? d.drainTimeoutMs,
+    http1HeadersTimeoutMs: options.http1HeadersTimeoutMs ?? d.http1HeadersTimeoutMs,
     gatewayKeyUsageIntervalMs: options.gatewayKeyUsageIntervalMs ?? d.gatewayKeyUsageIntervalMs,
     mounts: resolveMounts(options.mounts),
     recordRetentionMs: retention,
@@ -205,6 +213,8 @@ export class ControlPlane {
   private authorizationChanges: AuthorizationChangeHub | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  /** Stops the cleartext HTTP/1.1 server's timeout checks (set by start() without TLS). */
+  private stopHttp1Checks: (() => void) | undefined;
   /** Aborted by shutdown(): a start still waiting for its database gives up. */
   private readonly startAbort = new AbortController();
 
@@ -337,7 +347,7 @@ export class ControlPlane {
       const handler = createRequestHandler({
         rpc: rpc as (req: HttpRequest, res: HttpResponse) => void,
         binaryRecordBatch: binaryRecordBatch as (req: HttpRequest, res: HttpResponse) => void,
-        gatewayKeyGate: createGatewayKeyGate({ db, logger: options.logger }),
+        gatewayKeyGate: createGatewayKeyGate({ db, logger: options.logger, metrics: this.metrics }),
         admin,
         metrics: this.metrics,
         tracker,
@@ -355,8 +365,15 @@ export class ControlPlane {
         server = secure;
       } else {
         const h2 = http2.createServer({ maxSessionMemory: HTTP2_SESSION_MEMORY_MB }, handler);
-        const h1 = http.createServer(handler);
+        // Checked every second: a few connections' timestamps compared, and a slow client is
+        // cut off within a second of its deadline rather than up to Node's default 30 s later.
+        const headersTimeout = options.http1HeadersTimeoutMs;
+        const h1 = http.createServer({ headersTimeout, requestTimeout: Math.max(300_000, headersTimeout), connectionsCheckingInterval: 1_000 }, handler);
         h1.timeout = HTTP1_IDLE_TIMEOUT_MS;
+        // It never listens itself (the cleartext listener hands it its sockets), and Node starts
+        // the checks of headersTimeout and requestTimeout when a server is listening: told so.
+        h1.emit("listening");
+        this.stopHttp1Checks = () => h1.close();
         tracker.trackSessions(h2);
         server = createCleartextListener(h2, h1);
       }
@@ -445,6 +462,7 @@ export class ControlPlane {
     deadline.unref();
     await closed;
     clearTimeout(deadline);
+    this.stopHttp1Checks?.();
     await usage.close();
     await purger?.close();
     await adminDb.destroy();

@@ -10,6 +10,7 @@ import { Authorizer, GATEWAY_KEY_HEADER, MCPConfigurator, Recorder } from "@weir
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { Database } from "../db/schema.js";
+import type { ControlPlaneMetrics } from "../metrics.js";
 import { isGatewayKeyRefusedError } from "../errors.js";
 import { gatewayKeyPrefix } from "../keys/gateway-key.js";
 import { authenticateGatewayKey } from "./gateway-auth-interceptor.js";
@@ -29,13 +30,17 @@ export interface GateResponse {
  */
 export type GatewayKeyGate = (path: string, req: GateRequest, res: GateResponse) => Promise<boolean>;
 
-/** "/<service>/<method>" of every method the control plane serves. */
-const RPC_PATHS: ReadonlySet<string> = new Set([Recorder, MCPConfigurator, Authorizer].flatMap((service) => service.methods.map((m) => `/${service.typeName}/${m.name}`)));
+/** The metrics labels of every method the control plane serves, by its path "/<service>/<method>". */
+const RPC_PATHS: ReadonlyMap<string, { readonly service: string; readonly method: string }> = new Map(
+  [Recorder, MCPConfigurator, Authorizer].flatMap((service) => service.methods.map((m) => [`/${service.typeName}/${m.name}`, { service: service.typeName, method: m.name }] as const)),
+);
 
-export function createGatewayKeyGate(options: { readonly db: Kysely<Database>; readonly logger: Logger }): GatewayKeyGate {
+export function createGatewayKeyGate(options: { readonly db: Kysely<Database>; readonly logger: Logger; readonly metrics: ControlPlaneMetrics }): GatewayKeyGate {
+  const { metrics } = options;
   const logger = options.logger.child({ component: "gateway_auth" });
   return async (path, req, res) => {
-    if (!RPC_PATHS.has(path)) return false;
+    const labels = RPC_PATHS.get(path);
+    if (labels === undefined) return false;
     const raw = req.headers[GATEWAY_KEY_HEADER];
     const presented = (Array.isArray(raw) ? raw[0] : raw) ?? null;
     try {
@@ -46,6 +51,8 @@ export function createGatewayKeyGate(options: { readonly db: Kysely<Database>; r
       // SECURITY: only the visible prefix of a refused key is logged.
       logger.warn({ path, gateway_key_prefix: presented ? gatewayKeyPrefix(presented) : undefined, reason: err.message }, "gateway key refused");
       refuse(req, res, err.message);
+      // Counted as the interceptor counts a refusal: the RPC's labels, its Connect code.
+      metrics.rpcRequests.inc({ ...labels, code: "unauthenticated" });
       return true;
     }
   };
