@@ -73,8 +73,8 @@ export interface ControlPlaneOptions {
   /** How long shutdown waits for in-flight requests before closing connections. */
   readonly drainTimeoutMs?: number;
   /**
-   * How long a cleartext HTTP/1.1 request's headers may take to arrive (a 408 and the socket
-   * closed after): a client trickling header lines would otherwise hold its socket for good.
+   * How long an HTTP/1.1 request's headers may take to arrive (a 408 and the socket closed
+   * after): a client trickling header lines would otherwise hold its socket for good.
    */
   readonly http1HeadersTimeoutMs?: number;
   /** Minimum time between two last_used_at writes for one gateway key. */
@@ -361,6 +361,9 @@ export class ControlPlane {
           { ...tls, allowHTTP1: true, maxSessionMemory: HTTP2_SESSION_MEMORY_MB, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
           handler,
         );
+        // Its HTTP/1.1 fallback has Node's own checks (every 30 s); the same bound as cleartext.
+        // (Node sets headersTimeout on an allowHTTP1 server; its types do not declare it.)
+        (secure as unknown as { headersTimeout: number }).headersTimeout = options.http1HeadersTimeoutMs;
         tracker.trackSessions(secure);
         server = secure;
       } else {
