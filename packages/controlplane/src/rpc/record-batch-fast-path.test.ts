@@ -1,8 +1,8 @@
 // RecordBatch over the network: binary calls (Connect and gRPC) are routed to the fast path and
-// JSON calls to the generated descriptor, and both answer and store exactly the same. The
-// routing is visible in one place on purpose: the fast path authenticates the caller before it
-// decodes anything, so an unauthenticated binary call with a broken body is refused as
-// Unauthenticated, while the generated path fails to parse first.
+// JSON calls to the generated descriptor, and both answer and store exactly the same. Neither
+// reads a body before the caller is authenticated (the gateway key gate), so an unauthenticated
+// call with a broken body is refused as Unauthenticated; with a key, the fast path refuses an
+// oversized batch before decoding any record.
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -146,8 +146,17 @@ describe("RecordBatch over the network: binary fast path and JSON alike", () => 
     assert.match(res.body.message ?? "", /^parse binary: /);
   });
 
-  it("JSON, broken body: the generated path parses first", async () => {
+  it("JSON, broken body: refused as well before the body is read (the key gate)", async () => {
     const res = await raw("application/json", Buffer.from("{"), {});
-    assert.equal(res.body.code, "invalid_argument");
+    assert.equal(res.body.code, "unauthenticated");
+    assert.equal((await raw("application/json", Buffer.from("{"), gatewayHeaders(gw.key))).body.code, "invalid_argument");
+  });
+
+  it("binary, more records than a batch takes: refused before any is decoded", async () => {
+    // 5,001 envelopes that do not decode (as `broken`): decoded, the first would fail the call.
+    const tooMany = Buffer.alloc(broken.length * 5_001, broken);
+    const res = await raw("application/proto", tooMany, gatewayHeaders(gw.key));
+    assert.deepEqual([res.status, res.body.code], [400, "invalid_argument"]);
+    assert.match(res.body.message ?? "", /more than 5000 in one batch/);
   });
 });

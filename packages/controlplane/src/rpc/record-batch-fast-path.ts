@@ -18,6 +18,8 @@ import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { RecordBatchRequestSchema, Recorder } from "@weir/proto";
 import type { RecordBatchRequest, RecordEnvelope } from "@weir/proto";
 import type { Logger } from "pino";
+import { InvalidArgumentError } from "../errors.js";
+import { MAX_BATCH_RECORDS } from "../services/record-batch.js";
 import { RecorderService } from "../services/recorder.js";
 import type { ServiceDeps } from "../services/service-deps.js";
 import { mapServiceErrors } from "./connect-errors.js";
@@ -88,6 +90,8 @@ export function registerRecordBatchFastPath(router: ConnectRouter, deps: Service
   const recorder = new RecorderService(deps);
   const impl = {
     async recordBatch(req: WireRequest, ctx: HandlerContext): Promise<MessageInitShape<GenMessage<WireResponse>>> {
+      // Refused before any envelope is decoded, as the service would refuse it after.
+      if (req.records.length > MAX_BATCH_RECORDS) throw new InvalidArgumentError("records", `more than ${MAX_BATCH_RECORDS} in one batch`);
       const records: RecordEnvelope[] = [];
       for (const bytes of req.records) records.push(decodeEnvelope(bytes));
       const request: RecordBatchRequest = { $typeName: RecordBatchRequestSchema.typeName, records };
