@@ -1,5 +1,6 @@
 // Public surface of @weir/controlplane.
 export { DEFAULT_EMBEDDED_DATA_DIR, createKysely, openDatabase } from "./db/database.js";
+export { makeDirectory } from "./db/make-directory.js";
 export type { DatabaseOptions, OpenDatabase } from "./db/database.js";
 export { DatabasePasswordFileError, isDatabasePasswordFileError, passwordFromFile } from "./db/password-file.js";
 export { DatabaseTlsError, isDatabaseTlsError } from "./db/database-tls.js";

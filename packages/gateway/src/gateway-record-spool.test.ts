@@ -6,6 +6,7 @@
 // others still go; a directory that cannot be used stops start-up in one line.
 
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -283,7 +284,17 @@ describe("record spool", () => {
     await writeFile(file, "");
     await assert.rejects(harness({ gateway: { recordSpoolDir: join(file, "spool") } }), (err: Error) => {
       assert.equal(err.name, "FatalStartupError");
-      assert.match(err.message, new RegExp(`^record spool directory ${join(file, "spool")} cannot be used: ENOTDIR: not a directory, mkdir '${join(file, "spool")}'$`));
+      assert.match(err.message, new RegExp(`^record spool directory ${join(file, "spool")} cannot be used: ENOTDIR: not a directory, stat '${join(file, "spool")}'$`));
+      return true;
+    });
+  });
+
+  // Node's recursive mkdir never returns there (procfs answers ENOENT under an existing parent):
+  // the gateway spun a core and could not be stopped.
+  it("refuses at once a spool directory whose entry the kernel will not make (under /proc)", { skip: !existsSync("/proc/self") }, async () => {
+    await assert.rejects(harness({ gateway: { recordSpoolDir: "/proc/weir-spool/records" } }), (err: Error) => {
+      assert.equal(err.name, "FatalStartupError");
+      assert.equal(err.message, "record spool directory /proc/weir-spool/records cannot be used: ENOENT: no such file or directory, mkdir '/proc/weir-spool'");
       return true;
     });
   });

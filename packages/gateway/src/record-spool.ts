@@ -19,12 +19,13 @@
 // directory others could write to (plant records in) is refused.
 
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, readdir, rename, stat, unlink } from "node:fs/promises";
+import { open, readFile, readdir, rename, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { GatewayRecord } from "./records.js";
 import { recordFromEnvelope } from "./records.js";
+import { makeDirectory } from "./make-directory.js";
 
 /** The first bytes of every spool file: the format and its version. */
 export const SPOOL_MAGIC = Buffer.from("weir-records/1\n", "latin1");
@@ -100,7 +101,7 @@ export class RecordSpool {
    * so a wrong path fails before serving, not at shutdown.
    */
   async prepare(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await makeDirectory(this.dir, 0o700);
     const info = await stat(this.dir);
     if (!info.isDirectory()) throw new Error("not a directory");
     const uid = process.getuid?.();

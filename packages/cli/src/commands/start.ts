@@ -3,7 +3,7 @@
 // the LLM emulator when no provider key is configured, and a gateway started as a SEPARATE
 // process with that key. Ctrl-C stops everything cleanly.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { openSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -160,10 +160,12 @@ async function ensureIdentities(admin: AdminClient, state: StartState): Promise<
 async function runStart(flags: StartFlags): Promise<void> {
   const retentionMs = recordRetentionMs(flags.recordRetention);
   // Loaded here, not at the top: every other command starts without the daemons' code.
-  const { bootstrapOwner, createControlPlane, isOwnerKeyRecoveryRefusedError, openDatabase, recoverOwnerKey } = await import("@weir/controlplane");
+  const { bootstrapOwner, createControlPlane, isOwnerKeyRecoveryRefusedError, makeDirectory, openDatabase, recoverOwnerKey } = await import("@weir/controlplane");
   const { createLlmEmulator } = await import("@weir/llm-emulator");
   const dir = resolve(flags.dir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  await makeDirectory(dir, 0o700).catch((err: unknown) => {
+    throw new CliError(`--dir ${dir}: cannot create it: ${(err as Error).message}`);
+  });
   const logFile = join(dir, "weir.log");
   const logger = createLogger(flags.logLevel, "weir-start", logFile);
   const statePath = join(dir, "state.json");

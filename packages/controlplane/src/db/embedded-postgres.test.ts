@@ -2,6 +2,7 @@
 // line and the running server keeps working; a reopened directory keeps its data.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +36,15 @@ async function query(url: string, text: string): Promise<unknown[]> {
 }
 
 describe("embedded PostgreSQL", () => {
+  // Node's recursive mkdir never returns there (procfs answers ENOENT under an existing parent):
+  // `weir control-plane --data-dir /proc/…` spun a core and could not be stopped.
+  it("refuses at once a data directory whose entry the kernel will not make (under /proc)", { skip: !existsSync("/proc/self"), timeout: 10_000 }, async () => {
+    await assert.rejects(startEmbeddedPostgres({ dataDir: "/proc/weir-nope/pg", logger: pino({ level: "silent" }) }), {
+      code: "ENOENT",
+      message: "ENOENT: no such file or directory, mkdir '/proc/weir-nope'",
+    });
+  });
+
   it("refuses a data directory another live process is using, leaving that server running", async () => {
     const dir = await dataDir();
     const first = await startEmbeddedPostgres({ dataDir: dir, logger, ephemeral: true });

