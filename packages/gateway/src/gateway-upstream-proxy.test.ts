@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { InvalidGatewayOptionsError } from "./options.js";
 import { Gateway } from "./gateway.js";
-import { send, startHarness, waitForEnded } from "./test-harness.js";
+import { eventually, send, startHarness, waitForEnded } from "./test-harness.js";
 import type { Harness, HarnessOptions } from "./test-harness.js";
 import { ConnectProxy } from "./testing/index.js";
 
@@ -126,6 +126,21 @@ describe("egress proxy", () => {
     await waitForEnded(h, 1);
     assert.deepEqual([h.cp.ended[0]?.errorType, h.cp.ended[0]?.errorMessage], ["upstream_disconnected", why]);
     assert.ok(h.logs.join("\n").includes(why), h.logs.join("\n"));
+  });
+
+  it("asks for tunnels side by side: one silent CONNECT holds up no other", async () => {
+    const p = new ConnectProxy({ hosts: { [UPSTREAM_HOST]: "127.0.0.1" }, answers: false });
+    await p.start();
+    let stopped = false;
+    open.push({ close: () => (stopped ? Promise.resolve() : p.stop()) });
+    const h = await harness({ upstreamHost: UPSTREAM_HOST, gateway: { upstreamProxy: { httpProxy: p.url, tunnelTimeoutMs: 30_000 } } });
+    const requests = [chat(h), chat(h), chat(h)];
+    // All three CONNECTs reach the proxy while it answers none (asked one at a time, the
+    // second would wait for the first's 30 s).
+    await eventually(async () => p.unanswered.length === 3, 10_000, "three CONNECTs at once");
+    await p.stop();
+    stopped = true;
+    assert.deepEqual((await Promise.all(requests)).map((r) => r.status), [502, 502, 502]);
   });
 
   it("refuses proxy settings that cannot work, naming the option and never the credentials", () => {

@@ -3,7 +3,7 @@
 // `agent.request`: a response body is a plain chunk buffer here, not a Readable stream with an
 // async resource per response, which is most of what a proxy pays undici per request.
 
-import { Agent, Client, ProxyAgent, errors } from "undici";
+import { Agent, Pool, ProxyAgent, errors } from "undici";
 import type { Dispatcher } from "undici";
 import type { AbortSource } from "./cancellation.js";
 import type { ResolvedUpstreamProxy } from "./options.js";
@@ -222,15 +222,17 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
 type TunnelRequest = Omit<Dispatcher.ConnectOptions, "origin">;
 
 /**
- * The client that asks a proxy for tunnels. Without a bound, a proxy that takes the connection
- * and never answers the CONNECT would hold each request for undici's 300 s headers timeout; here
- * the wait is `timeoutMs`, and running out is a connection failure (UND_ERR_CONNECT_TIMEOUT: retried
- * as one, reported as one), named for the proxy, not a silence of the provider's.
+ * What asks a proxy for tunnels: a pool of connections to it, as undici's own default, so that
+ * tunnels are set up side by side (one connection would ask for them one after another, each
+ * behind a slow or silent one). Without a bound, a proxy that takes the connection and never
+ * answers the CONNECT would hold each request for undici's 300 s headers timeout; here the wait
+ * is `timeoutMs`, and running out is a connection failure (UND_ERR_CONNECT_TIMEOUT: retried as
+ * one, reported as one), named for the proxy, not a silence of the provider's.
  */
-class TunnelClient extends Client {
+class TunnelPool extends Pool {
   constructor(
     url: URL,
-    options: Client.Options,
+    options: Pool.Options,
     /** The proxy for messages: redactedProxyUrl. */
     private readonly proxyName: string,
     private readonly timeoutMs: number,
@@ -261,7 +263,7 @@ function proxyAgent(url: URL, agentOptions: Agent.Options, tunnelTimeoutMs: numb
     ...agentOptions,
     uri: address,
     ...(token === undefined ? {} : { token }),
-    clientFactory: (origin, options) => new TunnelClient(new URL(origin), options, redactedProxyUrl(url), tunnelTimeoutMs),
+    clientFactory: (origin, options) => new TunnelPool(new URL(origin), options, redactedProxyUrl(url), tunnelTimeoutMs),
   });
 }
 
