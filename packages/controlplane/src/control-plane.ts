@@ -5,7 +5,8 @@
 import http from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo, Server } from "node:net";
-import type { Transport } from "@connectrpc/connect";
+import { createContextValues } from "@connectrpc/connect";
+import type { ContextValues, Transport } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { sql, type Kysely } from "kysely";
 import type { Logger } from "pino";
@@ -28,6 +29,7 @@ import { ConnectionTracker, type HttpRequest, type HttpResponse } from "./server
 import { resolveMounts, type MountedHandler } from "./server/mounts.js";
 import { certificateSummary, readTlsCredentials, type TlsFiles } from "./server/tls-credentials.js";
 import { createGatewayKeyGate } from "./rpc/gateway-key-gate.js";
+import { GATEWAY_KEY_CONTEXT } from "./rpc/rpc-context.js";
 import { createRequestHandler, notFound, type AdminApi } from "./server/request-handler.js";
 import { registerRecordBatchFastPath } from "./rpc/record-batch-fast-path.js";
 import { RecordPurger } from "./retention/record-purger.js";
@@ -331,7 +333,15 @@ export class ControlPlane {
       const deps = this.serviceDeps(db, usage);
       // Compressed requests are not taken: gateways send none, and a small gzip body would make
       // the control plane inflate up to readMaxBytes before anything else is checked.
-      const rpc = connectNodeAdapter({ routes: (router) => registerServices(router, deps), readMaxBytes: options.readMaxBytes, acceptCompression: [], interceptors, fallback });
+      const gate = createGatewayKeyGate({ db, logger: options.logger, metrics: this.metrics });
+      // The key the gate found goes on with its request, for the interceptor.
+      const contextValues = (req: unknown): ContextValues => {
+        const values = createContextValues();
+        const key = gate.accepted(req as object);
+        if (key !== undefined) values.set(GATEWAY_KEY_CONTEXT, key);
+        return values;
+      };
+      const rpc = connectNodeAdapter({ routes: (router) => registerServices(router, deps), readMaxBytes: options.readMaxBytes, acceptCompression: [], interceptors, fallback, contextValues });
       // Binary RecordBatch calls, decoded without reflection; same path, interceptors and limits.
       const binaryRecordBatch = connectNodeAdapter({
         routes: (router) => registerRecordBatchFastPath(router, deps),
@@ -339,6 +349,7 @@ export class ControlPlane {
         acceptCompression: [],
         interceptors,
         fallback,
+        contextValues,
       });
       // Every /api/v2/ path goes to the admin API (src/admin/admin-api.ts); it counts its own requests.
       adminDb = createKysely(database.url, ADMIN_POOL_SIZE, options.logger, { statementTimeoutMs: options.adminStatementTimeoutMs, password: database.password });
@@ -347,7 +358,7 @@ export class ControlPlane {
       const handler = createRequestHandler({
         rpc: rpc as (req: HttpRequest, res: HttpResponse) => void,
         binaryRecordBatch: binaryRecordBatch as (req: HttpRequest, res: HttpResponse) => void,
-        gatewayKeyGate: createGatewayKeyGate({ db, logger: options.logger, metrics: this.metrics }),
+        gatewayKeyGate: gate,
         admin,
         metrics: this.metrics,
         tracker,

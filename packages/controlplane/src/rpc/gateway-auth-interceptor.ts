@@ -8,7 +8,8 @@
 // The key is then put in the call's context values for the handlers and its use recorded
 // (at most once a minute, in the background).
 //
-// No cache: one indexed query per RPC, so a deleted key fails the very next RPC on every replica
+// No cache: one indexed query per RPC (made by the gateway key gate before the body is read, for
+// network RPCs; here otherwise), so a deleted key fails the very next RPC on every replica
 // sharing the database. The services behind it hit the database anyway, so the lookup costs one
 // extra index probe on a pooled connection, not a new bottleneck.
 import type { Interceptor } from "@connectrpc/connect";
@@ -62,17 +63,20 @@ export function createGatewayAuthInterceptor(options: GatewayAuthInterceptorOpti
     // Child loggers only on the refusal paths: the accepted path stays allocation-light.
     const log = () => logger.child({ rpc_service: req.service.typeName, rpc_method: req.method.name });
     const presented = req.header.get(GATEWAY_KEY_HEADER);
-    let key: AuthenticatedGatewayKey;
-    try {
-      key = await authenticateGatewayKey(db, presented);
-    } catch (err) {
-      // SECURITY: only the visible 11-character prefix of a refused key is logged. A failed
-      // lookup refused nothing: toConnectError logs it as the database failure it is.
-      const l = log();
-      if (!isGatewayKeyLookupError(err)) {
-        l.warn({ gateway_key_prefix: presented ? gatewayKeyPrefix(presented) : undefined, reason: (err as Error).message }, "gateway key refused");
+    // Found already by the gate (gateway-key-gate.ts) at this RPC's start: one lookup per RPC.
+    let key = req.contextValues.get(GATEWAY_KEY_CONTEXT);
+    if (key === undefined) {
+      try {
+        key = await authenticateGatewayKey(db, presented);
+      } catch (err) {
+        // SECURITY: only the visible 11-character prefix of a refused key is logged. A failed
+        // lookup refused nothing: toConnectError logs it as the database failure it is.
+        const l = log();
+        if (!isGatewayKeyLookupError(err)) {
+          l.warn({ gateway_key_prefix: presented ? gatewayKeyPrefix(presented) : undefined, reason: (err as Error).message }, "gateway key refused");
+        }
+        throw toConnectError(err, l);
       }
-      throw toConnectError(err, l);
     }
     const clientVersion = req.header.get(API_VERSION_HEADER) ?? "";
     const check = checkApiVersion(clientVersion, server);

@@ -3,9 +3,9 @@
 // make the control plane decode up to readMaxBytes of records (2 million empty ones in 4 MiB)
 // per request, freezing its event loop, gateways' RPCs included, for seconds each. A request
 // whose key is missing or unknown is answered here, in its own protocol's shape, with the
-// messages the interceptor gives; the body is never read. Everything else goes on to the
-// interceptor, which checks the key again (a key deleted in between still fails the very RPC)
-// and the version: a lookup failure here is left to it to report.
+// messages the interceptor gives; the body is never read. The key it finds goes on with the
+// request (accepted()), so the interceptor only checks the version: one lookup per RPC, made
+// at its start, as before. A lookup failure here is left to the interceptor to report.
 import { Authorizer, GATEWAY_KEY_HEADER, MCPConfigurator, Recorder } from "@weir/proto";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
@@ -14,6 +14,7 @@ import type { ControlPlaneMetrics } from "../metrics.js";
 import { isGatewayKeyRefusedError } from "../errors.js";
 import { gatewayKeyPrefix } from "../keys/gateway-key.js";
 import { authenticateGatewayKey } from "./gateway-auth-interceptor.js";
+import type { AuthenticatedGatewayKey } from "./rpc-context.js";
 
 /** What the gate needs of a request and its response (HTTP/1.1 and HTTP/2 compatibility objects alike). */
 export interface GateRequest {
@@ -24,11 +25,15 @@ export interface GateResponse {
   end(body?: Buffer | string): unknown;
 }
 
-/**
- * Resolves true when it answered the request (refused), false when the RPC may go on. `path` is
- * the request's path: only the services' methods are gated (another path is Connect's 404).
- */
-export type GatewayKeyGate = (path: string, req: GateRequest, res: GateResponse) => Promise<boolean>;
+export interface GatewayKeyGate {
+  /**
+   * Resolves true when it answered the request (refused), false when the RPC may go on. `path`
+   * is the request's path: only the services' methods are gated (another path is Connect's 404).
+   */
+  check(path: string, req: GateRequest, res: GateResponse): Promise<boolean>;
+  /** The key check() found for `req`, if it found one. */
+  accepted(req: object): AuthenticatedGatewayKey | undefined;
+}
 
 /** The metrics labels of every method the control plane serves, by its path "/<service>/<method>". */
 const RPC_PATHS: ReadonlyMap<string, { readonly service: string; readonly method: string }> = new Map(
@@ -38,23 +43,34 @@ const RPC_PATHS: ReadonlyMap<string, { readonly service: string; readonly method
 export function createGatewayKeyGate(options: { readonly db: Kysely<Database>; readonly logger: Logger; readonly metrics: ControlPlaneMetrics }): GatewayKeyGate {
   const { metrics } = options;
   const logger = options.logger.child({ component: "gateway_auth" });
-  return async (path, req, res) => {
-    const labels = RPC_PATHS.get(path);
-    if (labels === undefined) return false;
-    const raw = req.headers[GATEWAY_KEY_HEADER];
-    const presented = (Array.isArray(raw) ? raw[0] : raw) ?? null;
-    try {
-      await authenticateGatewayKey(options.db, presented);
-      return false;
-    } catch (err) {
-      if (!isGatewayKeyRefusedError(err)) return false;
-      // SECURITY: only the visible prefix of a refused key is logged.
-      logger.warn({ path, gateway_key_prefix: presented ? gatewayKeyPrefix(presented) : undefined, reason: err.message }, "gateway key refused");
-      refuse(req, res, err.message);
-      // Counted as the interceptor counts a refusal: the RPC's labels, its Connect code.
-      metrics.rpcRequests.inc({ ...labels, code: "unauthenticated" });
-      return true;
-    }
+  const keys = new WeakMap<object, AuthenticatedGatewayKey>();
+  return {
+    accepted: (req) => keys.get(req),
+    async check(path, req, res) {
+      const labels = RPC_PATHS.get(path);
+      if (labels === undefined) return false;
+      const stop = metrics.rpcDuration.startTimer(labels);
+      const raw = req.headers[GATEWAY_KEY_HEADER];
+      const presented = (Array.isArray(raw) ? raw[0] : raw) ?? null;
+      try {
+        // Accepted: its timer is left unstopped (unobserved); the interceptor's times the RPC.
+        keys.set(req, await authenticateGatewayKey(options.db, presented));
+        return false;
+      } catch (err) {
+        if (!isGatewayKeyRefusedError(err)) return false;
+        // SECURITY: only the visible prefix of a refused key is logged; the fields are the
+        // interceptor's, so one query finds refusals from either.
+        logger.warn(
+          { rpc_service: labels.service, rpc_method: labels.method, gateway_key_prefix: presented ? gatewayKeyPrefix(presented) : undefined, reason: err.message },
+          "gateway key refused",
+        );
+        refuse(req, res, err.message);
+        // Counted as the interceptor counts a refusal: the RPC's labels, its Connect code.
+        stop();
+        metrics.rpcRequests.inc({ ...labels, code: "unauthenticated" });
+        return true;
+      }
+    },
   };
 }
 

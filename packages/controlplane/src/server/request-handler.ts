@@ -138,7 +138,7 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
       serveRpc();
       return;
     }
-    gatewayKeyGate(path, req, res as unknown as GateResponse).then(
+    gatewayKeyGate.check(path, req, res as unknown as GateResponse).then(
       (refused) => {
         if (!refused) serveRpc();
       },
