@@ -9,6 +9,9 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
+import { connect as netConnect } from "node:net";
+import type { Duplex } from "node:stream";
+import { connect as tlsConnect } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -164,6 +167,31 @@ describe("a running control plane (h2c + HTTP/1.1 on one port)", () => {
   });
 });
 
+/**
+ * Opens a connection with `open`, starts an HTTP/1.1 request and trickles header lines: the
+ * control plane must answer 408 and close it once http1HeadersTimeoutMs (1.5 s here) passed,
+ * while serving a prompt client (`prompt`) meanwhile.
+ */
+async function assertTrickledHeadersCut(open: () => Duplex, prompt: () => Promise<number>): Promise<void> {
+  const socket = open();
+  let received = "";
+  socket.on("data", (d: Buffer) => (received += d.toString()));
+  socket.on("error", () => undefined);
+  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+  const started = Date.now();
+  socket.write("GET /healthz HTTP/1.1\r\nHost: cp\r\n");
+  const trickle = setInterval(() => socket.write("X-Slow: 1\r\n"), 200);
+  try {
+    assert.equal(await prompt(), 200);
+    const at = await closed;
+    assert.ok(at - started >= 1_500, `closed after ${at - started} ms`);
+    assert.match(received, /^HTTP\/1\.1 408 /);
+  } finally {
+    clearInterval(trickle);
+    socket.destroy();
+  }
+}
+
 describe("a client trickling its HTTP/1.1 headers", () => {
   // Property: the idle timeout restarts at every byte, so a header line now and then held a
   // socket for good; the headers must all arrive within http1HeadersTimeoutMs.
@@ -172,25 +200,7 @@ describe("a client trickling its HTTP/1.1 headers", () => {
     await cp.start();
     try {
       const { hostname, port } = new URL(cp.url);
-      const socket = (await import("node:net")).connect(Number(port), hostname);
-      let received = "";
-      socket.on("data", (d: Buffer) => (received += d.toString()));
-      socket.on("error", () => undefined);
-      const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
-      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-      const started = Date.now();
-      socket.write("GET /healthz HTTP/1.1\r\nHost: cp\r\n");
-      const trickle = setInterval(() => socket.write("X-Slow: 1\r\n"), 200);
-      try {
-        // Meanwhile a prompt client is served on its own connection.
-        assert.equal((await fetch(`${cp.url}/healthz`)).status, 200);
-        const at = await closed;
-        assert.ok(at - started >= 1_500, `closed after ${at - started} ms`);
-        assert.match(received, /^HTTP\/1\.1 408 /);
-      } finally {
-        clearInterval(trickle);
-        socket.destroy();
-      }
+      await assertTrickledHeadersCut(() => netConnect(Number(port), hostname), async () => (await fetch(`${cp.url}/healthz`)).status);
     } finally {
       await cp.shutdown();
     }
@@ -322,7 +332,7 @@ describe("TLS", () => {
       "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile,
     ]);
     ca = await readFile(certFile);
-    cp = createControlPlane({ listen, databaseUrl: t.url, logger, tls: { certFile, keyFile } });
+    cp = createControlPlane({ listen, databaseUrl: t.url, logger, tls: { certFile, keyFile }, http1HeadersTimeoutMs: 1_500 });
     await cp.start();
     h2 = createTestH2Transport(cp.url, { ca });
   });
@@ -345,5 +355,17 @@ describe("TLS", () => {
       }).on("error", reject);
     });
     assert.equal(status, 200);
+  });
+
+  it("cuts off an HTTP/1.1 client trickling its headers as without TLS", { timeout: 20_000 }, async () => {
+    const { hostname, port } = new URL(cp.url);
+    const healthz = () =>
+      new Promise<number>((resolve, reject) => {
+        https.get(`${cp.url}/healthz`, { ca, agent: false }, (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        }).on("error", reject);
+      });
+    await assertTrickledHeadersCut(() => tlsConnect({ port: Number(port), host: hostname, ca, ALPNProtocols: ["http/1.1"] }), healthz);
   });
 });

@@ -372,9 +372,9 @@ export class ControlPlane {
           { ...tls, allowHTTP1: true, maxSessionMemory: HTTP2_SESSION_MEMORY_MB, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
           handler,
         );
-        // Its HTTP/1.1 fallback has Node's own checks (every 30 s); the same bound as cleartext.
-        // (Node sets headersTimeout on an allowHTTP1 server; its types do not declare it.)
-        (secure as unknown as { headersTimeout: number }).headersTimeout = options.http1HeadersTimeoutMs;
+        // Its HTTP/1.1 fallback has Node's own checks, read when it starts listening: the same
+        // bound as cleartext, checked as often. (Node's types do not declare the two properties.)
+        Object.assign(secure, { headersTimeout: options.http1HeadersTimeoutMs, connectionsCheckingInterval: 1_000 });
         tracker.trackSessions(secure);
         server = secure;
       } else {
