@@ -73,6 +73,7 @@ describe("durations in seconds", () => {
         (err: unknown) => err instanceof CliError && err.message === '--lifetime is counted in whole seconds: give it in s, m, h or d (e.g. 3600, 90s, 15m, 12h or 30d), not ms; got "500ms"',
       );
     }
+    assert.equal(parseDurationSecondsOrZero("--record-retention", "0ms"), 0, "0 is 0 in any unit");
     assert.throws(() => parseDurationSeconds("--lifetime", "1.5h"), (err: unknown) => err instanceof CliError && err.message === '--lifetime must be a duration above 0 (e.g. 3600, 90s, 15m, 12h or 30d), got "1.5h"');
   });
 });

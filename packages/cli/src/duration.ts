@@ -7,7 +7,8 @@ const EXAMPLES = "(e.g. 3600, 90s, 15m, 12h or 30d)";
 
 /** Like parseDurationSeconds, and "0" (or "0s", "0d", ...) is 0: a setting that 0 turns off. */
 export function parseDurationSecondsOrZero(flag: string, input: string): number {
-  if (/^0+[smhd]?$/.test(input.trim())) return 0;
+  // "0ms" too: 0 is 0 in any unit, and turns the setting off.
+  if (/^0+(ms|[smhd])?$/.test(input.trim())) return 0;
   const seconds = durationSeconds(input);
   if (seconds === undefined) {
     refuseMilliseconds(flag, input);

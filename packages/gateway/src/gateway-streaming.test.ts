@@ -431,16 +431,18 @@ describe("an OpenAI-compatible stream without [DONE]", () => {
   };
 
   it("is whole once its usage chunk came: no error for the client nor in the record", async () => {
+    const ended = compatible.cp.ended.length;
     assert.equal(await streamChat(), "hello");
-    await waitForEnded(compatible, compatible.cp.ended.length + 1);
+    await waitForEnded(compatible, ended + 1);
     const rows = compatible.cp.recordsOf(compatible.cp.interceptions.at(-1)!.id);
     assert.deepEqual([rows.ended[0]?.errorType, rows.ended[0]?.errorMessage], [undefined, undefined]);
     assert.deepEqual(rows.tokenUsages.map((t) => [t.inputTokens, t.outputTokens]), [[9n, 2n]]);
   });
 
   it("is cut when it ends before its usage chunk: the SDK raises, recorded upstream_disconnected", async () => {
+    const before = compatible.cp.ended.length;
     await assert.rejects(streamChat({ "x-cut": "before-usage" }), /upstream stream ended before the response completed/);
-    await waitForEnded(compatible, compatible.cp.ended.length + 1);
+    await waitForEnded(compatible, before + 1);
     const ended = compatible.cp.ended.at(-1);
     assert.deepEqual([ended?.errorType, ended?.errorMessage], ["upstream_disconnected", "upstream stream ended before the response completed"]);
   });

@@ -50,11 +50,13 @@ after(async () => {
 
 /** A blocking chat request answered as `answer`; its interception's records once ended. */
 async function chat(answer: string, compressedByClient = false) {
+  // Counted before sending: the end record may reach the control plane before the answer arrives.
+  const ended = h.cp.ended.length;
   const res = await send(`${h.gateway.url}/openai/v1/chat/completions`, {
     headers: { authorization: `Bearer ${h.user.key}`, "x-answer": answer, ...(compressedByClient ? { "accept-encoding": "gzip" } : {}) },
     body: { model: "gpt-4o", messages: [{ role: "user", content: `answer as ${answer}` }] },
   });
-  await waitForEnded(h, h.cp.ended.length + 1);
+  await waitForEnded(h, ended + 1);
   return { res, rows: h.cp.recordsOf(h.cp.interceptions.at(-1)!.id) };
 }
 
@@ -92,6 +94,7 @@ describe("blocking answers the gateway cannot read", () => {
 
   it("records a compressed answer it cannot undo as an upstream error naming why, relaying its bytes", async () => {
     // fetch would fail on the bytes, as a client does: read them raw.
+    const ended = h.cp.ended.length;
     const raw = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
       const req = request(`${h.gateway.url}/openai/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${h.user.key}`, "x-answer": "broken-gzip", "content-type": "application/json" } }, (res) => {
         const chunks: Buffer[] = [];
@@ -102,7 +105,7 @@ describe("blocking answers the gateway cannot read", () => {
       req.end(JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "answer broken" }] }));
     });
     assert.deepEqual([raw.status, raw.body.toString()], [200, "not gzip at all"]);
-    await waitForEnded(h, h.cp.interceptions.length);
+    await waitForEnded(h, ended + 1);
     const rows = h.cp.recordsOf(h.cp.interceptions.at(-1)!.id);
     assert.deepEqual(rows.tokenUsages, []);
     assert.deepEqual(

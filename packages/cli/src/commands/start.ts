@@ -123,14 +123,14 @@ function upstreamLine(provider: string, envVar: string, real: boolean): string {
 /** The owner `weir start` creates on the first start, and whose key it keeps. */
 const START_OWNER = "admin";
 
-/** Whether the admin API still takes the owner key kept in state.json. */
-async function ownerTokenAccepted(controlPlaneUrl: string, token: string): Promise<boolean> {
+/** Why the admin API no longer takes the owner key kept in state.json; undefined while it does. */
+async function ownerTokenRefused(controlPlaneUrl: string, token: string): Promise<string | undefined> {
   try {
     await new AdminClient({ url: controlPlaneUrl, token }).get("/api/v2/users");
-    return true;
+    return undefined;
   } catch (err) {
-    // 401: deleted or expired; 403: its user is no longer an active owner.
-    if (err instanceof AdminApiError && (err.status === 401 || err.status === 403)) return false;
+    if (err instanceof AdminApiError && err.status === 401) return "deleted or expired";
+    if (err instanceof AdminApiError && err.status === 403) return `${START_OWNER} is no longer an active owner`;
     throw err;
   }
 }
@@ -213,17 +213,18 @@ async function runStart(flags: StartFlags): Promise<void> {
       throw listenCliError("--control-plane-listen", err) ?? err;
     });
     checkpoint();
-    if (!(await ownerTokenAccepted(controlPlane.url, state.ownerToken))) {
+    const refused = await ownerTokenRefused(controlPlane.url, state.ownerToken);
+    if (refused !== undefined) {
       // Deleted or expired since the last start (a rotation): whoever runs `weir start` owns its
       // database, so a new key grants nothing the data directory did not.
       const recovered = await recoverOwnerKey(database.db, { user: START_OWNER, keyName: "weir-start", onlyWhileLockedOut: false }).catch((err: unknown) => {
-        throw isOwnerKeyRecoveryRefusedError(err) ? new CliError(`the owner API key kept in ${statePath} was refused, and no new one can be issued: ${err.message}`) : err;
+        throw isOwnerKeyRecoveryRefusedError(err) ? new CliError(`the owner API key kept in ${statePath} was refused (${refused}), and no new one can be issued: ${err.message}`) : err;
       });
       state.ownerToken = recovered.apiKey.key;
       writeState(statePath, state);
       // SECURITY: the new key by id only.
-      logger.warn({ api_key_id: recovered.apiKey.id, user: START_OWNER }, "the owner API key kept in state.json was refused (deleted or expired); issued a new one");
-      process.stdout.write(`The owner API key kept in ${statePath} was refused (deleted or expired): issued ${START_OWNER} a new one (WEIR_ADMIN_TOKEN below).\n`);
+      logger.warn({ api_key_id: recovered.apiKey.id, user: START_OWNER, why: refused }, "the owner API key kept in state.json was refused; issued a new one");
+      process.stdout.write(`The owner API key kept in ${statePath} was refused (${refused}): issued ${START_OWNER} a new one (WEIR_ADMIN_TOKEN below).\n`);
     }
     const ids = await ensureIdentities(new AdminClient({ url: controlPlane.url, token: state.ownerToken }), state);
     writeState(statePath, ids);

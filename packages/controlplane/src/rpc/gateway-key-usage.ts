@@ -64,7 +64,8 @@ export class GatewayKeyUsageTracker {
         // Written less than an interval ago, by another control-plane replica or by this one
         // before a restart: due when that write is an interval old, which may be well before a
         // whole interval from now. Look again sooner, so the column still advances about once
-        // an interval (within 1.5) rather than up to twice.
+        // an interval (within 1.5) rather than up to twice. With R replicas holding a key, that
+        // is up to 4R UPDATEs a minute that change nothing: one indexed row each.
         if (!written) this.nextWriteAt.set(key.id, Math.min(this.nextWriteAt.get(key.id) ?? Number.POSITIVE_INFINITY, nowMs + this.recheckMs));
       },
       (err: unknown) => {
