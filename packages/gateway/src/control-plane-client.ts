@@ -602,7 +602,8 @@ export class ControlPlaneClient {
         reportedFatal = true;
         continue;
       }
-      this.logger.warn({ err: outcome.error, retry_in_ms: delayMs, hint: connectionHint(outcome.error, this.options.baseUrl) }, "control plane still unreachable");
+      // The stack was logged with the first failure ("control plane unreachable"): the message does.
+      this.logger.warn({ err: outcome.error instanceof Error ? outcome.error.message : outcome.error, retry_in_ms: delayMs, hint: connectionHint(outcome.error, this.options.baseUrl) }, "control plane still unreachable");
     }
   }
 

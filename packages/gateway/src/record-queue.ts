@@ -546,7 +546,9 @@ export class RecordQueue<R extends QueuedRecord> {
     for (const { record } of batch.items) this.pendingBytes += record.sizeBytes ?? 0;
     if (this.options.metrics) countByKind(batch.items, this.options.metrics.recordsRetriedTotal);
     const delayMs = this.backoff.next();
-    this.logger.warn({ err, records, attempt: this.backoff.attempts, retry_in_ms: delayMs }, "record delivery failed; retrying");
+    // The stack once per run of failures; the retries after it, the message (one line each).
+    const attempt = this.backoff.attempts;
+    this.logger.warn({ err: attempt <= 1 || !(err instanceof Error) ? err : err.message, records, attempt, retry_in_ms: delayMs }, "record delivery failed; retrying");
     this.pause(delayMs);
     this.settled();
   }
