@@ -66,6 +66,12 @@ describe("replacing central provider keys", () => {
     assert.deepEqual(keysSeen, [FIRST, SECOND]);
     assert.deepEqual(replacedLines().at(-1)?.providers, { openai: { keys: 1, added: 1, removed: 1 } });
     assert.ok(h.logs.every((l) => !l.includes(FIRST) && !l.includes(SECOND)), "a provider key was logged");
+    // The same keys again (a SIGHUP for another file): said as such, not as a replacement.
+    const replaced = replacedLines().length;
+    h.gateway.replaceProviderKeys({ openai: [SECOND] });
+    assert.equal(replacedLines().length, replaced);
+    const unchanged = h.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "provider keys unchanged");
+    assert.deepEqual(unchanged.at(-1)?.providers, { openai: { keys: 1, added: 0, removed: 0 } });
   });
 
   it("refuses a replacement that cannot be used, naming why, and changes nothing, not even the providers named correctly", () => {

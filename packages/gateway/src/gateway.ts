@@ -423,7 +423,9 @@ export class Gateway {
     const providers: Record<string, { keys: number; added: number; removed: number }> = {};
     for (const { provider, apiKeys } of replacements) providers[provider] = { keys: apiKeys.length, ...this.providerKeys[provider].replace(apiKeys) };
     // SECURITY: counts only, never a key (nor its hint: a rotation's log would pair old and new).
-    this.logger.info({ providers }, "provider keys replaced");
+    // A SIGHUP for another file (a gateway key's rotation) reloads these too: say when nothing changed.
+    const changed = Object.values(providers).some((p) => p.added > 0 || p.removed > 0);
+    this.logger.info({ providers }, changed ? "provider keys replaced" : "provider keys unchanged");
   }
 
   /**
