@@ -6,6 +6,10 @@
 // messages the interceptor gives; the body is never read. The key it finds goes on with the
 // request (accepted()), so the interceptor only checks the version: one lookup per RPC, made
 // at its start, as before. A lookup failure here is left to the interceptor to report.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, createEndStreamSerialization, endStreamFlag, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { Authorizer, GATEWAY_KEY_HEADER, MCPConfigurator, Recorder } from "@weir/proto";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
@@ -81,25 +85,24 @@ function header(req: GateRequest, name: string): string {
 
 /** An Unauthenticated error as the request's protocol carries one: gRPC(-Web), Connect streaming or unary. */
 function refuse(req: GateRequest, res: GateResponse, message: string): void {
+  const error = new ConnectError(message, Code.Unauthenticated);
   const contentType = header(req, "content-type").toLowerCase();
   if (contentType.startsWith("application/grpc")) {
     // A trailers-only answer: the status rides in the headers.
-    res.writeHead(200, { "content-type": contentType, "grpc-status": 16, "grpc-message": encodeURIComponent(message) });
+    const headers: Record<string, string> = { "content-type": contentType };
+    setTrailerStatus(new Headers(), error).forEach((value, name) => (headers[name] = value));
+    res.writeHead(200, headers);
     res.end();
     return;
   }
-  const error = { code: "unauthenticated", message };
   if (contentType.startsWith("application/connect+")) {
-    // The end-of-stream message (flag 0b10): the error is in it, the status is 200.
-    const json = Buffer.from(JSON.stringify({ error }));
-    const prefix = Buffer.alloc(5);
-    prefix.writeUInt8(0b10, 0);
-    prefix.writeUInt32BE(json.length, 1);
+    // The end-of-stream message carries the error; the status is 200.
+    const endStream = createEndStreamSerialization(undefined).serialize({ metadata: new Headers(), error });
     res.writeHead(200, { "content-type": contentType });
-    res.end(Buffer.concat([prefix, json]));
+    res.end(Buffer.from(encodeEnvelope(endStreamFlag, endStream)));
     return;
   }
-  const body = JSON.stringify(error);
-  res.writeHead(401, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  const body = Buffer.from(errorToJsonBytes(error, undefined));
+  res.writeHead(codeToHttpStatus(Code.Unauthenticated), { "content-type": "application/json", "content-length": body.length });
   res.end(body);
 }
