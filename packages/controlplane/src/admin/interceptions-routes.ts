@@ -18,7 +18,7 @@ import { InvalidRequestError, ResourceNotFoundError, type FieldValidation } from
 import { json } from "./reply.js";
 import { toInterceptionResponse, type InterceptionChildRows, type InterceptionResponse } from "./responses.js";
 import { uuidParam, type AdminRoute, type RouteDeps } from "./route-context.js";
-import { checkRfc3339 } from "./rfc3339.js";
+import { checkRfc3339, microsecondCeiling } from "./rfc3339.js";
 import { NUL_DETAIL, hasNul } from "./validation.js";
 import { isUuid } from "@weir/proto";
 
@@ -71,7 +71,8 @@ export function parseInterceptionQuery(query: URLSearchParams): InterceptionFilt
       problems.push({ field: name, detail: checked.detail });
       return undefined;
     }
-    return checked.value.text;
+    // Both bounds round a finer time up: `>= after` and `< before` then hold as written.
+    return microsecondCeiling(checked.value);
   };
 
   const initiatorId = get("initiator");

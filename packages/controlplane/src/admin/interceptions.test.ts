@@ -178,6 +178,19 @@ describe("list", () => {
       keep: (s: Seeded) => s.micros >= BASE_MICROS + 10_000_002n && s.micros < BASE_MICROS + 20_000_000n,
     },
     {
+      // 7 to 9 digits round up to the microsecond (PostgreSQL rounded them to the nearest): the
+      // row at .000001 s is before an inclusive lower bound of .0000011 s, and before an
+      // exclusive upper bound of the same.
+      name: "started_after and started_before finer than a microsecond",
+      query: () => `&started_after=${encodeURIComponent(isoMicros(BASE_MICROS + 10_000_001n).replace("Z", "1Z"))}`,
+      keep: (s: Seeded) => s.micros > BASE_MICROS + 10_000_001n,
+    },
+    {
+      name: "started_before finer than a microsecond",
+      query: () => `&started_before=${encodeURIComponent(isoMicros(BASE_MICROS + 10_000_001n).replace("Z", "1Z"))}`,
+      keep: (s: Seeded) => s.micros <= BASE_MICROS + 10_000_001n,
+    },
+    {
       name: "initiator and provider together",
       query: () => `&initiator=${initiatorA}&provider=openai`,
       keep: (s: Seeded) => s.initiator === initiatorA && s.provider === "openai",

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { OFFSET_RANGE_DETAIL, RFC3339_DETAIL, YEAR_ZERO_DETAIL, checkRfc3339, parseRfc3339 } from "./rfc3339.js";
+import { OFFSET_RANGE_DETAIL, RFC3339_DETAIL, YEAR_ZERO_DETAIL, checkRfc3339, microsecondCeiling, parseRfc3339 } from "./rfc3339.js";
 
 describe("parseRfc3339", () => {
   const cases = [
@@ -53,4 +53,23 @@ describe("cursor", () => {
   });
   const bad = ["", "!!!", Buffer.from("[1]").toString("base64url"), Buffer.from('{"started_at":"x","id":"y"}').toString("base64url"), "a".repeat(300)];
   for (const text of bad) it(`refuses ${JSON.stringify(text.slice(0, 20))}`, () => assert.equal(decodeCursor(text), undefined));
+});
+
+describe("microsecondCeiling", () => {
+  const cases = [
+    { text: "2026-12-06T04:04:05Z", want: "2026-12-06T04:04:05Z" },
+    { text: "2026-12-06T04:04:05.494Z", want: "2026-12-06T04:04:05.494Z" },
+    { text: "2026-12-06T04:04:05.494000Z", want: "2026-12-06T04:04:05.494000Z" },
+    { text: "2026-12-06T04:04:05.494000000Z", want: "2026-12-06T04:04:05.494000Z" },
+    { text: "2026-12-06T04:04:05.4940001Z", want: "2026-12-06T04:04:05.494001Z" },
+    { text: "2026-12-06T04:04:05.494999999Z", want: "2026-12-06T04:04:05.495000Z" },
+    // The carry crosses the second, the day and the offset: the result is in UTC.
+    { text: "2026-12-31T23:59:59.9999991Z", want: "2027-01-01T00:00:00.000000Z" },
+    { text: "2026-12-06T06:04:05.1234561+02:00", want: "2026-12-06T04:04:05.123457Z" },
+    // Before year 1 in UTC there is no ISO text PostgreSQL takes: cut instead.
+    { text: "0001-01-01T00:00:00.0000001+01:00", want: "0001-01-01T00:00:00.000000+01:00" },
+  ];
+  for (const c of cases) {
+    it(`${c.text} → ${c.want}`, () => assert.equal(microsecondCeiling(parseRfc3339(c.text)!), c.want));
+  }
 });

@@ -48,3 +48,25 @@ export function parseRfc3339(text: string): ParsedTimestamp | undefined {
   const checked = checkRfc3339(text);
   return checked.ok ? checked.value : undefined;
 }
+
+/**
+ * `value`'s text to the microsecond, rounded *up* when it has more digits (7 to 9, as Go's
+ * RFC3339Nano writes): PostgreSQL's timestamptz keeps microseconds and rounds to the nearest,
+ * which turned 05.4940001 into 05.494000, so an interception started at 05.494000 passed an
+ * inclusive lower bound it is before, and failed an exclusive upper bound it is before. Rounded
+ * up, both bounds mean what they say. Exact at 6 digits or fewer: the text as it is.
+ */
+export function microsecondCeiling(value: ParsedTimestamp): string {
+  const m = /\.(\d{7,9})(?=[Z+-])/.exec(value.text);
+  if (m === null) return value.text;
+  const digits = m[1]!;
+  const exact = /^0*$/.test(digits.slice(6));
+  const cut = value.text.replace(m[0], `.${digits.slice(0, 6)}`);
+  if (exact) return cut;
+  // value.date holds the milliseconds (offset applied); the next microsecond, in UTC.
+  const micros = BigInt(value.date.getTime()) * 1000n + BigInt(digits.slice(3, 6)) + 1n;
+  const iso = new Date(Number(micros / 1000n)).toISOString();
+  // Before year 1 in UTC (0001-01-01T00:00:00.0000001+01:00): no ISO text PostgreSQL takes; cut.
+  if (!/^\d{4}-/.test(iso) || iso.startsWith("0000")) return cut;
+  return `${iso.slice(0, -1)}${String(micros % 1000n).padStart(3, "0")}Z`;
+}
