@@ -57,7 +57,7 @@ export function interceptionsCommand(): Command {
       .addOption(new Option("--initiator <username-or-id>", "only this user's interceptions").env("WEIR_INTERCEPTIONS_INITIATOR"))
       .addOption(new Option("--provider <name>", "only this provider (openai, anthropic)").env("WEIR_INTERCEPTIONS_PROVIDER"))
       .addOption(new Option("--model <model>", "only this model").env("WEIR_INTERCEPTIONS_MODEL"))
-      .addOption(new Option("--client <client>", "only this client (e.g. claude-code, codex)").env("WEIR_INTERCEPTIONS_CLIENT"))
+      .addOption(new Option("--client <client>", 'only this client, as recorded (e.g. "Claude Code", Codex, Cursor, Unknown)').env("WEIR_INTERCEPTIONS_CLIENT"))
       .addOption(new Option("--started-after <time>", "only interceptions started at or after this RFC 3339 time").env("WEIR_INTERCEPTIONS_STARTED_AFTER"))
       .addOption(new Option("--started-before <time>", "only interceptions started before this RFC 3339 time").env("WEIR_INTERCEPTIONS_STARTED_BEFORE"))
       .addOption(new Option("--limit <n>", `interceptions per page, 1 to ${MAX_LIMIT}`).env("WEIR_INTERCEPTIONS_LIMIT").default("25"))
