@@ -43,7 +43,7 @@ import { RateLimiter, rateLimitKey } from "./rate-limiter.js";
 import type { RequestHandler } from "./request-handler.js";
 import { RequestLog } from "./request-log.js";
 import { sendGatewayError } from "./response-writer.js";
-import { providerOfPath, resolveRoute, splitTarget } from "./routes.js";
+import { originForm, providerOfPath, resolveRoute, splitTarget } from "./routes.js";
 import { StartPacer } from "./start-pacer.js";
 
 
@@ -88,7 +88,7 @@ export class HttpFront {
     // Errors on a response whose client went away are expected; the request's own logic reports them.
     res.on("error", () => undefined);
     const method = req.method ?? "GET";
-    const target = req.url ?? "/";
+    const target = originForm(req.url ?? "/");
     const { path } = splitTarget(target);
     if (path === HEALTH_PATH || path === READY_PATH || path === METRICS_PATH) {
       this.serveOperations(res, method, path);
@@ -293,8 +293,26 @@ export class HttpFront {
       res.destroy();
       return;
     }
-    req.resume();
+    this.drainRefusedBody(req);
     sendGatewayError(res, http, {}, providerOfPath(path));
+  }
+
+  /**
+   * Reads and drops what is left of a refused request's body, so that the connection can serve
+   * the next request and the client, still sending, reads the answer rather than a reset. Up to
+   * twice the body limit: beyond that the client is only sending (a 10 GB body with a bad key
+   * was read whole), and the connection is closed.
+   */
+  private drainRefusedBody(req: IncomingMessage): void {
+    if (!req.complete) {
+      const limit = 2 * this.o.options.maxRequestBodyBytes;
+      let drained = 0;
+      req.on("data", (chunk: Buffer) => {
+        drained += chunk.length;
+        if (drained > limit) req.socket.destroy();
+      });
+    }
+    req.resume();
   }
 
   private text(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {

@@ -489,8 +489,10 @@ async function relayStream(
       const events = parser.push(chunk as Buffer);
       const written = forward(events);
       for (const event of events) observer.onEvent(event);
-      if (written === false || (written !== true && !(await written))) {
-        failure = upstreamFailure("client_disconnected", "client disconnected");
+      if (written === false || (written !== true && !(await deadline.waitForClient(written)))) {
+        // Gone, or given up on after reading nothing for a whole upstream timeout (still there).
+        failure = upstreamFailure("client_disconnected", res.destroyed ? "client disconnected" : "client stopped reading");
+        if (!res.destroyed) res.destroy();
         break;
       }
       if (parser.pendingLength > maxEventChars) {

@@ -65,6 +65,19 @@ const PASSTHROUGH: readonly PassthroughRule[] = [
   { provider: "anthropic", exact: "/anthropic/v1/messages/count_tokens" },
 ];
 
+/**
+ * The origin form ("/path?query") of a request target: an absolute-form target
+ * ("http://host/path", which HTTP/1.1 servers must accept, RFC 9112 §3.2.2) loses its scheme and
+ * authority; anything else is returned as it is.
+ */
+export function originForm(target: string): string {
+  if (target.startsWith("/")) return target;
+  const m = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (m === null) return target;
+  const rest = target.slice(m[0].length);
+  return rest.startsWith("/") ? rest : `/${rest}`;
+}
+
 /** Splits a request target into path and query ("?..." or ""). */
 export function splitTarget(target: string): { path: string; query: string } {
   const q = target.indexOf("?");

@@ -49,6 +49,25 @@ export class UpstreamDeadline {
     this.timer = this.clock.setTimeout(this.expire, this.timeoutMs);
   }
 
+  /**
+   * Waits for a write to a client that is not reading yet (the answer is then held back from the
+   * provider, whose stream stops): the client's wait, not a silence of the provider's, so the
+   * clock is paused meanwhile — a reader that paused longer than the timeout had a healthy stream
+   * cut as an upstream timeout. A client that reads nothing for a whole timeout is given up on:
+   * false, as for a client gone. Resolves with the write's outcome.
+   */
+  async waitForClient(written: Promise<boolean>): Promise<boolean> {
+    this.pause();
+    let timer: unknown;
+    const givenUp = new Promise<boolean>((resolve) => (timer = this.clock.setTimeout(() => resolve(false), this.timeoutMs)));
+    try {
+      return await Promise.race([written, givenUp]);
+    } finally {
+      this.clock.clearTimeout(timer);
+      this.resume();
+    }
+  }
+
   private readonly expire = (): void => {
     const quietMs = this.clock.now() - this.lastActivityMs;
     if (quietMs >= this.timeoutMs) this.exchange.abort(new UpstreamTimeoutError(this.timeoutMs));
