@@ -2,7 +2,8 @@
 // stops reading a stream for longer than the upstream timeout still gets all of it (the wait is
 // its own, not a silence of the provider's); a refused request whose client keeps sending a huge
 // body is cut off after twice the body limit instead of read whole; an absolute-form request
-// target (RFC 9112 §3.2.2) is routed by its path.
+// target (RFC 9112 §3.2.2) is routed by its path; bytes that are no request after a valid one
+// on the same connection do not cost the valid one its answer.
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer, request, type Server } from "node:http";
@@ -130,5 +131,42 @@ describe("an absolute-form request target", () => {
       req.end(JSON.stringify(CHAT));
     });
     assert.equal(status, 200);
+  });
+});
+
+describe("bytes that are no request after a valid one on the same connection", () => {
+  /** Sends `bytes` on a fresh connection; resolves with all the gateway wrote before closing it. */
+  const exchange = async (bytes: string): Promise<string> => {
+    const { port } = new URL(h.gateway.url);
+    const socket = connect(Number(port), "127.0.0.1");
+    let answer = "";
+    socket.on("data", (d: Buffer) => (answer += d.toString()));
+    socket.on("error", () => undefined);
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write(bytes);
+    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    return answer;
+  };
+  const body = JSON.stringify(CHAT);
+  const valid = (extra = "") =>
+    `POST /openai/v1/chat/completions HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${h.user.key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
+
+  it("let the valid one be answered, then close the connection", async () => {
+    for (const [name, bytes] of [
+      ["garbage pipelined after it", `${valid()}GARBAGE\r\n\r\n`],
+      ["a byte after Connection: close", `${valid("Connection: close\r\n")}X`],
+    ] as const) {
+      const ended = h.cp.ended.length;
+      const answer = await exchange(bytes);
+      assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/, name);
+      assert.ok(answer.includes('"object":"chat.completion"'), `${name}: ${answer.slice(0, 200)}`);
+      await waitForEnded(h, ended + 1);
+      assert.deepEqual([h.cp.ended.at(-1)?.errorType, h.cp.ended.at(-1)?.errorMessage], [undefined, undefined], name);
+    }
+  });
+
+  it("are refused as Node refuses them when nothing is being answered", async () => {
+    assert.match(await exchange("GARBAGE\r\n\r\n"), /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(await exchange(`GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Big: ${"x".repeat(20_000)}\r\n\r\n`), /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
   });
 });

@@ -24,6 +24,7 @@
 // user it acts for (inProcessFetch / inProcessDispatcher, with a delegated API key id).
 
 import { createServer } from "node:http";
+import { finishBeforeClientErrors } from "./client-errors.js";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Http2ServerRequest } from "node:http2";
 import type { Http2ServerResponse } from "node:http2";
@@ -445,7 +446,8 @@ export class Gateway {
   }
 
   private async listen(tls: TlsCredentials | undefined): Promise<void> {
-    const server = tls === undefined ? createServer({ headersTimeout: HEADERS_TIMEOUT_MS }, this.front.handle) : this.createTlsServer(tls);
+    const server = tls === undefined ? createServer({ headersTimeout: HEADERS_TIMEOUT_MS }) : this.createTlsServer(tls);
+    server.on("request", finishBeforeClientErrors(server, this.front.handle));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -467,10 +469,7 @@ export class Gateway {
   // --tls-min-v1.0 in NODE_OPTIONS cannot lower it. A cleartext request to this port fails its
   // handshake and Node destroys the connection at once (the client sees a reset).
   private createTlsServer(tls: TlsCredentials): HttpsServer {
-    const server = createHttpsServer(
-      { ...secureContextOptions(tls), ALPNProtocols: ["http/1.1"], headersTimeout: HEADERS_TIMEOUT_MS, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
-      this.front.handle,
-    );
+    const server = createHttpsServer({ ...secureContextOptions(tls), ALPNProtocols: ["http/1.1"], headersTimeout: HEADERS_TIMEOUT_MS, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS });
     server.on("connection", (socket: Socket) => {
       this.tlsSockets.add(socket);
       socket.once("close", () => this.tlsSockets.delete(socket));
