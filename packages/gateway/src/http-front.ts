@@ -103,7 +103,7 @@ export class HttpFront {
     if (maxConcurrency > 0 && this.active.size >= maxConcurrency) {
       this.o.metrics.requestsRefusedTotal.inc({ reason: "at_capacity" });
       this.o.logger.debug({ method, path, max_concurrency: maxConcurrency }, "at capacity: request refused");
-      req.resume();
+      this.drainRefusedBody(req);
       sendGatewayError(res, toHttpError(new AtCapacityError(maxConcurrency)), {}, providerOfPath(path));
       return;
     }
