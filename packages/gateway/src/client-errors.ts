@@ -6,6 +6,7 @@
 // as the client's disconnection. Here the answer under way is finished first, then the
 // connection closes; with none under way, the refusal is Node's.
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 
 const REFUSALS: Readonly<Record<string, string>> = {
@@ -27,6 +28,9 @@ export function finishBeforeClientErrors(
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
     if ((underWay.get(socket) ?? 0) > 0) {
       closeWhenAnswered.add(socket);
+      // Nothing more is read (each further chunk would fail the parser again, without end);
+      // the answer still goes out.
+      (socket as Socket).pause();
       return;
     }
     if (err.code === "ECONNRESET" || !socket.writable) {
@@ -41,7 +45,11 @@ export function finishBeforeClientErrors(
     res.once("close", () => {
       const left = (underWay.get(socket) ?? 1) - 1;
       underWay.set(socket, left);
-      if (left === 0 && closeWhenAnswered.has(socket)) socket.destroySoon?.() ?? socket.destroy();
+      if (left === 0 && closeWhenAnswered.has(socket)) {
+        // Once what was written is out (TLS's close_notify included), not at once.
+        if (typeof (socket as Socket).destroySoon === "function") (socket as Socket).destroySoon();
+        else socket.destroy();
+      }
     });
     handle(req, res);
   };

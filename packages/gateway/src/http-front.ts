@@ -300,12 +300,13 @@ export class HttpFront {
   /**
    * Reads and drops what is left of a refused request's body, so that the connection can serve
    * the next request and the client, still sending, reads the answer rather than a reset. Up to
-   * twice the body limit: beyond that the client is only sending (a 10 GB body with a bad key
-   * was read whole), and the connection is closed.
+   * the body limit more: beyond that the client is only sending (a 10 GB body with a bad key was
+   * read whole), and the connection is closed (a client still sending then may see a reset
+   * rather than the answer).
    */
   private drainRefusedBody(req: IncomingMessage): void {
     if (!req.complete) {
-      const limit = 2 * this.o.options.maxRequestBodyBytes;
+      const limit = this.o.options.maxRequestBodyBytes;
       let drained = 0;
       req.on("data", (chunk: Buffer) => {
         drained += chunk.length;

@@ -506,9 +506,11 @@ async function relayStream(
       const { events, leftover } = parser.end();
       const written = forward(events);
       for (const event of events) observer.onEvent(event);
-      if (written !== true && written !== false) await written;
       const observed = observer.result();
-      if (observed.upstreamError !== undefined) {
+      if (written !== true && written !== false && !(await deadline.waitForClient(written)) && !res.destroyed) {
+        failure = upstreamFailure("client_disconnected", "client stopped reading");
+        res.destroy();
+      } else if (observed.upstreamError !== undefined) {
         failure = upstreamFailure("upstream_error", observed.upstreamError);
       } else if (!observed.complete) {
         failure = upstreamFailure(

@@ -55,7 +55,11 @@ export async function servePassthrough(ctx: ExchangeContext, route: PassthroughR
       for await (const chunk of response.body) {
         deadline.touch();
         const written = writeChunk(res, chunk as Buffer, deadline.cancellation);
-        if (written === false || (written !== true && !(await written))) break;
+        // Waiting for the client is not the provider's silence (see UpstreamDeadline.waitForClient).
+        if (written === false || (written !== true && !(await deadline.waitForClient(written)))) {
+          if (!res.destroyed) res.destroy();
+          break;
+        }
       }
       if (!res.destroyed) res.end();
     } catch (err) {

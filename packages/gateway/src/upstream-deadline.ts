@@ -50,11 +50,12 @@ export class UpstreamDeadline {
   }
 
   /**
-   * Waits for a write to a client that is not reading yet (the answer is then held back from the
-   * provider, whose stream stops): the client's wait, not a silence of the provider's, so the
-   * clock is paused meanwhile — a reader that paused longer than the timeout had a healthy stream
-   * cut as an upstream timeout. A client that reads nothing for a whole timeout is given up on:
-   * false, as for a client gone. Resolves with the write's outcome.
+   * Waits for a write to a client that is not reading fast enough (the answer is then held back
+   * from the provider, whose stream stops): the client's wait, not a silence of the provider's,
+   * so the clock is paused meanwhile — a reader that paused longer than the timeout had a healthy
+   * stream cut as an upstream timeout. A client whose buffered writes do not drain within a whole
+   * timeout is given up on: false, as for a client gone. Resolves with the write's outcome. Only
+   * a held-back write comes here: a client that keeps up costs no timer.
    */
   async waitForClient(written: Promise<boolean>): Promise<boolean> {
     this.pause();

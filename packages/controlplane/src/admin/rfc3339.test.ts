@@ -66,6 +66,10 @@ describe("microsecondCeiling", () => {
     // The carry crosses the second, the day and the offset: the result is in UTC.
     { text: "2026-12-31T23:59:59.9999991Z", want: "2027-01-01T00:00:00.000000Z" },
     { text: "2026-12-06T06:04:05.1234561+02:00", want: "2026-12-06T04:04:05.123457Z" },
+    // Before 1970 (a negative epoch count) and in year 1.
+    { text: "1969-07-20T20:17:40.0000001Z", want: "1969-07-20T20:17:40.000001Z" },
+    { text: "1969-12-31T23:59:59.9999991Z", want: "1970-01-01T00:00:00.000000Z" },
+    { text: "0001-01-01T00:00:00.0000001Z", want: "0001-01-01T00:00:00.000001Z" },
     // Before year 1 in UTC there is no ISO text PostgreSQL takes: cut instead.
     { text: "0001-01-01T00:00:00.0000001+01:00", want: "0001-01-01T00:00:00.000000+01:00" },
   ];

@@ -63,10 +63,16 @@ export function microsecondCeiling(value: ParsedTimestamp): string {
   const exact = /^0*$/.test(digits.slice(6));
   const cut = value.text.replace(m[0], `.${digits.slice(0, 6)}`);
   if (exact) return cut;
-  // value.date holds the milliseconds (offset applied); the next microsecond, in UTC.
-  const micros = BigInt(value.date.getTime()) * 1000n + BigInt(digits.slice(3, 6)) + 1n;
-  const iso = new Date(Number(micros / 1000n)).toISOString();
+  // value.date holds the milliseconds (offset applied); the next microsecond, in UTC, carried
+  // into the milliseconds at 1000 (no division: before 1970 the epoch count is negative).
+  let ms = value.date.getTime();
+  let us = Number(digits.slice(3, 6)) + 1;
+  if (us === 1000) {
+    ms += 1;
+    us = 0;
+  }
+  const iso = new Date(ms).toISOString();
   // Before year 1 in UTC (0001-01-01T00:00:00.0000001+01:00): no ISO text PostgreSQL takes; cut.
   if (!/^\d{4}-/.test(iso) || iso.startsWith("0000")) return cut;
-  return `${iso.slice(0, -1)}${String(micros % 1000n).padStart(3, "0")}Z`;
+  return `${iso.slice(0, -1)}${String(us).padStart(3, "0")}Z`;
 }
