@@ -26,6 +26,13 @@ export function finishBeforeClientErrors(
   const underWay = new WeakMap<Duplex, number>();
   const closeWhenAnswered = new WeakSet<Duplex>();
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Not an HTTP parse error (a TLS handshake that failed or timed out, a reset): nothing to
+    // answer, as Node does.
+    const code = err.code ?? "";
+    if (!code.startsWith("HPE_") && code !== "ERR_HTTP_REQUEST_TIMEOUT") {
+      socket.destroy();
+      return;
+    }
     if ((underWay.get(socket) ?? 0) > 0) {
       closeWhenAnswered.add(socket);
       // Nothing more is read (each further chunk would fail the parser again, without end);
@@ -33,11 +40,11 @@ export function finishBeforeClientErrors(
       (socket as Socket).pause();
       return;
     }
-    if (err.code === "ECONNRESET" || !socket.writable) {
+    if (!socket.writable) {
       socket.destroy();
       return;
     }
-    socket.end(`HTTP/1.1 ${REFUSALS[err.code ?? ""] ?? "400 Bad Request"}\r\nConnection: close\r\n\r\n`);
+    socket.end(`HTTP/1.1 ${REFUSALS[code] ?? "400 Bad Request"}\r\nConnection: close\r\n\r\n`);
   });
   return (req, res) => {
     const socket = req.socket;
