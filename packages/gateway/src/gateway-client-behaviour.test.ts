@@ -15,7 +15,7 @@ import type { Harness } from "./test-harness.js";
 
 let h: Harness;
 before(async () => {
-  h = await startHarness({ gateway: { upstreamTimeoutMs: 300, maxRequestBodyBytes: 1024 * 1024 } });
+  h = await startHarness({ gateway: { maxRequestBodyBytes: 1024 * 1024 } });
 });
 after(() => h.close());
 
@@ -41,7 +41,9 @@ describe("a client that reads slowly", () => {
       });
     });
     await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-    slow = await startHarness({ gateway: { upstreamTimeoutMs: 300, openai: { baseUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`, apiKey: "sk-slow-reader-0000000000000001" } } });
+    // A second of upstream timeout: the pauses below are well inside it, or well beyond it, on a
+    // busy machine too.
+    slow = await startHarness({ gateway: { upstreamTimeoutMs: 1_000, openai: { baseUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`, apiKey: "sk-slow-reader-0000000000000001" } } });
   });
   after(async () => {
     await slow?.close();
@@ -71,7 +73,7 @@ describe("a client that reads slowly", () => {
   // client's, and does not count as a silence of the provider's.
   it("gets the whole stream when it pauses for most of the upstream timeout", { timeout: 60_000 }, async () => {
     const ended = slow.cp.ended.length;
-    const { text, cut } = await slowRead(200);
+    const { text, cut } = await slowRead(400);
     assert.equal(cut, false);
     const events = new SseParser().push(text);
     // Every chunk, the finish and [DONE]; the usage chunk it did not ask for is not passed on.
@@ -83,7 +85,7 @@ describe("a client that reads slowly", () => {
 
   it("is let go after reading nothing for a whole upstream timeout, recorded as the client's doing, not a provider timeout", { timeout: 60_000 }, async () => {
     const ended = slow.cp.ended.length;
-    const { cut } = await slowRead(1_500);
+    const { cut } = await slowRead(3_000);
     assert.equal(cut, true);
     await waitForEnded(slow, ended + 1);
     assert.deepEqual([slow.cp.ended.at(-1)?.errorType, slow.cp.ended.at(-1)?.errorMessage], ["client_disconnected", "client stopped reading"]);
