@@ -123,20 +123,21 @@ function upstreamLine(provider: string, envVar: string, real: boolean): string {
 /** The owner `weir start` creates on the first start, and whose key it keeps. */
 const START_OWNER = "admin";
 
-/** Why the admin API no longer takes the owner key kept in state.json; undefined while it does. */
-async function ownerTokenRefused(controlPlaneUrl: string, token: string): Promise<string | undefined> {
+/**
+ * The users, as the first call with the owner key kept in state.json lists them; or why the
+ * admin API no longer takes that key.
+ */
+async function usersOrRefusal(admin: AdminClient): Promise<{ readonly users: User[] } | { readonly refused: string }> {
   try {
-    await new AdminClient({ url: controlPlaneUrl, token }).get("/api/v2/users");
-    return undefined;
+    return { users: await admin.get<User[]>("/api/v2/users") };
   } catch (err) {
-    if (err instanceof AdminApiError && err.status === 401) return "deleted or expired";
-    if (err instanceof AdminApiError && err.status === 403) return `${START_OWNER} is no longer an active owner`;
+    if (err instanceof AdminApiError && err.status === 401) return { refused: "deleted or expired" };
+    if (err instanceof AdminApiError && err.status === 403) return { refused: `${START_OWNER} is no longer an active owner` };
     throw err;
   }
 }
 
-async function ensureIdentities(admin: AdminClient, state: StartState): Promise<Required<StartState>> {
-  const users = await admin.get<User[]>("/api/v2/users");
+async function ensureIdentities(admin: AdminClient, state: StartState, users: readonly User[]): Promise<Required<StartState>> {
   let demo = users.find((u) => u.username === "demo");
   demo ??= await admin.post<User>("/api/v2/users", { username: "demo", role: "member" });
   let demoApiKey = state.demoApiKey;
@@ -213,8 +214,10 @@ async function runStart(flags: StartFlags): Promise<void> {
       throw listenCliError("--control-plane-listen", err) ?? err;
     });
     checkpoint();
-    const refused = await ownerTokenRefused(controlPlane.url, state.ownerToken);
-    if (refused !== undefined) {
+    let admin = new AdminClient({ url: controlPlane.url, token: state.ownerToken });
+    let listed = await usersOrRefusal(admin);
+    if ("refused" in listed) {
+      const { refused } = listed;
       // Deleted or expired since the last start (a rotation): whoever runs `weir start` owns its
       // database, so a new key grants nothing the data directory did not.
       const recovered = await recoverOwnerKey(database.db, { user: START_OWNER, keyName: "weir-start", onlyWhileLockedOut: false }).catch((err: unknown) => {
@@ -225,8 +228,10 @@ async function runStart(flags: StartFlags): Promise<void> {
       // SECURITY: the new key by id only.
       logger.warn({ api_key_id: recovered.apiKey.id, user: START_OWNER, why: refused }, "the owner API key kept in state.json was refused; issued a new one");
       process.stdout.write(`The owner API key kept in ${statePath} was refused (${refused}): issued ${START_OWNER} a new one (WEIR_ADMIN_TOKEN below).\n`);
+      admin = new AdminClient({ url: controlPlane.url, token: state.ownerToken });
+      listed = { users: await admin.get<User[]>("/api/v2/users") };
     }
-    const ids = await ensureIdentities(new AdminClient({ url: controlPlane.url, token: state.ownerToken }), state);
+    const ids = await ensureIdentities(admin, state, listed.users);
     writeState(statePath, ids);
 
     let emulator: LlmEmulator | undefined;
