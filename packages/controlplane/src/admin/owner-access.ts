@@ -42,7 +42,8 @@ export async function refuseLosingLastOwnerKey(trx: Kysely<Database>, deleted: {
  */
 export async function refuseLosingLastKeyHolder(trx: Kysely<Database>, userId: string, now: Date): Promise<void> {
   const lastsUntil = lastingFrom(now);
-  if ((await activeOwnerHasUsableApiKey(trx, lastsUntil)) && !(await activeOwnerHasUsableApiKey(trx, lastsUntil, { exceptUserId: userId }))) {
+  // Another owner holding one (the usual answer) settles it in one query; else, whether any does.
+  if (!(await activeOwnerHasUsableApiKey(trx, lastsUntil, { exceptUserId: userId })) && (await activeOwnerHasUsableApiKey(trx, lastsUntil))) {
     throw new ConflictError(LAST_KEY_HOLDER, { detail: LAST_KEY_HOLDER_DETAIL });
   }
 }
