@@ -217,6 +217,9 @@ describe("the last active owner", () => {
   }
   it("lets only one of two concurrent demotions of the last two owners through", async () => {
     const a = await createUser({ username: "race-a", role: "owner" });
+    // A key of its own: either owner may then go first without being the only one holding a key
+    // (a 409 of owner-access.ts); this race is the last active owner's.
+    await issueKey(a.id);
     // Owners now: harness owner + race-a. Demote both at once: exactly one must fail.
     const results = await Promise.all([
       h.call("PATCH", `${USERS}/${a.id}`, { body: { role: "member" } }),
