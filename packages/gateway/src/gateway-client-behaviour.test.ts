@@ -3,7 +3,8 @@
 // its own, not a silence of the provider's); a refused request whose client keeps sending a huge
 // body is cut off after the body limit more instead of read whole; an absolute-form request
 // target (RFC 9112 §3.2.2) is routed by its path; bytes that are no request after a valid one
-// on the same connection do not cost the valid one its answer.
+// on the same connection do not cost the valid one its answer; a client that asks before sending
+// its body (Expect: 100-continue) is told to go on only once its request is authorized.
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer, request, type Server } from "node:http";
@@ -115,6 +116,49 @@ describe("a refused request whose client keeps sending", () => {
     await closed;
     assert.match(answer, /^HTTP\/1\.1 403 /);
     assert.ok(sent < 64 * 1024 * 1024, `the gateway read all ${sent} bytes`);
+  });
+});
+
+describe("a client that sends Expect: 100-continue", () => {
+  const body = JSON.stringify(CHAT);
+  /** Sends the head; resolves with what came back before the body was sent (if ever), then all of it. */
+  const ask = async (key: string, declared: number) => {
+    const { port } = new URL(h.gateway.url);
+    const socket = connect(Number(port), "127.0.0.1");
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    let answer = "";
+    const arrived = new Promise<void>((resolve) => socket.on("data", (d: Buffer) => ((answer += d.toString()), resolve())));
+    socket.on("error", () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.write(`POST /openai/v1/chat/completions HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\nExpect: 100-continue\r\n\r\n`);
+    await arrived;
+    return { first: answer, socket, closed, all: () => answer };
+  };
+
+  it("is told to go on only once authorized, and then served", async () => {
+    const { first, socket, closed, all } = await ask(h.user.key, Buffer.byteLength(body));
+    assert.equal(first, "HTTP/1.1 100 Continue\r\n\r\n");
+    socket.write(body);
+    await new Promise<void>((resolve) => socket.on("data", () => all().includes('"object":"chat.completion"') && resolve()));
+    socket.destroy();
+    await closed;
+    assert.match(all(), /\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    assert.ok(all().includes('"object":"chat.completion"'), all().slice(0, 300));
+  });
+
+  it("with a bad key is refused without being told to send its body, and the connection closes", async () => {
+    const { first, closed, all } = await ask("not-a-weir-key", 100_000);
+    await closed;
+    assert.match(first, /^HTTP\/1\.1 403 /);
+    assert.ok(!all().includes("100 Continue"), all());
+    assert.match(all(), /\r\nConnection: close\r\n/i);
+  });
+
+  it("declaring a body over the limit is refused with 413 without being told to send it", async () => {
+    const { first, closed, all } = await ask(h.user.key, 2 * 1024 * 1024);
+    await closed;
+    assert.match(first, /^HTTP\/1\.1 413 /);
+    assert.ok(!all().includes("100 Continue"), all());
   });
 });
 

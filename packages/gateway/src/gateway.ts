@@ -25,6 +25,7 @@
 
 import { createServer } from "node:http";
 import { finishBeforeClientErrors } from "./client-errors.js";
+import { holdingContinue } from "./expect-continue.js";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Http2ServerRequest } from "node:http2";
 import type { Http2ServerResponse } from "node:http2";
@@ -447,7 +448,9 @@ export class Gateway {
 
   private async listen(tls: TlsCredentials | undefined): Promise<void> {
     const server = tls === undefined ? createServer({ headersTimeout: HEADERS_TIMEOUT_MS }) : this.createTlsServer(tls);
-    server.on("request", finishBeforeClientErrors(server, this.front.handle));
+    const listener = finishBeforeClientErrors(server, this.front.handle);
+    server.on("request", listener);
+    server.on("checkContinue", holdingContinue(listener));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

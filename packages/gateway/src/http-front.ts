@@ -35,6 +35,7 @@ import {
   isUnsupportedContentEncodingError,
   toHttpError,
 } from "./errors.js";
+import { grantContinue } from "./expect-continue.js";
 import type { HandlerPool } from "./handler-pool.js";
 import { poolKey } from "./pool-key-index.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -222,6 +223,8 @@ export class HttpFront {
         throw new InvalidOwnerIdError();
       }
       this.o.metrics.authorizationsTotal.inc({ outcome: "allowed" });
+      // Only an authorized request of an acceptable size is invited to send its body.
+      grantContinue(req, res, this.o.options.maxRequestBodyBytes);
 
       let handler: RequestHandler;
       try {
