@@ -109,6 +109,24 @@ describe("start-up: transient failures", () => {
     assert.equal(cp.callsOf("GetMCPServerConfigs"), 4);
   });
 
+  // One stack per error of an outage: not one per retry, and not only the first error's.
+  it("logs each new error of an outage with its stack, a repeated one on one line", async () => {
+    const cp = await fake();
+    cp.failHttp(3, 503);
+    const { logger, lines } = captureLogger();
+    const gw = gateway(cp.url, { logger });
+    await gw.start();
+    const retries = () =>
+      lines.map((l) => JSON.parse(l) as { msg: string; err?: string | { message: string; stack: string } }).filter((l) => l.msg === "control plane still unreachable");
+    await eventually(() => retries().length >= 2, 5_000, "two retries logged");
+    cp.failHttp(2, 502);
+    await eventually(async () => (await send(`${gw.url}/readyz`)).status === 200, 10_000, "ready");
+    const seen = retries().map((l) => (typeof l.err === "string" ? { message: l.err, stack: false } : { message: l.err?.message, stack: typeof l.err?.stack === "string" }));
+    const messages = [...new Set(seen.map((s) => s.message))];
+    assert.equal(messages.length, 2, JSON.stringify(seen));
+    seen.forEach((s, i) => assert.equal(s.stack, s.message !== seen[i - 1]?.message, JSON.stringify(seen)));
+  });
+
   // Together with the teardown order of this file (fake first, gateway second) this also pins
   // that a GOAWAY reaching a session connect-node has let go of does not crash the process
   // (see guarded-session-manager.ts): without the guard this file fails with an uncaught error.

@@ -62,6 +62,7 @@ import {
   UnauthorizedError,
 } from "./errors.js";
 import type { GatewayMetrics } from "./metrics.js";
+import { OutageLog } from "./outage-log.js";
 import type { BatchLimits, FailureClass } from "./record-queue.js";
 import { decodeRecord } from "./records.js";
 import type { GatewayRecord } from "./records.js";
@@ -191,6 +192,8 @@ export class ControlPlaneClient {
   private readonly sessionManager: GuardedSessionManager | undefined;
   private readonly clock: Clock;
   private readonly backoff: Backoff;
+  /** A stack per new error of an outage, not per probe. */
+  private readonly outageLog = new OutageLog();
   private logger: Logger;
   /** SECURITY: secret. The key every call carries; replaceGatewayKey changes it. */
   private gatewayKey: string;
@@ -602,8 +605,7 @@ export class ControlPlaneClient {
         reportedFatal = true;
         continue;
       }
-      // The stack was logged with the first failure ("control plane unreachable"): the message does.
-      this.logger.warn({ err: outcome.error instanceof Error ? outcome.error.message : outcome.error, retry_in_ms: delayMs, hint: connectionHint(outcome.error, this.options.baseUrl) }, "control plane still unreachable");
+      this.logger.warn({ err: this.outageLog.detail(outcome.error), retry_in_ms: delayMs, hint: connectionHint(outcome.error, this.options.baseUrl) }, "control plane still unreachable");
     }
   }
 
@@ -660,7 +662,8 @@ export class ControlPlaneClient {
     // A canceled call (the user went away) says nothing about the control plane.
     if (code === Code.Canceled) return;
     if (this.isReady) {
-      this.logger.warn({ err }, "control plane unreachable");
+      this.outageLog.end();
+      this.logger.warn({ err: this.outageLog.detail(err) }, "control plane unreachable");
       this.setReady(false);
     }
     this.ensureProbing();

@@ -198,22 +198,24 @@ describe("RecordQueue batching", () => {
     assert.equal(await counter(metrics.recordsDroppedTotal, {}), 0);
   });
 
-  // Property: an outage logs one stack, not one per retry.
-  it("logs the first failure of a run with its stack, the retries after it with the message", async () => {
+  // Property: an outage logs one stack per error, not one per retry.
+  it("logs a failure new to a run with its stack, a repeated one with the message", async () => {
     const clock = new FakeClock();
     const cp = controlPlane();
-    cp.plans.push("fail", "fail", "fail");
+    cp.plans.push("fail", "fail", "fail_after_store", "fail", "fail");
     const lines: { attempt: number; err: unknown }[] = [];
     const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line) as { attempt: number; err: unknown }) });
     const q = new RecordQueue<TestRecord>({ send: cp.send, classify, logger, clock, backoff: { random: () => 0.5 }, limits: limits() });
     q.enqueue(rec("i1", "interception"));
-    for (const ms of [20, 50, 100, 200]) await clock.advance(ms);
+    for (const ms of [20, 50, 100, 200, 400, 800]) await clock.advance(ms);
     assert.deepEqual(
       lines.map((l) => [l.attempt, typeof l.err === "string" ? l.err : (l.err as { stack?: string }).stack?.split("\n")[0]]),
       [
         [1, "Error: control plane unavailable"],
         [2, "control plane unavailable"],
-        [3, "control plane unavailable"],
+        [3, "Error: answer lost"],
+        [4, "Error: control plane unavailable"],
+        [5, "control plane unavailable"],
       ],
     );
     assert.equal(q.size, 0);

@@ -36,6 +36,7 @@ import type { Clock, TimerHandle } from "./clock.js";
 import { systemClock } from "./clock.js";
 import { unlimitedAbortController } from "./cancellation.js";
 import type { GatewayMetrics } from "./metrics.js";
+import { OutageLog } from "./outage-log.js";
 
 /** The record types: the interception start and the follow-up records. */
 export type RecordKind = "interception" | "prompt_usage" | "token_usage" | "tool_usage" | "model_thought" | "interception_ended";
@@ -163,6 +164,8 @@ export class RecordQueue<R extends QueuedRecord> {
   /** Interception id -> its records in flight. */
   private readonly busy = new Map<string, number>();
   private readonly backoff: Backoff;
+  /** A stack per new error of a run of failed deliveries, not per retry. */
+  private readonly outageLog = new OutageLog();
   private pauseTimer: TimerHandle | undefined;
   private lingerTimer: TimerHandle | undefined;
   private lingerAt = 0;
@@ -546,9 +549,9 @@ export class RecordQueue<R extends QueuedRecord> {
     for (const { record } of batch.items) this.pendingBytes += record.sizeBytes ?? 0;
     if (this.options.metrics) countByKind(batch.items, this.options.metrics.recordsRetriedTotal);
     const delayMs = this.backoff.next();
-    // The stack once per run of failures; the retries after it, the message (one line each).
     const attempt = this.backoff.attempts;
-    this.logger.warn({ err: attempt <= 1 || !(err instanceof Error) ? err : err.message, records, attempt, retry_in_ms: delayMs }, "record delivery failed; retrying");
+    if (attempt <= 1) this.outageLog.end();
+    this.logger.warn({ err: this.outageLog.detail(err), records, attempt, retry_in_ms: delayMs }, "record delivery failed; retrying");
     this.pause(delayMs);
     this.settled();
   }
