@@ -353,6 +353,110 @@ describe("client goes away mid-stream", () => {
   }
 });
 
+describe("a client that leaves once it has the stream's last event", () => {
+  // A provider stand-in that sends a whole stream (or one ending in its own error event) and
+  // then keeps its body open: an SDK that has what it needs closes the connection before the
+  // provider's body ends, and the interception must say how the answer ended, not that the
+  // client left.
+  const sse = (events: readonly object[]): string => events.map((e) => `${"type" in e ? `event: ${String(e.type)}\n` : ""}data: ${JSON.stringify(e)}\n\n`).join("");
+  const STREAMS: Record<string, string> = {
+    "/v1/chat/completions": `${sse([
+      { id: "chatcmpl-left", object: "chat.completion.chunk", created: 0, model: "gpt-4o", choices: [{ index: 0, delta: { role: "assistant", content: "Hello" }, finish_reason: null }] },
+      { id: "chatcmpl-left", object: "chat.completion.chunk", created: 0, model: "gpt-4o", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] },
+      { id: "chatcmpl-left", object: "chat.completion.chunk", created: 0, model: "gpt-4o", choices: [], usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } },
+    ])}data: [DONE]\n\n`,
+    "/v1/responses": sse([
+      { type: "response.created", sequence_number: 0, response: { id: "resp_left", object: "response", status: "in_progress", output: [] } },
+      { type: "response.completed", sequence_number: 1, response: { id: "resp_left", object: "response", status: "completed", output: [], usage: { input_tokens: 11, output_tokens: 7, total_tokens: 18 } } },
+    ]),
+    "/v1/messages": sse([
+      { type: "message_start", message: { id: "msg_left", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [], usage: { input_tokens: 11, output_tokens: 1 } } },
+      { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+      { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hello" } },
+      { type: "content_block_stop", index: 0 },
+      { type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 7 } },
+      { type: "message_stop" },
+    ]),
+    overloaded: sse([
+      { type: "message_start", message: { id: "msg_overloaded", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [], usage: { input_tokens: 11, output_tokens: 1 } } },
+      { type: "error", error: { type: "overloaded_error", message: "Overloaded" } },
+    ]),
+  };
+  let upstream: ReturnType<typeof createServer>;
+  let left: Harness;
+  before(async () => {
+    upstream = createServer((req, res) => {
+      req.resume();
+      const path = (req.url ?? "").replace(/^\/anthropic/, "");
+      const scenario = req.headers["x-scenario"];
+      const whole = scenario === "overloaded" ? STREAMS.overloaded : STREAMS[path];
+      // "partial": the first event only, the rest held back.
+      const stream = scenario === "partial" ? whole?.slice(0, whole.indexOf("\n\n") + 2) : whole;
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(stream ?? "");
+      // The body ends long after the client has left (or never, if it stays).
+      const timer = setTimeout(() => res.end(), 10_000);
+      res.on("close", () => clearTimeout(timer));
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    left = await startHarness({ gateway: { openai: { baseUrl: `${base}/v1`, apiKey: OPENAI_KEY }, anthropic: { baseUrl: base, apiKey: ANTHROPIC_KEY } } });
+  });
+  after(async () => {
+    await left?.close();
+    upstream?.closeAllConnections();
+    await new Promise<void>((resolve) => upstream?.close(() => resolve()));
+  });
+
+  const openai = () => new OpenAI({ apiKey: left.user.key, baseURL: `${left.gateway.url}/openai/v1`, maxRetries: 0 });
+  const anthropic = (headers: Record<string, string> = {}) =>
+    new Anthropic({ apiKey: left.user.key, baseURL: `${left.gateway.url}/anthropic`, maxRetries: 0, defaultHeaders: headers });
+  const lastEnd = async (before: number) => {
+    await waitForEnded(left, before + 1);
+    const end = left.cp.ended.at(-1);
+    return { errorType: end?.errorType ?? "", errorMessage: end?.errorMessage ?? "", usage: left.cp.tokenUsages.filter((u) => u.interceptionId === end?.id).map((u) => [u.inputTokens, u.outputTokens]) };
+  };
+
+  it("openai chat: leaving after the usage chunk, before the provider's body ends, is a whole answer", async () => {
+    const before = left.cp.ended.length;
+    const stream = await openai().chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }], stream: true, stream_options: { include_usage: true } });
+    for await (const chunk of stream) if (chunk.usage) break;
+    assert.deepEqual(await lastEnd(before), { errorType: "", errorMessage: "", usage: [[11n, 7n]] });
+  });
+
+  it("openai responses: leaving after response.completed is a whole answer", async () => {
+    const before = left.cp.ended.length;
+    const stream = await openai().responses.create({ model: "gpt-4o", input: "hi", stream: true });
+    for await (const event of stream) if (event.type === "response.completed") break;
+    assert.deepEqual(await lastEnd(before), { errorType: "", errorMessage: "", usage: [[11n, 7n]] });
+  });
+
+  it("anthropic: leaving after message_stop is a whole answer", async () => {
+    const before = left.cp.ended.length;
+    const stream = await anthropic().messages.create({ model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user", content: "hi" }], stream: true });
+    for await (const event of stream) if (event.type === "message_stop") break;
+    assert.deepEqual(await lastEnd(before), { errorType: "", errorMessage: "", usage: [[11n, 7n]] });
+  });
+
+  it("anthropic: the SDK leaving on the provider's error event records the provider's error", async () => {
+    const before = left.cp.ended.length;
+    const stream = await anthropic({ "x-scenario": "overloaded" }).messages.create({ model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user", content: "hi" }], stream: true });
+    await assert.rejects(async () => {
+      for await (const _ of stream);
+    }, /Overloaded/);
+    const end = await lastEnd(before);
+    assert.equal(end.errorType, "upstream_error");
+    assert.match(end.errorMessage, /overloaded_error/);
+  });
+
+  it("leaving before the last event is still the client's doing", async () => {
+    const before = left.cp.ended.length;
+    const stream = await openai().chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }], stream: true }, { headers: { "x-scenario": "partial" } });
+    for await (const _ of stream) break;
+    assert.deepEqual((await lastEnd(before)).errorType, "client_disconnected");
+  });
+});
+
 describe("an upstream event that never ends", () => {
   it("is cut at the event limit: the client gets the API's error event and the upstream is let go", { timeout: 30_000 }, async () => {
     let upstreamClosed!: () => void;

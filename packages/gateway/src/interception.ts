@@ -483,18 +483,24 @@ async function relayStream(
   };
 
   let failure: Failure | undefined;
+  // The client left before the provider's stream was over: the rest of it is not read.
+  let clientLeft = false;
   try {
     for await (const chunk of response.body) {
       deadline.touch();
       const events = parser.push(chunk as Buffer);
       const written = forward(events);
-      for (const event of events) observer.onEvent(event);
-      if (written === false || (written !== true && !(await deadline.waitForClient(written)))) {
+      if (written !== true && (written === false || !(await deadline.waitForClient(written)))) {
         // Gone, or given up on after reading nothing for a whole upstream timeout (still there).
-        failure = upstreamFailure("client_disconnected", res.destroyed ? "client disconnected" : "client stopped reading");
+        // Judged by what the client had before these events; they are still recorded (usage).
+        const delivered = observer.result();
+        for (const event of events) observer.onEvent(event);
+        failure = endedByClient(delivered, upstreamFailure("client_disconnected", res.destroyed ? "client disconnected" : "client stopped reading"));
+        clientLeft = true;
         if (!res.destroyed) res.destroy();
         break;
       }
+      for (const event of events) observer.onEvent(event);
       if (parser.pendingLength > maxEventChars) {
         // SECURITY: an event is held until complete; one that never ends must not exhaust memory.
         response.body.destroy();
@@ -521,9 +527,14 @@ async function relayStream(
     }
   } catch (err) {
     failure = deadline.failure(err);
+    // Every event observed had been written: the client left between two of the provider's chunks.
+    if (failure.type === "client_disconnected") {
+      failure = endedByClient(observer.result(), failure);
+      clientLeft = true;
+    }
   }
 
-  if (failure?.type === "client_disconnected") {
+  if (clientLeft) {
     response.body.destroy();
     return { observation: observer.result(), failure, status };
   }
@@ -536,6 +547,17 @@ async function relayStream(
   start();
   if (!res.destroyed) res.end();
   return { observation: observer.result(), failure, status };
+}
+
+/**
+ * How a stream the client left ended, given what had reached it: an SDK closes the connection
+ * once it has the terminal event (or an error event), often before the provider's body ends.
+ * After the provider's own end the answer was whole; after its error event the provider failed
+ * it; before either, the client did.
+ */
+function endedByClient(delivered: Observation, left: Failure): Failure | undefined {
+  if (delivered.upstreamError !== undefined) return upstreamFailure("upstream_error", delivered.upstreamError);
+  return delivered.complete ? undefined : left;
 }
 
 function finish(
