@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { compactJson, rawMembersOfElements, withMemberReplaced } from "./json-raw-values.js";
+import { compactJson, rawMembersOfElements, rawValueAt, withMemberReplaced } from "./json-raw-values.js";
 
 const inputs = (text: string) => rawMembersOfElements(text, "content", "input");
 
@@ -69,5 +69,29 @@ describe("withMemberReplaced", () => {
     assert.equal(withMemberReplaced('{"a":1,"a":[2],"b":"a"}', "a", "3"), '{"a":3,"a":3,"b":"a"}');
     assert.equal(withMemberReplaced('{"b":{"a":1}}', "a", "3"), undefined);
     assert.equal(withMemberReplaced("[1]", "a", "3"), undefined);
+  });
+});
+
+describe("rawValueAt", () => {
+  const text = `{"type": "done", "item": {"id": "sh_1", "action": {"commands": ["ls  -la"], "timeout_ms": 12345678901234567890, "f": 1.50}},
+    "response": {"output": [{"action": 1}, {"action": [ 2 , 3 ]}]}}`;
+
+  it("reads the value at a path of keys and indexes as written, spaces outside strings removed", () => {
+    assert.equal(rawValueAt(text, ["item", "action"]), `{"commands":["ls  -la"],"timeout_ms":12345678901234567890,"f":1.50}`);
+    assert.equal(rawValueAt(text, ["response", "output", 1, "action"]), "[2,3]");
+    assert.equal(rawValueAt(text, ["response", "output", 0, "action"]), "1");
+    assert.equal(rawValueAt(text, []), compactJson(text));
+  });
+
+  it("is undefined where the path leads nowhere", () => {
+    for (const path of [["missing"], ["item", "action", "nope"], ["response", "output", 2, "action"], ["response", 0], ["type", "x"]]) {
+      assert.equal(rawValueAt(text, path), undefined, JSON.stringify(path));
+    }
+    for (const bad of [``, `{"item":{"action":"unterminated`, `[`]) assert.doesNotThrow(() => rawValueAt(bad, ["item", "action"]));
+  });
+
+  it("takes the last of a repeated key, as JSON.parse does, even when the last lacks the rest of the path", () => {
+    assert.equal(rawValueAt(`{"item":{"action":1},"item":{"action":2}}`, ["item", "action"]), "2");
+    assert.equal(rawValueAt(`{"item":{"action":1},"item":{}}`, ["item", "action"]), undefined);
   });
 });

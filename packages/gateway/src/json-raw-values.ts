@@ -193,3 +193,39 @@ export function withMemberReplaced(text: string, key: string, replacement: strin
   }
   return out + text.slice(from);
 }
+
+/**
+ * The raw text, spaces outside strings removed, of the value at `path` (object keys and array
+ * indexes) in a JSON text, as `{"item": {"action": …}}` at ["item", "action"]; undefined when
+ * there is none. Where a key is repeated, the last one counts, as in JSON.parse. `text` must be
+ * valid JSON (already parsed).
+ */
+export function rawValueAt(text: string, path: readonly (string | number)[]): string | undefined {
+  const scanner = new Scanner(text);
+  let found: string | undefined;
+  const visit = (depth: number): void => {
+    if (depth === path.length) {
+      const start = scanner.value();
+      found = compact(text, start, scanner.i);
+      return;
+    }
+    const step = path[depth];
+    const next = scanner.peek();
+    if (typeof step === "string" && next === OPEN_OBJECT) {
+      scanner.members((key) => {
+        if (key !== step) {
+          scanner.value();
+          return;
+        }
+        found = undefined; // a later twin of the key replaces what an earlier one held
+        visit(depth + 1);
+      });
+    } else if (typeof step === "number" && next === OPEN_ARRAY) {
+      scanner.elements((index) => (index === step ? visit(depth + 1) : void scanner.value()));
+    } else {
+      scanner.value();
+    }
+  };
+  visit(0);
+  return found;
+}

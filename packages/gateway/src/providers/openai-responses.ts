@@ -4,6 +4,7 @@
 
 import { UnsupportedRequestError } from "../errors.js";
 import { asArray, asNumber, asObject, asString, tryParseJson } from "../json.js";
+import { rawValueAt } from "../json-raw-values.js";
 import type { JsonObject } from "../json.js";
 import type { SseEvent } from "../sse-parser.js";
 import { contentText, lastTurn } from "./content-text.js";
@@ -80,6 +81,12 @@ function parseRequest(body: JsonObject): ParsedRequest {
   };
 }
 
+/** Where an output item sits in the JSON text it was parsed from. */
+interface RawItem {
+  readonly text: string;
+  readonly path: readonly (string | number)[];
+}
+
 /**
  * Collects the calls of client-run tools (functions, custom tools, and the built-in tools whose
  * calls the client executes: local_shell, shell, apply_patch, computer, recorded under those
@@ -88,7 +95,7 @@ function parseRequest(body: JsonObject): ParsedRequest {
  * itself (web search, hosted MCP) are not tool calls the client made, as with Anthropic's server
  * tools.
  */
-function collectItem(item: JsonObject | undefined, calls: ToolCall[], thoughts: Thought[]): void {
+function collectItem(item: JsonObject | undefined, calls: ToolCall[], thoughts: Thought[], raw: RawItem): void {
   const type = asString(item?.type);
   const builtin = type === undefined ? undefined : CLIENT_RUN_BUILTINS.get(type);
   if (builtin !== undefined) {
@@ -96,7 +103,8 @@ function collectItem(item: JsonObject | undefined, calls: ToolCall[], thoughts: 
     calls.push({
       id: asString(item?.call_id) ?? "",
       name: builtin.name,
-      input: JSON.stringify(field === undefined ? {} : item?.[field]),
+      // As the provider wrote it: re-serialised, an integer beyond 2^53 would be rounded.
+      input: field === undefined ? "{}" : (rawValueAt(raw.text, [...raw.path, field]) ?? JSON.stringify(item?.[field])),
       itemId: asString(item?.id) ?? "",
     });
     return;
@@ -133,11 +141,11 @@ function collectItem(item: JsonObject | undefined, calls: ToolCall[], thoughts: 
   }
 }
 
-function observeResponse(body: unknown): Observation {
+function observeResponse(body: unknown, text: string): Observation {
   const obj = asObject(body);
   const toolCalls: ToolCall[] = [];
   const thoughts: Thought[] = [];
-  for (const item of asArray(obj?.output) ?? []) collectItem(asObject(item), toolCalls, thoughts);
+  (asArray(obj?.output) ?? []).forEach((item, i) => collectItem(asObject(item), toolCalls, thoughts, { text, path: ["output", i] }));
   return {
     responseId: asString(obj?.id) ?? "",
     usage: responsesTokenUsage(obj?.usage),
@@ -161,16 +169,17 @@ class ResponsesStreamObserver implements StreamObserver {
   private lastSequence = -1;
 
   onEvent(event: SseEvent): void {
-    if (event.data === undefined) return;
+    const text = event.data;
+    if (text === undefined) return;
     // Text deltas are most events; all they tell is their sequence number.
     if (event.event === "response.output_text.delta") {
-      const seq = SEQUENCE_NUMBER.exec(event.data);
+      const seq = SEQUENCE_NUMBER.exec(text);
       if (seq !== null) {
         this.lastSequence = Number(seq[1]);
         return;
       }
     }
-    const data = asObject(tryParseJson(event.data));
+    const data = asObject(tryParseJson(text));
     if (data === undefined) return;
     const seq = asNumber(data.sequence_number);
     if (seq !== undefined) this.lastSequence = seq;
@@ -182,7 +191,7 @@ class ResponsesStreamObserver implements StreamObserver {
     }
     if (type === "response.output_item.done") {
       this.sawItems = true;
-      collectItem(asObject(data.item), this.toolCalls, this.thoughts);
+      collectItem(asObject(data.item), this.toolCalls, this.thoughts, { text, path: ["item"] });
       return;
     }
     if (TERMINAL_EVENTS.has(type)) {
@@ -190,7 +199,7 @@ class ResponsesStreamObserver implements StreamObserver {
       this.usage = responsesTokenUsage(response?.usage) ?? this.usage;
       // Some upstreams only report output in the final response: use it when no item events came.
       if (!this.sawItems) {
-        for (const item of asArray(response?.output) ?? []) collectItem(asObject(item), this.toolCalls, this.thoughts);
+        (asArray(response?.output) ?? []).forEach((item, i) => collectItem(asObject(item), this.toolCalls, this.thoughts, { text: text, path: ["response", "output", i] }));
       }
       if (type === "response.failed") this.upstreamError = JSON.stringify(response?.error ?? null);
       return;

@@ -453,6 +453,18 @@ describe("stream observers", () => {
     }
   });
 
+  it("responses: a built-in tool's input is recorded as the provider wrote it, large integers whole", () => {
+    const action = `{"commands": ["ls -la"], "timeout_ms": 12345678901234567890}`;
+    const want = [{ id: "call_shell", name: "shell", input: `{"commands":["ls -la"],"timeout_ms":12345678901234567890}`, itemId: "sh_1" }];
+    const item = `{"id": "sh_1", "type": "shell_call", "call_id": "call_shell", "status": "completed", "action": ${action}}`;
+    const blocking = `{"id": "resp_7", "status": "completed", "output": [{"type": "reasoning", "summary": []}, ${item}]}`;
+    assert.deepEqual(openaiResponsesApi.observeResponse(JSON.parse(blocking), blocking).toolCalls, want);
+    const streamed = (events: string) => observe(openaiResponsesApi, events).toolCalls;
+    assert.deepEqual(streamed(`event: response.output_item.done\ndata: {"type": "response.output_item.done", "sequence_number": 1, "item": ${item}}\n\n`), want);
+    // Output only in the final response.
+    assert.deepEqual(streamed(`event: response.completed\ndata: {"type": "response.completed", "sequence_number": 1, "response": ${blocking}}\n\n`), want);
+  });
+
   it("responses: an assistant's commentary messages are thoughts; its final answer is not", () => {
     const message = (phase: string, text: string) => ({ id: `msg_${phase}`, type: "message", role: "assistant", phase, status: "completed", content: [{ type: "output_text", text, annotations: [] }] });
     const output = [message("commentary", "Reading the tests first."), { id: "fc_1", type: "function_call", call_id: "call_1", name: "f", arguments: "{}" }, message("final_answer", "Done.")];
