@@ -1,8 +1,11 @@
 // `weir control-plane --embedded-gateway` as a real process: the single-process deployment
 // serves LLM requests made with a user API key on the control plane's own address, records
 // them, keeps the admin API under /api/v2/ai-gateway/, and on SIGTERM stops the gateway first
-// (an in-flight stream completes and its interception is recorded as ended) and exits 0.
+// (an in-flight stream completes and its interception is recorded as ended) and exits 0; a
+// client awaiting 100 Continue is told to go on only once its LLM request is authorized.
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { bootstrapOwner } from "@weir/controlplane";
@@ -110,6 +113,38 @@ describe("weir control-plane --embedded-gateway", () => {
     const keys = await admin("GET", "/api/v2/ai-gateway/keys");
     assert.ok(Array.isArray(keys));
     assert.equal((await fetch(`${url}/api/v2/ai-gateway/keys`)).status, 401);
+  });
+
+  // Pins Expect: 100-continue on the control plane's address: the embedded gateway tells the
+  // client to send its body only once the request is authorized (a bad key is refused before
+  // any upload), while the admin API next to it says go on at once.
+  it("tells a client awaiting 100 Continue to go on only once its LLM request is authorized", async () => {
+    const body = JSON.stringify({ model: "gpt-4.1-mini", messages: [{ role: "user", content: "Asked first" }] });
+    const ask = async (path: string, key: string) => {
+      const socket = connect(Number(new URL(url).port), "127.0.0.1");
+      await once(socket, "connect");
+      let answer = "";
+      const first = new Promise<string>((resolve) => socket.on("data", (d: Buffer) => ((answer += d.toString()), resolve(answer))));
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: weir\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`);
+      return { first: await first, socket, all: () => answer };
+    };
+    const chat = "/api/v2/ai-gateway/openai/v1/chat/completions";
+
+    const refused = await ask(chat, "not-a-weir-key");
+    await once(refused.socket, "close");
+    assert.match(refused.first, /^HTTP\/1\.1 40[13] /);
+    assert.doesNotMatch(refused.all(), /100 Continue/);
+
+    const served = await ask(chat, user.apiKey);
+    assert.equal(served.first, "HTTP/1.1 100 Continue\r\n\r\n");
+    served.socket.write(body);
+    await eventually("the answer", async () => (served.all().includes(DEFAULT_TEXT) ? true : undefined));
+    assert.match(served.all(), /\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    served.socket.destroy();
+
+    const adminAsked = await ask("/api/v2/users", ownerKey);
+    assert.equal(adminAsked.first, "HTTP/1.1 100 Continue\r\n\r\n");
+    adminAsked.socket.destroy();
   });
 
   // Pins the shutdown order: SIGTERM mid-stream lets the gateway drain (the stream completes)

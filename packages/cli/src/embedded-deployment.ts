@@ -26,7 +26,13 @@ export class EmbeddedDeployment implements Daemon {
   ) {
     this.controlPlane = createControlPlane({
       ...controlPlaneOptions,
-      mounts: [{ prefixes: PROVIDER_ALIAS_PREFIXES, handler: (req, res) => this.serveLlm(req, res) }],
+      mounts: [
+        {
+          prefixes: PROVIDER_ALIAS_PREFIXES,
+          handler: (req, res) => this.serveLlm(req, res, false),
+          handlerAwaitingContinue: (req, res) => this.serveLlm(req, res, true),
+        },
+      ],
     });
   }
 
@@ -80,9 +86,10 @@ export class EmbeddedDeployment implements Daemon {
 
   // The control plane listens before the gateway exists (the gateway needs its transport):
   // requests in that instant get a 503 like a gateway that is not ready.
-  private serveLlm(req: HttpRequest, res: HttpResponse): void {
+  private serveLlm(req: HttpRequest, res: HttpResponse, awaitingContinue: boolean): void {
     if (this.embeddedGateway !== undefined) {
-      this.embeddedGateway.handler(req, res);
+      if (awaitingContinue) this.embeddedGateway.handlerAwaitingContinue(req, res);
+      else this.embeddedGateway.handler(req, res);
       return;
     }
     // The HTTP/1.1 and HTTP/2 response types share writeHead/end; their overloads do not unify.

@@ -375,6 +375,7 @@ export class ControlPlane {
         // Its HTTP/1.1 fallback has Node's own checks, read when it starts listening: the same
         // bound as cleartext, checked as often. (Node's types do not declare the two properties.)
         Object.assign(secure, { headersTimeout: options.http1HeadersTimeoutMs, connectionsCheckingInterval: 1_000 });
+        secure.on("checkContinue", handler.checkContinue);
         tracker.trackSessions(secure);
         server = secure;
       } else {
@@ -384,6 +385,8 @@ export class ControlPlane {
         const headersTimeout = options.http1HeadersTimeoutMs;
         const h1 = http.createServer({ headersTimeout, requestTimeout: Math.max(300_000, headersTimeout), connectionsCheckingInterval: 1_000 }, handler);
         h1.timeout = HTTP1_IDLE_TIMEOUT_MS;
+        h2.on("checkContinue", handler.checkContinue);
+        h1.on("checkContinue", handler.checkContinue);
         // It never listens itself (the cleartext listener hands it its sockets), and Node starts
         // the checks of headersTimeout and requestTimeout when a server is listening: told so.
         h1.emit("listening");

@@ -254,6 +254,23 @@ export class Gateway {
   };
 
   /**
+   * As `handler`, for a request whose client awaits `100 Continue` (the host's 'checkContinue'):
+   * an HTTP/1.1 client is told to go on only once its request is authorized and its declared
+   * size fits (expect-continue.ts), as on the gateway's own listener.
+   */
+  readonly handlerAwaitingContinue = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    if (req instanceof Http2ServerRequest) {
+      // The HTTP/2 relay reads the body before the front sees the request: the go-ahead now.
+      res.writeContinue();
+      this.http2Bridge.serve(req, res as Http2ServerResponse);
+    } else {
+      this.frontAwaitingContinue(req, res as ServerResponse);
+    }
+  };
+
+  private readonly frontAwaitingContinue = holdingContinue((req, res) => this.front.handle(req, res));
+
+  /**
    * An undici Dispatcher sending `provider` requests to this gateway in memory, on behalf of the
    * user whose API key id each request names (X-AI-Governance-Delegated-Api-Key-Id) or
    * `options.apiKeyId`; dispatch throws DelegatedApiKeyIdRequiredError otherwise. Paths are the

@@ -26,6 +26,13 @@ export interface MountedHandler {
    * becomes a 500 (or a reset connection once the response has started).
    */
   readonly handler: (req: HttpRequest, res: HttpResponse) => void;
+  /**
+   * Serves a request whose client sent `Expect: 100-continue` and waits for the go-ahead before
+   * sending its body: the handler sends it (`res.writeContinue()`) once it accepts the request,
+   * or refuses without it. Unset: the control plane sends `100 Continue` at once and calls
+   * `handler`.
+   */
+  readonly handlerAwaitingContinue?: (req: HttpRequest, res: HttpResponse) => void;
 }
 
 /** The mounts are unusable. */
@@ -42,7 +49,10 @@ export function resolveMounts(mounts: readonly MountedHandler[] | undefined): re
       for (const prefix of mount.prefixes) {
         if (!prefix.startsWith("/") || prefix === "/") throw new InvalidMountError(`mount prefix must start with "/" and not be "/": ${JSON.stringify(prefix)}`);
       }
-      return Object.freeze({ prefixes: Object.freeze([...mount.prefixes]), handler: mount.handler });
+      if (mount.handlerAwaitingContinue !== undefined && typeof mount.handlerAwaitingContinue !== "function") {
+        throw new InvalidMountError("a mount's handlerAwaitingContinue must be a function");
+      }
+      return Object.freeze({ prefixes: Object.freeze([...mount.prefixes]), handler: mount.handler, handlerAwaitingContinue: mount.handlerAwaitingContinue });
     }),
   );
 }
@@ -60,14 +70,15 @@ interface MinimalResponse {
   destroy(err?: Error): unknown;
 }
 
-/** Hands a request to its mount. */
-export function serveMounted(mount: MountedHandler, req: HttpRequest, res: HttpResponse, path: string, logger: Logger): void {
+/** Hands a request to its mount (to `handlerAwaitingContinue` when its client awaits 100 Continue). */
+export function serveMounted(mount: MountedHandler, req: HttpRequest, res: HttpResponse, path: string, logger: Logger, awaitingContinue = false): void {
   // The HTTP/1.1 idle timeout guards admin and probe traffic; a mounted handler may keep a
   // request open much longer (a slow LLM answer), so it is lifted for this connection. Node
   // re-arms its keep-alive timeout once the response is done.
   if (req.httpVersionMajor === 1) req.socket.setTimeout(0);
   try {
-    mount.handler(req, res);
+    if (awaitingContinue && mount.handlerAwaitingContinue !== undefined) mount.handlerAwaitingContinue(req, res);
+    else mount.handler(req, res);
   } catch (err) {
     logger.error({ err, method: req.method, path: redactKeys(path) }, "mounted handler threw");
     const r = res as unknown as MinimalResponse;

@@ -72,7 +72,13 @@ function pathOf(req: HttpRequest): string {
   }
 }
 
-export function createRequestHandler(options: RequestHandlerOptions): NodeRequestHandler {
+/**
+ * The control plane's request listener; `checkContinue` is its listener for requests whose
+ * client awaits `100 Continue` (the servers' 'checkContinue' event).
+ */
+export type ControlPlaneRequestHandler = NodeRequestHandler & { readonly checkContinue: NodeRequestHandler };
+
+export function createRequestHandler(options: RequestHandlerOptions): ControlPlaneRequestHandler {
   const { rpc, binaryRecordBatch, gatewayKeyGate, admin, metrics, tracker, ready } = options;
   const mounts = options.mounts ?? [];
   const logger = options.logger.child({ component: "http" });
@@ -101,9 +107,13 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
     });
   };
 
-  return (req, res) => {
+  const serve = (req: HttpRequest, res: HttpResponse, awaitingContinue: boolean): void => {
     tracker.trackRequest(req, res);
     const path = pathOf(req);
+    const mount = mounts.length === 0 ? undefined : findMount(mounts, path);
+    // A mount may hold the go-ahead back until it has accepted the request (the embedded
+    // gateway: authorized, its declared size within the limit); everything else gets it now.
+    if (awaitingContinue && mount?.handlerAwaitingContinue === undefined) res.writeContinue();
     switch (path) {
       case "/healthz":
         probe(req, res, (headOnly) => sendJson(res, 200, { status: "ok" }, headOnly));
@@ -121,9 +131,8 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
         });
         return;
     }
-    const mount = mounts.length === 0 ? undefined : findMount(mounts, path);
     if (mount) {
-      serveMounted(mount, req, res, path, logger);
+      serveMounted(mount, req, res, path, logger, awaitingContinue);
       return;
     }
     if (path.startsWith(ADMIN_PREFIX) || path === "/api/v2") {
@@ -148,4 +157,7 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
       },
     );
   };
+  return Object.assign((req: HttpRequest, res: HttpResponse) => serve(req, res, false), {
+    checkContinue: (req: HttpRequest, res: HttpResponse) => serve(req, res, true),
+  });
 }
