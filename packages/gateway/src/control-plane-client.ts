@@ -675,6 +675,12 @@ export class ControlPlaneClient {
     if (ready) {
       void this.firstContact();
       this.watch?.retrySoon();
+    } else {
+      // A control plane that stopped answering (frozen, partitioned) cannot push a revocation,
+      // and the watch's stream may look open until its session's PING fails (up to 15 s): the
+      // cache stops now and the watch starts over, so cached answers count again only after a
+      // new stream's reset.
+      this.watch?.reconnect();
     }
     this.options.onReadyChange?.(ready);
   }
