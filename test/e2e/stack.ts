@@ -38,8 +38,10 @@ export interface WeirProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function runWeir(args: string[], env: NodeJS.ProcessEnv = {}): WeirProcess {
-  const child = spawn(process.execPath, [WEIR, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export function runWeir(args: string[], env: NodeJS.ProcessEnv = {}, options: { ownProcessGroup?: boolean } = {}): WeirProcess {
+  // ownProcessGroup: as a shell starts a foreground job, so that a "Ctrl-C" can signal the whole
+  // group (process.kill(-pid)), children included.
+  const child = spawn(process.execPath, [WEIR, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: options.ownProcessGroup ?? false });
   let out = "";
   child.stdout!.on("data", (c: Buffer) => (out += c.toString("utf8")));
   child.stderr!.on("data", (c: Buffer) => (out += c.toString("utf8")));

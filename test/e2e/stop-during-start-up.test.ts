@@ -1,9 +1,11 @@
 // A daemon told to stop while it is still starting (SIGTERM from a supervisor, Ctrl-C) stops
 // cleanly and exits 0: a control plane waiting for its database gives up at once, and one
 // starting an embedded PostgreSQL stops it instead of leaving it running (Node's default for
-// the signal killed the process then). SIGHUP while a daemon with TLS files starts does not
+// the signal killed the process then), also when a terminal's Ctrl-C signals its whole process
+// group, PostgreSQL and weir start's gateway included. SIGHUP while a daemon with TLS files starts does not
 // kill it: the reload waits for start-up.
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,6 +57,21 @@ describe("a daemon stopped during start-up", () => {
     assert.deepEqual(await proc.exited, { code: 0, signal: null }, proc.output());
     assert.match(proc.output(), /"signal":"SIGINT","msg":"stopping during start-up"/);
     assert.deepEqual(await processesNaming(dataDir), [], "no PostgreSQL left running on the data directory");
+  });
+
+  // A terminal's Ctrl-C signals the whole foreground process group: PostgreSQL's programs and
+  // weir start's gateway must not take it themselves while weir is still using them.
+  it("weir start whose gateway process is starting: Ctrl-C to its process group, exit 0", async () => {
+    const startDir = join(dir, "start-group");
+    const proc = runWeir(["start", "--dir", startDir, "--control-plane-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"], { WEIR_DATABASE_URL: "", DATABASE_URL: "" }, { ownProcessGroup: true });
+    await eventually("the gateway process spawned", async () => {
+      if (proc.child.exitCode !== null) throw new Error(`exited with ${proc.child.exitCode}: ${proc.output()}`);
+      return existsSync(join(startDir, "gateway.log")) || undefined;
+    }, 60_000);
+    process.kill(-proc.child.pid!, "SIGINT");
+    assert.deepEqual(await proc.exited, { code: 0, signal: null }, proc.output());
+    assert.match(proc.output(), /stopped\n$/);
+    assert.deepEqual(await processesNaming(join(startDir, "postgres")), [], "no PostgreSQL left running on the state directory");
   });
 
   it("control plane with TLS files: SIGHUP during start-up does not end it; SIGTERM does, exit 0", async () => {

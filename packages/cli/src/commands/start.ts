@@ -266,7 +266,9 @@ async function runStart(flags: StartFlags): Promise<void> {
     // The gateway holds a pipe from us on stdin and stops when it closes: if this process is
     // killed outright, its gateway does not linger holding the port. The IPC channel carries
     // its one report of the address it bound.
-    const gateway = spawn(process.execPath, [MAIN, "gateway", "--exit-with-parent"], { env: childEnv, stdio: ["pipe", gatewayLog, gatewayLog, "ipc"] });
+    // In a process group of its own: a Ctrl-C in the terminal signals the whole foreground group,
+    // and a gateway that took it while starting died under us (we stop it ourselves, SIGTERM).
+    const gateway = spawn(process.execPath, [MAIN, "gateway", "--exit-with-parent"], { env: childEnv, stdio: ["pipe", gatewayLog, gatewayLog, "ipc"], detached: true });
     const gatewayExited = new Promise<void>((r) => gateway.once("exit", () => r()));
     cleanups.push(async () => {
       if (gateway.exitCode === null) gateway.kill("SIGTERM");

@@ -16,6 +16,13 @@ import { makeDirectory } from "./make-directory.js";
 
 const run = promisify(execFile);
 
+/**
+ * PostgreSQL's programs run in a process group of their own: a Ctrl-C in a terminal signals the
+ * whole foreground group, and postgres takes SIGINT as "fast shutdown" (initdb simply dies,
+ * leaving a half-made data directory) under a process that is still using it. We stop them.
+ */
+const OWN_PROCESS_GROUP = { detached: true } as const;
+
 /** Where and how to run the embedded server. */
 export interface EmbeddedPostgresOptions {
   /** Data directory; created and initialised on first use, reused afterwards. */
@@ -155,6 +162,7 @@ async function initialise(bin: Binaries, dataDir: string, creds: Credentials, ow
     logger.info({ data_dir: dataDir }, "initialising embedded postgres");
     await run(bin.initdb, [`--pgdata=${dataDir}`, "--auth=scram-sha-256", `--username=${creds.user}`, `--pwfile=${pwfile}`, "--encoding=UTF8", "--locale=C"], {
       ...owner,
+      ...OWN_PROCESS_GROUP,
       env: { ...process.env, LC_ALL: "C" },
     });
   } catch (cause) {
@@ -223,7 +231,7 @@ async function stopLeftover(bin: Binaries, dataDir: string, owner: { uid: number
   if (!found) return;
   if (!found.orphan) throw new EmbeddedPostgresInUseError(dataDir, found.pid);
   try {
-    await run(bin.pg_ctl, ["stop", "-D", dataDir, "-m", "fast", "-w"], { ...owner });
+    await run(bin.pg_ctl, ["stop", "-D", dataDir, "-m", "fast", "-w"], { ...owner, ...OWN_PROCESS_GROUP });
     logger.warn({ data_dir: dataDir, pid: found.pid }, "stopped an orphaned embedded postgres left by an earlier run");
   } catch (cause) {
     throw new Error(`stop the orphaned embedded postgres (pid ${found.pid}) in ${dataDir}`, { cause });
@@ -233,7 +241,7 @@ async function stopLeftover(bin: Binaries, dataDir: string, owner: { uid: number
 function startServer(bin: Binaries, dataDir: string, port: number, ephemeral: boolean, owner: { uid: number; gid: number } | undefined, logger: Logger): Promise<ChildProcess> {
   const flags = ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"];
   if (ephemeral) flags.push("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off");
-  const child = spawn(bin.postgres, flags, { ...owner, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_MESSAGES: "C" } });
+  const child = spawn(bin.postgres, flags, { ...owner, ...OWN_PROCESS_GROUP, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_MESSAGES: "C" } });
   return new Promise((resolveStart, reject) => {
     let output = "";
     const onData = (chunk: Buffer) => {
