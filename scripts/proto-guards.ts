@@ -13,7 +13,7 @@
 //      (minor, or major .0) with a history entry; a new major needs its own proto package.
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { devNull, tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { BREAKING_RULES, buf, buildImage, committedImages, declaredVersion, imageDigest, readDigests, releasedImages } from "./proto-tools.js";
 
@@ -76,6 +76,9 @@ const guards: Guard[] = [
         try {
           await buf(root, ["breaking", "--against", image.path, "--config", BREAKING_RULES.tree]);
         } catch (err) {
+          // buf answers a file that does not parse or compile as it answers a breaking change:
+          // that is no breaking change, and undoing the change is not the only way to mend it.
+          await buf(root, ["build", "--output", devNull]);
           throw breakingFailure(`the released ${image.text}`, err);
         }
       }
@@ -115,6 +118,15 @@ const guards: Guard[] = [
       const declared = await declaredVersion(root);
       if (!declared.history.some((e) => e.version === declared.text)) {
         throw new Error(`API_VERSION ${declared.text} has no entry in API_VERSION_HISTORY`);
+      }
+      // The history is how a gateway's operator learns what a version changed, and why.
+      const seen = new Set<string>();
+      for (const entry of declared.history) {
+        if (seen.has(entry.version)) throw new Error(`API_VERSION_HISTORY has ${entry.version} twice: one entry per version`);
+        seen.add(entry.version);
+        if (typeof entry.changes !== "string" || entry.changes.trim() === "") {
+          throw new Error(`the API_VERSION_HISTORY entry of ${entry.version} says nothing: write what changed and why`);
+        }
       }
       const latest = releasedImages(root).at(-1);
       if (!latest) return;

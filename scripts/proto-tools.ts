@@ -108,7 +108,11 @@ export async function readDigests(root: string): Promise<Map<string, string>> {
 }
 
 export async function recordDigest(root: string, imagePath: string, name: string): Promise<void> {
-  await appendFile(digestsPath(root), `${await imageDigest(imagePath)}  ${name}\n`);
+  const path = digestsPath(root);
+  // A file whose last line lost its newline (an editor) would get the new line run into it.
+  const listed = existsSync(path) ? await readFile(path, "utf8") : "";
+  const separator = listed === "" || listed.endsWith("\n") ? "" : "\n";
+  await appendFile(path, `${separator}${await imageDigest(imagePath)}  ${name}\n`);
 }
 
 /** Runs git in `root`; undefined when `root` is not inside a git work tree (a tarball, a test's copy). */

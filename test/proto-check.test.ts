@@ -232,6 +232,46 @@ describe("proto:check", () => {
     assert.match(got.out, new RegExp(`^FAIL version rule: API_VERSION ${escaped(skipped)} skips versions: after the released ${escaped(CURRENT)} comes ${escaped(NEXT)} \\(additive\\) or ${API_MAJOR + 1}\\.0 \\(breaking\\)$`, "m"));
   });
 
+  it("fails the version rule when a history entry says nothing, or a version has two", async () => {
+    for (const [entry, want] of [
+      [`{ version: "${NEXT}", changes: "  " }`, `the API_VERSION_HISTORY entry of ${escaped(NEXT)} says nothing: write what changed and why`],
+      [`{ version: "${NEXT}", changes: "A change." },\n  { version: "${NEXT}", changes: "Again." }`, `API_VERSION_HISTORY has ${escaped(NEXT)} twice: one entry per version`],
+    ] as const) {
+      const root = await copyTree();
+      await edit(root, AUTHORIZER, addField);
+      await generate(root);
+      await edit(root, VERSION_TS, (t) => t.replace(`API_MINOR = ${API_MINOR}`, `API_MINOR = ${API_MINOR + 1}`).replace(/\n\];\s*$/, `\n  ${entry},\n];\n`));
+      const got = await protoCheck(root);
+      assert.equal(got.code, 1, got.out);
+      assert.match(got.out, new RegExp(`^FAIL version rule: ${want}$`, "m"));
+    }
+  });
+
+  // A proto file that does not parse is not a breaking change: buf's own message, without the
+  // advice to undo a change a deployed gateway would break on.
+  it("reports a proto file that does not parse as such, not as a breaking change", async () => {
+    const root = await copyTree();
+    await edit(root, AUTHORIZER, (t) => t.replace("string username = 3;", "string username = 3"));
+    const got = await protoCheck(root);
+    assert.equal(got.code, 1, got.out);
+    assert.match(got.out, /^FAIL breaking: buf build failed:\n.*authorizer\.proto:\d+:\d+:/m);
+    assert.doesNotMatch(got.out, /a deployed gateway of that version would break/);
+  });
+
+  it("releases onto a SHA256SUMS whose last line lost its newline without running the lines together", async () => {
+    const root = await copyTree();
+    await edit(root, "proto/versions/SHA256SUMS", (t) => t.replace(/\n$/, ""));
+    await edit(root, AUTHORIZER, addField);
+    await generate(root);
+    await bumpMinor(root);
+    const released = await protoRelease(root);
+    assert.equal(released.code, 0, released.out);
+    const lines = (await readFile(join(root, "proto", "versions", "SHA256SUMS"), "utf8")).split("\n");
+    assert.deepEqual(lines.slice(-3).map((l) => l.replace(/^[0-9a-f]{64}  /, "")), [`v${CURRENT}.binpb`, `v${NEXT}.binpb`, ""]);
+    const got = await protoCheck(root);
+    assert.equal(got.code, 0, got.out);
+  });
+
   it("passes an additive change with a minor bump and a history entry", async () => {
     const root = await copyTree();
     await edit(root, AUTHORIZER, addField);
