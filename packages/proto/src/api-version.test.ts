@@ -30,6 +30,19 @@ describe("checkApiVersion", () => {
   }
 });
 
+describe("checkApiVersion's reason", () => {
+  const server = { version: parseApiVersion("1.1") };
+  const reasonOf = (check: ReturnType<typeof checkApiVersion>) => (check.ok ? "accepted" : check.reason);
+  it("says a missing version is missing", () => {
+    assert.equal(reasonOf(checkApiVersion("", server)), 'incompatible API version: client "", server 1.1: the client sent no API version');
+  });
+  it("repeats at most 32 characters of what the client sent", () => {
+    const got = checkApiVersion(`1.${"9".repeat(60_000)}`, server);
+    assert.equal(got.client, `1.${"9".repeat(30)}…`);
+    assert.equal(reasonOf(got), `incompatible API version: client "1.${"9".repeat(30)}…", server 1.1: client version is not "MAJOR.MINOR"`);
+  });
+});
+
 // Pins the accepted syntax: exactly two unsigned integers separated by one dot.
 describe("parseApiVersion", () => {
   const good = [

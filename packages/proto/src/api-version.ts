@@ -46,6 +46,9 @@ export interface ApiVersionServer {
   readonly supportedOlderMajors?: readonly number[];
 }
 
+/** How much of a client's version text an answer or a log line repeats. */
+const SHOWN_VERSION_CHARS = 32;
+
 /**
  * Checks whether a server accepts a client speaking `clientInput`. Accepted when the majors
  * are equal and the client's minor is not newer than the server's, or when the client's major
@@ -53,17 +56,19 @@ export interface ApiVersionServer {
  */
 export function checkApiVersion(clientInput: string, server: ApiVersionServer): ApiVersionCheck {
   const serverText = formatApiVersion(server.version);
+  // Echoed into answers and logs: a header of any length must not be, whole.
+  const shown = clientInput.length > SHOWN_VERSION_CHARS ? `${clientInput.slice(0, SHOWN_VERSION_CHARS)}…` : clientInput;
   const fail = (reason: string): ApiVersionCheck => ({
     ok: false,
-    client: clientInput,
+    client: shown,
     server: serverText,
-    reason: `incompatible API version: client ${JSON.stringify(clientInput)}, server ${serverText}: ${reason}`,
+    reason: `incompatible API version: client ${JSON.stringify(shown)}, server ${serverText}: ${reason}`,
   });
   let client: ApiVersion;
   try {
     client = parseApiVersion(clientInput);
   } catch {
-    return fail('client version is not "MAJOR.MINOR"');
+    return fail(clientInput === "" ? "the client sent no API version" : 'client version is not "MAJOR.MINOR"');
   }
   if (client.major > server.version.major) {
     return fail(`server is at ${serverText}, behind the requested major ${client.major}`);
