@@ -171,7 +171,7 @@ describe("weir start", () => {
       const proc = runWeir(["start", "--dir", join(dir, ".weir"), "--control-plane-listen", "127.0.0.1:0", "--gateway-listen", `127.0.0.1:${port}`]);
       running.push(proc);
       assert.deepEqual(await proc.exited, { code: 1, signal: null });
-      assert.equal(proc.output(), `weir: the gateway address 127.0.0.1:${port} is in use by another process: stop it, or choose another with --gateway-listen\n`);
+      assert.equal(proc.output(), `weir: --gateway-listen 127.0.0.1:${port}: another process listens there: stop it, or choose another port\n`);
       await assert.rejects(stat(join(dir, ".weir", "postgres")), { code: "ENOENT" });
     } finally {
       await new Promise((r) => other.close(r));
@@ -217,7 +217,7 @@ if (process.argv[2] === "gateway") {
     assert.deepEqual(await proc.exited, { code: 1, signal: null }, proc.output());
     assert.equal(proc.output(), "weir: the gateway process exited with code 1 before it listened (see its log)\n");
     // The gateway's log names the cause.
-    assert.match(await readFile(join(dir, ".weir", "gateway.log"), "utf8"), new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
+    assert.match(await readFile(join(dir, ".weir", "gateway.log"), "utf8"), new RegExp(`--listen 127\\.0\\.0\\.1:${port}: another process listens there`));
 
     // Nothing is left running: the embedded PostgreSQL stopped (it removes its pid file), the
     // control plane's address refuses connections, and the gateway's address is free again.

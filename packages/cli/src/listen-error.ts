@@ -1,5 +1,6 @@
 // A daemon that cannot bind its address says why in the operator's terms, naming the flag:
 // Node's own text ("listen EADDRINUSE: address already in use 127.0.0.1:7081") names neither.
+import { createServer } from "node:net";
 import { CliError } from "./cli-error.js";
 
 const REASONS: Readonly<Record<string, string>> = {
@@ -14,4 +15,20 @@ export function listenCliError(flag: string, err: unknown): CliError | undefined
   if (e?.syscall !== "listen" || e.code === undefined || REASONS[e.code] === undefined) return undefined;
   const host = e.address?.includes(":") ? `[${e.address}]` : e.address;
   return new CliError(`${flag} ${host}:${e.port}: ${REASONS[e.code]}`);
+}
+
+/**
+ * Refuses an address this process cannot listen on (another process holds it, it is not this
+ * machine's, ...) before anything starts, naming `flag`: the daemon's own listen would meet it
+ * only after its database or control plane, under a logged stack. Not a guarantee: the address
+ * can be taken before the daemon binds it, which then fails as above. Port 0 always passes.
+ */
+export async function ensureAddressFree(flag: string, address: { host: string; port: number }): Promise<void> {
+  if (address.port === 0) return;
+  const server = createServer();
+  await new Promise<void>((resolveListen, reject) => {
+    server.once("error", (err) => reject(listenCliError(flag, err) ?? err));
+    server.listen({ host: address.host, port: address.port }, resolveListen);
+  });
+  await new Promise((r) => server.close(r));
 }

@@ -8,6 +8,7 @@ import { httpUrl } from "../http-url.js";
 import { gatewayKeyFromFlags } from "../gateway-key-flag.js";
 import { addGatewaySettingsOptions, gatewaySettings, type GatewaySettingsFlags } from "../gateway-options.js";
 import { parseListen } from "../listen-address.js";
+import { ensureAddressFree } from "../listen-error.js";
 import { reportListening } from "../listening-report.js";
 import { createLogger, logLevelOption } from "../logger.js";
 import { providerKeyFiles, readProviderKeyFiles, type ProviderKeyFile } from "../provider-key-files.js";
@@ -62,13 +63,16 @@ export function gatewayCommand(): Command {
       const tls = tlsFilesFromFlags(flags);
       // Loaded here, not at the top: every other command starts without the gateway's code.
       const { METRICS_PREFIX, createGateway, isFatalStartupError, isTlsFilesError } = await import("@weir/gateway");
+      const listen = parseListen(flags.listen);
+      // Before the control plane is asked anything: a taken address is one line at once.
+      await ensureAddressFree("--listen", listen);
       const logger = createLogger(flags.logLevel, "weir-gateway");
       let onFatal: (err: FatalStartupError) => void = () => {};
       const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
       const gateway = createGateway({
         controlPlaneUrl: httpUrl("--control-plane-url", flags.controlPlaneUrl),
         gatewayKey: gatewayKeyFromFlags(flags),
-        listen: parseListen(flags.listen),
+        listen,
         tls,
         ...(flags.recordSpoolDir !== undefined ? { recordSpoolDir: flags.recordSpoolDir } : {}),
         recordCheckpointMs: checkpointIntervalMs(flags.recordCheckpointInterval),

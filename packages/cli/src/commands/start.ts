@@ -4,7 +4,6 @@
 // process with that key. Ctrl-C stops everything cleanly.
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
@@ -12,7 +11,7 @@ import type { LlmEmulator } from "@weir/llm-emulator";
 import { AdminApiError, AdminClient } from "../admin-client.js";
 import { CliError } from "../cli-error.js";
 import { parseListen } from "../listen-address.js";
-import { listenCliError } from "../listen-error.js";
+import { ensureAddressFree, listenCliError } from "../listen-error.js";
 import { parseListeningReport, type ListeningReport } from "../listening-report.js";
 import { createLogger, logLevelOption } from "../logger.js";
 import { recordRetentionMs, recordRetentionOption } from "../record-retention-option.js";
@@ -86,26 +85,6 @@ async function waitReady(url: string, child: ChildProcess, deadline: number, che
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new CliError(`the gateway at ${url} did not become ready within ${GATEWAY_START_TIMEOUT_MS / 1000} s`);
-}
-
-/**
- * Refuses an address another process listens on, before the database starts: a fast, friendly
- * refusal. Not a guarantee: the address can be taken before the gateway binds it, which the
- * gateway then fails on (we announce only the address it reports bound, never another process).
- */
-async function ensureAddressFree(host: string, port: number): Promise<void> {
-  const server = createServer();
-  await new Promise<void>((resolveListen, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(
-        err.code === "EADDRINUSE"
-          ? new CliError(`the gateway address ${host}:${port} is in use by another process: stop it, or choose another with --gateway-listen`)
-          : err,
-      ),
-    );
-    server.listen({ host, port }, resolveListen);
-  });
-  await new Promise((r) => server.close(r));
 }
 
 /** Ctrl-C (or SIGTERM) before the banner: what has started is stopped, and the exit is 0. */
@@ -188,7 +167,7 @@ async function runStart(flags: StartFlags): Promise<void> {
 
   const gatewayAddress = parseListen(flags.gatewayListen);
   // Before anything starts: a taken address is found at once, not after the database is up.
-  if (gatewayAddress.port !== 0) await ensureAddressFree(gatewayAddress.host, gatewayAddress.port);
+  await ensureAddressFree("--gateway-listen", gatewayAddress);
   try {
     // The embedded server is started once, here; the control plane connects to it by URL.
     const database = await openDatabase({ embeddedDataDir: join(dir, "postgres"), logger });
