@@ -198,6 +198,35 @@ describe("RecordQueue batching", () => {
     assert.equal(await counter(metrics.recordsDroppedTotal, {}), 0);
   });
 
+  // Property: a whole queue dropped at once is one line, not one per interception and type.
+  it("logs drops one line per interception and type, or one summary line for many interceptions", () => {
+    const capture = () => {
+      const lines: { msg: string; [field: string]: unknown }[] = [];
+      const logger = pino({ level: "error" }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
+      const q = new RecordQueue<TestRecord>({ send: controlPlane().send, classify, logger, clock: new FakeClock(), limits: limits() });
+      return { q, lines };
+    };
+    const records = (n: number) => Array.from({ length: n }, (_, i) => [rec(`i${i}`, "interception"), rec(`i${i}`, "token_usage"), rec(`i${i}`, "token_usage")]).flat();
+
+    const few = capture();
+    few.q.discard(records(2), "shutdown");
+    assert.deepEqual(
+      few.lines.map((l) => [l.msg, l.interception_id, l.record_type, l.count]),
+      [
+        ["dropping interception start", "i0", "interception", 1],
+        ["dropping follow-up record", "i0", "token_usage", 2],
+        ["dropping interception start", "i1", "interception", 1],
+        ["dropping follow-up record", "i1", "token_usage", 2],
+      ],
+    );
+
+    const many = capture();
+    many.q.discard(records(80), "shutdown");
+    assert.deepEqual(many.lines.map((l) => [l.msg, l.reason, l.records, l.interceptions, l.record_types, l.first_interception_ids]), [
+      ["dropping records", "shutdown", 240, 80, { interception: 80, token_usage: 160 }, Array.from({ length: 10 }, (_, i) => `i${i}`)],
+    ]);
+  });
+
   // Property: an outage logs one stack per error, not one per retry.
   it("logs a failure new to a run with its stack, a repeated one with the message", async () => {
     const clock = new FakeClock();

@@ -38,6 +38,9 @@ import { unlimitedAbortController } from "./cancellation.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { OutageLog } from "./outage-log.js";
 
+/** Up to this many interceptions, dropped records are logged one line per interception and type. */
+const DROPS_LOGGED_ONE_BY_ONE = 10;
+
 /** The record types: the interception start and the follow-up records. */
 export type RecordKind = "interception" | "prompt_usage" | "token_usage" | "tool_usage" | "model_thought" | "interception_ended";
 
@@ -626,7 +629,11 @@ export class RecordQueue<R extends QueuedRecord> {
     return items;
   }
 
-  /** Counts and logs dropped records, one line per interception and record type. */
+  /**
+   * Counts and logs dropped records: one line per interception and record type, or, for more
+   * interceptions than a log reader goes through (a whole queue at shutdown: up to one line per
+   * record), one line counting them by type with the first interceptions' ids.
+   */
   private countDropped(records: readonly R[], reason: DropReason): void {
     const counts = new Map<string, { record: R; count: number }>();
     for (const record of records) {
@@ -635,7 +642,16 @@ export class RecordQueue<R extends QueuedRecord> {
       if (entry === undefined) counts.set(key, { record, count: 1 });
       else entry.count += 1;
     }
-    for (const { record, count } of counts.values()) this.dropped(record, reason, count);
+    const interceptions = new Set(records.map((r) => r.interceptionId));
+    const summarised = interceptions.size > DROPS_LOGGED_ONE_BY_ONE;
+    for (const { record, count } of counts.values()) this.dropped(record, reason, count, !summarised);
+    if (!summarised) return;
+    const byType: Partial<Record<RecordKind, number>> = {};
+    for (const r of records) byType[r.kind] = (byType[r.kind] ?? 0) + 1;
+    this.logger.error(
+      { reason, records: records.length, interceptions: interceptions.size, record_types: byType, first_interception_ids: [...interceptions].slice(0, DROPS_LOGGED_ONE_BY_ONE) },
+      "dropping records",
+    );
   }
 
   private dropped(record: Pick<QueuedRecord, "kind" | "interceptionId">, reason: DropReason, count: number, log = true): void {
