@@ -84,7 +84,7 @@ describe("weir interceptions", () => {
     assert.deepEqual(bob.interceptions, []);
     const future = JSON.parse((await weir(["list", "--started-after", "2999-01-01T00:00:00Z", "--json"])).out);
     assert.deepEqual(future.interceptions, []);
-    // A deleted user's id still finds their traffic (the users list no longer has them).
+    // A deleted user's traffic is still found, by id or by name, and the table names them.
     const carol = (await stack.admin.request("POST", "/api/v2/users", { username: "carol", role: "member" })).body;
     const carolKey = (await stack.admin.request("POST", `/api/v2/users/${carol.id}/keys`, { name: "k" })).body.key;
     const openai = new OpenAI({ apiKey: carolKey, baseURL: `${stack.replicas[0]!.url}/openai/v1`, maxRetries: 0 });
@@ -97,7 +97,18 @@ describe("weir interceptions", () => {
     const deleted = await weir(["list", "--initiator", carol.id, "--json"]);
     assert.equal(deleted.code, 0, deleted.out);
     assert.deepEqual(JSON.parse(deleted.out).interceptions.map((i: any) => i.prompts[0].prompt), ["carol's question"]);
-    assert.match((await weir(["list", "--initiator", "carol"])).out, /^weir: no user named or with id "carol"$/m);
+    const byDeletedName = await weir(["list", "--initiator", "carol", "--json"]);
+    assert.equal(byDeletedName.code, 0, byDeletedName.out);
+    assert.deepEqual(JSON.parse(byDeletedName.out).interceptions.map((i: any) => i.initiator_id), [carol.id]);
+    assert.equal((await weir(["list", "--initiator", "carol"])).out.trimEnd().split("\n")[1]?.split(/ {2,}/)[2], "carol");
+    // The name is free again: a new carol is the one meant while she exists; once she is deleted
+    // too, the name is ambiguous and the ids are asked for.
+    const carol2 = (await stack.admin.request("POST", "/api/v2/users", { username: "carol", role: "member" })).body;
+    assert.deepEqual(JSON.parse((await weir(["list", "--initiator", "carol", "--json"])).out).interceptions, []);
+    assert.equal((await stack.admin.request("DELETE", `/api/v2/users/${carol2.id}`)).status, 204);
+    const ambiguous = await weir(["list", "--initiator", "carol"]);
+    assert.equal(ambiguous.code, 1);
+    assert.equal(ambiguous.out, `weir: 2 deleted users were named "carol": give one's id (${carol.id}, ${carol2.id})\n`);
   });
 
   it("takes filters from WEIR_INTERCEPTIONS_* variables only, not from generic names left in an environment", async () => {

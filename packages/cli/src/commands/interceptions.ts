@@ -8,7 +8,7 @@ import { addAdminOptions, adminClient, type AdminFlags } from "../admin-options.
 import { CliError } from "../cli-error.js";
 import { jsonOption } from "../env-options.js";
 import { printList, type Cell } from "../table.js";
-import { findUser, type User } from "../users-lookup.js";
+import { findInitiator, listInitiators } from "../users-lookup.js";
 
 /** The fields of an interception the table shows (the API answers many more; --json has all). */
 interface Interception {
@@ -69,11 +69,11 @@ export function interceptionsCommand(): Command {
     const client = adminClient(flags);
     // Users are read only when needed: to find an initiator by name, or to name initiators in the table.
     const byName = flags.initiator !== undefined && !isUuid(flags.initiator);
-    const users = byName || !flags.json ? await client.get<User[]>("/api/v2/users") : [];
+    // Deleted users too: their traffic is still recorded, and is what an audit looks for.
+    const users = byName || !flags.json ? await listInitiators(client) : [];
     const query = new URLSearchParams();
-    // A user id goes through as it is: a deleted user's traffic is still recorded (and is what an
-    // audit looks for), but the users list no longer has them.
-    if (flags.initiator !== undefined) query.set("initiator", byName ? (await findUser(client, flags.initiator, users)).id : flags.initiator);
+    // A user id goes through as it is.
+    if (flags.initiator !== undefined) query.set("initiator", byName ? findInitiator(flags.initiator, users).id : flags.initiator);
     for (const [name, value] of [
       ["provider", flags.provider],
       ["model", flags.model],

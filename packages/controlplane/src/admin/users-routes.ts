@@ -67,14 +67,16 @@ export function userRoutes(deps: RouteDeps): AdminRoute[] {
       handler: {
         failureMessage: "Failed to list users.",
         async run(ctx) {
-          const includeSystem = ctx.query.get("include_system") ?? "false";
-          if (includeSystem !== "true" && includeSystem !== "false") {
-            throw new InvalidRequestError("Invalid query parameters.", {
-              validations: [{ field: "include_system", detail: 'Must be "true" or "false".' }],
-            });
-          }
-          const rows = await listUsers(db, { includeSystem: includeSystem === "true" });
-          return json(200, rows.map(toUserResponse));
+          const flags = { include_system: ctx.query.get("include_system") ?? "false", include_deleted: ctx.query.get("include_deleted") ?? "false" };
+          const validations = Object.entries(flags)
+            .filter(([, value]) => value !== "true" && value !== "false")
+            .map(([field]) => ({ field, detail: 'Must be "true" or "false".' }));
+          if (validations.length > 0) throw new InvalidRequestError("Invalid query parameters.", { validations });
+          // Deleted users stay in the database (their interceptions name them): an audit asks for
+          // them by name. Listed with them, every user says whether it is deleted.
+          const includeDeleted = flags.include_deleted === "true";
+          const rows = await listUsers(db, { includeSystem: flags.include_system === "true", includeDeleted });
+          return json(200, rows.map((row) => (includeDeleted ? { ...toUserResponse(row), deleted: row.deleted } : toUserResponse(row))));
         },
       },
     },

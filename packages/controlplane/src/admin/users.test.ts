@@ -100,6 +100,17 @@ describe("list and get", () => {
     assert.ok(withSystem.some((u) => u.id === SYSTEM_USER_ID));
     assert.ok(!withSystem.some((u) => u.id === gone.id));
   });
+  it("include_deleted=true adds deleted users, each saying whether it is deleted", async () => {
+    const gone = await createUser({ username: "gone-listed" });
+    assert.equal((await h.call("DELETE", `${USERS}/${gone.id}`)).status, 204);
+    const all = (await h.call("GET", `${USERS}?include_deleted=true`)).json as { id: string; username: string; deleted: boolean; is_system: boolean }[];
+    assert.deepEqual(all.find((u) => u.id === gone.id), { ...gone, deleted: true });
+    assert.equal(all.find((u) => u.username === "owner")?.deleted, false);
+    assert.ok(!all.some((u) => u.is_system), "system users only with include_system=true");
+    const res = await h.call("GET", `${USERS}?include_deleted=1`);
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.json, { message: "Invalid query parameters.", validations: [{ field: "include_deleted", detail: 'Must be "true" or "false".' }] });
+  });
   it("refuses a bad include_system", async () => {
     const res = await h.call("GET", `${USERS}?include_system=yes`);
     assert.equal(res.status, 400);

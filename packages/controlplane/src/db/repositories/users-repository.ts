@@ -36,8 +36,9 @@ export async function findUserByIdForUpdate(db: Kysely<Database>, id: string): P
 }
 
 /** Users that are not deleted, oldest first; system users only when asked. */
-export async function listUsers(db: Kysely<Database>, options: { readonly includeSystem: boolean }): Promise<UserRow[]> {
-  let query = db.selectFrom("users").selectAll().where("deleted", "=", false);
+export async function listUsers(db: Kysely<Database>, options: { readonly includeSystem: boolean; readonly includeDeleted?: boolean }): Promise<UserRow[]> {
+  let query = db.selectFrom("users").selectAll();
+  if (options.includeDeleted !== true) query = query.where("deleted", "=", false);
   if (!options.includeSystem) query = query.where("is_system", "=", false);
   return query.orderBy("created_at", "asc").orderBy("id", "asc").execute();
 }
