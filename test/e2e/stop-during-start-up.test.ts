@@ -5,8 +5,7 @@
 // group, PostgreSQL and weir start's gateway included. SIGHUP while a daemon with TLS files starts does not
 // kill it: the reload waits for start-up.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -30,6 +29,19 @@ function logged(proc: WeirProcess, msg: string): Promise<true> {
     if (proc.child.exitCode !== null) throw new Error(`exited with ${proc.child.exitCode}: ${proc.output()}`);
     return proc.output().includes(`"msg":"${msg}"`) ? true : undefined;
   }, 30_000);
+}
+
+/** Whether a child process of `parent` has `arg` among its command-line arguments. */
+async function childrenRunning(parent: number, arg: string): Promise<boolean> {
+  for (const pid of (await readdir("/proc")).filter((p) => /^\d+$/.test(p))) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    // Fields after the command name (in parentheses): state, then the parent's pid.
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (ppid !== parent) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.split("\0").includes(arg)) return true;
+  }
+  return false;
 }
 
 /** A control plane whose database never answers: start-up waits for it (--database-wait). */
@@ -63,10 +75,13 @@ describe("a daemon stopped during start-up", () => {
   // weir start's gateway must not take it themselves while weir is still using them.
   it("weir start whose gateway process is starting: Ctrl-C to its process group, exit 0", async () => {
     const startDir = join(dir, "start-group");
+    await chmod(dir, 0o755); // as root, embedded PostgreSQL runs as `postgres` and must reach it
     const proc = runWeir(["start", "--dir", startDir, "--control-plane-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"], { WEIR_DATABASE_URL: "", DATABASE_URL: "" }, { ownProcessGroup: true });
-    await eventually("the gateway process spawned", async () => {
+    // Signalled once the gateway process runs its own program (it has left weir's process group
+    // by then, if it is to), long before it listens: it is still loading.
+    await eventually("the gateway process started", async () => {
       if (proc.child.exitCode !== null) throw new Error(`exited with ${proc.child.exitCode}: ${proc.output()}`);
-      return existsSync(join(startDir, "gateway.log")) || undefined;
+      return (await childrenRunning(proc.child.pid!, "gateway")) || undefined;
     }, 60_000);
     process.kill(-proc.child.pid!, "SIGINT");
     assert.deepEqual(await proc.exited, { code: 0, signal: null }, proc.output());
