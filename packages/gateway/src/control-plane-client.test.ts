@@ -112,7 +112,8 @@ describe("start-up: transient failures", () => {
   // One stack per error of an outage: not one per retry, and not only the first error's.
   it("logs each new error of an outage with its stack, a repeated one on one line", async () => {
     const cp = await fake();
-    cp.failHttp(3, 503);
+    // Far more 503s than it waits for: the switch to 502 below is not raced by its retries.
+    cp.failHttp(100, 503);
     const { logger, lines } = captureLogger();
     const gw = gateway(cp.url, { logger });
     await gw.start();

@@ -675,12 +675,15 @@ export class ControlPlaneClient {
     if (ready) {
       void this.firstContact();
       this.watch?.retrySoon();
+      // Answering again, its watch never closed: pushes reach us again, and the cache starts
+      // empty (a stream that did close activates it with its reset instead).
+      if (this.watch?.connected === true) this.authCache?.activate();
     } else {
       // A control plane that stopped answering (frozen, partitioned) cannot push a revocation,
       // and the watch's stream may look open until its session's PING fails (up to 15 s): the
-      // cache stops now and the watch starts over, so cached answers count again only after a
-      // new stream's reset.
-      this.watch?.reconnect();
+      // cache forgets everything and stops at once. Not a reconnection of the watch: a merely
+      // slow control plane would get a new stream, and every handler rebuilt, per late call.
+      this.authCache?.deactivate();
     }
     this.options.onReadyChange?.(ready);
   }

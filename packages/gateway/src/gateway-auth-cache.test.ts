@@ -116,16 +116,18 @@ describe("authorization cache", () => {
   // about a revocation, and the watch's session may look open for a while yet: the first call
   // that times out stops the cache, so a key revoked meanwhile is not served on.
   it("stops caching once a call to the control plane times out, though the watch looks open", async () => {
-    const frozen = await startHarness({ gateway: { rpcTimeoutMs: 300 } });
+    const frozen = await startHarness({ gateway: { rpcTimeoutMs: 1_500 } });
     try {
       const user = newUser(frozen);
       assert.equal((await request(frozen, user)).status, 200);
-      // Revoked where this gateway cannot hear it; its records no longer get through.
+      // Revoked where this gateway cannot hear it; its records and probes no longer get through.
       const hold = frozen.cp.hold("RecordBatch");
+      const holdProbes = frozen.cp.hold("GetMCPServerConfigs");
       frozen.cp.failAuthorization(user.key, { code: Code.Unauthenticated, reason: "unknown_key" });
       assert.equal((await request(frozen, user)).status, 200, "served from the cache while nothing has failed yet");
       await eventually(async () => (await request(frozen, user)).status === 403, 5_000, "the revoked key refused");
       hold.release();
+      holdProbes.release();
     } finally {
       await frozen.close();
     }
