@@ -100,7 +100,7 @@ describe("weir interceptions", () => {
     const byDeletedName = await weir(["list", "--initiator", "carol", "--json"]);
     assert.equal(byDeletedName.code, 0, byDeletedName.out);
     assert.deepEqual(JSON.parse(byDeletedName.out).interceptions.map((i: any) => i.initiator_id), [carol.id]);
-    assert.equal((await weir(["list", "--initiator", "carol"])).out.trimEnd().split("\n")[1]?.split(/ {2,}/)[2], "carol");
+    assert.equal((await weir(["list", "--initiator", "carol"])).out.trimEnd().split("\n")[1]?.split(/ {2,}/)[2], "carol (deleted)");
     // The name is free again: a new carol is the one meant while she exists; once she is deleted
     // too, the name is ambiguous and the ids are asked for.
     const carol2 = (await stack.admin.request("POST", "/api/v2/users", { username: "carol", role: "member" })).body;

@@ -25,7 +25,8 @@ export function listenCliError(flag: string, err: unknown): CliError | undefined
  */
 export async function ensureAddressFree(flag: string, address: { host: string; port: number }): Promise<void> {
   if (address.port === 0) return;
-  const server = createServer();
+  // A client that connects meanwhile (a load balancer's check) must not hold the close up.
+  const server = createServer((socket) => socket.destroy());
   await new Promise<void>((resolveListen, reject) => {
     server.once("error", (err) => reject(listenCliError(flag, err) ?? err));
     server.listen({ host: address.host, port: address.port }, resolveListen);

@@ -18,7 +18,8 @@ import { IN_PROCESS_ORIGIN } from "./in-process-client.js";
 
 const BODYLESS_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD"]);
 // Also connection-specific in HTTP/2 (RFC 9113 §8.2.2); Node refuses to send them.
-const HTTP2_FORBIDDEN: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, "proxy-connection"]);
+// `expect`: answered here (100 Continue) before the relay; undici refuses a request carrying it.
+const HTTP2_FORBIDDEN: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, "proxy-connection", "expect"]);
 
 /** Waits until `res` can take more data, or is closed. */
 async function drainedOrClosed(res: Http2ServerResponse): Promise<void> {

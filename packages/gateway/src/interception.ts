@@ -495,7 +495,8 @@ async function relayStream(
         // Judged by what the client had before these events; they are still recorded (usage).
         const delivered = observer.result();
         for (const event of events) observer.onEvent(event);
-        failure = endedByClient(delivered, upstreamFailure("client_disconnected", res.destroyed ? "client disconnected" : "client stopped reading"));
+        // A client still connected but not reading may not have read the end it was sent.
+        failure = res.destroyed ? endedByClient(delivered, upstreamFailure("client_disconnected", "client disconnected")) : upstreamFailure("client_disconnected", "client stopped reading");
         clientLeft = true;
         if (!res.destroyed) res.destroy();
         break;

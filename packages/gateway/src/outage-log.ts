@@ -1,5 +1,5 @@
-// How a retried failure is logged during an outage: its stack when its message is new to the
-// outage, one line (the message) when it repeats the last one. A stack every few seconds buried
+// How a retried failure is logged during an outage: its stack when its message differs from
+// the last one logged, one line (the message) when it repeats it. A stack every few seconds buried
 // the logs; only one per outage hid a different failure that began partway through it (the
 // control plane answering again, but refusing the gateway key).
 

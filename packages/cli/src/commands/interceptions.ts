@@ -86,7 +86,8 @@ export function interceptionsCommand(): Command {
     query.set("limit", String(flags.all ? MAX_LIMIT : limit));
     if (flags.after !== undefined) query.set("after", flags.after);
 
-    const usernames = new Map(users.map((u) => [u.id, u.username]));
+    // A deleted user's name may belong to someone else now: marked.
+    const usernames = new Map(users.map((u) => [u.id, u.deleted === true ? `${u.username} (deleted)` : u.username]));
     if (flags.all) {
       await printAllPages(client, query, flags.json ?? false, usernames);
       return;
