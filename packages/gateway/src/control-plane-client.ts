@@ -358,7 +358,7 @@ export class ControlPlaneClient {
     // A TLS setting that cannot work never fixes itself: say which, and stop, as for a bad key.
     const tls = tlsMisconfiguration(outcome.error, this.options.baseUrl);
     if (tls !== undefined) throw new FatalStartupError(tls, "tls", { cause: outcome.error });
-    this.logger.warn({ err: outcome.error, hint: connectionHint(outcome.error, this.options.baseUrl) }, "control plane unreachable at start-up; serving not-ready while retrying");
+    this.logger.warn({ err: this.outageLog.detail(outcome.error), hint: connectionHint(outcome.error, this.options.baseUrl) }, "control plane unreachable at start-up; serving not-ready while retrying");
     this.ensureProbing();
   }
 

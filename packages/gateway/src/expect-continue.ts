@@ -6,6 +6,7 @@
 // not send the body at all.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { RequestBodyTooLargeError } from "./errors.js";
+import { declaresMoreThan } from "./request-body.js";
 
 /** Responses whose client still waits for its 100 Continue. */
 const awaitingContinue = new WeakSet<ServerResponse>();
@@ -26,7 +27,6 @@ export function holdingContinue(
  */
 export function grantContinue(req: IncomingMessage, res: ServerResponse, limitBytes: number): void {
   if (!awaitingContinue.delete(res)) return;
-  const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limitBytes) throw new RequestBodyTooLargeError(limitBytes);
+  if (declaresMoreThan(req, limitBytes)) throw new RequestBodyTooLargeError(limitBytes);
   res.writeContinue();
 }

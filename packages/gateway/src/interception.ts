@@ -491,12 +491,12 @@ async function relayStream(
       const events = parser.push(chunk as Buffer);
       const written = forward(events);
       if (written !== true && (written === false || !(await deadline.waitForClient(written)))) {
-        // Gone, or given up on after reading nothing for a whole upstream timeout (still there).
-        // Judged by what the client had before these events; they are still recorded (usage).
-        const delivered = observer.result();
+        // Gone: judged by what it had before these events (still recorded: usage). Given up on
+        // after reading nothing for a whole upstream timeout: it may not have read the end it
+        // was sent, whatever that was.
+        const delivered = res.destroyed ? observer.result() : undefined;
         for (const event of events) observer.onEvent(event);
-        // A client still connected but not reading may not have read the end it was sent.
-        failure = res.destroyed ? endedByClient(delivered, upstreamFailure("client_disconnected", "client disconnected")) : upstreamFailure("client_disconnected", "client stopped reading");
+        failure = delivered !== undefined ? endedByClient(delivered, upstreamFailure("client_disconnected", "client disconnected")) : upstreamFailure("client_disconnected", "client stopped reading");
         clientLeft = true;
         if (!res.destroyed) res.destroy();
         break;

@@ -635,6 +635,17 @@ export class RecordQueue<R extends QueuedRecord> {
    * record), one line counting them by type with the first interceptions' ids.
    */
   private countDropped(records: readonly R[], reason: DropReason): void {
+    const interceptions = new Set(records.map((r) => r.interceptionId));
+    if (interceptions.size > DROPS_LOGGED_ONE_BY_ONE) {
+      const byType: Partial<Record<RecordKind, number>> = {};
+      for (const r of records) byType[r.kind] = (byType[r.kind] ?? 0) + 1;
+      for (const [kind, count] of Object.entries(byType) as [RecordKind, number][]) this.dropped({ kind, interceptionId: "" }, reason, count, false);
+      this.logger.error(
+        { reason, records: records.length, interceptions: interceptions.size, record_types: byType, first_interception_ids: [...interceptions].slice(0, DROPS_LOGGED_ONE_BY_ONE) },
+        "dropping records",
+      );
+      return;
+    }
     const counts = new Map<string, { record: R; count: number }>();
     for (const record of records) {
       const key = `${record.interceptionId}|${record.kind}`;
@@ -642,16 +653,7 @@ export class RecordQueue<R extends QueuedRecord> {
       if (entry === undefined) counts.set(key, { record, count: 1 });
       else entry.count += 1;
     }
-    const interceptions = new Set(records.map((r) => r.interceptionId));
-    const summarised = interceptions.size > DROPS_LOGGED_ONE_BY_ONE;
-    for (const { record, count } of counts.values()) this.dropped(record, reason, count, !summarised);
-    if (!summarised) return;
-    const byType: Partial<Record<RecordKind, number>> = {};
-    for (const r of records) byType[r.kind] = (byType[r.kind] ?? 0) + 1;
-    this.logger.error(
-      { reason, records: records.length, interceptions: interceptions.size, record_types: byType, first_interception_ids: [...interceptions].slice(0, DROPS_LOGGED_ONE_BY_ONE) },
-      "dropping records",
-    );
+    for (const { record, count } of counts.values()) this.dropped(record, reason, count);
   }
 
   private dropped(record: Pick<QueuedRecord, "kind" | "interceptionId">, reason: DropReason, count: number, log = true): void {

@@ -15,10 +15,16 @@ const PRESIZE_AFTER_FRACTION = 32;
  * only once a 32nd of the declared size has arrived: a client cannot make the gateway reserve
  * 32 MiB per connection by declaring it and sending nothing.
  */
+/** Whether the request's Content-Length declares more than `limitBytes`. */
+export function declaresMoreThan(req: IncomingMessage, limitBytes: number): boolean {
+  const declared = Number(req.headers["content-length"]);
+  return Number.isFinite(declared) && declared > limitBytes;
+}
+
 export function readRequestBody(req: IncomingMessage, limitBytes: number, presizeFromBytes = Number.POSITIVE_INFINITY): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const declared = Number(req.headers["content-length"]);
-    if (Number.isFinite(declared) && declared > limitBytes) {
+    if (declaresMoreThan(req, limitBytes)) {
       req.resume();
       reject(new RequestBodyTooLargeError(limitBytes));
       return;

@@ -17,9 +17,11 @@ import { makeDirectory } from "./make-directory.js";
 const run = promisify(execFile);
 
 /**
- * PostgreSQL's programs run in a process group of their own: a Ctrl-C in a terminal signals the
- * whole foreground group, and postgres takes SIGINT as "fast shutdown" (initdb simply dies,
- * leaving a half-made data directory) under a process that is still using it. We stop them.
+ * PostgreSQL's programs run in a session (and so a process group) of their own: a Ctrl-C in a
+ * terminal signals the whole foreground group, and postgres takes SIGINT as "fast shutdown"
+ * (initdb simply dies, leaving a half-made data directory) under a process that is still using
+ * it. We stop them; a signal to our whole group (kill -9 -<pgid>) no longer reaches them, and a
+ * persistent data directory's leftover server is stopped at the next start.
  */
 const OWN_PROCESS_GROUP = { detached: true } as const;
 

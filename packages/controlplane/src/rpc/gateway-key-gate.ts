@@ -54,8 +54,7 @@ export function createGatewayKeyGate(options: { readonly db: Kysely<Database>; r
       const labels = RPC_PATHS.get(path);
       if (labels === undefined) return false;
       const stop = metrics.rpcDuration.startTimer(labels);
-      const raw = req.headers[GATEWAY_KEY_HEADER];
-      const presented = (Array.isArray(raw) ? raw[0] : raw) ?? null;
+      const presented = header(req, GATEWAY_KEY_HEADER) || null;
       try {
         // Accepted: its timer is left unstopped (unobserved); the interceptor's times the RPC.
         keys.set(req, await authenticateGatewayKey(options.db, presented));

@@ -199,7 +199,7 @@ class ResponsesStreamObserver implements StreamObserver {
       this.usage = responsesTokenUsage(response?.usage) ?? this.usage;
       // Some upstreams only report output in the final response: use it when no item events came.
       if (!this.sawItems) {
-        (asArray(response?.output) ?? []).forEach((item, i) => collectItem(asObject(item), this.toolCalls, this.thoughts, { text: text, path: ["response", "output", i] }));
+        (asArray(response?.output) ?? []).forEach((item, i) => collectItem(asObject(item), this.toolCalls, this.thoughts, { text, path: ["response", "output", i] }));
       }
       if (type === "response.failed") this.upstreamError = JSON.stringify(response?.error ?? null);
       return;
